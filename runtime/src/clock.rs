@@ -1,0 +1,112 @@
+//! Time for the engine: the wall clock in production, a manual clock in tests.
+//!
+//! Every timestamp the engine writes and every timer it waits on (sleeps,
+//! retry back-off, step and workflow timeouts, the dispatcher's wake-ups)
+//! comes through one [`Clock`], so a test can move time forward by days in a
+//! millisecond with [`ManualClock`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::BoxFuture;
+
+/// A source of wall-clock time in milliseconds since the Unix epoch, and
+/// timers on it.
+///
+/// Implementations must never wake a timer early: `sleep_until(t)` returns
+/// only once `now_ms() >= t`.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+
+    /// Completes once `now_ms() >= deadline_ms`.
+    fn sleep_until(&self, deadline_ms: i64) -> BoxFuture<'static, ()>;
+}
+
+/// The system's wall clock, with tokio timers.
+///
+/// ```
+/// use durable::{Clock, SystemClock};
+/// assert!(SystemClock.now_ms() > 1_600_000_000_000);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn sleep_until(&self, deadline_ms: i64) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            // The monotonic timer and the wall clock can disagree (NTP steps,
+            // a timer rounding down); check the wall clock and sleep again
+            // rather than ever return early.
+            loop {
+                let left = deadline_ms.saturating_sub(SystemClock.now_ms());
+                if left <= 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
+            }
+        })
+    }
+}
+
+/// A clock that moves only when told to: for tests of sleeps, timeouts and
+/// back-off that should not wait in real time.
+///
+/// ```
+/// use durable::{Clock, ManualClock};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let clock = ManualClock::new(1_000);
+/// let wake = clock.sleep_until(61_000);
+/// clock.advance(std::time::Duration::from_secs(60));
+/// wake.await; // returns at once: the clock reached 61 000 ms
+/// assert_eq!(clock.now_ms(), 61_000);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<tokio::sync::watch::Sender<i64>>,
+}
+
+impl ManualClock {
+    /// A clock standing at `start_ms` milliseconds since the epoch.
+    pub fn new(start_ms: i64) -> Self {
+        ManualClock {
+            now: Arc::new(tokio::sync::watch::Sender::new(start_ms)),
+        }
+    }
+
+    /// Moves the clock forward, waking every timer whose deadline it passes.
+    pub fn advance(&self, by: Duration) {
+        let by = crate::duration::millis(by);
+        self.now.send_modify(|now| *now = now.saturating_add(by));
+    }
+
+    /// Sets the clock to `now_ms`, if that is later than its current time.
+    pub fn set(&self, now_ms: i64) {
+        self.now.send_modify(|now| *now = (*now).max(now_ms));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        *self.now.borrow()
+    }
+
+    fn sleep_until(&self, deadline_ms: i64) -> BoxFuture<'static, ()> {
+        let mut receiver = self.now.subscribe();
+        Box::pin(async move {
+            // Err means the clock was dropped: time will never reach the
+            // deadline, so wait forever as a real timer would.
+            if receiver.wait_for(|now| *now >= deadline_ms).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}

@@ -1,0 +1,614 @@
+//! The workflow context: the steps a workflow body calls (`run`, `sleep`,
+//! `sleep_until`, `now`, `uuid`) and the bookkeeping that makes them durable.
+//!
+//! Each step asks the replay core ([`crate::replay::Journal`]) whether the
+//! journal already answers it. Errors that end the run (a lost lease, a
+//! non-deterministic replay, a value that cannot be serialized) never reach
+//! the workflow body: the step records them on the context and stays pending,
+//! and the executor ends or drops the run.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use crate::duration::millis;
+use crate::engine::Shared;
+use crate::replay::{Journal, StepStart};
+use crate::store::{Lease, StepRecord};
+use crate::{Error, IntoDuration, Retry, RunId, StepError, StepKind, StepStatus};
+
+/// How many times a write the run depends on is tried before the run is
+/// handed back for a later execution.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// The name of a step: a string literal, or the keyed form `("name", key)`
+/// for steps in loops, recorded as `name[key]`.
+///
+/// ```
+/// use durable::StepName;
+/// assert_eq!(StepName::from("charge").as_str(), "charge");
+/// assert_eq!(StepName::from(("charge", 42)).as_str(), "charge[42]");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepName(Cow<'static, str>);
+
+impl StepName {
+    /// The name as recorded in `wf_step.name`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&'static str> for StepName {
+    fn from(name: &'static str) -> Self {
+        StepName(Cow::Borrowed(name))
+    }
+}
+
+impl From<String> for StepName {
+    fn from(name: String) -> Self {
+        StepName(Cow::Owned(name))
+    }
+}
+
+impl<K: Display> From<(&'static str, K)> for StepName {
+    fn from((name, key): (&'static str, K)) -> Self {
+        StepName(Cow::Owned(format!("{name}[{key}]")))
+    }
+}
+
+/// The context of one run, handed to the workflow body as its first
+/// parameter. Cheap to clone.
+///
+/// Every method that takes a step name is a durable step: its result is
+/// recorded once, and replayed from the journal when the run resumes after a
+/// suspension, a crash or a restart. Step names must be unique within a run.
+#[derive(Clone)]
+pub struct Ctx {
+    run: Arc<RunContext>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("run_id", &self.run.lease.run_id)
+            .field("workflow", &self.run.workflow)
+            .finish()
+    }
+}
+
+/// The shared state of one execution of a run, seen by the context and the
+/// executor.
+pub(crate) struct RunContext {
+    pub(crate) workflow: &'static str,
+    pub(crate) lease: Lease,
+    pub(crate) shared: Arc<Shared>,
+    state: Mutex<RunState>,
+    /// Woken whenever `state` asks the executor to act.
+    pub(crate) control: Notify,
+}
+
+#[derive(Default)]
+pub(crate) struct RunState {
+    journal: Journal,
+    /// Step bodies executing now; the run is not suspended while any runs.
+    pub(crate) busy: usize,
+    /// The earliest time a suspended step wants to wake.
+    pub(crate) suspend_until: Option<i64>,
+    /// Set when the run cannot go on: the executor ends it with this error.
+    pub(crate) stop: Option<Error>,
+}
+
+impl RunContext {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        workflow: &'static str,
+        lease: Lease,
+        journal: Vec<StepRecord>,
+    ) -> Arc<Self> {
+        Arc::new(RunContext {
+            workflow,
+            lease,
+            shared,
+            state: Mutex::new(RunState {
+                journal: Journal::new(lease.run_id, journal),
+                ..RunState::default()
+            }),
+            control: Notify::new(),
+        })
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, RunState> {
+        // A panic while holding this lock leaves no broken invariant behind
+        // (every update is a single assignment), so a poisoned lock is used as is.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Marks a step body as executing while alive.
+struct Busy<'a>(&'a RunContext);
+
+impl<'a> Busy<'a> {
+    fn new(run: &'a RunContext) -> Self {
+        run.state().busy += 1;
+        Busy(run)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.state().busy -= 1;
+        self.0.control.notify_one();
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(run: Arc<RunContext>) -> Self {
+        Ctx { run }
+    }
+
+    /// The id of this run.
+    pub fn run_id(&self) -> RunId {
+        self.run.lease.run_id
+    }
+
+    /// The name of this run's workflow.
+    pub fn workflow_name(&self) -> &'static str {
+        self.run.workflow
+    }
+
+    /// Runs `body` as a durable step named `name` with the default retry
+    /// policy, and returns its output. Shorthand for
+    /// `ctx.step(name).run(body)`; see [`StepBuilder::run`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepFailed`] once the step gave up.
+    pub async fn run<T, E, F, Fut>(&self, name: impl Into<StepName>, body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.step(name).run(body).await
+    }
+
+    /// Starts configuring a step: retry policy, timeout, recorded input.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # async fn f(ctx: Ctx) -> Result<(), durable::Error> {
+    /// let charged: u64 = ctx
+    ///     .step("charge-payment")
+    ///     .retry(Retry::exponential(5, "1s"))
+    ///     .timeout("30s")
+    ///     .run(async || Ok::<_, StepError>(4200))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn step(&self, name: impl Into<StepName>) -> StepBuilder<'_> {
+        StepBuilder {
+            ctx: self,
+            name: name.into(),
+            retry: Retry::default(),
+            timeout: Ok(None),
+            input: None,
+        }
+    }
+
+    /// A durable sleep: the run continues after `duration`, even across
+    /// restarts. Short sleeps wait in memory; longer ones (see
+    /// `EngineBuilder::keep_in_memory_below`) suspend the run, which then holds
+    /// no task or memory until its wake time. Never wakes early.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidDuration`] for a string outside the grammar.
+    pub async fn sleep(&self, name: impl Into<StepName>, duration: impl IntoDuration) -> Result<(), Error> {
+        let duration = millis(duration.into_duration()?);
+        self.durable_sleep(name.into(), StepKind::Sleep, move |now| now.saturating_add(duration))
+            .await;
+        Ok(())
+    }
+
+    /// A durable sleep until `at`; a time in the past wakes at once.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for clock errors.
+    pub async fn sleep_until(&self, name: impl Into<StepName>, at: SystemTime) -> Result<(), Error> {
+        let at = at.duration_since(UNIX_EPOCH).map(millis).unwrap_or(0);
+        self.durable_sleep(name.into(), StepKind::SleepUntil, move |_| at).await;
+        Ok(())
+    }
+
+    /// The current time, recorded: a replay returns the same time.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for clock errors.
+    pub async fn now(&self, name: impl Into<StepName>) -> Result<SystemTime, Error> {
+        let clock = self.run.shared.clock.clone();
+        let ms: i64 = self.memoized(name.into(), StepKind::Now, move || clock.now_ms()).await;
+        Ok(UNIX_EPOCH + Duration::from_millis(ms.max(0).unsigned_abs()))
+    }
+
+    /// A random UUID (v4), recorded: a replay returns the same one.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for future failure modes.
+    pub async fn uuid(&self, name: impl Into<StepName>) -> Result<uuid::Uuid, Error> {
+        Ok(self.memoized(name.into(), StepKind::Uuid, uuid::Uuid::new_v4).await)
+    }
+
+    async fn memoized<T: Serialize + DeserializeOwned>(
+        &self,
+        name: StepName,
+        kind: StepKind,
+        make: impl FnOnce() -> T,
+    ) -> T {
+        let name = name.as_str();
+        let seq = match self.reach(name, kind).await {
+            StepStart::Recorded(record) if record.status == StepStatus::Completed => {
+                return self.decode(name, record.output.as_deref()).await;
+            }
+            StepStart::Recorded(record) => record.seq,
+            StepStart::New { seq } => seq,
+        };
+        let value = make();
+        let output = self.encode(name, &value).await;
+        let record = self.record(name, seq, kind, StepStatus::Completed);
+        self.save(StepRecord {
+            output: Some(output),
+            attempts: 1,
+            ..record
+        })
+        .await;
+        value
+    }
+
+    async fn durable_sleep(&self, name: StepName, kind: StepKind, wake_at: impl FnOnce(i64) -> i64) {
+        let name = name.as_str();
+        let now = self.run.shared.clock.now_ms();
+        let (seq, wake_at) = match self.reach(name, kind).await {
+            StepStart::Recorded(record) if record.status == StepStatus::Completed => return,
+            StepStart::Recorded(record) => (record.seq, record.wake_at.unwrap_or(now)),
+            StepStart::New { seq } => {
+                let wake_at = wake_at(now);
+                if wake_at > now {
+                    let record = self.record(name, seq, kind, StepStatus::Sleeping);
+                    self.save(StepRecord {
+                        wake_at: Some(wake_at),
+                        ..record
+                    })
+                    .await;
+                }
+                (seq, wake_at)
+            }
+        };
+        self.wait_until(wake_at).await;
+        let record = self.record(name, seq, kind, StepStatus::Completed);
+        self.save(StepRecord {
+            output: Some("null".into()),
+            wake_at: Some(wake_at),
+            ..record
+        })
+        .await;
+    }
+
+    /// Waits until `at`: in memory when it is near, otherwise by suspending
+    /// the run (this future then never completes; the run resumes by replay).
+    async fn wait_until(&self, at: i64) {
+        let shared = &self.run.shared;
+        let left = at.saturating_sub(shared.clock.now_ms());
+        if left <= 0 {
+            return;
+        }
+        if left < shared.config.keep_in_memory_ms {
+            shared.clock.sleep_until(at).await;
+            return;
+        }
+        {
+            let mut state = self.run.state();
+            state.suspend_until = Some(state.suspend_until.map_or(at, |earlier| earlier.min(at)));
+        }
+        self.run.control.notify_one();
+        std::future::pending::<()>().await;
+    }
+
+    /// Asks the journal about a step; ends the run on a refusal.
+    async fn reach(&self, name: &str, kind: StepKind) -> StepStart {
+        let answer = self.run.state().journal.reach(name, kind);
+        match answer {
+            Ok(start) => start,
+            Err(error) => self.stop(error).await,
+        }
+    }
+
+    /// Records why the run cannot go on and never returns: the executor drops
+    /// this execution.
+    async fn stop<T>(&self, error: Error) -> T {
+        self.run.state().stop.get_or_insert(error);
+        self.run.control.notify_one();
+        std::future::pending().await
+    }
+
+    fn record(&self, name: &str, seq: i64, kind: StepKind, status: StepStatus) -> StepRecord {
+        StepRecord {
+            name: name.to_owned(),
+            seq,
+            kind,
+            status,
+            input: None,
+            output: None,
+            error: None,
+            attempts: 0,
+            wake_at: None,
+            updated_at: self.run.shared.clock.now_ms(),
+        }
+    }
+
+    /// Writes a step record, retrying storage errors in-process; ends the run
+    /// if the lease is lost or the store stays down.
+    async fn save(&self, record: StepRecord) {
+        let shared = &self.run.shared;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match shared.store.save_step(self.run.lease, record.clone()).await {
+                Ok(()) => return,
+                Err(Error::Database(error)) if attempt < WRITE_ATTEMPTS => {
+                    tracing::warn!(run_id = %self.run_id(), step = %record.name, %error, attempt, "retrying a step write");
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                Err(error) => return self.stop(error).await,
+            }
+        }
+    }
+
+    async fn encode<T: Serialize>(&self, name: &str, value: &T) -> String {
+        let limit = self.run.shared.config.limits.max_step_output_bytes;
+        match serde_json::to_string(value) {
+            Ok(text) if text.len() <= limit => text,
+            Ok(text) => {
+                self.stop(Error::PayloadTooLarge {
+                    what: format!("output of step {name:?}"),
+                    size: text.len(),
+                    limit,
+                    limit_name: "max_step_output_bytes",
+                })
+                .await
+            }
+            Err(error) => {
+                self.stop(Error::Serialization {
+                    what: format!("output of step {name:?}"),
+                    message: error.to_string(),
+                })
+                .await
+            }
+        }
+    }
+
+    async fn decode<T: DeserializeOwned>(&self, name: &str, text: Option<&str>) -> T {
+        match serde_json::from_str(text.unwrap_or("null")) {
+            Ok(value) => value,
+            Err(error) => {
+                self.stop(Error::Serialization {
+                    what: format!("recorded output of step {name:?} (does its type still match the journal?)"),
+                    message: error.to_string(),
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// A step being configured: see [`Ctx::step`].
+#[must_use = "a step does nothing until `.run(..)` is awaited"]
+pub struct StepBuilder<'a> {
+    ctx: &'a Ctx,
+    name: StepName,
+    retry: Retry,
+    timeout: Result<Option<Duration>, Error>,
+    input: Option<Result<String, Error>>,
+}
+
+impl std::fmt::Debug for StepBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepBuilder")
+            .field("name", &self.name)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StepBuilder<'_> {
+    /// Sets the retry policy (default: [`Retry::default`]).
+    pub fn retry(mut self, policy: Retry) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Fails an attempt that runs longer than `timeout` (the attempt then
+    /// counts as failed and may be retried).
+    pub fn timeout(mut self, timeout: impl IntoDuration) -> Self {
+        self.timeout = timeout.into_duration().map(Some);
+        self
+    }
+
+    /// Records `input` with the step (`wf_step.input`), for inspection.
+    pub fn input<I: Serialize>(mut self, input: &I) -> Self {
+        self.input = Some(serde_json::to_string(input).map_err(|error| Error::Serialization {
+            what: format!("input of step {:?}", self.name.as_str()),
+            message: error.to_string(),
+        }));
+        self
+    }
+
+    /// Runs `body` as a durable step and returns its output.
+    ///
+    /// If the journal already holds the step's output, `body` is not called
+    /// and the recorded output is returned. Otherwise `body` runs, and its
+    /// output is committed before `run` returns. The body runs **at least
+    /// once**: a crash after it did its work and before the commit runs it
+    /// again on resume; once the commit happened it never runs again.
+    ///
+    /// A body error converts into [`StepError`]: retryable errors are retried
+    /// by the policy, permanent ones fail the step at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepFailed`] once the step gave up (the failure is recorded
+    /// and replayed too); [`Error::InvalidDuration`] for a bad timeout or
+    /// retry duration; [`Error::Serialization`] for an input that cannot be
+    /// recorded.
+    pub async fn run<T, E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.run_with_attempt(move |_| body()).await
+    }
+
+    /// Like [`run`](StepBuilder::run), handing the body the attempt number
+    /// (1 for the first attempt).
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](StepBuilder::run).
+    pub async fn run_with_attempt<T, E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        let StepBuilder {
+            ctx,
+            name,
+            retry,
+            timeout,
+            input,
+        } = self;
+        retry.validate()?;
+        let timeout = timeout?;
+        let input = input.transpose()?;
+        let name = name.as_str();
+        let (seq, mut attempt, mut resume_at) = match ctx.reach(name, StepKind::Run).await {
+            StepStart::Recorded(record) => match record.status {
+                StepStatus::Completed => return Ok(ctx.decode(name, record.output.as_deref()).await),
+                StepStatus::Failed => {
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: record.attempts,
+                        message: record.error.unwrap_or_default(),
+                    });
+                }
+                StepStatus::Running if record.attempts >= retry.max_attempts() => {
+                    // Every attempt allowed was started and none finished: the
+                    // worker died inside the body each time. Give up rather
+                    // than crash-loop.
+                    let message = format!(
+                        "attempt {} did not finish (its worker stopped) and no attempt is left",
+                        record.attempts
+                    );
+                    ctx.save(StepRecord {
+                        attempts: record.attempts,
+                        error: Some(message.clone()),
+                        ..ctx.record(name, record.seq, StepKind::Run, StepStatus::Failed)
+                    })
+                    .await;
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: record.attempts,
+                        message,
+                    });
+                }
+                _ => (record.seq, record.attempts, record.wake_at),
+            },
+            StepStart::New { seq } => (seq, 0, None),
+        };
+        let clock = ctx.run.shared.clock.clone();
+        loop {
+            if let Some(at) = resume_at.take() {
+                ctx.wait_until(at).await;
+            }
+            attempt += 1;
+            let busy = Busy::new(&ctx.run);
+            ctx.run.shared.store.save_step_detached(
+                ctx.run.lease,
+                StepRecord {
+                    attempts: attempt,
+                    input: input.clone(),
+                    ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
+                },
+            );
+            let attempt_future = body(attempt);
+            let outcome: Result<T, StepError> = match timeout {
+                None => attempt_future.await.map_err(Into::into),
+                Some(limit) => {
+                    let deadline = clock.now_ms().saturating_add(millis(limit));
+                    tokio::select! {
+                        outcome = attempt_future => outcome.map_err(Into::into),
+                        () = clock.sleep_until(deadline) => Err(StepError::retryable(format!(
+                            "attempt {attempt} timed out after {} ms", limit.as_millis()
+                        ))),
+                    }
+                }
+            };
+            drop(busy);
+            let base = StepRecord {
+                attempts: attempt,
+                input: input.clone(),
+                ..ctx.record(name, seq, StepKind::Run, StepStatus::Completed)
+            };
+            match outcome {
+                Ok(value) => {
+                    let output = ctx.encode(name, &value).await;
+                    ctx.save(StepRecord {
+                        output: Some(output),
+                        ..base
+                    })
+                    .await;
+                    return Ok(value);
+                }
+                Err(error) if !error.is_permanent() && attempt < retry.max_attempts() => {
+                    let wake_at = clock
+                        .now_ms()
+                        .saturating_add(millis(retry.jittered_delay_after(attempt)));
+                    ctx.save(StepRecord {
+                        status: StepStatus::Pending,
+                        error: Some(error.message().to_owned()),
+                        wake_at: Some(wake_at),
+                        ..base
+                    })
+                    .await;
+                    resume_at = Some(wake_at);
+                }
+                Err(error) => {
+                    ctx.save(StepRecord {
+                        status: StepStatus::Failed,
+                        error: Some(error.message().to_owned()),
+                        ..base
+                    })
+                    .await;
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: attempt,
+                        message: error.message().to_owned(),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! The engine: configuration, the workflow registry, triggering, and the
+//! dispatcher that claims ready runs and hands them to the executor.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::duration::millis;
+use crate::executor;
+use crate::store::sqlite::{SqliteLocation, SqliteStore};
+use crate::store::{ClaimRequest, CreateOutcome, NewRun, Store, TransitionOutcome};
+use crate::{
+    BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, StepInfo,
+    SystemClock, TriggerOptions, Workflow,
+};
+
+/// How long a result waiter sleeps between checks when no local wake-up
+/// arrives (a run finished by another process).
+const RESULT_POLL: Duration = Duration::from_millis(500);
+
+/// How many runs one claim takes at most.
+const MAX_CLAIM: usize = 256;
+
+/// What SQLite's commit guarantees (`PRAGMA synchronous`).
+///
+/// Under both settings a crash of the process loses nothing that was
+/// committed. They differ on a power loss or an OS crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode (the default): commits are not synced
+    /// to disk one by one. A power loss or OS crash can lose the last
+    /// commits before a checkpoint; those steps run again on restart (their
+    /// bodies are at-least-once), and the database stays consistent.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it returns;
+    /// a power loss loses nothing committed. Each group commit costs an fsync.
+    Full,
+}
+
+/// Size limits, checked before anything is written; a payload over a limit
+/// gets [`Error::PayloadTooLarge`] naming the limit.
+///
+/// ```
+/// let limits = durable::Limits { max_input_bytes: 64 * 1024, ..Default::default() };
+/// assert_eq!(limits.max_step_output_bytes, 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest workflow input, as JSON (default 1 MiB).
+    pub max_input_bytes: usize,
+    /// The largest step output or workflow output, as JSON (default 1 MiB).
+    pub max_step_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 1024 * 1024,
+            max_step_output_bytes: 1024 * 1024,
+        }
+    }
+}
+
+pub(crate) struct EngineConfig {
+    pub(crate) concurrency: usize,
+    pub(crate) keep_in_memory_ms: i64,
+    pub(crate) limits: Limits,
+    pub(crate) owner: String,
+}
+
+/// How a registered workflow is started and checked, with its types erased.
+pub(crate) struct Registered {
+    pub(crate) name: &'static str,
+    pub(crate) timeout_ms: Option<u64>,
+    /// Runs the body on a JSON input; `Ok` is the output as JSON text, `Err`
+    /// the failure message.
+    pub(crate) start: fn(Ctx, String) -> BoxFuture<'static, Result<String, String>>,
+    /// Checks a JSON input against the input type and returns it as stored.
+    validate: fn(serde_json::Value) -> Result<String, String>,
+    schema: fn() -> serde_json::Value,
+}
+
+fn start_erased<W: Workflow>(ctx: Ctx, input: String) -> BoxFuture<'static, Result<String, String>> {
+    Box::pin(async move {
+        let input: W::Input = serde_json::from_str(&input)
+            .map_err(|error| format!("the stored input no longer fits the input type: {error}"))?;
+        match W::run(ctx, input).await {
+            Ok(output) => serde_json::to_string(&output)
+                .map_err(|error| format!("cannot serialize the workflow output: {error}")),
+            Err(error) => Err(error.to_string()),
+        }
+    })
+}
+
+fn validate_erased<W: Workflow>(input: serde_json::Value) -> Result<String, String> {
+    let typed: W::Input = serde_path_to_error::deserialize(input).map_err(|error| {
+        let path = error.path().to_string();
+        if path == "." {
+            error.into_inner().to_string()
+        } else {
+            format!("{path}: {}", error.into_inner())
+        }
+    })?;
+    serde_json::to_string(&typed).map_err(|error| error.to_string())
+}
+
+/// The engine's state shared by its tasks.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+    pub(crate) registry: HashMap<&'static str, Registered>,
+    workflow_names: Arc<str>,
+    /// Woken when a run may have become ready or a slot freed.
+    pub(crate) dispatch: tokio::sync::Notify,
+    /// Waiters for runs to finish, woken by this engine.
+    finish_waiters: Mutex<HashMap<RunId, Arc<tokio::sync::Notify>>>,
+    /// Runs this engine executes now: their fencing token and task.
+    pub(crate) active: Mutex<HashMap<RunId, (i64, tokio::task::AbortHandle)>>,
+    pub(crate) active_count: AtomicUsize,
+    shut_down: AtomicBool,
+}
+
+impl Shared {
+    /// Wakes whoever waits for `run_id` to finish.
+    pub(crate) fn notify_finished(&self, run_id: RunId) {
+        let waiter = lock(&self.finish_waiters).remove(&run_id);
+        if let Some(waiter) = waiter {
+            waiter.notify_waiters();
+        }
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is a single map operation: a panic cannot leave
+    // the map half-updated, so a poisoned lock is used as is.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The durable workflow engine: triggers runs and executes them.
+///
+/// Cheap to clone; every clone is the same engine. Build one with
+/// [`Engine::builder`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), durable::Error> {
+/// let engine = durable::Engine::builder()
+///     .sqlite_file("orders.db")
+///     .concurrency(64)
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    dispatcher: Arc<tokio::task::AbortHandle>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("backend", &self.shared.store.backend())
+            .field("workflows", &self.shared.workflow_names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts an [`Engine`].
+pub struct EngineBuilder {
+    location: SqliteLocation,
+    durability: Durability,
+    registry: HashMap<&'static str, Registered>,
+    concurrency: usize,
+    keep_in_memory: Duration,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    errors: Vec<String>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("location", &self.location)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// Stores runs in the SQLite file at `path` (the default is `durable.db`
+    /// in the working directory).
+    pub fn sqlite_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.location = SqliteLocation::File(path.into());
+        self
+    }
+
+    /// Stores runs in an in-memory SQLite database, lost when the engine
+    /// stops: for tests and demos.
+    pub fn sqlite_memory(mut self) -> Self {
+        self.location = SqliteLocation::Memory;
+        self
+    }
+
+    /// Sets what a commit guarantees; see [`Durability`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Registers a workflow so this engine can trigger and execute it.
+    pub fn register<W: Workflow>(mut self, _workflow: W) -> Self {
+        let registered = Registered {
+            name: W::NAME,
+            timeout_ms: W::TIMEOUT_MS,
+            start: start_erased::<W>,
+            validate: validate_erased::<W>,
+            schema: W::input_schema,
+        };
+        if self.registry.insert(W::NAME, registered).is_some() {
+            self.errors
+                .push(format!("two workflows are registered under the name `{}`", W::NAME));
+        }
+        self
+    }
+
+    /// How many runs this engine executes at once (default 64). A suspended
+    /// run does not count.
+    pub fn concurrency(mut self, runs: usize) -> Self {
+        self.concurrency = runs;
+        self
+    }
+
+    /// Sleeps and retry back-offs shorter than this wait in memory; longer
+    /// ones suspend the run (default 1 s).
+    pub fn keep_in_memory_below(mut self, duration: impl IntoDuration) -> Self {
+        match duration.into_duration() {
+            Ok(duration) => self.keep_in_memory = duration,
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
+    /// Sets the payload limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Uses `clock` for every timestamp and timer (tests use
+    /// [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens the database, migrates it, hands back runs a previous process
+    /// left running, and starts executing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid setting; [`Error::DatabaseInUse`] or
+    /// [`Error::Database`] when the database cannot be opened.
+    pub async fn start(self) -> Result<Engine, Error> {
+        if self.concurrency == 0 {
+            return Err(Error::Config("concurrency must be at least 1".into()));
+        }
+        if let Some(error) = self.errors.into_iter().next() {
+            return Err(Error::Config(error));
+        }
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.location, self.durability).await?);
+        let names: Vec<&str> = self.registry.keys().copied().collect();
+        let workflow_names: Arc<str> = serde_json::to_string(&names)
+            .map_err(|error| Error::Config(error.to_string()))?
+            .into();
+        store.recover(self.clock.now_ms()).await?;
+        let shared = Arc::new(Shared {
+            store,
+            clock: self.clock,
+            config: EngineConfig {
+                concurrency: self.concurrency,
+                keep_in_memory_ms: millis(self.keep_in_memory),
+                limits: self.limits,
+                owner: format!("{}-{}", std::process::id(), RunId::new()),
+            },
+            registry: self.registry,
+            workflow_names,
+            dispatch: tokio::sync::Notify::new(),
+            finish_waiters: Mutex::default(),
+            active: Mutex::default(),
+            active_count: AtomicUsize::new(0),
+            shut_down: AtomicBool::new(false),
+        });
+        let dispatcher = tokio::spawn(dispatch_loop(shared.clone())).abort_handle();
+        Ok(Engine {
+            shared,
+            dispatcher: Arc::new(dispatcher),
+        })
+    }
+}
+
+impl Engine {
+    /// A builder with the defaults: SQLite file `durable.db`, concurrency 64,
+    /// [`Durability::Normal`], default [`Limits`], the system clock.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            location: SqliteLocation::File(PathBuf::from("durable.db")),
+            durability: Durability::default(),
+            registry: HashMap::new(),
+            concurrency: 64,
+            keep_in_memory: Duration::from_secs(1),
+            limits: Limits::default(),
+            clock: Arc::new(SystemClock),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Starts a run of `W`. The generated `W::trigger` calls this.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownWorkflow`] when `W` is not registered,
+    /// [`Error::PayloadTooLarge`], or a database error. Nothing is written
+    /// when it fails.
+    pub async fn trigger<W: Workflow>(&self, input: W::Input) -> Result<RunHandle<W::Output>, Error> {
+        self.trigger_with::<W>(input, TriggerOptions::default()).await
+    }
+
+    /// Starts a run of `W` with options (idempotency key, delay).
+    ///
+    /// # Errors
+    ///
+    /// As [`trigger`](Engine::trigger), plus [`Error::IdempotencyConflict`].
+    pub async fn trigger_with<W: Workflow>(
+        &self,
+        input: W::Input,
+        options: TriggerOptions,
+    ) -> Result<RunHandle<W::Output>, Error> {
+        let input = serde_json::to_string(&input).map_err(|error| Error::Serialization {
+            what: format!("input of workflow {:?}", W::NAME),
+            message: error.to_string(),
+        })?;
+        let id = self.create(W::NAME, input, options).await?;
+        Ok(RunHandle::new(self.clone(), id))
+    }
+
+    /// Starts a run of the workflow named `workflow` with a JSON input,
+    /// checked against the workflow's input type first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownWorkflow`], [`Error::InvalidInput`] naming the field
+    /// that is wrong, [`Error::PayloadTooLarge`], or a database error.
+    /// Nothing is written when it fails.
+    pub async fn trigger_json(
+        &self,
+        workflow: &str,
+        input: serde_json::Value,
+    ) -> Result<RunHandle<serde_json::Value>, Error> {
+        self.trigger_json_with(workflow, input, TriggerOptions::default()).await
+    }
+
+    /// [`trigger_json`](Engine::trigger_json) with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`trigger_json`](Engine::trigger_json), plus
+    /// [`Error::IdempotencyConflict`].
+    pub async fn trigger_json_with(
+        &self,
+        workflow: &str,
+        input: serde_json::Value,
+        options: TriggerOptions,
+    ) -> Result<RunHandle<serde_json::Value>, Error> {
+        let registered = self.registered(workflow)?;
+        let input = (registered.validate)(input).map_err(|message| Error::InvalidInput {
+            workflow: workflow.to_owned(),
+            message,
+        })?;
+        let id = self.create(registered.name, input, options).await?;
+        Ok(RunHandle::new(self.clone(), id))
+    }
+
+    /// The JSON Schema of a registered workflow's input.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownWorkflow`].
+    pub fn input_schema(&self, workflow: &str) -> Result<serde_json::Value, Error> {
+        Ok((self.registered(workflow)?.schema)())
+    }
+
+    /// A handle on an existing run, typed by its output.
+    pub fn run_handle<O: DeserializeOwned>(&self, id: RunId) -> RunHandle<O> {
+        RunHandle::new(self.clone(), id)
+    }
+
+    fn registered(&self, workflow: &str) -> Result<&Registered, Error> {
+        self.shared
+            .registry
+            .get(workflow)
+            .ok_or_else(|| Error::UnknownWorkflow(workflow.to_owned()))
+    }
+
+    async fn create(&self, workflow: &str, input: String, options: TriggerOptions) -> Result<RunId, Error> {
+        let registered = self.registered(workflow)?;
+        let limit = self.shared.config.limits.max_input_bytes;
+        if input.len() > limit {
+            return Err(Error::PayloadTooLarge {
+                what: format!("input of workflow {workflow:?}"),
+                size: input.len(),
+                limit,
+                limit_name: "max_input_bytes",
+            });
+        }
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let now = self.shared.clock.now_ms();
+        let ready_at = now
+            .saturating_add(options.delay_ms)
+            .max(options.start_at_ms.unwrap_or(i64::MIN));
+        let run = NewRun {
+            id: RunId::new(),
+            workflow: registered.name.to_owned(),
+            input,
+            idempotency_key: options.idempotency_key.clone(),
+            now,
+            ready_at,
+            deadline_at: deadline(ready_at, registered.timeout_ms),
+        };
+        match self.shared.store.create_run(run).await? {
+            CreateOutcome::Created(id) => {
+                self.shared.dispatch.notify_one();
+                Ok(id)
+            }
+            CreateOutcome::Existing(id) => Ok(id),
+            CreateOutcome::Conflict(run_id) => Err(Error::IdempotencyConflict {
+                workflow: workflow.to_owned(),
+                key: options.idempotency_key.unwrap_or_default(),
+                run_id,
+            }),
+        }
+    }
+
+    pub(crate) async fn run_info(&self, id: RunId) -> Result<RunInfo, Error> {
+        self.shared.store.get_run(id).await?.ok_or(Error::RunNotFound(id))
+    }
+
+    pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
+        let journal = self.shared.store.load_journal(id).await?;
+        Ok(journal.iter().map(|record| record.to_info()).collect())
+    }
+
+    pub(crate) async fn wait_until_finished(&self, id: RunId) -> Result<RunInfo, Error> {
+        loop {
+            let waiter = lock(&self.shared.finish_waiters).entry(id).or_default().clone();
+            let notified = waiter.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let info = self.run_info(id).await?;
+            if info.status.is_terminal() {
+                return Ok(info);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(RESULT_POLL) => {}
+            }
+        }
+    }
+
+    pub(crate) async fn cancel(&self, id: RunId) -> Result<(), Error> {
+        let now = self.shared.clock.now_ms();
+        match self.shared.store.cancel_run(id, now).await? {
+            TransitionOutcome::Done => {
+                let running = lock(&self.shared.active).remove(&id);
+                if let Some((_, task)) = running {
+                    task.abort();
+                }
+                self.shared.notify_finished(id);
+                Ok(())
+            }
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: "cancel",
+                status,
+                allowed: "pending, running or suspended",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
+        let info = self.run_info(id).await?;
+        let timeout_ms = self.shared.registry.get(info.workflow.as_str()).and_then(|w| w.timeout_ms);
+        let now = self.shared.clock.now_ms();
+        match self.shared.store.retry_run(id, now, deadline(now, timeout_ms)).await? {
+            TransitionOutcome::Done => {
+                self.shared.dispatch.notify_one();
+                Ok(())
+            }
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: "retry",
+                status,
+                allowed: "failed or timed_out",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    /// Stops executing: no new claims; runs in flight are dropped at their
+    /// next await and handed back to `pending`, so the next start resumes
+    /// them from their journal. Triggers after this fail with
+    /// [`Error::Shutdown`].
+    pub async fn shutdown(&self) {
+        self.shared.shut_down.store(true, Ordering::Release);
+        self.dispatcher.abort();
+        let running: Vec<(RunId, (i64, tokio::task::AbortHandle))> =
+            lock(&self.shared.active).drain().collect();
+        let now = self.shared.clock.now_ms();
+        for (run_id, (token, task)) in running {
+            task.abort();
+            let lease = crate::store::Lease { run_id, token };
+            if let Err(error) = self.shared.store.release_run(lease, now).await {
+                tracing::warn!(%run_id, %error, "could not hand a run back at shutdown");
+            }
+        }
+        self.shared.store.close().await;
+    }
+}
+
+fn deadline(from: i64, timeout_ms: Option<u64>) -> Option<i64> {
+    timeout_ms.map(|ms| from.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)))
+}
+
+/// Claims ready runs while there are free slots, then sleeps until the next
+/// run is due, a trigger arrives, or a slot frees up.
+async fn dispatch_loop(shared: Arc<Shared>) {
+    let mut failures = 0u32;
+    loop {
+        let free = shared
+            .config
+            .concurrency
+            .saturating_sub(shared.active_count.load(Ordering::Acquire));
+        if free == 0 {
+            // Every slot is busy: a finishing run frees one and notifies.
+            shared.dispatch.notified().await;
+            continue;
+        }
+        let mut claimed_all = false;
+        let mut next_ready = None;
+        let round = async {
+            let limit = free.min(MAX_CLAIM);
+            let claimed = shared
+                .store
+                .claim_ready(ClaimRequest {
+                    owner: shared.config.owner.clone(),
+                    now: shared.clock.now_ms(),
+                    limit,
+                    workflows: shared.workflow_names.clone(),
+                })
+                .await?;
+            claimed_all = claimed.len() == limit;
+            for run in claimed {
+                executor::spawn(shared.clone(), run);
+            }
+            if !claimed_all {
+                next_ready = shared.store.next_ready_at(shared.workflow_names.clone()).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        if let Err(error) = round.await {
+            failures += 1;
+            tracing::error!(%error, "the dispatcher could not claim runs; retrying");
+            tokio::time::sleep(Duration::from_millis(50 * u64::from(failures.min(40)))).await;
+            continue;
+        }
+        failures = 0;
+        if claimed_all {
+            continue;
+        }
+        let timer = async {
+            match next_ready {
+                Some(at) => shared.clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shared.dispatch.notified() => {}
+            () = timer => {}
+        }
+    }
+}

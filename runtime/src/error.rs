@@ -1,0 +1,240 @@
+//! The one error type of durable, and the step error a step body returns.
+
+use crate::run::{RunId, RunStatus};
+
+/// Everything that can go wrong when triggering, running or inspecting runs.
+///
+/// Errors that a workflow body can see come from steps
+/// ([`Error::StepFailed`], [`Error::InvalidDuration`]); errors that mean the
+/// run itself cannot go on (a non-deterministic replay, a duplicate step name,
+/// a value that cannot be serialized, a lost lease) are never handed to the
+/// workflow body: the engine ends the run with them, so user code cannot
+/// swallow them by accident.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No workflow of this name is registered on the engine.
+    #[error("workflow `{0}` is not registered on this engine; add `.register(...)` for it to the engine builder")]
+    UnknownWorkflow(String),
+
+    /// The input does not fit the workflow's input type. Nothing was written.
+    #[error("invalid input for workflow `{workflow}`: {message}")]
+    InvalidInput {
+        /// The workflow's name.
+        workflow: String,
+        /// Which field is wrong and why, e.g. `order_id: missing field`.
+        message: String,
+    },
+
+    /// A payload is larger than the engine's [`Limits`](crate::Limits) allow.
+    /// Checked before anything is written.
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes (Limits::{limit_name})")]
+    PayloadTooLarge {
+        /// What was too large, e.g. `input of workflow "orders"`.
+        what: String,
+        /// Its size in bytes, serialized as JSON.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+        /// The name of the [`Limits`](crate::Limits) field that sets it.
+        limit_name: &'static str,
+    },
+
+    /// An idempotency key was reused with a different input. Nothing was written.
+    #[error("idempotency key {key:?} of workflow `{workflow}` already started run {run_id} with a different input")]
+    IdempotencyConflict {
+        /// The workflow's name.
+        workflow: String,
+        /// The reused key.
+        key: String,
+        /// The run the key belongs to.
+        run_id: RunId,
+    },
+
+    /// A duration string does not follow the grammar of [`durable_grammar`].
+    #[error(transparent)]
+    InvalidDuration(#[from] durable_grammar::DurationError),
+
+    /// A step gave up: its body failed with a permanent error, or every attempt
+    /// of its retry policy failed, or its last attempt timed out.
+    #[error("step `{step}` failed after {attempts} attempt(s): {message}")]
+    StepFailed {
+        /// The step's name.
+        step: String,
+        /// How many attempts ran.
+        attempts: u32,
+        /// The last attempt's error.
+        message: String,
+    },
+
+    /// The same step name was reached twice in one run (for example from a
+    /// helper function the macro cannot see). The run fails with this error.
+    #[error("step name `{step}` was reached twice in run {run_id}; give each step its own name, or use the keyed form (\"{step}\", key) in loops")]
+    DuplicateStep {
+        /// The run.
+        run_id: RunId,
+        /// The repeated name.
+        step: String,
+    },
+
+    /// A replay reached a different step than the journal recorded at that
+    /// point: the workflow's code changed under a run in flight. The run fails
+    /// with this error instead of feeding an old result to a different step.
+    #[error("non-deterministic replay of run {run_id}: the code reached step `{found}` where the journal recorded step `{expected}`; deploy code that keeps the recorded steps in order, or start a new run")]
+    NonDeterminism {
+        /// The run.
+        run_id: RunId,
+        /// The step the journal recorded at this position.
+        expected: String,
+        /// The step the code reached instead.
+        found: String,
+    },
+
+    /// A value could not be serialized or deserialized. This is terminal: the
+    /// run fails with it and it is never retried.
+    #[error("cannot (de)serialize {what}: {message}")]
+    Serialization {
+        /// Which value, e.g. `output of step "charge"`.
+        what: String,
+        /// serde's message.
+        message: String,
+    },
+
+    /// The run failed; `message` is the workflow's error or the error that
+    /// ended it.
+    #[error("run {run_id} failed: {message}")]
+    RunFailed {
+        /// The run.
+        run_id: RunId,
+        /// Why it failed.
+        message: String,
+    },
+
+    /// The run was cancelled before it finished.
+    #[error("run {run_id} was cancelled")]
+    RunCancelled {
+        /// The run.
+        run_id: RunId,
+    },
+
+    /// The run passed its workflow timeout.
+    #[error("run {run_id} timed out")]
+    RunTimedOut {
+        /// The run.
+        run_id: RunId,
+    },
+
+    /// No run has this id.
+    #[error("run {0} not found")]
+    RunNotFound(RunId),
+
+    /// The run is in a status that does not allow the requested change.
+    #[error("cannot {action} run {run_id}: it is {status}, and {action} needs a run that is {allowed}")]
+    InvalidTransition {
+        /// The run.
+        run_id: RunId,
+        /// What was asked, e.g. `cancel`.
+        action: &'static str,
+        /// Its current status.
+        status: RunStatus,
+        /// The statuses that allow it, in words.
+        allowed: &'static str,
+    },
+
+    /// This worker's lease on the run was taken over (by a cancel, or by
+    /// another worker after it expired). The write was refused, so nothing
+    /// from the stale worker is committed (fencing).
+    #[error("the lease on run {run_id} was lost; the write was refused")]
+    LeaseLost {
+        /// The run.
+        run_id: RunId,
+    },
+
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// The database file is locked by another engine. An embedded SQLite
+    /// database belongs to one engine at a time; use PostgreSQL for many
+    /// workers.
+    #[error("the database {path} is in use by another durable engine (lock file {lock_path}); an embedded SQLite database serves one engine at a time")]
+    DatabaseInUse {
+        /// The database file.
+        path: String,
+        /// The lock file held by the other engine.
+        lock_path: String,
+    },
+
+    /// The engine's configuration is not valid.
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+
+    /// The engine was shut down.
+    #[error("the engine is shut down")]
+    Shutdown,
+}
+
+/// The error a step body returns: [`retryable`](StepError::retryable) errors
+/// are retried by the step's [`Retry`](crate::Retry) policy, and
+/// [`permanent`](StepError::permanent) ones fail the step at once.
+///
+/// Any `std::error::Error` converts into a retryable `StepError` with `?` or
+/// `.into()`; wrap one in [`StepError::permanent`] to stop retrying.
+///
+/// ```
+/// use durable::StepError;
+///
+/// fn check(amount: i64) -> Result<i64, StepError> {
+///     if amount < 0 {
+///         return Err(StepError::permanent("amount is negative"));
+///     }
+///     let parsed: i64 = "42".parse::<i64>()?; // retryable if it failed
+///     Ok(amount + parsed)
+/// }
+/// assert!(check(-1).unwrap_err().is_permanent());
+/// ```
+#[derive(Debug)]
+pub struct StepError {
+    message: String,
+    permanent: bool,
+}
+
+impl StepError {
+    /// An error the retry policy may retry.
+    pub fn retryable(error: impl std::fmt::Display) -> Self {
+        StepError {
+            message: error.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// An error that fails the step at once, whatever the retry policy says.
+    pub fn permanent(error: impl std::fmt::Display) -> Self {
+        StepError {
+            message: error.to_string(),
+            permanent: true,
+        }
+    }
+
+    /// Whether this error stops retrying.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The error's message, as it is recorded in `wf_step.error`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for StepError {
+    fn from(error: E) -> Self {
+        StepError::retryable(error)
+    }
+}

@@ -1,0 +1,157 @@
+//! The executor: runs one claimed run's body, and performs what the context
+//! asks for (finish, suspend, stop) against the store.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::ctx::RunContext;
+use crate::engine::{Shared, lock};
+use crate::store::{ClaimedRun, Lease, RunOutcome};
+use crate::{Ctx, Error};
+
+/// Spawns the execution of a claimed run and tracks it as active.
+pub(crate) fn spawn(shared: Arc<Shared>, run: ClaimedRun) {
+    let run_id = run.lease.run_id;
+    let token = run.lease.token;
+    shared.active_count.fetch_add(1, Ordering::AcqRel);
+    // The map is locked across the spawn so the task's own removal (in
+    // `ActiveGuard::drop`) cannot run before the insert.
+    let owner = shared.clone();
+    let mut active = lock(&owner.active);
+    let guard = ActiveGuard {
+        shared: shared.clone(),
+        lease: run.lease,
+    };
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        execute(&shared, run).await;
+    });
+    active.insert(run_id, (token, task.abort_handle()));
+}
+
+/// Releases a run's slot however its task ends, aborted included.
+struct ActiveGuard {
+    shared: Arc<Shared>,
+    lease: Lease,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        {
+            let mut active = lock(&self.shared.active);
+            if active.get(&self.lease.run_id).is_some_and(|(token, _)| *token == self.lease.token) {
+                active.remove(&self.lease.run_id);
+            }
+        }
+        self.shared.active_count.fetch_sub(1, Ordering::AcqRel);
+        self.shared.dispatch.notify_one();
+    }
+}
+
+/// What ended one execution.
+enum Ending {
+    Finished(RunOutcome),
+    Suspended(Option<i64>),
+    Stopped(Error),
+}
+
+async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
+    let lease = run.lease;
+    let ending = drive(shared, run).await;
+    let now = shared.clock.now_ms();
+    let written = match ending {
+        Ending::Finished(outcome) => {
+            let result = shared.store.finish_run(lease, outcome, now).await;
+            if result.is_ok() {
+                shared.notify_finished(lease.run_id);
+            }
+            result
+        }
+        Ending::Suspended(ready_at) => {
+            let result = shared.store.suspend_run(lease, ready_at, now).await;
+            // The run may be due again before the dispatcher's current timer.
+            shared.dispatch.notify_one();
+            result
+        }
+        // A stale worker writes nothing: the run belongs to someone else.
+        Ending::Stopped(Error::LeaseLost { .. }) => Ok(()),
+        Ending::Stopped(error) => {
+            tracing::error!(run_id = %lease.run_id, %error, "handing the run back after a storage failure");
+            shared.store.release_run(lease, now).await
+        }
+    };
+    if let Err(error) = written {
+        tracing::warn!(run_id = %lease.run_id, %error, "could not record how the run ended");
+    }
+}
+
+/// Runs the body until it finishes, suspends, stops or times out.
+async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
+    let lease = run.lease;
+    let Some(registered) = shared.registry.get(run.workflow.as_str()) else {
+        return Ending::Finished(RunOutcome::Failed(Error::UnknownWorkflow(run.workflow).to_string()));
+    };
+    let deadline = run.deadline_at;
+    if deadline.is_some_and(|at| at <= shared.clock.now_ms()) {
+        return Ending::Finished(RunOutcome::TimedOut);
+    }
+    let journal = if run.executions > 1 {
+        match shared.store.load_journal(lease.run_id).await {
+            Ok(journal) => journal,
+            Err(error) => return Ending::Stopped(error),
+        }
+    } else {
+        Vec::new()
+    };
+    let context = RunContext::new(shared.clone(), registered.name, lease, journal);
+    let body = (registered.start)(Ctx::new(context.clone()), run.input);
+    tokio::pin!(body);
+    let timeout = async {
+        match deadline {
+            Some(at) => shared.clock.sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut body => {
+                return match result {
+                    Ok(output) => finish_with_output(shared, output),
+                    Err(message) => Ending::Finished(RunOutcome::Failed(message)),
+                };
+            }
+            () = context.control.notified() => {
+                let mut state = context.state();
+                if let Some(error) = state.stop.take() {
+                    return match error {
+                        Error::LeaseLost { .. } | Error::Database(_) => Ending::Stopped(error),
+                        // Non-determinism, duplicate steps, serialization and
+                        // size errors end the run: retrying cannot fix them.
+                        error => Ending::Finished(RunOutcome::Failed(error.to_string())),
+                    };
+                }
+                if state.busy == 0 && let Some(at) = state.suspend_until {
+                    let ready_at = deadline.map_or(at, |deadline| deadline.min(at));
+                    return Ending::Suspended(Some(ready_at));
+                }
+            }
+            () = &mut timeout => return Ending::Finished(RunOutcome::TimedOut),
+        }
+    }
+}
+
+fn finish_with_output(shared: &Shared, output: String) -> Ending {
+    let limit = shared.config.limits.max_step_output_bytes;
+    if output.len() > limit {
+        let error = Error::PayloadTooLarge {
+            what: "workflow output".into(),
+            size: output.len(),
+            limit,
+            limit_name: "max_step_output_bytes",
+        };
+        return Ending::Finished(RunOutcome::Failed(error.to_string()));
+    }
+    Ending::Finished(RunOutcome::Completed(output))
+}

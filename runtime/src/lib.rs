@@ -1,0 +1,179 @@
+//! Durable workflows for Rust.
+//!
+//! Put [`#[workflow]`](macro@workflow) on an async fn, wrap each unit of real
+//! work in a named step, and the engine records every step's result: after a
+//! crash, a restart or a deploy the run continues where it stopped, and no
+//! finished step runs again.
+//!
+//! ```no_run
+//! use durable::prelude::*;
+//!
+//! #[derive(Serialize, Deserialize, JsonSchema)]
+//! struct Order { id: String, cents: u64 }
+//!
+//! #[workflow(timeout = "1h")]
+//! async fn charge_order(ctx: Ctx, order: Order) -> Result<String, Error> {
+//!     let receipt: String = ctx
+//!         .step("charge")
+//!         .retry(Retry::exponential(3, "1s"))
+//!         .run(async || Ok::<_, StepError>(format!("receipt for {}", order.id)))
+//!         .await?;
+//!     ctx.sleep("cool-off", "5m").await?;
+//!     Ok(receipt)
+//! }
+//!
+//! # async fn main_() -> Result<(), Error> {
+//! let engine = Engine::builder().register(ChargeOrder).start().await?;
+//! let run = ChargeOrder::trigger(&engine, Order { id: "o-1".into(), cents: 4200 }).await?;
+//! let receipt: String = run.result().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - A step's result is recorded once; after that it is only replayed.
+//! - A step's body runs **at least once**: if the process dies after the body
+//!   did its work and before its result was committed, the body runs again
+//!   when the run resumes. Make bodies idempotent, or accept a repeat.
+//! - A worker whose lease was taken over (by a cancel, or another worker)
+//!   cannot commit anything (fencing token on every write).
+//! - Durable sleeps never wake early, and cost no task or future while the
+//!   run is suspended.
+//! - A replay that reaches different steps than the journal recorded fails the
+//!   run with [`Error::NonDeterminism`] naming the step; a step name reached
+//!   twice fails it with [`Error::DuplicateStep`].
+//! - Bad input (unknown workflow, input that does not fit, oversized payload,
+//!   reused idempotency key with another input) is rejected before anything
+//!   is written.
+
+mod clock;
+mod ctx;
+mod duration;
+mod engine;
+mod error;
+mod executor;
+mod replay;
+mod retry;
+mod run;
+pub mod store;
+mod workflow;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ctx::{Ctx, StepBuilder, StepName};
+pub use duration::IntoDuration;
+pub use durable_grammar::DurationError;
+pub use engine::{Durability, Engine, EngineBuilder, Limits};
+pub use error::{Error, StepError};
+pub use retry::Retry;
+pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};
+pub use uuid::Uuid;
+pub use workflow::{StepKind, StepManifest, Workflow};
+
+/// A boxed, sendable future, as the object-safe traits of this crate return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Turns an async fn into a durable workflow.
+///
+/// ```
+/// use durable::prelude::*;
+///
+/// #[workflow(name = "greet", timeout = "10m")]
+/// async fn greet(ctx: Ctx, name: String, times: u32) -> Result<String, Error> {
+///     let greeting: String = ctx.run("compose", async || {
+///         Ok::<_, StepError>(format!("hello {name}").repeat(times as usize))
+///     }).await?;
+///     ctx.sleep("pause", "1ms").await?;
+///     Ok(greeting)
+/// }
+///
+/// // The macro generated the `Greet` type, its input struct and its manifest:
+/// assert_eq!(<Greet as Workflow>::NAME, "greet");
+/// assert_eq!(<Greet as Workflow>::TIMEOUT_MS, Some(600_000));
+/// let steps: Vec<&str> = Greet::STEPS.iter().map(|step| step.name).collect();
+/// assert_eq!(steps, ["compose", "pause"]);
+/// let _input = GreetInput { name: "ada".into(), times: 2 };
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let engine = Engine::builder().sqlite_memory().register(Greet).start().await?;
+/// // `trigger` takes the same parameters as the workflow, after the engine.
+/// let run = Greet::trigger(&engine, "ada".into(), 2).await?;
+/// assert_eq!(run.result().await?, "hello adahello ada");
+/// # Ok::<(), Error>(()) }).unwrap();
+/// ```
+///
+/// # What it generates
+///
+/// For `async fn order_fulfillment(ctx: Ctx, input: OrderInput) -> Result<O, E>`:
+/// - the function itself, unchanged (call it directly in unit tests);
+/// - `struct OrderFulfillment`, implementing [`Workflow`] with the name, the
+///   timeout, the input's JSON Schema and a static manifest of the steps
+///   ([`Workflow::STEPS`]);
+/// - `OrderFulfillment::trigger(&engine, input)` and
+///   `OrderFulfillment::trigger_with(&engine, input, TriggerOptions)`,
+///   returning a [`RunHandle<O>`].
+///
+/// With several parameters after `ctx`, it also generates
+/// `OrderFulfillmentInput` with one public field per parameter, and the
+/// trigger functions take the parameters themselves.
+///
+/// # Options
+///
+/// - `name = "order-fulfillment"`: the workflow's name (default: the fn name
+///   in kebab-case).
+/// - `timeout = "24h"`: the workflow timeout, checked at compile time.
+///
+/// # Checked at compile time
+///
+/// - the fn is `async`, has no generics and no `self`, takes `ctx: Ctx` first
+///   and owned parameters after it, and returns a `Result`;
+/// - step names are string literals (or the keyed form `("name", key)`) and
+///   unique within the workflow;
+/// - a step with a plain literal name is not inside a loop or closure, where
+///   each iteration would reuse it (use the keyed form there);
+/// - duration literals in the attribute, in `sleep`, `timeout` and `Retry`
+///   calls follow the duration grammar.
+///
+/// ```compile_fail
+/// use durable::prelude::*;
+///
+/// #[workflow]
+/// async fn twice(ctx: Ctx) -> Result<(), Error> {
+///     ctx.run("charge", async || Ok::<_, StepError>(())).await?;
+///     ctx.run("charge", async || Ok::<_, StepError>(())).await?; // error: duplicate step name
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use durable::prelude::*;
+///
+/// #[workflow]
+/// async fn nap(ctx: Ctx) -> Result<(), Error> {
+///     ctx.sleep("nap", "5 minutes").await?; // error: invalid duration
+///     Ok(())
+/// }
+/// ```
+pub use durable_macros::workflow;
+
+/// The names a workflow file needs: `use durable::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Ctx, Engine, Error, Retry, RunHandle, RunId, RunStatus, StepError, TriggerOptions, Workflow,
+        workflow,
+    };
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
+    pub use serde_json::json;
+}
+
+/// What the code generated by `#[workflow]` refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::workflow::WorkflowResult;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+}

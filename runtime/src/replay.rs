@@ -1,0 +1,149 @@
+//! The replay core: given a run's journal, decides for each step the code
+//! reaches whether to answer it from the journal, execute it, or stop the run
+//! as non-deterministic. It performs no I/O; the context (`ctx.rs`) acts on
+//! its answers.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::store::StepRecord;
+use crate::{Error, RunId, StepKind};
+
+/// What the journal says about a step the code just reached.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StepStart {
+    /// The journal has a record of it (finished or in progress).
+    Recorded(StepRecord),
+    /// The step is new; it gets this position.
+    New {
+        /// The position to record.
+        seq: i64,
+    },
+}
+
+/// A run's journal during one execution.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    run_id: Option<RunId>,
+    by_name: HashMap<String, StepRecord>,
+    name_at_seq: HashMap<i64, String>,
+    reached: HashSet<String>,
+    next_seq: i64,
+}
+
+impl Journal {
+    /// A journal holding the records loaded from the store.
+    pub(crate) fn new(run_id: RunId, records: Vec<StepRecord>) -> Self {
+        let mut journal = Journal {
+            run_id: Some(run_id),
+            ..Journal::default()
+        };
+        for record in records {
+            journal.name_at_seq.insert(record.seq, record.name.clone());
+            journal.by_name.insert(record.name.clone(), record);
+        }
+        journal
+    }
+
+    /// The code reached step `name` of `kind`: answer it from the journal, or
+    /// give it the next position, or refuse.
+    ///
+    /// Steps are matched by name. The position check catches code that now
+    /// reaches a new step where the journal recorded a different one.
+    pub(crate) fn reach(&mut self, name: &str, kind: StepKind) -> Result<StepStart, Error> {
+        let run_id = self.run_id.unwrap_or(RunId(uuid::Uuid::nil()));
+        if !self.reached.insert(name.to_owned()) {
+            return Err(Error::DuplicateStep {
+                run_id,
+                step: name.to_owned(),
+            });
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(record) = self.by_name.get(name) {
+            if record.kind != kind {
+                return Err(Error::NonDeterminism {
+                    run_id,
+                    expected: format!("{name}` of kind `{}", record.kind.as_str()),
+                    found: format!("{name}` of kind `{}", kind.as_str()),
+                });
+            }
+            return Ok(StepStart::Recorded(record.clone()));
+        }
+        if let Some(recorded) = self.name_at_seq.get(&seq)
+            && !self.reached.contains(recorded)
+        {
+            return Err(Error::NonDeterminism {
+                run_id,
+                expected: recorded.clone(),
+                found: name.to_owned(),
+            });
+        }
+        Ok(StepStart::New { seq })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StepStatus;
+
+    fn record(name: &str, seq: i64, kind: StepKind) -> StepRecord {
+        StepRecord {
+            name: name.into(),
+            seq,
+            kind,
+            status: StepStatus::Completed,
+            input: None,
+            output: Some("1".into()),
+            error: None,
+            attempts: 1,
+            wake_at: None,
+            updated_at: 0,
+        }
+    }
+
+    fn journal(records: Vec<StepRecord>) -> Journal {
+        Journal::new(RunId(uuid::Uuid::nil()), records)
+    }
+
+    #[test]
+    fn recorded_steps_replay_and_new_ones_get_the_next_position() {
+        let mut journal = journal(vec![record("a", 0, StepKind::Run)]);
+        assert!(matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(r)) if r.name == "a"));
+        assert_eq!(journal.reach("b", StepKind::Run).unwrap(), StepStart::New { seq: 1 });
+    }
+
+    #[test]
+    fn a_renamed_step_is_non_deterministic_and_names_both() {
+        let mut journal = journal(vec![record("a", 0, StepKind::Run), record("b", 1, StepKind::Run)]);
+        journal.reach("a", StepKind::Run).unwrap();
+        match journal.reach("b2", StepKind::Run) {
+            Err(Error::NonDeterminism { expected, found, .. }) => {
+                assert_eq!((expected.as_str(), found.as_str()), ("b", "b2"));
+            }
+            other => panic!("expected non-determinism, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_step_of_another_kind_is_non_deterministic() {
+        let mut journal = journal(vec![record("a", 0, StepKind::Sleep)]);
+        assert!(matches!(journal.reach("a", StepKind::Run), Err(Error::NonDeterminism { .. })));
+    }
+
+    #[test]
+    fn a_second_step_of_the_same_name_is_a_duplicate() {
+        let mut journal = journal(vec![]);
+        journal.reach("a", StepKind::Run).unwrap();
+        assert!(matches!(journal.reach("a", StepKind::Run), Err(Error::DuplicateStep { step, .. }) if step == "a"));
+    }
+
+    #[test]
+    fn steps_replayed_out_of_order_are_accepted() {
+        // Concurrent steps may finish in any order; matching is by name.
+        let mut journal = journal(vec![record("b", 0, StepKind::Run), record("a", 1, StepKind::Run)]);
+        assert!(matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(_))));
+        assert!(matches!(journal.reach("b", StepKind::Run), Ok(StepStart::Recorded(_))));
+        assert_eq!(journal.reach("c", StepKind::Run).unwrap(), StepStart::New { seq: 2 });
+    }
+}

@@ -1,0 +1,171 @@
+//! Retry policies for steps: how many attempts, and how long between them.
+
+use std::time::Duration;
+
+use crate::{Error, IntoDuration};
+
+/// How a step retries a failed attempt. Finite by default: a step without a
+/// policy uses [`Retry::default`], 3 attempts with exponential back-off from
+/// 1 s.
+///
+/// Back-off delays get full jitter within ±`jitter` of their value (default
+/// 20%), so many runs failing together do not retry in lock-step.
+///
+/// ```
+/// use durable::Retry;
+/// use std::time::Duration;
+/// let policy = Retry::exponential(5, "200ms").max_delay("10s").jitter(0.0);
+/// assert_eq!(policy.max_attempts(), 5);
+/// assert_eq!(policy.delay_after(1), Duration::from_millis(200));
+/// assert_eq!(policy.delay_after(3), Duration::from_millis(800));
+/// assert_eq!(Retry::none().max_attempts(), 1);
+/// ```
+///
+/// A duration string outside the grammar is reported when the step runs, as
+/// [`Error::InvalidDuration`]; the `#[workflow]` macro already rejects
+/// literals outside it at compile time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    invalid: Option<durable_grammar::DurationError>,
+    max_attempts: u32,
+    initial: Duration,
+    factor: f64,
+    max_delay: Duration,
+    jitter: f64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            invalid: None,
+            max_attempts: 3,
+            initial: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(60),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Retry {
+    /// One attempt, no retry.
+    pub fn none() -> Self {
+        Retry {
+            max_attempts: 1,
+            ..Retry::default()
+        }
+    }
+
+    /// Up to `max_attempts` attempts in all, `delay` apart.
+    pub fn fixed(max_attempts: u32, delay: impl IntoDuration) -> Self {
+        let mut policy = Retry {
+            max_attempts: max_attempts.max(1),
+            factor: 1.0,
+            ..Retry::default()
+        };
+        let delay = policy.duration(delay);
+        policy.initial = delay;
+        policy.max_delay = delay;
+        policy
+    }
+
+    /// Up to `max_attempts` attempts in all; the first retry waits `initial`,
+    /// and each later one twice as long as the one before, up to 60 s (see
+    /// [`max_delay`](Retry::max_delay)).
+    pub fn exponential(max_attempts: u32, initial: impl IntoDuration) -> Self {
+        let mut policy = Retry {
+            max_attempts: max_attempts.max(1),
+            ..Retry::default()
+        };
+        policy.initial = policy.duration(initial);
+        policy
+    }
+
+    /// Caps each back-off delay.
+    pub fn max_delay(mut self, max: impl IntoDuration) -> Self {
+        self.max_delay = self.duration(max);
+        self
+    }
+
+    /// Converts a duration, remembering the first invalid one for
+    /// [`validate`](Retry::validate).
+    fn duration(&mut self, duration: impl IntoDuration) -> Duration {
+        match duration.into_duration() {
+            Ok(duration) => duration,
+            Err(Error::InvalidDuration(invalid)) => {
+                self.invalid.get_or_insert(invalid);
+                Duration::ZERO
+            }
+            Err(_) => Duration::ZERO,
+        }
+    }
+
+    /// Checks the durations the policy was built with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidDuration`] for the first string outside the grammar.
+    ///
+    /// ```
+    /// assert!(durable::Retry::fixed(3, "1 second").validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        match &self.invalid {
+            Some(invalid) => Err(Error::InvalidDuration(invalid.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Sets the jitter as a fraction of each delay (0.0 to 1.0).
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// The number of attempts in all, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The back-off after failed attempt number `attempt` (1-based), before
+    /// jitter.
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(64) as i32;
+        let scaled = self.initial.as_secs_f64() * self.factor.powi(exponent);
+        Duration::from_secs_f64(scaled.min(self.max_delay.as_secs_f64()))
+    }
+
+    /// The back-off after failed attempt number `attempt`, with jitter.
+    pub(crate) fn jittered_delay_after(&self, attempt: u32) -> Duration {
+        let base = self.delay_after(attempt).as_secs_f64();
+        let spread = base * self.jitter;
+        let jittered = base - spread + 2.0 * spread * fastrand::f64();
+        Duration::from_secs_f64(jittered.max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_doubles_up_to_the_cap() {
+        let policy = Retry::exponential(10, "1s").max_delay("5s");
+        let delays: Vec<u64> = (1..=5).map(|a| policy.delay_after(a).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5]);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction() {
+        let policy = Retry::fixed(3, "1s").jitter(0.5);
+        for _ in 0..1000 {
+            let ms = policy.jittered_delay_after(1).as_millis();
+            assert!((500..=1500).contains(&ms), "{ms}");
+        }
+    }
+
+    #[test]
+    fn zero_attempts_still_runs_once() {
+        assert_eq!(Retry::fixed(0, 10u64).max_attempts(), 1);
+    }
+}

@@ -1,0 +1,94 @@
+//! Group commit: one writer task that applies the writes of many runs in one
+//! transaction, so throughput grows with load instead of paying one commit
+//! per step per run.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{BoxFuture, Error};
+
+/// A backend's side of group commit: applies a batch of writes in one
+/// transaction.
+pub(crate) trait BatchApply: Send + 'static {
+    /// One write.
+    type Op: Send + 'static;
+    /// What one write returns.
+    type Out: Send + 'static;
+
+    /// Applies `ops` in order in one transaction. `Ok` holds one result per
+    /// op (an op may be refused, e.g. by fencing, without failing the others);
+    /// `Err` means the transaction failed as a whole and was rolled back.
+    fn apply<'a>(
+        &'a mut self,
+        ops: &'a [Self::Op],
+    ) -> BoxFuture<'a, Result<Vec<Result<Self::Out, Error>>, Error>>;
+}
+
+type Reply<Out> = Option<oneshot::Sender<Result<Out, Error>>>;
+
+/// The handle that queues writes for the writer task.
+pub(crate) struct GroupCommit<Op, Out> {
+    sender: mpsc::UnboundedSender<(Op, Reply<Out>)>,
+}
+
+impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
+    /// Starts the writer task; it ends when every handle is dropped.
+    pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(applier: A, max_batch: usize) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(applier, receiver, max_batch.max(1)));
+        GroupCommit { sender }
+    }
+
+    /// Queues a write and waits until it is committed.
+    pub(crate) async fn submit(&self, op: Op) -> Result<Out, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send((op, Some(reply))).map_err(|_| Error::Shutdown)?;
+        answer.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// Queues a write without waiting for it.
+    pub(crate) fn submit_detached(&self, op: Op) {
+        // A send fails only once the writer stopped at shutdown; a detached
+        // write is a progress marker, so dropping it then is harmless.
+        let _ = self.sender.send((op, None));
+    }
+}
+
+async fn write_loop<A: BatchApply>(
+    mut applier: A,
+    mut receiver: mpsc::UnboundedReceiver<(A::Op, Reply<A::Out>)>,
+    max_batch: usize,
+) {
+    let mut queued = Vec::with_capacity(max_batch);
+    while receiver.recv_many(&mut queued, max_batch).await > 0 {
+        let (ops, replies): (Vec<_>, Vec<_>) = queued.drain(..).unzip();
+        match applier.apply(&ops).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    send(reply, result);
+                }
+            }
+            Err(error) if ops.len() == 1 => {
+                if let Some(reply) = replies.into_iter().next() {
+                    send(reply, Err(error));
+                }
+            }
+            Err(_) => {
+                // One bad write must not fail the others: apply each alone.
+                for (op, reply) in ops.into_iter().zip(replies) {
+                    let result = match applier.apply(std::slice::from_ref(&op)).await {
+                        Ok(mut results) => results.pop().unwrap_or(Err(Error::Shutdown)),
+                        Err(error) => Err(error),
+                    };
+                    send(reply, result);
+                }
+            }
+        }
+    }
+}
+
+fn send<Out>(reply: Reply<Out>, result: Result<Out, Error>) {
+    if let Some(reply) = reply {
+        // The caller may have given up waiting (its run was cancelled).
+        let _ = reply.send(result);
+    }
+}

@@ -1,0 +1,214 @@
+//! Storage: the one [`Store`] interface every backend implements, the records
+//! it reads and writes, and the group-commit writer the backends share.
+//!
+//! SQL lives only under this module, one sub-module per backend
+//! ([`sqlite`]). The engine never sees a connection: it calls the methods of
+//! [`Store`], and every write that belongs to a run is fenced by the run's
+//! [`Lease`].
+
+pub(crate) mod batch;
+pub mod sqlite;
+
+use crate::run::{RunId, RunInfo, RunStatus, StepInfo, StepStatus};
+use crate::{BoxFuture, Error, StepKind};
+
+/// A worker's claim on a run: the run and its fencing token. A write carrying
+/// a token other than the run's current `wf_instance.lease_token` is refused
+/// with [`Error::LeaseLost`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The run.
+    pub run_id: RunId,
+    /// The fencing token handed out by the claim.
+    pub token: i64,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Its id.
+    pub id: RunId,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// The idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Now, in ms since the epoch.
+    pub now: i64,
+    /// When it may start (ms).
+    pub ready_at: i64,
+    /// When it times out (ms).
+    pub deadline_at: Option<i64>,
+}
+
+/// What [`Store::create_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// A new run was written.
+    Created(RunId),
+    /// The idempotency key already named this run, with the same input.
+    Existing(RunId),
+    /// The idempotency key already named this run, with another input;
+    /// nothing was written.
+    Conflict(RunId),
+}
+
+/// A request to claim runs that are ready.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The claiming worker.
+    pub owner: String,
+    /// Now, in ms.
+    pub now: i64,
+    /// At most this many runs.
+    pub limit: usize,
+    /// Only runs of these workflows (a JSON array of names).
+    pub workflows: std::sync::Arc<str>,
+}
+
+/// A run a worker claimed.
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    /// The lease on it.
+    pub lease: Lease,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// When it times out (ms).
+    pub deadline_at: Option<i64>,
+    /// 1 for its first execution; above 1 the journal must be loaded.
+    pub executions: i64,
+}
+
+/// One step record of a run's journal (`wf_step`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// The step's name.
+    pub name: String,
+    /// The position in which the run reached it.
+    pub seq: i64,
+    /// Its kind.
+    pub kind: StepKind,
+    /// Its status.
+    pub status: StepStatus,
+    /// Its recorded input, as JSON text.
+    pub input: Option<String>,
+    /// Its output, as JSON text.
+    pub output: Option<String>,
+    /// Its last error.
+    pub error: Option<String>,
+    /// Attempts started.
+    pub attempts: u32,
+    /// When it wakes (sleeps, retry back-off), in ms.
+    pub wake_at: Option<i64>,
+    /// When this record was written, in ms.
+    pub updated_at: i64,
+}
+
+impl StepRecord {
+    /// The record as the public [`StepInfo`].
+    pub fn to_info(&self) -> StepInfo {
+        let json = |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+        StepInfo {
+            name: self.name.clone(),
+            seq: self.seq,
+            kind: self.kind,
+            status: self.status,
+            input: json(&self.input),
+            output: json(&self.output),
+            error: self.error.clone(),
+            attempts: self.attempts,
+            wake_at: self.wake_at,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum RunOutcome {
+    /// Completed with this output (JSON text).
+    Completed(String),
+    /// Failed with this error.
+    Failed(String),
+    /// Passed its deadline.
+    TimedOut,
+}
+
+/// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    /// The change was made.
+    Done,
+    /// The run is in this status, which does not allow it; nothing changed.
+    Refused(RunStatus),
+    /// No such run.
+    NotFound,
+}
+
+/// The storage interface of the engine. One implementation per backend;
+/// all of them pass the same conformance tests.
+///
+/// Methods that write for a run that a worker executes take its [`Lease`] and
+/// fail with [`Error::LeaseLost`] when the lease is stale. Writes may be
+/// grouped with other runs' writes into one transaction (group commit); a
+/// method returns once its write is durable in the sense of the backend's
+/// durability setting.
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name, e.g. `sqlite`.
+    fn backend(&self) -> &'static str;
+
+    /// Hands back to `pending` every run whose worker is gone (on SQLite: every
+    /// `running` run, since the database belongs to this engine alone) and
+    /// returns how many.
+    fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>>;
+
+    /// Writes a new run, honouring its idempotency key.
+    fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>>;
+
+    /// Claims up to `limit` pending or suspended runs whose time has come,
+    /// oldest first, bumping each one's fencing token.
+    fn claim_ready(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<ClaimedRun>, Error>>;
+
+    /// The earliest `ready_at` among pending and suspended runs of these
+    /// workflows (a JSON array of names).
+    fn next_ready_at(&self, workflows: std::sync::Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+
+    /// A run's journal: every step record, in `seq` order.
+    fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>>;
+
+    /// Inserts or updates a step record (never one already completed).
+    fn save_step(&self, lease: Lease, step: StepRecord) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Queues a step record without waiting for it (progress markers such as
+    /// `running`); ordered before every later write of this store.
+    fn save_step_detached(&self, lease: Lease, step: StepRecord);
+
+    /// Moves a running run to `suspended` until `ready_at` and drops the lease.
+    fn suspend_run(&self, lease: Lease, ready_at: Option<i64>, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Gives a running run back to `pending` (shutdown, storage trouble).
+    fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Ends a running run.
+    fn finish_run(&self, lease: Lease, outcome: RunOutcome, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Cancels a pending, running or suspended run, fencing out its worker.
+    fn cancel_run(&self, run_id: RunId, now: i64) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Moves a failed or timed-out run back to `pending`, with a new deadline,
+    /// deleting its unfinished step records and keeping completed ones.
+    fn retry_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+        deadline_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// A run, or `None`.
+    fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;
+
+    /// Stops the writer after the writes queued so far, and closes connections.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}

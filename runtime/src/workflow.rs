@@ -1,0 +1,117 @@
+//! The `Workflow` trait that `#[workflow]` implements, and the static step
+//! manifest it carries.
+
+use std::future::Future;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Ctx;
+
+/// A workflow: a named, typed, resumable async function.
+///
+/// You do not implement this by hand: `#[workflow]` generates the type and the
+/// impl from an async fn (see [`workflow`](macro@crate::workflow)).
+pub trait Workflow: Send + Sync + 'static {
+    /// The workflow's name, unique per engine (`wf_instance.workflow`).
+    const NAME: &'static str;
+    /// The workflow timeout in milliseconds, if it has one.
+    const TIMEOUT_MS: Option<u64>;
+    /// Every step the macro found in the body, in source order.
+    const STEPS: &'static [StepManifest];
+
+    /// The input, stored as JSON in `wf_instance.input`.
+    type Input: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+    /// The output, stored as JSON in `wf_instance.output`.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    /// The error the body returns; its `Display` text is stored in
+    /// `wf_instance.error`.
+    type Error: std::fmt::Display + Send + 'static;
+
+    /// Runs the workflow body (the user's function).
+    fn run(
+        ctx: Ctx,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+
+    /// The JSON Schema of [`Workflow::Input`].
+    fn input_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Self::Input)).unwrap_or_default()
+    }
+}
+
+/// What kind of step a manifest entry or journal record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// `ctx.run` / `ctx.step(..).run`: a memoized unit of work.
+    Run,
+    /// `ctx.sleep`: a durable sleep for a duration.
+    Sleep,
+    /// `ctx.sleep_until`: a durable sleep until a point in time.
+    SleepUntil,
+    /// `ctx.now`: the memoized current time.
+    Now,
+    /// `ctx.uuid`: a memoized random UUID.
+    Uuid,
+}
+
+impl StepKind {
+    /// The name stored in `wf_step.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Run => "run",
+            StepKind::Sleep => "sleep",
+            StepKind::SleepUntil => "sleep_until",
+            StepKind::Now => "now",
+            StepKind::Uuid => "uuid",
+        }
+    }
+
+    /// The kind stored as `text` in `wf_step.kind`.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            StepKind::Run,
+            StepKind::Sleep,
+            StepKind::SleepUntil,
+            StepKind::Now,
+            StepKind::Uuid,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One step as the macro saw it in the source: enough for a console to draw
+/// the expected graph before any run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StepManifest {
+    /// The step's name (for a keyed step, its base name).
+    pub name: &'static str,
+    /// The step's kind.
+    pub kind: StepKind,
+    /// Whether the name is keyed, `("name", key)`, so one entry stands for
+    /// many steps at run time.
+    pub keyed: bool,
+    /// Options written at the call site, as `(option, literal text)`, e.g.
+    /// `("timeout", "30s")` or `("duration", "5m")`.
+    pub options: &'static [(&'static str, &'static str)],
+    /// The source line of the call.
+    pub line: u32,
+}
+
+/// Splits a workflow's return type into its output and error. Implemented for
+/// `Result<T, E>` only: it lets the macro accept aliases such as
+/// `anyhow::Result<T>`.
+pub trait WorkflowResult {
+    /// The `T` of `Result<T, E>`.
+    type Ok;
+    /// The `E` of `Result<T, E>`.
+    type Err;
+}
+
+impl<T, E> WorkflowResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+}
