@@ -1,0 +1,367 @@
+//! Stage one: parse the attribute and the fn into a typed model, recording
+//! what the checks need (spans, loop nesting, literal arguments) and nothing
+//! else. Only syntax errors of the attribute are reported here.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Expr, ExprLit, Lit, LitStr, Token};
+
+/// The options of `#[workflow(...)]`.
+#[derive(Default)]
+pub(crate) struct WorkflowOptions {
+    /// `name = "..."`.
+    pub(crate) name: Option<LitStr>,
+    /// `timeout = "..."`.
+    pub(crate) timeout: Option<LitStr>,
+}
+
+/// What kind of step a call is; mirrors `durable::StepKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepKind {
+    Run,
+    Sleep,
+    SleepUntil,
+    Now,
+    Uuid,
+}
+
+impl StepKind {
+    /// The `Ctx` method that makes a step of each kind.
+    fn from_method(method: &str) -> Option<Self> {
+        Some(match method {
+            "run" | "step" => StepKind::Run,
+            "sleep" => StepKind::Sleep,
+            "sleep_until" => StepKind::SleepUntil,
+            "now" => StepKind::Now,
+            "uuid" => StepKind::Uuid,
+            _ => return None,
+        })
+    }
+
+    /// The variant's name in `durable::StepKind`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            StepKind::Run => "Run",
+            StepKind::Sleep => "Sleep",
+            StepKind::SleepUntil => "SleepUntil",
+            StepKind::Now => "Now",
+            StepKind::Uuid => "Uuid",
+        }
+    }
+}
+
+/// How a step call names its step.
+pub(crate) enum StepNameArg {
+    /// `"name"`.
+    Literal(LitStr),
+    /// `("name", key)`.
+    Keyed(LitStr),
+    /// Anything else: the macro cannot check it.
+    Other(Span),
+    /// No argument at all.
+    Missing(Span),
+}
+
+/// One step call found in the body: `ctx.<method>(name, ...)`.
+pub(crate) struct StepCall {
+    pub(crate) kind: StepKind,
+    pub(crate) name: StepNameArg,
+    /// The method's span, used for the manifest's source line.
+    pub(crate) span: Span,
+    /// Whether the call sits in a loop or closure body.
+    pub(crate) repeated: bool,
+    /// Options written with literals, e.g. `("timeout", "30s")`.
+    pub(crate) options: Vec<(&'static str, LitStr)>,
+}
+
+/// A parameter after `ctx`.
+pub(crate) struct Param {
+    pub(crate) pat: syn::Pat,
+    pub(crate) ty: syn::Type,
+}
+
+/// The typed model of one `#[workflow]` fn.
+pub(crate) struct WorkflowModel {
+    pub(crate) options: WorkflowOptions,
+    pub(crate) function: syn::ItemFn,
+    /// The first parameter, if it is a typed one: `(pattern, type)`.
+    pub(crate) ctx: Option<(syn::Pat, syn::Type)>,
+    /// `self` parameters.
+    pub(crate) receivers: Vec<Span>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) steps: Vec<StepCall>,
+    /// String literals that must be durations, with what they are for.
+    pub(crate) durations: Vec<(&'static str, LitStr)>,
+}
+
+impl WorkflowModel {
+    pub(crate) fn parse(attr: TokenStream, function: &syn::ItemFn) -> (Self, Vec<syn::Error>) {
+        let mut errors = Vec::new();
+        let options = parse_options(attr, &mut errors);
+        let mut inputs = function.sig.inputs.iter();
+        let mut receivers = Vec::new();
+        let mut typed = Vec::new();
+        for input in inputs.by_ref() {
+            match input {
+                syn::FnArg::Receiver(receiver) => receivers.push(receiver.span()),
+                syn::FnArg::Typed(pat_type) => typed.push(Param {
+                    pat: (*pat_type.pat).clone(),
+                    ty: (*pat_type.ty).clone(),
+                }),
+            }
+        }
+        let mut typed = typed.into_iter();
+        let ctx = typed.next().map(|param| (param.pat, param.ty));
+        let params = typed.collect();
+        let ctx_ident = ctx.as_ref().and_then(|(pat, _)| match pat {
+            syn::Pat::Ident(ident) => Some(ident.ident.to_string()),
+            _ => None,
+        });
+        let mut finder = StepFinder {
+            ctx: ctx_ident,
+            repeat_depth: 0,
+            steps: Vec::new(),
+            durations: Vec::new(),
+            chain_options: Vec::new(),
+        };
+        finder.visit_block(&function.block);
+        let model = WorkflowModel {
+            options,
+            function: function.clone(),
+            ctx,
+            receivers,
+            params,
+            steps: finder.steps,
+            durations: finder.durations,
+        };
+        (model, errors)
+    }
+}
+
+fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOptions {
+    let mut options = WorkflowOptions::default();
+    let parsed = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(attr);
+    let pairs = match parsed {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            errors.push(syn::Error::new(
+                error.span(),
+                "expected options like `#[workflow(name = \"order-fulfillment\", timeout = \"24h\")]`",
+            ));
+            return options;
+        }
+    };
+    for pair in pairs {
+        let key = pair.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let slot = match key.as_str() {
+            "name" => &mut options.name,
+            "timeout" => &mut options.timeout,
+            _ => {
+                errors.push(syn::Error::new(
+                    pair.path.span(),
+                    format!("unknown option `{key}`; #[workflow] accepts `name = \"...\"` and `timeout = \"...\"`"),
+                ));
+                continue;
+            }
+        };
+        match string_literal(&pair.value) {
+            Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
+            Some(_) => errors.push(syn::Error::new(
+                pair.path.span(),
+                format!("option `{key}` is given twice; keep one"),
+            )),
+            None => errors.push(syn::Error::new(
+                pair.value.span(),
+                format!("option `{key}` takes a string literal, e.g. `{key} = \"{}\"`", example(&key)),
+            )),
+        }
+    }
+    options
+}
+
+fn example(key: &str) -> &'static str {
+    if key == "timeout" { "24h" } else { "order-fulfillment" }
+}
+
+/// The string literal an expression is, through parentheses and groups.
+fn string_literal(expr: &Expr) -> Option<&LitStr> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(literal), .. }) => Some(literal),
+        Expr::Paren(inner) => string_literal(&inner.expr),
+        Expr::Group(inner) => string_literal(&inner.expr),
+        _ => None,
+    }
+}
+
+/// Walks the body and records every step call on the ctx parameter.
+struct StepFinder {
+    ctx: Option<String>,
+    /// How many loops and closures enclose the current expression.
+    repeat_depth: usize,
+    steps: Vec<StepCall>,
+    durations: Vec<(&'static str, LitStr)>,
+    /// Options of builder chains whose root `ctx.step(..)` call is not
+    /// visited yet, keyed by the root's address in the syntax tree.
+    chain_options: Vec<(*const syn::ExprMethodCall, &'static str, LitStr)>,
+}
+
+impl StepFinder {
+    fn is_ctx(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Path(path) => match (&self.ctx, path.path.get_ident()) {
+                (Some(ctx), Some(ident)) => ident == ctx,
+                _ => false,
+            },
+            Expr::Paren(inner) => self.is_ctx(&inner.expr),
+            Expr::Reference(inner) => self.is_ctx(&inner.expr),
+            _ => false,
+        }
+    }
+
+    /// The `ctx.step(..)` call at the root of a builder chain, if any.
+    fn step_chain_root<'e>(&self, mut expr: &'e Expr) -> Option<&'e syn::ExprMethodCall> {
+        while let Expr::MethodCall(call) = expr {
+            if call.method == "step" && self.is_ctx(&call.receiver) {
+                return Some(call);
+            }
+            expr = &call.receiver;
+        }
+        None
+    }
+
+    fn repeated<T>(&mut self, visit: impl FnOnce(&mut Self) -> T) -> T {
+        self.repeat_depth += 1;
+        let result = visit(self);
+        self.repeat_depth -= 1;
+        result
+    }
+}
+
+/// Whether a call is `Retry::<constructor>(..)`.
+fn is_retry_constructor(call: &syn::ExprCall) -> bool {
+    let Expr::Path(path) = &*call.func else { return false };
+    let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    matches!(
+        segments.as_slice(),
+        [.., retry, constructor] if retry == "Retry" && (constructor == "fixed" || constructor == "exponential")
+    )
+}
+
+/// Whether a method chain starts at a `Retry::<constructor>(..)` call.
+fn is_retry_chain(mut expr: &Expr) -> bool {
+    loop {
+        match expr {
+            Expr::MethodCall(call) => expr = &call.receiver,
+            Expr::Call(call) => return is_retry_constructor(call),
+            _ => return false,
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for StepFinder {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        if self.is_ctx(&call.receiver)
+            && let Some(kind) = StepKind::from_method(&method)
+        {
+            let name = match call.args.first() {
+                None => StepNameArg::Missing(call.method.span()),
+                Some(arg) => match (string_literal(arg), arg) {
+                    (Some(literal), _) => StepNameArg::Literal(literal.clone()),
+                    (None, Expr::Tuple(tuple)) if tuple.elems.len() == 2 => {
+                        match tuple.elems.first().and_then(string_literal) {
+                            Some(literal) => StepNameArg::Keyed(literal.clone()),
+                            None => StepNameArg::Other(arg.span()),
+                        }
+                    }
+                    (None, _) => StepNameArg::Other(arg.span()),
+                },
+            };
+            let this_call = call as *const syn::ExprMethodCall;
+            let mut options: Vec<(&'static str, LitStr)> = Vec::new();
+            self.chain_options.retain(|(root, option, literal)| {
+                let mine = *root == this_call;
+                if mine {
+                    options.push((option, literal.clone()));
+                }
+                !mine
+            });
+            if kind == StepKind::Sleep
+                && let Some(duration) = call.args.iter().nth(1).and_then(string_literal)
+            {
+                self.durations.push(("sleep duration", duration.clone()));
+                options.push(("duration", duration.clone()));
+            }
+            self.steps.push(StepCall {
+                kind,
+                name,
+                span: call.method.span(),
+                repeated: self.repeat_depth > 0,
+                options,
+            });
+        }
+        if method == "timeout"
+            && let Some(root) = self.step_chain_root(&call.receiver)
+            && let Some(literal) = call.args.first().and_then(string_literal)
+        {
+            self.durations.push(("step timeout", literal.clone()));
+            // The chain's root `ctx.step(..)` is visited after this call
+            // (receivers are visited inside out), so the option waits for it.
+            self.chain_options.push((root as *const _, "timeout", literal.clone()));
+        }
+        if method == "max_delay"
+            && is_retry_chain(&call.receiver)
+            && let Some(literal) = call.args.first().and_then(string_literal)
+        {
+            self.durations.push(("retry delay", literal.clone()));
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if is_retry_constructor(call)
+            && let Some(literal) = call.args.iter().nth(1).and_then(string_literal)
+        {
+            self.durations.push(("retry delay", literal.clone()));
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+
+    fn visit_expr_for_loop(&mut self, node: &'ast syn::ExprForLoop) {
+        self.visit_expr(&node.expr);
+        self.repeated(|this| this.visit_block(&node.body));
+    }
+
+    fn visit_expr_while(&mut self, node: &'ast syn::ExprWhile) {
+        self.repeated(|this| {
+            this.visit_expr(&node.cond);
+            this.visit_block(&node.body);
+        });
+    }
+
+    fn visit_expr_loop(&mut self, node: &'ast syn::ExprLoop) {
+        self.repeated(|this| this.visit_block(&node.body));
+    }
+
+    fn visit_expr_closure(&mut self, node: &'ast syn::ExprClosure) {
+        self.repeated(|this| this.visit_expr(&node.body));
+    }
+
+    fn visit_item(&mut self, _item: &'ast syn::Item) {
+        // A nested item has its own scope: its `ctx`, if any, is not ours.
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // Look into macros whose arguments are expressions (`join!`,
+        // `try_join!`, `vec!`, `format!`...); others stay opaque.
+        let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
+        if let Ok(exprs) = parser.parse2(mac.tokens.clone()) {
+            for expr in &exprs {
+                self.visit_expr(expr);
+            }
+        }
+    }
+}
