@@ -49,16 +49,32 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
     };
 
     if sig.asyncness.is_none() {
-        error(&mut errors, sig.fn_token.span(), "a workflow must be an `async fn`; write `async fn`".into());
+        error(
+            &mut errors,
+            sig.fn_token.span(),
+            "a workflow must be an `async fn`; write `async fn`".into(),
+        );
     }
     if let Some(constness) = &sig.constness {
-        error(&mut errors, constness.span(), "a workflow cannot be a `const fn`; remove `const`".into());
+        error(
+            &mut errors,
+            constness.span(),
+            "a workflow cannot be a `const fn`; remove `const`".into(),
+        );
     }
     if let Some(unsafety) = &sig.unsafety {
-        error(&mut errors, unsafety.span(), "a workflow cannot be `unsafe`; remove `unsafe`".into());
+        error(
+            &mut errors,
+            unsafety.span(),
+            "a workflow cannot be `unsafe`; remove `unsafe`".into(),
+        );
     }
     if let Some(abi) = &sig.abi {
-        error(&mut errors, abi.span(), "a workflow cannot have an ABI; remove `extern`".into());
+        error(
+            &mut errors,
+            abi.span(),
+            "a workflow cannot have an ABI; remove `extern`".into(),
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         error(
@@ -71,7 +87,8 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         error(
             &mut errors,
             *receiver,
-            "a workflow is a free function, not a method; remove `self` and take `ctx: Ctx` first".into(),
+            "a workflow is a free function, not a method; remove `self` and take `ctx: Ctx` first"
+                .into(),
         );
     }
     match &model.ctx {
@@ -85,10 +102,15 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 error(
                     &mut errors,
                     ty.span(),
-                    "the first parameter of a workflow is its context: write `ctx: Ctx` first".into(),
+                    "the first parameter of a workflow is its context: write `ctx: Ctx` first"
+                        .into(),
                 );
             } else if !matches!(pat, syn::Pat::Ident(_)) {
-                error(&mut errors, pat.span(), "bind the context to a name: write `ctx: Ctx`".into());
+                error(
+                    &mut errors,
+                    pat.span(),
+                    "bind the context to a name: write `ctx: Ctx`".into(),
+                );
             }
         }
     }
@@ -102,13 +124,20 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
             );
         }
         match &param.pat {
-            syn::Pat::Ident(ident) if ident.by_ref.is_none() => fields.push((ident.ident.clone(), &param.ty)),
-            _ if model.params.len() == 1 => fields.push((Ident::new("input", param.pat.span()), &param.ty)),
+            syn::Pat::Ident(ident) if ident.by_ref.is_none() => {
+                fields.push((ident.ident.clone(), &param.ty))
+            }
+            _ if model.params.len() == 1 => {
+                fields.push((Ident::new("input", param.pat.span()), &param.ty))
+            }
             other => {
                 error(
                     &mut errors,
                     other.span(),
-                    format!("with several parameters each becomes a field of the input struct: name parameter {} with a plain identifier", index + 2),
+                    format!(
+                        "with several parameters each becomes a field of the input struct: name parameter {} with a plain identifier",
+                        index + 2
+                    ),
                 );
             }
         }
@@ -127,7 +156,8 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
             error(
                 &mut errors,
                 sig.paren_token.span.close(),
-                "a workflow returns `Result<Output, Error>`; add `-> Result<(), durable::Error>`".into(),
+                "a workflow returns `Result<Output, Error>`; add `-> Result<(), durable::Error>`"
+                    .into(),
             );
             None
         }
@@ -149,7 +179,9 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         None => fn_name.trim_start_matches("r#").replace('_', "-"),
     };
     let timeout_ms = model.options.timeout.as_ref().and_then(|literal| {
-        duration_ms(literal, "workflow timeout").map_err(|e| errors.push(e)).ok()
+        duration_ms(literal, "workflow timeout")
+            .map_err(|e| errors.push(e))
+            .ok()
     });
     for (what, literal) in &model.durations {
         if let Err(e) = duration_ms(literal, what) {
@@ -172,13 +204,21 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 continue;
             }
             StepNameArg::Missing(span) => {
-                error(&mut errors, *span, "this step needs a name: write `(\"name\", ...)`".into());
+                error(
+                    &mut errors,
+                    *span,
+                    "this step needs a name: write `(\"name\", ...)`".into(),
+                );
                 continue;
             }
         };
         let step_name = literal.value();
         if step_name.is_empty() {
-            error(&mut errors, literal.span(), "a step name cannot be empty".into());
+            error(
+                &mut errors,
+                literal.span(),
+                "a step name cannot be empty".into(),
+            );
         }
         if call.repeated && !keyed {
             error(
@@ -194,9 +234,15 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 error(
                     &mut errors,
                     literal.span(),
-                    format!("duplicate step name `{step_name}`: each step of a workflow needs its own name"),
+                    format!(
+                        "duplicate step name `{step_name}`: each step of a workflow needs its own name"
+                    ),
                 );
-                error(&mut errors, *first, format!("note: step `{step_name}` is first named here"));
+                error(
+                    &mut errors,
+                    *first,
+                    format!("note: step `{step_name}` is first named here"),
+                );
             }
             None => {
                 first_use.insert(step_name.clone(), literal.span());
@@ -207,7 +253,11 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
             keyed,
             kind: call.kind,
             span: call.span,
-            options: call.options.iter().map(|(key, value)| (*key, value.value())).collect(),
+            options: call
+                .options
+                .iter()
+                .map(|(key, value)| (*key, value.value()))
+                .collect(),
         });
     }
 
@@ -240,7 +290,9 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
 /// `durable::Ctx`, `Result<..>`, `anyhow::Result<..>`).
 fn is_named(ty: &syn::Type, name: &str) -> bool {
     match ty {
-        syn::Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == name),
+        syn::Type::Path(path) => {
+            path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == name)
+        }
         syn::Type::Group(group) => is_named(&group.elem, name),
         syn::Type::Paren(paren) => is_named(&paren.elem, name),
         _ => false,
@@ -292,7 +344,10 @@ mod tests {
         }};
     }
 
-    fn run(attr: proc_macro2::TokenStream, function: syn::ItemFn) -> Result<Vec<String>, Vec<String>> {
+    fn run(
+        attr: proc_macro2::TokenStream,
+        function: syn::ItemFn,
+    ) -> Result<Vec<String>, Vec<String>> {
         let (model, parse_errors) = WorkflowModel::parse(attr, &function);
         if !parse_errors.is_empty() {
             return Err(parse_errors.iter().map(ToString::to_string).collect());
@@ -392,15 +447,27 @@ mod tests {
             "without spaces",
             "invalid duration \"1 day\"",
         ] {
-            assert!(joined.contains(expected), "missing {expected:?} in:\n{joined}");
+            assert!(
+                joined.contains(expected),
+                "missing {expected:?} in:\n{joined}"
+            );
         }
     }
 
     #[test]
     fn requires_the_context_first() {
-        let missing = errors(attr!(), parse_quote! { async fn flow() -> Result<(), Error> { Ok(()) } });
-        assert!(missing[0].contains("takes its context first"), "{missing:?}");
-        let wrong = errors(attr!(), parse_quote! { async fn flow(id: u32) -> Result<(), Error> { Ok(()) } });
+        let missing = errors(
+            attr!(),
+            parse_quote! { async fn flow() -> Result<(), Error> { Ok(()) } },
+        );
+        assert!(
+            missing[0].contains("takes its context first"),
+            "{missing:?}"
+        );
+        let wrong = errors(
+            attr!(),
+            parse_quote! { async fn flow(id: u32) -> Result<(), Error> { Ok(()) } },
+        );
         assert!(wrong[0].contains("write `ctx: Ctx` first"), "{wrong:?}");
     }
 
@@ -409,7 +476,8 @@ mod tests {
         let function: syn::ItemFn = parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> { Ok(()) }
         };
-        let (_, errors) = WorkflowModel::parse(attr!(nmae = "x", timeout = "1s", timeout = "2s"), &function);
+        let (_, errors) =
+            WorkflowModel::parse(attr!(nmae = "x", timeout = "1s", timeout = "2s"), &function);
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(errors[0].contains("unknown option `nmae`"), "{errors:?}");
         assert!(errors[1].contains("given twice"), "{errors:?}");

@@ -32,7 +32,10 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         let step_name = &step.name;
         let keyed = step.keyed;
         let kind = format_ident!("{}", step.kind.variant());
-        let options = step.options.iter().map(|(key, value)| quote!((#key, #value)));
+        let options = step
+            .options
+            .iter()
+            .map(|(key, value)| quote!((#key, #value)));
         let line = quote_spanned!(step.span=> ::core::line!());
         quote! {
             ::durable::StepManifest {
@@ -47,7 +50,13 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
 
     let input_ident = format_ident!("{}Input", type_ident);
     let (input_type, input_struct, params, make_input, call) = match &valid.input {
-        Input::Unit => (quote!(()), quote!(), quote!(), quote!(()), quote!(#fn_ident(ctx))),
+        Input::Unit => (
+            quote!(()),
+            quote!(),
+            quote!(),
+            quote!(()),
+            quote!(#fn_ident(ctx)),
+        ),
         Input::Single(ident, ty) => (
             quote!(#ty),
             quote!(),

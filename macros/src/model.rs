@@ -155,7 +155,11 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
         }
     };
     for pair in pairs {
-        let key = pair.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let key = pair
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let slot = match key.as_str() {
             "name" => &mut options.name,
             "timeout" => &mut options.timeout,
@@ -175,7 +179,10 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
             )),
             None => errors.push(syn::Error::new(
                 pair.value.span(),
-                format!("option `{key}` takes a string literal, e.g. `{key} = \"{}\"`", example(&key)),
+                format!(
+                    "option `{key}` takes a string literal, e.g. `{key} = \"{}\"`",
+                    example(&key)
+                ),
             )),
         }
     }
@@ -183,13 +190,20 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
 }
 
 fn example(key: &str) -> &'static str {
-    if key == "timeout" { "24h" } else { "order-fulfillment" }
+    if key == "timeout" {
+        "24h"
+    } else {
+        "order-fulfillment"
+    }
 }
 
 /// The string literal an expression is, through parentheses and groups.
 fn string_literal(expr: &Expr) -> Option<&LitStr> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(literal), .. }) => Some(literal),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(literal),
+            ..
+        }) => Some(literal),
         Expr::Paren(inner) => string_literal(&inner.expr),
         Expr::Group(inner) => string_literal(&inner.expr),
         _ => None,
@@ -242,8 +256,15 @@ impl StepFinder {
 
 /// Whether a call is `Retry::<constructor>(..)`.
 fn is_retry_constructor(call: &syn::ExprCall) -> bool {
-    let Expr::Path(path) = &*call.func else { return false };
-    let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let Expr::Path(path) = &*call.func else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     matches!(
         segments.as_slice(),
         [.., retry, constructor] if retry == "Retry" && (constructor == "fixed" || constructor == "exponential")
@@ -310,7 +331,8 @@ impl<'ast> Visit<'ast> for StepFinder {
             self.durations.push(("step timeout", literal.clone()));
             // The chain's root `ctx.step(..)` is visited after this call
             // (receivers are visited inside out), so the option waits for it.
-            self.chain_options.push((root as *const _, "timeout", literal.clone()));
+            self.chain_options
+                .push((root as *const _, "timeout", literal.clone()));
         }
         if method == "max_delay"
             && is_retry_chain(&call.receiver)

@@ -27,6 +27,9 @@ use crate::{Error, IntoDuration, Retry, RunId, StepError, StepKind, StepStatus};
 /// handed back for a later execution.
 const WRITE_ATTEMPTS: u32 = 8;
 
+/// How long a step body runs before its `running` record is written.
+const RUNNING_MARKER_AFTER: Duration = Duration::from_millis(50);
+
 /// The name of a step: a string literal, or the keyed form `("name", key)`
 /// for steps in loops, recorded as `name[key]`.
 ///
@@ -127,7 +130,9 @@ impl RunContext {
     pub(crate) fn state(&self) -> MutexGuard<'_, RunState> {
         // A panic while holding this lock leaves no broken invariant behind
         // (every update is a single assignment), so a poisoned lock is used as is.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -211,10 +216,16 @@ impl Ctx {
     /// # Errors
     ///
     /// [`Error::InvalidDuration`] for a string outside the grammar.
-    pub async fn sleep(&self, name: impl Into<StepName>, duration: impl IntoDuration) -> Result<(), Error> {
+    pub async fn sleep(
+        &self,
+        name: impl Into<StepName>,
+        duration: impl IntoDuration,
+    ) -> Result<(), Error> {
         let duration = millis(duration.into_duration()?);
-        self.durable_sleep(name.into(), StepKind::Sleep, move |now| now.saturating_add(duration))
-            .await;
+        self.durable_sleep(name.into(), StepKind::Sleep, move |now| {
+            now.saturating_add(duration)
+        })
+        .await;
         Ok(())
     }
 
@@ -223,9 +234,14 @@ impl Ctx {
     /// # Errors
     ///
     /// None today; the `Result` leaves room for clock errors.
-    pub async fn sleep_until(&self, name: impl Into<StepName>, at: SystemTime) -> Result<(), Error> {
+    pub async fn sleep_until(
+        &self,
+        name: impl Into<StepName>,
+        at: SystemTime,
+    ) -> Result<(), Error> {
         let at = at.duration_since(UNIX_EPOCH).map(millis).unwrap_or(0);
-        self.durable_sleep(name.into(), StepKind::SleepUntil, move |_| at).await;
+        self.durable_sleep(name.into(), StepKind::SleepUntil, move |_| at)
+            .await;
         Ok(())
     }
 
@@ -236,7 +252,9 @@ impl Ctx {
     /// None today; the `Result` leaves room for clock errors.
     pub async fn now(&self, name: impl Into<StepName>) -> Result<SystemTime, Error> {
         let clock = self.run.shared.clock.clone();
-        let ms: i64 = self.memoized(name.into(), StepKind::Now, move || clock.now_ms()).await;
+        let ms: i64 = self
+            .memoized(name.into(), StepKind::Now, move || clock.now_ms())
+            .await;
         Ok(UNIX_EPOCH + Duration::from_millis(ms.max(0).unsigned_abs()))
     }
 
@@ -246,7 +264,9 @@ impl Ctx {
     ///
     /// None today; the `Result` leaves room for future failure modes.
     pub async fn uuid(&self, name: impl Into<StepName>) -> Result<uuid::Uuid, Error> {
-        Ok(self.memoized(name.into(), StepKind::Uuid, uuid::Uuid::new_v4).await)
+        Ok(self
+            .memoized(name.into(), StepKind::Uuid, uuid::Uuid::new_v4)
+            .await)
     }
 
     async fn memoized<T: Serialize + DeserializeOwned>(
@@ -275,7 +295,12 @@ impl Ctx {
         value
     }
 
-    async fn durable_sleep(&self, name: StepName, kind: StepKind, wake_at: impl FnOnce(i64) -> i64) {
+    async fn durable_sleep(
+        &self,
+        name: StepName,
+        kind: StepKind,
+        wake_at: impl FnOnce(i64) -> i64,
+    ) {
         let name = name.as_str();
         let now = self.run.shared.clock.now_ms();
         let (seq, wake_at) = match self.reach(name, kind).await {
@@ -402,7 +427,9 @@ impl Ctx {
             Ok(value) => value,
             Err(error) => {
                 self.stop(Error::Serialization {
-                    what: format!("recorded output of step {name:?} (does its type still match the journal?)"),
+                    what: format!(
+                        "recorded output of step {name:?} (does its type still match the journal?)"
+                    ),
                     message: error.to_string(),
                 })
                 .await
@@ -446,10 +473,12 @@ impl StepBuilder<'_> {
 
     /// Records `input` with the step (`wf_step.input`), for inspection.
     pub fn input<I: Serialize>(mut self, input: &I) -> Self {
-        self.input = Some(serde_json::to_string(input).map_err(|error| Error::Serialization {
-            what: format!("input of step {:?}", self.name.as_str()),
-            message: error.to_string(),
-        }));
+        self.input = Some(
+            serde_json::to_string(input).map_err(|error| Error::Serialization {
+                what: format!("input of step {:?}", self.name.as_str()),
+                message: error.to_string(),
+            }),
+        );
         self
     }
 
@@ -506,7 +535,9 @@ impl StepBuilder<'_> {
         let name = name.as_str();
         let (seq, mut attempt, mut resume_at) = match ctx.reach(name, StepKind::Run).await {
             StepStart::Recorded(record) => match record.status {
-                StepStatus::Completed => return Ok(ctx.decode(name, record.output.as_deref()).await),
+                StepStatus::Completed => {
+                    return Ok(ctx.decode(name, record.output.as_deref()).await);
+                }
                 StepStatus::Failed => {
                     return Err(Error::StepFailed {
                         step: name.to_owned(),
@@ -545,26 +576,40 @@ impl StepBuilder<'_> {
             }
             attempt += 1;
             let busy = Busy::new(&ctx.run);
-            ctx.run.shared.store.save_step_detached(
-                ctx.run.lease,
-                StepRecord {
-                    attempts: attempt,
-                    input: input.clone(),
-                    ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
-                },
-            );
             let attempt_future = body(attempt);
-            let outcome: Result<T, StepError> = match timeout {
-                None => attempt_future.await.map_err(Into::into),
-                Some(limit) => {
-                    let deadline = clock.now_ms().saturating_add(millis(limit));
-                    tokio::select! {
-                        outcome = attempt_future => outcome.map_err(Into::into),
-                        () = clock.sleep_until(deadline) => Err(StepError::retryable(format!(
-                            "attempt {attempt} timed out after {} ms", limit.as_millis()
-                        ))),
+            let timed_out = async {
+                match timeout {
+                    Some(limit) => {
+                        clock
+                            .sleep_until(clock.now_ms().saturating_add(millis(limit)))
+                            .await
                     }
+                    None => std::future::pending().await,
                 }
+            };
+            let running_marker = async {
+                // A body that finishes within RUNNING_MARKER_AFTER costs no
+                // write; a longer one is marked `running` with its attempt
+                // number, for inspection and for counting attempts that
+                // crashed the worker.
+                tokio::time::sleep(RUNNING_MARKER_AFTER).await;
+                ctx.run.shared.store.save_step_detached(
+                    ctx.run.lease,
+                    StepRecord {
+                        attempts: attempt,
+                        input: input.clone(),
+                        ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
+                    },
+                );
+                std::future::pending::<()>().await;
+            };
+            let outcome: Result<T, StepError> = tokio::select! {
+                outcome = attempt_future => outcome.map_err(Into::into),
+                () = timed_out => Err(StepError::retryable(format!(
+                    "attempt {attempt} timed out after {} ms",
+                    timeout.unwrap_or_default().as_millis()
+                ))),
+                () = running_marker => unreachable!("the marker future never completes"),
             };
             drop(busy);
             let base = StepRecord {

@@ -14,8 +14,8 @@ use crate::executor;
 use crate::store::sqlite::{SqliteLocation, SqliteStore};
 use crate::store::{ClaimRequest, CreateOutcome, NewRun, Store, TransitionOutcome};
 use crate::{
-    BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, StepInfo,
-    SystemClock, TriggerOptions, Workflow,
+    BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, StepInfo, SystemClock,
+    TriggerOptions, Workflow,
 };
 
 /// How long a result waiter sleeps between checks when no local wake-up
@@ -85,7 +85,10 @@ pub(crate) struct Registered {
     schema: fn() -> serde_json::Value,
 }
 
-fn start_erased<W: Workflow>(ctx: Ctx, input: String) -> BoxFuture<'static, Result<String, String>> {
+fn start_erased<W: Workflow>(
+    ctx: Ctx,
+    input: String,
+) -> BoxFuture<'static, Result<String, String>> {
     Box::pin(async move {
         let input: W::Input = serde_json::from_str(&input)
             .map_err(|error| format!("the stored input no longer fits the input type: {error}"))?;
@@ -139,7 +142,9 @@ impl Shared {
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section is a single map operation: a panic cannot leave
     // the map half-updated, so a poisoned lock is used as is.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The durable workflow engine: triggers runs and executes them.
@@ -223,8 +228,10 @@ impl EngineBuilder {
             schema: W::input_schema,
         };
         if self.registry.insert(W::NAME, registered).is_some() {
-            self.errors
-                .push(format!("two workflows are registered under the name `{}`", W::NAME));
+            self.errors.push(format!(
+                "two workflows are registered under the name `{}`",
+                W::NAME
+            ));
         }
         self
     }
@@ -273,7 +280,8 @@ impl EngineBuilder {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(Error::Config(error));
         }
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.location, self.durability).await?);
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&self.location, self.durability).await?);
         let names: Vec<&str> = self.registry.keys().copied().collect();
         let workflow_names: Arc<str> = serde_json::to_string(&names)
             .map_err(|error| Error::Config(error.to_string()))?
@@ -327,8 +335,12 @@ impl Engine {
     /// [`Error::UnknownWorkflow`] when `W` is not registered,
     /// [`Error::PayloadTooLarge`], or a database error. Nothing is written
     /// when it fails.
-    pub async fn trigger<W: Workflow>(&self, input: W::Input) -> Result<RunHandle<W::Output>, Error> {
-        self.trigger_with::<W>(input, TriggerOptions::default()).await
+    pub async fn trigger<W: Workflow>(
+        &self,
+        input: W::Input,
+    ) -> Result<RunHandle<W::Output>, Error> {
+        self.trigger_with::<W>(input, TriggerOptions::default())
+            .await
     }
 
     /// Starts a run of `W` with options (idempotency key, delay).
@@ -362,7 +374,8 @@ impl Engine {
         workflow: &str,
         input: serde_json::Value,
     ) -> Result<RunHandle<serde_json::Value>, Error> {
-        self.trigger_json_with(workflow, input, TriggerOptions::default()).await
+        self.trigger_json_with(workflow, input, TriggerOptions::default())
+            .await
     }
 
     /// [`trigger_json`](Engine::trigger_json) with options.
@@ -407,7 +420,12 @@ impl Engine {
             .ok_or_else(|| Error::UnknownWorkflow(workflow.to_owned()))
     }
 
-    async fn create(&self, workflow: &str, input: String, options: TriggerOptions) -> Result<RunId, Error> {
+    async fn create(
+        &self,
+        workflow: &str,
+        input: String,
+        options: TriggerOptions,
+    ) -> Result<RunId, Error> {
         let registered = self.registered(workflow)?;
         let limit = self.shared.config.limits.max_input_bytes;
         if input.len() > limit {
@@ -449,7 +467,11 @@ impl Engine {
     }
 
     pub(crate) async fn run_info(&self, id: RunId) -> Result<RunInfo, Error> {
-        self.shared.store.get_run(id).await?.ok_or(Error::RunNotFound(id))
+        self.shared
+            .store
+            .get_run(id)
+            .await?
+            .ok_or(Error::RunNotFound(id))
     }
 
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
@@ -459,7 +481,10 @@ impl Engine {
 
     pub(crate) async fn wait_until_finished(&self, id: RunId) -> Result<RunInfo, Error> {
         loop {
-            let waiter = lock(&self.shared.finish_waiters).entry(id).or_default().clone();
+            let waiter = lock(&self.shared.finish_waiters)
+                .entry(id)
+                .or_default()
+                .clone();
             let notified = waiter.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -497,9 +522,18 @@ impl Engine {
 
     pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
         let info = self.run_info(id).await?;
-        let timeout_ms = self.shared.registry.get(info.workflow.as_str()).and_then(|w| w.timeout_ms);
+        let timeout_ms = self
+            .shared
+            .registry
+            .get(info.workflow.as_str())
+            .and_then(|w| w.timeout_ms);
         let now = self.shared.clock.now_ms();
-        match self.shared.store.retry_run(id, now, deadline(now, timeout_ms)).await? {
+        match self
+            .shared
+            .store
+            .retry_run(id, now, deadline(now, timeout_ms))
+            .await?
+        {
             TransitionOutcome::Done => {
                 self.shared.dispatch.notify_one();
                 Ok(())
@@ -571,7 +605,10 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                 executor::spawn(shared.clone(), run);
             }
             if !claimed_all {
-                next_ready = shared.store.next_ready_at(shared.workflow_names.clone()).await?;
+                next_ready = shared
+                    .store
+                    .next_ready_at(shared.workflow_names.clone())
+                    .await?;
             }
             Ok::<(), Error>(())
         };

@@ -14,7 +14,9 @@ use crate::run::{RunId, RunStatus};
 #[non_exhaustive]
 pub enum Error {
     /// No workflow of this name is registered on the engine.
-    #[error("workflow `{0}` is not registered on this engine; add `.register(...)` for it to the engine builder")]
+    #[error(
+        "workflow `{0}` is not registered on this engine; add `.register(...)` for it to the engine builder"
+    )]
     UnknownWorkflow(String),
 
     /// The input does not fit the workflow's input type. Nothing was written.
@@ -41,7 +43,9 @@ pub enum Error {
     },
 
     /// An idempotency key was reused with a different input. Nothing was written.
-    #[error("idempotency key {key:?} of workflow `{workflow}` already started run {run_id} with a different input")]
+    #[error(
+        "idempotency key {key:?} of workflow `{workflow}` already started run {run_id} with a different input"
+    )]
     IdempotencyConflict {
         /// The workflow's name.
         workflow: String,
@@ -69,7 +73,9 @@ pub enum Error {
 
     /// The same step name was reached twice in one run (for example from a
     /// helper function the macro cannot see). The run fails with this error.
-    #[error("step name `{step}` was reached twice in run {run_id}; give each step its own name, or use the keyed form (\"{step}\", key) in loops")]
+    #[error(
+        "step name `{step}` was reached twice in run {run_id}; give each step its own name, or use the keyed form (\"{step}\", key) in loops"
+    )]
     DuplicateStep {
         /// The run.
         run_id: RunId,
@@ -80,7 +86,9 @@ pub enum Error {
     /// A replay reached a different step than the journal recorded at that
     /// point: the workflow's code changed under a run in flight. The run fails
     /// with this error instead of feeding an old result to a different step.
-    #[error("non-deterministic replay of run {run_id}: the code reached step `{found}` where the journal recorded step `{expected}`; deploy code that keeps the recorded steps in order, or start a new run")]
+    #[error(
+        "non-deterministic replay of run {run_id}: the code reached step `{found}` where the journal recorded step `{expected}`; deploy code that keeps the recorded steps in order, or start a new run"
+    )]
     NonDeterminism {
         /// The run.
         run_id: RunId,
@@ -129,7 +137,9 @@ pub enum Error {
     RunNotFound(RunId),
 
     /// The run is in a status that does not allow the requested change.
-    #[error("cannot {action} run {run_id}: it is {status}, and {action} needs a run that is {allowed}")]
+    #[error(
+        "cannot {action} run {run_id}: it is {status}, and {action} needs a run that is {allowed}"
+    )]
     InvalidTransition {
         /// The run.
         run_id: RunId,
@@ -150,14 +160,16 @@ pub enum Error {
         run_id: RunId,
     },
 
-    /// The database failed.
+    /// The database failed. The source is the driver's error.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// The database file is locked by another engine. An embedded SQLite
     /// database belongs to one engine at a time; use PostgreSQL for many
     /// workers.
-    #[error("the database {path} is in use by another durable engine (lock file {lock_path}); an embedded SQLite database serves one engine at a time")]
+    #[error(
+        "the database {path} is in use by another durable engine (lock file {lock_path}); an embedded SQLite database serves one engine at a time"
+    )]
     DatabaseInUse {
         /// The database file.
         path: String,
@@ -172,6 +184,12 @@ pub enum Error {
     /// The engine was shut down.
     #[error("the engine is shut down")]
     Shutdown,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Database(Box::new(error))
+    }
 }
 
 /// The error a step body returns: [`retryable`](StepError::retryable) errors

@@ -39,7 +39,10 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         {
             let mut active = lock(&self.shared.active);
-            if active.get(&self.lease.run_id).is_some_and(|(token, _)| *token == self.lease.token) {
+            if active
+                .get(&self.lease.run_id)
+                .is_some_and(|(token, _)| *token == self.lease.token)
+            {
                 active.remove(&self.lease.run_id);
             }
         }
@@ -89,7 +92,9 @@ async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
 async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
     let lease = run.lease;
     let Some(registered) = shared.registry.get(run.workflow.as_str()) else {
-        return Ending::Finished(RunOutcome::Failed(Error::UnknownWorkflow(run.workflow).to_string()));
+        return Ending::Finished(RunOutcome::Failed(
+            Error::UnknownWorkflow(run.workflow).to_string(),
+        ));
     };
     let deadline = run.deadline_at;
     if deadline.is_some_and(|at| at <= shared.clock.now_ms()) {

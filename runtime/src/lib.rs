@@ -63,8 +63,8 @@ use std::pin::Pin;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::{Ctx, StepBuilder, StepName};
-pub use duration::IntoDuration;
 pub use durable_grammar::DurationError;
+pub use duration::IntoDuration;
 pub use engine::{Durability, Engine, EngineBuilder, Limits};
 pub use error::{Error, StepError};
 pub use retry::Retry;
@@ -161,8 +161,8 @@ pub use durable_macros::workflow;
 /// The names a workflow file needs: `use durable::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Ctx, Engine, Error, Retry, RunHandle, RunId, RunStatus, StepError, TriggerOptions, Workflow,
-        workflow,
+        Ctx, Engine, Error, Retry, RunHandle, RunId, RunStatus, StepError, TriggerOptions,
+        Workflow, workflow,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -109,16 +109,26 @@ mod tests {
     #[test]
     fn recorded_steps_replay_and_new_ones_get_the_next_position() {
         let mut journal = journal(vec![record("a", 0, StepKind::Run)]);
-        assert!(matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(r)) if r.name == "a"));
-        assert_eq!(journal.reach("b", StepKind::Run).unwrap(), StepStart::New { seq: 1 });
+        assert!(
+            matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(r)) if r.name == "a")
+        );
+        assert_eq!(
+            journal.reach("b", StepKind::Run).unwrap(),
+            StepStart::New { seq: 1 }
+        );
     }
 
     #[test]
     fn a_renamed_step_is_non_deterministic_and_names_both() {
-        let mut journal = journal(vec![record("a", 0, StepKind::Run), record("b", 1, StepKind::Run)]);
+        let mut journal = journal(vec![
+            record("a", 0, StepKind::Run),
+            record("b", 1, StepKind::Run),
+        ]);
         journal.reach("a", StepKind::Run).unwrap();
         match journal.reach("b2", StepKind::Run) {
-            Err(Error::NonDeterminism { expected, found, .. }) => {
+            Err(Error::NonDeterminism {
+                expected, found, ..
+            }) => {
                 assert_eq!((expected.as_str(), found.as_str()), ("b", "b2"));
             }
             other => panic!("expected non-determinism, got {other:?}"),
@@ -128,22 +138,39 @@ mod tests {
     #[test]
     fn a_step_of_another_kind_is_non_deterministic() {
         let mut journal = journal(vec![record("a", 0, StepKind::Sleep)]);
-        assert!(matches!(journal.reach("a", StepKind::Run), Err(Error::NonDeterminism { .. })));
+        assert!(matches!(
+            journal.reach("a", StepKind::Run),
+            Err(Error::NonDeterminism { .. })
+        ));
     }
 
     #[test]
     fn a_second_step_of_the_same_name_is_a_duplicate() {
         let mut journal = journal(vec![]);
         journal.reach("a", StepKind::Run).unwrap();
-        assert!(matches!(journal.reach("a", StepKind::Run), Err(Error::DuplicateStep { step, .. }) if step == "a"));
+        assert!(
+            matches!(journal.reach("a", StepKind::Run), Err(Error::DuplicateStep { step, .. }) if step == "a")
+        );
     }
 
     #[test]
     fn steps_replayed_out_of_order_are_accepted() {
         // Concurrent steps may finish in any order; matching is by name.
-        let mut journal = journal(vec![record("b", 0, StepKind::Run), record("a", 1, StepKind::Run)]);
-        assert!(matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(_))));
-        assert!(matches!(journal.reach("b", StepKind::Run), Ok(StepStart::Recorded(_))));
-        assert_eq!(journal.reach("c", StepKind::Run).unwrap(), StepStart::New { seq: 2 });
+        let mut journal = journal(vec![
+            record("b", 0, StepKind::Run),
+            record("a", 1, StepKind::Run),
+        ]);
+        assert!(matches!(
+            journal.reach("a", StepKind::Run),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert!(matches!(
+            journal.reach("b", StepKind::Run),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert_eq!(
+            journal.reach("c", StepKind::Run).unwrap(),
+            StepStart::New { seq: 2 }
+        );
     }
 }

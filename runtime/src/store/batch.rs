@@ -6,6 +6,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{BoxFuture, Error};
 
+/// One result per write of a batch.
+pub(crate) type BatchResults<Out> = Vec<Result<Out, Error>>;
+
 /// A backend's side of group commit: applies a batch of writes in one
 /// transaction.
 pub(crate) trait BatchApply: Send + 'static {
@@ -20,7 +23,7 @@ pub(crate) trait BatchApply: Send + 'static {
     fn apply<'a>(
         &'a mut self,
         ops: &'a [Self::Op],
-    ) -> BoxFuture<'a, Result<Vec<Result<Self::Out, Error>>, Error>>;
+    ) -> BoxFuture<'a, Result<BatchResults<Self::Out>, Error>>;
 }
 
 type Reply<Out> = Option<oneshot::Sender<Result<Out, Error>>>;
@@ -41,7 +44,9 @@ impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
     /// Queues a write and waits until it is committed.
     pub(crate) async fn submit(&self, op: Op) -> Result<Out, Error> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send((op, Some(reply))).map_err(|_| Error::Shutdown)?;
+        self.sender
+            .send((op, Some(reply)))
+            .map_err(|_| Error::Shutdown)?;
         answer.await.map_err(|_| Error::Shutdown)?
     }
 

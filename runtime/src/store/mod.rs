@@ -110,7 +110,8 @@ pub struct StepRecord {
 impl StepRecord {
     /// The record as the public [`StepInfo`].
     pub fn to_info(&self) -> StepInfo {
-        let json = |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+        let json =
+            |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str(t).ok());
         StepInfo {
             name: self.name.clone(),
             seq: self.seq,
@@ -173,7 +174,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest `ready_at` among pending and suspended runs of these
     /// workflows (a JSON array of names).
-    fn next_ready_at(&self, workflows: std::sync::Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+    fn next_ready_at(
+        &self,
+        workflows: std::sync::Arc<str>,
+    ) -> BoxFuture<'_, Result<Option<i64>, Error>>;
 
     /// A run's journal: every step record, in `seq` order.
     fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>>;
@@ -186,16 +190,30 @@ pub trait Store: Send + Sync + 'static {
     fn save_step_detached(&self, lease: Lease, step: StepRecord);
 
     /// Moves a running run to `suspended` until `ready_at` and drops the lease.
-    fn suspend_run(&self, lease: Lease, ready_at: Option<i64>, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    fn suspend_run(
+        &self,
+        lease: Lease,
+        ready_at: Option<i64>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Gives a running run back to `pending` (shutdown, storage trouble).
     fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Ends a running run.
-    fn finish_run(&self, lease: Lease, outcome: RunOutcome, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+    fn finish_run(
+        &self,
+        lease: Lease,
+        outcome: RunOutcome,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Cancels a pending, running or suspended run, fencing out its worker.
-    fn cancel_run(&self, run_id: RunId, now: i64) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+    fn cancel_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
 
     /// Moves a failed or timed-out run back to `pending`, with a new deadline,
     /// deleting its unfinished step records and keeping completed ones.

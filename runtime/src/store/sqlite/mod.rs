@@ -1,29 +1,34 @@
 //! The SQLite backend: the embedded default, a file or an in-memory database
 //! owned by one engine.
 //!
-//! Reads go through a small connection pool; every write goes through one
-//! writer connection that commits the queued writes of all runs together
-//! (group commit, see `store/batch.rs`). The database file is locked with a
-//! `<file>.lock` side file for the engine's life, so two engines never share
-//! it; runs left `running` by a previous process are therefore known to be
-//! orphaned and are handed back at start ([`Store::recover`]).
+//! Every write goes through one writer connection that commits the queued
+//! writes of all runs together (group commit, see `store/batch.rs`), merging
+//! writes of one kind into multi-row statements. Reads use a few connections
+//! of their own (WAL lets them run beside the writer). Statements run inline
+//! on the calling task: a WAL write or an indexed read takes microseconds,
+//! far less than handing it to another thread (with
+//! [`Durability::Full`], where each commit waits for an fsync, the writer
+//! tells tokio it blocks).
+//!
+//! The database file is locked with a `<file>.lock` side file for the
+//! engine's life, so two engines never share it; runs left `running` by a
+//! previous process are therefore known to be orphaned and are handed back at
+//! start ([`Store::recover`]).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
-use super::batch::{BatchApply, GroupCommit};
+use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewRun, RunOutcome, StepRecord, Store,
     TransitionOutcome,
 };
+use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
 use crate::{BoxFuture, Durability, Error, StepKind};
 
@@ -32,6 +37,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
 
 /// The most writes one group commit applies in one transaction.
 const MAX_BATCH: usize = 1024;
+
+/// Rows per multi-row statement, well under SQLite's 32,766 parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Read connections kept open for a database file.
+const READERS: usize = 4;
 
 /// Where the SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +55,43 @@ pub enum SqliteLocation {
 
 /// The SQLite store.
 pub struct SqliteStore {
-    reader: SqlitePool,
+    readers: Readers,
     writer: GroupCommit<WriteOp, WriteOut>,
     // Held for the store's life: the OS releases the lock when the process
     // ends, however it ends.
     _lock: Option<std::fs::File>,
+}
+
+/// Connections for reads.
+enum Readers {
+    /// Opened on demand, kept for reuse.
+    File {
+        path: PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
+    /// The in-memory database's one connection, shared with the writer.
+    Shared(Arc<Mutex<Connection>>),
+}
+
+impl Readers {
+    fn read<T>(&self, query: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        match self {
+            Readers::Shared(connection) => Ok(query(&lock(connection))?),
+            Readers::File { path, idle } => {
+                let connection = lock(idle).pop();
+                let connection = match connection {
+                    Some(connection) => connection,
+                    None => open_connection(path, Durability::Normal)?,
+                };
+                let result = query(&connection);
+                let mut idle = lock(idle);
+                if idle.len() < READERS {
+                    idle.push(connection);
+                }
+                Ok(result?)
+            }
+        }
+    }
 }
 
 impl SqliteStore {
@@ -59,68 +102,62 @@ impl SqliteStore {
     /// [`Error::DatabaseInUse`] when another engine holds the file;
     /// [`Error::Database`] when it cannot be opened or migrated.
     pub async fn open(location: &SqliteLocation, durability: Durability) -> Result<Self, Error> {
-        let synchronous = match durability {
-            Durability::Normal => SqliteSynchronous::Normal,
-            Durability::Full => SqliteSynchronous::Full,
-        };
-        match location {
+        let (readers, connection, lock_file) = match location {
             SqliteLocation::File(path) => {
-                let lock = lock_database(path)?;
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(synchronous)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true);
-                let mut writer = options.connect().await?;
-                migrate(&mut writer).await?;
-                let reader = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options)
-                    .await?;
-                Ok(SqliteStore {
-                    reader,
-                    writer: GroupCommit::spawn(
-                        SqliteWriter {
-                            connection: WriterConnection::Owned(writer),
-                        },
-                        MAX_BATCH,
-                    ),
-                    _lock: Some(lock),
-                })
+                let lock_file = lock_database(path)?;
+                let mut writer = open_connection(path, durability)?;
+                writer.pragma_update(None, "journal_mode", "WAL")?;
+                migrate(&mut writer)?;
+                let readers = Readers::File {
+                    path: path.clone(),
+                    idle: Mutex::new(Vec::new()),
+                };
+                (readers, WriterConnection::Owned(writer), Some(lock_file))
             }
             SqliteLocation::Memory => {
-                // One connection serves reads and writes: each connection to
-                // `:memory:` would be a database of its own.
-                let options = SqliteConnectOptions::from_str("sqlite::memory:")?
-                    .synchronous(synchronous)
-                    .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(options)
-                    .await?;
-                migrate(&mut *pool.acquire().await?).await?;
-                Ok(SqliteStore {
-                    reader: pool.clone(),
-                    writer: GroupCommit::spawn(
-                        SqliteWriter {
-                            connection: WriterConnection::Pooled(pool),
-                        },
-                        MAX_BATCH,
-                    ),
-                    _lock: None,
-                })
+                let mut connection = Connection::open_in_memory()?;
+                configure(&connection, durability)?;
+                migrate(&mut connection)?;
+                let shared = Arc::new(Mutex::new(connection));
+                (
+                    Readers::Shared(shared.clone()),
+                    WriterConnection::Shared(shared),
+                    None,
+                )
             }
-        }
+        };
+        let writer = SqliteWriter {
+            connection,
+            blocking: durability == Durability::Full,
+        };
+        Ok(SqliteStore {
+            readers,
+            writer: GroupCommit::spawn(writer, MAX_BATCH),
+            _lock: lock_file,
+        })
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteOut, Error> {
         self.writer.submit(op).await
     }
+}
+
+fn open_connection(path: &Path, durability: Durability) -> Result<Connection, Error> {
+    let connection = Connection::open(path)?;
+    configure(&connection, durability)?;
+    Ok(connection)
+}
+
+fn configure(connection: &Connection, durability: Durability) -> Result<(), Error> {
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    connection.pragma_update(None, "synchronous", synchronous)?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.set_prepared_statement_cache_capacity(64);
+    Ok(())
 }
 
 fn lock_database(path: &Path) -> Result<std::fs::File, Error> {
@@ -132,50 +169,95 @@ fn lock_database(path: &Path) -> Result<std::fs::File, Error> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|error| Error::Database(sqlx::Error::Io(error)))?;
+        .map_err(|error| Error::Database(Box::new(error)))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::DatabaseInUse {
             path: path.display().to_string(),
             lock_path: lock_path.display().to_string(),
         }),
-        Err(std::fs::TryLockError::Error(error)) => Err(Error::Database(sqlx::Error::Io(error))),
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::Database(Box::new(error))),
     }
 }
 
-async fn migrate(connection: &mut SqliteConnection) -> Result<(), Error> {
-    let mut tx = connection.begin().await?;
-    sqlx::query(
+fn migrate(connection: &mut Connection) -> Result<(), Error> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
         "CREATE TABLE IF NOT EXISTS wf_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM wf_migration")
-        .fetch_one(&mut *tx)
-        .await?;
+        [],
+    )?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM wf_migration",
+        [],
+        |row| row.get(0),
+    )?;
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO wf_migration (version, applied_at) VALUES (?, ?)")
-            .bind(version)
-            .bind(crate::clock::Clock::now_ms(&crate::SystemClock))
-            .execute(&mut *tx)
-            .await?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO wf_migration (version, applied_at) VALUES (?1, ?2)",
+            params![version, crate::clock::Clock::now_ms(&crate::SystemClock)],
+        )?;
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(())
 }
 
 /// One write queued for the writer.
 enum WriteOp {
-    Recover { now: i64 },
+    Recover {
+        now: i64,
+    },
     Create(NewRun),
     Claim(ClaimRequest),
     SaveStep(Lease, StepRecord),
-    Suspend { lease: Lease, ready_at: Option<i64>, now: i64 },
-    Release { lease: Lease, now: i64 },
-    Finish { lease: Lease, outcome: RunOutcome, now: i64 },
-    Cancel { run_id: RunId, now: i64 },
-    Retry { run_id: RunId, now: i64, deadline_at: Option<i64> },
+    Suspend {
+        lease: Lease,
+        ready_at: Option<i64>,
+        now: i64,
+    },
+    Release {
+        lease: Lease,
+        now: i64,
+    },
+    Finish {
+        lease: Lease,
+        outcome: RunOutcome,
+        now: i64,
+    },
+    Cancel {
+        run_id: RunId,
+        now: i64,
+    },
+    Retry {
+        run_id: RunId,
+        now: i64,
+        deadline_at: Option<i64>,
+    },
+}
+
+impl WriteOp {
+    /// Whether the op changes the database with one statement, so it is
+    /// atomic without an explicit transaction (its other statements only read).
+    fn is_single_write(&self) -> bool {
+        !matches!(self, WriteOp::Retry { .. })
+    }
+
+    /// The order in which a batch applies its kinds of write. Writes that
+    /// share a batch were submitted concurrently, so any order is a valid
+    /// serial order; this one lets a run created in the batch be claimed in
+    /// it, and groups writes of one kind into multi-row statements.
+    fn phase(&self) -> u8 {
+        match self {
+            WriteOp::Recover { .. } => 0,
+            WriteOp::Create(_) => 1,
+            WriteOp::Cancel { .. } => 2,
+            WriteOp::Retry { .. } => 3,
+            WriteOp::SaveStep(..) => 4,
+            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 5,
+            WriteOp::Finish { .. } => 6,
+            WriteOp::Claim(_) => 7,
+        }
+    }
 }
 
 /// What one write returned.
@@ -188,172 +270,158 @@ enum WriteOut {
 }
 
 enum WriterConnection {
-    Owned(SqliteConnection),
-    Pooled(SqlitePool),
+    Owned(Connection),
+    Shared(Arc<Mutex<Connection>>),
 }
 
 struct SqliteWriter {
     connection: WriterConnection,
+    /// Commits wait for an fsync: tell tokio this task blocks.
+    blocking: bool,
 }
+
+type Results = BatchResults<WriteOut>;
 
 impl BatchApply for SqliteWriter {
     type Op = WriteOp;
     type Out = WriteOut;
 
-    fn apply<'a>(
-        &'a mut self,
-        ops: &'a [WriteOp],
-    ) -> BoxFuture<'a, Result<Vec<Result<WriteOut, Error>>, Error>> {
-        Box::pin(async move {
-            let mut pooled;
-            let connection: &mut SqliteConnection = match &mut self.connection {
-                WriterConnection::Owned(connection) => connection,
-                WriterConnection::Pooled(pool) => {
-                    pooled = pool.acquire().await?;
-                    &mut pooled
-                }
-            };
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await?;
-            let mut results = Vec::with_capacity(ops.len());
-            for op in ops {
-                match apply_op(connection, op).await {
-                    Ok(result) => results.push(result),
-                    Err(error) => {
-                        rollback(connection).await;
-                        return Err(error.into());
-                    }
-                }
-            }
-            if let Err(error) = sqlx::query("COMMIT").execute(&mut *connection).await {
-                rollback(connection).await;
-                return Err(error.into());
-            }
-            Ok(results)
-        })
+    fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
+        let blocking = self.blocking
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
+        let result = if blocking {
+            tokio::task::block_in_place(|| self.apply_now(ops))
+        } else {
+            self.apply_now(ops)
+        };
+        Box::pin(std::future::ready(result))
     }
 }
 
-async fn rollback(connection: &mut SqliteConnection) {
-    // Fails only when no transaction is open (SQLite already rolled back).
-    let _ = sqlx::query("ROLLBACK").execute(connection).await;
+impl SqliteWriter {
+    fn apply_now(&mut self, ops: &[WriteOp]) -> Result<Results, Error> {
+        match &mut self.connection {
+            WriterConnection::Owned(connection) => apply_in_transaction(connection, ops),
+            WriterConnection::Shared(shared) => apply_in_transaction(&mut lock(shared), ops),
+        }
+    }
 }
 
-/// Applies one write inside the open transaction. The outer error fails the
-/// transaction; the inner one refuses this write alone.
-async fn apply_op(
-    connection: &mut SqliteConnection,
-    op: &WriteOp,
-) -> Result<Result<WriteOut, Error>, sqlx::Error> {
+fn apply_in_transaction(connection: &mut Connection, ops: &[WriteOp]) -> Result<Results, Error> {
+    if let [op] = ops
+        && op.is_single_write()
+    {
+        // One write alone: SQLite's implicit transaction around the statement
+        // is enough.
+        return Ok(vec![apply_op(connection, op)?]);
+    }
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let results = apply_batch(&tx, ops)?;
+    tx.commit()?;
+    Ok(results)
+}
+
+fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Error> {
+    let mut results: Vec<Option<Result<WriteOut, Error>>> = ops.iter().map(|_| None).collect();
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&index| ops[index].phase());
+    for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            match &ops[chunk[0]] {
+                WriteOp::Create(_) if chunk.len() > 1 => {
+                    create_runs(connection, ops, chunk, &mut results)?
+                }
+                WriteOp::SaveStep(..) if chunk.len() > 1 => {
+                    save_steps(connection, ops, chunk, &mut results)?
+                }
+                WriteOp::Finish { .. } if chunk.len() > 1 => {
+                    finish_runs(connection, ops, chunk, &mut results)?;
+                }
+                _ => {
+                    for &index in chunk {
+                        results[index] = Some(apply_op(connection, &ops[index])?);
+                    }
+                }
+            }
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(unexpected())))
+        .collect())
+}
+
+/// Applies one write. The outer error fails the transaction; the inner one
+/// refuses this write alone.
+fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Error>, Error> {
     Ok(match op {
         WriteOp::Recover { now } => {
-            let result = sqlx::query(
-                "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
-                 lease_token = lease_token + 1, lease_owner = NULL WHERE status = 'running'",
-            )
-            .bind(now)
-            .execute(&mut *connection)
-            .await?;
-            Ok(WriteOut::Count(result.rows_affected()))
+            let count = connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+                     lease_token = lease_token + 1, lease_owner = NULL WHERE status = 'running'",
+                )?
+                .execute(params![now])?;
+            Ok(WriteOut::Count(count as u64))
         }
-        WriteOp::Create(run) => Ok(WriteOut::Created(create_run(connection, run).await?)),
-        WriteOp::Claim(request) => {
-            let rows: Vec<(String, String, String, i64, Option<i64>, i64)> = sqlx::query_as(
-                "UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
-                 lease_owner = ?1, executions = executions + 1, \
-                 started_at = COALESCE(started_at, ?2), updated_at = ?2, ready_at = NULL \
-                 WHERE id IN (SELECT id FROM wf_instance \
-                   WHERE status IN ('pending', 'suspended') AND ready_at <= ?2 \
-                   AND workflow IN (SELECT value FROM json_each(?4)) \
-                   ORDER BY ready_at LIMIT ?3) \
-                 RETURNING id, workflow, input, lease_token, deadline_at, executions",
-            )
-            .bind(&request.owner)
-            .bind(request.now)
-            .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
-            .bind(&*request.workflows)
-            .fetch_all(&mut *connection)
-            .await?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            for (id, workflow, input, token, deadline_at, executions) in rows {
-                claimed.push(ClaimedRun {
-                    lease: Lease {
-                        run_id: parse_run_id(&id)?,
-                        token,
-                    },
-                    workflow,
-                    input,
-                    deadline_at,
-                    executions,
-                });
-            }
-            Ok(WriteOut::Claimed(claimed))
-        }
+        WriteOp::Create(run) => Ok(WriteOut::Created(create_run(connection, run)?)),
+        WriteOp::Claim(request) => Ok(WriteOut::Claimed(claim(connection, request)?)),
         WriteOp::SaveStep(lease, step) => {
-            let result = sqlx::query(
-                "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-                   attempts, wake_at, created_at, updated_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 \
-                 WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?12 \
-                   AND status = 'running') \
-                 ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-                   input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-                   error = excluded.error, attempts = excluded.attempts, \
-                   wake_at = excluded.wake_at, updated_at = excluded.updated_at \
-                 WHERE wf_step.status <> 'completed'",
-            )
-            .bind(lease.run_id.to_string())
-            .bind(&step.name)
-            .bind(step.seq)
-            .bind(step.kind.as_str())
-            .bind(step.status.as_str())
-            .bind(&step.input)
-            .bind(&step.output)
-            .bind(&step.error)
-            .bind(step.attempts)
-            .bind(step.wake_at)
-            .bind(step.updated_at)
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?;
-            if result.rows_affected() == 1 || holds_lease(connection, lease).await? {
-                // Zero rows with the lease held: the step was already
-                // completed, and a completed record is never overwritten.
-                Ok(WriteOut::Done)
-            } else {
-                Err(Error::LeaseLost {
-                    run_id: lease.run_id,
-                })
-            }
+            let written = connection
+                .prepare_cached(
+                    "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, \
+                       error, attempts, wake_at, created_at, updated_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 \
+                     WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?12 \
+                       AND status = 'running') \
+                     ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+                       input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+                       error = excluded.error, attempts = excluded.attempts, \
+                       wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+                     WHERE wf_step.status <> 'completed'",
+                )?
+                .execute(params![
+                    lease.run_id.to_string(),
+                    step.name,
+                    step.seq,
+                    step.kind.as_str(),
+                    step.status.as_str(),
+                    step.input,
+                    step.output,
+                    step.error,
+                    step.attempts,
+                    step.wake_at,
+                    step.updated_at,
+                    lease.token,
+                ])?;
+            step_saved(connection, written == 1, lease)?
         }
         WriteOp::Suspend {
             lease,
             ready_at,
             now,
         } => fenced(
-            sqlx::query(
-                "UPDATE wf_instance SET status = 'suspended', ready_at = ?1, updated_at = ?2, \
-                 lease_owner = NULL WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
-            )
-            .bind(ready_at)
-            .bind(now)
-            .bind(lease.run_id.to_string())
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected(),
+            connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'suspended', ready_at = ?1, updated_at = ?2, \
+                     lease_owner = NULL WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
+                )?
+                .execute(params![
+                    ready_at,
+                    now,
+                    lease.run_id.to_string(),
+                    lease.token
+                ])?,
             lease,
         ),
         WriteOp::Release { lease, now } => fenced(
-            sqlx::query(
-                "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
-                 lease_owner = NULL WHERE id = ?2 AND lease_token = ?3 AND status = 'running'",
-            )
-            .bind(now)
-            .bind(lease.run_id.to_string())
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected(),
+            connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+                     lease_owner = NULL WHERE id = ?2 AND lease_token = ?3 AND status = 'running'",
+                )?
+                .execute(params![now, lease.run_id.to_string(), lease.token])?,
             lease,
         ),
         WriteOp::Finish {
@@ -361,102 +429,135 @@ async fn apply_op(
             outcome,
             now,
         } => {
-            let (status, output, error) = match outcome {
-                RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
-                RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
-                RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
-            };
+            let (status, output, error) = outcome_columns(outcome);
             fenced(
-                sqlx::query(
-                    "UPDATE wf_instance SET status = ?1, output = ?2, error = ?3, \
-                     finished_at = ?4, updated_at = ?4, ready_at = NULL, lease_owner = NULL \
-                     WHERE id = ?5 AND lease_token = ?6 AND status = 'running'",
-                )
-                .bind(status.as_str())
-                .bind(output)
-                .bind(error)
-                .bind(now)
-                .bind(lease.run_id.to_string())
-                .bind(lease.token)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected(),
+                connection
+                    .prepare_cached(
+                        "UPDATE wf_instance SET status = ?1, output = ?2, error = ?3, \
+                         finished_at = ?4, updated_at = ?4, ready_at = NULL, lease_owner = NULL \
+                         WHERE id = ?5 AND lease_token = ?6 AND status = 'running'",
+                    )?
+                    .execute(params![
+                        status.as_str(),
+                        output,
+                        error,
+                        now,
+                        lease.run_id.to_string(),
+                        lease.token
+                    ])?,
                 lease,
             )
         }
         WriteOp::Cancel { run_id, now } => {
-            let changed = sqlx::query(
-                "UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
-                 lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
-                 WHERE id = ?2 AND status IN ('pending', 'running', 'suspended')",
-            )
-            .bind(now)
-            .bind(run_id.to_string())
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-            Ok(WriteOut::Transition(transition(connection, *run_id, changed).await?))
+            let changed = connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
+                     lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
+                     WHERE id = ?2 AND status IN ('pending', 'running', 'suspended')",
+                )?
+                .execute(params![now, run_id.to_string()])?;
+            Ok(WriteOut::Transition(transition(
+                connection, *run_id, changed,
+            )?))
         }
         WriteOp::Retry {
             run_id,
             now,
             deadline_at,
         } => {
-            let changed = sqlx::query(
-                "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
-                 deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL \
-                 WHERE id = ?3 AND status IN ('failed', 'timed_out')",
-            )
-            .bind(now)
-            .bind(deadline_at)
-            .bind(run_id.to_string())
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
+            let changed = connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+                     deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL \
+                     WHERE id = ?3 AND status IN ('failed', 'timed_out')",
+                )?
+                .execute(params![now, deadline_at, run_id.to_string()])?;
             if changed == 1 {
-                sqlx::query(
-                    "DELETE FROM wf_step WHERE instance_id = ?1 \
-                     AND status IN ('pending', 'running', 'failed')",
-                )
-                .bind(run_id.to_string())
-                .execute(&mut *connection)
-                .await?;
+                connection
+                    .prepare_cached(
+                        "DELETE FROM wf_step WHERE instance_id = ?1 \
+                         AND status IN ('pending', 'running', 'failed')",
+                    )?
+                    .execute(params![run_id.to_string()])?;
             }
-            Ok(WriteOut::Transition(transition(connection, *run_id, changed).await?))
+            Ok(WriteOut::Transition(transition(
+                connection, *run_id, changed,
+            )?))
         }
     })
 }
 
-async fn create_run(
-    connection: &mut SqliteConnection,
-    run: &NewRun,
-) -> Result<CreateOutcome, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at) \
-         VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7) \
-         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
-    )
-    .bind(run.id.to_string())
-    .bind(&run.workflow)
-    .bind(&run.input)
-    .bind(&run.idempotency_key)
-    .bind(run.now)
-    .bind(run.ready_at)
-    .bind(run.deadline_at)
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
+fn claim(connection: &Connection, request: &ClaimRequest) -> Result<Vec<ClaimedRun>, Error> {
+    let mut statement = connection.prepare_cached(
+        "UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
+         lease_owner = ?1, executions = executions + 1, \
+         started_at = COALESCE(started_at, ?2), updated_at = ?2, ready_at = NULL \
+         WHERE id IN (SELECT id FROM wf_instance \
+           WHERE status IN ('pending', 'suspended') AND ready_at <= ?2 \
+           AND workflow IN (SELECT value FROM json_each(?4)) \
+           ORDER BY ready_at LIMIT ?3) \
+         RETURNING id, workflow, input, lease_token, deadline_at, executions",
+    )?;
+    let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+    let rows = statement.query_map(
+        params![request.owner, request.now, limit, &*request.workflows],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                ClaimedRun {
+                    lease: Lease {
+                        run_id: RunId(uuid::Uuid::nil()),
+                        token: row.get(3)?,
+                    },
+                    workflow: row.get(1)?,
+                    input: row.get(2)?,
+                    deadline_at: row.get(4)?,
+                    executions: row.get(5)?,
+                },
+            ))
+        },
+    )?;
+    let mut claimed = Vec::new();
+    for row in rows {
+        let (id, mut run) = row?;
+        run.lease.run_id = parse_run_id(&id)?;
+        claimed.push(run);
+    }
+    Ok(claimed)
+}
+
+fn create_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+               updated_at, ready_at, deadline_at) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7) \
+             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+        )?
+        .execute(params![
+            run.id.to_string(),
+            run.workflow,
+            run.input,
+            run.idempotency_key,
+            run.now,
+            run.ready_at,
+            run.deadline_at
+        ])?;
     if inserted == 1 {
         return Ok(CreateOutcome::Created(run.id));
     }
-    let (id, input): (String, String) = sqlx::query_as(
-        "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
-    )
-    .bind(&run.workflow)
-    .bind(&run.idempotency_key)
-    .fetch_one(&mut *connection)
-    .await?;
+    existing_run(connection, run)
+}
+
+/// The run that holds `run`'s idempotency key.
+fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
+    let (id, input): (String, String) = connection
+        .prepare_cached(
+            "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
+        )?
+        .query_row(params![run.workflow, run.idempotency_key], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
     let existing = parse_run_id(&id)?;
     Ok(if input == run.input {
         CreateOutcome::Existing(existing)
@@ -465,18 +566,218 @@ async fn create_run(
     })
 }
 
-async fn holds_lease(connection: &mut SqliteConnection, lease: &Lease) -> Result<bool, sqlx::Error> {
-    let held: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
-    )
-    .bind(lease.run_id.to_string())
-    .bind(lease.token)
-    .fetch_optional(connection)
-    .await?;
-    Ok(held.is_some())
+/// Several `Create` writes as one multi-row insert.
+fn create_runs(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    let runs: Vec<(usize, &NewRun)> = chunk
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::Create(run) => Some((index, run)),
+            _ => None,
+        })
+        .collect();
+    let mut values = Vec::with_capacity(runs.len() * 8);
+    for (_, run) in &runs {
+        values.extend([
+            Value::Text(run.id.to_string()),
+            Value::Text(run.workflow.clone()),
+            Value::Text(run.input.clone()),
+            optional_text(&run.idempotency_key),
+            Value::Integer(run.now),
+            Value::Integer(run.ready_at),
+            optional_integer(run.deadline_at),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+           updated_at, ready_at, deadline_at) \
+         SELECT column1, column2, 'pending', column3, column4, column5, column5, column6, column7 \
+         FROM ({}) WHERE true \
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id",
+        values_list(runs.len(), 7)
+    );
+    let inserted: HashSet<String> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (index, run) in runs {
+        results[index] = Some(Ok(WriteOut::Created(
+            if inserted.contains(&run.id.to_string()) {
+                CreateOutcome::Created(run.id)
+            } else {
+                existing_run(connection, run)?
+            },
+        )));
+    }
+    Ok(())
 }
 
-fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
+/// Several `SaveStep` writes as one multi-row, fenced upsert.
+fn save_steps(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    let steps: Vec<(usize, &Lease, &StepRecord)> = chunk
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::SaveStep(lease, step) => Some((index, lease, step)),
+            _ => None,
+        })
+        .collect();
+    let mut values = Vec::with_capacity(steps.len() * 13);
+    for (order, (_, lease, step)) in steps.iter().enumerate() {
+        values.extend([
+            Value::Text(lease.run_id.to_string()),
+            Value::Text(step.name.clone()),
+            Value::Integer(step.seq),
+            Value::Text(step.kind.as_str().into()),
+            Value::Text(step.status.as_str().into()),
+            optional_text(&step.input),
+            optional_text(&step.output),
+            optional_text(&step.error),
+            Value::Integer(i64::from(step.attempts)),
+            optional_integer(step.wake_at),
+            Value::Integer(step.updated_at),
+            Value::Integer(lease.token),
+            Value::Integer(i64::try_from(order).unwrap_or(i64::MAX)),
+        ]);
+    }
+    // ORDER BY keeps submission order for two writes of one step (a
+    // `running` marker and the completion that follows it).
+    let sql = format!(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, created_at, updated_at) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
+           v.column8, v.column9, v.column10, v.column11, v.column11 \
+         FROM ({}) AS v JOIN wf_instance AS i ON i.id = v.column1 \
+           AND i.lease_token = v.column12 AND i.status = 'running' \
+         WHERE true ORDER BY v.column13 \
+         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+           error = excluded.error, attempts = excluded.attempts, \
+           wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+         WHERE wf_step.status <> 'completed' \
+         RETURNING instance_id, name",
+        values_list(steps.len(), 13)
+    );
+    let written: HashSet<(String, String)> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (index, lease, step) in steps {
+        let key = (lease.run_id.to_string(), step.name.clone());
+        results[index] = Some(step_saved(connection, written.contains(&key), lease)?);
+    }
+    Ok(())
+}
+
+/// Several `Finish` writes as one fenced multi-row update.
+fn finish_runs(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    let finishes: Vec<(usize, &Lease)> = chunk
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::Finish { lease, .. } => Some((index, lease)),
+            _ => None,
+        })
+        .collect();
+    let mut values = Vec::with_capacity(chunk.len() * 6);
+    for &index in chunk {
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+        } = &ops[index]
+        {
+            let (status, output, error) = outcome_columns(outcome);
+            values.extend([
+                Value::Text(lease.run_id.to_string()),
+                Value::Text(status.as_str().into()),
+                output.map_or(Value::Null, |text| Value::Text(text.into())),
+                error.map_or(Value::Null, |text| Value::Text(text.into())),
+                Value::Integer(*now),
+                Value::Integer(lease.token),
+            ]);
+        }
+    }
+    let sql = format!(
+        "UPDATE wf_instance SET status = v.column2, output = v.column3, error = v.column4, \
+         finished_at = v.column5, updated_at = v.column5, ready_at = NULL, lease_owner = NULL \
+         FROM ({}) AS v WHERE wf_instance.id = v.column1 AND wf_instance.lease_token = v.column6 \
+         AND wf_instance.status = 'running' RETURNING wf_instance.id",
+        values_list(finishes.len(), 6)
+    );
+    let finished: HashSet<String> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (index, lease) in finishes {
+        results[index] = Some(fenced(
+            usize::from(finished.contains(&lease.run_id.to_string())),
+            lease,
+        ));
+    }
+    Ok(())
+}
+
+/// `VALUES (?, ?), (?, ?)` for `rows` rows of `columns` parameters.
+fn values_list(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("VALUES {}", vec![row; rows].join(", "))
+}
+
+fn optional_text(text: &Option<String>) -> Value {
+    text.clone().map_or(Value::Null, Value::Text)
+}
+
+fn optional_integer(number: Option<i64>) -> Value {
+    number.map_or(Value::Null, Value::Integer)
+}
+
+fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&str>) {
+    match outcome {
+        RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
+        RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
+        RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
+    }
+}
+
+/// The result of a step write: written, or refused because the step was
+/// already completed (never overwritten; fine), or because the lease is gone.
+fn step_saved(
+    connection: &Connection,
+    written: bool,
+    lease: &Lease,
+) -> Result<Result<WriteOut, Error>, Error> {
+    let held = written
+        || connection
+            .prepare_cached("SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?2 AND status = 'running'")?
+            .query_row(params![lease.run_id.to_string(), lease.token], |_| Ok(()))
+            .optional()?
+            .is_some();
+    Ok(if held {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    })
+}
+
+fn fenced(rows_affected: usize, lease: &Lease) -> Result<WriteOut, Error> {
     if rows_affected == 1 {
         Ok(WriteOut::Done)
     } else {
@@ -486,85 +787,59 @@ fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
     }
 }
 
-async fn transition(
-    connection: &mut SqliteConnection,
+fn transition(
+    connection: &Connection,
     run_id: RunId,
-    changed: u64,
-) -> Result<TransitionOutcome, sqlx::Error> {
+    changed: usize,
+) -> Result<TransitionOutcome, Error> {
     if changed == 1 {
         return Ok(TransitionOutcome::Done);
     }
-    let status: Option<(String,)> = sqlx::query_as("SELECT status FROM wf_instance WHERE id = ?1")
-        .bind(run_id.to_string())
-        .fetch_optional(connection)
-        .await?;
+    let status: Option<String> = connection
+        .prepare_cached("SELECT status FROM wf_instance WHERE id = ?1")?
+        .query_row(params![run_id.to_string()], |row| row.get(0))
+        .optional()?;
     Ok(match status {
-        Some((status,)) => TransitionOutcome::Refused(parse_run_status(&status)?),
+        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
         None => TransitionOutcome::NotFound,
     })
 }
 
-fn decode_error(message: String) -> sqlx::Error {
-    sqlx::Error::Decode(message.into())
+fn decode_error(message: String) -> Error {
+    Error::Database(message.into())
 }
 
-fn parse_run_id(text: &str) -> Result<RunId, sqlx::Error> {
+fn parse_run_id(text: &str) -> Result<RunId, Error> {
     text.parse()
         .map_err(|_| decode_error(format!("wf_instance.id {text:?} is not a UUID")))
 }
 
-fn parse_run_status(text: &str) -> Result<RunStatus, sqlx::Error> {
+fn parse_run_status(text: &str) -> Result<RunStatus, Error> {
     RunStatus::parse(text).ok_or_else(|| decode_error(format!("unknown run status {text:?}")))
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    text.map(|text| serde_json::from_str(&text).map_err(|error| decode_error(error.to_string())))
-        .transpose()
+fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|error| decode_error(format!("stored JSON is invalid: {error}")))
 }
 
-type RunRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i64,
-);
-
-type StepRow = (
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    i64,
-);
-
-fn step_from_row(row: StepRow) -> Result<StepRecord, sqlx::Error> {
-    let (name, seq, kind, status, input, output, error, attempts, wake_at, updated_at) = row;
-    Ok(StepRecord {
-        kind: StepKind::parse(&kind)
-            .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
-        status: StepStatus::parse(&status)
-            .ok_or_else(|| decode_error(format!("unknown step status {status:?}")))?,
-        name,
-        seq,
-        input,
-        output,
-        error,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        wake_at,
-        updated_at,
-    })
+fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StepRecord, String, String)> {
+    Ok((
+        StepRecord {
+            name: row.get(0)?,
+            seq: row.get(1)?,
+            kind: StepKind::Run,
+            status: StepStatus::Pending,
+            input: row.get(4)?,
+            output: row.get(5)?,
+            error: row.get(6)?,
+            attempts: row.get(7)?,
+            wake_at: row.get(8)?,
+            updated_at: row.get(9)?,
+        },
+        row.get(2)?,
+        row.get(3)?,
+    ))
 }
 
 impl Store for SqliteStore {
@@ -600,34 +875,45 @@ impl Store for SqliteStore {
     }
 
     fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
-        Box::pin(async move {
-            let next: Option<(i64,)> = sqlx::query_as(
-                "SELECT ready_at FROM wf_instance \
-                 WHERE status IN ('pending', 'suspended') AND ready_at IS NOT NULL \
-                 AND workflow IN (SELECT value FROM json_each(?1)) \
-                 ORDER BY ready_at LIMIT 1",
-            )
-            .bind(&*workflows)
-            .fetch_optional(&self.reader)
-            .await?;
-            Ok(next.map(|(at,)| at))
-        })
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT ready_at FROM wf_instance \
+                     WHERE status IN ('pending', 'suspended') AND ready_at IS NOT NULL \
+                     AND workflow IN (SELECT value FROM json_each(?1)) \
+                     ORDER BY ready_at LIMIT 1",
+                )?
+                .query_row(params![&*workflows], |row| row.get(0))
+                .optional()
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>> {
-        Box::pin(async move {
-            let rows: Vec<StepRow> = sqlx::query_as(
-                "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
-                 updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY seq",
-            )
-            .bind(run_id.to_string())
-            .fetch_all(&self.reader)
-            .await?;
-            Ok(rows
-                .into_iter()
-                .map(step_from_row)
-                .collect::<Result<_, _>>()?)
-        })
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
+                     updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY seq",
+                )?
+                .query_map(params![run_id.to_string()], read_step)?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let result = rows.and_then(|rows| {
+            rows.into_iter()
+                .map(|(record, kind, status)| {
+                    Ok(StepRecord {
+                        kind: StepKind::parse(&kind)
+                            .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
+                        status: StepStatus::parse(&status).ok_or_else(|| {
+                            decode_error(format!("unknown step status {status:?}"))
+                        })?,
+                        ..record
+                    })
+                })
+                .collect()
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn save_step(&self, lease: Lease, step: StepRecord) -> BoxFuture<'_, Result<(), Error>> {
@@ -682,7 +968,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn cancel_run(&self, run_id: RunId, now: i64) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
+    fn cancel_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
         Box::pin(async move {
             match self.write(WriteOp::Cancel { run_id, now }).await? {
                 WriteOut::Transition(outcome) => Ok(outcome),
@@ -713,23 +1003,65 @@ impl Store for SqliteStore {
     }
 
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
-        Box::pin(async move {
-            let row: Option<RunRow> = sqlx::query_as(
-                "SELECT id, workflow, status, input, output, error, idempotency_key, created_at, \
-                 finished_at, deadline_at, executions FROM wf_instance WHERE id = ?1",
-            )
-            .bind(run_id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let (id, workflow, status, input, output, error, key, created, finished, deadline, executions) =
-                row;
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
+        let row: Result<Option<Row>, Error> = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id, workflow, status, input, output, error, idempotency_key, \
+                     created_at, finished_at, deadline_at, executions FROM wf_instance WHERE id = ?1",
+                )?
+                .query_row(params![run_id.to_string()], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                        row.get(9)?,
+                        row.get(10)?,
+                    ))
+                })
+                .optional()
+        });
+        let result = row.and_then(|row| {
+            let Some((
+                id,
+                workflow,
+                status,
+                input,
+                output,
+                error,
+                key,
+                created,
+                finished,
+                deadline,
+                executions,
+            )) = row
+            else {
+                return Ok(None);
+            };
             Ok(Some(RunInfo {
                 id: parse_run_id(&id)?,
                 workflow,
                 status: parse_run_status(&status)?,
-                input: parse_json(Some(input))?.unwrap_or_default(),
-                output: parse_json(output)?,
+                input: parse_json(&input)?,
+                output: output.as_deref().map(parse_json).transpose()?,
                 error,
                 idempotency_key: key,
                 created_at: created,
@@ -737,17 +1069,19 @@ impl Store for SqliteStore {
                 deadline_at: deadline,
                 executions,
             }))
-        })
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.reader.close().await })
+        if let Readers::File { idle, .. } = &self.readers {
+            lock(idle).clear();
+        }
+        Box::pin(std::future::ready(()))
     }
 }
 
 /// A write answered with the wrong kind of result: a bug in this module.
 fn unexpected() -> Error {
-    Error::Database(sqlx::Error::Protocol(
-        "the SQLite writer answered a write with the wrong kind of result".into(),
-    ))
+    Error::Database("the SQLite writer answered a write with the wrong kind of result".into())
 }
