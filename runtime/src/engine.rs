@@ -408,6 +408,12 @@ impl Engine {
         Ok((self.registered(workflow)?.schema)())
     }
 
+    /// How many runs this engine is executing now. Suspended runs (sleeping,
+    /// waiting for a retry) do not count: they hold no task.
+    pub fn active_run_count(&self) -> usize {
+        self.shared.active_count.load(Ordering::Acquire)
+    }
+
     /// A handle on an existing run, typed by its output.
     pub fn run_handle<O: DeserializeOwned>(&self, id: RunId) -> RunHandle<O> {
         RunHandle::new(self.clone(), id)

@@ -1,1 +1,66 @@
-//! Shared helpers of the behaviour tests.
+//! Helpers shared by the behaviour tests: scratch directories, direct reads
+//! of the database, and waiting for a run to reach a status.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use durable::{RunHandle, RunStatus};
+
+/// A directory removed when dropped.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh, empty directory under the system's temp directory.
+    pub fn new(label: &str) -> Self {
+        let unique = format!(
+            "durable-{label}-{}-{}",
+            std::process::id(),
+            durable::Uuid::new_v4()
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        Scratch { path }
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs one query returning an integer against a database file, beside the
+/// engine that owns it (WAL allows the extra reader).
+pub fn count(db: &Path, sql: &str) -> i64 {
+    let connection = rusqlite::Connection::open(db).expect("open database");
+    connection
+        .query_row(sql, [], |row| row.get(0))
+        .expect("query")
+}
+
+/// Waits (in real time, up to 10 s) until the run has `status`.
+pub async fn wait_for_status<O: serde::de::DeserializeOwned>(
+    run: &RunHandle<O>,
+    status: RunStatus,
+) {
+    let started = Instant::now();
+    loop {
+        let now = run.status().await.expect("status");
+        if now == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "run {} stayed {now}, expected {status}",
+            run.id()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}

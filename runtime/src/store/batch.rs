@@ -2,8 +2,11 @@
 //! transaction, so throughput grows with load instead of paying one commit
 //! per step per run.
 
+use std::sync::Mutex;
+
 use tokio::sync::{mpsc, oneshot};
 
+use crate::engine::lock;
 use crate::{BoxFuture, Error};
 
 /// One result per write of a batch.
@@ -30,23 +33,33 @@ type Reply<Out> = Option<oneshot::Sender<Result<Out, Error>>>;
 
 /// The handle that queues writes for the writer task.
 pub(crate) struct GroupCommit<Op, Out> {
-    sender: mpsc::UnboundedSender<(Op, Reply<Out>)>,
+    /// `None` once closed.
+    sender: Mutex<Option<mpsc::UnboundedSender<(Op, Reply<Out>)>>>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
-    /// Starts the writer task; it ends when every handle is dropped.
+    /// Starts the writer task; it ends on `close` or when the handle is dropped.
     pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(applier: A, max_batch: usize) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(applier, receiver, max_batch.max(1)));
-        GroupCommit { sender }
+        let writer = tokio::spawn(write_loop(applier, receiver, max_batch.max(1)));
+        GroupCommit {
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+        }
+    }
+
+    fn send(&self, op: Op, reply: Reply<Out>) -> Result<(), Error> {
+        match &*lock(&self.sender) {
+            Some(sender) => sender.send((op, reply)).map_err(|_| Error::Shutdown),
+            None => Err(Error::Shutdown),
+        }
     }
 
     /// Queues a write and waits until it is committed.
     pub(crate) async fn submit(&self, op: Op) -> Result<Out, Error> {
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send((op, Some(reply)))
-            .map_err(|_| Error::Shutdown)?;
+        self.send(op, Some(reply))?;
         answer.await.map_err(|_| Error::Shutdown)?
     }
 
@@ -54,7 +67,18 @@ impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
     pub(crate) fn submit_detached(&self, op: Op) {
         // A send fails only once the writer stopped at shutdown; a detached
         // write is a progress marker, so dropping it then is harmless.
-        let _ = self.sender.send((op, None));
+        let _ = self.send(op, None);
+    }
+
+    /// Refuses new writes, and waits until the writes queued so far are
+    /// applied and the writer (with its connection) is gone.
+    pub(crate) async fn close(&self) {
+        drop(lock(&self.sender).take());
+        let writer = lock(&self.writer).take();
+        if let Some(writer) = writer {
+            // A writer that panicked is gone as well; nothing more to wait for.
+            let _ = writer.await;
+        }
     }
 }
 

@@ -57,9 +57,9 @@ pub enum SqliteLocation {
 pub struct SqliteStore {
     readers: Readers,
     writer: GroupCommit<WriteOp, WriteOut>,
-    // Held for the store's life: the OS releases the lock when the process
-    // ends, however it ends.
-    _lock: Option<std::fs::File>,
+    /// The lock on the database file, held until `close` (the OS releases
+    /// it when the process ends, however it ends).
+    file_lock: Mutex<Option<std::fs::File>>,
 }
 
 /// Connections for reads.
@@ -133,7 +133,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             readers,
             writer: GroupCommit::spawn(writer, MAX_BATCH),
-            _lock: lock_file,
+            file_lock: Mutex::new(lock_file),
         })
     }
 
@@ -1074,10 +1074,13 @@ impl Store for SqliteStore {
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
-        if let Readers::File { idle, .. } = &self.readers {
-            lock(idle).clear();
-        }
-        Box::pin(std::future::ready(()))
+        Box::pin(async move {
+            self.writer.close().await;
+            if let Readers::File { idle, .. } = &self.readers {
+                lock(idle).clear();
+            }
+            drop(lock(&self.file_lock).take());
+        })
     }
 }
 

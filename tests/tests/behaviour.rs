@@ -1,0 +1,729 @@
+//! Behaviour of the whole engine on SQLite: retries, timeouts, cancel, retry,
+//! durable sleep across restarts, input checks, idempotency, and the runtime
+//! backstops against duplicate steps and non-deterministic replays.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use durable::prelude::*;
+use durable::{Limits, ManualClock, StepStatus};
+use durable_tests::{Scratch, count, wait_for_status};
+
+const START_MS: i64 = 1_700_000_000_000;
+
+fn memory_engine() -> durable::EngineBuilder {
+    Engine::builder().sqlite_memory()
+}
+
+// ---------------------------------------------------------------- retries
+
+static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn flaky(ctx: Ctx, failures: u32) -> Result<u32, Error> {
+    ctx.step("flaky-call")
+        .retry(Retry::fixed(3, "5ms"))
+        .run_with_attempt(async |attempt| {
+            FLAKY_CALLS.fetch_add(1, Ordering::SeqCst);
+            if attempt <= failures {
+                Err(StepError::retryable(format!("attempt {attempt} failed")))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
+    let engine = memory_engine().register(Flaky).start().await.unwrap();
+    let run = Flaky::trigger(&engine, 2).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), 3);
+    let steps = run.steps().await.unwrap();
+    assert_eq!(
+        (steps[0].status, steps[0].attempts),
+        (StepStatus::Completed, 3)
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_policy_limit_with_the_last_error() {
+    let engine = memory_engine().register(Flaky).start().await.unwrap();
+    let run = Flaky::trigger(&engine, 10).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("step `flaky-call` failed after 3 attempt(s): attempt 3 failed"),
+        "{error}"
+    );
+    let steps = run.steps().await.unwrap();
+    assert_eq!(
+        (steps[0].status, steps[0].attempts),
+        (StepStatus::Failed, 3)
+    );
+    assert_eq!(run.status().await.unwrap(), RunStatus::Failed);
+}
+
+static NO_RETRY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn no_retry(ctx: Ctx, permanent: bool) -> Result<(), Error> {
+    let policy = if permanent {
+        Retry::fixed(5, "1ms")
+    } else {
+        Retry::none()
+    };
+    ctx.step("once")
+        .retry(policy)
+        .run(async || {
+            NO_RETRY_CALLS.fetch_add(1, Ordering::SeqCst);
+            if permanent {
+                Err::<(), _>(StepError::permanent("card declined"))
+            } else {
+                Err(StepError::retryable("flaky"))
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn permanent_errors_and_zero_retries_run_the_body_once() {
+    let engine = memory_engine().register(NoRetry).start().await.unwrap();
+    for permanent in [true, false] {
+        let before = NO_RETRY_CALLS.load(Ordering::SeqCst);
+        let run = NoRetry::trigger(&engine, permanent).await.unwrap();
+        assert!(run.result().await.is_err());
+        assert_eq!(
+            NO_RETRY_CALLS.load(Ordering::SeqCst) - before,
+            1,
+            "permanent={permanent}"
+        );
+        assert_eq!(run.steps().await.unwrap()[0].attempts, 1);
+    }
+}
+
+#[workflow]
+async fn slow_retry(ctx: Ctx) -> Result<u32, Error> {
+    ctx.step("slow")
+        .retry(Retry::fixed(2, "1h").jitter(0.0))
+        .run_with_attempt(async |attempt| {
+            if attempt == 1 {
+                Err(StepError::retryable("not yet"))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
+    let clock = ManualClock::new(START_MS);
+    let engine = memory_engine()
+        .clock(clock.clone())
+        .register(SlowRetry)
+        .start()
+        .await
+        .unwrap();
+    let run = SlowRetry::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    assert_eq!(
+        engine.active_run_count(),
+        0,
+        "a suspended run holds no task"
+    );
+    let step = &run.steps().await.unwrap()[0];
+    assert_eq!((step.status, step.attempts), (StepStatus::Pending, 1));
+    assert_eq!(step.wake_at, Some(START_MS + 3_600_000));
+
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        run.status().await.unwrap(),
+        RunStatus::Suspended,
+        "retried early"
+    );
+
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(run.result().await.unwrap(), 2);
+}
+
+// ---------------------------------------------------------------- timeouts
+
+#[workflow]
+async fn hangs(ctx: Ctx) -> Result<(), Error> {
+    ctx.step("hang")
+        .retry(Retry::fixed(2, "1ms"))
+        .timeout("30ms")
+        .run(async || {
+            std::future::pending::<()>().await;
+            Ok::<(), StepError>(())
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_step_timeout_fails_each_attempt() {
+    let engine = memory_engine().register(Hangs).start().await.unwrap();
+    let run = Hangs::trigger(&engine).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("failed after 2 attempt(s): attempt 2 timed out after 30 ms"),
+        "{error}"
+    );
+}
+
+#[workflow(timeout = "1h")]
+async fn overslept(ctx: Ctx) -> Result<(), Error> {
+    ctx.sleep("nap", "2h").await
+}
+
+#[workflow(timeout = "50ms")]
+async fn stuck(ctx: Ctx) -> Result<(), Error> {
+    ctx.run("forever", async || {
+        std::future::pending::<()>().await;
+        Ok::<(), StepError>(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_workflow_timeout_ends_suspended_and_running_runs() {
+    let clock = ManualClock::new(START_MS);
+    let engine = memory_engine()
+        .clock(clock.clone())
+        .register(Overslept)
+        .start()
+        .await
+        .unwrap();
+    let run = Overslept::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    clock.advance(Duration::from_secs(3600));
+    assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
+    assert_eq!(run.status().await.unwrap(), RunStatus::TimedOut);
+
+    let engine = memory_engine().register(Stuck).start().await.unwrap();
+    let run = Stuck::trigger(&engine).await.unwrap();
+    assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
+}
+
+// ---------------------------------------------------------------- cancel
+
+static CANCELLED_BODY_FINISHED: AtomicBool = AtomicBool::new(false);
+
+#[workflow]
+async fn cancellable(ctx: Ctx, block: bool) -> Result<(), Error> {
+    if block {
+        ctx.run("block", async || {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            CANCELLED_BODY_FINISHED.store(true, Ordering::SeqCst);
+            Ok::<(), StepError>(())
+        })
+        .await?;
+    }
+    ctx.sleep("wait", "1h").await
+}
+
+#[tokio::test]
+async fn cancel_stops_running_and_suspended_runs_but_not_finished_ones() {
+    let engine = memory_engine().register(Cancellable).start().await.unwrap();
+
+    let suspended = Cancellable::trigger(&engine, false).await.unwrap();
+    wait_for_status(&suspended, RunStatus::Suspended).await;
+    suspended.cancel().await.unwrap();
+    assert!(matches!(
+        suspended.result().await,
+        Err(Error::RunCancelled { .. })
+    ));
+
+    let running = Cancellable::trigger(&engine, true).await.unwrap();
+    wait_for_status(&running, RunStatus::Running).await;
+    running.cancel().await.unwrap();
+    assert_eq!(running.status().await.unwrap(), RunStatus::Cancelled);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        engine.active_run_count(),
+        0,
+        "the cancelled run's task was dropped"
+    );
+    assert!(!CANCELLED_BODY_FINISHED.load(Ordering::SeqCst));
+
+    match running.cancel().await {
+        Err(Error::InvalidTransition {
+            action: "cancel",
+            status: RunStatus::Cancelled,
+            ..
+        }) => {}
+        other => panic!("expected an invalid transition, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- retry
+
+static RETRY_PREPARE_CALLS: AtomicU32 = AtomicU32::new(0);
+static RETRY_SHOULD_FAIL: AtomicBool = AtomicBool::new(true);
+
+#[workflow]
+async fn retried(ctx: Ctx) -> Result<String, Error> {
+    let prepared: u32 = ctx
+        .run("prepare", async || {
+            Ok::<_, StepError>(RETRY_PREPARE_CALLS.fetch_add(1, Ordering::SeqCst))
+        })
+        .await?;
+    let shipped: String = ctx
+        .step("ship")
+        .retry(Retry::none())
+        .run(async || {
+            if RETRY_SHOULD_FAIL.load(Ordering::SeqCst) {
+                Err(StepError::permanent("warehouse closed"))
+            } else {
+                Ok(format!("shipped after prepare #{prepared}"))
+            }
+        })
+        .await?;
+    Ok(shipped)
+}
+
+#[tokio::test]
+async fn retry_resumes_a_failed_run_from_the_failed_step() {
+    let engine = memory_engine().register(Retried).start().await.unwrap();
+    let run = Retried::trigger(&engine).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(error.contains("warehouse closed"), "{error}");
+    assert!(run.retry().await.is_ok());
+    // A retried run may fail again without changing what it recorded.
+    RETRY_SHOULD_FAIL.store(false, Ordering::SeqCst);
+    let result = run.result().await;
+    let output = match result {
+        Ok(output) => output,
+        Err(_) => {
+            run.retry().await.unwrap();
+            run.result().await.unwrap()
+        }
+    };
+    assert_eq!(output, "shipped after prepare #0");
+    assert_eq!(
+        RETRY_PREPARE_CALLS.load(Ordering::SeqCst),
+        1,
+        "the completed step did not run again"
+    );
+    assert!(matches!(
+        run.retry().await,
+        Err(Error::InvalidTransition {
+            action: "retry",
+            status: RunStatus::Completed,
+            ..
+        })
+    ));
+}
+
+// ---------------------------------------------------------------- durable sleep
+
+static BEFORE_SLEEP_CALLS: AtomicU32 = AtomicU32::new(0);
+static FIRST_SEEN: Mutex<Option<(SystemTime, durable::Uuid)>> = Mutex::new(None);
+
+#[workflow]
+async fn sleeper(ctx: Ctx) -> Result<bool, Error> {
+    ctx.run("before", async || {
+        Ok::<_, StepError>(BEFORE_SLEEP_CALLS.fetch_add(1, Ordering::SeqCst))
+    })
+    .await?;
+    let now = ctx.now("started-at").await?;
+    let id = ctx.uuid("request-id").await?;
+    FIRST_SEEN.lock().unwrap().get_or_insert((now, id));
+    ctx.sleep("nap", "2h").await?;
+    ctx.sleep_until("in-the-past", SystemTime::UNIX_EPOCH)
+        .await?;
+    let first = FIRST_SEEN.lock().unwrap().unwrap();
+    Ok(first == (now, id))
+}
+
+#[tokio::test]
+async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
+    let scratch = Scratch::new("sleep");
+    let db = scratch.join("runs.db");
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock.clone())
+        .register(Sleeper)
+        .start()
+        .await
+        .unwrap();
+    let run = Sleeper::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    let id = run.id();
+    engine.shutdown().await;
+    drop(engine);
+
+    // A new engine, two hours later, on the same file.
+    let clock = ManualClock::new(START_MS + 2 * 3_600_000);
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock)
+        .register(Sleeper)
+        .start()
+        .await
+        .unwrap();
+    let run = engine.run_handle::<bool>(id);
+    assert!(
+        run.result().await.unwrap(),
+        "now() and uuid() replayed their recorded values"
+    );
+    assert_eq!(
+        BEFORE_SLEEP_CALLS.load(Ordering::SeqCst),
+        1,
+        "the step before the sleep did not run again"
+    );
+    let steps = run.steps().await.unwrap();
+    assert!(
+        steps
+            .iter()
+            .all(|step| step.status == StepStatus::Completed),
+        "{steps:?}"
+    );
+}
+
+#[workflow]
+async fn sleepy(ctx: Ctx, nap_ms: u64) -> Result<(), Error> {
+    ctx.sleep("nap", nap_ms).await
+}
+
+#[tokio::test]
+async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
+    let clock = ManualClock::new(START_MS);
+    let engine = memory_engine()
+        .clock(clock.clone())
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for i in 0..50u64 {
+        runs.push(Sleepy::trigger(&engine, 60_000 + i * 1000).await.unwrap());
+    }
+    for run in &runs {
+        wait_for_status(run, RunStatus::Suspended).await;
+    }
+    assert_eq!(engine.active_run_count(), 0);
+    // Nothing polls: with the clock standing still, nothing wakes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for run in &runs {
+        assert_eq!(run.status().await.unwrap(), RunStatus::Suspended);
+    }
+    // Move to the 10th deadline: exactly the first ten wake.
+    clock.advance(Duration::from_millis(60_000 + 9 * 1000));
+    for run in &runs[..10] {
+        run.result().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for run in &runs[10..] {
+        assert_eq!(
+            run.status().await.unwrap(),
+            RunStatus::Suspended,
+            "woke early"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_real_sleep_wakes_within_milliseconds_of_its_deadline() {
+    let engine = memory_engine()
+        .keep_in_memory_below("10ms")
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap();
+    let run = Sleepy::trigger(&engine, 300).await.unwrap();
+    run.result().await.unwrap();
+    let info = run.info().await.unwrap();
+    let step = &run.steps().await.unwrap()[0];
+    let wake_at = step.wake_at.unwrap();
+    let finished = info.finished_at.unwrap();
+    assert!(
+        finished >= wake_at,
+        "woke early: finished {finished}, deadline {wake_at}"
+    );
+    // A poll-based engine would be late by its poll interval; a timer is not.
+    // The bound is loose for slow CI machines.
+    assert!(
+        finished - wake_at < 250,
+        "woke {} ms late",
+        finished - wake_at
+    );
+}
+
+// ---------------------------------------------------------------- input checks
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+struct Address {
+    city: String,
+    zip: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+struct Customer {
+    name: String,
+    address: Address,
+}
+
+#[workflow(name = "register-customer")]
+async fn register_customer(ctx: Ctx, customer: Customer) -> Result<String, Error> {
+    ctx.run("greet", async || {
+        Ok::<_, StepError>(format!("{} of {}", customer.name, customer.address.city))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn json_input_is_checked_against_the_input_type_and_nothing_is_written_on_rejection() {
+    let scratch = Scratch::new("schema");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .limits(Limits {
+            max_input_bytes: 200,
+            ..Limits::default()
+        })
+        .register(RegisterCustomer)
+        .start()
+        .await
+        .unwrap();
+
+    let wrong_type = json!({ "name": "Ada", "address": { "city": "London", "zip": "N1" } });
+    let error = engine
+        .trigger_json("register-customer", wrong_type)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("address.zip: invalid type: string \"N1\", expected u32"),
+        "{error}"
+    );
+
+    let missing = json!({ "name": "Ada" });
+    let error = engine
+        .trigger_json("register-customer", missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing field `address`"), "{error}");
+
+    let error = engine
+        .trigger_json("no-such-workflow", json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::UnknownWorkflow(ref name) if name == "no-such-workflow"));
+
+    let huge = json!({ "name": "x".repeat(500), "address": { "city": "London", "zip": 1 } });
+    let error = engine
+        .trigger_json("register-customer", huge)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::PayloadTooLarge {
+                limit_name: "max_input_bytes",
+                limit: 200,
+                ..
+            }
+        ),
+        "{error}"
+    );
+
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM wf_instance"),
+        0,
+        "a rejected input wrote a row"
+    );
+
+    let good = json!({ "name": "Ada", "address": { "city": "London", "zip": 1 } });
+    let run = engine
+        .trigger_json("register-customer", good)
+        .await
+        .unwrap();
+    assert_eq!(run.result().await.unwrap(), json!("Ada of London"));
+    let schema = engine.input_schema("register-customer").unwrap();
+    assert_eq!(schema["required"], json!(["name", "address"]));
+}
+
+// ---------------------------------------------------------------- idempotency
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_triggers() {
+    let scratch = Scratch::new("idempotency");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap();
+    let options = || TriggerOptions::new().idempotency_key("order-42");
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                Sleepy::trigger_with(&engine, 5, options())
+                    .await
+                    .map(|run| run.id())
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "one key made {} runs", ids.len());
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_instance"), 1);
+
+    let error = Sleepy::trigger_with(&engine, 6, options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::IdempotencyConflict { ref key, .. } if key == "order-42"),
+        "{error}"
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_instance"), 1);
+}
+
+// ---------------------------------------------------------------- backstops
+
+async fn charge_twice(ctx: &Ctx) -> Result<(), Error> {
+    // Invisible to the macro: the same name twice through a helper.
+    for _ in 0..2 {
+        ctx.run(String::from("charge"), async || Ok::<_, StepError>(()))
+            .await?;
+    }
+    Ok(())
+}
+
+#[workflow]
+async fn duplicate_at_run_time(ctx: Ctx) -> Result<(), Error> {
+    charge_twice(&ctx).await
+}
+
+#[tokio::test]
+async fn a_duplicate_step_name_at_run_time_fails_the_run_with_a_named_error() {
+    let engine = memory_engine()
+        .register(DuplicateAtRunTime)
+        .start()
+        .await
+        .unwrap();
+    let run = DuplicateAtRunTime::trigger(&engine).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("step name `charge` was reached twice"),
+        "{error}"
+    );
+}
+
+static V1_SHIPPED: AtomicU32 = AtomicU32::new(0);
+
+#[workflow(name = "versioned")]
+async fn versioned_v1(ctx: Ctx) -> Result<(), Error> {
+    ctx.run("reserve", async || Ok::<_, StepError>(1)).await?;
+    ctx.sleep("wait", "1h").await?;
+    ctx.run("ship", async || {
+        Ok::<_, StepError>(V1_SHIPPED.fetch_add(1, Ordering::SeqCst))
+    })
+    .await?;
+    Ok(())
+}
+
+#[workflow(name = "versioned")]
+async fn versioned_v2(ctx: Ctx) -> Result<(), Error> {
+    ctx.run("reserve", async || Ok::<_, StepError>(1)).await?;
+    ctx.run("charge", async || Ok::<_, StepError>(2)).await?;
+    ctx.sleep("wait", "1h").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_error() {
+    let scratch = Scratch::new("versioned");
+    let db = scratch.join("runs.db");
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock.clone())
+        .register(VersionedV1)
+        .start()
+        .await
+        .unwrap();
+    let run = VersionedV1::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    let id = run.id();
+    engine.shutdown().await;
+    drop(engine);
+
+    // Deploy v2 under the same name while the run sleeps.
+    clock.advance(Duration::from_secs(3600));
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock)
+        .register(VersionedV2)
+        .start()
+        .await
+        .unwrap();
+    let error = engine
+        .run_handle::<()>(id)
+        .result()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("reached step `charge` where the journal recorded step `wait`"),
+        "{error}"
+    );
+    assert_eq!(V1_SHIPPED.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_second_engine_on_the_same_file_is_refused() {
+    let scratch = Scratch::new("locked");
+    let db = scratch.join("runs.db");
+    let _engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap();
+    let error = Engine::builder()
+        .sqlite_file(&db)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::DatabaseInUse { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn bad_engine_settings_are_refused() {
+    let error = memory_engine().concurrency(0).start().await.unwrap_err();
+    assert!(error.to_string().contains("concurrency must be at least 1"));
+    let error = memory_engine()
+        .keep_in_memory_below("soon")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid duration \"soon\""),
+        "{error}"
+    );
+    let error = memory_engine()
+        .register(Sleepy)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two workflows are registered under the name `sleepy`"),
+        "{error}"
+    );
+}
