@@ -30,11 +30,12 @@ pub(crate) trait BatchApply: Send + 'static {
 }
 
 type Reply<Out> = Option<oneshot::Sender<Result<Out, Error>>>;
+type Queue<Op, Out> = mpsc::UnboundedSender<(Op, Reply<Out>)>;
 
 /// The handle that queues writes for the writer task.
 pub(crate) struct GroupCommit<Op, Out> {
     /// `None` once closed.
-    sender: Mutex<Option<mpsc::UnboundedSender<(Op, Reply<Out>)>>>,
+    sender: Mutex<Option<Queue<Op, Out>>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
