@@ -77,9 +77,13 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        let span = match sig.generics.params.first() {
+            Some(param) => param.span(),
+            None => sig.generics.where_clause.span(),
+        };
         error(
             &mut errors,
-            sig.generics.span(),
+            span,
             "a workflow cannot be generic: its input and output are stored, so they must be concrete types; remove the generic parameters".into(),
         );
     }
