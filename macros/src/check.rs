@@ -245,7 +245,7 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 error(
                     &mut errors,
                     *first,
-                    format!("note: step `{step_name}` is first named here"),
+                    format!("step `{step_name}` is first named here; rename one of the two"),
                 );
             }
             None => {
