@@ -64,3 +64,4 @@ pub async fn wait_for_status<O: serde::de::DeserializeOwned>(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+pub mod conformance;

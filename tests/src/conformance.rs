@@ -1,0 +1,309 @@
+//! The store conformance suite: what every `Store` backend must do, written
+//! against the trait alone. Each backend's test file calls every function
+//! here with a fresh, empty store.
+
+use std::sync::Arc;
+
+use durable::store::{
+    ClaimRequest, CreateOutcome, Lease, NewRun, RunOutcome, StepRecord, Store, TransitionOutcome,
+};
+use durable::{Error, RunId, RunStatus, StepKind, StepStatus, Uuid};
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: i64) -> NewRun {
+    NewRun {
+        id: RunId(Uuid::now_v7()),
+        workflow: workflow.into(),
+        input: input.into(),
+        idempotency_key: key.map(Into::into),
+        now: NOW,
+        ready_at,
+        deadline_at: None,
+    }
+}
+
+fn claim_request(limit: usize, now: i64) -> ClaimRequest {
+    ClaimRequest {
+        owner: "conformance".into(),
+        now,
+        limit,
+        workflows: Arc::from(r#"["flow"]"#),
+    }
+}
+
+fn step(name: &str, seq: i64, status: StepStatus, output: Option<&str>) -> StepRecord {
+    StepRecord {
+        name: name.into(),
+        seq,
+        kind: StepKind::Run,
+        status,
+        input: None,
+        output: output.map(Into::into),
+        error: None,
+        attempts: 1,
+        wake_at: None,
+        updated_at: NOW,
+    }
+}
+
+async fn create_and_claim(store: &dyn Store) -> Lease {
+    let run = new_run("flow", "{}", None, NOW);
+    assert_eq!(
+        store.create_run(run.clone()).await.unwrap(),
+        CreateOutcome::Created(run.id)
+    );
+    let claimed = store.claim_ready(claim_request(1, NOW)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].lease.run_id, run.id);
+    assert_eq!(claimed[0].executions, 1);
+    claimed[0].lease
+}
+
+fn is_lease_lost<T: std::fmt::Debug>(result: Result<T, Error>) -> bool {
+    matches!(result, Err(Error::LeaseLost { .. }))
+}
+
+/// A cancel bumps the fencing token: the old lease can write nothing.
+pub async fn a_stale_lease_cannot_write(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    store
+        .save_step(lease, step("a", 0, StepStatus::Completed, Some("1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cancel_run(lease.run_id, NOW).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    assert!(is_lease_lost(
+        store
+            .save_step(lease, step("b", 1, StepStatus::Completed, Some("2")))
+            .await
+    ));
+    assert!(is_lease_lost(
+        store
+            .finish_run(lease, RunOutcome::Completed("3".into()), NOW)
+            .await
+    ));
+    assert!(is_lease_lost(
+        store.suspend_run(lease, Some(NOW), NOW).await
+    ));
+    assert!(is_lease_lost(store.release_run(lease, NOW).await));
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    assert_eq!(
+        journal.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    let info = store.get_run(lease.run_id).await.unwrap().unwrap();
+    assert_eq!(info.status, RunStatus::Cancelled);
+}
+
+/// Recovery hands orphaned runs back with a new token; the old one is fenced.
+pub async fn recovery_fences_the_previous_worker(store: &dyn Store) {
+    let old = create_and_claim(store).await;
+    assert_eq!(store.recover(NOW).await.unwrap(), 1);
+    assert!(is_lease_lost(
+        store
+            .save_step(old, step("a", 0, StepStatus::Completed, Some("1")))
+            .await
+    ));
+    let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(claimed[0].lease.token > old.token);
+    assert_eq!(claimed[0].executions, 2);
+    store
+        .finish_run(claimed[0].lease, RunOutcome::Completed("7".into()), NOW)
+        .await
+        .unwrap();
+    let info = store.get_run(old.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status, info.output),
+        (RunStatus::Completed, Some(serde_json::json!(7)))
+    );
+}
+
+/// Idempotency keys: same input returns the run, another input is refused.
+pub async fn idempotency_keys_name_one_run(store: &dyn Store) {
+    let first = new_run("flow", r#"{"a":1}"#, Some("k"), NOW);
+    assert_eq!(
+        store.create_run(first.clone()).await.unwrap(),
+        CreateOutcome::Created(first.id)
+    );
+    let same = new_run("flow", r#"{"a":1}"#, Some("k"), NOW);
+    assert_eq!(
+        store.create_run(same).await.unwrap(),
+        CreateOutcome::Existing(first.id)
+    );
+    let other = new_run("flow", r#"{"a":2}"#, Some("k"), NOW);
+    assert_eq!(
+        store.create_run(other).await.unwrap(),
+        CreateOutcome::Conflict(first.id)
+    );
+    let other_workflow = new_run("other", r#"{"a":2}"#, Some("k"), NOW);
+    assert!(matches!(
+        store.create_run(other_workflow).await.unwrap(),
+        CreateOutcome::Created(_)
+    ));
+    // Concurrent creates with one key (they share a batch): one run.
+    let runs = (0..50).map(|_| new_run("flow", r#"{"b":1}"#, Some("k2"), NOW));
+    let outcomes = futures_join_all(runs.map(|run| store.create_run(run))).await;
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(CreateOutcome::Created(_))))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+}
+
+/// Claims take only due runs of the named workflows, oldest first.
+pub async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
+    let later = new_run("flow", "{}", None, NOW + 5_000);
+    let due = new_run("flow", "{}", None, NOW - 10);
+    let foreign = new_run("other", "{}", None, NOW - 20);
+    for run in [&later, &due, &foreign] {
+        store.create_run(run.clone()).await.unwrap();
+    }
+    assert_eq!(
+        store.next_ready_at(Arc::from(r#"["flow"]"#)).await.unwrap(),
+        Some(NOW - 10)
+    );
+    let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.lease.run_id).collect::<Vec<_>>(),
+        [due.id]
+    );
+    assert_eq!(
+        store.next_ready_at(Arc::from(r#"["flow"]"#)).await.unwrap(),
+        Some(NOW + 5_000)
+    );
+    assert!(
+        store
+            .claim_ready(claim_request(10, NOW + 4_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_ready(claim_request(10, NOW + 5_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A completed step record is never overwritten.
+pub async fn completed_steps_are_never_overwritten(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    store
+        .save_step(lease, step("a", 0, StepStatus::Completed, Some("1")))
+        .await
+        .unwrap();
+    store
+        .save_step(lease, step("a", 0, StepStatus::Running, None))
+        .await
+        .unwrap();
+    store
+        .save_step(lease, step("a", 0, StepStatus::Completed, Some("2")))
+        .await
+        .unwrap();
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    assert_eq!(
+        (journal[0].status, journal[0].output.as_deref()),
+        (StepStatus::Completed, Some("1"))
+    );
+}
+
+/// Retry keeps completed steps and drops the failed one.
+pub async fn retry_keeps_completed_steps(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    store
+        .save_step(lease, step("done", 0, StepStatus::Completed, Some("1")))
+        .await
+        .unwrap();
+    store
+        .save_step(lease, step("broken", 1, StepStatus::Failed, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_run(lease.run_id, NOW, None).await.unwrap(),
+        TransitionOutcome::Refused(RunStatus::Running)
+    );
+    store
+        .finish_run(lease, RunOutcome::Failed("broken".into()), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .retry_run(lease.run_id, NOW, Some(NOW + 1))
+            .await
+            .unwrap(),
+        TransitionOutcome::Done
+    );
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    assert_eq!(
+        journal.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["done"]
+    );
+    let info = store.get_run(lease.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status, info.error, info.deadline_at),
+        (RunStatus::Pending, None, Some(NOW + 1))
+    );
+    let missing = RunId(Uuid::now_v7());
+    assert_eq!(
+        store.retry_run(missing, NOW, None).await.unwrap(),
+        TransitionOutcome::NotFound
+    );
+}
+
+/// Writes of many runs that share a batch: a fenced one fails alone.
+pub async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store) {
+    let mut leases = Vec::new();
+    for _ in 0..20 {
+        leases.push(create_and_claim(store).await);
+    }
+    let stale = leases[7];
+    store.cancel_run(stale.run_id, NOW).await.unwrap();
+    let writes = leases
+        .iter()
+        .map(|lease| store.save_step(*lease, step("a", 0, StepStatus::Completed, Some("1"))));
+    let results = futures_join_all(writes).await;
+    for (index, result) in results.iter().enumerate() {
+        assert_eq!(result.is_ok(), index != 7, "write {index}: {result:?}");
+    }
+    let finishes = leases
+        .iter()
+        .map(|lease| store.finish_run(*lease, RunOutcome::Completed("1".into()), NOW));
+    let results = futures_join_all(finishes).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+}
+
+/// Polls every future together, so their writes share batches.
+async fn futures_join_all<T>(
+    futures: impl Iterator<Item = impl std::future::Future<Output = T>>,
+) -> Vec<T> {
+    let mut futures: Vec<_> = futures.map(Box::pin).collect();
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, result) in futures.iter_mut().zip(results.iter_mut()) {
+            if result.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *result = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results
+        .into_iter()
+        .map(|result| result.expect("every future finished"))
+        .collect()
+}
