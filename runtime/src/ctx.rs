@@ -21,6 +21,7 @@ use crate::duration::millis;
 use crate::engine::Shared;
 use crate::replay::{Journal, StepStart};
 use crate::store::{Lease, StepRecord};
+use crate::unwind::catch_unwind_future;
 use crate::{Error, IntoDuration, Retry, RunId, StepError, StepKind, StepStatus};
 
 /// How many times a write the run depends on is tried before the run is
@@ -604,7 +605,11 @@ impl StepBuilder<'_> {
                 std::future::pending::<()>().await;
             };
             let outcome: Result<T, StepError> = tokio::select! {
-                outcome = attempt_future => outcome.map_err(Into::into),
+                outcome = catch_unwind_future(attempt_future) => match outcome {
+                    Ok(outcome) => outcome.map_err(Into::into),
+                    // A panicking body fails its attempt like an error would.
+                    Err(panic) => Err(StepError::retryable(format!("the step body {panic}"))),
+                },
                 () = timed_out => Err(StepError::retryable(format!(
                     "attempt {attempt} timed out after {} ms",
                     timeout.unwrap_or_default().as_millis()

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use crate::ctx::RunContext;
 use crate::engine::{Shared, lock};
 use crate::store::{ClaimedRun, Lease, RunOutcome};
+use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};
 
 /// Spawns the execution of a claimed run and tracks it as active.
@@ -109,8 +110,7 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
         Vec::new()
     };
     let context = RunContext::new(shared.clone(), registered.name, lease, journal);
-    let body = (registered.start)(Ctx::new(context.clone()), run.input);
-    tokio::pin!(body);
+    let mut body = catch_unwind_future((registered.start)(Ctx::new(context.clone()), run.input));
     let timeout = async {
         match deadline {
             Some(at) => shared.clock.sleep_until(at).await,
@@ -123,8 +123,9 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
             biased;
             result = &mut body => {
                 return match result {
-                    Ok(output) => finish_with_output(shared, output),
-                    Err(message) => Ending::Finished(RunOutcome::Failed(message)),
+                    Ok(Ok(output)) => finish_with_output(shared, output),
+                    Ok(Err(message)) => Ending::Finished(RunOutcome::Failed(message)),
+                    Err(panic) => Ending::Finished(RunOutcome::Failed(format!("the workflow body {panic}"))),
                 };
             }
             () = context.control.notified() => {

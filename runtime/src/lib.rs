@@ -56,6 +56,7 @@ mod replay;
 mod retry;
 mod run;
 pub mod store;
+mod unwind;
 mod workflow;
 
 use std::future::Future;

@@ -727,3 +727,42 @@ async fn bad_engine_settings_are_refused() {
         "{error}"
     );
 }
+
+// ---------------------------------------------------------------- panics
+
+static PANICS_LEFT: AtomicU32 = AtomicU32::new(1);
+
+#[workflow]
+async fn panicky(ctx: Ctx, in_body: bool) -> Result<u32, Error> {
+    if in_body {
+        panic!("the workflow itself broke");
+    }
+    ctx.step("fragile")
+        .retry(Retry::fixed(2, "1ms"))
+        .run_with_attempt(async |attempt| {
+            if PANICS_LEFT.fetch_sub(1, Ordering::SeqCst) == 1 {
+                panic!("attempt {attempt} broke");
+            }
+            Ok::<_, StepError>(attempt)
+        })
+        .await
+}
+
+#[tokio::test]
+async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
+    let engine = memory_engine().register(Panicky).start().await.unwrap();
+    let run = Panicky::trigger(&engine, false).await.unwrap();
+    assert_eq!(
+        run.result().await.unwrap(),
+        2,
+        "the panicking attempt was retried"
+    );
+
+    let run = Panicky::trigger(&engine, true).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("the workflow body panicked: the workflow itself broke"),
+        "{error}"
+    );
+    assert_eq!(engine.active_run_count(), 0);
+}
