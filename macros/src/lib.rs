@@ -2,9 +2,9 @@
 //! `durable::workflow`; depend on `durable`, not on this crate.
 //!
 //! The macro works in three stages, one file each:
-//! [`model`] parses the attribute and the fn into a typed model of the
-//! workflow and its step calls; [`check`] validates the model and collects
-//! every error in one pass; [`generate`] turns a valid model into code (the
+//! `model` parses the attribute and the fn into a typed model of the
+//! workflow and its step calls; `check` validates the model and collects
+//! every error in one pass; `generate` turns a valid model into code (the
 //! only file that writes tokens). On errors the user's fn is still emitted
 //! unchanged beside them, so IDEs keep working.
 
