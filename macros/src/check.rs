@@ -39,6 +39,8 @@ pub(crate) struct ValidStep {
     pub(crate) kind: StepKind,
     pub(crate) span: Span,
     pub(crate) options: Vec<(&'static str, String)>,
+    /// The fan-out whose branches the step is in.
+    pub(crate) parent: Option<String>,
 }
 
 pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn::Error>> {
@@ -194,7 +196,7 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
     }
 
     let mut steps = Vec::new();
-    let mut first_use: HashMap<String, Span> = HashMap::new();
+    let mut first_use: HashMap<(Option<usize>, String), Span> = HashMap::new();
     for call in &model.steps {
         let (literal, keyed) = match &call.name {
             StepNameArg::Literal(literal) => (literal, false),
@@ -233,7 +235,8 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 ),
             );
         }
-        match first_use.get(&step_name) {
+        let scope_key = (call.scope.as_ref().map(|(_, id)| *id), step_name.clone());
+        match first_use.get(&scope_key) {
             Some(first) => {
                 error(
                     &mut errors,
@@ -249,7 +252,7 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 );
             }
             None => {
-                first_use.insert(step_name.clone(), literal.span());
+                first_use.insert(scope_key, literal.span());
             }
         }
         steps.push(ValidStep {
@@ -262,6 +265,11 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
                 .iter()
                 .map(|(key, value)| (*key, value.value()))
                 .collect(),
+            parent: call
+                .scope
+                .as_ref()
+                .map(|(fan_out, _)| fan_out.clone())
+                .filter(|fan_out| !fan_out.is_empty()),
         });
     }
 
@@ -473,6 +481,68 @@ mod tests {
             parse_quote! { async fn flow(id: u32) -> Result<(), Error> { Ok(()) } },
         );
         assert!(wrong[0].contains("write `ctx: Ctx` first"), "{wrong:?}");
+    }
+
+    #[test]
+    fn branch_bodies_are_scopes_of_their_own() {
+        let function: syn::ItemFn = parse_quote! {
+            async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
+                ctx.run("charge", async || Ok(1)).await?;
+                ctx.map("all", ids, FanOut::new(), async |ctx, id| {
+                    ctx.run("charge", async || Ok(id)).await?;
+                    ctx.sleep("pause", "1s").await
+                }).await?;
+                ctx.parallel("both", FanOut::new(), vec![
+                    branch(async |c: Ctx| c.run("charge", async || Ok(1)).await),
+                    branch(async |c: Ctx| c.run("charge", async || Ok(2)).await),
+                ]).await?;
+                Ok(())
+            }
+        };
+        let (model, _) = WorkflowModel::parse(attr!(), &function);
+        let valid = check(&model).unwrap_or_else(|errors| {
+            panic!(
+                "{:?}",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>()
+            )
+        });
+        let steps: Vec<_> = valid
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.parent.as_deref()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("charge", None),
+                ("all", None),
+                ("charge", Some("all")),
+                ("pause", Some("all")),
+                ("both", None),
+                ("charge", Some("both")),
+                ("charge", Some("both")),
+            ]
+        );
+    }
+
+    #[test]
+    fn loops_and_duplicates_inside_a_branch_are_still_caught() {
+        let errors = errors(
+            attr!(),
+            parse_quote! {
+                async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
+                    ctx.map("all", ids, FanOut::new(), async |ctx, id| {
+                        for i in 0..id { ctx.run("inner", async || Ok(i)).await?; }
+                        ctx.run("twice", async || Ok(1)).await?;
+                        ctx.run("twice", async || Ok(2)).await
+                    }).await?;
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("keyed form"));
+        assert!(errors[1].contains("duplicate step name `twice`"));
     }
 
     #[test]

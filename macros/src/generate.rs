@@ -37,12 +37,17 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             .iter()
             .map(|(key, value)| quote!((#key, #value)));
         let line = quote_spanned!(step.span=> ::core::line!());
+        let parent = match &step.parent {
+            Some(parent) => quote!(::core::option::Option::Some(#parent)),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             ::durable::StepManifest {
                 name: #step_name,
                 kind: ::durable::StepKind::#kind,
                 keyed: #keyed,
                 options: &[#(#options),*],
+                parent: #parent,
                 line: #line,
             }
         }

@@ -26,6 +26,10 @@ pub(crate) enum StepKind {
     SleepUntil,
     Now,
     Uuid,
+    Map,
+    ForEach,
+    Batch,
+    Parallel,
 }
 
 impl StepKind {
@@ -37,6 +41,10 @@ impl StepKind {
             "sleep_until" => StepKind::SleepUntil,
             "now" => StepKind::Now,
             "uuid" => StepKind::Uuid,
+            "map" => StepKind::Map,
+            "for_each" => StepKind::ForEach,
+            "batch" => StepKind::Batch,
+            "parallel" => StepKind::Parallel,
             _ => return None,
         })
     }
@@ -49,7 +57,20 @@ impl StepKind {
             StepKind::SleepUntil => "SleepUntil",
             StepKind::Now => "Now",
             StepKind::Uuid => "Uuid",
+            StepKind::Map => "Map",
+            StepKind::ForEach => "ForEach",
+            StepKind::Batch => "Batch",
+            StepKind::Parallel => "Parallel",
         }
+    }
+
+    /// Whether the step runs branches (closures among its arguments), each
+    /// in a step scope of its own.
+    fn has_branches(self) -> bool {
+        matches!(
+            self,
+            StepKind::Map | StepKind::ForEach | StepKind::Batch | StepKind::Parallel
+        )
     }
 }
 
@@ -73,6 +94,9 @@ pub(crate) struct StepCall {
     pub(crate) span: Span,
     /// Whether the call sits in a loop or closure body.
     pub(crate) repeated: bool,
+    /// The branch scope the call is in: `None` at the top of the body, else
+    /// the fan-out's name and a number unique per branch closure.
+    pub(crate) scope: Option<(String, usize)>,
     /// Options written with literals, e.g. `("timeout", "30s")`.
     pub(crate) options: Vec<(&'static str, LitStr)>,
 }
@@ -123,6 +147,9 @@ impl WorkflowModel {
         let mut finder = StepFinder {
             ctx: ctx_ident,
             repeat_depth: 0,
+            scope: None,
+            scopes_opened: 0,
+            branch_arguments: None,
             steps: Vec::new(),
             durations: Vec::new(),
             chain_options: Vec::new(),
@@ -215,6 +242,13 @@ struct StepFinder {
     ctx: Option<String>,
     /// How many loops and closures enclose the current expression.
     repeat_depth: usize,
+    /// The branch scope being visited.
+    scope: Option<(String, usize)>,
+    /// Branch scopes opened so far, to number them.
+    scopes_opened: usize,
+    /// While visiting the arguments of a fan-out call: its name. Closures met
+    /// there are branches.
+    branch_arguments: Option<String>,
     steps: Vec<StepCall>,
     durations: Vec<(&'static str, LitStr)>,
     /// Options of builder chains whose root `ctx.step(..)` call is not
@@ -252,6 +286,11 @@ impl StepFinder {
         self.repeat_depth -= 1;
         result
     }
+}
+
+/// Whether a type is `Ctx` (or a path ending in it).
+fn is_ctx_type(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Ctx"))
 }
 
 /// Whether a call is `Retry::<constructor>(..)`.
@@ -316,13 +355,27 @@ impl<'ast> Visit<'ast> for StepFinder {
                 self.durations.push(("sleep duration", duration.clone()));
                 options.push(("duration", duration.clone()));
             }
+            let fan_out_name = match &name {
+                StepNameArg::Literal(literal) | StepNameArg::Keyed(literal) => literal.value(),
+                _ => String::new(),
+            };
             self.steps.push(StepCall {
                 kind,
                 name,
                 span: call.method.span(),
                 repeated: self.repeat_depth > 0,
+                scope: self.scope.clone(),
                 options,
             });
+            if kind.has_branches() {
+                self.visit_expr(&call.receiver);
+                let outer = self.branch_arguments.replace(fan_out_name);
+                for arg in &call.args {
+                    self.visit_expr(arg);
+                }
+                self.branch_arguments = outer;
+                return;
+            }
         }
         if method == "timeout"
             && let Some(root) = self.step_chain_root(&call.receiver)
@@ -369,7 +422,46 @@ impl<'ast> Visit<'ast> for StepFinder {
     }
 
     fn visit_expr_closure(&mut self, node: &'ast syn::ExprClosure) {
-        self.repeated(|this| this.visit_expr(&node.body));
+        // The closure's first parameter, and whether it is a context: typed
+        // `Ctx`, or named like the context it shadows.
+        let (first_param, takes_ctx) = match node.inputs.first() {
+            Some(syn::Pat::Ident(ident)) => {
+                let name = ident.ident.to_string();
+                let shadows = self.ctx.as_deref() == Some(name.as_str());
+                (Some(name), shadows)
+            }
+            Some(syn::Pat::Type(typed)) => match &*typed.pat {
+                syn::Pat::Ident(ident) => (Some(ident.ident.to_string()), is_ctx_type(&typed.ty)),
+                _ => (None, false),
+            },
+            _ => (None, false),
+        };
+        let fan_out = match self.branch_arguments.take() {
+            Some(fan_out) => fan_out,
+            // A closure handed its own context is a branch body written
+            // apart from its fan-out call (`let check = async |ctx: Ctx, ..|`).
+            None if takes_ctx => String::new(),
+            None => {
+                self.repeated(|this| this.visit_expr(&node.body));
+                return;
+            }
+        };
+        // A branch: its own scope, its own `ctx` (the closure's first
+        // parameter), and no loop around it.
+        let branch_ctx = first_param;
+        self.scopes_opened += 1;
+        let scope = Some((fan_out.clone(), self.scopes_opened));
+        let outer_ctx = std::mem::replace(&mut self.ctx, branch_ctx);
+        let outer_depth = std::mem::replace(&mut self.repeat_depth, 0);
+        let outer_scope = std::mem::replace(&mut self.scope, scope);
+        self.visit_expr(&node.body);
+        self.ctx = outer_ctx;
+        self.repeat_depth = outer_depth;
+        self.scope = outer_scope;
+        // Sibling closures (the other branches of `parallel`) are branches too.
+        if !fan_out.is_empty() {
+            self.branch_arguments = Some(fan_out);
+        }
     }
 
     fn visit_item(&mut self, _item: &'ast syn::Item) {

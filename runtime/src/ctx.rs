@@ -75,7 +75,10 @@ impl<K: Display> From<(&'static str, K)> for StepName {
 /// suspension, a crash or a restart. Step names must be unique within a run.
 #[derive(Clone)]
 pub struct Ctx {
-    run: Arc<RunContext>,
+    pub(crate) run: Arc<RunContext>,
+    /// The step scope of a fan-out branch, e.g. `charge-all[3]`: step names
+    /// in the branch are recorded as `charge-all[3]/<name>`.
+    scope: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -156,7 +159,24 @@ impl Drop for Busy<'_> {
 
 impl Ctx {
     pub(crate) fn new(run: Arc<RunContext>) -> Self {
-        Ctx { run }
+        Ctx { run, scope: None }
+    }
+
+    /// A context whose steps are recorded under `scope`.
+    pub(crate) fn scoped(&self, scope: &StepName) -> Ctx {
+        Ctx {
+            run: self.run.clone(),
+            scope: Some(Arc::from(scope.as_str())),
+        }
+    }
+
+    /// The name a step is recorded under: prefixed with this context's scope.
+    pub(crate) fn full_name(&self, name: impl Into<StepName>) -> StepName {
+        let name = name.into();
+        match &self.scope {
+            Some(scope) => StepName(Cow::Owned(format!("{scope}/{}", name.as_str()))),
+            None => name,
+        }
     }
 
     /// The id of this run.
@@ -202,7 +222,7 @@ impl Ctx {
     pub fn step(&self, name: impl Into<StepName>) -> StepBuilder<'_> {
         StepBuilder {
             ctx: self,
-            name: name.into(),
+            name: self.full_name(name),
             retry: Retry::default(),
             timeout: Ok(None),
             input: None,
@@ -223,7 +243,7 @@ impl Ctx {
         duration: impl IntoDuration,
     ) -> Result<(), Error> {
         let duration = millis(duration.into_duration()?);
-        self.durable_sleep(name.into(), StepKind::Sleep, move |now| {
+        self.durable_sleep(self.full_name(name), StepKind::Sleep, move |now| {
             now.saturating_add(duration)
         })
         .await;
@@ -241,7 +261,7 @@ impl Ctx {
         at: SystemTime,
     ) -> Result<(), Error> {
         let at = at.duration_since(UNIX_EPOCH).map(millis).unwrap_or(0);
-        self.durable_sleep(name.into(), StepKind::SleepUntil, move |_| at)
+        self.durable_sleep(self.full_name(name), StepKind::SleepUntil, move |_| at)
             .await;
         Ok(())
     }
@@ -254,7 +274,7 @@ impl Ctx {
     pub async fn now(&self, name: impl Into<StepName>) -> Result<SystemTime, Error> {
         let clock = self.run.shared.clock.clone();
         let ms: i64 = self
-            .memoized(name.into(), StepKind::Now, move || clock.now_ms())
+            .memoized(self.full_name(name), StepKind::Now, move || clock.now_ms())
             .await;
         Ok(UNIX_EPOCH + Duration::from_millis(ms.max(0).unsigned_abs()))
     }
@@ -266,7 +286,7 @@ impl Ctx {
     /// None today; the `Result` leaves room for future failure modes.
     pub async fn uuid(&self, name: impl Into<StepName>) -> Result<uuid::Uuid, Error> {
         Ok(self
-            .memoized(name.into(), StepKind::Uuid, uuid::Uuid::new_v4)
+            .memoized(self.full_name(name), StepKind::Uuid, uuid::Uuid::new_v4)
             .await)
     }
 
@@ -351,7 +371,7 @@ impl Ctx {
     }
 
     /// Asks the journal about a step; ends the run on a refusal.
-    async fn reach(&self, name: &str, kind: StepKind) -> StepStart {
+    pub(crate) async fn reach(&self, name: &str, kind: StepKind) -> StepStart {
         let answer = self.run.state().journal.reach(name, kind);
         match answer {
             Ok(start) => start,

@@ -2,6 +2,11 @@
 //! reaches whether to answer it from the journal, execute it, or stop the run
 //! as non-deterministic. It performs no I/O; the context (`ctx.rs`) acts on
 //! its answers.
+//!
+//! Steps are matched by name. Positions (`seq`) count per scope: the steps
+//! of one fan-out branch (`charge-all[3]/charge`) are numbered within
+//! `charge-all[3]`, so branches that interleave differently on replay keep
+//! their positions.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,9 +30,14 @@ pub(crate) enum StepStart {
 pub(crate) struct Journal {
     run_id: Option<RunId>,
     by_name: HashMap<String, StepRecord>,
-    name_at_seq: HashMap<i64, String>,
+    name_at_seq: HashMap<(String, i64), String>,
     reached: HashSet<String>,
-    next_seq: i64,
+    next_seq: HashMap<String, i64>,
+}
+
+/// The scope of a step name: everything before its last `/`.
+pub(crate) fn scope_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(scope, _)| scope)
 }
 
 impl Journal {
@@ -38,7 +48,8 @@ impl Journal {
             ..Journal::default()
         };
         for record in records {
-            journal.name_at_seq.insert(record.seq, record.name.clone());
+            let position = (scope_of(&record.name).to_owned(), record.seq);
+            journal.name_at_seq.insert(position, record.name.clone());
             journal.by_name.insert(record.name.clone(), record);
         }
         journal
@@ -57,8 +68,10 @@ impl Journal {
                 step: name.to_owned(),
             });
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let scope = scope_of(name);
+        let next = self.next_seq.entry(scope.to_owned()).or_default();
+        let seq = *next;
+        *next += 1;
         if let Some(record) = self.by_name.get(name) {
             if record.kind != kind {
                 return Err(Error::NonDeterminism {
@@ -69,7 +82,7 @@ impl Journal {
             }
             return Ok(StepStart::Recorded(record.clone()));
         }
-        if let Some(recorded) = self.name_at_seq.get(&seq)
+        if let Some(recorded) = self.name_at_seq.get(&(scope.to_owned(), seq))
             && !self.reached.contains(recorded)
         {
             return Err(Error::NonDeterminism {
@@ -151,6 +164,47 @@ mod tests {
         assert!(
             matches!(journal.reach("a", StepKind::Run), Err(Error::DuplicateStep { step, .. }) if step == "a")
         );
+    }
+
+    #[test]
+    fn positions_count_per_scope_so_branches_may_interleave_differently() {
+        // First execution: branch 0 and 1 each ran two steps, interleaved.
+        let mut journal = journal(vec![
+            record("map[0]/a", 0, StepKind::Run),
+            record("map[1]/a", 0, StepKind::Run),
+            record("map[1]/b", 1, StepKind::Run),
+        ]);
+        // Replay reaches them in another order, and a new step in branch 0.
+        assert!(matches!(
+            journal.reach("map[1]/a", StepKind::Run),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert!(matches!(
+            journal.reach("map[1]/b", StepKind::Run),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert!(matches!(
+            journal.reach("map[0]/a", StepKind::Run),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert_eq!(
+            journal.reach("map[0]/b", StepKind::Run).unwrap(),
+            StepStart::New { seq: 1 }
+        );
+        // A renamed step inside a branch is still caught.
+        let mut journal = journal_of_branch();
+        journal.reach("map[0]/a", StepKind::Run).unwrap();
+        assert!(matches!(
+            journal.reach("map[0]/c", StepKind::Run),
+            Err(Error::NonDeterminism { .. })
+        ));
+    }
+
+    fn journal_of_branch() -> Journal {
+        journal(vec![
+            record("map[0]/a", 0, StepKind::Run),
+            record("map[0]/b", 1, StepKind::Run),
+        ])
     }
 
     #[test]

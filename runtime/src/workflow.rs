@@ -55,6 +55,14 @@ pub enum StepKind {
     Now,
     /// `ctx.uuid`: a memoized random UUID.
     Uuid,
+    /// `ctx.map`: one branch per item, each in its own step scope.
+    Map,
+    /// `ctx.for_each`: `map` without outputs.
+    ForEach,
+    /// `ctx.batch`: one branch per chunk of items.
+    Batch,
+    /// `ctx.parallel`: a list of different branches.
+    Parallel,
 }
 
 impl StepKind {
@@ -66,6 +74,10 @@ impl StepKind {
             StepKind::SleepUntil => "sleep_until",
             StepKind::Now => "now",
             StepKind::Uuid => "uuid",
+            StepKind::Map => "map",
+            StepKind::ForEach => "for_each",
+            StepKind::Batch => "batch",
+            StepKind::Parallel => "parallel",
         }
     }
 
@@ -77,6 +89,10 @@ impl StepKind {
             StepKind::SleepUntil,
             StepKind::Now,
             StepKind::Uuid,
+            StepKind::Map,
+            StepKind::ForEach,
+            StepKind::Batch,
+            StepKind::Parallel,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -97,6 +113,9 @@ pub struct StepManifest {
     /// Options written at the call site, as `(option, literal text)`, e.g.
     /// `("timeout", "30s")` or `("duration", "5m")`.
     pub options: &'static [(&'static str, &'static str)],
+    /// For a step inside a fan-out branch, the fan-out's name: at run time the
+    /// step is recorded as `<parent>[<branch>]/<name>`.
+    pub parent: Option<&'static str>,
     /// The source line of the call.
     pub line: u32,
 }
