@@ -130,6 +130,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Stops this engine's executions of runs that were cancelled in the
+    /// database (their writes are fenced already), and wakes their waiters
+    /// and any parents they woke.
+    pub(crate) fn stop_local(&self, runs: &[RunId]) {
+        for run_id in runs {
+            let running = lock(&self.active).remove(run_id);
+            if let Some((_, task)) = running {
+                task.abort();
+            }
+            self.notify_finished(*run_id);
+        }
+        if !runs.is_empty() {
+            self.dispatch.notify_one();
+        }
+    }
+
     /// Wakes whoever waits for `run_id` to finish.
     pub(crate) fn notify_finished(&self, run_id: RunId) {
         let waiter = lock(&self.finish_waiters).remove(&run_id);
@@ -457,6 +473,7 @@ impl Engine {
             now,
             ready_at,
             deadline_at: deadline(ready_at, registered.timeout_ms),
+            parent_id: None,
         };
         match self.shared.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
@@ -507,15 +524,10 @@ impl Engine {
 
     pub(crate) async fn cancel(&self, id: RunId) -> Result<(), Error> {
         let now = self.shared.clock.now_ms();
-        match self.shared.store.cancel_run(id, now).await? {
-            TransitionOutcome::Done => {
-                let running = lock(&self.shared.active).remove(&id);
-                if let Some((_, task)) = running {
-                    task.abort();
-                }
-                self.shared.notify_finished(id);
-                Ok(())
-            }
+        let (outcome, cancelled) = self.shared.store.cancel_run(id, now).await?;
+        self.shared.stop_local(&cancelled);
+        match outcome {
+            TransitionOutcome::Done => Ok(()),
             TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
                 run_id: id,
                 action: "cancel",

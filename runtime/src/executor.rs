@@ -64,13 +64,16 @@ async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
     let ending = drive(shared, run).await;
     let now = shared.clock.now_ms();
     let written = match ending {
-        Ending::Finished(outcome) => {
-            let result = shared.store.finish_run(lease, outcome, now).await;
-            if result.is_ok() {
+        Ending::Finished(outcome) => match shared.store.finish_run(lease, outcome, now).await {
+            Ok(cancelled) => {
                 shared.notify_finished(lease.run_id);
+                // A parent waiting for this run may be due now.
+                shared.dispatch.notify_one();
+                shared.stop_local(&cancelled);
+                Ok(())
             }
-            result
-        }
+            Err(error) => Err(error),
+        },
         Ending::Suspended(ready_at) => {
             let result = shared.store.suspend_run(lease, ready_at, now).await;
             // The run may be due again before the dispatcher's current timer.

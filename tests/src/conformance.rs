@@ -20,6 +20,7 @@ fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: i64) -> New
         now: NOW,
         ready_at,
         deadline_at: None,
+        parent_id: None,
     }
 }
 
@@ -73,7 +74,7 @@ pub async fn a_stale_lease_cannot_write(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store.cancel_run(lease.run_id, NOW).await.unwrap(),
-        TransitionOutcome::Done
+        (TransitionOutcome::Done, vec![lease.run_id])
     );
     assert!(is_lease_lost(
         store

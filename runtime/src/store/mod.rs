@@ -40,6 +40,8 @@ pub struct NewRun {
     pub ready_at: i64,
     /// When it times out (ms).
     pub deadline_at: Option<i64>,
+    /// The run that started it, for a child run.
+    pub parent_id: Option<RunId>,
 }
 
 /// What [`Store::create_run`] did.
@@ -137,6 +139,54 @@ pub enum RunOutcome {
     TimedOut,
 }
 
+/// What a waiting step waits for.
+#[derive(Debug, Clone)]
+pub enum Wait {
+    /// An event of this name whose data contains `filter`; with
+    /// `lookback_from`, events sent since then count too.
+    Event {
+        /// The event's name.
+        name: String,
+        /// JSON the event's data must contain (`None`: any data).
+        filter: Option<String>,
+        /// Events created at or after this time (ms) satisfy the wait at once.
+        lookback_from: Option<i64>,
+    },
+    /// A signal of this name sent to the waiting run (buffered: a signal sent
+    /// before the wait is taken by it).
+    Signal {
+        /// The signal's name.
+        name: String,
+    },
+    /// The end of another run.
+    Run {
+        /// The run.
+        run_id: RunId,
+    },
+}
+
+/// An event or signal to send.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Its name.
+    pub name: String,
+    /// Its data, as JSON text.
+    pub data: String,
+    /// For a signal: the run it is for.
+    pub target: Option<RunId>,
+    /// Now (ms).
+    pub now: i64,
+}
+
+/// What [`Store::send_event`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEvent {
+    /// The event's id (`wf_event.id`).
+    pub id: i64,
+    /// The runs whose waits it satisfied.
+    pub woken: Vec<RunId>,
+}
+
 /// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransitionOutcome {
@@ -200,20 +250,64 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a running run back to `pending` (shutdown, storage trouble).
     fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
 
-    /// Ends a running run.
+    /// Ends a running run, settles the steps waiting for it, and (when it
+    /// timed out) cancels its unfinished descendants. Returns the runs it
+    /// cancelled.
     fn finish_run(
         &self,
         lease: Lease,
         outcome: RunOutcome,
         now: i64,
-    ) -> BoxFuture<'_, Result<(), Error>>;
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
 
-    /// Cancels a pending, running or suspended run, fencing out its worker.
+    /// Cancels a pending, running or suspended run and its unfinished
+    /// descendants, fencing out their workers, and settles the steps waiting
+    /// for them. Returns the outcome for the run and every run it cancelled.
     fn cancel_run(
         &self,
         run_id: RunId,
         now: i64,
-    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+    ) -> BoxFuture<'_, Result<(TransitionOutcome, Vec<RunId>), Error>>;
+
+    /// Records a waiting step, unless something already satisfies it (an
+    /// event within the lookback, a buffered signal, a finished run): then
+    /// the step is recorded completed and its output returned.
+    fn register_wait(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        wait: Wait,
+    ) -> BoxFuture<'_, Result<Option<String>, Error>>;
+
+    /// Completes a waiting step at its timeout with the output `null`, unless
+    /// it was satisfied first; returns the step's output either way.
+    fn resolve_wait(
+        &self,
+        lease: Lease,
+        step: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<String, Error>>;
+
+    /// Stores an event (or signal) and settles every matching waiting step
+    /// (for a signal: the oldest waiting `listen` of its run), waking their
+    /// runs. With an origin step, that step is recorded completed in the
+    /// same transaction, so a send from a run happens exactly once.
+    fn send_event(
+        &self,
+        event: NewEvent,
+        origin: Option<(Lease, StepRecord)>,
+    ) -> BoxFuture<'_, Result<SentEvent, Error>>;
+
+    /// Creates a child run and records the step that started it, in one
+    /// transaction: `waiting` for the child's end when `wait`, else completed
+    /// with the child's id.
+    fn start_child(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        child: NewRun,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Moves a failed or timed-out run back to `pending`, with a new deadline,
     /// deleting its unfinished step records and keeping completed ones.
@@ -229,4 +323,49 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stops the writer after the writes queued so far, and closes connections.
     fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Whether `data` contains `pattern`, as PostgreSQL's `@>` on `jsonb`:
+/// an object contains every key of the pattern with a contained value, an
+/// array contains each element of the pattern somewhere, and scalars must be
+/// equal. This is how `wait_for_event(..).matching(..)` matches events.
+///
+/// ```
+/// use durable::store::json_contains;
+/// use serde_json::json;
+/// let data = json!({ "orderId": "o-1", "tags": ["a", "b"], "total": 5 });
+/// assert!(json_contains(&data, &json!({ "orderId": "o-1" })));
+/// assert!(json_contains(&data, &json!({ "tags": ["b"] })));
+/// assert!(!json_contains(&data, &json!({ "orderId": "o-2" })));
+/// assert!(!json_contains(&data, &json!({ "missing": null })));
+/// ```
+pub fn json_contains(data: &serde_json::Value, pattern: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (data, pattern) {
+        (Value::Object(data), Value::Object(pattern)) => pattern.iter().all(|(key, wanted)| {
+            data.get(key)
+                .is_some_and(|value| json_contains(value, wanted))
+        }),
+        (Value::Array(data), Value::Array(pattern)) => pattern
+            .iter()
+            .all(|wanted| data.iter().any(|value| json_contains(value, wanted))),
+        // As in PostgreSQL, an array contains a scalar it has as an element.
+        (Value::Array(data), scalar) if !scalar.is_object() => {
+            data.iter().any(|value| value == scalar)
+        }
+        (data, pattern) => data == pattern,
+    }
+}
+
+/// The output recorded for a step that waited for a run: how it ended.
+pub(crate) fn run_outcome_json(status: &str, output: Option<&str>, error: Option<&str>) -> String {
+    let output: serde_json::Value = output
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({ "status": status, "output": output, "error": error }).to_string()
+}
+
+/// The output recorded for a wait satisfied by an event with this data.
+pub(crate) fn event_output_json(data: &str) -> String {
+    format!("{{\"data\":{data}}}")
 }

@@ -25,8 +25,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewRun, RunOutcome, StepRecord, Store,
-    TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewEvent, NewRun, RunOutcome, SentEvent,
+    StepRecord, Store, TransitionOutcome, Wait, event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -228,6 +228,26 @@ enum WriteOp {
         run_id: RunId,
         now: i64,
     },
+    RegisterWait {
+        lease: Lease,
+        step: StepRecord,
+        wait: Wait,
+    },
+    ResolveWait {
+        lease: Lease,
+        step: String,
+        now: i64,
+    },
+    SendEvent {
+        event: NewEvent,
+        origin: Option<(Lease, StepRecord)>,
+    },
+    StartChild {
+        lease: Lease,
+        step: StepRecord,
+        child: NewRun,
+        wait: bool,
+    },
     Retry {
         run_id: RunId,
         now: i64,
@@ -253,9 +273,12 @@ impl WriteOp {
             WriteOp::Cancel { .. } => 2,
             WriteOp::Retry { .. } => 3,
             WriteOp::SaveStep(..) => 4,
-            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 5,
-            WriteOp::Finish { .. } => 6,
-            WriteOp::Claim(_) => 7,
+            // Waits before sends, so a wait and a send that share a batch meet.
+            WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
+            WriteOp::SendEvent { .. } | WriteOp::ResolveWait { .. } => 6,
+            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 7,
+            WriteOp::Finish { .. } => 8,
+            WriteOp::Claim(_) => 9,
         }
     }
 }
@@ -265,7 +288,11 @@ enum WriteOut {
     Created(CreateOutcome),
     Claimed(Vec<ClaimedRun>),
     Count(u64),
-    Transition(TransitionOutcome),
+    Transition(TransitionOutcome, Vec<RunId>),
+    Finished(Vec<RunId>),
+    Waited(Option<String>),
+    Resolved(String),
+    Sent(SentEvent),
     Done,
 }
 
@@ -404,8 +431,11 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
         } => fenced(
             connection
                 .prepare_cached(
-                    "UPDATE wf_instance SET status = 'suspended', ready_at = ?1, updated_at = ?2, \
-                     lease_owner = NULL WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
+                    "UPDATE wf_instance SET status = 'suspended', \
+                     ready_at = CASE WHEN ready_at IS NOT NULL AND (?1 IS NULL OR ready_at < ?1) \
+                       THEN ready_at ELSE ?1 END, \
+                     updated_at = ?2, lease_owner = NULL \
+                     WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
                 )?
                 .execute(params![
                     ready_at,
@@ -430,35 +460,125 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
             now,
         } => {
             let (status, output, error) = outcome_columns(outcome);
-            fenced(
-                connection
-                    .prepare_cached(
-                        "UPDATE wf_instance SET status = ?1, output = ?2, error = ?3, \
-                         finished_at = ?4, updated_at = ?4, ready_at = NULL, lease_owner = NULL \
-                         WHERE id = ?5 AND lease_token = ?6 AND status = 'running'",
-                    )?
-                    .execute(params![
-                        status.as_str(),
-                        output,
-                        error,
-                        now,
-                        lease.run_id.to_string(),
-                        lease.token
-                    ])?,
-                lease,
-            )
-        }
-        WriteOp::Cancel { run_id, now } => {
             let changed = connection
                 .prepare_cached(
-                    "UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
-                     lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
-                     WHERE id = ?2 AND status IN ('pending', 'running', 'suspended')",
+                    "UPDATE wf_instance SET status = ?1, output = ?2, error = ?3, \
+                     finished_at = ?4, updated_at = ?4, ready_at = NULL, lease_owner = NULL \
+                     WHERE id = ?5 AND lease_token = ?6 AND status = 'running'",
                 )?
-                .execute(params![now, run_id.to_string()])?;
-            Ok(WriteOut::Transition(transition(
-                connection, *run_id, changed,
-            )?))
+                .execute(params![
+                    status.as_str(),
+                    output,
+                    error,
+                    now,
+                    lease.run_id.to_string(),
+                    lease.token
+                ])?;
+            match fenced(changed, lease) {
+                Ok(_) => Ok(WriteOut::Finished(after_finish(
+                    connection,
+                    &[(lease.run_id, outcome)],
+                    *now,
+                )?)),
+                Err(error) => Err(error),
+            }
+        }
+        WriteOp::Cancel { run_id, now } => {
+            let cancelled = cancel_tree(connection, *run_id, true, *now)?;
+            let outcome = if cancelled.contains(run_id) {
+                TransitionOutcome::Done
+            } else {
+                transition(connection, *run_id, 0)?
+            };
+            Ok(WriteOut::Transition(outcome, cancelled))
+        }
+        WriteOp::RegisterWait { lease, step, wait } => {
+            if !holds_lease(connection, lease)? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            register_wait(connection, lease, step, wait)?.map(WriteOut::Waited)
+        }
+        WriteOp::ResolveWait { lease, step, now } => {
+            if !holds_lease(connection, lease)? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            let run_id = lease.run_id.to_string();
+            connection
+                .prepare_cached(
+                    "UPDATE wf_step SET status = 'completed', output = 'null', updated_at = ?1 \
+                     WHERE instance_id = ?2 AND name = ?3 AND status = 'waiting'",
+                )?
+                .execute(params![now, run_id, step])?;
+            let output: Option<String> = connection
+                .prepare_cached("SELECT output FROM wf_step WHERE instance_id = ?1 AND name = ?2")?
+                .query_row(params![run_id, step], |row| row.get(0))
+                .optional()?
+                .flatten();
+            Ok(WriteOut::Resolved(output.unwrap_or_else(|| "null".into())))
+        }
+        WriteOp::SendEvent { event, origin } => {
+            if let Some((lease, _)) = origin
+                && !holds_lease(connection, lease)?
+            {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            let sent = send_event(connection, event)?;
+            if let Some((lease, step)) = origin {
+                let step = StepRecord {
+                    output: Some(sent.id.to_string()),
+                    ..step.clone()
+                };
+                upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+            }
+            Ok(WriteOut::Sent(sent))
+        }
+        WriteOp::StartChild {
+            lease,
+            step,
+            child,
+            wait,
+        } => {
+            if !holds_lease(connection, lease)? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            connection
+                .prepare_cached(
+                    "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+                       ready_at, deadline_at, parent_id) \
+                     VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    child.id.to_string(),
+                    child.workflow,
+                    child.input,
+                    child.now,
+                    child.ready_at,
+                    child.deadline_at,
+                    lease.run_id.to_string()
+                ])?;
+            let child_id = child.id.to_string();
+            if *wait {
+                let columns = WaitColumns {
+                    run: Some(child_id),
+                    ..WaitColumns::default()
+                };
+                upsert_step(connection, lease.run_id, step, &columns)?;
+            } else {
+                let step = StepRecord {
+                    output: Some(format!("\"{child_id}\"")),
+                    ..step.clone()
+                };
+                upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+            }
+            Ok(WriteOut::Done)
         }
         WriteOp::Retry {
             run_id,
@@ -480,9 +600,10 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                     )?
                     .execute(params![run_id.to_string()])?;
             }
-            Ok(WriteOut::Transition(transition(
-                connection, *run_id, changed,
-            )?))
+            Ok(WriteOut::Transition(
+                transition(connection, *run_id, changed)?,
+                Vec::new(),
+            ))
         }
     })
 }
@@ -687,13 +808,6 @@ fn finish_runs(
     chunk: &[usize],
     results: &mut [Option<Result<WriteOut, Error>>],
 ) -> Result<(), Error> {
-    let finishes: Vec<(usize, &Lease)> = chunk
-        .iter()
-        .filter_map(|&index| match &ops[index] {
-            WriteOp::Finish { lease, .. } => Some((index, lease)),
-            _ => None,
-        })
-        .collect();
     let mut values = Vec::with_capacity(chunk.len() * 6);
     for &index in chunk {
         if let WriteOp::Finish {
@@ -718,17 +832,352 @@ fn finish_runs(
          finished_at = v.column5, updated_at = v.column5, ready_at = NULL, lease_owner = NULL \
          FROM ({}) AS v WHERE wf_instance.id = v.column1 AND wf_instance.lease_token = v.column6 \
          AND wf_instance.status = 'running' RETURNING wf_instance.id",
-        values_list(finishes.len(), 6)
+        values_list(values.len() / 6, 6)
     );
     let finished: HashSet<String> = connection
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), |row| row.get(0))?
         .collect::<Result<_, _>>()?;
-    for (index, lease) in finishes {
-        results[index] = Some(fenced(
-            usize::from(finished.contains(&lease.run_id.to_string())),
+    for &index in chunk {
+        if let WriteOp::Finish {
             lease,
-        ));
+            outcome,
+            now,
+        } = &ops[index]
+        {
+            results[index] = Some(if finished.contains(&lease.run_id.to_string()) {
+                let cancelled = after_finish(connection, &[(lease.run_id, outcome)], *now)?;
+                Ok(WriteOut::Finished(cancelled))
+            } else {
+                Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                })
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The columns a waiting step sets besides the record itself.
+#[derive(Default)]
+struct WaitColumns {
+    event: Option<String>,
+    filter: Option<String>,
+    run: Option<String>,
+}
+
+/// Inserts or updates a step record with its wait columns (never one
+/// already completed). The caller has checked the lease in this transaction.
+fn upsert_step(
+    connection: &Connection,
+    run_id: RunId,
+    step: &StepRecord,
+    wait: &WaitColumns,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+               attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) \
+             ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+               input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+               error = excluded.error, attempts = excluded.attempts, \
+               wake_at = excluded.wake_at, event_name = excluded.event_name, \
+               event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
+               updated_at = excluded.updated_at \
+             WHERE wf_step.status <> 'completed'",
+        )?
+        .execute(params![
+            run_id.to_string(),
+            step.name,
+            step.seq,
+            step.kind.as_str(),
+            step.status.as_str(),
+            step.input,
+            step.output,
+            step.error,
+            step.attempts,
+            step.wake_at,
+            wait.event,
+            wait.filter,
+            wait.run,
+            step.updated_at,
+        ])?;
+    Ok(())
+}
+
+/// Registers a wait, or completes it at once when something satisfies it
+/// already. The inner error refuses this write alone (an unknown run).
+fn register_wait(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    wait: &Wait,
+) -> Result<Result<Option<String>, Error>, Error> {
+    let satisfied = match wait {
+        Wait::Event {
+            name,
+            filter,
+            lookback_from: Some(from),
+        } => {
+            let filter = parse_filter(filter.as_deref())?;
+            let mut statement = connection.prepare_cached(
+                "SELECT data FROM wf_event WHERE name = ?1 AND target_run IS NULL \
+                 AND created_at >= ?2 ORDER BY id",
+            )?;
+            let mut rows = statement.query(params![name, from])?;
+            let mut found = None;
+            while let Some(row) = rows.next()? {
+                let data: String = row.get(0)?;
+                if matches_filter(&data, filter.as_ref()) {
+                    found = Some(event_output_json(&data));
+                    break;
+                }
+            }
+            found
+        }
+        Wait::Event { .. } => None,
+        Wait::Signal { name } => {
+            let buffered: Option<(i64, String)> = connection
+                .prepare_cached(
+                    "SELECT id, data FROM wf_event WHERE target_run = ?1 AND name = ?2 \
+                     AND consumed_by IS NULL ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![lease.run_id.to_string(), name], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            match buffered {
+                Some((id, data)) => {
+                    consume_signal(connection, id, lease.run_id, &step.name)?;
+                    Some(event_output_json(&data))
+                }
+                None => None,
+            }
+        }
+        Wait::Run { run_id } => {
+            let ended: Option<(String, Option<String>, Option<String>)> = connection
+                .prepare_cached("SELECT status, output, error FROM wf_instance WHERE id = ?1")?
+                .query_row(params![run_id.to_string()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            match ended {
+                None => return Ok(Err(Error::RunNotFound(*run_id))),
+                Some((status, output, error)) => parse_run_status(&status)?
+                    .is_terminal()
+                    .then(|| run_outcome_json(&status, output.as_deref(), error.as_deref())),
+            }
+        }
+    };
+    match satisfied {
+        Some(output) => {
+            let step = StepRecord {
+                status: StepStatus::Completed,
+                output: Some(output.clone()),
+                ..step.clone()
+            };
+            upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+            Ok(Ok(Some(output)))
+        }
+        None => {
+            let columns = match wait {
+                Wait::Event { name, filter, .. } => WaitColumns {
+                    event: Some(name.clone()),
+                    filter: filter.clone(),
+                    run: None,
+                },
+                Wait::Signal { name } => WaitColumns {
+                    event: Some(name.clone()),
+                    ..WaitColumns::default()
+                },
+                Wait::Run { run_id } => WaitColumns {
+                    run: Some(run_id.to_string()),
+                    ..WaitColumns::default()
+                },
+            };
+            upsert_step(connection, lease.run_id, step, &columns)?;
+            Ok(Ok(None))
+        }
+    }
+}
+
+fn parse_filter(filter: Option<&str>) -> Result<Option<serde_json::Value>, Error> {
+    filter
+        .map(|text| {
+            serde_json::from_str(text)
+                .map_err(|error| decode_error(format!("stored event filter is invalid: {error}")))
+        })
+        .transpose()
+}
+
+fn matches_filter(data: &str, filter: Option<&serde_json::Value>) -> bool {
+    match filter {
+        None => true,
+        Some(filter) => serde_json::from_str::<serde_json::Value>(data)
+            .is_ok_and(|data| super::json_contains(&data, filter)),
+    }
+}
+
+fn consume_signal(
+    connection: &Connection,
+    id: i64,
+    run_id: RunId,
+    step: &str,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached("UPDATE wf_event SET consumed_by = ?1 WHERE id = ?2")?
+        .execute(params![format!("{run_id}/{step}"), id])?;
+    Ok(())
+}
+
+/// Stores an event and settles the steps waiting for it.
+fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Error> {
+    let target = event.target.map(|run| run.to_string());
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_event (name, data, target_run, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![event.name, event.data, target, event.now])?;
+    let id = connection.last_insert_rowid();
+    let waiters: Vec<(String, String, Option<String>)> = match &target {
+        // A signal goes to its run's oldest waiting `listen` only.
+        Some(run) => connection
+            .prepare_cached(
+                "SELECT instance_id, name, event_filter FROM wf_step \
+                 WHERE status = 'waiting' AND event_name = ?1 AND kind = 'listen' \
+                 AND instance_id = ?2 ORDER BY seq LIMIT 1",
+            )?
+            .query_map(params![event.name, run], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?,
+        None => connection
+            .prepare_cached(
+                "SELECT instance_id, name, event_filter FROM wf_step \
+                 WHERE status = 'waiting' AND event_name = ?1 AND kind = 'wait_for_event'",
+            )?
+            .query_map(params![event.name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?,
+    };
+    let output = event_output_json(&event.data);
+    let mut woken = Vec::new();
+    for (instance, step, filter) in waiters {
+        if !matches_filter(&event.data, parse_filter(filter.as_deref())?.as_ref()) {
+            continue;
+        }
+        complete_waiting_step(connection, &instance, &step, &output, event.now)?;
+        let run_id = parse_run_id(&instance)?;
+        if target.is_some() {
+            consume_signal(connection, id, run_id, &step)?;
+        }
+        woken.push(run_id);
+    }
+    Ok(SentEvent { id, woken })
+}
+
+/// Completes a waiting step with `output` and makes its run due now.
+fn complete_waiting_step(
+    connection: &Connection,
+    instance: &str,
+    step: &str,
+    output: &str,
+    now: i64,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(
+            "UPDATE wf_step SET status = 'completed', output = ?1, updated_at = ?2 \
+             WHERE instance_id = ?3 AND name = ?4 AND status = 'waiting'",
+        )?
+        .execute(params![output, now, instance, step])?;
+    // A suspended run becomes due; a running one keeps the wake in ready_at,
+    // which its suspension honours (see Suspend), so no wake-up is lost.
+    connection
+        .prepare_cached(
+            "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ?1 \
+               THEN ?1 ELSE ready_at END, updated_at = ?1 \
+             WHERE id = ?2 AND status IN ('running', 'suspended')",
+        )?
+        .execute(params![now, instance])?;
+    Ok(())
+}
+
+/// After runs ended: settles the steps waiting for them, and cancels the
+/// unfinished descendants of those that timed out. Returns the cancelled runs.
+fn after_finish(
+    connection: &Connection,
+    ended: &[(RunId, &RunOutcome)],
+    now: i64,
+) -> Result<Vec<RunId>, Error> {
+    let mut settled = Vec::with_capacity(ended.len());
+    let mut cancelled = Vec::new();
+    for (run_id, outcome) in ended {
+        let (status, output, error) = outcome_columns(outcome);
+        settled.push((*run_id, run_outcome_json(status.as_str(), output, error)));
+        if matches!(outcome, RunOutcome::TimedOut) {
+            cancelled.extend(cancel_tree(connection, *run_id, false, now)?);
+        }
+    }
+    settle_run_waiters(connection, &settled, now)?;
+    Ok(cancelled)
+}
+
+/// Cancels a run (when `include_root`) and every unfinished descendant,
+/// fencing out their workers, and settles the steps waiting for them.
+fn cancel_tree(
+    connection: &Connection,
+    root: RunId,
+    include_root: bool,
+    now: i64,
+) -> Result<Vec<RunId>, Error> {
+    let ids: Vec<String> = connection
+        .prepare_cached(
+            "WITH RECURSIVE tree(id) AS ( \
+               SELECT ?2 UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
+             UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
+               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
+             WHERE id IN (SELECT id FROM tree) AND (?3 OR id <> ?2) \
+               AND status IN ('pending', 'running', 'suspended') \
+             RETURNING id",
+        )?
+        .query_map(params![now, root.to_string(), include_root], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let cancelled = ids
+        .iter()
+        .map(|id| parse_run_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = run_outcome_json("cancelled", None, None);
+    let settled: Vec<(RunId, String)> = cancelled.iter().map(|id| (*id, outcome.clone())).collect();
+    settle_run_waiters(connection, &settled, now)?;
+    Ok(cancelled)
+}
+
+/// Completes the steps waiting for these runs with how each ended.
+fn settle_run_waiters(
+    connection: &Connection,
+    ended: &[(RunId, String)],
+    now: i64,
+) -> Result<(), Error> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ended.iter().map(|(id, _)| id.to_string()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
+    let waiters: Vec<(String, String, String)> = connection
+        .prepare_cached(
+            "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+             AND wait_run IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_map(params![ids], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (instance, step, wait_run) in waiters {
+        if let Some((_, outcome)) = ended.iter().find(|(id, _)| id.to_string() == wait_run) {
+            complete_waiting_step(connection, &instance, &step, outcome, now)?;
+        }
     }
     Ok(())
 }
@@ -762,19 +1211,24 @@ fn step_saved(
     written: bool,
     lease: &Lease,
 ) -> Result<Result<WriteOut, Error>, Error> {
-    let held = written
-        || connection
-            .prepare_cached("SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?2 AND status = 'running'")?
-            .query_row(params![lease.run_id.to_string(), lease.token], |_| Ok(()))
-            .optional()?
-            .is_some();
-    Ok(if held {
+    Ok(if written || holds_lease(connection, lease)? {
         Ok(WriteOut::Done)
     } else {
         Err(Error::LeaseLost {
             run_id: lease.run_id,
         })
     })
+}
+
+/// Whether `lease` is the current lease of its running run.
+fn holds_lease(connection: &Connection, lease: &Lease) -> Result<bool, Error> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+        )?
+        .query_row(params![lease.run_id.to_string(), lease.token], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn fenced(rows_affected: usize, lease: &Lease) -> Result<WriteOut, Error> {
@@ -956,15 +1410,19 @@ impl Store for SqliteStore {
         lease: Lease,
         outcome: RunOutcome,
         now: i64,
-    ) -> BoxFuture<'_, Result<(), Error>> {
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
         Box::pin(async move {
-            self.write(WriteOp::Finish {
-                lease,
-                outcome,
-                now,
-            })
-            .await?;
-            Ok(())
+            match self
+                .write(WriteOp::Finish {
+                    lease,
+                    outcome,
+                    now,
+                })
+                .await?
+            {
+                WriteOut::Finished(cancelled) => Ok(cancelled),
+                _ => Err(unexpected()),
+            }
         })
     }
 
@@ -972,12 +1430,78 @@ impl Store for SqliteStore {
         &self,
         run_id: RunId,
         now: i64,
-    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
+    ) -> BoxFuture<'_, Result<(TransitionOutcome, Vec<RunId>), Error>> {
         Box::pin(async move {
             match self.write(WriteOp::Cancel { run_id, now }).await? {
-                WriteOut::Transition(outcome) => Ok(outcome),
+                WriteOut::Transition(outcome, cancelled) => Ok((outcome, cancelled)),
                 _ => Err(unexpected()),
             }
+        })
+    }
+
+    fn register_wait(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        wait: Wait,
+    ) -> BoxFuture<'_, Result<Option<String>, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::RegisterWait { lease, step, wait })
+                .await?
+            {
+                WriteOut::Waited(output) => Ok(output),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn resolve_wait(
+        &self,
+        lease: Lease,
+        step: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<String, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::ResolveWait { lease, step, now })
+                .await?
+            {
+                WriteOut::Resolved(output) => Ok(output),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn send_event(
+        &self,
+        event: NewEvent,
+        origin: Option<(Lease, StepRecord)>,
+    ) -> BoxFuture<'_, Result<SentEvent, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::SendEvent { event, origin }).await? {
+                WriteOut::Sent(sent) => Ok(sent),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn start_child(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        child: NewRun,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.write(WriteOp::StartChild {
+                lease,
+                step,
+                child,
+                wait,
+            })
+            .await?;
+            Ok(())
         })
     }
 
@@ -996,7 +1520,7 @@ impl Store for SqliteStore {
                 })
                 .await?
             {
-                WriteOut::Transition(outcome) => Ok(outcome),
+                WriteOut::Transition(outcome, _) => Ok(outcome),
                 _ => Err(unexpected()),
             }
         })
