@@ -95,6 +95,8 @@ impl std::fmt::Debug for Ctx {
 pub(crate) struct RunContext {
     pub(crate) workflow: &'static str,
     pub(crate) lease: Lease,
+    /// When the run times out (children inherit it).
+    pub(crate) deadline_at: Option<i64>,
     pub(crate) shared: Arc<Shared>,
     state: Mutex<RunState>,
     /// Woken whenever `state` asks the executor to act.
@@ -106,7 +108,10 @@ pub(crate) struct RunState {
     journal: Journal,
     /// Step bodies executing now; the run is not suspended while any runs.
     pub(crate) busy: usize,
-    /// The earliest time a suspended step wants to wake.
+    /// Whether a step asked to suspend the run.
+    pub(crate) suspended: bool,
+    /// The earliest time a suspended step wants to wake (`None`: only when
+    /// something wakes it).
     pub(crate) suspend_until: Option<i64>,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
@@ -117,11 +122,13 @@ impl RunContext {
         shared: Arc<Shared>,
         workflow: &'static str,
         lease: Lease,
+        deadline_at: Option<i64>,
         journal: Vec<StepRecord>,
     ) -> Arc<Self> {
         Arc::new(RunContext {
             workflow,
             lease,
+            deadline_at,
             shared,
             state: Mutex::new(RunState {
                 journal: Journal::new(lease.run_id, journal),
@@ -362,12 +369,23 @@ impl Ctx {
             shared.clock.sleep_until(at).await;
             return;
         }
+        self.suspend(Some(at)).await
+    }
+
+    /// Suspends the run until `at`, or until something wakes it (an event, a
+    /// finished child) when `at` is `None`. Never returns: the run resumes by
+    /// replay.
+    pub(crate) async fn suspend<T>(&self, at: Option<i64>) -> T {
         {
             let mut state = self.run.state();
-            state.suspend_until = Some(state.suspend_until.map_or(at, |earlier| earlier.min(at)));
+            state.suspended = true;
+            if let Some(at) = at {
+                state.suspend_until =
+                    Some(state.suspend_until.map_or(at, |earlier| earlier.min(at)));
+            }
         }
         self.run.control.notify_one();
-        std::future::pending::<()>().await;
+        std::future::pending().await
     }
 
     /// Asks the journal about a step; ends the run on a refusal.
@@ -381,13 +399,19 @@ impl Ctx {
 
     /// Records why the run cannot go on and never returns: the executor drops
     /// this execution.
-    async fn stop<T>(&self, error: Error) -> T {
+    pub(crate) async fn stop<T>(&self, error: Error) -> T {
         self.run.state().stop.get_or_insert(error);
         self.run.control.notify_one();
         std::future::pending().await
     }
 
-    fn record(&self, name: &str, seq: i64, kind: StepKind, status: StepStatus) -> StepRecord {
+    pub(crate) fn record(
+        &self,
+        name: &str,
+        seq: i64,
+        kind: StepKind,
+        status: StepStatus,
+    ) -> StepRecord {
         StepRecord {
             name: name.to_owned(),
             seq,
@@ -405,17 +429,37 @@ impl Ctx {
     /// Writes a step record, retrying storage errors in-process; ends the run
     /// if the lease is lost or the store stays down.
     async fn save(&self, record: StepRecord) {
-        let shared = &self.run.shared;
+        let store = &self.run.shared.store;
+        let lease = self.run.lease;
+        let result = self
+            .persist(&record.name, || store.save_step(lease, record.clone()))
+            .await;
+        if let Err(error) = result {
+            self.stop(error).await
+        }
+    }
+
+    /// Runs a write the run depends on, retrying storage errors in-process.
+    /// A lost lease, or a store that stays down, ends the run (this never
+    /// returns then); any other refusal is returned.
+    pub(crate) async fn persist<'s, T>(
+        &self,
+        step: &str,
+        mut write: impl FnMut() -> crate::BoxFuture<'s, Result<T, Error>>,
+    ) -> Result<T, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match shared.store.save_step(self.run.lease, record.clone()).await {
-                Ok(()) => return,
+            match write().await {
+                Ok(value) => return Ok(value),
                 Err(Error::Database(error)) if attempt < WRITE_ATTEMPTS => {
-                    tracing::warn!(run_id = %self.run_id(), step = %record.name, %error, attempt, "retrying a step write");
+                    tracing::warn!(run_id = %self.run_id(), step, %error, attempt, "retrying a write");
                     tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
                 }
-                Err(error) => return self.stop(error).await,
+                Err(error @ (Error::LeaseLost { .. } | Error::Database(_))) => {
+                    return self.stop(error).await;
+                }
+                Err(error) => return Err(error),
             }
         }
     }

@@ -424,6 +424,10 @@ impl Engine {
         Ok((self.registered(workflow)?.schema)())
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// How many runs this engine is executing now. Suspended runs (sleeping,
     /// waiting for a retry) do not count: they hold no task.
     pub fn active_run_count(&self) -> usize {

@@ -108,6 +108,38 @@ pub enum Error {
         message: String,
     },
 
+    /// An event's (or signal's) data does not fit the type the waiting step
+    /// asked for.
+    #[error(
+        "the payload of event `{event}` for step `{step}` does not fit the expected type: {message}"
+    )]
+    EventPayload {
+        /// The waiting step.
+        step: String,
+        /// The event's name.
+        event: String,
+        /// serde's message.
+        message: String,
+    },
+
+    /// An event to send is not valid: its name is empty or its data is not
+    /// JSON. Nothing was written.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    /// A child run did not complete, so the step that waited for it failed.
+    #[error("step `{step}`: run {run_id} ended {status}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    ChildFailed {
+        /// The waiting step.
+        step: String,
+        /// The child (or awaited) run.
+        run_id: RunId,
+        /// How it ended: failed, cancelled or timed_out.
+        status: RunStatus,
+        /// Its error, if it failed.
+        message: Option<String>,
+    },
+
     /// The run failed; `message` is the workflow's error or the error that
     /// ended it.
     #[error("run {run_id} failed: {message}")]

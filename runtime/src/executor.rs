@@ -112,7 +112,7 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
     } else {
         Vec::new()
     };
-    let context = RunContext::new(shared.clone(), registered.name, lease, journal);
+    let context = RunContext::new(shared.clone(), registered.name, lease, deadline, journal);
     let mut body = catch_unwind_future((registered.start)(Ctx::new(context.clone()), run.input));
     let timeout = async {
         match deadline {
@@ -141,9 +141,12 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
                         error => Ending::Finished(RunOutcome::Failed(error.to_string())),
                     };
                 }
-                if state.busy == 0 && let Some(at) = state.suspend_until {
-                    let ready_at = deadline.map_or(at, |deadline| deadline.min(at));
-                    return Ending::Suspended(Some(ready_at));
+                if state.busy == 0 && state.suspended {
+                    let ready_at = match (state.suspend_until, deadline) {
+                        (Some(at), Some(deadline)) => Some(at.min(deadline)),
+                        (at, deadline) => at.or(deadline),
+                    };
+                    return Ending::Suspended(ready_at);
                 }
             }
             () = &mut timeout => return Ending::Finished(RunOutcome::TimedOut),

@@ -46,11 +46,13 @@
 //!   reused idempotency key with another input) is rejected before anything
 //!   is written.
 
+mod children;
 mod clock;
 mod ctx;
 mod duration;
 mod engine;
 mod error;
+mod events;
 mod executor;
 mod fanout;
 mod replay;
@@ -69,6 +71,7 @@ pub use durable_grammar::DurationError;
 pub use duration::IntoDuration;
 pub use engine::{Durability, Engine, EngineBuilder, Limits};
 pub use error::{Error, StepError};
+pub use events::WaitForEvent;
 pub use fanout::{AllSettled, Branch, ErrorMode, FailFast, FanOut, branch};
 pub use retry::Retry;
 pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};

@@ -112,6 +112,13 @@ status_enum! {
     }
 }
 
+impl StepStatus {
+    /// Whether the step has ended for good: completed or failed.
+    pub fn is_finished(self) -> bool {
+        matches!(self, StepStatus::Completed | StepStatus::Failed)
+    }
+}
+
 /// Options for [`Engine::trigger_with`] and the generated `trigger_with`.
 ///
 /// ```

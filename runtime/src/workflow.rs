@@ -63,6 +63,18 @@ pub enum StepKind {
     Batch,
     /// `ctx.parallel`: a list of different branches.
     Parallel,
+    /// `ctx.wait_for_event`: waits for an event whose data matches.
+    WaitForEvent,
+    /// `ctx.send_event`: sends an event, exactly once.
+    SendEvent,
+    /// `ctx.listen`: waits for a signal sent to this run.
+    Listen,
+    /// `ctx.invoke`: starts a child workflow and waits for its output.
+    Invoke,
+    /// `ctx.start_child`: starts a child workflow without waiting.
+    StartChild,
+    /// `ctx.wait_for_run`: waits for another run to end.
+    WaitForRun,
 }
 
 impl StepKind {
@@ -78,6 +90,12 @@ impl StepKind {
             StepKind::ForEach => "for_each",
             StepKind::Batch => "batch",
             StepKind::Parallel => "parallel",
+            StepKind::WaitForEvent => "wait_for_event",
+            StepKind::SendEvent => "send_event",
+            StepKind::Listen => "listen",
+            StepKind::Invoke => "invoke",
+            StepKind::StartChild => "start_child",
+            StepKind::WaitForRun => "wait_for_run",
         }
     }
 
@@ -93,6 +111,12 @@ impl StepKind {
             StepKind::ForEach,
             StepKind::Batch,
             StepKind::Parallel,
+            StepKind::WaitForEvent,
+            StepKind::SendEvent,
+            StepKind::Listen,
+            StepKind::Invoke,
+            StepKind::StartChild,
+            StepKind::WaitForRun,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)

@@ -930,7 +930,7 @@ fn register_wait(
             while let Some(row) = rows.next()? {
                 let data: String = row.get(0)?;
                 if matches_filter(&data, filter.as_ref()) {
-                    found = Some(event_output_json(&data));
+                    found = Some((event_output_json(&data), StepStatus::Completed));
                     break;
                 }
             }
@@ -950,7 +950,7 @@ fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name)?;
-                    Some(event_output_json(&data))
+                    Some((event_output_json(&data), StepStatus::Completed))
                 }
                 None => None,
             }
@@ -964,16 +964,21 @@ fn register_wait(
                 .optional()?;
             match ended {
                 None => return Ok(Err(Error::RunNotFound(*run_id))),
-                Some((status, output, error)) => parse_run_status(&status)?
-                    .is_terminal()
-                    .then(|| run_outcome_json(&status, output.as_deref(), error.as_deref())),
+                Some((status, output, error)) => {
+                    let parsed = parse_run_status(&status)?;
+                    parsed.is_terminal().then(|| {
+                        let outcome =
+                            run_outcome_json(&status, output.as_deref(), error.as_deref());
+                        (outcome, run_wait_status(parsed))
+                    })
+                }
             }
         }
     };
     match satisfied {
-        Some(output) => {
+        Some((output, status)) => {
             let step = StepRecord {
-                status: StepStatus::Completed,
+                status,
                 output: Some(output.clone()),
                 ..step.clone()
             };
@@ -1068,7 +1073,8 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         if !matches_filter(&event.data, parse_filter(filter.as_deref())?.as_ref()) {
             continue;
         }
-        complete_waiting_step(connection, &instance, &step, &output, event.now)?;
+        let status = StepStatus::Completed;
+        complete_waiting_step(connection, &instance, &step, status, &output, event.now)?;
         let run_id = parse_run_id(&instance)?;
         if target.is_some() {
             consume_signal(connection, id, run_id, &step)?;
@@ -1083,15 +1089,16 @@ fn complete_waiting_step(
     connection: &Connection,
     instance: &str,
     step: &str,
+    status: StepStatus,
     output: &str,
     now: i64,
 ) -> Result<(), Error> {
     connection
         .prepare_cached(
-            "UPDATE wf_step SET status = 'completed', output = ?1, updated_at = ?2 \
-             WHERE instance_id = ?3 AND name = ?4 AND status = 'waiting'",
+            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3 \
+             WHERE instance_id = ?4 AND name = ?5 AND status = 'waiting'",
         )?
-        .execute(params![output, now, instance, step])?;
+        .execute(params![status.as_str(), output, now, instance, step])?;
     // A suspended run becomes due; a running one keeps the wake in ready_at,
     // which its suspension honours (see Suspend), so no wake-up is lost.
     connection
@@ -1115,7 +1122,8 @@ fn after_finish(
     let mut cancelled = Vec::new();
     for (run_id, outcome) in ended {
         let (status, output, error) = outcome_columns(outcome);
-        settled.push((*run_id, run_outcome_json(status.as_str(), output, error)));
+        let outcome_json = run_outcome_json(status.as_str(), output, error);
+        settled.push((*run_id, outcome_json, status == RunStatus::Completed));
         if matches!(outcome, RunOutcome::TimedOut) {
             cancelled.extend(cancel_tree(connection, *run_id, false, now)?);
         }
@@ -1149,21 +1157,27 @@ fn cancel_tree(
         .map(|id| parse_run_id(id))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = run_outcome_json("cancelled", None, None);
-    let settled: Vec<(RunId, String)> = cancelled.iter().map(|id| (*id, outcome.clone())).collect();
+    let settled: Vec<(RunId, String, bool)> = cancelled
+        .iter()
+        .map(|id| (*id, outcome.clone(), false))
+        .collect();
     settle_run_waiters(connection, &settled, now)?;
     Ok(cancelled)
 }
 
-/// Completes the steps waiting for these runs with how each ended.
+/// Completes the steps waiting for these runs with how each ended (the
+/// outcome JSON, and whether the run completed). A run that did not complete
+/// fails its waiting step, so a `retry` of the waiting run starts that step
+/// (a new child) again.
 fn settle_run_waiters(
     connection: &Connection,
-    ended: &[(RunId, String)],
+    ended: &[(RunId, String, bool)],
     now: i64,
 ) -> Result<(), Error> {
     if ended.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = ended.iter().map(|(id, _)| id.to_string()).collect();
+    let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
     let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
     let waiters: Vec<(String, String, String)> = connection
         .prepare_cached(
@@ -1175,11 +1189,26 @@ fn settle_run_waiters(
         })?
         .collect::<Result<_, _>>()?;
     for (instance, step, wait_run) in waiters {
-        if let Some((_, outcome)) = ended.iter().find(|(id, _)| id.to_string() == wait_run) {
-            complete_waiting_step(connection, &instance, &step, outcome, now)?;
+        let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
+        if let Some((_, outcome, completed)) = ended {
+            let status = if *completed {
+                StepStatus::Completed
+            } else {
+                StepStatus::Failed
+            };
+            complete_waiting_step(connection, &instance, &step, status, outcome, now)?;
         }
     }
     Ok(())
+}
+
+/// The status of a step that waited for a run that ended with `status`.
+fn run_wait_status(status: RunStatus) -> StepStatus {
+    if status == RunStatus::Completed {
+        StepStatus::Completed
+    } else {
+        StepStatus::Failed
+    }
 }
 
 /// `VALUES (?, ?), (?, ?)` for `rows` rows of `columns` parameters.

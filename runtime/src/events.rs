@@ -1,0 +1,399 @@
+//! Events and signals: `wait_for_event`, `listen` and `send_event` in a run,
+//! and `Engine::send_event` / `Engine::signal` from outside.
+//!
+//! An event goes to every run waiting for its name whose filter its data
+//! contains (JSON containment). A signal goes to one run: the oldest
+//! `listen` of that name in it, and a signal sent before the run listens is
+//! kept until it does. Registering a wait and sending an event are each one
+//! transaction of the store's single writer, so an event sent after a wait
+//! was registered always reaches it, across crashes.
+//!
+//! **Lookback.** By default a wait sees only events sent after it was
+//! registered. With [`WaitForEvent::lookback`], events sent up to that long
+//! before the wait count too (the oldest match wins), which closes the race
+//! of an event sent just before the run reached its wait.
+
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::duration::millis;
+use crate::engine::Engine;
+use crate::replay::StepStart;
+use crate::store::{NewEvent, SentEvent, StepRecord, Wait};
+use crate::{BoxFuture, Ctx, Error, IntoDuration, RunId, StepKind, StepName, StepStatus};
+
+/// A wait for an event or a signal: configure it, then `.await` it.
+///
+/// Resolves to `Ok(Some(data))` when an event arrives, `Ok(None)` when the
+/// timeout passes first. Built by [`Ctx::wait_for_event`] and
+/// [`Ctx::listen`].
+#[must_use = "a wait does nothing until it is awaited"]
+pub struct WaitForEvent<'a, T> {
+    ctx: &'a Ctx,
+    name: StepName,
+    event: String,
+    kind: StepKind,
+    filter: Result<Option<String>, Error>,
+    timeout: Result<Option<Duration>, Error>,
+    lookback: Result<Option<Duration>, Error>,
+    payload: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for WaitForEvent<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitForEvent")
+            .field("name", &self.name)
+            .field("event", &self.event)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
+    /// Only events whose data contains `filter` (JSON containment:
+    /// `{"orderId": "o-1"}` matches any object with that key and value).
+    pub fn matching(mut self, filter: impl Serialize) -> Self {
+        self.filter =
+            serde_json::to_string(&filter)
+                .map(Some)
+                .map_err(|error| Error::Serialization {
+                    what: format!("filter of step {:?}", self.name.as_str()),
+                    message: error.to_string(),
+                });
+        self
+    }
+
+    /// Gives up after `timeout`: the wait then resolves to `None`.
+    pub fn timeout(mut self, timeout: impl IntoDuration) -> Self {
+        self.timeout = timeout.into_duration().map(Some);
+        self
+    }
+
+    /// Lets events sent up to `window` before the wait satisfy it.
+    pub fn lookback(mut self, window: impl IntoDuration) -> Self {
+        self.lookback = window.into_duration().map(Some);
+        self
+    }
+
+    async fn wait(self) -> Result<Option<T>, Error> {
+        let WaitForEvent {
+            ctx,
+            name,
+            event,
+            kind,
+            filter,
+            timeout,
+            lookback,
+            ..
+        } = self;
+        let (filter, timeout, lookback) = (filter?, timeout?, lookback?);
+        if event.is_empty() {
+            return Err(Error::InvalidEvent("an event name cannot be empty".into()));
+        }
+        let name = name.as_str();
+        let output = match ctx.reach(name, kind).await {
+            StepStart::Recorded(record) if record.status == StepStatus::Completed => {
+                record.output.unwrap_or_else(|| "null".into())
+            }
+            StepStart::Recorded(record) => ctx.await_wait(name, record.wake_at).await,
+            StepStart::New { seq } => {
+                let now = ctx.run.shared.clock.now_ms();
+                let wake_at = timeout.map(|timeout| now.saturating_add(millis(timeout)));
+                let record = StepRecord {
+                    wake_at,
+                    ..ctx.record(name, seq, kind, StepStatus::Waiting)
+                };
+                let wait = if kind == StepKind::Listen {
+                    Wait::Signal {
+                        name: event.clone(),
+                    }
+                } else {
+                    Wait::Event {
+                        name: event.clone(),
+                        filter,
+                        lookback_from: lookback.map(|window| now.saturating_sub(millis(window))),
+                    }
+                };
+                let store = &ctx.run.shared.store;
+                let lease = ctx.run.lease;
+                let satisfied = ctx
+                    .persist(name, || {
+                        store.register_wait(lease, record.clone(), wait.clone())
+                    })
+                    .await?;
+                match satisfied {
+                    Some(output) => output,
+                    None => ctx.await_wait(name, wake_at).await,
+                }
+            }
+        };
+        decode_event(name, &event, &output)
+    }
+}
+
+impl<'a, T: DeserializeOwned + Send + 'a> IntoFuture for WaitForEvent<'a, T> {
+    type Output = Result<Option<T>, Error>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
+/// Reads a wait's recorded output: `null` for a timeout, `{"data": ..}` for
+/// an event.
+fn decode_event<T: DeserializeOwned>(
+    step: &str,
+    event: &str,
+    output: &str,
+) -> Result<Option<T>, Error> {
+    let payload_error = |message: String| Error::EventPayload {
+        step: step.to_owned(),
+        event: event.to_owned(),
+        message,
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(output).map_err(|e| payload_error(e.to_string()))?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let data = value
+        .get_mut("data")
+        .map(serde_json::Value::take)
+        .unwrap_or_default();
+    serde_json::from_value(data)
+        .map(Some)
+        .map_err(|e| payload_error(e.to_string()))
+}
+
+impl Ctx {
+    /// Waits for an event named `event`, as the step `name`. The wait is
+    /// durable: the run is suspended (no task, no memory) until a matching
+    /// event arrives or the timeout passes.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # #[derive(Deserialize)] struct Scan { location: String }
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// let scan: Option<Scan> = ctx
+    ///     .wait_for_event("shipment-scanned", "shipment.label.scanned")
+    ///     .matching(json!({ "orderId": "o-1" }))
+    ///     .timeout("7d")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EventPayload`] when the event's data does not fit `T`;
+    /// [`Error::InvalidDuration`] for a bad timeout or lookback.
+    pub fn wait_for_event<T: DeserializeOwned + Send>(
+        &self,
+        name: impl Into<StepName>,
+        event: impl Into<String>,
+    ) -> WaitForEvent<'_, T> {
+        self.event_wait(name, event, StepKind::WaitForEvent)
+    }
+
+    /// Waits for a signal named `signal` sent to this run with
+    /// [`Engine::signal`]. A signal sent before the run listens is kept for
+    /// it; each signal is taken by one `listen`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait_for_event`](Ctx::wait_for_event).
+    pub fn listen<T: DeserializeOwned + Send>(
+        &self,
+        name: impl Into<StepName>,
+        signal: impl Into<String>,
+    ) -> WaitForEvent<'_, T> {
+        self.event_wait(name, signal, StepKind::Listen)
+    }
+
+    fn event_wait<T>(
+        &self,
+        name: impl Into<StepName>,
+        event: impl Into<String>,
+        kind: StepKind,
+    ) -> WaitForEvent<'_, T> {
+        WaitForEvent {
+            ctx: self,
+            name: self.full_name(name),
+            event: event.into(),
+            kind,
+            filter: Ok(None),
+            timeout: Ok(None),
+            lookback: Ok(None),
+            payload: PhantomData,
+        }
+    }
+
+    /// Sends an event from this run, as the step `name`: the event is stored
+    /// in the same transaction that records the step, so it is sent exactly
+    /// once however often the run replays. Returns the event's id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEvent`] for an empty name; [`Error::Serialization`] or
+    /// [`Error::PayloadTooLarge`] for data that cannot be sent.
+    pub async fn send_event(
+        &self,
+        name: impl Into<StepName>,
+        event: impl Into<String>,
+        data: impl Serialize,
+    ) -> Result<i64, Error> {
+        let name = self.full_name(name);
+        let name = name.as_str();
+        let event = NewEvent {
+            name: event.into(),
+            data: event_data(&data, self.run.shared.config.limits.max_input_bytes)?,
+            target: None,
+            now: self.run.shared.clock.now_ms(),
+        };
+        let seq = match self.reach(name, StepKind::SendEvent).await {
+            StepStart::Recorded(record) if record.status == StepStatus::Completed => {
+                return record.output.and_then(|id| id.parse().ok()).ok_or_else(|| {
+                    Error::Serialization {
+                        what: format!("recorded event id of step {name:?}"),
+                        message: "not an integer".into(),
+                    }
+                });
+            }
+            StepStart::Recorded(record) => record.seq,
+            StepStart::New { seq } => seq,
+        };
+        let record = StepRecord {
+            attempts: 1,
+            ..self.record(name, seq, StepKind::SendEvent, StepStatus::Completed)
+        };
+        let store = &self.run.shared.store;
+        let lease = self.run.lease;
+        let sent = self
+            .persist(name, || {
+                store.send_event(event.clone(), Some((lease, record.clone())))
+            })
+            .await?;
+        if !sent.woken.is_empty() {
+            self.run.shared.dispatch.notify_one();
+        }
+        Ok(sent.id)
+    }
+
+    /// Waits for a registered wait to be satisfied, or resolves it at its
+    /// timeout. Returns the step's recorded output.
+    pub(crate) async fn await_wait(&self, name: &str, wake_at: Option<i64>) -> String {
+        let now = self.run.shared.clock.now_ms();
+        match wake_at {
+            Some(at) if at <= now => {
+                let store = &self.run.shared.store;
+                let lease = self.run.lease;
+                match self
+                    .persist(name, || store.resolve_wait(lease, name.to_owned(), now))
+                    .await
+                {
+                    Ok(output) => output,
+                    Err(error) => self.stop(error).await,
+                }
+            }
+            // An event or a child's end completes the step in the store and
+            // makes the run due; it then resumes by replay.
+            at => self.suspend(at).await,
+        }
+    }
+}
+
+/// Serializes event data and checks its size.
+fn event_data(data: &impl Serialize, limit: usize) -> Result<String, Error> {
+    let text = serde_json::to_string(data).map_err(|error| Error::Serialization {
+        what: "event data".into(),
+        message: error.to_string(),
+    })?;
+    if text.len() > limit {
+        return Err(Error::PayloadTooLarge {
+            what: "event data".into(),
+            size: text.len(),
+            limit,
+            limit_name: "max_input_bytes",
+        });
+    }
+    Ok(text)
+}
+
+impl Engine {
+    /// Sends an event to every run waiting for it (see
+    /// [`Ctx::wait_for_event`]). Returns the event's id and the runs it woke.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEvent`] for an empty name, [`Error::PayloadTooLarge`],
+    /// or a database error. Nothing is written when it fails.
+    pub async fn send_event(&self, event: &str, data: impl Serialize) -> Result<SentEvent, Error> {
+        let data = event_data(&data, self.shared().config.limits.max_input_bytes)?;
+        self.deliver(event, data, None).await
+    }
+
+    /// Sends an event whose data is JSON text, checked first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEvent`] when the text is not JSON; otherwise as
+    /// [`send_event`](Engine::send_event).
+    pub async fn send_event_json(&self, event: &str, data: &str) -> Result<SentEvent, Error> {
+        let value: serde_json::Value = serde_json::from_str(data).map_err(|error| {
+            Error::InvalidEvent(format!("the data of event `{event}` is not JSON: {error}"))
+        })?;
+        self.send_event(event, value).await
+    }
+
+    /// Sends a signal to one run (see [`Ctx::listen`]). A signal the run is
+    /// not yet listening for is kept until it listens.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`]; [`Error::InvalidTransition`] when the run has
+    /// finished; otherwise as [`send_event`](Engine::send_event).
+    pub async fn signal(
+        &self,
+        run_id: RunId,
+        signal: &str,
+        data: impl Serialize,
+    ) -> Result<SentEvent, Error> {
+        let data = event_data(&data, self.shared().config.limits.max_input_bytes)?;
+        let info = self.run_info(run_id).await?;
+        if info.status.is_terminal() {
+            return Err(Error::InvalidTransition {
+                run_id,
+                action: "signal",
+                status: info.status,
+                allowed: "pending, running or suspended",
+            });
+        }
+        self.deliver(signal, data, Some(run_id)).await
+    }
+
+    async fn deliver(
+        &self,
+        name: &str,
+        data: String,
+        target: Option<RunId>,
+    ) -> Result<SentEvent, Error> {
+        if name.is_empty() {
+            return Err(Error::InvalidEvent("an event name cannot be empty".into()));
+        }
+        let shared = self.shared();
+        let event = NewEvent {
+            name: name.to_owned(),
+            data,
+            target,
+            now: shared.clock.now_ms(),
+        };
+        let sent = shared.store.send_event(event, None).await?;
+        if !sent.woken.is_empty() {
+            shared.dispatch.notify_one();
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,389 @@
+//! Events and signals: waits with filters and timeouts, typed payloads,
+//! sends from inside a run exactly once, the race between a send and a wait
+//! in both orders, and signals buffered for one run.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use durable::prelude::*;
+use durable::{ManualClock, StepStatus};
+use durable_tests::{Scratch, count, wait_for_status};
+
+const START_MS: i64 = 1_700_000_000_000;
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Scan {
+    order_id: String,
+    location: String,
+}
+
+#[workflow]
+async fn await_scan(ctx: Ctx, order_id: String) -> Result<Option<String>, Error> {
+    let scan: Option<Scan> = ctx
+        .wait_for_event("scanned", "shipment.scanned")
+        .matching(json!({ "order_id": order_id }))
+        .timeout("7d")
+        .await?;
+    Ok(scan.map(|scan| scan.location))
+}
+
+#[tokio::test]
+async fn a_matching_event_resumes_every_waiter_and_others_wait_on() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(AwaitScan)
+        .start()
+        .await
+        .unwrap();
+    let first = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
+    let second = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
+    let other = AwaitScan::trigger(&engine, "o-2".into()).await.unwrap();
+    for run in [&first, &second, &other] {
+        wait_for_status(run, RunStatus::Suspended).await;
+    }
+    assert_eq!(engine.active_run_count(), 0, "waiting runs hold no task");
+    let sent = engine
+        .send_event(
+            "shipment.scanned",
+            json!({ "order_id": "o-1", "location": "Leeds", "extra": true }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.woken.len(), 2);
+    assert_eq!(first.result().await.unwrap().as_deref(), Some("Leeds"));
+    assert_eq!(second.result().await.unwrap().as_deref(), Some("Leeds"));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(other.status().await.unwrap(), RunStatus::Suspended);
+}
+
+#[tokio::test]
+async fn a_wait_times_out_with_none_and_never_early() {
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .clock(clock.clone())
+        .register(AwaitScan)
+        .start()
+        .await
+        .unwrap();
+    let run = AwaitScan::trigger(&engine, "o-9".into()).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    clock.advance(Duration::from_secs(7 * 86_400 - 1));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(run.status().await.unwrap(), RunStatus::Suspended);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(run.result().await.unwrap(), None);
+    // A late event does not change a wait that timed out.
+    let sent = engine
+        .send_event(
+            "shipment.scanned",
+            json!({ "order_id": "o-9", "location": "x" }),
+        )
+        .await
+        .unwrap();
+    assert!(sent.woken.is_empty());
+}
+
+#[workflow]
+async fn wrong_payload(ctx: Ctx) -> Result<String, Error> {
+    match ctx.wait_for_event::<Scan>("typed", "typed.event").await {
+        Err(error) => Ok(error.to_string()),
+        Ok(_) => Ok("fitted".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_fit_is_an_error_naming_the_event() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(WrongPayload)
+        .start()
+        .await
+        .unwrap();
+    let run = WrongPayload::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    engine
+        .send_event("typed.event", json!({ "order_id": 5 }))
+        .await
+        .unwrap();
+    let message = run.result().await.unwrap();
+    assert!(
+        message.contains("the payload of event `typed.event` for step `typed`"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_events_are_refused_and_write_nothing() {
+    let scratch = Scratch::new("events");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(AwaitScan)
+        .start()
+        .await
+        .unwrap();
+    let error = engine
+        .send_event_json("shipment.scanned", "{not json")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidEvent(_)), "{error}");
+    let error = engine.send_event("", json!({})).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidEvent(_)), "{error}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_event"), 0);
+    engine
+        .send_event_json("shipment.scanned", r#"{"order_id":"o-1"}"#)
+        .await
+        .unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_event"), 1);
+}
+
+static SENDS: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn notifier(ctx: Ctx) -> Result<i64, Error> {
+    SENDS.fetch_add(1, Ordering::SeqCst);
+    let id = ctx
+        .send_event("announce", "order.ready", json!({ "order_id": "o-5" }))
+        .await?;
+    // Suspend after sending, so the run replays the send.
+    ctx.sleep("after", "1h").await?;
+    Ok(id)
+}
+
+#[tokio::test]
+async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
+    let scratch = Scratch::new("send-once");
+    let db = scratch.join("runs.db");
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock.clone())
+        .register(Notifier)
+        .start()
+        .await
+        .unwrap();
+    let run = Notifier::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    clock.advance(Duration::from_secs(3600));
+    let id = run.result().await.unwrap();
+    assert_eq!(
+        SENDS.load(Ordering::SeqCst),
+        2,
+        "the body ran twice (once before the sleep, once after)"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM wf_event WHERE name = 'order.ready'"
+        ),
+        1
+    );
+    assert_eq!(count(&db, "SELECT MAX(id) FROM wf_event"), id);
+}
+
+#[workflow]
+async fn late_waiter(ctx: Ctx, lookback: bool) -> Result<Option<u32>, Error> {
+    // A step first, so the event can be sent before the wait is registered.
+    ctx.sleep("pause", "50ms").await?;
+    let wait = ctx
+        .wait_for_event::<u32>("value", "race.value")
+        .timeout("500ms");
+    if lookback {
+        wait.lookback("1m").await
+    } else {
+        wait.await
+    }
+}
+
+#[tokio::test]
+async fn the_race_of_a_send_and_a_wait_in_both_orders() {
+    // Many runs; each gets its event either before or after its wait exists.
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .keep_in_memory_below("10ms")
+        .register(LateWaiter)
+        .start()
+        .await
+        .unwrap();
+
+    // Event after the wait is registered: every run resumes, with or without lookback.
+    let runs: Vec<_> = futures_all((0..20).map(|i| LateWaiter::trigger(&engine, i % 2 == 0))).await;
+    let runs: Vec<_> = runs.into_iter().map(Result::unwrap).collect();
+    for run in &runs {
+        wait_for_status(run, RunStatus::Suspended).await;
+    }
+    // All are past their pause and waiting (the sleep step completed).
+    for run in &runs {
+        loop {
+            let steps = run.steps().await.unwrap();
+            if steps
+                .iter()
+                .any(|s| s.name == "value" && s.status == StepStatus::Waiting)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    engine.send_event("race.value", 7).await.unwrap();
+    for run in &runs {
+        assert_eq!(
+            run.result().await.unwrap(),
+            Some(7),
+            "an event sent after the wait was lost"
+        );
+    }
+
+    // Event before the wait: only the lookback catches it; the others time out.
+    let early_lookback = LateWaiter::trigger(&engine, true).await.unwrap();
+    let early_plain = LateWaiter::trigger(&engine, false).await.unwrap();
+    engine.send_event("race.value", 8).await.unwrap();
+    assert_eq!(
+        early_lookback.result().await.unwrap(),
+        Some(7),
+        "the oldest event in the window matches"
+    );
+    assert_eq!(early_plain.result().await.unwrap(), None);
+}
+
+async fn futures_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    for future in futures {
+        out.push(future.await);
+    }
+    out
+}
+
+#[workflow]
+async fn interleaved(ctx: Ctx, index: u32) -> Result<bool, Error> {
+    let got: Option<u32> = ctx
+        .wait_for_event("value", "interleave")
+        .matching(json!({ "index": index }))
+        .timeout("10s")
+        .await?
+        .map(|data: serde_json::Value| data["index"].as_u64().unwrap_or(0) as u32);
+    Ok(got == Some(index))
+}
+
+#[tokio::test]
+async fn sends_interleaved_with_waits_never_lose_a_wake_up() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(Interleaved)
+        .start()
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for index in 0..100u32 {
+        let run = Interleaved::trigger(&engine, index).await.unwrap();
+        runs.push((index, run));
+        // Send for earlier runs at varying distances behind the triggers.
+        if index >= 3 && index % 2 == 1 {
+            for back in [index - 3, index - 2] {
+                let run = &runs[back as usize].1;
+                // Only once the wait exists: an event before it would (rightly) be missed.
+                loop {
+                    let steps = run.steps().await.unwrap();
+                    if steps.iter().any(|s| s.status == StepStatus::Waiting) {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                engine
+                    .send_event("interleave", json!({ "index": back }))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    for (index, run) in &runs[98..] {
+        wait_for_status(run, RunStatus::Suspended).await;
+        engine
+            .send_event("interleave", json!({ "index": index }))
+            .await
+            .unwrap();
+    }
+    for (index, run) in runs {
+        assert!(run.result().await.unwrap(), "run {index} missed its event");
+    }
+}
+
+#[workflow]
+async fn listener(ctx: Ctx) -> Result<Vec<String>, Error> {
+    let first: Option<String> = ctx.listen("first", "approve").await?;
+    let second: Option<String> = ctx.listen("second", "approve").timeout("1h").await?;
+    Ok([first, second].into_iter().flatten().collect())
+}
+
+#[tokio::test]
+async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .clock(clock.clone())
+        .register(Listener)
+        .start()
+        .await
+        .unwrap();
+    let run = Listener::trigger(&engine).await.unwrap();
+    let other = Listener::trigger(&engine).await.unwrap();
+    // Sent before the run listens: kept for it.
+    engine.signal(run.id(), "approve", "alice").await.unwrap();
+    engine.signal(run.id(), "approve", "bob").await.unwrap();
+    assert_eq!(run.result().await.unwrap(), ["alice", "bob"]);
+    wait_for_status(&other, RunStatus::Suspended).await;
+    assert_eq!(
+        other.status().await.unwrap(),
+        RunStatus::Suspended,
+        "signals for one run reach no other"
+    );
+    let finished = engine
+        .signal(run.id(), "approve", "late")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            finished,
+            Error::InvalidTransition {
+                action: "signal",
+                ..
+            }
+        ),
+        "{finished}"
+    );
+}
+
+#[tokio::test]
+async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
+    let scratch = Scratch::new("wait-restart");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(AwaitScan)
+        .start()
+        .await
+        .unwrap();
+    let run = AwaitScan::trigger(&engine, "o-3".into()).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    let id = run.id();
+    engine.shutdown().await;
+    drop((engine, run));
+
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(AwaitScan)
+        .start()
+        .await
+        .unwrap();
+    let sent = engine
+        .send_event(
+            "shipment.scanned",
+            json!({ "order_id": "o-3", "location": "York" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.woken, [id]);
+    let run = engine.run_handle::<Option<String>>(id);
+    assert_eq!(run.result().await.unwrap().as_deref(), Some("York"));
+}
