@@ -1,0 +1,261 @@
+//! Child workflows: invoke with typed input and output, deadlines inherited
+//! from the parent, failures and cancellations flowing up and down, and
+//! fire-and-forget children awaited by id.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use durable::prelude::*;
+use durable::{ManualClock, StepStatus};
+use durable_tests::{Scratch, count, wait_for_status};
+
+const START_MS: i64 = 1_700_000_000_000;
+
+static CHILD_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+struct Parcel {
+    weight_grams: u32,
+}
+
+#[workflow(timeout = "1d")]
+async fn weigh(ctx: Ctx, parcel: Parcel, fail: bool) -> Result<u32, Error> {
+    CHILD_RUNS.fetch_add(1, Ordering::SeqCst);
+    ctx.sleep("settle", "10ms").await?;
+    if fail {
+        return Err(Error::RunFailed {
+            run_id: ctx.run_id(),
+            message: "scale broken".into(),
+        });
+    }
+    Ok(parcel.weight_grams * 2)
+}
+
+#[workflow(timeout = "1h")]
+async fn ship(ctx: Ctx, weight_grams: u32, fail: bool) -> Result<String, Error> {
+    let doubled = ctx
+        .invoke(
+            "weigh",
+            Weigh,
+            WeighInput {
+                parcel: Parcel { weight_grams },
+                fail,
+            },
+        )
+        .await?;
+    Ok(format!("{doubled} g"))
+}
+
+#[tokio::test]
+async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_child() {
+    let scratch = Scratch::new("children");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .keep_in_memory_below("1ms")
+        .register(Ship)
+        .register(Weigh)
+        .start()
+        .await
+        .unwrap();
+    let before = CHILD_RUNS.load(Ordering::SeqCst);
+    let run = Ship::trigger(&engine, 21, false).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), "42 g");
+    // The parent suspended while the child ran, and replayed after.
+    assert!(run.info().await.unwrap().executions >= 2);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'"
+        ),
+        1,
+        "one child"
+    );
+    assert!(CHILD_RUNS.load(Ordering::SeqCst) - before >= 1);
+    let parent_deadline = run.info().await.unwrap().deadline_at.unwrap();
+    let child_deadline = count(
+        &db,
+        "SELECT deadline_at FROM wf_instance WHERE workflow = 'weigh'",
+    );
+    assert!(
+        child_deadline <= parent_deadline,
+        "the child inherits the parent's shorter deadline"
+    );
+    assert!(parent_deadline - child_deadline < 1_000);
+}
+
+#[tokio::test]
+async fn a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child() {
+    let scratch = Scratch::new("child-fails");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(Ship)
+        .register(Weigh)
+        .start()
+        .await
+        .unwrap();
+    let run = Ship::trigger(&engine, 5, true).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(error.contains("step `weigh`: run"), "{error}");
+    assert!(
+        error.contains("ended failed") && error.contains("scale broken"),
+        "{error}"
+    );
+    let step = &run.steps().await.unwrap()[0];
+    assert_eq!(step.status, StepStatus::Failed);
+    run.retry().await.unwrap();
+    assert!(run.result().await.is_err());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'"
+        ),
+        2,
+        "the retry started a new child"
+    );
+}
+
+#[workflow]
+async fn sleepy_child(ctx: Ctx) -> Result<(), Error> {
+    ctx.sleep("long", "2h").await
+}
+
+#[workflow(timeout = "1h")]
+async fn parent_of_sleepers(ctx: Ctx) -> Result<(), Error> {
+    let id = ctx.start_child("background", SleepyChild, ()).await?;
+    ctx.invoke("foreground", SleepyChild, ()).await?;
+    ctx.wait_for_run::<()>("background-done", id).await
+}
+
+#[tokio::test]
+async fn cancelling_a_parent_cancels_its_children() {
+    let scratch = Scratch::new("cancel-tree");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(ParentOfSleepers)
+        .register(SleepyChild)
+        .start()
+        .await
+        .unwrap();
+    let run = ParentOfSleepers::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    while count(
+        &db,
+        "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'",
+    ) < 2
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    run.cancel().await.unwrap();
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM wf_instance WHERE status = 'cancelled'"
+        ),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_parent_timing_out_cancels_its_children() {
+    let scratch = Scratch::new("timeout-tree");
+    let db = scratch.join("runs.db");
+    let clock = ManualClock::new(START_MS);
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .clock(clock.clone())
+        .register(ParentOfSleepers)
+        .register(SleepyChild)
+        .start()
+        .await
+        .unwrap();
+    let run = ParentOfSleepers::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    while count(
+        &db,
+        "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'",
+    ) < 2
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    clock.advance(Duration::from_secs(3600));
+    assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
+    // The children inherited the parent's deadline: each ends cancelled (by
+    // the parent's timeout) or timed out (by its own), and none goes on.
+    for _ in 0..200 {
+        if count(
+            &db,
+            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status IN ('cancelled', 'timed_out')",
+        ) == 2
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("a child of the timed-out parent is still running");
+}
+
+#[workflow]
+async fn quick_child(ctx: Ctx, value: u32) -> Result<u32, Error> {
+    ctx.run("double", async || Ok::<_, StepError>(value * 2))
+        .await
+}
+
+#[workflow]
+async fn fan_children(ctx: Ctx) -> Result<u32, Error> {
+    let first = ctx.start_child("start-a", QuickChild, 1).await?;
+    let second = ctx.start_child("start-b", QuickChild, 2).await?;
+    let a: u32 = ctx.wait_for_run("wait-a", first).await?;
+    let b: u32 = ctx.wait_for_run("wait-b", second).await?;
+    Ok(a + b)
+}
+
+#[tokio::test]
+async fn fire_and_forget_children_can_be_awaited_by_id() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(FanChildren)
+        .register(QuickChild)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        FanChildren::trigger(&engine)
+            .await
+            .unwrap()
+            .result()
+            .await
+            .unwrap(),
+        6
+    );
+}
+
+#[workflow]
+async fn unregistered_child(ctx: Ctx) -> Result<String, Error> {
+    match ctx.invoke("missing", QuickChild, 1).await {
+        Err(error) => Ok(error.to_string()),
+        Ok(_) => Ok("ran".into()),
+    }
+}
+
+#[tokio::test]
+async fn invoking_an_unregistered_workflow_is_an_error_in_the_parent() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(UnregisteredChild)
+        .start()
+        .await
+        .unwrap();
+    let message = UnregisteredChild::trigger(&engine)
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap();
+    assert!(
+        message.contains("workflow `quick-child` is not registered"),
+        "{message}"
+    );
+}
