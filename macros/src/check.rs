@@ -20,6 +20,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) input: Input<'m>,
     pub(crate) return_type: &'m syn::Type,
     pub(crate) steps: Vec<ValidStep>,
+    /// The on-failure hook's path.
+    pub(crate) on_failure: Option<&'m syn::Path>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -295,6 +297,7 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         input,
         return_type,
         steps,
+        on_failure: model.options.on_failure.as_ref(),
     })
 }
 

@@ -113,6 +113,20 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         "Starts a run of the `{name}` workflow with options (idempotency key, delay, start time).\n\n# Errors\n\nAs `durable::Engine::trigger_with`."
     );
     let output = quote!(<#return_type as ::durable::__private::WorkflowResult>::Ok);
+    let on_failure = valid.on_failure.map(|hook| {
+        quote! {
+            const HAS_ON_FAILURE: bool = true;
+
+            fn on_failure(
+                ctx: ::durable::Ctx,
+                failure: ::durable::Failure,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<(), ::durable::Error>,
+            > + ::core::marker::Send {
+                #hook(ctx, failure)
+            }
+        }
+    });
 
     quote! {
         #function
@@ -137,6 +151,8 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             ) -> impl ::core::future::Future<Output = #return_type> + ::core::marker::Send {
                 #call
             }
+
+            #on_failure
         }
 
         impl #type_ident {

@@ -16,6 +16,8 @@ pub(crate) struct WorkflowOptions {
     pub(crate) name: Option<LitStr>,
     /// `timeout = "..."`.
     pub(crate) timeout: Option<LitStr>,
+    /// `on_failure = path::to::hook`.
+    pub(crate) on_failure: Option<syn::Path>,
 }
 
 /// What kind of step a call is; mirrors `durable::StepKind`.
@@ -30,6 +32,12 @@ pub(crate) enum StepKind {
     ForEach,
     Batch,
     Parallel,
+    WaitForEvent,
+    SendEvent,
+    Listen,
+    Invoke,
+    StartChild,
+    WaitForRun,
 }
 
 impl StepKind {
@@ -45,6 +53,12 @@ impl StepKind {
             "for_each" => StepKind::ForEach,
             "batch" => StepKind::Batch,
             "parallel" => StepKind::Parallel,
+            "wait_for_event" => StepKind::WaitForEvent,
+            "send_event" => StepKind::SendEvent,
+            "listen" => StepKind::Listen,
+            "invoke" => StepKind::Invoke,
+            "start_child" => StepKind::StartChild,
+            "wait_for_run" => StepKind::WaitForRun,
             _ => return None,
         })
     }
@@ -61,6 +75,12 @@ impl StepKind {
             StepKind::ForEach => "ForEach",
             StepKind::Batch => "Batch",
             StepKind::Parallel => "Parallel",
+            StepKind::WaitForEvent => "WaitForEvent",
+            StepKind::SendEvent => "SendEvent",
+            StepKind::Listen => "Listen",
+            StepKind::Invoke => "Invoke",
+            StepKind::StartChild => "StartChild",
+            StepKind::WaitForRun => "WaitForRun",
         }
     }
 
@@ -187,13 +207,27 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
+        if key == "on_failure" {
+            match &pair.value {
+                Expr::Path(path) if options.on_failure.is_none() => options.on_failure = Some(path.path.clone()),
+                Expr::Path(_) => errors.push(syn::Error::new(
+                    pair.path.span(),
+                    "option `on_failure` is given twice; keep one",
+                )),
+                other => errors.push(syn::Error::new(
+                    other.span(),
+                    "option `on_failure` takes the path of an async fn, e.g. `on_failure = notify_support`",
+                )),
+            }
+            continue;
+        }
         let slot = match key.as_str() {
             "name" => &mut options.name,
             "timeout" => &mut options.timeout,
             _ => {
                 errors.push(syn::Error::new(
                     pair.path.span(),
-                    format!("unknown option `{key}`; #[workflow] accepts `name = \"...\"` and `timeout = \"...\"`"),
+                    format!("unknown option `{key}`; #[workflow] accepts `name = \"...\"`, `timeout = \"...\"` and `on_failure = path`"),
                 ));
                 continue;
             }
@@ -272,7 +306,9 @@ impl StepFinder {
     /// The `ctx.step(..)` call at the root of a builder chain, if any.
     fn step_chain_root<'e>(&self, mut expr: &'e Expr) -> Option<&'e syn::ExprMethodCall> {
         while let Expr::MethodCall(call) = expr {
-            if call.method == "step" && self.is_ctx(&call.receiver) {
+            let configurable =
+                call.method == "step" || call.method == "wait_for_event" || call.method == "listen";
+            if configurable && self.is_ctx(&call.receiver) {
                 return Some(call);
             }
             expr = &call.receiver;
@@ -349,11 +385,32 @@ impl<'ast> Visit<'ast> for StepFinder {
                 }
                 !mine
             });
-            if kind == StepKind::Sleep
-                && let Some(duration) = call.args.iter().nth(1).and_then(string_literal)
-            {
-                self.durations.push(("sleep duration", duration.clone()));
-                options.push(("duration", duration.clone()));
+            let second = call.args.iter().nth(1);
+            match kind {
+                StepKind::Sleep => {
+                    if let Some(duration) = second.and_then(string_literal) {
+                        self.durations.push(("sleep duration", duration.clone()));
+                        options.push(("duration", duration.clone()));
+                    }
+                }
+                StepKind::WaitForEvent | StepKind::Listen | StepKind::SendEvent => {
+                    if let Some(event) = second.and_then(string_literal) {
+                        options.push(("event", event.clone()));
+                    }
+                }
+                StepKind::Invoke | StepKind::StartChild => {
+                    if let Some(Expr::Path(path)) = second {
+                        let text = path
+                            .path
+                            .segments
+                            .iter()
+                            .map(|segment| segment.ident.to_string())
+                            .collect::<Vec<_>>()
+                            .join("::");
+                        options.push(("workflow", LitStr::new(&text, path.span())));
+                    }
+                }
+                _ => {}
             }
             let fan_out_name = match &name {
                 StepNameArg::Literal(literal) | StepNameArg::Keyed(literal) => literal.value(),
@@ -377,15 +434,20 @@ impl<'ast> Visit<'ast> for StepFinder {
                 return;
             }
         }
-        if method == "timeout"
+        if (method == "timeout" || method == "lookback")
             && let Some(root) = self.step_chain_root(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)
         {
-            self.durations.push(("step timeout", literal.clone()));
+            let (what, option) = if method == "timeout" {
+                ("step timeout", "timeout")
+            } else {
+                ("event lookback", "lookback")
+            };
+            self.durations.push((what, literal.clone()));
             // The chain's root `ctx.step(..)` is visited after this call
             // (receivers are visited inside out), so the option waits for it.
             self.chain_options
-                .push((root as *const _, "timeout", literal.clone()));
+                .push((root as *const _, option, literal.clone()));
         }
         if method == "max_delay"
             && is_retry_chain(&call.receiver)

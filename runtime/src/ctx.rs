@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -115,6 +116,14 @@ pub(crate) struct RunState {
     pub(crate) suspend_until: Option<i64>,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
+    /// The compensations of the steps completed so far, in completion order:
+    /// (step name, its recorded output, the compensation).
+    pub(crate) compensations: Vec<(String, String, Undo)>,
+    /// Set by `Ctx::fail`: the run fails with this message (after its
+    /// compensations).
+    pub(crate) fail: Option<String>,
+    /// Log lines written so far in this execution, per scope.
+    log_counters: std::collections::HashMap<String, u32>,
 }
 
 impl RunContext {
@@ -233,6 +242,7 @@ impl Ctx {
             retry: Retry::default(),
             timeout: Ok(None),
             input: None,
+            compensation: NoCompensation,
         }
     }
 
@@ -439,6 +449,87 @@ impl Ctx {
         }
     }
 
+    /// Ends the run as failed with `message`: the compensations of its
+    /// completed steps run, then the on-failure hook. Never returns.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # async fn f(ctx: Ctx, in_stock: bool) -> Result<(), Error> {
+    /// if !in_stock {
+    ///     ctx.fail("out of stock").await
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn fail<T>(&self, message: impl Into<String>) -> T {
+        self.run.state().fail.get_or_insert(message.into());
+        self.run.control.notify_one();
+        std::future::pending().await
+    }
+
+    /// Ends the run without marking it failed: it is `cancelled`, with
+    /// `reason` as its error; no compensation runs, and its children are
+    /// cancelled. Never returns.
+    pub async fn abort<T>(&self, reason: impl Into<String>) -> T {
+        self.stop(Error::Aborted(reason.into())).await
+    }
+
+    /// Runs the compensations of the completed steps in reverse order, each
+    /// as the durable step `compensate/<step>`, then the on-failure hook.
+    /// A compensation that fails for good is recorded and the others still run.
+    pub(crate) async fn unwind(&self, error: &str, hook: Option<crate::engine::OnFailure>) {
+        let compensations = std::mem::take(&mut self.run.state().compensations);
+        for (name, output, undo) in compensations.into_iter().rev() {
+            let result = self
+                .step(format!("compensate/{name}"))
+                .run(|| undo(output.clone()))
+                .await;
+            if let Err(error) = result {
+                tracing::error!(run_id = %self.run_id(), step = %name, %error, "a compensation failed");
+            }
+        }
+        let Some(hook) = hook else { return };
+        let store = &self.run.shared.store;
+        let run_id = self.run_id();
+        let completed_steps = match self
+            .persist("on-failure", || store.load_journal(run_id))
+            .await
+        {
+            Ok(journal) => journal
+                .into_iter()
+                .filter(|step| step.status == StepStatus::Completed)
+                .map(|step| step.name)
+                .filter(|name| !name.starts_with("compensate/") && !name.starts_with("on-failure/"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let failure = crate::Failure {
+            error: error.to_owned(),
+            completed_steps,
+        };
+        if let Err(error) = hook(self.scoped(&StepName::from("on-failure")), failure).await {
+            tracing::error!(run_id = %self.run_id(), %error, "the on-failure hook failed");
+        }
+    }
+
+    /// The key of the next log line in this context's scope.
+    pub(crate) fn next_log_key(&self) -> String {
+        let scope = self.scope.as_deref().unwrap_or("").to_owned();
+        let mut state = self.run.state();
+        let counter = state.log_counters.entry(scope.clone()).or_default();
+        let key = format!("{scope}#{counter}");
+        *counter += 1;
+        key
+    }
+
+    fn register_compensation(&self, name: &str, output: &str, undo: Option<Undo>) {
+        if let Some(undo) = undo {
+            self.run
+                .state()
+                .compensations
+                .push((name.to_owned(), output.to_owned(), undo));
+        }
+    }
+
     /// Runs a write the run depends on, retrying storage errors in-process.
     /// A lost lease, or a store that stays down, ends the run (this never
     /// returns then); any other refusal is returned.
@@ -503,17 +594,39 @@ impl Ctx {
     }
 }
 
+/// A compensation: undoes a completed step, given its recorded output.
+pub(crate) type Undo =
+    Arc<dyn Fn(String) -> crate::BoxFuture<'static, Result<(), StepError>> + Send + Sync>;
+
+/// A step without a compensation (the default of [`StepBuilder`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCompensation;
+
+/// A step with a compensation for an output of type `T`: its `run` body must
+/// return a `T`. Set with [`StepBuilder::compensate`].
+pub struct Compensated<T> {
+    undo: Undo,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Compensated<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compensated")
+    }
+}
+
 /// A step being configured: see [`Ctx::step`].
 #[must_use = "a step does nothing until `.run(..)` is awaited"]
-pub struct StepBuilder<'a> {
+pub struct StepBuilder<'a, C = NoCompensation> {
     ctx: &'a Ctx,
     name: StepName,
     retry: Retry,
     timeout: Result<Option<Duration>, Error>,
     input: Option<Result<String, Error>>,
+    compensation: C,
 }
 
-impl std::fmt::Debug for StepBuilder<'_> {
+impl<C> std::fmt::Debug for StepBuilder<'_, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepBuilder")
             .field("name", &self.name)
@@ -522,7 +635,7 @@ impl std::fmt::Debug for StepBuilder<'_> {
     }
 }
 
-impl StepBuilder<'_> {
+impl<C> StepBuilder<'_, C> {
     /// Sets the retry policy (default: [`Retry::default`]).
     pub fn retry(mut self, policy: Retry) -> Self {
         self.retry = policy;
@@ -545,6 +658,57 @@ impl StepBuilder<'_> {
             }),
         );
         self
+    }
+}
+
+impl<'a> StepBuilder<'a, NoCompensation> {
+    /// Registers how to undo this step (a saga): if the run fails later,
+    /// the compensations of its completed steps run in reverse order, each
+    /// as a durable step named `compensate/<step>`, with the step's output.
+    /// They run at least once and are retried with the default policy.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # #[derive(Serialize, Deserialize, Clone)] struct Charge { id: String }
+    /// # async fn refund(_: &Charge) -> Result<(), std::io::Error> { Ok(()) }
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// let charge: Charge = ctx
+    ///     .step("charge")
+    ///     .compensate(|charge: Charge| async move { refund(&charge).await })
+    ///     .run(async || Ok::<_, StepError>(Charge { id: "ch_1".into() }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn compensate<T, E, F, Fut>(self, undo: F) -> StepBuilder<'a, Compensated<T>>
+    where
+        T: DeserializeOwned + Send + 'static,
+        E: Into<StepError>,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let undo: Undo = Arc::new(move |output: String| {
+            let decoded: Result<T, _> = serde_json::from_str(&output);
+            let future = decoded.map(&undo);
+            Box::pin(async move {
+                match future {
+                    Ok(future) => future.await.map_err(Into::into),
+                    Err(error) => Err(StepError::permanent(format!(
+                        "the recorded output does not fit the compensation: {error}"
+                    ))),
+                }
+            })
+        });
+        StepBuilder {
+            ctx: self.ctx,
+            name: self.name,
+            retry: self.retry,
+            timeout: self.timeout,
+            input: self.input,
+            compensation: Compensated {
+                undo,
+                output: PhantomData,
+            },
+        }
     }
 
     /// Runs `body` as a durable step and returns its output.
@@ -580,7 +744,53 @@ impl StepBuilder<'_> {
     /// # Errors
     ///
     /// As for [`run`](StepBuilder::run).
-    pub async fn run_with_attempt<T, E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    pub async fn run_with_attempt<T, E, F, Fut>(self, body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.execute(body, None).await
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send> StepBuilder<'_, Compensated<T>> {
+    /// Runs `body` as a durable step with its compensation; see
+    /// [`StepBuilder::run`] and [`StepBuilder::compensate`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`StepBuilder::run`].
+    pub async fn run<E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.run_with_attempt(move |_| body()).await
+    }
+
+    /// Like [`run`](Self::run), handing the body the attempt number.
+    ///
+    /// # Errors
+    ///
+    /// As for [`StepBuilder::run`].
+    pub async fn run_with_attempt<E, F, Fut>(self, body: F) -> Result<T, Error>
+    where
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        let undo = self.compensation.undo.clone();
+        self.execute(body, Some(undo)).await
+    }
+}
+
+impl<C> StepBuilder<'_, C> {
+    /// Runs the step: replays it from the journal or executes its attempts,
+    /// and registers its compensation once it is completed.
+    async fn execute<T, E, F, Fut>(self, mut body: F, undo: Option<Undo>) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned + Send,
         E: Into<StepError>,
@@ -593,6 +803,7 @@ impl StepBuilder<'_> {
             retry,
             timeout,
             input,
+            ..
         } = self;
         retry.validate()?;
         let timeout = timeout?;
@@ -601,7 +812,9 @@ impl StepBuilder<'_> {
         let (seq, mut attempt, mut resume_at) = match ctx.reach(name, StepKind::Run).await {
             StepStart::Recorded(record) => match record.status {
                 StepStatus::Completed => {
-                    return Ok(ctx.decode(name, record.output.as_deref()).await);
+                    let output = record.output.unwrap_or_else(|| "null".into());
+                    ctx.register_compensation(name, &output, undo);
+                    return Ok(ctx.decode(name, Some(&output)).await);
                 }
                 StepStatus::Failed => {
                     return Err(Error::StepFailed {
@@ -690,10 +903,11 @@ impl StepBuilder<'_> {
                 Ok(value) => {
                     let output = ctx.encode(name, &value).await;
                     ctx.save(StepRecord {
-                        output: Some(output),
+                        output: Some(output.clone()),
                         ..base
                     })
                     .await;
+                    ctx.register_compensation(name, &output, undo);
                     return Ok(value);
                 }
                 Err(error) if !error.is_permanent() && attempt < retry.max_attempts() => {

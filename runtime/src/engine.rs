@@ -73,6 +73,9 @@ pub(crate) struct EngineConfig {
     pub(crate) owner: String,
 }
 
+/// A workflow's on-failure hook, with its types erased.
+pub(crate) type OnFailure = fn(Ctx, crate::Failure) -> BoxFuture<'static, Result<(), String>>;
+
 /// How a registered workflow is started and checked, with its types erased.
 pub(crate) struct Registered {
     pub(crate) name: &'static str,
@@ -80,6 +83,8 @@ pub(crate) struct Registered {
     /// Runs the body on a JSON input; `Ok` is the output as JSON text, `Err`
     /// the failure message.
     pub(crate) start: fn(Ctx, String) -> BoxFuture<'static, Result<String, String>>,
+    /// Runs after a failure and its compensations.
+    pub(crate) on_failure: Option<OnFailure>,
     /// Checks a JSON input against the input type and returns it as stored.
     validate: fn(serde_json::Value) -> Result<String, String>,
     schema: fn() -> serde_json::Value,
@@ -97,6 +102,17 @@ fn start_erased<W: Workflow>(
                 .map_err(|error| format!("cannot serialize the workflow output: {error}")),
             Err(error) => Err(error.to_string()),
         }
+    })
+}
+
+fn on_failure_erased<W: Workflow>(
+    ctx: Ctx,
+    failure: crate::Failure,
+) -> BoxFuture<'static, Result<(), String>> {
+    Box::pin(async move {
+        W::on_failure(ctx, failure)
+            .await
+            .map_err(|error| error.to_string())
     })
 }
 
@@ -240,6 +256,7 @@ impl EngineBuilder {
             name: W::NAME,
             timeout_ms: W::TIMEOUT_MS,
             start: start_erased::<W>,
+            on_failure: W::HAS_ON_FAILURE.then_some(on_failure_erased::<W> as OnFailure),
             validate: validate_erased::<W>,
             schema: W::input_schema,
         };
@@ -504,6 +521,10 @@ impl Engine {
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
         let journal = self.shared.store.load_journal(id).await?;
         Ok(journal.iter().map(|record| record.to_info()).collect())
+    }
+
+    pub(crate) async fn run_logs(&self, id: RunId) -> Result<Vec<crate::store::LogLine>, Error> {
+        self.shared.store.load_logs(id).await
     }
 
     pub(crate) async fn wait_until_finished(&self, id: RunId) -> Result<RunInfo, Error> {

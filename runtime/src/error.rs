@@ -140,6 +140,11 @@ pub enum Error {
         message: Option<String>,
     },
 
+    /// The run was ended by `Ctx::abort`: it is cancelled with this reason,
+    /// without compensations.
+    #[error("the run was aborted: {0}")]
+    Aborted(String),
+
     /// The run failed; `message` is the workflow's error or the error that
     /// ended it.
     #[error("run {run_id} failed: {message}")]

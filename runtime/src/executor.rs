@@ -113,7 +113,10 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
         Vec::new()
     };
     let context = RunContext::new(shared.clone(), registered.name, lease, deadline, journal);
-    let mut body = catch_unwind_future((registered.start)(Ctx::new(context.clone()), run.input));
+    let ctx = Ctx::new(context.clone());
+    let mut current = catch_unwind_future((registered.start)(ctx.clone(), run.input));
+    // Set once the body failed and its compensations and on-failure hook run.
+    let mut unwinding: Option<String> = None;
     let timeout = async {
         match deadline {
             Some(at) => shared.clock.sleep_until(at).await,
@@ -122,20 +125,24 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
     };
     tokio::pin!(timeout);
     loop {
-        tokio::select! {
+        let failure = tokio::select! {
             biased;
-            result = &mut body => {
-                return match result {
-                    Ok(Ok(output)) => finish_with_output(shared, output),
-                    Ok(Err(message)) => Ending::Finished(RunOutcome::Failed(message)),
-                    Err(panic) => Ending::Finished(RunOutcome::Failed(format!("the workflow body {panic}"))),
-                };
+            result = &mut current => {
+                if let Some(message) = unwinding {
+                    return Ending::Finished(RunOutcome::Failed(message));
+                }
+                match result {
+                    Ok(Ok(output)) => return finish_with_output(shared, output),
+                    Ok(Err(message)) => message,
+                    Err(panic) => format!("the workflow body {panic}"),
+                }
             }
             () = context.control.notified() => {
                 let mut state = context.state();
                 if let Some(error) = state.stop.take() {
                     return match error {
                         Error::LeaseLost { .. } | Error::Database(_) => Ending::Stopped(error),
+                        Error::Aborted(reason) => Ending::Finished(RunOutcome::Cancelled(reason)),
                         // Non-determinism, duplicate steps, serialization and
                         // size errors end the run: retrying cannot fix them.
                         error => Ending::Finished(RunOutcome::Failed(error.to_string())),
@@ -148,9 +155,28 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
                     };
                     return Ending::Suspended(ready_at);
                 }
+                match state.fail.take() {
+                    Some(message) if unwinding.is_none() => message,
+                    _ => continue,
+                }
             }
             () = &mut timeout => return Ending::Finished(RunOutcome::TimedOut),
+        };
+        // The body failed: run the compensations and the on-failure hook, as
+        // durable steps, before the run is marked failed.
+        let has_compensations = !context.state().compensations.is_empty();
+        if !has_compensations && registered.on_failure.is_none() {
+            return Ending::Finished(RunOutcome::Failed(failure));
         }
+        let hook = registered.on_failure;
+        let unwind_ctx = ctx.clone();
+        let message = failure.clone();
+        let unwind: crate::BoxFuture<'static, Result<String, String>> = Box::pin(async move {
+            unwind_ctx.unwind(&message, hook).await;
+            Err(message)
+        });
+        current = catch_unwind_future(unwind);
+        unwinding = Some(failure);
     }
 }
 

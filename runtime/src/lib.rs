@@ -55,6 +55,7 @@ mod error;
 mod events;
 mod executor;
 mod fanout;
+mod log;
 mod replay;
 mod retry;
 mod run;
@@ -66,17 +67,18 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ctx::{Ctx, StepBuilder, StepName};
+pub use ctx::{Compensated, Ctx, NoCompensation, StepBuilder, StepName};
 pub use durable_grammar::DurationError;
 pub use duration::IntoDuration;
 pub use engine::{Durability, Engine, EngineBuilder, Limits};
 pub use error::{Error, StepError};
 pub use events::WaitForEvent;
 pub use fanout::{AllSettled, Branch, ErrorMode, FailFast, FanOut, branch};
+pub use log::LogLevel;
 pub use retry::Retry;
 pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};
 pub use uuid::Uuid;
-pub use workflow::{StepKind, StepManifest, Workflow};
+pub use workflow::{Failure, StepKind, StepManifest, Workflow};
 
 /// A boxed, sendable future, as the object-safe traits of this crate return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

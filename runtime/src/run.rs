@@ -312,6 +312,15 @@ impl<O: DeserializeOwned> RunHandle<O> {
         self.engine.run_steps(self.id).await
     }
 
+    /// The run's log lines (`Ctx::log`, `Ctx::progress`), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn logs(&self) -> Result<Vec<crate::store::LogLine>, Error> {
+        self.engine.run_logs(self.id).await
+    }
+
     /// Cancels a pending, running or suspended run. A running step body is
     /// dropped at its next await; nothing it returns is recorded.
     ///

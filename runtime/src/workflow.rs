@@ -35,10 +35,34 @@ pub trait Workflow: Send + Sync + 'static {
         input: Self::Input,
     ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
 
+    /// Whether the workflow has an on-failure hook
+    /// (`#[workflow(on_failure = path)]`).
+    const HAS_ON_FAILURE: bool = false;
+
+    /// The on-failure hook: runs after a failed run's compensations, with the
+    /// error and the completed steps; its steps are recorded under
+    /// `on-failure/`.
+    fn on_failure(
+        ctx: Ctx,
+        failure: Failure,
+    ) -> impl Future<Output = Result<(), crate::Error>> + Send {
+        let _ = (ctx, failure);
+        async { Ok(()) }
+    }
+
     /// The JSON Schema of [`Workflow::Input`].
     fn input_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Self::Input)).unwrap_or_default()
     }
+}
+
+/// What an on-failure hook receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// The error the run failed with.
+    pub error: String,
+    /// The steps the run had completed, in the order they were reached.
+    pub completed_steps: Vec<String>,
 }
 
 /// What kind of step a manifest entry or journal record is.

@@ -9,6 +9,8 @@
 pub(crate) mod batch;
 pub mod sqlite;
 
+use serde::Serialize;
+
 use crate::run::{RunId, RunInfo, RunStatus, StepInfo, StepStatus};
 use crate::{BoxFuture, Error, StepKind};
 
@@ -137,6 +139,8 @@ pub enum RunOutcome {
     Failed(String),
     /// Passed its deadline.
     TimedOut,
+    /// Ended by the workflow without failing (`Ctx::abort`), with a reason.
+    Cancelled(String),
 }
 
 /// What a waiting step waits for.
@@ -185,6 +189,22 @@ pub struct SentEvent {
     pub id: i64,
     /// The runs whose waits it satisfied.
     pub woken: Vec<RunId>,
+}
+
+/// A log line written by a run (`wf_log`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    /// Its position in the run (`<scope>#<n>`): a replay writes the same key,
+    /// which the store ignores, so a line lands once.
+    pub key: String,
+    /// The level: `debug`, `info`, `warn`, `error` or `progress`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+    /// Structured fields, as JSON text.
+    pub fields: Option<String>,
+    /// When it was written (ms).
+    pub created_at: i64,
 }
 
 /// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
@@ -317,6 +337,13 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         deadline_at: Option<i64>,
     ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Appends a log line of a run, unless one with its key exists; not
+    /// waited for (ordered before later writes), dropped for a stale lease.
+    fn append_log(&self, lease: Lease, line: LogLine);
+
+    /// A run's log lines, oldest first.
+    fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>>;
 
     /// A run, or `None`.
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;

@@ -25,8 +25,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewEvent, NewRun, RunOutcome, SentEvent,
-    StepRecord, Store, TransitionOutcome, Wait, event_output_json, run_outcome_json,
+    ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
+    SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -248,6 +248,7 @@ enum WriteOp {
         child: NewRun,
         wait: bool,
     },
+    AppendLog(Lease, LogLine),
     Retry {
         run_id: RunId,
         now: i64,
@@ -272,7 +273,7 @@ impl WriteOp {
             WriteOp::Create(_) => 1,
             WriteOp::Cancel { .. } => 2,
             WriteOp::Retry { .. } => 3,
-            WriteOp::SaveStep(..) => 4,
+            WriteOp::SaveStep(..) | WriteOp::AppendLog(..) => 4,
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
             WriteOp::SendEvent { .. } | WriteOp::ResolveWait { .. } => 6,
@@ -537,6 +538,27 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
             }
             Ok(WriteOut::Sent(sent))
+        }
+        WriteOp::AppendLog(lease, line) => {
+            if !holds_lease(connection, lease)? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            connection
+                .prepare_cached(
+                    "INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (instance_id, key) DO NOTHING",
+                )?
+                .execute(params![
+                    lease.run_id.to_string(),
+                    line.level,
+                    line.message,
+                    line.fields,
+                    line.key,
+                    line.created_at
+                ])?;
+            Ok(WriteOut::Done)
         }
         WriteOp::StartChild {
             lease,
@@ -1124,7 +1146,7 @@ fn after_finish(
         let (status, output, error) = outcome_columns(outcome);
         let outcome_json = run_outcome_json(status.as_str(), output, error);
         settled.push((*run_id, outcome_json, status == RunStatus::Completed));
-        if matches!(outcome, RunOutcome::TimedOut) {
+        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
             cancelled.extend(cancel_tree(connection, *run_id, false, now)?);
         }
     }
@@ -1230,6 +1252,7 @@ fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&st
         RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
         RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
         RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
+        RunOutcome::Cancelled(reason) => (RunStatus::Cancelled, None, Some(reason.as_str())),
     }
 }
 
@@ -1553,6 +1576,31 @@ impl Store for SqliteStore {
                 _ => Err(unexpected()),
             }
         })
+    }
+
+    fn append_log(&self, lease: Lease, line: LogLine) {
+        self.writer.submit_detached(WriteOp::AppendLog(lease, line));
+    }
+
+    fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT key, level, message, fields, created_at FROM wf_log \
+                     WHERE instance_id = ?1 ORDER BY id",
+                )?
+                .query_map(params![run_id.to_string()], |row| {
+                    Ok(LogLine {
+                        key: row.get(0)?,
+                        level: row.get(1)?,
+                        message: row.get(2)?,
+                        fields: row.get(3)?,
+                        created_at: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {

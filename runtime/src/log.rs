@@ -1,0 +1,72 @@
+//! Logs and progress from inside a run: lines in `wf_log` that land once,
+//! not again when the run replays.
+//!
+//! Each line's key is its position in its scope (`#0`, `#1`, ..., or
+//! `charge-all[3]#0` in a fan-out branch); a replay reaches the same
+//! positions, and the store ignores a key it already has.
+
+use serde::Serialize;
+
+use crate::Ctx;
+use crate::store::LogLine;
+
+/// The level of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogLevel {
+    /// Detail for debugging.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected that the run handled.
+    Warn,
+    /// Something that went wrong.
+    Error,
+    /// A milestone of the run ([`Ctx::progress`]).
+    Progress,
+}
+
+impl LogLevel {
+    /// The text stored in `wf_log.level`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Progress => "progress",
+        }
+    }
+}
+
+impl Ctx {
+    /// Writes a structured log line to `wf_log`, once: a replay of the run
+    /// does not write it again. Not waited for.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # use durable::LogLevel;
+    /// # async fn f(ctx: Ctx) {
+    /// ctx.log(LogLevel::Info, "charged", json!({ "cents": 4200 }));
+    /// # }
+    /// ```
+    pub fn log(&self, level: LogLevel, message: impl Into<String>, fields: impl Serialize) {
+        let fields = serde_json::to_value(fields)
+            .ok()
+            .filter(|value| !value.is_null())
+            .map(|value| value.to_string());
+        let key = self.next_log_key();
+        let line = LogLine {
+            key,
+            level: level.as_str().to_owned(),
+            message: message.into(),
+            fields,
+            created_at: self.run.shared.clock.now_ms(),
+        };
+        self.run.shared.store.append_log(self.run.lease, line);
+    }
+
+    /// Records a milestone of the run (a `progress` line in `wf_log`), once.
+    pub fn progress(&self, message: impl Into<String>) {
+        self.log(LogLevel::Progress, message, ());
+    }
+}

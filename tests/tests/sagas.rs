@@ -1,0 +1,234 @@
+//! Failure handling: compensations in reverse order as durable steps, the
+//! on-failure hook, resuming compensation after a crash, `fail`, `abort`,
+//! and logs that land once.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use durable::prelude::*;
+use durable::{Failure, LogLevel, ManualClock, StepStatus};
+use durable_tests::{Scratch, wait_for_status};
+
+static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn note(event: impl Into<String>) {
+    EVENTS.lock().unwrap().push(event.into());
+}
+
+async fn report_failure(ctx: Ctx, failure: Failure) -> Result<(), Error> {
+    ctx.run("notify", async || {
+        note(format!(
+            "hook: {} after {:?}",
+            failure.error, failure.completed_steps
+        ));
+        Ok::<_, StepError>(())
+    })
+    .await
+}
+
+#[workflow(on_failure = report_failure)]
+async fn transfer(ctx: Ctx, cents: u64) -> Result<(), Error> {
+    ctx.step("debit")
+        .compensate(|debited: u64| async move {
+            note(format!("undo debit {debited}"));
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(cents))
+        .await?;
+    ctx.step("reserve")
+        .compensate(|slot: String| async move {
+            note(format!("undo reserve {slot}"));
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>("slot-1".to_string()))
+        .await?;
+    ctx.step("credit")
+        .retry(Retry::none())
+        .run(async || Err::<(), _>(StepError::permanent("account closed")))
+        .await
+}
+
+#[tokio::test]
+async fn a_failed_run_compensates_in_reverse_order_then_calls_its_hook() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(Transfer)
+        .start()
+        .await
+        .unwrap();
+    let run = Transfer::trigger(&engine, 500).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("step `credit` failed after 1 attempt(s): account closed"),
+        "{error}"
+    );
+    let events = EVENTS.lock().unwrap().clone();
+    assert_eq!(events[0], "undo reserve slot-1");
+    assert_eq!(events[1], "undo debit 500");
+    assert!(
+        events[2].starts_with("hook: step `credit` failed"),
+        "{events:?}"
+    );
+    assert!(events[2].ends_with(r#"["debit", "reserve"]"#), "{events:?}");
+    let steps: Vec<(String, StepStatus)> = run
+        .steps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.status))
+        .collect();
+    for name in [
+        "compensate/reserve",
+        "compensate/debit",
+        "on-failure/notify",
+    ] {
+        assert!(
+            steps.contains(&(name.to_string(), StepStatus::Completed)),
+            "{name} in {steps:?}"
+        );
+    }
+}
+
+static UNDO_RESERVE: AtomicU32 = AtomicU32::new(0);
+static UNDO_DEBIT: AtomicU32 = AtomicU32::new(0);
+static DEBIT_UNDO_BLOCKS: AtomicBool = AtomicBool::new(true);
+
+#[workflow]
+async fn interrupted_saga(ctx: Ctx) -> Result<(), Error> {
+    ctx.step("debit")
+        .compensate(|_: u32| async move {
+            UNDO_DEBIT.fetch_add(1, Ordering::SeqCst);
+            if DEBIT_UNDO_BLOCKS.swap(false, Ordering::SeqCst) {
+                // The process "dies" here: the test shuts the engine down.
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(1u32))
+        .await?;
+    ctx.step("reserve")
+        .compensate(|_: u32| async move {
+            UNDO_RESERVE.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(2u32))
+        .await?;
+    ctx.fail("no stock").await
+}
+
+#[tokio::test]
+async fn a_crash_while_compensating_resumes_without_repeating_finished_compensations() {
+    let scratch = Scratch::new("saga-crash");
+    let db = scratch.join("runs.db");
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(InterruptedSaga)
+        .start()
+        .await
+        .unwrap();
+    let run = InterruptedSaga::trigger(&engine).await.unwrap();
+    while UNDO_DEBIT.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let id = run.id();
+    engine.shutdown().await;
+    drop((engine, run));
+
+    let engine = Engine::builder()
+        .sqlite_file(&db)
+        .register(InterruptedSaga)
+        .start()
+        .await
+        .unwrap();
+    let run = engine.run_handle::<()>(id);
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(error.ends_with("no stock"), "{error}");
+    assert_eq!(
+        UNDO_RESERVE.load(Ordering::SeqCst),
+        1,
+        "a finished compensation ran again"
+    );
+    assert_eq!(
+        UNDO_DEBIT.load(Ordering::SeqCst),
+        2,
+        "the interrupted compensation ran again"
+    );
+}
+
+static ABORT_UNDO: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn aborted(ctx: Ctx) -> Result<(), Error> {
+    ctx.step("charge")
+        .compensate(|_: u32| async move {
+            ABORT_UNDO.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(1u32))
+        .await?;
+    ctx.abort("customer changed their mind").await
+}
+
+#[tokio::test]
+async fn abort_ends_the_run_cancelled_without_compensating() {
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(Aborted)
+        .start()
+        .await
+        .unwrap();
+    let run = Aborted::trigger(&engine).await.unwrap();
+    assert!(matches!(
+        run.result().await,
+        Err(Error::RunCancelled { .. })
+    ));
+    let info = run.info().await.unwrap();
+    assert_eq!(info.status, RunStatus::Cancelled);
+    assert_eq!(info.error.as_deref(), Some("customer changed their mind"));
+    assert_eq!(ABORT_UNDO.load(Ordering::SeqCst), 0);
+}
+
+#[workflow]
+async fn chatty(ctx: Ctx) -> Result<(), Error> {
+    ctx.progress("started");
+    ctx.log(LogLevel::Info, "charged", json!({ "cents": 4200 }));
+    ctx.sleep("pause", "1h").await?;
+    ctx.progress("finished");
+    Ok(())
+}
+
+#[tokio::test]
+async fn logs_and_progress_land_once_across_replays() {
+    let clock = ManualClock::new(1_700_000_000_000);
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .clock(clock.clone())
+        .register(Chatty)
+        .start()
+        .await
+        .unwrap();
+    let run = Chatty::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    clock.advance(Duration::from_secs(3600));
+    run.result().await.unwrap();
+    let logs: Vec<(String, String, Option<String>)> = run
+        .logs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.level, l.message, l.fields))
+        .collect();
+    assert_eq!(
+        logs,
+        [
+            ("progress".into(), "started".into(), None),
+            (
+                "info".into(),
+                "charged".into(),
+                Some(r#"{"cents":4200}"#.into())
+            ),
+            ("progress".into(), "finished".into(), None),
+        ]
+    );
+}
