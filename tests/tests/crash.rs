@@ -67,81 +67,128 @@ fn killed_workers_never_repeat_a_committed_step() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    // Every run completed, with the outputs of its steps.
     let connection = rusqlite::Connection::open(&database).unwrap();
-    let runs: Vec<(String, String, Option<String>)> = connection
-        .prepare("SELECT json_extract(input, '$.run'), status, output FROM wf_instance")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(runs.len(), batches * 10);
-    let committed: HashMap<(String, String), String> = connection
-        .prepare(
-            "SELECT json_extract(i.input, '$.run'), s.name, json_extract(s.output, '$') \
-             FROM wf_step s JOIN wf_instance i ON i.id = s.instance_id \
-             WHERE s.kind = 'run' AND s.status = 'completed'",
-        )
-        .unwrap()
-        .query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let query = |sql: &str| -> Vec<(String, String, Option<String>)> {
+        connection
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // Every run ended as it should: plain runs and children completed,
+    // sagas failed after compensating.
+    let runs = query("SELECT json_extract(input, '$.run'), workflow, status FROM wf_instance");
+    let top_level = runs
+        .iter()
+        .filter(|(run, _, _)| !run.contains(".child"))
+        .count();
+    assert_eq!(top_level, batches * 10);
+    for (run, workflow, status) in &runs {
+        let expected = if workflow == "crash-saga" {
+            "failed"
+        } else {
+            "completed"
+        };
+        assert_eq!(status.as_deref(), Some(expected), "{workflow} {run}");
+    }
+    let outputs = query(
+        "SELECT json_extract(input, '$.run'), workflow, output FROM wf_instance WHERE workflow = 'crash-ledger'",
+    );
+    let committed: HashMap<(String, String), String> = query(
+        "SELECT json_extract(i.input, '$.run'), s.name, json_extract(s.output, '$') \
+         FROM wf_step s JOIN wf_instance i ON i.id = s.instance_id \
+         WHERE s.kind = 'run' AND s.status = 'completed' \
+         AND s.name NOT LIKE 'compensate/%' AND s.name NOT LIKE 'on-failure/%'",
+    )
+    .into_iter()
+    .map(|(run, step, output)| ((run, step), output.unwrap_or_default()))
+    .collect();
 
-    // The ledger: every execution of every step body, in order. A kill can
-    // land inside the `write` of a line and tear it; a torn execution never
-    // returned, so it cannot be a committed one: count it and skip it.
+    // The ledger: every execution of every step body and compensation, in
+    // order. A kill can land inside the `write` of a line and tear it; a torn
+    // execution never returned, so it cannot be a committed one: count it and
+    // skip it.
     let text = std::fs::read_to_string(&ledger).unwrap();
+    let text = text
+        .replace("effect ", "\neffect ")
+        .replace("undo ", "\nundo ");
     let mut executions: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut undos: HashMap<String, Vec<String>> = HashMap::new();
     let mut torn = 0;
-    for record in text.split("effect ").skip(1) {
-        let complete = record.split_once('\n').and_then(|(line, rest)| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            match fields.as_slice() {
-                [run, step, execution] if execution.len() == 36 => Some((
-                    run.to_string(),
-                    step.to_string(),
-                    execution.to_string(),
-                    rest,
-                )),
-                _ => None,
+    for line in text.lines().filter(|line| !line.is_empty()) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["effect", run, step, execution] if execution.len() == 36 => {
+                executions
+                    .entry((run.to_string(), step.to_string()))
+                    .or_default()
+                    .push(execution.to_string());
             }
-        });
-        match complete {
-            Some((run, step, execution, rest)) => {
-                executions.entry((run, step)).or_default().push(execution);
-                // The start of a line torn before its first word was done.
-                torn += usize::from(!rest.is_empty());
+            ["undo", run, step, execution] if execution.len() == 36 => {
+                undos
+                    .entry(run.to_string())
+                    .or_default()
+                    .push(step.to_string());
             }
-            None => torn += 1,
+            _ => torn += 1,
         }
     }
     assert!(torn <= kills, "{torn} torn ledger lines for {kills} kills");
 
+    // Each step's committed result is its last execution: no body ran after
+    // its result was committed. Every executed step was committed.
     let mut repeated_bodies = 0;
-    for (run, status, output) in &runs {
-        assert_eq!(status, "completed", "run {run}");
+    for (key, ran) in &executions {
+        let committed = committed
+            .get(key)
+            .unwrap_or_else(|| panic!("{key:?} ran but was never committed"));
+        assert_eq!(
+            ran.last(),
+            Some(committed),
+            "{key:?} ran after its commit: {ran:?}"
+        );
+        repeated_bodies += ran.len() - 1;
+    }
+    assert_eq!(committed.len(), executions.len());
+    // The output of each plain run holds its steps' committed results.
+    for (run, _, output) in &outputs {
         let output: Vec<String> = serde_json::from_str(output.as_deref().unwrap()).unwrap();
         for (step, returned) in ["a", "b", "c", "d", "e"].iter().zip(&output) {
-            let key = (run.clone(), step.to_string());
-            let committed = &committed[&key];
-            let ran = &executions[&key];
-            // The run's output holds the committed result: replay fed it back.
-            assert_eq!(returned, committed, "{key:?}");
-            // The committed result is the last execution: no body ran after
-            // its result was committed.
             assert_eq!(
-                ran.last(),
-                Some(committed),
-                "{key:?} ran after its commit: {ran:?}"
+                returned,
+                &committed[&(run.clone(), step.to_string())],
+                "{run} {step}"
             );
-            repeated_bodies += ran.len() - 1;
         }
     }
+    // Sagas compensated in reverse order, and a finished compensation never
+    // ran again: no undo of `y` after the first undo of `x`.
+    let sagas: Vec<&String> = runs
+        .iter()
+        .filter(|(_, w, _)| w == "crash-saga")
+        .map(|(run, _, _)| run)
+        .collect();
+    for run in &sagas {
+        let order = &undos[*run];
+        let first_x = order
+            .iter()
+            .position(|step| step == "saga[x]")
+            .expect("x compensated");
+        assert!(
+            order[..first_x].iter().any(|step| step == "saga[y]"),
+            "{run}: y not compensated first: {order:?}"
+        );
+        assert!(
+            order[first_x..].iter().all(|step| step == "saga[x]"),
+            "{run}: y compensated again: {order:?}"
+        );
+    }
     println!(
-        "{kills} kills, {} runs, {} step bodies, {repeated_bodies} re-executed after a kill before their commit (at-least-once), {torn} killed while writing the ledger",
+        "{kills} kills, {} runs ({} sagas), {} step bodies, {repeated_bodies} re-executed after a kill before their commit (at-least-once), {torn} killed while writing the ledger",
         runs.len(),
+        sagas.len(),
         executions.values().map(Vec::len).sum::<usize>()
     );
 }
