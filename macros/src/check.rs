@@ -221,11 +221,11 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
             }
         };
         let step_name = literal.value();
-        if step_name.is_empty() {
+        if step_name.is_empty() || step_name.contains('/') {
             error(
                 &mut errors,
                 literal.span(),
-                "a step name cannot be empty".into(),
+                "a step name is not empty and has no `/` (it separates a fan-out branch from its steps); write e.g. \"charge-card\"".into(),
             );
         }
         if call.repeated && !keyed {

@@ -378,13 +378,16 @@ impl<'ast> Visit<'ast> for StepFinder {
             };
             let this_call = call as *const syn::ExprMethodCall;
             let mut options: Vec<(&'static str, LitStr)> = Vec::new();
+            let mut chained: Vec<(&'static str, LitStr)> = Vec::new();
             self.chain_options.retain(|(root, option, literal)| {
                 let mine = *root == this_call;
                 if mine {
-                    options.push((option, literal.clone()));
+                    chained.push((option, literal.clone()));
                 }
                 !mine
             });
+            // The chain was visited from its end: restore source order.
+            chained.reverse();
             let second = call.args.iter().nth(1);
             match kind {
                 StepKind::Sleep => {
@@ -412,6 +415,7 @@ impl<'ast> Visit<'ast> for StepFinder {
                 }
                 _ => {}
             }
+            options.extend(chained);
             let fan_out_name = match &name {
                 StepNameArg::Literal(literal) | StepNameArg::Keyed(literal) => literal.value(),
                 _ => String::new(),
