@@ -249,7 +249,7 @@ pub trait Store: Send + Sync + 'static {
         workflows: std::sync::Arc<str>,
     ) -> BoxFuture<'_, Result<Option<i64>, Error>>;
 
-    /// A run's journal: every step record, in `seq` order.
+    /// A run's journal: every step record, in the order they were first written.
     fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>>;
 
     /// Inserts or updates a step record (never one already completed).

@@ -1400,7 +1400,7 @@ impl Store for SqliteStore {
             connection
                 .prepare_cached(
                     "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
-                     updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY seq",
+                     updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY created_at, seq",
                 )?
                 .query_map(params![run_id.to_string()], read_step)?
                 .collect::<Result<Vec<_>, _>>()
