@@ -860,16 +860,28 @@ fn finish_runs(
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), |row| row.get(0))?
         .collect::<Result<_, _>>()?;
+    // Settle the waiters of every run the chunk finished in one pass. The
+    // runs it cancelled are reported with each finish: stopping a run
+    // locally twice is harmless.
+    let mut ended = Vec::with_capacity(chunk.len());
+    let mut latest = 0;
     for &index in chunk {
         if let WriteOp::Finish {
             lease,
             outcome,
             now,
         } = &ops[index]
+            && finished.contains(&lease.run_id.to_string())
         {
+            ended.push((lease.run_id, outcome));
+            latest = latest.max(*now);
+        }
+    }
+    let cancelled = after_finish(connection, &ended, latest)?;
+    for &index in chunk {
+        if let WriteOp::Finish { lease, .. } = &ops[index] {
             results[index] = Some(if finished.contains(&lease.run_id.to_string()) {
-                let cancelled = after_finish(connection, &[(lease.run_id, outcome)], *now)?;
-                Ok(WriteOut::Finished(cancelled))
+                Ok(WriteOut::Finished(cancelled.clone()))
             } else {
                 Err(Error::LeaseLost {
                     run_id: lease.run_id,
