@@ -338,17 +338,51 @@ pub async fn events_settle_matching_waits(store: &dyn Store) {
         lookback_from: None,
     };
     let step = waiting("w", StepKind::WaitForEvent, Some(NOW + 1_000));
-    assert_eq!(store.register_wait(matching, step.clone(), wait(r#"{"order":"a"}"#)).await.unwrap(), None);
-    assert_eq!(store.register_wait(other, step, wait(r#"{"order":"b"}"#)).await.unwrap(), None);
-    store.suspend_run(matching, Some(NOW + 1_000), NOW).await.unwrap();
+    assert_eq!(
+        store
+            .register_wait(matching, step.clone(), wait(r#"{"order":"a"}"#))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .register_wait(other, step, wait(r#"{"order":"b"}"#))
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .suspend_run(matching, Some(NOW + 1_000), NOW)
+        .await
+        .unwrap();
     // `other` is still running when the event comes: no wake-up is lost.
-    let sent = store.send_event(event("paid", r#"{"order":"a","total":5}"#, None, NOW + 1), None).await.unwrap();
+    let sent = store
+        .send_event(
+            event("paid", r#"{"order":"a","total":5}"#, None, NOW + 1),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(sent.woken, [matching.run_id]);
     let claimed = store.claim_ready(claim_request(10, NOW + 1)).await.unwrap();
-    assert_eq!(claimed.iter().map(|c| c.lease.run_id).collect::<Vec<_>>(), [matching.run_id], "woken before its timeout");
-    let resolved = store.resolve_wait(claimed[0].lease, "w".into(), NOW + 2_000).await.unwrap();
-    assert_eq!(resolved, r#"{"data":{"order":"a","total":5}}"#, "the event won the race with the timeout");
-    let timed_out = store.resolve_wait(other, "w".into(), NOW + 2_000).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.lease.run_id).collect::<Vec<_>>(),
+        [matching.run_id],
+        "woken before its timeout"
+    );
+    let resolved = store
+        .resolve_wait(claimed[0].lease, "w".into(), NOW + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        resolved, r#"{"data":{"order":"a","total":5}}"#,
+        "the event won the race with the timeout"
+    );
+    let timed_out = store
+        .resolve_wait(other, "w".into(), NOW + 2_000)
+        .await
+        .unwrap();
     assert_eq!(timed_out, "null");
 }
 
@@ -356,16 +390,31 @@ pub async fn events_settle_matching_waits(store: &dyn Store) {
 /// earlier events do not count.
 pub async fn lookback_sees_earlier_events(store: &dyn Store) {
     let lease = create_and_claim(store).await;
-    store.send_event(event("tick", "1", None, NOW - 5_000), None).await.unwrap();
-    store.send_event(event("tick", "2", None, NOW - 1_000), None).await.unwrap();
+    store
+        .send_event(event("tick", "1", None, NOW - 5_000), None)
+        .await
+        .unwrap();
+    store
+        .send_event(event("tick", "2", None, NOW - 1_000), None)
+        .await
+        .unwrap();
     let wait = |from| Wait::Event {
         name: "tick".into(),
         filter: None,
         lookback_from: from,
     };
     let step = |name: &str| waiting(name, StepKind::WaitForEvent, None);
-    assert_eq!(store.register_wait(lease, step("none"), wait(None)).await.unwrap(), None);
-    let found = store.register_wait(lease, step("window"), wait(Some(NOW - 2_000))).await.unwrap();
+    assert_eq!(
+        store
+            .register_wait(lease, step("none"), wait(None))
+            .await
+            .unwrap(),
+        None
+    );
+    let found = store
+        .register_wait(lease, step("window"), wait(Some(NOW - 2_000)))
+        .await
+        .unwrap();
     assert_eq!(found.as_deref(), Some(r#"{"data":2}"#));
 }
 
@@ -374,11 +423,27 @@ pub async fn signals_are_buffered_for_one_run(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let listen = |name: &str| waiting(name, StepKind::Listen, None);
     let signal = || Wait::Signal { name: "go".into() };
-    store.send_event(event("go", r#""first""#, Some(lease.run_id), NOW), None).await.unwrap();
-    let taken = store.register_wait(lease, listen("l1"), signal()).await.unwrap();
+    store
+        .send_event(event("go", r#""first""#, Some(lease.run_id), NOW), None)
+        .await
+        .unwrap();
+    let taken = store
+        .register_wait(lease, listen("l1"), signal())
+        .await
+        .unwrap();
     assert_eq!(taken.as_deref(), Some(r#"{"data":"first"}"#));
-    assert_eq!(store.register_wait(lease, listen("l2"), signal()).await.unwrap(), None, "taken once");
-    let sent = store.send_event(event("go", r#""second""#, Some(lease.run_id), NOW), None).await.unwrap();
+    assert_eq!(
+        store
+            .register_wait(lease, listen("l2"), signal())
+            .await
+            .unwrap(),
+        None,
+        "taken once"
+    );
+    let sent = store
+        .send_event(event("go", r#""second""#, Some(lease.run_id), NOW), None)
+        .await
+        .unwrap();
     assert_eq!(sent.woken, [lease.run_id]);
 }
 
@@ -387,7 +452,9 @@ pub async fn a_send_from_a_stale_run_writes_nothing(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store.cancel_run(lease.run_id, NOW).await.unwrap();
     let origin = step("announce", 0, StepStatus::Completed, None);
-    let result = store.send_event(event("x", "1", None, NOW), Some((lease, origin))).await;
+    let result = store
+        .send_event(event("x", "1", None, NOW), Some((lease, origin)))
+        .await;
     assert!(is_lease_lost(result));
     let waiter = create_and_claim(store).await;
     let wait = Wait::Event {
@@ -395,7 +462,10 @@ pub async fn a_send_from_a_stale_run_writes_nothing(store: &dyn Store) {
         filter: None,
         lookback_from: Some(0),
     };
-    let seen = store.register_wait(waiter, waiting("w", StepKind::WaitForEvent, None), wait).await.unwrap();
+    let seen = store
+        .register_wait(waiter, waiting("w", StepKind::WaitForEvent, None), wait)
+        .await
+        .unwrap();
     assert_eq!(seen, None, "the refused send stored no event");
 }
 
@@ -411,14 +481,23 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         input: Some(format!("\"{}\"", child.id)),
         ..waiting("invoke", StepKind::Invoke, None)
     };
-    store.start_child(parent, step, child.clone(), true).await.unwrap();
+    store
+        .start_child(parent, step, child.clone(), true)
+        .await
+        .unwrap();
     store.suspend_run(parent, None, NOW).await.unwrap();
     let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].lease.run_id, child.id);
-    store.finish_run(claimed[0].lease, RunOutcome::Completed("42".into()), NOW).await.unwrap();
+    store
+        .finish_run(claimed[0].lease, RunOutcome::Completed("42".into()), NOW)
+        .await
+        .unwrap();
     let parent_again = store.claim_ready(claim_request(10, NOW)).await.unwrap();
-    assert_eq!(parent_again[0].lease.run_id, parent.run_id, "the child's end woke the parent");
+    assert_eq!(
+        parent_again[0].lease.run_id, parent.run_id,
+        "the child's end woke the parent"
+    );
     let journal = store.load_journal(parent.run_id).await.unwrap();
     assert_eq!(journal[0].status, StepStatus::Completed);
     assert_eq!(
@@ -431,10 +510,18 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         ..new_run("flow", "{}", None, NOW + 10_000)
     };
     store
-        .start_child(parent_again[0].lease, waiting("later", StepKind::StartChild, None), second.clone(), false)
+        .start_child(
+            parent_again[0].lease,
+            waiting("later", StepKind::StartChild, None),
+            second.clone(),
+            false,
+        )
         .await
         .unwrap();
-    let cancelled = store.finish_run(parent_again[0].lease, RunOutcome::TimedOut, NOW).await.unwrap();
+    let cancelled = store
+        .finish_run(parent_again[0].lease, RunOutcome::TimedOut, NOW)
+        .await
+        .unwrap();
     assert_eq!(cancelled, [second.id]);
     let status = store.get_run(second.id).await.unwrap().unwrap().status;
     assert_eq!(status, RunStatus::Cancelled);
