@@ -11,8 +11,11 @@ use serde::de::DeserializeOwned;
 
 use crate::duration::millis;
 use crate::executor;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::{SqliteLocation, SqliteStore};
-use crate::store::{ClaimRequest, CreateOutcome, NewRun, Store, TransitionOutcome};
+use crate::store::{
+    ClaimRequest, CreateOutcome, Lease, NewRun, Store, StoreSignal, TransitionOutcome,
+};
 use crate::{
     BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, StepInfo, SystemClock,
     TriggerOptions, Workflow,
@@ -21,6 +24,10 @@ use crate::{
 /// How long a result waiter sleeps between checks when no local wake-up
 /// arrives (a run finished by another process).
 const RESULT_POLL: Duration = Duration::from_millis(500);
+
+/// How often the dispatcher looks for due runs on a database shared with
+/// other processes, besides the notifications it gets.
+const SHARED_POLL: Duration = Duration::from_secs(1);
 
 /// How many runs one claim takes at most.
 const MAX_CLAIM: usize = 256;
@@ -196,7 +203,15 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
-    dispatcher: Arc<tokio::task::AbortHandle>,
+    /// The dispatcher and, on a shared database, the lease heartbeat.
+    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+}
+
+/// Where the engine keeps its runs.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteLocation),
+    Postgres { url: String, schema: Option<String> },
 }
 
 impl std::fmt::Debug for Engine {
@@ -210,7 +225,7 @@ impl std::fmt::Debug for Engine {
 
 /// Configures and starts an [`Engine`].
 pub struct EngineBuilder {
-    location: SqliteLocation,
+    backend: Backend,
     durability: Durability,
     registry: HashMap<&'static str, Registered>,
     concurrency: usize,
@@ -223,7 +238,7 @@ pub struct EngineBuilder {
 impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineBuilder")
-            .field("location", &self.location)
+            .field("backend", &self.backend)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
@@ -233,15 +248,55 @@ impl EngineBuilder {
     /// Stores runs in the SQLite file at `path` (the default is `durable.db`
     /// in the working directory).
     pub fn sqlite_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.location = SqliteLocation::File(path.into());
+        self.backend = Backend::Sqlite(SqliteLocation::File(path.into()));
         self
     }
 
     /// Stores runs in an in-memory SQLite database, lost when the engine
     /// stops: for tests and demos.
     pub fn sqlite_memory(mut self) -> Self {
-        self.location = SqliteLocation::Memory;
+        self.backend = Backend::Sqlite(SqliteLocation::Memory);
         self
+    }
+
+    /// Stores runs in PostgreSQL at `url` (`postgres://user@host/db`), shared
+    /// by any number of engines (workers) in any number of processes.
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.backend = Backend::Postgres {
+            url: url.into(),
+            schema: None,
+        };
+        self
+    }
+
+    /// With [`postgres`](EngineBuilder::postgres): keeps the tables in this
+    /// PostgreSQL schema (created if missing) instead of the default one.
+    pub fn postgres_schema(mut self, schema: impl Into<String>) -> Self {
+        match &mut self.backend {
+            Backend::Postgres { schema: slot, .. } => *slot = Some(schema.into()),
+            Backend::Sqlite(_) => self.errors.push(
+                "postgres_schema needs a PostgreSQL backend: call .postgres(url) first".into(),
+            ),
+        }
+        self
+    }
+
+    /// Chooses the backend by URL: `postgres://...` or `postgresql://...`,
+    /// `sqlite::memory:`, or `sqlite://path/to/file.db`.
+    pub fn database_url(self, url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            self.postgres(url)
+        } else if url == "sqlite::memory:" {
+            self.sqlite_memory()
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            self.sqlite_file(path)
+        } else {
+            let mut builder = self;
+            builder.errors.push(format!(
+                "unsupported database URL {url:?}: use postgres://..., sqlite://FILE or sqlite::memory:"
+            ));
+            builder
+        }
     }
 
     /// Sets what a commit guarantees; see [`Durability`].
@@ -313,8 +368,14 @@ impl EngineBuilder {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(Error::Config(error));
         }
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&self.location, self.durability).await?);
+        let store: Arc<dyn Store> = match &self.backend {
+            Backend::Sqlite(location) => {
+                Arc::new(SqliteStore::open(location, self.durability).await?)
+            }
+            Backend::Postgres { url, schema } => {
+                Arc::new(PostgresStore::open(url, schema.as_deref()).await?)
+            }
+        };
         let names: Vec<&str> = self.registry.keys().copied().collect();
         let workflow_names: Arc<str> = serde_json::to_string(&names)
             .map_err(|error| Error::Config(error.to_string()))?
@@ -337,10 +398,22 @@ impl EngineBuilder {
             active_count: AtomicUsize::new(0),
             shut_down: AtomicBool::new(false),
         });
-        let dispatcher = tokio::spawn(dispatch_loop(shared.clone())).abort_handle();
+        let weak = Arc::downgrade(&shared);
+        shared.store.watch(Arc::new(move |signal| {
+            if let Some(shared) = weak.upgrade() {
+                match signal {
+                    StoreSignal::Wake => shared.dispatch.notify_one(),
+                    StoreSignal::Finished(run_id) => shared.notify_finished(run_id),
+                }
+            }
+        }));
+        let mut tasks = vec![tokio::spawn(dispatch_loop(shared.clone())).abort_handle()];
+        if let Some(lease) = shared.store.lease_duration() {
+            tasks.push(tokio::spawn(heartbeat_loop(shared.clone(), lease)).abort_handle());
+        }
         Ok(Engine {
             shared,
-            dispatcher: Arc::new(dispatcher),
+            tasks: Arc::new(tasks),
         })
     }
 }
@@ -350,7 +423,7 @@ impl Engine {
     /// [`Durability::Normal`], default [`Limits`], the system clock.
     pub fn builder() -> EngineBuilder {
         EngineBuilder {
-            location: SqliteLocation::File(PathBuf::from("durable.db")),
+            backend: Backend::Sqlite(SqliteLocation::File(PathBuf::from("durable.db"))),
             durability: Durability::default(),
             registry: HashMap::new(),
             concurrency: 64,
@@ -597,7 +670,9 @@ impl Engine {
     /// [`Error::Shutdown`].
     pub async fn shutdown(&self) {
         self.shared.shut_down.store(true, Ordering::Release);
-        self.dispatcher.abort();
+        for task in self.tasks.iter() {
+            task.abort();
+        }
         let running: Vec<(RunId, (i64, tokio::task::AbortHandle))> =
             lock(&self.shared.active).drain().collect();
         let now = self.shared.clock.now_ms();
@@ -671,9 +746,47 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                 None => std::future::pending().await,
             }
         };
+        // On a shared database, poll as well: a notification can be missed
+        // while the LISTEN connection reconnects.
+        let poll = async {
+            match shared.store.lease_duration() {
+                Some(_) => tokio::time::sleep(SHARED_POLL).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shared.dispatch.notified() => {}
             () = timer => {}
+            () = poll => {}
+        }
+    }
+}
+
+/// Renews the leases of the runs this engine executes, a third of the lease
+/// apart; a run whose lease was lost (taken over after a stall) is stopped
+/// here, its writes being fenced already.
+async fn heartbeat_loop(shared: Arc<Shared>, lease: Duration) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let leases: Vec<Lease> = lock(&shared.active)
+            .iter()
+            .map(|(run_id, (token, _))| Lease {
+                run_id: *run_id,
+                token: *token,
+            })
+            .collect();
+        if leases.is_empty() {
+            continue;
+        }
+        let until = shared.clock.now_ms().saturating_add(millis(lease));
+        match shared.store.renew_leases(leases, until).await {
+            Ok(lost) => {
+                for run_id in &lost {
+                    tracing::warn!(%run_id, "lost the lease of a run; stopping it here");
+                }
+                shared.stop_local(&lost);
+            }
+            Err(error) => tracing::warn!(%error, "could not renew leases"),
         }
     }
 }

@@ -65,3 +65,29 @@ pub async fn wait_for_status<O: serde::de::DeserializeOwned>(
     }
 }
 pub mod conformance;
+
+/// The environment variable naming the PostgreSQL server for the tests.
+pub const POSTGRES_URL_VAR: &str = "DURABLE_TEST_POSTGRES_URL";
+
+/// The PostgreSQL URL for the tests, or `None` (with a printed notice) when
+/// `DURABLE_TEST_POSTGRES_URL` is not set: the caller then skips.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: set {POSTGRES_URL_VAR} to run the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// A schema name unique to one test, so tests run in parallel on one server.
+pub fn unique_schema(label: &str) -> String {
+    let suffix = durable::Uuid::new_v4().simple().to_string();
+    format!(
+        "t_{}_{}",
+        label.chars().take(30).collect::<String>(),
+        &suffix[..12]
+    )
+    .to_lowercase()
+}

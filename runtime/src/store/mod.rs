@@ -7,6 +7,8 @@
 //! [`Lease`].
 
 pub(crate) mod batch;
+pub(crate) mod ops;
+pub mod postgres;
 pub mod sqlite;
 
 use serde::Serialize;
@@ -207,6 +209,15 @@ pub struct LogLine {
     pub created_at: i64,
 }
 
+/// What a store tells the engine that another process did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreSignal {
+    /// Runs may have become due (triggered, woken, released).
+    Wake,
+    /// This run ended.
+    Finished(RunId),
+}
+
 /// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransitionOutcome {
@@ -229,6 +240,30 @@ pub enum TransitionOutcome {
 pub trait Store: Send + Sync + 'static {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;
+
+    /// How long a claim holds a run unless renewed with
+    /// [`renew_leases`](Store::renew_leases); `None` when leases never expire
+    /// (one engine owns the database).
+    fn lease_duration(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Extends the leases of runs this worker executes until `until` (ms);
+    /// returns the runs whose lease was lost.
+    fn renew_leases(
+        &self,
+        leases: Vec<Lease>,
+        until: i64,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let _ = (leases, until);
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Starts telling `signal` what other processes commit (due runs, ended
+    /// runs). A store used by one process does nothing.
+    fn watch(&self, signal: std::sync::Arc<dyn Fn(StoreSignal) + Send + Sync>) {
+        let _ = signal;
+    }
 
     /// Hands back to `pending` every run whose worker is gone (on SQLite: every
     /// `running` run, since the database belongs to this engine alone) and

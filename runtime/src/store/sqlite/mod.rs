@@ -24,6 +24,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
+use super::ops::{WriteOp, WriteOut};
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
     SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json, run_outcome_json,
@@ -200,101 +201,6 @@ fn migrate(connection: &mut Connection) -> Result<(), Error> {
     }
     tx.commit()?;
     Ok(())
-}
-
-/// One write queued for the writer.
-enum WriteOp {
-    Recover {
-        now: i64,
-    },
-    Create(NewRun),
-    Claim(ClaimRequest),
-    SaveStep(Lease, StepRecord),
-    Suspend {
-        lease: Lease,
-        ready_at: Option<i64>,
-        now: i64,
-    },
-    Release {
-        lease: Lease,
-        now: i64,
-    },
-    Finish {
-        lease: Lease,
-        outcome: RunOutcome,
-        now: i64,
-    },
-    Cancel {
-        run_id: RunId,
-        now: i64,
-    },
-    RegisterWait {
-        lease: Lease,
-        step: StepRecord,
-        wait: Wait,
-    },
-    ResolveWait {
-        lease: Lease,
-        step: String,
-        now: i64,
-    },
-    SendEvent {
-        event: NewEvent,
-        origin: Option<(Lease, StepRecord)>,
-    },
-    StartChild {
-        lease: Lease,
-        step: StepRecord,
-        child: NewRun,
-        wait: bool,
-    },
-    AppendLog(Lease, LogLine),
-    Retry {
-        run_id: RunId,
-        now: i64,
-        deadline_at: Option<i64>,
-    },
-}
-
-impl WriteOp {
-    /// Whether the op changes the database with one statement, so it is
-    /// atomic without an explicit transaction (its other statements only read).
-    fn is_single_write(&self) -> bool {
-        !matches!(self, WriteOp::Retry { .. })
-    }
-
-    /// The order in which a batch applies its kinds of write. Writes that
-    /// share a batch were submitted concurrently, so any order is a valid
-    /// serial order; this one lets a run created in the batch be claimed in
-    /// it, and groups writes of one kind into multi-row statements.
-    fn phase(&self) -> u8 {
-        match self {
-            WriteOp::Recover { .. } => 0,
-            WriteOp::Create(_) => 1,
-            WriteOp::Cancel { .. } => 2,
-            WriteOp::Retry { .. } => 3,
-            WriteOp::SaveStep(..) | WriteOp::AppendLog(..) => 4,
-            // Waits before sends, so a wait and a send that share a batch meet.
-            WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
-            WriteOp::SendEvent { .. } | WriteOp::ResolveWait { .. } => 6,
-            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 7,
-            WriteOp::Finish { .. } => 8,
-            WriteOp::Claim(_) => 9,
-        }
-    }
-}
-
-/// What one write returned.
-enum WriteOut {
-    Created(CreateOutcome),
-    Claimed(Vec<ClaimedRun>),
-    Count(u64),
-    Transition(TransitionOutcome, Vec<RunId>),
-    Finished(Vec<RunId>),
-    Waited(Option<String>),
-    Resolved(String),
-    Sent(SentEvent),
-    Done,
 }
 
 enum WriterConnection {
@@ -539,6 +445,8 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
             }
             Ok(WriteOut::Sent(sent))
         }
+        // One engine owns the file: its leases never expire.
+        WriteOp::RenewLeases { .. } => Ok(WriteOut::Lost(Vec::new())),
         WriteOp::AppendLog(lease, line) => {
             if !holds_lease(connection, lease)? {
                 return Ok(Err(Error::LeaseLost {

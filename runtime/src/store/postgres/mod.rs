@@ -1,0 +1,1394 @@
+//! The PostgreSQL backend: many worker processes on many machines share one
+//! database.
+//!
+//! Claims take runs with `FOR UPDATE SKIP LOCKED` and give each a lease
+//! with a fencing token and an expiry; the engine renews the leases of the
+//! runs it executes, and a run whose lease expired (its worker died) is
+//! claimed by another worker. Every write of a run is fenced by its token.
+//! Writes are grouped per process into one transaction (group commit, see
+//! `store/batch.rs`). Waits and sends of one event name (and a run's end and
+//! the waits for it) take the same transaction-scoped advisory lock, so a
+//! send and a wait in two processes cannot miss each other. Commits that
+//! make runs due or end runs `NOTIFY` the other workers, which wake at once;
+//! they also poll, as a fallback.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use super::batch::{BatchApply, BatchResults, GroupCommit};
+use super::ops::{WriteOp, WriteOut};
+use super::{
+    ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
+    SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome, Wait, event_output_json,
+    run_outcome_json,
+};
+use crate::engine::lock;
+use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
+use crate::{BoxFuture, Error, StepKind};
+
+/// The schema migrations, applied in order, each once (`wf_migration`).
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+
+/// The most writes one group commit applies in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// How long a claim holds a run before another worker may take it, unless
+/// the engine renews it.
+const LEASE: Duration = Duration::from_secs(10);
+
+/// The channel on which commits announce due runs.
+const WAKE_CHANNEL: &str = "durable_wake";
+
+/// The channel on which commits announce ended runs (payload: the run id).
+const FINISHED_CHANNEL: &str = "durable_finished";
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Database(Box::new(error))
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: PgPool,
+    writer: GroupCommit<WriteOp, WriteOut>,
+    listener: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`) and migrates the schema. With
+    /// `schema`, the tables live in that PostgreSQL schema (created if
+    /// missing): tests use one per test.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the server cannot be reached or migrated;
+    /// [`Error::Config`] for a URL or schema name that is not valid.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<Self, Error> {
+        let mut options: PgConnectOptions = url
+            .parse()
+            .map_err(|error| Error::Config(format!("invalid PostgreSQL URL: {error}")))?;
+        if let Some(schema) = schema {
+            if schema.is_empty()
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(Error::Config(format!(
+                    "invalid schema name {schema:?}: use letters, digits and _"
+                )));
+            }
+            let mut admin = PgConnection::connect_with(&options).await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut admin)
+                .await?;
+            admin.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(PostgresStore {
+            writer: GroupCommit::spawn(PgWriter { pool: pool.clone() }, MAX_BATCH),
+            pool,
+            listener: Mutex::new(None),
+        })
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteOut, Error> {
+        self.writer.submit(op).await
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    // Many workers may start at once: one migrates, the others wait.
+    sqlx::query("SELECT pg_advisory_xact_lock(7201)")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS wf_migration (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let (current,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM wf_migration")
+        .fetch_one(&mut *tx)
+        .await?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO wf_migration (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(crate::clock::Clock::now_ms(&crate::SystemClock))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+struct PgWriter {
+    pool: PgPool,
+}
+
+type Results = BatchResults<WriteOut>;
+
+impl BatchApply for PgWriter {
+    type Op = WriteOp;
+    type Out = WriteOut;
+
+    fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            let mut notes = Notes::default();
+            let mut order: Vec<usize> = (0..ops.len()).collect();
+            order.sort_by_key(|&index| ops[index].phase());
+            let mut results: Vec<Option<Result<WriteOut, Error>>> =
+                ops.iter().map(|_| None).collect();
+            for index in order {
+                results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+            }
+            notes.send(&mut tx).await?;
+            tx.commit().await?;
+            Ok(results
+                .into_iter()
+                .map(|result| result.unwrap_or_else(|| Err(unexpected())))
+                .collect())
+        })
+    }
+}
+
+/// What a batch must announce to the other workers when it commits.
+#[derive(Default)]
+struct Notes {
+    wake: bool,
+    finished: Vec<String>,
+}
+
+impl Notes {
+    async fn send(&self, connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.wake {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WAKE_CHANNEL)
+                .execute(&mut *connection)
+                .await?;
+        }
+        for run in &self.finished {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(FINISHED_CHANNEL)
+                .bind(run)
+                .execute(&mut *connection)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies one write inside the batch's transaction. The outer error fails
+/// the transaction; the inner one refuses this write alone.
+async fn apply_op(
+    connection: &mut PgConnection,
+    op: &WriteOp,
+    notes: &mut Notes,
+) -> Result<Result<WriteOut, Error>, Error> {
+    Ok(match op {
+        // Orphaned runs are reclaimed when their lease expires.
+        WriteOp::Recover { .. } => Ok(WriteOut::Count(0)),
+        WriteOp::Create(run) => {
+            let outcome = create_run(connection, run, None).await?;
+            notes.wake |= matches!(outcome, CreateOutcome::Created(_));
+            Ok(WriteOut::Created(outcome))
+        }
+        WriteOp::Claim(request) => Ok(WriteOut::Claimed(claim(connection, request).await?)),
+        WriteOp::SaveStep(lease, step) => {
+            let written = sqlx::query(
+                "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+                   attempts, wake_at, created_at, updated_at) \
+                 SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $11 \
+                 WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $12 \
+                   AND status = 'running') \
+                 ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+                   input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+                   error = excluded.error, attempts = excluded.attempts, \
+                   wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+                 WHERE wf_step.status <> 'completed'",
+            )
+            .bind(lease.run_id.to_string())
+            .bind(&step.name)
+            .bind(step.seq)
+            .bind(step.kind.as_str())
+            .bind(step.status.as_str())
+            .bind(&step.input)
+            .bind(&step.output)
+            .bind(&step.error)
+            .bind(i64::from(step.attempts))
+            .bind(step.wake_at)
+            .bind(step.updated_at)
+            .bind(lease.token)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            if written == 1 || holds_lease(connection, lease).await? {
+                Ok(WriteOut::Done)
+            } else {
+                Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                })
+            }
+        }
+        WriteOp::Suspend {
+            lease,
+            ready_at,
+            now,
+        } => fenced(
+            sqlx::query(
+                "UPDATE wf_instance SET status = 'suspended', \
+                 ready_at = CASE WHEN ready_at IS NOT NULL AND ($1::bigint IS NULL OR ready_at < $1) \
+                   THEN ready_at ELSE $1 END, \
+                 updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = $3::uuid AND lease_token = $4 AND status = 'running'",
+            )
+            .bind(ready_at)
+            .bind(now)
+            .bind(lease.run_id.to_string())
+            .bind(lease.token)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected(),
+            lease,
+        ),
+        WriteOp::Release { lease, now } => {
+            notes.wake = true;
+            fenced(
+                sqlx::query(
+                    "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
+                     lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $2::uuid AND lease_token = $3 AND status = 'running'",
+                )
+                .bind(now)
+                .bind(lease.run_id.to_string())
+                .bind(lease.token)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected(),
+                lease,
+            )
+        }
+        WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+        } => {
+            let (status, output, error) = outcome_columns(outcome);
+            let changed = sqlx::query(
+                "UPDATE wf_instance SET status = $1, output = $2::jsonb, error = $3, \
+                 finished_at = $4, updated_at = $4, ready_at = NULL, lease_owner = NULL, \
+                 lease_expires_at = NULL \
+                 WHERE id = $5::uuid AND lease_token = $6 AND status = 'running'",
+            )
+            .bind(status.as_str())
+            .bind(output)
+            .bind(error)
+            .bind(now)
+            .bind(lease.run_id.to_string())
+            .bind(lease.token)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            match fenced(changed, lease) {
+                Ok(_) => {
+                    let cancelled = after_finish(connection, lease.run_id, outcome, *now, notes).await?;
+                    Ok(WriteOut::Finished(cancelled))
+                }
+                Err(error) => Err(error),
+            }
+        }
+        WriteOp::Cancel { run_id, now } => {
+            let cancelled = cancel_tree(connection, *run_id, true, *now, notes).await?;
+            let outcome = if cancelled.contains(run_id) {
+                TransitionOutcome::Done
+            } else {
+                transition(connection, *run_id, 0).await?
+            };
+            Ok(WriteOut::Transition(outcome, cancelled))
+        }
+        WriteOp::Retry {
+            run_id,
+            now,
+            deadline_at,
+        } => {
+            let changed = sqlx::query(
+                "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
+                 deadline_at = $2, output = NULL, error = NULL, finished_at = NULL \
+                 WHERE id = $3::uuid AND status IN ('failed', 'timed_out')",
+            )
+            .bind(now)
+            .bind(deadline_at)
+            .bind(run_id.to_string())
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                notes.wake = true;
+                sqlx::query(
+                    "DELETE FROM wf_step WHERE instance_id = $1::uuid \
+                     AND status IN ('pending', 'running', 'failed')",
+                )
+                .bind(run_id.to_string())
+                .execute(&mut *connection)
+                .await?;
+            }
+            Ok(WriteOut::Transition(
+                transition(connection, *run_id, changed).await?,
+                Vec::new(),
+            ))
+        }
+        WriteOp::RegisterWait { lease, step, wait } => {
+            if !holds_lease(connection, lease).await? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            register_wait(connection, lease, step, wait)
+                .await?
+                .map(WriteOut::Waited)
+        }
+        WriteOp::ResolveWait { lease, step, now } => {
+            if !holds_lease(connection, lease).await? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            let output: Option<Option<String>> = sqlx::query_scalar(
+                "WITH resolved AS ( \
+                   UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1 \
+                   WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' RETURNING output) \
+                 SELECT COALESCE((SELECT output::text FROM resolved), \
+                   (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))",
+            )
+            .bind(now)
+            .bind(lease.run_id.to_string())
+            .bind(step)
+            .fetch_optional(&mut *connection)
+            .await?;
+            Ok(WriteOut::Resolved(
+                output.flatten().unwrap_or_else(|| "null".into()),
+            ))
+        }
+        WriteOp::SendEvent { event, origin } => {
+            if let Some((lease, _)) = origin
+                && !holds_lease(connection, lease).await?
+            {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            let sent = send_event(connection, event).await?;
+            notes.wake |= !sent.woken.is_empty();
+            if let Some((lease, step)) = origin {
+                let step = StepRecord {
+                    output: Some(sent.id.to_string()),
+                    ..step.clone()
+                };
+                upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+            }
+            Ok(WriteOut::Sent(sent))
+        }
+        WriteOp::StartChild {
+            lease,
+            step,
+            child,
+            wait,
+        } => {
+            if !holds_lease(connection, lease).await? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            create_run(connection, child, Some(lease.run_id)).await?;
+            notes.wake = true;
+            let child_id = child.id.to_string();
+            if *wait {
+                let columns = WaitColumns {
+                    run: Some(child_id),
+                    ..WaitColumns::default()
+                };
+                upsert_step(connection, lease.run_id, step, &columns).await?;
+            } else {
+                let step = StepRecord {
+                    output: Some(format!("\"{child_id}\"")),
+                    ..step.clone()
+                };
+                upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+            }
+            Ok(WriteOut::Done)
+        }
+        WriteOp::AppendLog(lease, line) => {
+            if !holds_lease(connection, lease).await? {
+                return Ok(Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                }));
+            }
+            sqlx::query(
+                "INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
+                 VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (instance_id, key) DO NOTHING",
+            )
+            .bind(lease.run_id.to_string())
+            .bind(&line.level)
+            .bind(&line.message)
+            .bind(&line.fields)
+            .bind(&line.key)
+            .bind(line.created_at)
+            .execute(&mut *connection)
+            .await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::RenewLeases { leases, until } => {
+            let ids: Vec<String> = leases.iter().map(|lease| lease.run_id.to_string()).collect();
+            let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
+            let renewed: Vec<String> = sqlx::query_scalar(
+                "UPDATE wf_instance AS i SET lease_expires_at = $3 \
+                 FROM UNNEST($1::text[], $2::bigint[]) AS l(id, token) \
+                 WHERE i.id = l.id::uuid AND i.lease_token = l.token AND i.status = 'running' \
+                 RETURNING i.id::text",
+            )
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(until)
+            .fetch_all(&mut *connection)
+            .await?;
+            let lost = leases
+                .iter()
+                .filter(|lease| !renewed.contains(&lease.run_id.to_string()))
+                .map(|lease| lease.run_id)
+                .collect();
+            Ok(WriteOut::Lost(lost))
+        }
+    })
+}
+
+async fn claim(
+    connection: &mut PgConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedRun>, Error> {
+    let rows: Vec<(String, String, String, i64, Option<i64>, i32)> = sqlx::query_as(
+        "UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
+         lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
+         started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
+         WHERE id IN (SELECT id FROM wf_instance \
+           WHERE ((status IN ('pending', 'suspended') AND ready_at <= $2) \
+              OR (status = 'running' AND lease_expires_at < $2)) \
+           AND workflow IN (SELECT jsonb_array_elements_text($4::jsonb)) \
+           ORDER BY ready_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions",
+    )
+    .bind(&request.owner)
+    .bind(request.now)
+    .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+    .bind(&*request.workflows)
+    .bind(request.now.saturating_add(lease_ms()))
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter()
+        .map(|(id, workflow, input, token, deadline_at, executions)| {
+            Ok(ClaimedRun {
+                lease: Lease {
+                    run_id: parse_run_id(&id)?,
+                    token,
+                },
+                workflow,
+                input,
+                deadline_at,
+                executions: i64::from(executions),
+            })
+        })
+        .collect()
+}
+
+fn lease_ms() -> i64 {
+    i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn create_run(
+    connection: &mut PgConnection,
+    run: &NewRun,
+    parent: Option<RunId>,
+) -> Result<CreateOutcome, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+           updated_at, ready_at, deadline_at, parent_id) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid) \
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+    )
+    .bind(run.id.to_string())
+    .bind(&run.workflow)
+    .bind(&run.input)
+    .bind(&run.idempotency_key)
+    .bind(run.now)
+    .bind(run.ready_at)
+    .bind(run.deadline_at)
+    .bind(parent.or(run.parent_id).map(|id| id.to_string()))
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(CreateOutcome::Created(run.id));
+    }
+    let (id, same): (String, bool) = sqlx::query_as(
+        "SELECT id::text, input = $3::jsonb FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
+    )
+    .bind(&run.workflow)
+    .bind(&run.idempotency_key)
+    .bind(&run.input)
+    .fetch_one(&mut *connection)
+    .await?;
+    let existing = parse_run_id(&id)?;
+    Ok(if same {
+        CreateOutcome::Existing(existing)
+    } else {
+        CreateOutcome::Conflict(existing)
+    })
+}
+
+/// The columns a waiting step sets besides the record itself.
+#[derive(Default)]
+struct WaitColumns {
+    event: Option<String>,
+    filter: Option<String>,
+    run: Option<String>,
+}
+
+/// Inserts or updates a step record with its wait columns (never one
+/// already completed). The caller has checked the lease in this transaction.
+async fn upsert_step(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    step: &StepRecord,
+    wait: &WaitColumns,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at) \
+         VALUES ($1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
+           $13::uuid, $14, $14) \
+         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+           error = excluded.error, attempts = excluded.attempts, \
+           wake_at = excluded.wake_at, event_name = excluded.event_name, \
+           event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
+           updated_at = excluded.updated_at \
+         WHERE wf_step.status <> 'completed'",
+    )
+    .bind(run_id.to_string())
+    .bind(&step.name)
+    .bind(step.seq)
+    .bind(step.kind.as_str())
+    .bind(step.status.as_str())
+    .bind(&step.input)
+    .bind(&step.output)
+    .bind(&step.error)
+    .bind(i64::from(step.attempts))
+    .bind(step.wake_at)
+    .bind(&wait.event)
+    .bind(&wait.filter)
+    .bind(&wait.run)
+    .bind(step.updated_at)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Serializes the waits and sends of one key (an event name, a run) across
+/// every worker, for the rest of the transaction.
+async fn lock_key(connection: &mut PgConnection, key: &str) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(key)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn register_wait(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &StepRecord,
+    wait: &Wait,
+) -> Result<Result<Option<String>, Error>, Error> {
+    let satisfied: Option<(String, StepStatus)> = match wait {
+        Wait::Event {
+            name,
+            filter,
+            lookback_from,
+        } => {
+            lock_key(connection, &format!("event:{name}")).await?;
+            match lookback_from {
+                Some(from) => sqlx::query_scalar::<_, String>(
+                    "SELECT data::text FROM wf_event WHERE name = $1 AND target_run IS NULL \
+                     AND created_at >= $2 AND ($3::jsonb IS NULL OR data @> $3::jsonb) \
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(name)
+                .bind(from)
+                .bind(filter)
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|data| (event_output_json(&data), StepStatus::Completed)),
+                None => None,
+            }
+        }
+        Wait::Signal { name } => {
+            lock_key(connection, &format!("signal:{}:{name}", lease.run_id)).await?;
+            let buffered: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, data::text FROM wf_event WHERE target_run = $1::uuid AND name = $2 \
+                 AND consumed_by IS NULL ORDER BY id LIMIT 1",
+            )
+            .bind(lease.run_id.to_string())
+            .bind(name)
+            .fetch_optional(&mut *connection)
+            .await?;
+            match buffered {
+                Some((id, data)) => {
+                    consume_signal(connection, id, lease.run_id, &step.name).await?;
+                    Some((event_output_json(&data), StepStatus::Completed))
+                }
+                None => None,
+            }
+        }
+        Wait::Run { run_id } => {
+            lock_key(connection, &format!("run:{run_id}")).await?;
+            let ended: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT status, output::text, error FROM wf_instance WHERE id = $1::uuid",
+            )
+            .bind(run_id.to_string())
+            .fetch_optional(&mut *connection)
+            .await?;
+            match ended {
+                None => return Ok(Err(Error::RunNotFound(*run_id))),
+                Some((status, output, error)) => {
+                    let parsed = parse_run_status(&status)?;
+                    parsed.is_terminal().then(|| {
+                        let outcome =
+                            run_outcome_json(&status, output.as_deref(), error.as_deref());
+                        let step_status = if parsed == RunStatus::Completed {
+                            StepStatus::Completed
+                        } else {
+                            StepStatus::Failed
+                        };
+                        (outcome, step_status)
+                    })
+                }
+            }
+        }
+    };
+    match satisfied {
+        Some((output, status)) => {
+            let step = StepRecord {
+                status,
+                output: Some(output.clone()),
+                ..step.clone()
+            };
+            upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+            Ok(Ok(Some(output)))
+        }
+        None => {
+            let columns = match wait {
+                Wait::Event { name, filter, .. } => WaitColumns {
+                    event: Some(name.clone()),
+                    filter: filter.clone(),
+                    run: None,
+                },
+                Wait::Signal { name } => WaitColumns {
+                    event: Some(name.clone()),
+                    ..WaitColumns::default()
+                },
+                Wait::Run { run_id } => WaitColumns {
+                    run: Some(run_id.to_string()),
+                    ..WaitColumns::default()
+                },
+            };
+            upsert_step(connection, lease.run_id, step, &columns).await?;
+            Ok(Ok(None))
+        }
+    }
+}
+
+async fn consume_signal(
+    connection: &mut PgConnection,
+    id: i64,
+    run_id: RunId,
+    step: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE wf_event SET consumed_by = $1 WHERE id = $2")
+        .bind(format!("{run_id}/{step}"))
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn send_event(connection: &mut PgConnection, event: &NewEvent) -> Result<SentEvent, Error> {
+    let target = event.target.map(|run| run.to_string());
+    let key = match &target {
+        Some(run) => format!("signal:{run}:{}", event.name),
+        None => format!("event:{}", event.name),
+    };
+    lock_key(connection, &key).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO wf_event (name, data, target_run, created_at) \
+         VALUES ($1, $2::jsonb, $3::uuid, $4) RETURNING id",
+    )
+    .bind(&event.name)
+    .bind(&event.data)
+    .bind(&target)
+    .bind(event.now)
+    .fetch_one(&mut *connection)
+    .await?;
+    let waiters: Vec<(String, String)> = match &target {
+        // A signal goes to its run's oldest waiting `listen` only.
+        Some(run) => {
+            sqlx::query_as(
+                "SELECT instance_id::text, name FROM wf_step \
+             WHERE status = 'waiting' AND event_name = $1 AND kind = 'listen' \
+             AND instance_id = $2::uuid ORDER BY seq LIMIT 1",
+            )
+            .bind(&event.name)
+            .bind(run)
+            .fetch_all(&mut *connection)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT instance_id::text, name FROM wf_step \
+             WHERE status = 'waiting' AND event_name = $1 AND kind = 'wait_for_event' \
+             AND (event_filter IS NULL OR $2::jsonb @> event_filter)",
+            )
+            .bind(&event.name)
+            .bind(&event.data)
+            .fetch_all(&mut *connection)
+            .await?
+        }
+    };
+    let output = event_output_json(&event.data);
+    let mut woken = Vec::with_capacity(waiters.len());
+    for (instance, step) in waiters {
+        complete_waiting_step(
+            connection,
+            &instance,
+            &step,
+            StepStatus::Completed,
+            &output,
+            event.now,
+        )
+        .await?;
+        let run_id = parse_run_id(&instance)?;
+        if target.is_some() {
+            consume_signal(connection, id, run_id, &step).await?;
+        }
+        woken.push(run_id);
+    }
+    Ok(SentEvent { id, woken })
+}
+
+/// Completes a waiting step and makes its run due now (a running run keeps
+/// the wake in `ready_at`, which its suspension honours).
+async fn complete_waiting_step(
+    connection: &mut PgConnection,
+    instance: &str,
+    step: &str,
+    status: StepStatus,
+    output: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE wf_step SET status = $1, output = $2::jsonb, updated_at = $3 \
+         WHERE instance_id = $4::uuid AND name = $5 AND status = 'waiting'",
+    )
+    .bind(status.as_str())
+    .bind(output)
+    .bind(now)
+    .bind(instance)
+    .bind(step)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $1 \
+           THEN $1 ELSE ready_at END, updated_at = $1 \
+         WHERE id = $2::uuid AND status IN ('running', 'suspended')",
+    )
+    .bind(now)
+    .bind(instance)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// After a run ended: settles the steps waiting for it, and cancels its
+/// unfinished descendants if it timed out or was aborted.
+async fn after_finish(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    outcome: &RunOutcome,
+    now: i64,
+    notes: &mut Notes,
+) -> Result<Vec<RunId>, Error> {
+    notes.finished.push(run_id.to_string());
+    let (status, output, error) = outcome_columns(outcome);
+    let json = run_outcome_json(status.as_str(), output, error);
+    let completed = status == RunStatus::Completed;
+    settle_run_waiters(connection, run_id, &json, completed, now, notes).await?;
+    if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+        return cancel_tree(connection, run_id, false, now, notes).await;
+    }
+    Ok(Vec::new())
+}
+
+async fn settle_run_waiters(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    outcome: &str,
+    completed: bool,
+    now: i64,
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    lock_key(connection, &format!("run:{run_id}")).await?;
+    let waiters: Vec<(String, String)> = sqlx::query_as(
+        "SELECT instance_id::text, name FROM wf_step WHERE status = 'waiting' AND wait_run = $1::uuid",
+    )
+    .bind(run_id.to_string())
+    .fetch_all(&mut *connection)
+    .await?;
+    let status = if completed {
+        StepStatus::Completed
+    } else {
+        StepStatus::Failed
+    };
+    for (instance, step) in waiters {
+        complete_waiting_step(connection, &instance, &step, status, outcome, now).await?;
+        notes.wake = true;
+    }
+    Ok(())
+}
+
+async fn cancel_tree(
+    connection: &mut PgConnection,
+    root: RunId,
+    include_root: bool,
+    now: i64,
+    notes: &mut Notes,
+) -> Result<Vec<RunId>, Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "WITH RECURSIVE tree(id) AS ( \
+           SELECT $2::uuid UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
+         UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
+           lease_owner = NULL, lease_expires_at = NULL, ready_at = NULL, finished_at = $1, updated_at = $1 \
+         WHERE id IN (SELECT id FROM tree) AND ($3 OR id <> $2::uuid) \
+           AND status IN ('pending', 'running', 'suspended') \
+         RETURNING id::text",
+    )
+    .bind(now)
+    .bind(root.to_string())
+    .bind(include_root)
+    .fetch_all(&mut *connection)
+    .await?;
+    let cancelled = ids
+        .iter()
+        .map(|id| parse_run_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = run_outcome_json("cancelled", None, None);
+    for run_id in &cancelled {
+        notes.finished.push(run_id.to_string());
+        settle_run_waiters(connection, *run_id, &outcome, false, now, notes).await?;
+    }
+    Ok(cancelled)
+}
+
+async fn holds_lease(connection: &mut PgConnection, lease: &Lease) -> Result<bool, Error> {
+    let held: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND status = 'running'",
+    )
+    .bind(lease.run_id.to_string())
+    .bind(lease.token)
+    .fetch_optional(connection)
+    .await?;
+    Ok(held.is_some())
+}
+
+fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
+    if rows_affected == 1 {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    }
+}
+
+async fn transition(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    changed: u64,
+) -> Result<TransitionOutcome, Error> {
+    if changed == 1 {
+        return Ok(TransitionOutcome::Done);
+    }
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM wf_instance WHERE id = $1::uuid")
+            .bind(run_id.to_string())
+            .fetch_optional(connection)
+            .await?;
+    Ok(match status {
+        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
+        None => TransitionOutcome::NotFound,
+    })
+}
+
+fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&str>) {
+    match outcome {
+        RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
+        RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
+        RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
+        RunOutcome::Cancelled(reason) => (RunStatus::Cancelled, None, Some(reason.as_str())),
+    }
+}
+
+fn decode_error(message: String) -> Error {
+    Error::Database(message.into())
+}
+
+fn parse_run_id(text: &str) -> Result<RunId, Error> {
+    text.parse()
+        .map_err(|_| decode_error(format!("wf_instance.id {text:?} is not a UUID")))
+}
+
+fn parse_run_status(text: &str) -> Result<RunStatus, Error> {
+    RunStatus::parse(text).ok_or_else(|| decode_error(format!("unknown run status {text:?}")))
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|error| decode_error(format!("stored JSON is invalid: {error}")))
+}
+
+type StepRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i32,
+    Option<i64>,
+    i64,
+);
+
+type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i32,
+);
+
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn lease_duration(&self) -> Option<Duration> {
+        Some(LEASE)
+    }
+
+    fn watch(&self, signal: Arc<dyn Fn(StoreSignal) + Send + Sync>) {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let mut listener = match PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot LISTEN for wake-ups; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                };
+                if let Err(error) = listener.listen_all([WAKE_CHANNEL, FINISHED_CHANNEL]).await {
+                    tracing::warn!(%error, "cannot LISTEN for wake-ups; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                // Whatever was announced while not listening is found by polling.
+                signal(StoreSignal::Wake);
+                loop {
+                    match listener.recv().await {
+                        Ok(note) if note.channel() == FINISHED_CHANNEL => {
+                            if let Ok(run_id) = note.payload().parse() {
+                                signal(StoreSignal::Finished(run_id));
+                            }
+                        }
+                        Ok(_) => signal(StoreSignal::Wake),
+                        Err(error) => {
+                            tracing::warn!(%error, "lost the LISTEN connection; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        *lock(&self.listener) = Some(task.abort_handle());
+    }
+
+    fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::Recover { now }).await? {
+                WriteOut::Count(count) => Ok(count),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::Create(run)).await? {
+                WriteOut::Created(outcome) => Ok(outcome),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn claim_ready(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<ClaimedRun>, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::Claim(request)).await? {
+                WriteOut::Claimed(runs) => Ok(runs),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let next: Option<i64> = sqlx::query_scalar(
+                "SELECT LEAST( \
+                   (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
+                      AND ready_at IS NOT NULL \
+                      AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+                      ORDER BY ready_at LIMIT 1), \
+                   (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
+                      AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+                      ORDER BY lease_expires_at LIMIT 1))",
+            )
+            .bind(&*workflows)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(next)
+        })
+    }
+
+    fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>> {
+        Box::pin(async move {
+            let rows: Vec<StepRow> = sqlx::query_as(
+                "SELECT name, seq, kind, status, input::text, output::text, error, attempts, \
+                 wake_at, updated_at FROM wf_step WHERE instance_id = $1::uuid \
+                 ORDER BY created_at, seq",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter()
+                .map(
+                    |(
+                        name,
+                        seq,
+                        kind,
+                        status,
+                        input,
+                        output,
+                        error,
+                        attempts,
+                        wake_at,
+                        updated_at,
+                    )| {
+                        Ok(StepRecord {
+                            kind: StepKind::parse(&kind).ok_or_else(|| {
+                                decode_error(format!("unknown step kind {kind:?}"))
+                            })?,
+                            status: StepStatus::parse(&status).ok_or_else(|| {
+                                decode_error(format!("unknown step status {status:?}"))
+                            })?,
+                            name,
+                            seq,
+                            input,
+                            output,
+                            error,
+                            attempts: u32::try_from(attempts).unwrap_or(0),
+                            wake_at,
+                            updated_at,
+                        })
+                    },
+                )
+                .collect()
+        })
+    }
+
+    fn save_step(&self, lease: Lease, step: StepRecord) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.write(WriteOp::SaveStep(lease, step)).await?;
+            Ok(())
+        })
+    }
+
+    fn save_step_detached(&self, lease: Lease, step: StepRecord) {
+        self.writer.submit_detached(WriteOp::SaveStep(lease, step));
+    }
+
+    fn suspend_run(
+        &self,
+        lease: Lease,
+        ready_at: Option<i64>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.write(WriteOp::Suspend {
+                lease,
+                ready_at,
+                now,
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.write(WriteOp::Release { lease, now }).await?;
+            Ok(())
+        })
+    }
+
+    fn finish_run(
+        &self,
+        lease: Lease,
+        outcome: RunOutcome,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::Finish {
+                    lease,
+                    outcome,
+                    now,
+                })
+                .await?
+            {
+                WriteOut::Finished(cancelled) => Ok(cancelled),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn cancel_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(TransitionOutcome, Vec<RunId>), Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::Cancel { run_id, now }).await? {
+                WriteOut::Transition(outcome, cancelled) => Ok((outcome, cancelled)),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn retry_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+        deadline_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::Retry {
+                    run_id,
+                    now,
+                    deadline_at,
+                })
+                .await?
+            {
+                WriteOut::Transition(outcome, _) => Ok(outcome),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn register_wait(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        wait: Wait,
+    ) -> BoxFuture<'_, Result<Option<String>, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::RegisterWait { lease, step, wait })
+                .await?
+            {
+                WriteOut::Waited(output) => Ok(output),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn resolve_wait(
+        &self,
+        lease: Lease,
+        step: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<String, Error>> {
+        Box::pin(async move {
+            match self
+                .write(WriteOp::ResolveWait { lease, step, now })
+                .await?
+            {
+                WriteOut::Resolved(output) => Ok(output),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn send_event(
+        &self,
+        event: NewEvent,
+        origin: Option<(Lease, StepRecord)>,
+    ) -> BoxFuture<'_, Result<SentEvent, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::SendEvent { event, origin }).await? {
+                WriteOut::Sent(sent) => Ok(sent),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn start_child(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        child: NewRun,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            self.write(WriteOp::StartChild {
+                lease,
+                step,
+                child,
+                wait,
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn append_log(&self, lease: Lease, line: LogLine) {
+        self.writer.submit_detached(WriteOp::AppendLog(lease, line));
+    }
+
+    fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
+        Box::pin(async move {
+            let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+                "SELECT key, level, message, fields::text, created_at FROM wf_log \
+                 WHERE instance_id = $1::uuid ORDER BY id",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(key, level, message, fields, created_at)| LogLine {
+                    key,
+                    level,
+                    message,
+                    fields,
+                    created_at,
+                })
+                .collect())
+        })
+    }
+
+    fn renew_leases(
+        &self,
+        leases: Vec<Lease>,
+        until: i64,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::RenewLeases { leases, until }).await? {
+                WriteOut::Lost(lost) => Ok(lost),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
+        Box::pin(async move {
+            let row: Option<RunRow> = sqlx::query_as(
+                "SELECT id::text, workflow, status, input::text, output::text, error, \
+                 idempotency_key, created_at, finished_at, deadline_at, executions \
+                 FROM wf_instance WHERE id = $1::uuid",
+            )
+            .bind(run_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some((
+                id,
+                workflow,
+                status,
+                input,
+                output,
+                error,
+                key,
+                created,
+                finished,
+                deadline,
+                executions,
+            )) = row
+            else {
+                return Ok(None);
+            };
+            Ok(Some(RunInfo {
+                id: parse_run_id(&id)?,
+                workflow,
+                status: parse_run_status(&status)?,
+                input: parse_json(&input)?,
+                output: output.as_deref().map(parse_json).transpose()?,
+                error,
+                idempotency_key: key,
+                created_at: created,
+                finished_at: finished,
+                deadline_at: deadline,
+                executions: i64::from(executions),
+            }))
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.writer.close().await;
+            if let Some(listener) = lock(&self.listener).take() {
+                listener.abort();
+            }
+            self.pool.close().await;
+        })
+    }
+}
+
+/// A write answered with the wrong kind of result: a bug in this module.
+fn unexpected() -> Error {
+    Error::Database("the PostgreSQL writer answered a write with the wrong kind of result".into())
+}
