@@ -91,3 +91,85 @@ pub fn unique_schema(label: &str) -> String {
     )
     .to_lowercase()
 }
+
+/// A fresh database for one behaviour test, on the backend its suite runs on.
+pub enum TestDb {
+    /// A SQLite file in a scratch directory.
+    Sqlite {
+        /// Removed with the test.
+        scratch: Scratch,
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A fresh schema on the PostgreSQL server.
+    Postgres {
+        /// The server.
+        url: String,
+        /// The test's schema.
+        schema: String,
+    },
+}
+
+impl TestDb {
+    /// A fresh SQLite file.
+    pub fn sqlite(label: &str) -> Self {
+        let scratch = Scratch::new(label);
+        let path = scratch.join("runs.db");
+        TestDb::Sqlite { scratch, path }
+    }
+
+    /// A fresh schema on the test server, or `None` (with a notice) when no
+    /// server is configured.
+    pub fn postgres(label: &str) -> Option<Self> {
+        Some(TestDb::Postgres {
+            url: postgres_url()?,
+            schema: unique_schema(label),
+        })
+    }
+
+    /// An engine builder on this database; call it again for a "restarted"
+    /// engine on the same data.
+    pub fn builder(&self) -> durable::EngineBuilder {
+        match self {
+            TestDb::Sqlite { path, .. } => durable::Engine::builder().sqlite_file(path),
+            TestDb::Postgres { url, schema } => durable::Engine::builder()
+                .postgres(url)
+                .postgres_schema(schema),
+        }
+    }
+
+    /// Runs one query returning an integer (portable SQL) directly on the
+    /// database, beside the engine.
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self {
+            TestDb::Sqlite { path, .. } => count(path, sql),
+            TestDb::Postgres { url, schema } => {
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::query(&format!("SET search_path TO {schema}"))
+                    .execute(&mut connection)
+                    .await
+                    .expect("search_path");
+                let value: Option<i64> = sqlx::query_scalar(sql)
+                    .fetch_one(&mut connection)
+                    .await
+                    .expect("query");
+                value.unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// Waits (in real time, up to 10 s) until the engine executes no run: every
+/// run it had is suspended or finished and its task is gone.
+pub async fn wait_for_idle(engine: &durable::Engine) {
+    let started = Instant::now();
+    while engine.active_run_count() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} runs still hold a task",
+            engine.active_run_count()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}

@@ -8,13 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use durable::prelude::*;
 use durable::{Limits, ManualClock, StepStatus};
-use durable_tests::{Scratch, count, wait_for_status};
+use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
-
-fn memory_engine() -> durable::EngineBuilder {
-    Engine::builder().sqlite_memory()
-}
 
 // ---------------------------------------------------------------- retries
 
@@ -37,7 +33,12 @@ async fn flaky(ctx: Ctx, failures: u32) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
-    let engine = memory_engine().register(Flaky).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        a_step_is_retried_until_it_succeeds_and_attempts_are_visible
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Flaky).start().await.unwrap();
     let run = Flaky::trigger(&engine, 2).await.unwrap();
     assert_eq!(run.result().await.unwrap(), 3);
     let steps = run.steps().await.unwrap();
@@ -49,7 +50,12 @@ async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
 
 #[tokio::test]
 async fn retries_stop_at_the_policy_limit_with_the_last_error() {
-    let engine = memory_engine().register(Flaky).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        retries_stop_at_the_policy_limit_with_the_last_error
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Flaky).start().await.unwrap();
     let run = Flaky::trigger(&engine, 10).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
     assert!(
@@ -88,7 +94,12 @@ async fn no_retry(ctx: Ctx, permanent: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn permanent_errors_and_zero_retries_run_the_body_once() {
-    let engine = memory_engine().register(NoRetry).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        permanent_errors_and_zero_retries_run_the_body_once
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(NoRetry).start().await.unwrap();
     for permanent in [true, false] {
         let before = NO_RETRY_CALLS.load(Ordering::SeqCst);
         let run = NoRetry::trigger(&engine, permanent).await.unwrap();
@@ -118,8 +129,14 @@ async fn slow_retry(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
+    let Some(db) = crate::test_db(stringify!(
+        a_long_backoff_suspends_the_run_and_never_retries_early
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = memory_engine()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(SlowRetry)
         .start()
@@ -127,11 +144,7 @@ async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
         .unwrap();
     let run = SlowRetry::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
-    assert_eq!(
-        engine.active_run_count(),
-        0,
-        "a suspended run holds no task"
-    );
+    durable_tests::wait_for_idle(&engine).await;
     let step = &run.steps().await.unwrap()[0];
     assert_eq!((step.status, step.attempts), (StepStatus::Pending, 1));
     assert_eq!(step.wake_at, Some(START_MS + 3_600_000));
@@ -164,7 +177,10 @@ async fn hangs(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_step_timeout_fails_each_attempt() {
-    let engine = memory_engine().register(Hangs).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(a_step_timeout_fails_each_attempt)) else {
+        return;
+    };
+    let engine = db.builder().register(Hangs).start().await.unwrap();
     let run = Hangs::trigger(&engine).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
     assert!(
@@ -189,8 +205,14 @@ async fn stuck(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn the_workflow_timeout_ends_suspended_and_running_runs() {
+    let Some(db) = crate::test_db(stringify!(
+        the_workflow_timeout_ends_suspended_and_running_runs
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = memory_engine()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Overslept)
         .start()
@@ -201,8 +223,9 @@ async fn the_workflow_timeout_ends_suspended_and_running_runs() {
     clock.advance(Duration::from_secs(3600));
     assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
     assert_eq!(run.status().await.unwrap(), RunStatus::TimedOut);
+    engine.shutdown().await;
 
-    let engine = memory_engine().register(Stuck).start().await.unwrap();
+    let engine = db.builder().register(Stuck).start().await.unwrap();
     let run = Stuck::trigger(&engine).await.unwrap();
     assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
 }
@@ -226,7 +249,12 @@ async fn cancellable(ctx: Ctx, block: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn cancel_stops_running_and_suspended_runs_but_not_finished_ones() {
-    let engine = memory_engine().register(Cancellable).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        cancel_stops_running_and_suspended_runs_but_not_finished_ones
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Cancellable).start().await.unwrap();
 
     let suspended = Cancellable::trigger(&engine, false).await.unwrap();
     wait_for_status(&suspended, RunStatus::Suspended).await;
@@ -241,11 +269,7 @@ async fn cancel_stops_running_and_suspended_runs_but_not_finished_ones() {
     running.cancel().await.unwrap();
     assert_eq!(running.status().await.unwrap(), RunStatus::Cancelled);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(
-        engine.active_run_count(),
-        0,
-        "the cancelled run's task was dropped"
-    );
+    durable_tests::wait_for_idle(&engine).await;
     assert!(!CANCELLED_BODY_FINISHED.load(Ordering::SeqCst));
 
     match running.cancel().await {
@@ -286,7 +310,11 @@ async fn retried(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn retry_resumes_a_failed_run_from_the_failed_step() {
-    let engine = memory_engine().register(Retried).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(retry_resumes_a_failed_run_from_the_failed_step))
+    else {
+        return;
+    };
+    let engine = db.builder().register(Retried).start().await.unwrap();
     let run = Retried::trigger(&engine).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
     assert!(error.contains("warehouse closed"), "{error}");
@@ -340,11 +368,14 @@ async fn sleeper(ctx: Ctx) -> Result<bool, Error> {
 
 #[tokio::test]
 async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
-    let scratch = Scratch::new("sleep");
-    let db = scratch.join("runs.db");
+    let Some(db) = crate::test_db(stringify!(
+        a_durable_sleep_survives_a_restart_and_replays_recorded_values
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Sleeper)
         .start()
@@ -358,8 +389,8 @@ async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
 
     // A new engine, two hours later, on the same file.
     let clock = ManualClock::new(START_MS + 2 * 3_600_000);
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock)
         .register(Sleeper)
         .start()
@@ -391,8 +422,14 @@ async fn sleepy(ctx: Ctx, nap_ms: u64) -> Result<(), Error> {
 
 #[tokio::test]
 async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
+    let Some(db) = crate::test_db(stringify!(
+        sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = memory_engine()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Sleepy)
         .start()
@@ -405,7 +442,7 @@ async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
     for run in &runs {
         wait_for_status(run, RunStatus::Suspended).await;
     }
-    assert_eq!(engine.active_run_count(), 0);
+    durable_tests::wait_for_idle(&engine).await;
     // Nothing polls: with the clock standing still, nothing wakes.
     tokio::time::sleep(Duration::from_millis(100)).await;
     for run in &runs {
@@ -428,7 +465,13 @@ async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
 
 #[tokio::test]
 async fn a_real_sleep_wakes_within_milliseconds_of_its_deadline() {
-    let engine = memory_engine()
+    let Some(db) = crate::test_db(stringify!(
+        a_real_sleep_wakes_within_milliseconds_of_its_deadline
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .keep_in_memory_below("10ms")
         .register(Sleepy)
         .start()
@@ -477,10 +520,13 @@ async fn register_customer(ctx: Ctx, customer: Customer) -> Result<String, Error
 
 #[tokio::test]
 async fn json_input_is_checked_against_the_input_type_and_nothing_is_written_on_rejection() {
-    let scratch = Scratch::new("schema");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let Some(db) = crate::test_db(stringify!(
+        json_input_is_checked_against_the_input_type_and_nothing_is_written_on_rejection
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .limits(Limits {
             max_input_bytes: 200,
             ..Limits::default()
@@ -535,7 +581,7 @@ async fn json_input_is_checked_against_the_input_type_and_nothing_is_written_on_
     );
 
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM wf_instance"),
+        db.count("SELECT COUNT(*) FROM wf_instance").await,
         0,
         "a rejected input wrote a row"
     );
@@ -554,14 +600,12 @@ async fn json_input_is_checked_against_the_input_type_and_nothing_is_written_on_
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_triggers() {
-    let scratch = Scratch::new("idempotency");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
-        .register(Sleepy)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        an_idempotency_key_returns_the_same_run_even_under_100_concurrent_triggers
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Sleepy).start().await.unwrap();
     let options = || TriggerOptions::new().idempotency_key("order-42");
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -578,7 +622,7 @@ async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_trigg
         ids.insert(task.await.unwrap().unwrap());
     }
     assert_eq!(ids.len(), 1, "one key made {} runs", ids.len());
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_instance"), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_instance").await, 1);
 
     let error = Sleepy::trigger_with(&engine, 6, options())
         .await
@@ -587,7 +631,7 @@ async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_trigg
         matches!(error, Error::IdempotencyConflict { ref key, .. } if key == "order-42"),
         "{error}"
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_instance"), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_instance").await, 1);
 }
 
 // ---------------------------------------------------------------- backstops
@@ -608,7 +652,13 @@ async fn duplicate_at_run_time(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_duplicate_step_name_at_run_time_fails_the_run_with_a_named_error() {
-    let engine = memory_engine()
+    let Some(db) = crate::test_db(stringify!(
+        a_duplicate_step_name_at_run_time_fails_the_run_with_a_named_error
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(DuplicateAtRunTime)
         .start()
         .await
@@ -644,11 +694,14 @@ async fn versioned_v2(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_error() {
-    let scratch = Scratch::new("versioned");
-    let db = scratch.join("runs.db");
+    let Some(db) = crate::test_db(stringify!(
+        a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_error
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(VersionedV1)
         .start()
@@ -662,8 +715,8 @@ async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_er
 
     // Deploy v2 under the same name while the run sleeps.
     clock.advance(Duration::from_secs(3600));
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock)
         .register(VersionedV2)
         .start()
@@ -684,28 +737,27 @@ async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_er
 
 #[tokio::test]
 async fn a_second_engine_on_the_same_file_is_refused() {
-    let scratch = Scratch::new("locked");
-    let db = scratch.join("runs.db");
-    let _engine = Engine::builder()
-        .sqlite_file(&db)
-        .register(Sleepy)
-        .start()
-        .await
-        .unwrap();
-    let error = Engine::builder()
-        .sqlite_file(&db)
-        .register(Sleepy)
-        .start()
-        .await
-        .unwrap_err();
+    let Some(db) = crate::test_db(stringify!(a_second_engine_on_the_same_file_is_refused)) else {
+        return;
+    };
+    // One engine per embedded file; PostgreSQL is shared by design.
+    if !matches!(db, durable_tests::TestDb::Sqlite { .. }) {
+        return;
+    }
+    let _engine = db.builder().register(Sleepy).start().await.unwrap();
+    let error = db.builder().register(Sleepy).start().await.unwrap_err();
     assert!(matches!(error, Error::DatabaseInUse { .. }), "{error}");
 }
 
 #[tokio::test]
 async fn bad_engine_settings_are_refused() {
-    let error = memory_engine().concurrency(0).start().await.unwrap_err();
+    let Some(db) = crate::test_db(stringify!(bad_engine_settings_are_refused)) else {
+        return;
+    };
+    let error = db.builder().concurrency(0).start().await.unwrap_err();
     assert!(error.to_string().contains("concurrency must be at least 1"));
-    let error = memory_engine()
+    let error = db
+        .builder()
         .keep_in_memory_below("soon")
         .start()
         .await
@@ -714,7 +766,8 @@ async fn bad_engine_settings_are_refused() {
         error.to_string().contains("invalid duration \"soon\""),
         "{error}"
     );
-    let error = memory_engine()
+    let error = db
+        .builder()
         .register(Sleepy)
         .register(Sleepy)
         .start()
@@ -750,7 +803,12 @@ async fn panicky(ctx: Ctx, in_body: bool) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
-    let engine = memory_engine().register(Panicky).start().await.unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        panics_fail_the_attempt_or_the_run_and_never_leave_it_running
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Panicky).start().await.unwrap();
     let run = Panicky::trigger(&engine, false).await.unwrap();
     assert_eq!(
         run.result().await.unwrap(),
@@ -764,5 +822,5 @@ async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
         error.contains("the workflow body panicked: the workflow itself broke"),
         "{error}"
     );
-    assert_eq!(engine.active_run_count(), 0);
+    durable_tests::wait_for_idle(&engine).await;
 }

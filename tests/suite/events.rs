@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use durable::prelude::*;
 use durable::{ManualClock, StepStatus};
-use durable_tests::{Scratch, count, wait_for_status};
+use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
 
@@ -29,19 +29,19 @@ async fn await_scan(ctx: Ctx, order_id: String) -> Result<Option<String>, Error>
 
 #[tokio::test]
 async fn a_matching_event_resumes_every_waiter_and_others_wait_on() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(AwaitScan)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        a_matching_event_resumes_every_waiter_and_others_wait_on
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let first = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
     let second = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
     let other = AwaitScan::trigger(&engine, "o-2".into()).await.unwrap();
     for run in [&first, &second, &other] {
         wait_for_status(run, RunStatus::Suspended).await;
     }
-    assert_eq!(engine.active_run_count(), 0, "waiting runs hold no task");
+    durable_tests::wait_for_idle(&engine).await;
     let sent = engine
         .send_event(
             "shipment.scanned",
@@ -58,9 +58,12 @@ async fn a_matching_event_resumes_every_waiter_and_others_wait_on() {
 
 #[tokio::test]
 async fn a_wait_times_out_with_none_and_never_early() {
+    let Some(db) = crate::test_db(stringify!(a_wait_times_out_with_none_and_never_early)) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(AwaitScan)
         .start()
@@ -94,12 +97,12 @@ async fn wrong_payload(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn a_payload_that_does_not_fit_is_an_error_naming_the_event() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(WrongPayload)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        a_payload_that_does_not_fit_is_an_error_naming_the_event
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(WrongPayload).start().await.unwrap();
     let run = WrongPayload::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     engine
@@ -115,14 +118,10 @@ async fn a_payload_that_does_not_fit_is_an_error_naming_the_event() {
 
 #[tokio::test]
 async fn invalid_events_are_refused_and_write_nothing() {
-    let scratch = Scratch::new("events");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
-        .register(AwaitScan)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(invalid_events_are_refused_and_write_nothing)) else {
+        return;
+    };
+    let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let error = engine
         .send_event_json("shipment.scanned", "{not json")
         .await
@@ -130,12 +129,12 @@ async fn invalid_events_are_refused_and_write_nothing() {
     assert!(matches!(error, Error::InvalidEvent(_)), "{error}");
     let error = engine.send_event("", json!({})).await.unwrap_err();
     assert!(matches!(error, Error::InvalidEvent(_)), "{error}");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_event"), 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 0);
     engine
         .send_event_json("shipment.scanned", r#"{"order_id":"o-1"}"#)
         .await
         .unwrap();
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_event"), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 1);
 }
 
 static SENDS: AtomicU32 = AtomicU32::new(0);
@@ -153,11 +152,14 @@ async fn notifier(ctx: Ctx) -> Result<i64, Error> {
 
 #[tokio::test]
 async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
-    let scratch = Scratch::new("send-once");
-    let db = scratch.join("runs.db");
+    let Some(db) = crate::test_db(stringify!(
+        an_event_sent_from_a_run_is_sent_exactly_once_across_replays
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Notifier)
         .start()
@@ -173,13 +175,11 @@ async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
         "the body ran twice (once before the sleep, once after)"
     );
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM wf_event WHERE name = 'order.ready'"
-        ),
+        db.count("SELECT COUNT(*) FROM wf_event WHERE name = 'order.ready'")
+            .await,
         1
     );
-    assert_eq!(count(&db, "SELECT MAX(id) FROM wf_event"), id);
+    assert_eq!(db.count("SELECT MAX(id) FROM wf_event").await, id);
 }
 
 #[workflow]
@@ -198,9 +198,12 @@ async fn late_waiter(ctx: Ctx, lookback: bool) -> Result<Option<u32>, Error> {
 
 #[tokio::test]
 async fn the_race_of_a_send_and_a_wait_in_both_orders() {
+    let Some(db) = crate::test_db(stringify!(the_race_of_a_send_and_a_wait_in_both_orders)) else {
+        return;
+    };
     // Many runs; each gets its event either before or after its wait exists.
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let engine = db
+        .builder()
         .keep_in_memory_below("10ms")
         .register(LateWaiter)
         .start()
@@ -268,12 +271,12 @@ async fn interleaved(ctx: Ctx, index: u32) -> Result<bool, Error> {
 
 #[tokio::test]
 async fn sends_interleaved_with_waits_never_lose_a_wake_up() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(Interleaved)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        sends_interleaved_with_waits_never_lose_a_wake_up
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Interleaved).start().await.unwrap();
     let mut runs = Vec::new();
     for index in 0..100u32 {
         let run = Interleaved::trigger(&engine, index).await.unwrap();
@@ -318,9 +321,14 @@ async fn listener(ctx: Ctx) -> Result<Vec<String>, Error> {
 
 #[tokio::test]
 async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
+    let Some(db) = crate::test_db(stringify!(
+        signals_go_to_one_run_in_order_and_wait_for_it_to_listen
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Listener)
         .start()
@@ -356,26 +364,19 @@ async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
 
 #[tokio::test]
 async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
-    let scratch = Scratch::new("wait-restart");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
-        .register(AwaitScan)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        a_registered_wait_survives_its_worker_and_takes_a_later_event
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let run = AwaitScan::trigger(&engine, "o-3".into()).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     let id = run.id();
     engine.shutdown().await;
     drop((engine, run));
 
-    let engine = Engine::builder()
-        .sqlite_file(&db)
-        .register(AwaitScan)
-        .start()
-        .await
-        .unwrap();
+    let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let sent = engine
         .send_event(
             "shipment.scanned",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use durable::prelude::*;
 use durable::{Failure, LogLevel, ManualClock, StepStatus};
-use durable_tests::{Scratch, wait_for_status};
+use durable_tests::wait_for_status;
 
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -51,12 +51,12 @@ async fn transfer(ctx: Ctx, cents: u64) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_failed_run_compensates_in_reverse_order_then_calls_its_hook() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(Transfer)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        a_failed_run_compensates_in_reverse_order_then_calls_its_hook
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Transfer).start().await.unwrap();
     let run = Transfer::trigger(&engine, 500).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
     assert!(
@@ -119,10 +119,13 @@ async fn interrupted_saga(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_crash_while_compensating_resumes_without_repeating_finished_compensations() {
-    let scratch = Scratch::new("saga-crash");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let Some(db) = crate::test_db(stringify!(
+        a_crash_while_compensating_resumes_without_repeating_finished_compensations
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(InterruptedSaga)
         .start()
         .await
@@ -135,8 +138,8 @@ async fn a_crash_while_compensating_resumes_without_repeating_finished_compensat
     engine.shutdown().await;
     drop((engine, run));
 
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .register(InterruptedSaga)
         .start()
         .await
@@ -172,12 +175,12 @@ async fn aborted(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn abort_ends_the_run_cancelled_without_compensating() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(Aborted)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        abort_ends_the_run_cancelled_without_compensating
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(Aborted).start().await.unwrap();
     let run = Aborted::trigger(&engine).await.unwrap();
     assert!(matches!(
         run.result().await,
@@ -200,9 +203,12 @@ async fn chatty(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn logs_and_progress_land_once_across_replays() {
+    let Some(db) = crate::test_db(stringify!(logs_and_progress_land_once_across_replays)) else {
+        return;
+    };
     let clock = ManualClock::new(1_700_000_000_000);
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Chatty)
         .start()
@@ -212,12 +218,18 @@ async fn logs_and_progress_land_once_across_replays() {
     wait_for_status(&run, RunStatus::Suspended).await;
     clock.advance(Duration::from_secs(3600));
     run.result().await.unwrap();
-    let logs: Vec<(String, String, Option<String>)> = run
+    let logs: Vec<(String, String, Option<serde_json::Value>)> = run
         .logs()
         .await
         .unwrap()
         .into_iter()
-        .map(|l| (l.level, l.message, l.fields))
+        .map(|l| {
+            (
+                l.level,
+                l.message,
+                l.fields.map(|f| serde_json::from_str(&f).unwrap()),
+            )
+        })
         .collect();
     assert_eq!(
         logs,
@@ -226,7 +238,7 @@ async fn logs_and_progress_land_once_across_replays() {
             (
                 "info".into(),
                 "charged".into(),
-                Some(r#"{"cents":4200}"#.into())
+                Some(json!({ "cents": 4200 }))
             ),
             ("progress".into(), "finished".into(), None),
         ]

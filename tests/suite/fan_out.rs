@@ -35,12 +35,12 @@ async fn square_all(ctx: Ctx, numbers: Vec<u64>, concurrency: usize) -> Result<V
 
 #[tokio::test]
 async fn map_keeps_input_order_respects_its_limit_and_scopes_each_branch() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(SquareAll)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        map_keeps_input_order_respects_its_limit_and_scopes_each_branch
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(SquareAll).start().await.unwrap();
     let run = SquareAll::trigger(&engine, (1..=12).collect(), 4)
         .await
         .unwrap();
@@ -103,12 +103,12 @@ async fn check_all(ctx: Ctx, settle: bool) -> Result<Vec<String>, Error> {
 
 #[tokio::test]
 async fn fail_fast_cancels_unfinished_branches_and_all_settled_returns_every_outcome() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(CheckAll)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(
+        fail_fast_cancels_unfinished_branches_and_all_settled_returns_every_outcome
+    )) else {
+        return;
+    };
+    let engine = db.builder().register(CheckAll).start().await.unwrap();
     let run = CheckAll::trigger(&engine, false).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
     assert!(
@@ -179,9 +179,14 @@ async fn mixed(ctx: Ctx) -> Result<(u32, Vec<u32>, Vec<String>), Error> {
 
 #[tokio::test]
 async fn branches_suspend_and_replay_without_repeating_their_steps() {
+    let Some(db) = crate::test_db(stringify!(
+        branches_suspend_and_replay_without_repeating_their_steps
+    )) else {
+        return;
+    };
     let clock = ManualClock::new(1_700_000_000_000);
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(Mixed)
         .start()
@@ -233,12 +238,10 @@ async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output
 
 #[tokio::test]
 async fn steps_joined_with_join_run_concurrently() {
-    let engine = Engine::builder()
-        .sqlite_memory()
-        .register(Joined)
-        .start()
-        .await
-        .unwrap();
+    let Some(db) = crate::test_db(stringify!(steps_joined_with_join_run_concurrently)) else {
+        return;
+    };
+    let engine = db.builder().register(Joined).start().await.unwrap();
     let started = std::time::Instant::now();
     assert_eq!(
         Joined::trigger(&engine)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use durable::prelude::*;
 use durable::{ManualClock, StepStatus};
-use durable_tests::{Scratch, count, wait_for_status};
+use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
 
@@ -48,10 +48,13 @@ async fn ship(ctx: Ctx, weight_grams: u32, fail: bool) -> Result<String, Error> 
 
 #[tokio::test]
 async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_child() {
-    let scratch = Scratch::new("children");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let Some(db) = crate::test_db(stringify!(
+        invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_child
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .keep_in_memory_below("1ms")
         .register(Ship)
         .register(Weigh)
@@ -64,19 +67,16 @@ async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_c
     // The parent suspended while the child ran, and replayed after.
     assert!(run.info().await.unwrap().executions >= 2);
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'"
-        ),
+        db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'")
+            .await,
         1,
         "one child"
     );
     assert!(CHILD_RUNS.load(Ordering::SeqCst) - before >= 1);
     let parent_deadline = run.info().await.unwrap().deadline_at.unwrap();
-    let child_deadline = count(
-        &db,
-        "SELECT deadline_at FROM wf_instance WHERE workflow = 'weigh'",
-    );
+    let child_deadline = db
+        .count("SELECT deadline_at FROM wf_instance WHERE workflow = 'weigh'")
+        .await;
     assert!(
         child_deadline <= parent_deadline,
         "the child inherits the parent's shorter deadline"
@@ -86,10 +86,13 @@ async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_c
 
 #[tokio::test]
 async fn a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child() {
-    let scratch = Scratch::new("child-fails");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let Some(db) = crate::test_db(stringify!(
+        a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(Ship)
         .register(Weigh)
         .start()
@@ -107,10 +110,8 @@ async fn a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child() {
     run.retry().await.unwrap();
     assert!(run.result().await.is_err());
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'"
-        ),
+        db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'weigh'")
+            .await,
         2,
         "the retry started a new child"
     );
@@ -130,10 +131,11 @@ async fn parent_of_sleepers(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn cancelling_a_parent_cancels_its_children() {
-    let scratch = Scratch::new("cancel-tree");
-    let db = scratch.join("runs.db");
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let Some(db) = crate::test_db(stringify!(cancelling_a_parent_cancels_its_children)) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(ParentOfSleepers)
         .register(SleepyChild)
         .start()
@@ -141,30 +143,26 @@ async fn cancelling_a_parent_cancels_its_children() {
         .unwrap();
     let run = ParentOfSleepers::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
-    while count(
-        &db,
-        "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'",
-    ) < 2
+    while db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'").await < 2
     {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     run.cancel().await.unwrap();
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM wf_instance WHERE status = 'cancelled'"
-        ),
+        db.count("SELECT COUNT(*) FROM wf_instance WHERE status = 'cancelled'")
+            .await,
         3
     );
 }
 
 #[tokio::test]
 async fn a_parent_timing_out_cancels_its_children() {
-    let scratch = Scratch::new("timeout-tree");
-    let db = scratch.join("runs.db");
+    let Some(db) = crate::test_db(stringify!(a_parent_timing_out_cancels_its_children)) else {
+        return;
+    };
     let clock = ManualClock::new(START_MS);
-    let engine = Engine::builder()
-        .sqlite_file(&db)
+    let engine = db
+        .builder()
         .clock(clock.clone())
         .register(ParentOfSleepers)
         .register(SleepyChild)
@@ -173,10 +171,7 @@ async fn a_parent_timing_out_cancels_its_children() {
         .unwrap();
     let run = ParentOfSleepers::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
-    while count(
-        &db,
-        "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'",
-    ) < 2
+    while db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'").await < 2
     {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -185,10 +180,7 @@ async fn a_parent_timing_out_cancels_its_children() {
     // The children inherited the parent's deadline: each ends cancelled (by
     // the parent's timeout) or timed out (by its own), and none goes on.
     for _ in 0..200 {
-        if count(
-            &db,
-            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status IN ('cancelled', 'timed_out')",
-        ) == 2
+        if db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status IN ('cancelled', 'timed_out')").await == 2
         {
             return;
         }
@@ -214,8 +206,11 @@ async fn fan_children(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn fire_and_forget_children_can_be_awaited_by_id() {
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let Some(db) = crate::test_db(stringify!(fire_and_forget_children_can_be_awaited_by_id)) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(FanChildren)
         .register(QuickChild)
         .start()
@@ -242,8 +237,13 @@ async fn unregistered_child(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn invoking_an_unregistered_workflow_is_an_error_in_the_parent() {
-    let engine = Engine::builder()
-        .sqlite_memory()
+    let Some(db) = crate::test_db(stringify!(
+        invoking_an_unregistered_workflow_is_an_error_in_the_parent
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
         .register(UnregisteredChild)
         .start()
         .await

@@ -1,0 +1,8 @@
+//! The behaviour suite: the whole engine, through its public API, on
+//! whichever backend the including test file chooses with `test_db`.
+
+mod behaviour;
+mod children;
+mod events;
+mod fan_out;
+mod sagas;
