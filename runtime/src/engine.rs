@@ -232,6 +232,7 @@ pub struct EngineBuilder {
     keep_in_memory: Duration,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    lease: Duration,
     errors: Vec<String>,
 }
 
@@ -341,6 +342,19 @@ impl EngineBuilder {
         self
     }
 
+    /// On a shared database (PostgreSQL): how long a claim holds a run
+    /// before another worker may take it over, unless this engine renews it
+    /// (it does, every third of the lease). A dead worker's runs move to
+    /// others after this long. Default 10 s.
+    pub fn lease(mut self, lease: impl IntoDuration) -> Self {
+        match lease.into_duration() {
+            Ok(lease) if lease >= Duration::from_millis(300) => self.lease = lease,
+            Ok(_) => self.errors.push("a lease must be at least 300ms".into()),
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -373,7 +387,7 @@ impl EngineBuilder {
                 Arc::new(SqliteStore::open(location, self.durability).await?)
             }
             Backend::Postgres { url, schema } => {
-                Arc::new(PostgresStore::open(url, schema.as_deref()).await?)
+                Arc::new(PostgresStore::open(url, schema.as_deref(), self.lease).await?)
             }
         };
         let names: Vec<&str> = self.registry.keys().copied().collect();
@@ -430,6 +444,7 @@ impl Engine {
             keep_in_memory: Duration::from_secs(1),
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
+            lease: crate::store::postgres::DEFAULT_LEASE,
             errors: Vec::new(),
         }
     }
@@ -709,13 +724,18 @@ async fn dispatch_loop(shared: Arc<Shared>) {
         let mut next_ready = None;
         let round = async {
             let limit = free.min(MAX_CLAIM);
+            let now = shared.clock.now_ms();
             let claimed = shared
                 .store
                 .claim_ready(ClaimRequest {
                     owner: shared.config.owner.clone(),
-                    now: shared.clock.now_ms(),
+                    now,
                     limit,
                     workflows: shared.workflow_names.clone(),
+                    lease_expires_at: shared
+                        .store
+                        .lease_duration()
+                        .map(|lease| now.saturating_add(millis(lease))),
                 })
                 .await?;
             claimed_all = claimed.len() == limit;

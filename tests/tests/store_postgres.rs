@@ -4,7 +4,7 @@
 //! it); without it each case prints a notice and passes, so `cargo test`
 //! works on a laptop without PostgreSQL.
 
-use durable::store::postgres::PostgresStore;
+use durable::store::postgres::{DEFAULT_LEASE, PostgresStore};
 use durable_tests::{conformance, postgres_url, unique_schema};
 
 macro_rules! conformance_cases {
@@ -14,7 +14,7 @@ macro_rules! conformance_cases {
             async fn $case() {
                 let Some(url) = postgres_url() else { return };
                 let schema = unique_schema(stringify!($case));
-                let store = PostgresStore::open(&url, Some(&schema)).await.unwrap();
+                let store = PostgresStore::open(&url, Some(&schema), DEFAULT_LEASE).await.unwrap();
                 conformance::$case(&store).await;
             }
         )*

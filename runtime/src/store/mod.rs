@@ -71,6 +71,9 @@ pub struct ClaimRequest {
     pub limit: usize,
     /// Only runs of these workflows (a JSON array of names).
     pub workflows: std::sync::Arc<str>,
+    /// When the leases of the claimed runs expire (ms), on a store whose
+    /// leases expire.
+    pub lease_expires_at: Option<i64>,
 }
 
 /// A run a worker claimed.

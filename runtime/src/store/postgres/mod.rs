@@ -36,8 +36,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
 const MAX_BATCH: usize = 512;
 
 /// How long a claim holds a run before another worker may take it, unless
-/// the engine renews it.
-const LEASE: Duration = Duration::from_secs(10);
+/// the engine renews it (the default of `EngineBuilder::lease`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// The channel on which commits announce due runs.
 const WAKE_CHANNEL: &str = "durable_wake";
@@ -56,18 +56,20 @@ pub struct PostgresStore {
     pool: PgPool,
     writer: GroupCommit<WriteOp, WriteOut>,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
+    lease: Duration,
 }
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://...`) and migrates the schema. With
     /// `schema`, the tables live in that PostgreSQL schema (created if
-    /// missing): tests use one per test.
+    /// missing): tests use one per test. Claims hold a run for `lease`
+    /// unless renewed.
     ///
     /// # Errors
     ///
     /// [`Error::Database`] when the server cannot be reached or migrated;
     /// [`Error::Config`] for a URL or schema name that is not valid.
-    pub async fn open(url: &str, schema: Option<&str>) -> Result<Self, Error> {
+    pub async fn open(url: &str, schema: Option<&str>, lease: Duration) -> Result<Self, Error> {
         let mut options: PgConnectOptions = url
             .parse()
             .map_err(|error| Error::Config(format!("invalid PostgreSQL URL: {error}")))?;
@@ -98,6 +100,7 @@ impl PostgresStore {
             writer: GroupCommit::spawn(PgWriter { pool: pool.clone() }, MAX_BATCH),
             pool,
             listener: Mutex::new(None),
+            lease,
         })
     }
 
@@ -491,7 +494,7 @@ async fn claim(
     .bind(request.now)
     .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
     .bind(&*request.workflows)
-    .bind(request.now.saturating_add(lease_ms()))
+    .bind(request.lease_expires_at)
     .fetch_all(&mut *connection)
     .await?;
     rows.into_iter()
@@ -508,10 +511,6 @@ async fn claim(
             })
         })
         .collect()
-}
-
-fn lease_ms() -> i64 {
-    i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
 }
 
 async fn create_run(
@@ -1007,7 +1006,7 @@ impl Store for PostgresStore {
     }
 
     fn lease_duration(&self) -> Option<Duration> {
-        Some(LEASE)
+        Some(self.lease)
     }
 
     fn watch(&self, signal: Arc<dyn Fn(StoreSignal) + Send + Sync>) {

@@ -1,0 +1,142 @@
+//! Many workers on PostgreSQL: four worker processes share 2,000 runs of a
+//! 3-step workflow whose steps append to a ledger table. One worker is
+//! SIGKILLed mid-run, one is stopped gracefully, and one is paused past its
+//! lease (so others take its runs and its late writes are fenced out). Every
+//! run completes, and every step's committed result is the last execution of
+//! its body: nothing committed twice, nothing committed by a stale worker.
+//!
+//! Needs `DURABLE_TEST_POSTGRES_URL`; skips with a notice without it.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use durable_tests::{postgres_url, unique_schema};
+use sqlx::Connection;
+
+const RUNS: u32 = 2_000;
+
+fn worker(url: &str, schema: &str, runs: u32) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pg_worker"))
+        .args([url, schema, &runs.to_string(), "1s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start a worker")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "a worker did not finish in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn connect(url: &str, schema: &str) -> sqlx::PgConnection {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(&format!("SET search_path TO {schema}"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_workers_survive_a_kill_a_stop_and_a_stall() {
+    let Some(url) = postgres_url() else { return };
+    let schema = unique_schema("workers");
+    // The first worker creates the schema and triggers every run.
+    let mut workers = vec![worker(&url, &schema, RUNS)];
+    let mut db = connect(&url, &schema).await;
+    let started = Instant::now();
+    loop {
+        let created: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM wf_instance")
+            .fetch_one(&mut db)
+            .await
+            .ok();
+        if created == Some(i64::from(RUNS)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the runs were not triggered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..3 {
+        workers.push(worker(&url, &schema, 0));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&workers[0], "KILL");
+    workers[0].wait().unwrap();
+    signal(&workers[1], "TERM");
+    assert!(
+        wait(&mut workers[1], Duration::from_secs(30)).success(),
+        "graceful stop"
+    );
+    // Pause a worker for three leases: its runs move to the last worker.
+    signal(&workers[2], "STOP");
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&workers[2], "CONT");
+    for worker in &mut workers[2..] {
+        assert!(wait(worker, Duration::from_secs(120)).success());
+    }
+
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("SET search_path TO {schema}"))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM wf_instance GROUP BY status")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(statuses, [("completed".to_string(), i64::from(RUNS))]);
+    let committed: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT (i.input #>> '{}')::bigint, s.name, s.output #>> '{}' \
+         FROM wf_step s JOIN wf_instance i ON i.id = s.instance_id WHERE s.status = 'completed'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(committed.len(), RUNS as usize * 3);
+    let ledger: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT run, step, execution FROM ledger ORDER BY at")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let mut last: HashMap<(i64, String), String> = HashMap::new();
+    let mut executions: HashMap<(i64, String), usize> = HashMap::new();
+    for (run, step, execution) in ledger {
+        *executions.entry((run, step.clone())).or_default() += 1;
+        last.insert((run, step), execution);
+    }
+    for (run, step, output) in &committed {
+        let key = (*run, step.clone());
+        assert_eq!(
+            last.get(&key),
+            Some(output),
+            "{key:?}: the committed result is not the last execution"
+        );
+    }
+    let repeated: usize = executions.values().map(|count| count - 1).sum();
+    println!(
+        "{RUNS} runs on 4 workers (1 killed, 1 stopped, 1 paused past its lease): {repeated} bodies re-executed before their commit"
+    );
+}
