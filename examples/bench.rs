@@ -2,15 +2,20 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --synchronous normal|full]
+//! cargo run --release --example bench [-- --synchronous normal|full] [--url postgres://...]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
 //!   warm-up of 200: runs per second, and p50/p99 trigger-to-result latency.
 //! - W2: one run of 1,000 sequential no-op steps: mean latency per step.
 //! - C1: W1 with one run in flight: p50/p99 latency.
+//! - W3: 10,000 runs that each sleep 1 s (suspended, not in memory): the p99
+//!   lateness of their wake-ups, and the process's resident memory while
+//!   they sleep.
 //!
-//! Each workload runs on a fresh SQLite file (WAL) in the temp directory.
+//! Each workload runs on a fresh SQLite file (WAL) in the temp directory, or
+//! with `--url postgres://...` in a fresh schema of that server (dropped
+//! after).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,35 +43,89 @@ async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
     Ok(total)
 }
 
-struct Database {
-    dir: std::path::PathBuf,
+#[workflow(name = "bench-sleeper")]
+async fn sleeper(ctx: Ctx) -> Result<i64, Error> {
+    let before = ctx.now("before").await?;
+    ctx.sleep("nap", "1s").await?;
+    let after = ctx.now("after").await?;
+    let late = after.duration_since(before).unwrap_or_default().as_millis() as i64 - 1_000;
+    Ok(late)
+}
+
+/// A fresh database for one workload.
+enum Database {
+    Sqlite { dir: std::path::PathBuf },
+    Postgres { url: String, schema: String },
 }
 
 impl Database {
-    fn new(label: &str) -> anyhow::Result<Self> {
-        let dir =
-            std::env::temp_dir().join(format!("durable-bench-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(Database { dir })
+    fn new(label: &str, url: Option<&str>) -> anyhow::Result<Self> {
+        let unique = format!("durable_bench_{label}_{}", std::process::id());
+        Ok(match url {
+            Some(url) => Database::Postgres {
+                url: url.to_owned(),
+                schema: unique,
+            },
+            None => {
+                let dir = std::env::temp_dir().join(unique);
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir)?;
+                Database::Sqlite { dir }
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Database::Sqlite { .. } => "durable-sqlite",
+            Database::Postgres { .. } => "durable-postgres",
+        }
     }
 
     async fn engine(&self, durability: Durability) -> anyhow::Result<Engine> {
-        Ok(Engine::builder()
-            .sqlite_file(self.dir.join("bench.db"))
-            .durability(durability)
+        let builder = match self {
+            Database::Sqlite { dir } => Engine::builder().sqlite_file(dir.join("bench.db")).durability(durability),
+            Database::Postgres { url, schema } => Engine::builder().postgres(url).postgres_schema(schema),
+        };
+        Ok(builder
             .concurrency(256)
+            .keep_in_memory_below("100ms")
             .register(ThreeSteps)
             .register(ManySteps)
+            .register(Sleeper)
             .start()
             .await?)
     }
+
+    async fn drop_data(self) -> anyhow::Result<()> {
+        match self {
+            Database::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Database::Postgres { url, schema } => {
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(&url).await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut connection)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The process's resident memory in MiB (Linux), or 0 where unknown.
+fn resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Runs `count` three-step runs with at most `in_flight` at once; returns
@@ -105,33 +164,34 @@ fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let durability = match args
-        .iter()
-        .position(|a| a == "--synchronous")
-        .map(|i| args.get(i + 1))
-    {
+    let value = |flag: &str| args.iter().position(|a| a == flag).map(|i| args.get(i + 1).cloned());
+    let durability = match value("--synchronous") {
         None => Durability::Normal,
         Some(Some(value)) if value == "normal" => Durability::Normal,
         Some(Some(value)) if value == "full" => Durability::Full,
         Some(other) => anyhow::bail!("--synchronous takes normal or full, got {other:?}"),
     };
+    let url = match value("--url") {
+        None => None,
+        Some(Some(url)) if url.starts_with("postgres") => Some(url),
+        Some(other) => anyhow::bail!("--url takes a postgres:// URL, got {other:?}"),
+    };
+    let url = url.as_deref();
 
     // W1: throughput and latency with 64 runs in flight.
-    let database = Database::new("w1")?;
+    let database = Database::new("w1", url)?;
+    let name = database.name();
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 200, 64).await.context("W1 warm-up")?;
     let (elapsed, mut latencies) = closed_loop(&engine, 2_000, 64).await.context("W1")?;
     latencies.sort();
     let w1_rate = 2_000.0 / elapsed.as_secs_f64();
-    let (w1_p50, w1_p99) = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let (w1_p50, w1_p99) = (percentile_ms(&latencies, 0.50), percentile_ms(&latencies, 0.99));
     engine.shutdown().await;
-    drop(database);
+    database.drop_data().await?;
 
     // W2: one run of 1,000 sequential steps.
-    let database = Database::new("w2")?;
+    let database = Database::new("w2", url)?;
     let engine = database.engine(durability).await?;
     ManySteps::trigger(&engine, 10).await?.result().await?;
     let started = Instant::now();
@@ -139,24 +199,45 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(total == 1_000, "W2 ran {total} steps");
     let w2_step_ms = started.elapsed().as_secs_f64() * 1000.0 / 1_000.0;
     engine.shutdown().await;
-    drop(database);
+    database.drop_data().await?;
 
     // C1: latency with one run in flight.
-    let database = Database::new("c1")?;
+    let database = Database::new("c1", url)?;
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 50, 1).await.context("C1 warm-up")?;
     let (_, mut latencies) = closed_loop(&engine, 500, 1).await.context("C1")?;
     latencies.sort();
-    let (c1_p50, c1_p99) = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let (c1_p50, c1_p99) = (percentile_ms(&latencies, 0.50), percentile_ms(&latencies, 0.99));
     engine.shutdown().await;
-    drop(database);
+    database.drop_data().await?;
 
-    println!(
-        "durable-sqlite W1 wf/s={w1_rate:.0} p50_ms={w1_p50:.2} p99_ms={w1_p99:.2} | W2 step_ms={w2_step_ms:.3}"
-    );
-    println!("durable-sqlite C1 p50_ms={c1_p50:.2} p99_ms={c1_p99:.2}");
+    // W3: 10,000 suspended sleepers.
+    let database = Database::new("w3", url)?;
+    let engine = database.engine(durability).await?;
+    let baseline_mib = resident_mib();
+    let triggers: Vec<_> = (0..10_000)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move { Sleeper::trigger(&engine).await })
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(10_000);
+    for trigger in triggers {
+        runs.push(trigger.await??);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let sleeping_mib = resident_mib();
+    let mut lateness = Vec::with_capacity(runs.len());
+    for run in runs {
+        lateness.push(Duration::from_millis(run.result().await?.max(0) as u64));
+    }
+    lateness.sort();
+    let w3_p99 = percentile_ms(&lateness, 0.99);
+    engine.shutdown().await;
+    database.drop_data().await?;
+
+    println!("{name} W1 wf/s={w1_rate:.0} p50_ms={w1_p50:.2} p99_ms={w1_p99:.2} | W2 step_ms={w2_step_ms:.3}");
+    println!("{name} C1 p50_ms={c1_p50:.2} p99_ms={c1_p99:.2}");
+    println!("{name} W3 p99_late_ms={w3_p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})");
     Ok(())
 }
