@@ -84,8 +84,12 @@ impl Database {
 
     async fn engine(&self, durability: Durability) -> anyhow::Result<Engine> {
         let builder = match self {
-            Database::Sqlite { dir } => Engine::builder().sqlite_file(dir.join("bench.db")).durability(durability),
-            Database::Postgres { url, schema } => Engine::builder().postgres(url).postgres_schema(schema),
+            Database::Sqlite { dir } => Engine::builder()
+                .sqlite_file(dir.join("bench.db"))
+                .durability(durability),
+            Database::Postgres { url, schema } => {
+                Engine::builder().postgres(url).postgres_schema(schema)
+            }
         };
         Ok(builder
             .concurrency(256)
@@ -164,7 +168,11 @@ fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).map(|i| args.get(i + 1).cloned());
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args.get(i + 1).cloned())
+    };
     let durability = match value("--synchronous") {
         None => Durability::Normal,
         Some(Some(value)) if value == "normal" => Durability::Normal,
@@ -186,7 +194,10 @@ async fn main() -> anyhow::Result<()> {
     let (elapsed, mut latencies) = closed_loop(&engine, 2_000, 64).await.context("W1")?;
     latencies.sort();
     let w1_rate = 2_000.0 / elapsed.as_secs_f64();
-    let (w1_p50, w1_p99) = (percentile_ms(&latencies, 0.50), percentile_ms(&latencies, 0.99));
+    let (w1_p50, w1_p99) = (
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.99),
+    );
     engine.shutdown().await;
     database.drop_data().await?;
 
@@ -207,7 +218,10 @@ async fn main() -> anyhow::Result<()> {
     closed_loop(&engine, 50, 1).await.context("C1 warm-up")?;
     let (_, mut latencies) = closed_loop(&engine, 500, 1).await.context("C1")?;
     latencies.sort();
-    let (c1_p50, c1_p99) = (percentile_ms(&latencies, 0.50), percentile_ms(&latencies, 0.99));
+    let (c1_p50, c1_p99) = (
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.99),
+    );
     engine.shutdown().await;
     database.drop_data().await?;
 
@@ -236,8 +250,12 @@ async fn main() -> anyhow::Result<()> {
     engine.shutdown().await;
     database.drop_data().await?;
 
-    println!("{name} W1 wf/s={w1_rate:.0} p50_ms={w1_p50:.2} p99_ms={w1_p99:.2} | W2 step_ms={w2_step_ms:.3}");
+    println!(
+        "{name} W1 wf/s={w1_rate:.0} p50_ms={w1_p50:.2} p99_ms={w1_p99:.2} | W2 step_ms={w2_step_ms:.3}"
+    );
     println!("{name} C1 p50_ms={c1_p50:.2} p99_ms={c1_p99:.2}");
-    println!("{name} W3 p99_late_ms={w3_p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})");
+    println!(
+        "{name} W3 p99_late_ms={w3_p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})"
+    );
     Ok(())
 }

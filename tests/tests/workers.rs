@@ -90,6 +90,7 @@ async fn four_workers_survive_a_kill_a_stop_and_a_stall() {
         "graceful stop"
     );
     // Pause a worker for three leases: its runs move to the last worker.
+    let paused_pid = workers[2].id();
     signal(&workers[2], "STOP");
     std::thread::sleep(Duration::from_secs(3));
     signal(&workers[2], "CONT");
@@ -116,27 +117,40 @@ async fn four_workers_survive_a_kill_a_stop_and_a_stall() {
     .await
     .unwrap();
     assert_eq!(committed.len(), RUNS as usize * 3);
-    let ledger: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT run, step, execution FROM ledger ORDER BY at")
+    let ledger: Vec<(i64, String, String, i64)> =
+        sqlx::query_as("SELECT run, step, execution, worker FROM ledger ORDER BY at")
             .fetch_all(&mut db)
             .await
             .unwrap();
-    let mut last: HashMap<(i64, String), String> = HashMap::new();
-    let mut executions: HashMap<(i64, String), usize> = HashMap::new();
-    for (run, step, execution) in ledger {
-        *executions.entry((run, step.clone())).or_default() += 1;
-        last.insert((run, step), execution);
+    let mut executions: HashMap<(i64, String), Vec<(String, i64)>> = HashMap::new();
+    for (run, step, execution, worker) in ledger {
+        executions
+            .entry((run, step))
+            .or_default()
+            .push((execution, worker));
     }
+    let paused = i64::from(paused_pid);
+    let mut zombie_bodies = 0;
     for (run, step, output) in &committed {
         let key = (*run, step.clone());
-        assert_eq!(
-            last.get(&key),
-            Some(output),
-            "{key:?}: the committed result is not the last execution"
-        );
+        let ran = &executions[&key];
+        let position = ran
+            .iter()
+            .position(|(execution, _)| execution == output)
+            .unwrap_or_else(|| panic!("{key:?}: the committed result is no execution's"));
+        // After the commit only a stale worker may still run the body (it
+        // was paused mid-run; its own commit was then refused).
+        for (_, worker) in &ran[position + 1..] {
+            assert_eq!(
+                *worker, paused,
+                "{key:?}: a body ran after its commit on a live worker"
+            );
+            zombie_bodies += 1;
+        }
     }
-    let repeated: usize = executions.values().map(|count| count - 1).sum();
+    let repeated: usize = executions.values().map(|ran| ran.len() - 1).sum();
     println!(
-        "{RUNS} runs on 4 workers (1 killed, 1 stopped, 1 paused past its lease): {repeated} bodies re-executed before their commit"
+        "{RUNS} runs on 4 workers (1 killed, 1 stopped, 1 paused past its lease): {repeated} bodies ran \
+         more than once, {zombie_bodies} of them on the paused worker after another committed"
     );
 }

@@ -7,8 +7,8 @@
 //! pg_worker <url> <schema> <runs-to-trigger> <lease>
 //! ```
 //!
-//! Each step inserts `(run, step, execution)` into the `ledger` table with
-//! its own connection, then returns the execution id.
+//! Each step inserts `(run, step, execution, worker pid)` into the `ledger`
+//! table with its own connection, then returns the execution id.
 
 use std::time::Duration;
 
@@ -24,10 +24,11 @@ async fn effect(run: u32, step: &str) -> Result<String, StepError> {
     let pool = LEDGER
         .get()
         .ok_or_else(|| StepError::permanent("no ledger"))?;
-    sqlx::query("INSERT INTO ledger (run, step, execution) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO ledger (run, step, execution, worker) VALUES ($1, $2, $3, $4)")
         .bind(i64::from(run))
         .bind(step)
         .bind(&execution)
+        .bind(i64::from(std::process::id()))
         .execute(pool)
         .await?;
     Ok(execution)
@@ -56,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         sqlx::query(&format!(
             "CREATE TABLE IF NOT EXISTS {schema}.ledger (run BIGINT, step TEXT, execution TEXT, \
-             at TIMESTAMPTZ DEFAULT clock_timestamp())"
+             worker BIGINT, at TIMESTAMPTZ DEFAULT clock_timestamp())"
         ))
         .execute(&mut admin)
         .await?;

@@ -147,14 +147,37 @@ impl BatchApply for PgWriter {
 
     fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
             let mut notes = Notes::default();
+            if let [op] = ops
+                && alone_is_atomic(op)
+            {
+                // One write whose only change is one statement: autocommit
+                // saves the BEGIN and COMMIT round trips.
+                let mut connection = self.pool.acquire().await?;
+                let result = apply_op(&mut connection, op, &mut notes).await?;
+                notes.send(&mut connection).await?;
+                return Ok(vec![result]);
+            }
+            let mut tx = self.pool.begin().await?;
             let mut order: Vec<usize> = (0..ops.len()).collect();
             order.sort_by_key(|&index| ops[index].phase());
             let mut results: Vec<Option<Result<WriteOut, Error>>> =
                 ops.iter().map(|_| None).collect();
-            for index in order {
-                results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+            for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
+                match &ops[group[0]] {
+                    WriteOp::SaveStep(..) if group.len() > 1 => {
+                        save_steps(&mut tx, ops, group, &mut results).await?;
+                    }
+                    WriteOp::Finish { .. } if group.len() > 1 => {
+                        finish_runs(&mut tx, ops, group, &mut results, &mut notes).await?;
+                    }
+                    _ => {
+                        for &index in group {
+                            results[index] =
+                                Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+                        }
+                    }
+                }
             }
             notes.send(&mut tx).await?;
             tx.commit().await?;
@@ -164,6 +187,209 @@ impl BatchApply for PgWriter {
                 .collect())
         })
     }
+}
+
+/// Whether a write changes the database with a single statement (its other
+/// statements only read, or announce), so it needs no explicit transaction.
+fn alone_is_atomic(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::SaveStep(..)
+            | WriteOp::Suspend { .. }
+            | WriteOp::Claim(_)
+            | WriteOp::Create(_)
+            | WriteOp::AppendLog(..)
+            | WriteOp::RenewLeases { .. }
+    )
+}
+
+/// Several `SaveStep` writes as one fenced multi-row upsert. Two writes of
+/// one step in a batch (a `running` marker and its completion) become one
+/// row: PostgreSQL updates a row once per statement.
+async fn save_steps(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    group: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    // The write kept for each (run, step): the last one that is not a
+    // `running` marker, else the last one.
+    let mut chosen: Vec<(&Lease, &StepRecord)> = Vec::new();
+    for &index in group {
+        let WriteOp::SaveStep(lease, step) = &ops[index] else {
+            continue;
+        };
+        let same =
+            |(l, s): &&mut (&Lease, &StepRecord)| l.run_id == lease.run_id && s.name == step.name;
+        match chosen.iter_mut().find(same) {
+            Some(slot)
+                if step.status != StepStatus::Running || slot.1.status == StepStatus::Running =>
+            {
+                *slot = (lease, step);
+            }
+            Some(_) => {}
+            None => chosen.push((lease, step)),
+        }
+    }
+    let mut columns = SaveColumns::default();
+    for (lease, step) in &chosen {
+        columns.push(lease, step);
+    }
+    let written: Vec<(String, String)> = sqlx::query_as(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, created_at, updated_at) \
+         SELECT v.id::uuid, v.name, v.seq, v.kind, v.status, v.input::jsonb, v.output::jsonb, \
+           v.error, v.attempts, v.wake_at, v.updated_at, v.updated_at \
+         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+           $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[]) \
+           AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, token) \
+         JOIN wf_instance AS i ON i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
+         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+           error = excluded.error, attempts = excluded.attempts, \
+           wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+         WHERE wf_step.status <> 'completed' \
+         RETURNING instance_id::text, name",
+    )
+    .bind(&columns.ids)
+    .bind(&columns.names)
+    .bind(&columns.seqs)
+    .bind(&columns.kinds)
+    .bind(&columns.statuses)
+    .bind(&columns.inputs)
+    .bind(&columns.outputs)
+    .bind(&columns.errors)
+    .bind(&columns.attempts)
+    .bind(&columns.wake_ats)
+    .bind(&columns.updated_ats)
+    .bind(&columns.tokens)
+    .fetch_all(&mut *connection)
+    .await?;
+    for &index in group {
+        let WriteOp::SaveStep(lease, step) = &ops[index] else {
+            continue;
+        };
+        let key = (lease.run_id.to_string(), step.name.clone());
+        let saved = written.contains(&key) || holds_lease(connection, lease).await?;
+        results[index] = Some(if saved {
+            Ok(WriteOut::Done)
+        } else {
+            Err(Error::LeaseLost {
+                run_id: lease.run_id,
+            })
+        });
+    }
+    Ok(())
+}
+
+/// The columns of a multi-row step upsert, one array each.
+#[derive(Default)]
+struct SaveColumns {
+    ids: Vec<String>,
+    names: Vec<String>,
+    seqs: Vec<i64>,
+    kinds: Vec<&'static str>,
+    statuses: Vec<&'static str>,
+    inputs: Vec<Option<String>>,
+    outputs: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    attempts: Vec<i32>,
+    wake_ats: Vec<Option<i64>>,
+    updated_ats: Vec<i64>,
+    tokens: Vec<i64>,
+}
+
+impl SaveColumns {
+    fn push(&mut self, lease: &Lease, step: &StepRecord) {
+        self.ids.push(lease.run_id.to_string());
+        self.names.push(step.name.clone());
+        self.seqs.push(step.seq);
+        self.kinds.push(step.kind.as_str());
+        self.statuses.push(step.status.as_str());
+        self.inputs.push(step.input.clone());
+        self.outputs.push(step.output.clone());
+        self.errors.push(step.error.clone());
+        self.attempts
+            .push(i32::try_from(step.attempts).unwrap_or(i32::MAX));
+        self.wake_ats.push(step.wake_at);
+        self.updated_ats.push(step.updated_at);
+        self.tokens.push(lease.token);
+    }
+}
+
+/// Several `Finish` writes: one multi-row update, then the waiters of every
+/// finished run settled in one statement.
+async fn finish_runs(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    group: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    let mut ids = Vec::new();
+    let mut statuses = Vec::new();
+    let mut outputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut nows = Vec::new();
+    let mut tokens = Vec::new();
+    for &index in group {
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+        } = &ops[index]
+        {
+            let (status, output, error) = outcome_columns(outcome);
+            ids.push(lease.run_id.to_string());
+            statuses.push(status.as_str());
+            outputs.push(output.map(str::to_owned));
+            errors.push(error.map(str::to_owned));
+            nows.push(*now);
+            tokens.push(lease.token);
+        }
+    }
+    let finished: Vec<String> = sqlx::query_scalar(
+        "UPDATE wf_instance AS i SET status = v.status, output = v.output::jsonb, error = v.error, \
+           finished_at = v.now, updated_at = v.now, ready_at = NULL, lease_owner = NULL, \
+           lease_expires_at = NULL \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+           AS v(id, status, output, error, now, token) \
+         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
+         RETURNING i.id::text",
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&outputs)
+    .bind(&errors)
+    .bind(&nows)
+    .bind(&tokens)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut ended = Vec::new();
+    for &index in group {
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+        } = &ops[index]
+            && finished.contains(&lease.run_id.to_string())
+        {
+            ended.push((lease.run_id, outcome, *now));
+        }
+    }
+    let cancelled = after_finish_many(connection, &ended, notes).await?;
+    for &index in group {
+        if let WriteOp::Finish { lease, .. } = &ops[index] {
+            results[index] = Some(if finished.contains(&lease.run_id.to_string()) {
+                Ok(WriteOut::Finished(cancelled.clone()))
+            } else {
+                Err(Error::LeaseLost {
+                    run_id: lease.run_id,
+                })
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a batch must announce to the other workers when it commits.
@@ -659,9 +885,10 @@ async fn register_wait(
             }
         }
         Wait::Run { run_id } => {
-            lock_key(connection, &format!("run:{run_id}")).await?;
+            // Locks the awaited run's row against its finish until this
+            // transaction commits (see `settle_run_waiters`).
             let ended: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT status, output::text, error FROM wf_instance WHERE id = $1::uuid",
+                "SELECT status, output::text, error FROM wf_instance WHERE id = $1::uuid FOR SHARE",
             )
             .bind(run_id.to_string())
             .fetch_optional(&mut *connection)
@@ -835,41 +1062,80 @@ async fn after_finish(
     now: i64,
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
-    notes.finished.push(run_id.to_string());
-    let (status, output, error) = outcome_columns(outcome);
-    let json = run_outcome_json(status.as_str(), output, error);
-    let completed = status == RunStatus::Completed;
-    settle_run_waiters(connection, run_id, &json, completed, now, notes).await?;
-    if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
-        return cancel_tree(connection, run_id, false, now, notes).await;
-    }
-    Ok(Vec::new())
+    after_finish_many(connection, &[(run_id, outcome, now)], notes).await
 }
 
+/// [`after_finish`] for several runs, settling all their waiters in one
+/// statement.
+async fn after_finish_many(
+    connection: &mut PgConnection,
+    ended: &[(RunId, &RunOutcome, i64)],
+    notes: &mut Notes,
+) -> Result<Vec<RunId>, Error> {
+    let mut settled = Vec::with_capacity(ended.len());
+    for (run_id, outcome, _) in ended {
+        notes.finished.push(run_id.to_string());
+        let (status, output, error) = outcome_columns(outcome);
+        let json = run_outcome_json(status.as_str(), output, error);
+        settled.push((*run_id, json, status == RunStatus::Completed));
+    }
+    let now = ended
+        .iter()
+        .map(|(_, _, now)| *now)
+        .max()
+        .unwrap_or_default();
+    settle_run_waiters(connection, &settled, now, notes).await?;
+    let mut cancelled = Vec::new();
+    for (run_id, outcome, now) in ended {
+        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+            cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Completes the steps waiting for these runs with how each ended, and
+/// wakes their runs, in one statement. The runs' rows are locked by this
+/// transaction (it just updated them), and `register_wait` reads them
+/// `FOR SHARE`: a wait registered concurrently is either seen here or sees
+/// the run ended.
 async fn settle_run_waiters(
     connection: &mut PgConnection,
-    run_id: RunId,
-    outcome: &str,
-    completed: bool,
+    ended: &[(RunId, String, bool)],
     now: i64,
     notes: &mut Notes,
 ) -> Result<(), Error> {
-    lock_key(connection, &format!("run:{run_id}")).await?;
-    let waiters: Vec<(String, String)> = sqlx::query_as(
-        "SELECT instance_id::text, name FROM wf_step WHERE status = 'waiting' AND wait_run = $1::uuid",
-    )
-    .bind(run_id.to_string())
-    .fetch_all(&mut *connection)
-    .await?;
-    let status = if completed {
-        StepStatus::Completed
-    } else {
-        StepStatus::Failed
-    };
-    for (instance, step) in waiters {
-        complete_waiting_step(connection, &instance, &step, status, outcome, now).await?;
-        notes.wake = true;
+    if ended.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
+    let outcomes: Vec<&str> = ended
+        .iter()
+        .map(|(_, outcome, _)| outcome.as_str())
+        .collect();
+    let completed: Vec<bool> = ended.iter().map(|(_, _, completed)| *completed).collect();
+    let woken: i64 = sqlx::query_scalar(
+        "WITH settled AS ( \
+           UPDATE wf_step AS s SET \
+             status = CASE WHEN o.completed THEN 'completed' ELSE 'failed' END, \
+             output = o.outcome::jsonb, updated_at = $4 \
+           FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS o(id, outcome, completed) \
+           WHERE s.wait_run = o.id::uuid AND s.status = 'waiting' \
+           RETURNING s.instance_id), \
+         woken AS ( \
+           UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $4 \
+             THEN $4 ELSE ready_at END, updated_at = $4 \
+           WHERE id IN (SELECT instance_id FROM settled) AND status IN ('running', 'suspended') \
+           RETURNING id) \
+         SELECT COUNT(*) FROM woken",
+    )
+    .bind(&ids)
+    .bind(&outcomes)
+    .bind(&completed)
+    .bind(now)
+    .fetch_one(&mut *connection)
+    .await?;
+    notes.wake |= woken > 0;
     Ok(())
 }
 
@@ -899,10 +1165,14 @@ async fn cancel_tree(
         .map(|id| parse_run_id(id))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = run_outcome_json("cancelled", None, None);
-    for run_id in &cancelled {
-        notes.finished.push(run_id.to_string());
-        settle_run_waiters(connection, *run_id, &outcome, false, now, notes).await?;
-    }
+    let settled: Vec<(RunId, String, bool)> = cancelled
+        .iter()
+        .map(|id| (*id, outcome.clone(), false))
+        .collect();
+    notes
+        .finished
+        .extend(cancelled.iter().map(ToString::to_string));
+    settle_run_waiters(connection, &settled, now, notes).await?;
     Ok(cancelled)
 }
 
