@@ -90,8 +90,11 @@ impl PostgresStore {
             admin.close().await?;
             options = options.options([("search_path", schema)]);
         }
+        // No ping before each use: a broken connection fails its statement,
+        // and the writer retries the batch on a fresh one.
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
