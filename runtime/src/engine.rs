@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::duration::millis;
 use crate::executor;
+use crate::retention::Retention;
+use crate::store::DeleteFinished;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::{SqliteLocation, SqliteStore};
 use crate::store::{
@@ -74,6 +76,8 @@ impl Default for Limits {
 }
 
 pub(crate) struct EngineConfig {
+    pub(crate) retention: Retention,
+    pub(crate) retention_overrides: HashMap<String, Retention>,
     pub(crate) concurrency: usize,
     pub(crate) keep_in_memory_ms: i64,
     pub(crate) limits: Limits,
@@ -233,6 +237,8 @@ pub struct EngineBuilder {
     limits: Limits,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    retention: Retention,
+    retention_overrides: HashMap<String, Retention>,
     errors: Vec<String>,
 }
 
@@ -355,6 +361,21 @@ impl EngineBuilder {
         self
     }
 
+    /// How long finished runs and events are kept (see [`Retention`] for
+    /// the defaults). Every engine deletes what is due every minute, in
+    /// batches.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long finished runs of one workflow are kept, instead of the
+    /// engine-wide [`retention`](EngineBuilder::retention).
+    pub fn retention_for(mut self, workflow: impl Into<String>, retention: Retention) -> Self {
+        self.retention_overrides.insert(workflow.into(), retention);
+        self
+    }
+
     /// Sets the payload limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -379,8 +400,20 @@ impl EngineBuilder {
         if self.concurrency == 0 {
             return Err(Error::Config("concurrency must be at least 1".into()));
         }
-        if let Some(error) = self.errors.into_iter().next() {
+        let invalid_retention = std::iter::once(&self.retention)
+            .chain(self.retention_overrides.values())
+            .find_map(|retention| retention.invalid.clone());
+        if let Some(error) = self.errors.into_iter().chain(invalid_retention).next() {
             return Err(Error::Config(error));
+        }
+        if let Some(unknown) = self
+            .retention_overrides
+            .keys()
+            .find(|name| !self.registry.contains_key(name.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "retention_for names workflow `{unknown}`, which is not registered"
+            )));
         }
         let store: Arc<dyn Store> = match &self.backend {
             Backend::Sqlite(location) => {
@@ -399,6 +432,8 @@ impl EngineBuilder {
             store,
             clock: self.clock,
             config: EngineConfig {
+                retention: self.retention,
+                retention_overrides: self.retention_overrides,
                 concurrency: self.concurrency,
                 keep_in_memory_ms: millis(self.keep_in_memory),
                 limits: self.limits,
@@ -422,6 +457,7 @@ impl EngineBuilder {
             }
         }));
         let mut tasks = vec![tokio::spawn(dispatch_loop(shared.clone())).abort_handle()];
+        tasks.push(tokio::spawn(maintenance_loop(shared.clone())).abort_handle());
         if let Some(lease) = shared.store.lease_duration() {
             tasks.push(tokio::spawn(heartbeat_loop(shared.clone(), lease)).abort_handle());
         }
@@ -445,6 +481,8 @@ impl Engine {
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
             lease: crate::store::postgres::DEFAULT_LEASE,
+            retention: Retention::default(),
+            retention_overrides: HashMap::new(),
             errors: Vec::new(),
         }
     }
@@ -531,6 +569,17 @@ impl Engine {
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Deletes the finished runs and events whose retention period passed
+    /// (every engine also does this every minute). Returns how many runs and
+    /// how many events it deleted.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn run_maintenance(&self) -> Result<(u64, u64), Error> {
+        run_retention(&self.shared).await
     }
 
     /// How many runs this engine is executing now. Suspended runs (sleeping,
@@ -809,4 +858,61 @@ async fn heartbeat_loop(shared: Arc<Shared>, lease: Duration) {
             Err(error) => tracing::warn!(%error, "could not renew leases"),
         }
     }
+}
+
+/// How often every engine deletes what its retention periods let go.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Rows one delete removes at most, so maintenance never holds the writer long.
+const RETENTION_BATCH: usize = 1_000;
+
+async fn maintenance_loop(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(MAINTENANCE_INTERVAL).await;
+        if let Err(error) = run_retention(&shared).await {
+            tracing::warn!(%error, "retention cleanup failed; will try again");
+        }
+    }
+}
+
+/// Deletes finished runs past their retention period, per status and per
+/// workflow, and old events, in batches. Returns (runs, events) deleted.
+async fn run_retention(shared: &Shared) -> Result<(u64, u64), Error> {
+    let now = shared.clock.now_ms();
+    let overridden: Vec<&String> = shared.config.retention_overrides.keys().collect();
+    let except = serde_json::to_string(&overridden).unwrap_or_else(|_| "[]".into());
+    let mut policies: Vec<(Option<String>, &Retention, String)> =
+        vec![(None, &shared.config.retention, except)];
+    for (workflow, retention) in &shared.config.retention_overrides {
+        policies.push((Some(workflow.clone()), retention, "[]".into()));
+    }
+    let mut runs = 0;
+    for (workflow, retention, except) in policies {
+        for (statuses, period) in retention.periods() {
+            loop {
+                let request = DeleteFinished {
+                    statuses,
+                    workflow: workflow.clone(),
+                    except: except.clone(),
+                    finished_before: now.saturating_sub(millis(period)),
+                    limit: RETENTION_BATCH,
+                };
+                let deleted = shared.store.delete_finished(request).await?;
+                runs += deleted;
+                if deleted < RETENTION_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+    }
+    let mut events = 0;
+    let before = now.saturating_sub(millis(shared.config.retention.events));
+    loop {
+        let deleted = shared.store.delete_events(before, RETENTION_BATCH).await?;
+        events += deleted;
+        if deleted < RETENTION_BATCH as u64 {
+            break;
+        }
+    }
+    Ok((runs, events))
 }

@@ -197,6 +197,17 @@ pub enum Error {
         run_id: RunId,
     },
 
+    /// Another execution of the run recorded this step first (a stale
+    /// execution raced a newer one). This execution stops without using its
+    /// own result; the run replays with the recorded one.
+    #[error("step `{step}` of run {run_id} was already recorded by another execution")]
+    StepRecordedElsewhere {
+        /// The run.
+        run_id: RunId,
+        /// The step.
+        step: String,
+    },
+
     /// The database failed. The source is the driver's error.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),

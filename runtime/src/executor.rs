@@ -83,7 +83,7 @@ async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
         // A stale worker writes nothing: the run belongs to someone else.
         Ending::Stopped(Error::LeaseLost { .. }) => Ok(()),
         Ending::Stopped(error) => {
-            tracing::error!(run_id = %lease.run_id, %error, "handing the run back after a storage failure");
+            tracing::warn!(run_id = %lease.run_id, %error, "handing the run back to replay it");
             shared.store.release_run(lease, now).await
         }
     };
@@ -141,7 +141,9 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
                 let mut state = context.state();
                 if let Some(error) = state.stop.take() {
                     return match error {
-                        Error::LeaseLost { .. } | Error::Database(_) => Ending::Stopped(error),
+                        Error::LeaseLost { .. }
+                        | Error::Database(_)
+                        | Error::StepRecordedElsewhere { .. } => Ending::Stopped(error),
                         Error::Aborted(reason) => Ending::Finished(RunOutcome::Cancelled(reason)),
                         // Non-determinism, duplicate steps, serialization and
                         // size errors end the run: retrying cannot fix them.

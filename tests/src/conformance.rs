@@ -195,7 +195,8 @@ pub async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
     );
 }
 
-/// A completed step record is never overwritten.
+/// A completed step record is never overwritten: a late `running` marker is
+/// ignored, a second completion refused.
 pub async fn completed_steps_are_never_overwritten(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store
@@ -206,10 +207,15 @@ pub async fn completed_steps_are_never_overwritten(store: &dyn Store) {
         .save_step(lease, step("a", 0, StepStatus::Running, None))
         .await
         .unwrap();
-    store
+    // A second completion means another execution recorded the step first:
+    // refused with a named error, so the caller replays instead.
+    let second = store
         .save_step(lease, step("a", 0, StepStatus::Completed, Some("2")))
-        .await
-        .unwrap();
+        .await;
+    assert!(
+        matches!(second, Err(Error::StepRecordedElsewhere { .. })),
+        "{second:?}"
+    );
     let journal = store.load_journal(lease.run_id).await.unwrap();
     assert_eq!(
         (journal[0].status, journal[0].output.as_deref().map(json)),

@@ -5,4 +5,5 @@ mod behaviour;
 mod children;
 mod events;
 mod fan_out;
+mod maintenance;
 mod sagas;

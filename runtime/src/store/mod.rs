@@ -212,6 +212,22 @@ pub struct LogLine {
     pub created_at: i64,
 }
 
+/// Which finished runs [`Store::delete_finished`] deletes.
+#[derive(Debug, Clone)]
+pub struct DeleteFinished {
+    /// Run statuses, e.g. `["failed", "timed_out"]`.
+    pub statuses: &'static [&'static str],
+    /// Only this workflow's runs.
+    pub workflow: Option<String>,
+    /// Not these workflows' runs (a JSON array of names; they have periods
+    /// of their own).
+    pub except: String,
+    /// Runs that finished before this time (ms).
+    pub finished_before: i64,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// What a store tells the engine that another process did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreSignal {
@@ -382,6 +398,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A run's log lines, oldest first.
     fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>>;
+
+    /// Deletes up to `limit` runs of these statuses that finished before
+    /// `finished_before` (with their steps and logs): of `workflow` only, or
+    /// of every workflow but those in `except` (a JSON array of names).
+    /// Returns how many.
+    fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>>;
+
+    /// Deletes up to `limit` events sent before `before`; returns how many.
+    fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>>;
 
     /// A run, or `None`.
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;

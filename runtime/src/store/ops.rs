@@ -2,8 +2,8 @@
 //! queue and apply them, and the order a batch applies them in.
 
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
-    SentEvent, StepRecord, TransitionOutcome, Wait,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
+    RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
 };
 use crate::RunId;
 
@@ -58,6 +58,11 @@ pub(crate) enum WriteOp {
         leases: Vec<Lease>,
         until: i64,
     },
+    DeleteFinished(DeleteFinished),
+    DeleteEvents {
+        before: i64,
+        limit: usize,
+    },
     Retry {
         run_id: RunId,
         now: i64,
@@ -89,6 +94,7 @@ impl WriteOp {
             WriteOp::Suspend { .. } | WriteOp::Release { .. } => 7,
             WriteOp::Finish { .. } => 8,
             WriteOp::Claim(_) => 9,
+            WriteOp::DeleteFinished(_) | WriteOp::DeleteEvents { .. } => 10,
         }
     }
 }

@@ -21,9 +21,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut};
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
-    SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome, Wait, event_output_json,
-    run_outcome_json,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
+    RunOutcome, SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome, Wait,
+    event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -246,7 +246,8 @@ async fn save_steps(
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
            $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[]) \
            AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, token) \
-         JOIN wf_instance AS i ON i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
+         WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
+           AND i.lease_token = v.token AND i.status = 'running' FOR SHARE) \
          ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
            input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
            error = excluded.error, attempts = excluded.attempts, \
@@ -273,14 +274,7 @@ async fn save_steps(
             continue;
         };
         let key = (lease.run_id.to_string(), step.name.clone());
-        let saved = written.contains(&key) || holds_lease(connection, lease).await?;
-        results[index] = Some(if saved {
-            Ok(WriteOut::Done)
-        } else {
-            Err(Error::LeaseLost {
-                run_id: lease.run_id,
-            })
-        });
+        results[index] = Some(step_saved(connection, written.contains(&key), lease, step).await?);
     }
     Ok(())
 }
@@ -443,7 +437,7 @@ async fn apply_op(
                    attempts, wake_at, created_at, updated_at) \
                  SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $11 \
                  WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $12 \
-                   AND status = 'running') \
+                   AND status = 'running' FOR SHARE) \
                  ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
                    input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
                    error = excluded.error, attempts = excluded.attempts, \
@@ -465,13 +459,7 @@ async fn apply_op(
             .execute(&mut *connection)
             .await?
             .rows_affected();
-            if written == 1 || holds_lease(connection, lease).await? {
-                Ok(WriteOut::Done)
-            } else {
-                Err(Error::LeaseLost {
-                    run_id: lease.run_id,
-                })
-            }
+            step_saved(connection, written == 1, lease, step).await?
         }
         WriteOp::Suspend {
             lease,
@@ -679,6 +667,35 @@ async fn apply_op(
             .execute(&mut *connection)
             .await?;
             Ok(WriteOut::Done)
+        }
+        WriteOp::DeleteFinished(request) => {
+            let statuses: Vec<&str> = request.statuses.to_vec();
+            let deleted = sqlx::query(
+                "DELETE FROM wf_instance WHERE id IN (SELECT id FROM wf_instance \
+                   WHERE status = ANY($1) AND finished_at < $2 \
+                   AND ($3::text IS NULL OR workflow = $3) \
+                   AND workflow NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) LIMIT $5)",
+            )
+            .bind(&statuses)
+            .bind(request.finished_before)
+            .bind(&request.workflow)
+            .bind(&request.except)
+            .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            Ok(WriteOut::Count(deleted))
+        }
+        WriteOp::DeleteEvents { before, limit } => {
+            let deleted = sqlx::query(
+                "DELETE FROM wf_event WHERE id IN (SELECT id FROM wf_event WHERE created_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::try_from(*limit).unwrap_or(i64::MAX))
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+            Ok(WriteOut::Count(deleted))
         }
         WriteOp::RenewLeases { leases, until } => {
             let ids: Vec<String> = leases.iter().map(|lease| lease.run_id.to_string()).collect();
@@ -1179,9 +1196,37 @@ async fn cancel_tree(
     Ok(cancelled)
 }
 
+/// The result of a step write that may not have been written: refused for
+/// a stale lease; for a completed step (never overwritten) harmless if the
+/// write was a `running` marker, else a sign that another execution recorded
+/// the step first.
+async fn step_saved(
+    connection: &mut PgConnection,
+    written: bool,
+    lease: &Lease,
+    step: &StepRecord,
+) -> Result<Result<WriteOut, Error>, Error> {
+    if written {
+        return Ok(Ok(WriteOut::Done));
+    }
+    Ok(if !holds_lease(connection, lease).await? {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    } else if step.status == StepStatus::Running {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::StepRecordedElsewhere {
+            run_id: lease.run_id,
+            step: step.name.clone(),
+        })
+    })
+}
+
 async fn holds_lease(connection: &mut PgConnection, lease: &Lease) -> Result<bool, Error> {
     let held: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND status = 'running'",
+        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND status = 'running' \
+         FOR SHARE",
     )
     .bind(lease.run_id.to_string())
     .bind(lease.token)
@@ -1565,6 +1610,24 @@ impl Store for PostgresStore {
             })
             .await?;
             Ok(())
+        })
+    }
+
+    fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::DeleteFinished(request)).await? {
+                WriteOut::Count(count) => Ok(count),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::DeleteEvents { before, limit }).await? {
+                WriteOut::Count(count) => Ok(count),
+                _ => Err(unexpected()),
+            }
         })
     }
 

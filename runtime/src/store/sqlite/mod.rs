@@ -26,8 +26,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut};
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, Lease, LogLine, NewEvent, NewRun, RunOutcome,
-    SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json, run_outcome_json,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
+    RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json,
+    run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -329,7 +330,7 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                     step.updated_at,
                     lease.token,
                 ])?;
-            step_saved(connection, written == 1, lease)?
+            step_saved(connection, written == 1, lease, step)?
         }
         WriteOp::Suspend {
             lease,
@@ -444,6 +445,33 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
             }
             Ok(WriteOut::Sent(sent))
+        }
+        WriteOp::DeleteFinished(request) => {
+            let statuses = serde_json::to_string(request.statuses).unwrap_or_default();
+            let deleted = connection
+                .prepare_cached(
+                    "DELETE FROM wf_instance WHERE id IN (SELECT id FROM wf_instance \
+                       WHERE status IN (SELECT value FROM json_each(?1)) AND finished_at < ?2 \
+                       AND (?3 IS NULL OR workflow = ?3) \
+                       AND workflow NOT IN (SELECT value FROM json_each(?4)) LIMIT ?5)",
+                )?
+                .execute(params![
+                    statuses,
+                    request.finished_before,
+                    request.workflow,
+                    request.except,
+                    i64::try_from(request.limit).unwrap_or(i64::MAX)
+                ])?;
+            Ok(WriteOut::Count(deleted as u64))
+        }
+        WriteOp::DeleteEvents { before, limit } => {
+            let deleted = connection
+                .prepare_cached(
+                    "DELETE FROM wf_event WHERE id IN (SELECT id FROM wf_event \
+                       WHERE created_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![before, i64::try_from(*limit).unwrap_or(i64::MAX)])?;
+            Ok(WriteOut::Count(deleted as u64))
         }
         // One engine owns the file: its leases never expire.
         WriteOp::RenewLeases { .. } => Ok(WriteOut::Lost(Vec::new())),
@@ -726,7 +754,7 @@ fn save_steps(
         .collect::<Result<_, _>>()?;
     for (index, lease, step) in steps {
         let key = (lease.run_id.to_string(), step.name.clone());
-        results[index] = Some(step_saved(connection, written.contains(&key), lease)?);
+        results[index] = Some(step_saved(connection, written.contains(&key), lease, step)?);
     }
     Ok(())
 }
@@ -1182,12 +1210,21 @@ fn step_saved(
     connection: &Connection,
     written: bool,
     lease: &Lease,
+    step: &StepRecord,
 ) -> Result<Result<WriteOut, Error>, Error> {
-    Ok(if written || holds_lease(connection, lease)? {
-        Ok(WriteOut::Done)
-    } else {
+    if written {
+        return Ok(Ok(WriteOut::Done));
+    }
+    Ok(if !holds_lease(connection, lease)? {
         Err(Error::LeaseLost {
             run_id: lease.run_id,
+        })
+    } else if step.status == StepStatus::Running {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::StepRecordedElsewhere {
+            run_id: lease.run_id,
+            step: step.name.clone(),
         })
     })
 }
@@ -1493,6 +1530,24 @@ impl Store for SqliteStore {
                 .await?
             {
                 WriteOut::Transition(outcome, _) => Ok(outcome),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::DeleteFinished(request)).await? {
+                WriteOut::Count(count) => Ok(count),
+                _ => Err(unexpected()),
+            }
+        })
+    }
+
+    fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>> {
+        Box::pin(async move {
+            match self.write(WriteOp::DeleteEvents { before, limit }).await? {
+                WriteOut::Count(count) => Ok(count),
                 _ => Err(unexpected()),
             }
         })
