@@ -72,9 +72,25 @@ pub(crate) enum WriteOp {
 
 impl WriteOp {
     /// Whether the op changes the database with one statement, so it is
-    /// atomic without an explicit transaction (its other statements only read).
+    /// atomic without an explicit transaction (its other statements only
+    /// read). Ops that write twice (a finish and the waiters it settles, a
+    /// child and the step that started it, an event and its waiters) must
+    /// not be cut in half by a crash, so they always get a transaction.
     pub(crate) fn is_single_write(&self) -> bool {
-        !matches!(self, WriteOp::Retry { .. })
+        matches!(
+            self,
+            WriteOp::Recover { .. }
+                | WriteOp::Create(_)
+                | WriteOp::Claim(_)
+                | WriteOp::SaveStep(..)
+                | WriteOp::Suspend { .. }
+                | WriteOp::Release { .. }
+                | WriteOp::ResolveWait { .. }
+                | WriteOp::AppendLog(..)
+                | WriteOp::RenewLeases { .. }
+                | WriteOp::DeleteFinished(_)
+                | WriteOp::DeleteEvents { .. }
+        )
     }
 
     /// The order in which a batch applies its kinds of write. Writes that
