@@ -22,6 +22,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) steps: Vec<ValidStep>,
     /// The on-failure hook's path.
     pub(crate) on_failure: Option<&'m syn::Path>,
+    /// The cron expression, its time zone, and the overlap policy's variant.
+    pub(crate) cron: Option<(String, String, &'static str)>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -186,6 +188,7 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         }
         None => fn_name.trim_start_matches("r#").replace('_', "-"),
     };
+    let cron = check_cron(model, &mut errors);
     let timeout_ms = model.options.timeout.as_ref().and_then(|literal| {
         duration_ms(literal, "workflow timeout")
             .map_err(|e| errors.push(e))
@@ -298,7 +301,63 @@ pub(crate) fn check(model: &WorkflowModel) -> Result<ValidWorkflow<'_>, Vec<syn:
         return_type,
         steps,
         on_failure: model.options.on_failure.as_ref(),
+        cron,
     })
+}
+
+/// Checks the cron options: a valid expression, a policy the runtime knows,
+/// no time zone or policy without an expression, and no parameters (a cron
+/// run has no input).
+fn check_cron(
+    model: &WorkflowModel,
+    errors: &mut Vec<syn::Error>,
+) -> Option<(String, String, &'static str)> {
+    let options = &model.options;
+    let overlap = match options.overlap.as_ref().map(LitStr::value).as_deref() {
+        None | Some("skip") => "Skip",
+        Some("allow") => "Allow",
+        Some("cancel_previous") => "CancelPrevious",
+        Some(other) => {
+            errors.push(syn::Error::new(
+                options.overlap.as_ref().map_or_else(Span::call_site, LitStr::span),
+                format!("unknown overlap policy {other:?}; write \"skip\", \"allow\" or \"cancel_previous\""),
+            ));
+            "Skip"
+        }
+    };
+    let Some(expression) = &options.cron else {
+        for (literal, option) in [
+            (&options.timezone, "timezone"),
+            (&options.overlap, "overlap"),
+        ] {
+            if let Some(literal) = literal {
+                errors.push(syn::Error::new(
+                    literal.span(),
+                    format!(
+                        "`{option}` applies to cron workflows: add `cron = \"...\"` or remove it"
+                    ),
+                ));
+            }
+        }
+        return None;
+    };
+    if let Err(error) = expression
+        .value()
+        .parse::<durable_grammar::cron::Schedule>()
+    {
+        errors.push(syn::Error::new(expression.span(), error.to_string()));
+    }
+    if let Some(first) = model.params.first() {
+        errors.push(syn::Error::new(
+            first.pat.span(),
+            "a cron workflow is started by the schedule, with no input: remove the parameters after `ctx`",
+        ));
+    }
+    let zone = options
+        .timezone
+        .as_ref()
+        .map_or_else(|| "UTC".to_owned(), LitStr::value);
+    Some((expression.value(), zone, overlap))
 }
 
 /// Whether `ty` is a path whose last segment is `name` (`Ctx`,

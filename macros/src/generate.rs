@@ -113,6 +113,14 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         "Starts a run of the `{name}` workflow with options (idempotency key, delay, start time).\n\n# Errors\n\nAs `durable::Engine::trigger_with`."
     );
     let output = quote!(<#return_type as ::durable::__private::WorkflowResult>::Ok);
+    let cron = valid.cron.as_ref().map(|(expression, zone, overlap)| {
+        let overlap = format_ident!("{}", overlap);
+        quote! {
+            const CRON: ::core::option::Option<&'static str> = ::core::option::Option::Some(#expression);
+            const TIMEZONE: &'static str = #zone;
+            const OVERLAP: ::durable::Overlap = ::durable::Overlap::#overlap;
+        }
+    });
     let on_failure = valid.on_failure.map(|hook| {
         quote! {
             const HAS_ON_FAILURE: bool = true;
@@ -153,6 +161,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             }
 
             #on_failure
+            #cron
         }
 
         impl #type_ident {

@@ -18,6 +18,12 @@ pub(crate) struct WorkflowOptions {
     pub(crate) timeout: Option<LitStr>,
     /// `on_failure = path::to::hook`.
     pub(crate) on_failure: Option<syn::Path>,
+    /// `cron = "0 9 * * 1-5"`.
+    pub(crate) cron: Option<LitStr>,
+    /// `timezone = "Europe/Berlin"`.
+    pub(crate) timezone: Option<LitStr>,
+    /// `overlap = "skip" | "allow" | "cancel_previous"`.
+    pub(crate) overlap: Option<LitStr>,
 }
 
 /// What kind of step a call is; mirrors `durable::StepKind`.
@@ -224,10 +230,13 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
         let slot = match key.as_str() {
             "name" => &mut options.name,
             "timeout" => &mut options.timeout,
+            "cron" => &mut options.cron,
+            "timezone" => &mut options.timezone,
+            "overlap" => &mut options.overlap,
             _ => {
                 errors.push(syn::Error::new(
                     pair.path.span(),
-                    format!("unknown option `{key}`; #[workflow] accepts `name = \"...\"`, `timeout = \"...\"` and `on_failure = path`"),
+                    format!("unknown option `{key}`; #[workflow] accepts `name`, `timeout`, `on_failure`, `cron`, `timezone` and `overlap`"),
                 ));
                 continue;
             }
@@ -251,10 +260,12 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
 }
 
 fn example(key: &str) -> &'static str {
-    if key == "timeout" {
-        "24h"
-    } else {
-        "order-fulfillment"
+    match key {
+        "timeout" => "24h",
+        "cron" => "0 9 * * 1-5",
+        "timezone" => "Europe/Berlin",
+        "overlap" => "skip",
+        _ => "order-fulfillment",
     }
 }
 

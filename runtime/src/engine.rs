@@ -96,6 +96,8 @@ pub(crate) struct Registered {
     pub(crate) start: fn(Ctx, String) -> BoxFuture<'static, Result<String, String>>,
     /// Runs after a failure and its compensations.
     pub(crate) on_failure: Option<OnFailure>,
+    /// The cron expression, time zone and overlap policy, for a cron workflow.
+    cron: Option<(&'static str, &'static str, crate::Overlap)>,
     /// Checks a JSON input against the input type and returns it as stored.
     validate: fn(serde_json::Value) -> Result<String, String>,
     schema: fn() -> serde_json::Value,
@@ -319,6 +321,7 @@ impl EngineBuilder {
             timeout_ms: W::TIMEOUT_MS,
             start: start_erased::<W>,
             on_failure: W::HAS_ON_FAILURE.then_some(on_failure_erased::<W> as OnFailure),
+            cron: W::CRON.map(|expression| (expression, W::TIMEZONE, W::OVERLAP)),
             validate: validate_erased::<W>,
             schema: W::input_schema,
         };
@@ -423,6 +426,14 @@ impl EngineBuilder {
                 Arc::new(PostgresStore::open(url, schema.as_deref(), self.lease).await?)
             }
         };
+        let mut crons = Vec::new();
+        for registered in self.registry.values() {
+            if let Some((expression, zone, overlap)) = registered.cron {
+                let schedule =
+                    crate::cron::CronSchedule::new(registered.name, expression, zone, overlap)?;
+                crons.push(Arc::new(schedule));
+            }
+        }
         let names: Vec<&str> = self.registry.keys().copied().collect();
         let workflow_names: Arc<str> = serde_json::to_string(&names)
             .map_err(|error| Error::Config(error.to_string()))?
@@ -458,6 +469,11 @@ impl EngineBuilder {
         }));
         let mut tasks = vec![tokio::spawn(dispatch_loop(shared.clone())).abort_handle()];
         tasks.push(tokio::spawn(maintenance_loop(shared.clone())).abort_handle());
+        let started = shared.clock.now_ms();
+        for cron in crons {
+            let task = tokio::spawn(crate::cron::cron_loop(shared.clone(), cron, started));
+            tasks.push(task.abort_handle());
+        }
         if let Some(lease) = shared.store.lease_duration() {
             tasks.push(tokio::spawn(heartbeat_loop(shared.clone(), lease)).abort_handle());
         }
@@ -600,7 +616,15 @@ impl Engine {
             .ok_or_else(|| Error::UnknownWorkflow(workflow.to_owned()))
     }
 
-    async fn create(
+    /// An engine handle for the engine's own tasks (it cannot shut down).
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Engine {
+        Engine {
+            shared,
+            tasks: Arc::new(Vec::new()),
+        }
+    }
+
+    pub(crate) async fn create(
         &self,
         workflow: &str,
         input: String,

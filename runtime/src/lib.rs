@@ -48,6 +48,7 @@
 
 mod children;
 mod clock;
+mod cron;
 mod ctx;
 mod duration;
 mod engine;
@@ -68,6 +69,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cron::Overlap;
 pub use ctx::{Compensated, Ctx, NoCompensation, StepBuilder, StepName};
 pub use durable_grammar::DurationError;
 pub use duration::IntoDuration;

@@ -35,6 +35,13 @@ pub trait Workflow: Send + Sync + 'static {
         input: Self::Input,
     ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
 
+    /// The cron expression that starts runs (`#[workflow(cron = "...")]`).
+    const CRON: Option<&'static str> = None;
+    /// The time zone of the cron expression (IANA name).
+    const TIMEZONE: &'static str = "UTC";
+    /// What a fire time does while the previous cron run still goes.
+    const OVERLAP: crate::Overlap = crate::Overlap::Skip;
+
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).
     const HAS_ON_FAILURE: bool = false;

@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod children;
+mod cron;
 mod events;
 mod fan_out;
 mod maintenance;

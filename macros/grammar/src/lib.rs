@@ -19,6 +19,8 @@
 //! assert!(durable_grammar::parse_duration("5 minutes").is_err());
 //! ```
 
+pub mod cron;
+
 use std::fmt;
 use std::time::Duration;
 

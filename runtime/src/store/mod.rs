@@ -408,6 +408,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` events sent before `before`; returns how many.
     fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>>;
 
+    /// The latest fire time of the workflow's cron runs (read from their
+    /// idempotency keys, `cron:<fire time in ms>`), if any is stored.
+    fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+
+    /// The workflow's runs that are pending, running or suspended.
+    fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
+
     /// A run, or `None`.
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;
 

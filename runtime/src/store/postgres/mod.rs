@@ -1631,6 +1631,32 @@ impl Store for PostgresStore {
         })
     }
 
+    fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(substr(idempotency_key, 6)::bigint) FROM wf_instance \
+                 WHERE workflow = $1 AND idempotency_key LIKE 'cron:%'",
+            )
+            .bind(&workflow)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(last)
+        })
+    }
+
+    fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id::text FROM wf_instance WHERE workflow = $1 \
+                 AND status IN ('pending', 'running', 'suspended')",
+            )
+            .bind(&workflow)
+            .fetch_all(&self.pool)
+            .await?;
+            ids.iter().map(|id| parse_run_id(id)).collect()
+        })
+    }
+
     fn append_log(&self, lease: Lease, line: LogLine) {
         self.writer.submit_detached(WriteOp::AppendLog(lease, line));
     }

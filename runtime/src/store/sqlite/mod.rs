@@ -1553,6 +1553,32 @@ impl Store for SqliteStore {
         })
     }
 
+    fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT MAX(CAST(substr(idempotency_key, 6) AS INTEGER)) FROM wf_instance \
+                     WHERE workflow = ?1 AND idempotency_key LIKE 'cron:%'",
+                )?
+                .query_row(params![workflow], |row| row.get::<_, Option<i64>>(0))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id FROM wf_instance WHERE workflow = ?1 \
+                     AND status IN ('pending', 'running', 'suspended')",
+                )?
+                .query_map(params![workflow], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        Box::pin(std::future::ready(result))
+    }
+
     fn append_log(&self, lease: Lease, line: LogLine) {
         self.writer.submit_detached(WriteOp::AppendLog(lease, line));
     }

@@ -1,0 +1,256 @@
+//! Cron triggers: `#[workflow(cron = "0 9 * * 1-5", timezone = "Europe/Berlin")]`
+//! starts a run at every fire time, exactly once across any number of
+//! engines, and once for a window missed while every engine was down.
+//!
+//! Each fire time's run carries the idempotency key `cron:<fire time in
+//! ms>`, so engines racing for one fire time make one run. On start, an
+//! engine finds the last fire time that has a run; if later fire times
+//! passed since, the latest of them fires once (not one run per missed fire
+//! time). Fire times are local times of the workflow's time zone: a time
+//! that does not exist (the hour skipped when clocks go forward) does not
+//! fire, and a time that happens twice (when they go back) fires once, at
+//! its first occurrence.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{
+    Datelike, Duration as ChronoDuration, LocalResult, NaiveDateTime, TimeZone, Timelike,
+};
+use chrono_tz::Tz;
+use durable_grammar::cron::Schedule;
+
+use crate::engine::Shared;
+use crate::{Error, TriggerOptions};
+
+/// What a cron workflow does at a fire time while its previous run is still
+/// going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlap {
+    /// Does not start a run for this fire time (the default).
+    #[default]
+    Skip,
+    /// Starts another run beside it.
+    Allow,
+    /// Cancels the previous runs, then starts the new one.
+    CancelPrevious,
+}
+
+/// A registered workflow's cron settings, checked at engine start.
+pub(crate) struct CronSchedule {
+    pub(crate) workflow: &'static str,
+    schedule: Schedule,
+    zone: Tz,
+    pub(crate) overlap: Overlap,
+}
+
+impl CronSchedule {
+    pub(crate) fn new(
+        workflow: &'static str,
+        expression: &str,
+        zone: &str,
+        overlap: Overlap,
+    ) -> Result<Self, Error> {
+        let schedule = Schedule::from_str(expression)
+            .map_err(|error| Error::Config(format!("workflow `{workflow}`: {error}")))?;
+        let zone = Tz::from_str(zone).map_err(|_| {
+            Error::Config(format!(
+                "workflow `{workflow}`: unknown time zone {zone:?}; use an IANA name such as \"Europe/Berlin\" or \"UTC\""
+            ))
+        })?;
+        Ok(CronSchedule {
+            workflow,
+            schedule,
+            zone,
+            overlap,
+        })
+    }
+
+    /// The first fire time strictly after `after` (ms since the epoch), or
+    /// `None` if there is none within five years.
+    pub(crate) fn next_after(&self, after: i64) -> Option<i64> {
+        let start = self
+            .zone
+            .timestamp_millis_opt(after)
+            .single()?
+            .naive_local();
+        // The next whole minute after `after`.
+        let mut local = start.with_second(0)?.with_nanosecond(0)? + ChronoDuration::minutes(1);
+        let limit = local + ChronoDuration::days(5 * 366);
+        while local < limit {
+            let (year, month, day) = (local.year(), local.month(), local.day());
+            if !self
+                .schedule
+                .matches(year, month, day, local.hour(), local.minute())
+            {
+                local = self.skip(local)?;
+                continue;
+            }
+            match self.zone.from_local_datetime(&local) {
+                LocalResult::Single(at) => return Some(at.timestamp_millis()),
+                // Clocks went back: the first of the two instants.
+                LocalResult::Ambiguous(first, _) => {
+                    let at = first.timestamp_millis();
+                    if at > after {
+                        return Some(at);
+                    }
+                }
+                // Clocks went forward: this local time does not exist.
+                LocalResult::None => {}
+            }
+            local += ChronoDuration::minutes(1);
+        }
+        None
+    }
+
+    /// The next local time worth checking after a non-matching one: the
+    /// next day when the day cannot match at any time, else the next hour or
+    /// minute.
+    fn skip(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
+        let (year, month, day) = (local.year(), local.month(), local.day());
+        let day_can_match = (0..24).any(|hour| {
+            (0..60).any(|minute| self.schedule.matches(year, month, day, hour, minute))
+        });
+        if !day_can_match {
+            let next_day = local.date().succ_opt()?;
+            return next_day.and_hms_opt(0, 0, 0);
+        }
+        let hour_can_match = (0..60).any(|minute| {
+            self.schedule
+                .matches(year, month, day, local.hour(), minute)
+        });
+        if !hour_can_match {
+            let hour_start = local.with_minute(0)?;
+            return Some(hour_start + ChronoDuration::hours(1));
+        }
+        Some(local + ChronoDuration::minutes(1))
+    }
+}
+
+/// Fires one cron workflow's runs, forever: first the latest fire time
+/// missed before `started` (if a run of an earlier one is stored), then
+/// every fire time after `started`, the engine's start.
+pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, started: i64) {
+    match shared.store.last_cron_fire(cron.workflow.to_owned()).await {
+        Ok(Some(last)) => {
+            // The latest fire time that passed since the last run.
+            let mut latest_missed = None;
+            let mut cursor = last;
+            while let Some(next) = cron.next_after(cursor).filter(|next| *next <= started) {
+                latest_missed = Some(next);
+                cursor = next;
+            }
+            if let Some(missed) = latest_missed {
+                fire(&shared, &cron, missed).await;
+            }
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(workflow = cron.workflow, %error, "cannot read the last cron run; no missed window fires");
+        }
+    }
+    let mut after = started;
+    while let Some(next) = cron.next_after(after) {
+        shared.clock.sleep_until(next).await;
+        fire(&shared, &cron, next).await;
+        after = next;
+    }
+    tracing::warn!(
+        workflow = cron.workflow,
+        "the cron expression never fires again"
+    );
+}
+
+async fn fire(shared: &Arc<Shared>, cron: &CronSchedule, at: i64) {
+    let engine = crate::Engine::from_shared(shared.clone());
+    if cron.overlap != Overlap::Allow {
+        match shared.store.unfinished_runs(cron.workflow.to_owned()).await {
+            Ok(running) if !running.is_empty() && cron.overlap == Overlap::Skip => {
+                tracing::info!(
+                    workflow = cron.workflow,
+                    at,
+                    "skipping a cron fire time: the previous run is still going"
+                );
+                return;
+            }
+            Ok(running) => {
+                for run_id in running {
+                    if let Err(error) = engine.cancel(run_id).await {
+                        tracing::warn!(workflow = cron.workflow, %run_id, %error, "could not cancel the previous cron run");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(workflow = cron.workflow, %error, "cannot check for a running cron run; firing anyway");
+            }
+        }
+    }
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.max(0).unsigned_abs());
+    let options = TriggerOptions::new()
+        .idempotency_key(format!("cron:{at}"))
+        .start_at(start);
+    if let Err(error) = engine.create(cron.workflow, "null".into(), options).await {
+        tracing::error!(workflow = cron.workflow, at, %error, "could not start a cron run");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn next_fire_times_follow_the_schedule_in_its_zone() {
+        let cron = CronSchedule::new("w", "0 9 * * 1-5", "Europe/Berlin", Overlap::Skip).unwrap();
+        let berlin = chrono_tz::Europe::Berlin;
+        // Friday 2024-03-08 10:00 → Monday 09:00 Berlin time.
+        let after = ms(berlin, 2024, 3, 8, 10, 0);
+        assert_eq!(cron.next_after(after), Some(ms(berlin, 2024, 3, 11, 9, 0)));
+        // Exactly at a fire time → the next one.
+        let at = ms(berlin, 2024, 3, 11, 9, 0);
+        assert_eq!(cron.next_after(at), Some(ms(berlin, 2024, 3, 12, 9, 0)));
+    }
+
+    #[test]
+    fn daylight_saving_skips_missing_times_and_fires_repeated_ones_once() {
+        let berlin = chrono_tz::Europe::Berlin;
+        // 2024-03-31 02:30 does not exist in Berlin.
+        let cron = CronSchedule::new("w", "30 2 * * *", "Europe/Berlin", Overlap::Skip).unwrap();
+        let after = ms(berlin, 2024, 3, 30, 12, 0);
+        assert_eq!(cron.next_after(after), Some(ms(berlin, 2024, 4, 1, 2, 30)));
+        // 2024-10-27 02:30 happens twice: fire at the first only.
+        let before = ms(berlin, 2024, 10, 26, 12, 0);
+        let first = cron.next_after(before).unwrap();
+        assert_eq!(first, ms(berlin, 2024, 10, 27, 2, 30));
+        assert_eq!(
+            cron.next_after(first),
+            Some(ms(berlin, 2024, 10, 28, 2, 30))
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let error = CronSchedule::new("w", "0 9 * *", "UTC", Overlap::Skip)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("workflow `w`: invalid cron expression")
+        );
+        let error = CronSchedule::new("w", "0 9 * * *", "Mars/Olympus", Overlap::Skip)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("unknown time zone \"Mars/Olympus\"")
+        );
+    }
+}
