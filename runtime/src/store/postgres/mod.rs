@@ -168,6 +168,9 @@ impl BatchApply for PgWriter {
                 ops.iter().map(|_| None).collect();
             for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
                 match &ops[group[0]] {
+                    WriteOp::Create(_) if group.len() > 1 => {
+                        create_runs(&mut tx, ops, group, &mut results, &mut notes).await?;
+                    }
                     WriteOp::SaveStep(..) if group.len() > 1 => {
                         save_steps(&mut tx, ops, group, &mut results).await?;
                     }
@@ -275,6 +278,69 @@ async fn save_steps(
         };
         let key = (lease.run_id.to_string(), step.name.clone());
         results[index] = Some(step_saved(connection, written.contains(&key), lease, step).await?);
+    }
+    Ok(())
+}
+
+/// Several `Create` writes as one multi-row insert; a run whose
+/// idempotency key is taken is compared with the run holding it.
+async fn create_runs(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    group: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    let runs: Vec<(usize, &NewRun)> = group
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::Create(run) => Some((index, run)),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<String> = runs.iter().map(|(_, run)| run.id.to_string()).collect();
+    let workflows: Vec<&str> = runs.iter().map(|(_, run)| run.workflow.as_str()).collect();
+    let inputs: Vec<&str> = runs.iter().map(|(_, run)| run.input.as_str()).collect();
+    let keys: Vec<Option<&str>> = runs
+        .iter()
+        .map(|(_, run)| run.idempotency_key.as_deref())
+        .collect();
+    let nows: Vec<i64> = runs.iter().map(|(_, run)| run.now).collect();
+    let ready: Vec<i64> = runs.iter().map(|(_, run)| run.ready_at).collect();
+    let deadlines: Vec<Option<i64>> = runs.iter().map(|(_, run)| run.deadline_at).collect();
+    let parents: Vec<Option<String>> = runs
+        .iter()
+        .map(|(_, run)| run.parent_id.map(|id| id.to_string()))
+        .collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+           updated_at, ready_at, deadline_at, parent_id) \
+         SELECT v.id::uuid, v.workflow, 'pending', v.input::jsonb, v.key, v.now, v.now, v.ready, \
+           v.deadline, v.parent::uuid \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+           $7::bigint[], $8::text[]) AS v(id, workflow, input, key, now, ready, deadline, parent) \
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id::text",
+    )
+    .bind(&ids)
+    .bind(&workflows)
+    .bind(&inputs)
+    .bind(&keys)
+    .bind(&nows)
+    .bind(&ready)
+    .bind(&deadlines)
+    .bind(&parents)
+    .fetch_all(&mut *connection)
+    .await?;
+    for (index, run) in runs {
+        let outcome = if inserted.contains(&run.id.to_string()) {
+            notes.wake = true;
+            CreateOutcome::Created(run.id)
+        } else {
+            // Its key is taken (also by another run of this batch).
+            create_run(connection, run, None).await?
+        };
+        results[index] = Some(Ok(WriteOut::Created(outcome)));
     }
     Ok(())
 }
@@ -397,20 +463,21 @@ struct Notes {
 }
 
 impl Notes {
+    /// Sends every notification of the batch in one statement.
     async fn send(&self, connection: &mut PgConnection) -> Result<(), sqlx::Error> {
-        if self.wake {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(WAKE_CHANNEL)
-                .execute(&mut *connection)
-                .await?;
+        if !self.wake && self.finished.is_empty() {
+            return Ok(());
         }
-        for run in &self.finished {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(FINISHED_CHANNEL)
-                .bind(run)
-                .execute(&mut *connection)
-                .await?;
-        }
+        sqlx::query(
+            "SELECT pg_notify($1, '') WHERE $2 \
+             UNION ALL SELECT pg_notify($3, run) FROM UNNEST($4::text[]) AS run",
+        )
+        .bind(WAKE_CHANNEL)
+        .bind(self.wake)
+        .bind(FINISHED_CHANNEL)
+        .bind(&self.finished)
+        .execute(&mut *connection)
+        .await?;
         Ok(())
     }
 }
