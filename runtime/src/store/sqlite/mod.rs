@@ -1306,35 +1306,10 @@ fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StepRecord, String, S
 }
 
 impl Store for SqliteStore {
+    super::ops::queued_writes!();
+
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-
-    fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::Recover { now }).await? {
-                WriteOut::Count(count) => Ok(count),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::Create(run)).await? {
-                WriteOut::Created(outcome) => Ok(outcome),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn claim_ready(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<ClaimedRun>, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::Claim(request)).await? {
-                WriteOut::Claimed(runs) => Ok(runs),
-                _ => Err(unexpected()),
-            }
-        })
     }
 
     fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
@@ -1379,180 +1354,6 @@ impl Store for SqliteStore {
         Box::pin(std::future::ready(result))
     }
 
-    fn save_step(&self, lease: Lease, step: StepRecord) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            self.write(WriteOp::SaveStep(lease, step)).await?;
-            Ok(())
-        })
-    }
-
-    fn save_step_detached(&self, lease: Lease, step: StepRecord) {
-        self.writer.submit_detached(WriteOp::SaveStep(lease, step));
-    }
-
-    fn suspend_run(
-        &self,
-        lease: Lease,
-        ready_at: Option<i64>,
-        now: i64,
-    ) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            self.write(WriteOp::Suspend {
-                lease,
-                ready_at,
-                now,
-            })
-            .await?;
-            Ok(())
-        })
-    }
-
-    fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            self.write(WriteOp::Release { lease, now }).await?;
-            Ok(())
-        })
-    }
-
-    fn finish_run(
-        &self,
-        lease: Lease,
-        outcome: RunOutcome,
-        now: i64,
-    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
-        Box::pin(async move {
-            match self
-                .write(WriteOp::Finish {
-                    lease,
-                    outcome,
-                    now,
-                })
-                .await?
-            {
-                WriteOut::Finished(cancelled) => Ok(cancelled),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn cancel_run(
-        &self,
-        run_id: RunId,
-        now: i64,
-    ) -> BoxFuture<'_, Result<(TransitionOutcome, Vec<RunId>), Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::Cancel { run_id, now }).await? {
-                WriteOut::Transition(outcome, cancelled) => Ok((outcome, cancelled)),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn register_wait(
-        &self,
-        lease: Lease,
-        step: StepRecord,
-        wait: Wait,
-    ) -> BoxFuture<'_, Result<Option<String>, Error>> {
-        Box::pin(async move {
-            match self
-                .write(WriteOp::RegisterWait { lease, step, wait })
-                .await?
-            {
-                WriteOut::Waited(output) => Ok(output),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn resolve_wait(
-        &self,
-        lease: Lease,
-        step: String,
-        now: i64,
-    ) -> BoxFuture<'_, Result<String, Error>> {
-        Box::pin(async move {
-            match self
-                .write(WriteOp::ResolveWait { lease, step, now })
-                .await?
-            {
-                WriteOut::Resolved(output) => Ok(output),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn send_event(
-        &self,
-        event: NewEvent,
-        origin: Option<(Lease, StepRecord)>,
-    ) -> BoxFuture<'_, Result<SentEvent, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::SendEvent { event, origin }).await? {
-                WriteOut::Sent(sent) => Ok(sent),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn start_child(
-        &self,
-        lease: Lease,
-        step: StepRecord,
-        child: NewRun,
-        wait: bool,
-    ) -> BoxFuture<'_, Result<(), Error>> {
-        Box::pin(async move {
-            self.write(WriteOp::StartChild {
-                lease,
-                step,
-                child,
-                wait,
-            })
-            .await?;
-            Ok(())
-        })
-    }
-
-    fn retry_run(
-        &self,
-        run_id: RunId,
-        now: i64,
-        deadline_at: Option<i64>,
-    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
-        Box::pin(async move {
-            match self
-                .write(WriteOp::Retry {
-                    run_id,
-                    now,
-                    deadline_at,
-                })
-                .await?
-            {
-                WriteOut::Transition(outcome, _) => Ok(outcome),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::DeleteFinished(request)).await? {
-                WriteOut::Count(count) => Ok(count),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
-    fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>> {
-        Box::pin(async move {
-            match self.write(WriteOp::DeleteEvents { before, limit }).await? {
-                WriteOut::Count(count) => Ok(count),
-                _ => Err(unexpected()),
-            }
-        })
-    }
-
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
         let result = self.readers.read(|connection| {
             connection
@@ -1577,10 +1378,6 @@ impl Store for SqliteStore {
         });
         let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
         Box::pin(std::future::ready(result))
-    }
-
-    fn append_log(&self, lease: Lease, line: LogLine) {
-        self.writer.submit_detached(WriteOp::AppendLog(lease, line));
     }
 
     fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
