@@ -9,6 +9,7 @@
 pub(crate) mod batch;
 pub(crate) mod ops;
 pub mod postgres;
+pub(crate) mod rows;
 pub mod sqlite;
 
 use serde::Serialize;

@@ -20,6 +20,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut};
+use super::rows::{
+    decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
+};
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
     RunOutcome, SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome, Wait,
@@ -1331,33 +1334,6 @@ async fn transition(
     })
 }
 
-fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&str>) {
-    match outcome {
-        RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
-        RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
-        RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
-        RunOutcome::Cancelled(reason) => (RunStatus::Cancelled, None, Some(reason.as_str())),
-    }
-}
-
-fn decode_error(message: String) -> Error {
-    Error::Database(message.into())
-}
-
-fn parse_run_id(text: &str) -> Result<RunId, Error> {
-    text.parse()
-        .map_err(|_| decode_error(format!("wf_instance.id {text:?} is not a UUID")))
-}
-
-fn parse_run_status(text: &str) -> Result<RunStatus, Error> {
-    RunStatus::parse(text).ok_or_else(|| decode_error(format!("unknown run status {text:?}")))
-}
-
-fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
-    serde_json::from_str(text)
-        .map_err(|error| decode_error(format!("stored JSON is invalid: {error}")))
-}
-
 type StepRow = (
     String,
     i64,
@@ -1557,35 +1533,28 @@ impl Store for PostgresStore {
             .bind(run_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-            let Some((
-                id,
-                workflow,
-                status,
-                input,
-                output,
-                error,
-                key,
-                created,
-                finished,
-                deadline,
-                executions,
-            )) = row
-            else {
-                return Ok(None);
-            };
-            Ok(Some(RunInfo {
-                id: parse_run_id(&id)?,
-                workflow,
-                status: parse_run_status(&status)?,
-                input: parse_json(&input)?,
-                output: output.as_deref().map(parse_json).transpose()?,
-                error,
-                idempotency_key: key,
-                created_at: created,
-                finished_at: finished,
-                deadline_at: deadline,
-                executions: i64::from(executions),
-            }))
+            row.map(
+                |(
+                    id,
+                    workflow,
+                    status,
+                    input,
+                    output,
+                    error,
+                    key,
+                    created,
+                    finished,
+                    deadline,
+                    executions,
+                )| {
+                    let executions = i64::from(executions);
+                    run_info((
+                        id, workflow, status, input, output, error, key, created, finished,
+                        deadline, executions,
+                    ))
+                },
+            )
+            .transpose()
         })
     }
 
@@ -1598,9 +1567,4 @@ impl Store for PostgresStore {
             self.pool.close().await;
         })
     }
-}
-
-/// A write answered with the wrong kind of result: a bug in this module.
-fn unexpected() -> Error {
-    Error::Database("the PostgreSQL writer answered a write with the wrong kind of result".into())
 }

@@ -25,6 +25,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut};
+use super::rows::{
+    RunRow, decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
+};
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
     RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json,
@@ -1195,15 +1198,6 @@ fn optional_integer(number: Option<i64>) -> Value {
     number.map_or(Value::Null, Value::Integer)
 }
 
-fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&str>) {
-    match outcome {
-        RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
-        RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
-        RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
-        RunOutcome::Cancelled(reason) => (RunStatus::Cancelled, None, Some(reason.as_str())),
-    }
-}
-
 /// The result of a step write: written, or refused because the step was
 /// already completed (never overwritten; fine), or because the lease is gone.
 fn step_saved(
@@ -1266,24 +1260,6 @@ fn transition(
         Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
         None => TransitionOutcome::NotFound,
     })
-}
-
-fn decode_error(message: String) -> Error {
-    Error::Database(message.into())
-}
-
-fn parse_run_id(text: &str) -> Result<RunId, Error> {
-    text.parse()
-        .map_err(|_| decode_error(format!("wf_instance.id {text:?} is not a UUID")))
-}
-
-fn parse_run_status(text: &str) -> Result<RunStatus, Error> {
-    RunStatus::parse(text).ok_or_else(|| decode_error(format!("unknown run status {text:?}")))
-}
-
-fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
-    serde_json::from_str(text)
-        .map_err(|error| decode_error(format!("stored JSON is invalid: {error}")))
 }
 
 fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StepRecord, String, String)> {
@@ -1402,20 +1378,7 @@ impl Store for SqliteStore {
     }
 
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            i64,
-        );
-        let row: Result<Option<Row>, Error> = self.readers.read(|connection| {
+        let row: Result<Option<RunRow>, Error> = self.readers.read(|connection| {
             connection
                 .prepare_cached(
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
@@ -1438,37 +1401,7 @@ impl Store for SqliteStore {
                 })
                 .optional()
         });
-        let result = row.and_then(|row| {
-            let Some((
-                id,
-                workflow,
-                status,
-                input,
-                output,
-                error,
-                key,
-                created,
-                finished,
-                deadline,
-                executions,
-            )) = row
-            else {
-                return Ok(None);
-            };
-            Ok(Some(RunInfo {
-                id: parse_run_id(&id)?,
-                workflow,
-                status: parse_run_status(&status)?,
-                input: parse_json(&input)?,
-                output: output.as_deref().map(parse_json).transpose()?,
-                error,
-                idempotency_key: key,
-                created_at: created,
-                finished_at: finished,
-                deadline_at: deadline,
-                executions,
-            }))
-        });
+        let result = row.and_then(|row| row.map(run_info).transpose());
         Box::pin(std::future::ready(result))
     }
 
@@ -1481,9 +1414,4 @@ impl Store for SqliteStore {
             drop(lock(&self.file_lock).take());
         })
     }
-}
-
-/// A write answered with the wrong kind of result: a bug in this module.
-fn unexpected() -> Error {
-    Error::Database("the SQLite writer answered a write with the wrong kind of result".into())
 }

@@ -1,0 +1,75 @@
+//! Decoding stored rows into the engine's types, the same for every backend.
+
+use super::RunOutcome;
+use crate::Error;
+use crate::run::{RunId, RunInfo, RunStatus};
+
+/// The columns of `wf_instance` that make a [`RunInfo`], in this order:
+/// id, workflow, status, input, output, error, idempotency key, created,
+/// finished, deadline, executions.
+pub(crate) type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
+
+/// A stored run as the public [`RunInfo`].
+pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
+    let (id, workflow, status, input, output, error, key, created, finished, deadline, executions) =
+        row;
+    Ok(RunInfo {
+        id: parse_run_id(&id)?,
+        workflow,
+        status: parse_run_status(&status)?,
+        input: parse_json(&input)?,
+        output: output.as_deref().map(parse_json).transpose()?,
+        error,
+        idempotency_key: key,
+        created_at: created,
+        finished_at: finished,
+        deadline_at: deadline,
+        executions,
+    })
+}
+
+/// The status, output and error columns of a finished run.
+pub(crate) fn outcome_columns(outcome: &RunOutcome) -> (RunStatus, Option<&str>, Option<&str>) {
+    match outcome {
+        RunOutcome::Completed(output) => (RunStatus::Completed, Some(output.as_str()), None),
+        RunOutcome::Failed(error) => (RunStatus::Failed, None, Some(error.as_str())),
+        RunOutcome::TimedOut => (RunStatus::TimedOut, None, Some("workflow timeout")),
+        RunOutcome::Cancelled(reason) => (RunStatus::Cancelled, None, Some(reason.as_str())),
+    }
+}
+
+/// A row that does not decode: a database error naming what is wrong.
+pub(crate) fn decode_error(message: String) -> Error {
+    Error::Database(message.into())
+}
+
+pub(crate) fn parse_run_id(text: &str) -> Result<RunId, Error> {
+    text.parse()
+        .map_err(|_| decode_error(format!("wf_instance.id {text:?} is not a UUID")))
+}
+
+pub(crate) fn parse_run_status(text: &str) -> Result<RunStatus, Error> {
+    RunStatus::parse(text).ok_or_else(|| decode_error(format!("unknown run status {text:?}")))
+}
+
+pub(crate) fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|error| decode_error(format!("stored JSON is invalid: {error}")))
+}
+
+/// A write answered with the wrong kind of result: a bug in the backend.
+pub(crate) fn unexpected() -> Error {
+    Error::Database("the store's writer answered a write with the wrong kind of result".into())
+}
