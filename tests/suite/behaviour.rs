@@ -490,7 +490,7 @@ async fn a_real_sleep_wakes_within_milliseconds_of_its_deadline() {
     // A poll-based engine would be late by its poll interval; a timer is not.
     // The bound is loose for slow CI machines.
     assert!(
-        finished - wake_at < 250,
+        finished - wake_at < 400,
         "woke {} ms late",
         finished - wake_at
     );

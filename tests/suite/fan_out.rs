@@ -220,11 +220,11 @@ async fn branches_suspend_and_replay_without_repeating_their_steps() {
 async fn joined(ctx: Ctx) -> Result<u32, Error> {
     let (a, b) = futures_join(
         ctx.run("a", async || {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             Ok::<_, StepError>(1u32)
         }),
         ctx.run("b", async || {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
             Ok::<_, StepError>(2u32)
         }),
     )
@@ -252,8 +252,9 @@ async fn steps_joined_with_join_run_concurrently() {
             .unwrap(),
         3
     );
+    // Two 200 ms steps: one after the other would take 400 ms.
     assert!(
-        started.elapsed() < Duration::from_millis(95),
+        started.elapsed() < Duration::from_millis(390),
         "took {:?}",
         started.elapsed()
     );
