@@ -587,15 +587,17 @@ impl Engine {
         &self.shared
     }
 
-    /// Deletes the finished runs and events whose retention period passed
-    /// (every engine also does this every minute). Returns how many runs and
-    /// how many events it deleted.
+    /// Runs the maintenance every engine also runs every minute: ends as
+    /// `timed_out` the pending and suspended runs past their deadline (runs
+    /// no worker claims, such as those of a workflow no engine registers
+    /// any more), then deletes the finished runs and events whose retention
+    /// period passed.
     ///
     /// # Errors
     ///
     /// A database error.
-    pub async fn run_maintenance(&self) -> Result<(u64, u64), Error> {
-        run_retention(&self.shared).await
+    pub async fn run_maintenance(&self) -> Result<MaintenanceReport, Error> {
+        run_maintenance(&self.shared).await
     }
 
     /// How many runs this engine is executing now. Suspended runs (sleeping,
@@ -893,10 +895,42 @@ const RETENTION_BATCH: usize = 1_000;
 async fn maintenance_loop(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(MAINTENANCE_INTERVAL).await;
-        if let Err(error) = run_retention(&shared).await {
-            tracing::warn!(%error, "retention cleanup failed; will try again");
+        if let Err(error) = run_maintenance(&shared).await {
+            tracing::warn!(%error, "maintenance failed; will try again");
         }
     }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MaintenanceReport {
+    /// Runs ended as `timed_out` (or cancelled as their children).
+    pub timed_out: u64,
+    /// Finished runs deleted.
+    pub runs_deleted: u64,
+    /// Events deleted.
+    pub events_deleted: u64,
+}
+
+async fn run_maintenance(shared: &Shared) -> Result<MaintenanceReport, Error> {
+    let mut timed_out = 0;
+    loop {
+        let ended = shared
+            .store
+            .time_out_overdue(shared.clock.now_ms(), RETENTION_BATCH)
+            .await?;
+        timed_out += ended.len() as u64;
+        shared.stop_local(&ended);
+        if ended.len() < RETENTION_BATCH {
+            break;
+        }
+    }
+    let (runs_deleted, events_deleted) = run_retention(shared).await?;
+    Ok(MaintenanceReport {
+        timed_out,
+        runs_deleted,
+        events_deleted,
+    })
 }
 
 /// Deletes finished runs past their retention period, per status and per

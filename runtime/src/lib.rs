@@ -73,7 +73,7 @@ pub use cron::Overlap;
 pub use ctx::{Compensated, Ctx, NoCompensation, StepBuilder, StepName};
 pub use durable_grammar::DurationError;
 pub use duration::IntoDuration;
-pub use engine::{Durability, Engine, EngineBuilder, Limits};
+pub use engine::{Durability, Engine, EngineBuilder, Limits, MaintenanceReport};
 pub use error::{Error, StepError};
 pub use events::WaitForEvent;
 pub use fanout::{AllSettled, Branch, ErrorMode, FailFast, FanOut, branch};

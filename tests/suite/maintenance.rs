@@ -25,6 +25,12 @@ async fn keep_long(ctx: Ctx) -> Result<(), Error> {
     ctx.run("work", async || Ok::<_, StepError>(())).await
 }
 
+/// Runs maintenance and returns (runs, events) deleted.
+async fn deleted(engine: &Engine) -> (u64, u64) {
+    let report = engine.run_maintenance().await.unwrap();
+    (report.runs_deleted, report.events_deleted)
+}
+
 #[tokio::test]
 async fn retention_deletes_finished_runs_and_events_after_their_period() {
     let Some(db) = crate::test_db(stringify!(
@@ -57,7 +63,7 @@ async fn retention_deletes_finished_runs_and_events_after_their_period() {
     engine.send_event("audit", json!({ "n": 1 })).await.unwrap();
 
     clock.advance(Duration::from_secs(2 * DAY));
-    assert_eq!(engine.run_maintenance().await.unwrap(), (1, 0));
+    assert_eq!(deleted(&engine).await, (1, 0));
     assert!(matches!(
         completed.status().await,
         Err(Error::RunNotFound(_))
@@ -71,14 +77,14 @@ async fn retention_deletes_finished_runs_and_events_after_their_period() {
     );
 
     clock.advance(Duration::from_secs(4 * DAY));
-    assert_eq!(engine.run_maintenance().await.unwrap(), (1, 1));
+    assert_eq!(deleted(&engine).await, (1, 1));
     assert_eq!(
         kept.status().await.unwrap(),
         RunStatus::Completed,
         "its workflow keeps runs 10 days"
     );
     clock.advance(Duration::from_secs(5 * DAY));
-    assert_eq!(engine.run_maintenance().await.unwrap(), (1, 0));
+    assert_eq!(deleted(&engine).await, (1, 0));
     assert_eq!(db.count("SELECT COUNT(*) FROM wf_instance").await, 0);
 }
 
@@ -109,4 +115,48 @@ async fn retention_settings_are_checked() {
             .contains("workflow `nobody`, which is not registered"),
         "{error}"
     );
+}
+
+#[workflow(name = "orphaned", timeout = "1h")]
+async fn orphaned(ctx: Ctx) -> Result<(), Error> {
+    ctx.run("work", async || Ok::<_, StepError>(())).await
+}
+
+#[tokio::test]
+async fn maintenance_times_out_runs_no_worker_can_claim() {
+    let Some(db) = crate::test_db(stringify!(maintenance_times_out_runs_no_worker_can_claim))
+    else {
+        return;
+    };
+    let clock = ManualClock::new(1_700_000_000_000);
+    // An engine that knows the workflow triggers a delayed run, then goes away.
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .register(Orphaned)
+        .start()
+        .await
+        .unwrap();
+    let options = TriggerOptions::new().delay("10m").unwrap();
+    let id = Orphaned::trigger_with(&engine, options).await.unwrap().id();
+    engine.shutdown().await;
+    drop(engine);
+    // The engines left do not register it: nothing will ever claim the run.
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .register(ShortLived)
+        .start()
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(3600 + 600 - 1));
+    assert_eq!(
+        engine.run_maintenance().await.unwrap().timed_out,
+        0,
+        "not before its deadline"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(engine.run_maintenance().await.unwrap().timed_out, 1);
+    let run = engine.run_handle::<()>(id);
+    assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
 }

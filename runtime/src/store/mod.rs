@@ -406,6 +406,12 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many.
     fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>>;
 
+    /// Ends as `timed_out` up to `limit` pending or suspended runs past their
+    /// deadline (runs no worker claims, e.g. of a workflow no engine
+    /// registers), cancelling their children and settling their waiters.
+    /// Returns the runs it ended or cancelled.
+    fn time_out_overdue(&self, now: i64, limit: usize) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
+
     /// Deletes up to `limit` events sent before `before`; returns how many.
     fn delete_events(&self, before: i64, limit: usize) -> BoxFuture<'_, Result<u64, Error>>;
 

@@ -63,6 +63,10 @@ pub(crate) enum WriteOp {
         before: i64,
         limit: usize,
     },
+    TimeOutOverdue {
+        now: i64,
+        limit: usize,
+    },
     Retry {
         run_id: RunId,
         now: i64,
@@ -110,7 +114,9 @@ impl WriteOp {
             WriteOp::Suspend { .. } | WriteOp::Release { .. } => 7,
             WriteOp::Finish { .. } => 8,
             WriteOp::Claim(_) => 9,
-            WriteOp::DeleteFinished(_) | WriteOp::DeleteEvents { .. } => 10,
+            WriteOp::DeleteFinished(_)
+            | WriteOp::DeleteEvents { .. }
+            | WriteOp::TimeOutOverdue { .. } => 10,
         }
     }
 }
@@ -342,6 +348,19 @@ macro_rules! queued_writes {
             Box::pin(async move {
                 match self.write(WriteOp::DeleteFinished(request)).await? {
                     WriteOut::Count(count) => Ok(count),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn time_out_overdue(
+            &self,
+            now: i64,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+            Box::pin(async move {
+                match self.write(WriteOp::TimeOutOverdue { now, limit }).await? {
+                    WriteOut::Finished(ended) => Ok(ended),
                     _ => Err(unexpected()),
                 }
             })

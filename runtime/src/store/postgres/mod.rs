@@ -756,6 +756,27 @@ async fn apply_op(
             .rows_affected();
             Ok(WriteOut::Count(deleted))
         }
+        WriteOp::TimeOutOverdue { now, limit } => {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
+                 finished_at = $1, updated_at = $1, ready_at = NULL, \
+                 lease_token = lease_token + 1, lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id IN (SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
+                   AND deadline_at IS NOT NULL AND deadline_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id::text",
+            )
+            .bind(now)
+            .bind(i64::try_from(*limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *connection)
+            .await?;
+            let mut ended = Vec::with_capacity(ids.len());
+            for id in ids {
+                let run_id = parse_run_id(&id)?;
+                ended.push(run_id);
+                ended.extend(after_finish(connection, run_id, &RunOutcome::TimedOut, *now, notes).await?);
+            }
+            Ok(WriteOut::Finished(ended))
+        }
         WriteOp::DeleteEvents { before, limit } => {
             let deleted = sqlx::query(
                 "DELETE FROM wf_event WHERE id IN (SELECT id FROM wf_event WHERE created_at < $1 LIMIT $2)",

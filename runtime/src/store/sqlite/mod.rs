@@ -467,6 +467,30 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 ])?;
             Ok(WriteOut::Count(deleted as u64))
         }
+        WriteOp::TimeOutOverdue { now, limit } => {
+            let ids: Vec<String> = connection
+                .prepare_cached(
+                    "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
+                     finished_at = ?1, updated_at = ?1, ready_at = NULL, \
+                     lease_token = lease_token + 1, lease_owner = NULL \
+                     WHERE id IN (SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
+                       AND deadline_at IS NOT NULL AND deadline_at <= ?1 LIMIT ?2) \
+                     RETURNING id",
+                )?
+                .query_map(params![now, i64::try_from(*limit).unwrap_or(i64::MAX)], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut ended = Vec::with_capacity(ids.len());
+            for id in ids {
+                let run_id = parse_run_id(&id)?;
+                ended.push(run_id);
+                ended.extend(after_finish(
+                    connection,
+                    &[(run_id, &RunOutcome::TimedOut)],
+                    *now,
+                )?);
+            }
+            Ok(WriteOut::Finished(ended))
+        }
         WriteOp::DeleteEvents { before, limit } => {
             let deleted = connection
                 .prepare_cached(
