@@ -135,6 +135,29 @@ pub(crate) enum WriteOut {
     Done,
 }
 
+/// Fills in the results of a group of `Finish` writes: done (with the runs
+/// the group cancelled) for those `finished` says were applied, a lost
+/// lease for the others.
+pub(crate) fn finish_results(
+    ops: &[WriteOp],
+    group: &[usize],
+    finished: impl Fn(RunId) -> bool,
+    cancelled: &[RunId],
+    results: &mut [Option<Result<WriteOut, crate::Error>>],
+) {
+    for &index in group {
+        if let WriteOp::Finish { lease, .. } = &ops[index] {
+            results[index] = Some(if finished(lease.run_id) {
+                Ok(WriteOut::Finished(cancelled.to_vec()))
+            } else {
+                Err(crate::Error::LeaseLost {
+                    run_id: lease.run_id,
+                })
+            });
+        }
+    }
+}
+
 /// The [`Store`](super::Store) methods that are one queued write, for a
 /// backend with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`
 /// and a `writer: GroupCommit<WriteOp, WriteOut>`: every backend answers

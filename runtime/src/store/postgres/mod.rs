@@ -19,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
-use super::ops::{WriteOp, WriteOut};
+use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
     decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
 };
@@ -177,7 +177,7 @@ impl BatchApply for PgWriter {
                     WriteOp::SaveStep(..) if group.len() > 1 => {
                         save_steps(&mut tx, ops, group, &mut results).await?;
                     }
-                    WriteOp::Finish { .. } if group.len() > 1 => {
+                    WriteOp::Finish { .. } => {
                         finish_runs(&mut tx, ops, group, &mut results, &mut notes).await?;
                     }
                     _ => {
@@ -444,17 +444,8 @@ async fn finish_runs(
         }
     }
     let cancelled = after_finish_many(connection, &ended, notes).await?;
-    for &index in group {
-        if let WriteOp::Finish { lease, .. } = &ops[index] {
-            results[index] = Some(if finished.contains(&lease.run_id.to_string()) {
-                Ok(WriteOut::Finished(cancelled.clone()))
-            } else {
-                Err(Error::LeaseLost {
-                    run_id: lease.run_id,
-                })
-            });
-        }
-    }
+    let applied = |run_id: RunId| finished.contains(&run_id.to_string());
+    finish_results(ops, group, applied, &cancelled, results);
     Ok(())
 }
 
@@ -569,34 +560,12 @@ async fn apply_op(
                 lease,
             )
         }
-        WriteOp::Finish {
-            lease,
-            outcome,
-            now,
-        } => {
-            let (status, output, error) = outcome_columns(outcome);
-            let changed = sqlx::query(
-                "UPDATE wf_instance SET status = $1, output = $2::jsonb, error = $3, \
-                 finished_at = $4, updated_at = $4, ready_at = NULL, lease_owner = NULL, \
-                 lease_expires_at = NULL \
-                 WHERE id = $5::uuid AND lease_token = $6 AND status = 'running'",
-            )
-            .bind(status.as_str())
-            .bind(output)
-            .bind(error)
-            .bind(now)
-            .bind(lease.run_id.to_string())
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-            match fenced(changed, lease) {
-                Ok(_) => {
-                    let cancelled = after_finish(connection, lease.run_id, outcome, *now, notes).await?;
-                    Ok(WriteOut::Finished(cancelled))
-                }
-                Err(error) => Err(error),
-            }
+        WriteOp::Finish { .. } => {
+            // Finishes go through the multi-row path, also one alone.
+            let mut results = [None];
+            finish_runs(connection, std::slice::from_ref(op), &[0], &mut results, notes).await?;
+            let [result] = results;
+            result.unwrap_or_else(|| Err(unexpected()))
         }
         WriteOp::Cancel { run_id, now } => {
             let cancelled = cancel_tree(connection, *run_id, true, *now, notes).await?;

@@ -24,7 +24,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::batch::{BatchApply, BatchResults, GroupCommit};
-use super::ops::{WriteOp, WriteOut};
+use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
     RunRow, decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
 };
@@ -273,7 +273,7 @@ fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Erro
                 WriteOp::SaveStep(..) if chunk.len() > 1 => {
                     save_steps(connection, ops, chunk, &mut results)?
                 }
-                WriteOp::Finish { .. } if chunk.len() > 1 => {
+                WriteOp::Finish { .. } => {
                     finish_runs(connection, ops, chunk, &mut results)?;
                 }
                 _ => {
@@ -365,34 +365,12 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 .execute(params![now, lease.run_id.to_string(), lease.token])?,
             lease,
         ),
-        WriteOp::Finish {
-            lease,
-            outcome,
-            now,
-        } => {
-            let (status, output, error) = outcome_columns(outcome);
-            let changed = connection
-                .prepare_cached(
-                    "UPDATE wf_instance SET status = ?1, output = ?2, error = ?3, \
-                     finished_at = ?4, updated_at = ?4, ready_at = NULL, lease_owner = NULL \
-                     WHERE id = ?5 AND lease_token = ?6 AND status = 'running'",
-                )?
-                .execute(params![
-                    status.as_str(),
-                    output,
-                    error,
-                    now,
-                    lease.run_id.to_string(),
-                    lease.token
-                ])?;
-            match fenced(changed, lease) {
-                Ok(_) => Ok(WriteOut::Finished(after_finish(
-                    connection,
-                    &[(lease.run_id, outcome)],
-                    *now,
-                )?)),
-                Err(error) => Err(error),
-            }
+        WriteOp::Finish { .. } => {
+            // Finishes go through the multi-row path, also one alone.
+            let mut results = [None];
+            finish_runs(connection, std::slice::from_ref(op), &[0], &mut results)?;
+            let [result] = results;
+            result.unwrap_or_else(|| Err(unexpected()))
         }
         WriteOp::Cancel { run_id, now } => {
             let cancelled = cancel_tree(connection, *run_id, true, *now)?;
@@ -841,17 +819,8 @@ fn finish_runs(
         }
     }
     let cancelled = after_finish(connection, &ended, latest)?;
-    for &index in chunk {
-        if let WriteOp::Finish { lease, .. } = &ops[index] {
-            results[index] = Some(if finished.contains(&lease.run_id.to_string()) {
-                Ok(WriteOut::Finished(cancelled.clone()))
-            } else {
-                Err(Error::LeaseLost {
-                    run_id: lease.run_id,
-                })
-            });
-        }
-    }
+    let applied = |run_id: RunId| finished.contains(&run_id.to_string());
+    finish_results(ops, chunk, applied, &cancelled, results);
     Ok(())
 }
 
