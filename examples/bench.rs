@@ -2,16 +2,17 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --synchronous normal|full] [--url postgres://...]
+//! cargo run --release --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
 //!   warm-up of 200: runs per second, and p50/p99 trigger-to-result latency.
 //! - W2: one run of 1,000 sequential no-op steps: mean latency per step.
 //! - C1: W1 with one run in flight: p50/p99 latency.
-//! - W3: 10,000 runs that each sleep 1 s (suspended, not in memory): the p99
-//!   lateness of their wake-ups, and the process's resident memory while
-//!   they sleep.
+//! - W3: 10,000 runs that each sleep until 1 s after they start (suspended,
+//!   not in memory): the p99 lateness of their wake-ups (when the step after
+//!   the sleep ran, minus when the sleep was due), and the process's
+//!   resident memory while they sleep.
 //!
 //! Each workload runs on a fresh SQLite file (WAL) in the temp directory, or
 //! with `--url postgres://...` in a fresh schema of that server (dropped
@@ -43,12 +44,17 @@ async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
     Ok(total)
 }
 
+/// Sleeps until 1 s after its start and returns how late it woke (ms): the
+/// time its next step ran minus the time it was due.
 #[workflow(name = "bench-sleeper")]
 async fn sleeper(ctx: Ctx) -> Result<i64, Error> {
-    let before = ctx.now("before").await?;
-    ctx.sleep("nap", "1s").await?;
+    let due = ctx.now("before").await? + Duration::from_secs(1);
+    ctx.sleep_until("nap", due).await?;
     let after = ctx.now("after").await?;
-    let late = after.duration_since(before).unwrap_or_default().as_millis() as i64 - 1_000;
+    let late = match after.duration_since(due) {
+        Ok(late) => late.as_millis() as i64,
+        Err(early) => -(early.duration().as_millis() as i64),
+    };
     Ok(late)
 }
 
@@ -73,13 +79,6 @@ impl Database {
                 Database::Sqlite { dir }
             }
         })
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Database::Sqlite { .. } => "durable-sqlite",
-            Database::Postgres { .. } => "durable-postgres",
-        }
     }
 
     async fn engine(&self, durability: Durability) -> anyhow::Result<Engine> {
@@ -185,47 +184,100 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("--url takes a postgres:// URL, got {other:?}"),
     };
     let url = url.as_deref();
+    let only: Vec<String> = match value("--only") {
+        None => Vec::new(),
+        Some(Some(list)) => list.split(',').map(str::to_ascii_lowercase).collect(),
+        Some(None) => anyhow::bail!("--only takes a list such as w1,w2"),
+    };
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !["w1", "w2", "c1", "w3"].contains(&name.as_str()))
+    {
+        anyhow::bail!("--only knows w1, w2, c1 and w3, not {unknown:?}");
+    }
+    let selected = |name: &str| only.is_empty() || only.iter().any(|chosen| chosen == name);
+    let name = if url.is_some() {
+        "durable-postgres"
+    } else {
+        "durable-sqlite"
+    };
 
-    // W1: throughput and latency with 64 runs in flight.
+    if selected("w1") || selected("w2") {
+        let mut line = name.to_string();
+        if selected("w1") {
+            let (rate, p50, p99) = workload_w1(url, durability).await?;
+            line += &format!(" W1 wf/s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2}");
+        }
+        if selected("w2") {
+            let separator = if selected("w1") { " |" } else { "" };
+            let step_ms = workload_w2(url, durability).await?;
+            line += &format!("{separator} W2 step_ms={step_ms:.3}");
+        }
+        println!("{line}");
+    }
+    if selected("c1") {
+        let (p50, p99) = workload_c1(url, durability).await?;
+        println!("{name} C1 p50_ms={p50:.2} p99_ms={p99:.2}");
+    }
+    if selected("w3") {
+        let (p99, sleeping_mib, baseline_mib) = workload_w3(url, durability).await?;
+        println!(
+            "{name} W3 p99_late_ms={p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})"
+        );
+    }
+    Ok(())
+}
+
+/// W1: runs per second, and p50/p99 latency in ms, with 64 runs in flight.
+async fn workload_w1(url: Option<&str>, durability: Durability) -> anyhow::Result<(f64, f64, f64)> {
     let database = Database::new("w1", url)?;
-    let name = database.name();
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 200, 64).await.context("W1 warm-up")?;
     let (elapsed, mut latencies) = closed_loop(&engine, 2_000, 64).await.context("W1")?;
     latencies.sort();
-    let w1_rate = 2_000.0 / elapsed.as_secs_f64();
-    let (w1_p50, w1_p99) = (
+    let rate = 2_000.0 / elapsed.as_secs_f64();
+    let (p50, p99) = (
         percentile_ms(&latencies, 0.50),
         percentile_ms(&latencies, 0.99),
     );
     engine.shutdown().await;
     database.drop_data().await?;
+    Ok((rate, p50, p99))
+}
 
-    // W2: one run of 1,000 sequential steps.
+/// W2: the mean latency in ms of one of 1,000 sequential steps.
+async fn workload_w2(url: Option<&str>, durability: Durability) -> anyhow::Result<f64> {
     let database = Database::new("w2", url)?;
     let engine = database.engine(durability).await?;
     ManySteps::trigger(&engine, 10).await?.result().await?;
     let started = Instant::now();
     let total = ManySteps::trigger(&engine, 1_000).await?.result().await?;
     anyhow::ensure!(total == 1_000, "W2 ran {total} steps");
-    let w2_step_ms = started.elapsed().as_secs_f64() * 1000.0 / 1_000.0;
+    let step_ms = started.elapsed().as_secs_f64() * 1000.0 / 1_000.0;
     engine.shutdown().await;
     database.drop_data().await?;
+    Ok(step_ms)
+}
 
-    // C1: latency with one run in flight.
+/// C1: p50/p99 latency in ms with one run in flight.
+async fn workload_c1(url: Option<&str>, durability: Durability) -> anyhow::Result<(f64, f64)> {
     let database = Database::new("c1", url)?;
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 50, 1).await.context("C1 warm-up")?;
     let (_, mut latencies) = closed_loop(&engine, 500, 1).await.context("C1")?;
     latencies.sort();
-    let (c1_p50, c1_p99) = (
+    let result = (
         percentile_ms(&latencies, 0.50),
         percentile_ms(&latencies, 0.99),
     );
     engine.shutdown().await;
     database.drop_data().await?;
+    Ok(result)
+}
 
-    // W3: 10,000 suspended sleepers.
+/// W3: the p99 lateness in ms of 10,000 suspended sleepers' wake-ups, and
+/// the resident memory in MiB while they sleep and before.
+async fn workload_w3(url: Option<&str>, durability: Durability) -> anyhow::Result<(f64, f64, f64)> {
     let database = Database::new("w3", url)?;
     let engine = database.engine(durability).await?;
     let baseline_mib = resident_mib();
@@ -246,16 +298,8 @@ async fn main() -> anyhow::Result<()> {
         lateness.push(Duration::from_millis(run.result().await?.max(0) as u64));
     }
     lateness.sort();
-    let w3_p99 = percentile_ms(&lateness, 0.99);
+    let p99 = percentile_ms(&lateness, 0.99);
     engine.shutdown().await;
     database.drop_data().await?;
-
-    println!(
-        "{name} W1 wf/s={w1_rate:.0} p50_ms={w1_p50:.2} p99_ms={w1_p99:.2} | W2 step_ms={w2_step_ms:.3}"
-    );
-    println!("{name} C1 p50_ms={c1_p50:.2} p99_ms={c1_p99:.2}");
-    println!(
-        "{name} W3 p99_late_ms={w3_p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})"
-    );
-    Ok(())
+    Ok((p99, sleeping_mib, baseline_mib))
 }

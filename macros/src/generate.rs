@@ -31,7 +31,8 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
     let steps = valid.steps.iter().map(|step| {
         let step_name = &step.name;
         let keyed = step.keyed;
-        let kind = format_ident!("{}", step.kind.variant());
+        // A fieldless variant's `Debug` is its name.
+        let kind = format_ident!("{}", format!("{:?}", step.kind));
         let options = step
             .options
             .iter()

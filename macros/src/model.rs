@@ -26,79 +26,8 @@ pub(crate) struct WorkflowOptions {
     pub(crate) overlap: Option<LitStr>,
 }
 
-/// What kind of step a call is; mirrors `durable::StepKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StepKind {
-    Run,
-    Sleep,
-    SleepUntil,
-    Now,
-    Uuid,
-    Map,
-    ForEach,
-    Batch,
-    Parallel,
-    WaitForEvent,
-    SendEvent,
-    Listen,
-    Invoke,
-    StartChild,
-    WaitForRun,
-}
-
-impl StepKind {
-    /// The `Ctx` method that makes a step of each kind.
-    fn from_method(method: &str) -> Option<Self> {
-        Some(match method {
-            "run" | "step" => StepKind::Run,
-            "sleep" => StepKind::Sleep,
-            "sleep_until" => StepKind::SleepUntil,
-            "now" => StepKind::Now,
-            "uuid" => StepKind::Uuid,
-            "map" => StepKind::Map,
-            "for_each" => StepKind::ForEach,
-            "batch" => StepKind::Batch,
-            "parallel" => StepKind::Parallel,
-            "wait_for_event" => StepKind::WaitForEvent,
-            "send_event" => StepKind::SendEvent,
-            "listen" => StepKind::Listen,
-            "invoke" => StepKind::Invoke,
-            "start_child" => StepKind::StartChild,
-            "wait_for_run" => StepKind::WaitForRun,
-            _ => return None,
-        })
-    }
-
-    /// The variant's name in `durable::StepKind`.
-    pub(crate) fn variant(self) -> &'static str {
-        match self {
-            StepKind::Run => "Run",
-            StepKind::Sleep => "Sleep",
-            StepKind::SleepUntil => "SleepUntil",
-            StepKind::Now => "Now",
-            StepKind::Uuid => "Uuid",
-            StepKind::Map => "Map",
-            StepKind::ForEach => "ForEach",
-            StepKind::Batch => "Batch",
-            StepKind::Parallel => "Parallel",
-            StepKind::WaitForEvent => "WaitForEvent",
-            StepKind::SendEvent => "SendEvent",
-            StepKind::Listen => "Listen",
-            StepKind::Invoke => "Invoke",
-            StepKind::StartChild => "StartChild",
-            StepKind::WaitForRun => "WaitForRun",
-        }
-    }
-
-    /// Whether the step runs branches (closures among its arguments), each
-    /// in a step scope of its own.
-    fn has_branches(self) -> bool {
-        matches!(
-            self,
-            StepKind::Map | StepKind::ForEach | StepKind::Batch | StepKind::Parallel
-        )
-    }
-}
+/// What kind of step a call is: the table the runtime records too.
+pub(crate) use durable_grammar::StepKind;
 
 /// How a step call names its step.
 pub(crate) enum StepNameArg {

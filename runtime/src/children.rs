@@ -190,6 +190,7 @@ impl Ctx {
             ready_at: now,
             deadline_at,
             parent_id: Some(self.run_id()),
+            claimed_by: None,
         };
         let record = StepRecord {
             input: Some(format!("\"{}\"", child.id)),

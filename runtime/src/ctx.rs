@@ -114,6 +114,9 @@ pub(crate) struct RunState {
     /// The earliest time a suspended step wants to wake (`None`: only when
     /// something wakes it).
     pub(crate) suspend_until: Option<i64>,
+    /// Step records to save with the suspension, not before it: the record
+    /// of a sleep that suspends the run.
+    pub(crate) saved_on_suspend: Vec<StepRecord>,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
     /// The compensations of the steps completed so far, in completion order:
@@ -249,7 +252,9 @@ impl Ctx {
     /// A durable sleep: the run continues after `duration`, even across
     /// restarts. Short sleeps wait in memory; longer ones (see
     /// `EngineBuilder::keep_in_memory_below`) suspend the run, which then holds
-    /// no task or memory until its wake time. Never wakes early.
+    /// no task or memory until its wake time. Never wakes early. Its step
+    /// is recorded `sleeping` with its wake time, and shows `completed` once
+    /// that time has passed.
     ///
     /// # Errors
     ///
@@ -341,30 +346,44 @@ impl Ctx {
     ) {
         let name = name.as_str();
         let now = self.run.shared.clock.now_ms();
-        let (seq, wake_at) = match self.reach(name, kind).await {
+        let wake_at = match self.reach(name, kind).await {
             StepStart::Recorded(record) if record.status == StepStatus::Completed => return,
-            StepStart::Recorded(record) => (record.seq, record.wake_at.unwrap_or(now)),
+            StepStart::Recorded(record) => record.wake_at.unwrap_or(now),
             StepStart::New { seq } => {
                 let wake_at = wake_at(now);
-                if wake_at > now {
+                if wake_at > now
+                    && wake_at.saturating_sub(now) >= self.run.shared.config.keep_in_memory_ms
+                {
+                    // The sleep suspends the run: its record is saved with
+                    // the suspension. Until then nothing follows from it,
+                    // so a crash before is as if the sleep had not begun.
                     let record = self.record(name, seq, kind, StepStatus::Sleeping);
-                    self.save(StepRecord {
+                    self.run.state().saved_on_suspend.push(StepRecord {
                         wake_at: Some(wake_at),
                         ..record
-                    })
-                    .await;
+                    });
+                    return self.suspend(Some(wake_at)).await;
                 }
-                (seq, wake_at)
+                // A sleep is over at its wake time: its `sleeping` record is
+                // never rewritten (a replay and `RunHandle::steps` read it as
+                // completed once `wake_at` passed), which saves a write per
+                // sleep. One already due is recorded completed at once.
+                let status = if wake_at > now {
+                    StepStatus::Sleeping
+                } else {
+                    StepStatus::Completed
+                };
+                let record = self.record(name, seq, kind, status);
+                self.save(StepRecord {
+                    output: (status == StepStatus::Completed).then(|| "null".into()),
+                    wake_at: Some(wake_at),
+                    ..record
+                })
+                .await;
+                wake_at
             }
         };
         self.wait_until(wake_at).await;
-        let record = self.record(name, seq, kind, StepStatus::Completed);
-        self.save(StepRecord {
-            output: Some("null".into()),
-            wake_at: Some(wake_at),
-            ..record
-        })
-        .await;
     }
 
     /// Waits until `at`: in memory when it is near, otherwise by suspending

@@ -16,11 +16,12 @@ use crate::store::DeleteFinished;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::{SqliteLocation, SqliteStore};
 use crate::store::{
-    ClaimRequest, CreateOutcome, Lease, NewRun, Store, StoreSignal, TransitionOutcome,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewRun, RunOutcome, Store,
+    StoreSignal, TransitionOutcome,
 };
 use crate::{
-    BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, StepInfo, SystemClock,
-    TriggerOptions, Workflow,
+    BoxFuture, Clock, Ctx, Error, IntoDuration, RunHandle, RunId, RunInfo, RunStatus, StepInfo,
+    StepStatus, SystemClock, TriggerOptions, Workflow,
 };
 
 /// How long a result waiter sleeps between checks when no local wake-up
@@ -148,10 +149,13 @@ pub(crate) struct Shared {
     pub(crate) config: EngineConfig,
     pub(crate) registry: HashMap<&'static str, Registered>,
     workflow_names: Arc<str>,
-    /// Woken when a run may have become ready or a slot freed.
+    /// Woken when a run may have become ready.
     pub(crate) dispatch: tokio::sync::Notify,
+    /// Woken when a slot frees up; the dispatcher waits for it only while
+    /// ready runs may be left unclaimed for want of slots.
+    pub(crate) slot_freed: tokio::sync::Notify,
     /// Waiters for runs to finish, woken by this engine.
-    finish_waiters: Mutex<HashMap<RunId, Arc<tokio::sync::Notify>>>,
+    finish_waiters: Mutex<HashMap<RunId, Arc<FinishWaiter>>>,
     /// Runs this engine executes now: their fencing token and task.
     pub(crate) active: Mutex<HashMap<RunId, (i64, tokio::task::AbortHandle)>>,
     pub(crate) active_count: AtomicUsize,
@@ -175,13 +179,31 @@ impl Shared {
         }
     }
 
-    /// Wakes whoever waits for `run_id` to finish.
+    /// Wakes whoever waits for `run_id` to finish; they read how it ended.
     pub(crate) fn notify_finished(&self, run_id: RunId) {
         let waiter = lock(&self.finish_waiters).remove(&run_id);
         if let Some(waiter) = waiter {
-            waiter.notify_waiters();
+            waiter.woken.notify_waiters();
         }
     }
+
+    /// Wakes whoever waits for `run_id`, which this engine just finished
+    /// with `outcome` (committed): they need not read it back.
+    pub(crate) fn finished_here(&self, run_id: RunId, outcome: &RunOutcome) {
+        let waiter = lock(&self.finish_waiters).remove(&run_id);
+        if let Some(waiter) = waiter {
+            *lock(&waiter.outcome) = Some(outcome.clone());
+            waiter.woken.notify_waiters();
+        }
+    }
+}
+
+/// Whoever waits for one run to finish.
+#[derive(Default)]
+pub(crate) struct FinishWaiter {
+    woken: tokio::sync::Notify,
+    /// How the run ended, when it ended on this engine.
+    outcome: Mutex<Option<RunOutcome>>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -453,6 +475,7 @@ impl EngineBuilder {
             registry: self.registry,
             workflow_names,
             dispatch: tokio::sync::Notify::new(),
+            slot_freed: tokio::sync::Notify::new(),
             finish_waiters: Mutex::default(),
             active: Mutex::default(),
             active_count: AtomicUsize::new(0),
@@ -649,19 +672,51 @@ impl Engine {
         let ready_at = now
             .saturating_add(options.delay_ms)
             .max(options.start_at_ms.unwrap_or(i64::MIN));
+        // A run due now starts here at once if a slot is free: it is created
+        // claimed, which saves the claim's write and the dispatcher's trip.
+        let slot = if ready_at <= now {
+            executor::Slot::try_take(&self.shared)
+        } else {
+            None
+        };
+        let deadline_at = deadline(ready_at, registered.timeout_ms);
         let run = NewRun {
             id: RunId::new(),
             workflow: registered.name.to_owned(),
-            input,
+            input: input.clone(),
             idempotency_key: options.idempotency_key.clone(),
             now,
             ready_at,
-            deadline_at: deadline(ready_at, registered.timeout_ms),
+            deadline_at,
             parent_id: None,
+            claimed_by: slot.as_ref().map(|_| ClaimAtCreate {
+                owner: self.shared.config.owner.clone(),
+                lease_expires_at: self
+                    .shared
+                    .store
+                    .lease_duration()
+                    .map(|lease| now.saturating_add(millis(lease))),
+            }),
         };
         match self.shared.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
-                self.shared.dispatch.notify_one();
+                match slot {
+                    Some(slot) => executor::start(
+                        slot,
+                        ClaimedRun {
+                            lease: Lease {
+                                run_id: id,
+                                token: ClaimAtCreate::TOKEN,
+                            },
+                            workflow: registered.name.to_owned(),
+                            input,
+                            deadline_at,
+                            executions: 1,
+                            journal: Some(Vec::new()),
+                        },
+                    ),
+                    None => self.shared.dispatch.notify_one(),
+                }
                 Ok(id)
             }
             CreateOutcome::Existing(id) => Ok(id),
@@ -683,28 +738,50 @@ impl Engine {
 
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
         let journal = self.shared.store.load_journal(id).await?;
-        Ok(journal.iter().map(|record| record.to_info()).collect())
+        let now = self.shared.clock.now_ms();
+        Ok(journal
+            .iter()
+            .map(|record| {
+                let mut info = record.to_info();
+                // A sleep is over at its wake time; its record is not
+                // rewritten (see `Ctx::sleep`).
+                if info.status == StepStatus::Sleeping && info.wake_at.is_some_and(|at| at <= now) {
+                    info.status = StepStatus::Completed;
+                    info.output = Some(serde_json::Value::Null);
+                }
+                info
+            })
+            .collect())
     }
 
     pub(crate) async fn run_logs(&self, id: RunId) -> Result<Vec<crate::store::LogLine>, Error> {
         self.shared.store.load_logs(id).await
     }
 
-    pub(crate) async fn wait_until_finished(&self, id: RunId) -> Result<RunInfo, Error> {
+    /// Waits until run `id` ends, and returns how. A run executing on this
+    /// engine is not read while it runs: its finish hands the outcome over.
+    pub(crate) async fn wait_for_outcome(&self, id: RunId) -> Result<RunOutcome, Error> {
         loop {
             let waiter = lock(&self.shared.finish_waiters)
                 .entry(id)
                 .or_default()
                 .clone();
-            let notified = waiter.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let info = self.run_info(id).await?;
-            if info.status.is_terminal() {
-                return Ok(info);
+            let woken = waiter.woken.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let running_here = lock(&self.shared.active).contains_key(&id);
+            if !running_here {
+                let info = self.run_info(id).await?;
+                if info.status.is_terminal() {
+                    return Ok(outcome_of(info));
+                }
             }
             tokio::select! {
-                () = notified => {}
+                () = woken => {
+                    if let Some(outcome) = lock(&waiter.outcome).clone() {
+                        return Ok(outcome);
+                    }
+                }
                 () = tokio::time::sleep(RESULT_POLL) => {}
             }
         }
@@ -777,12 +854,26 @@ impl Engine {
     }
 }
 
+/// How a run that ended (`info.status` is terminal) ended.
+fn outcome_of(info: RunInfo) -> RunOutcome {
+    match info.status {
+        RunStatus::Completed => {
+            RunOutcome::Completed(info.output.unwrap_or(serde_json::Value::Null).to_string())
+        }
+        RunStatus::Cancelled => RunOutcome::Cancelled(info.error.unwrap_or_default()),
+        RunStatus::TimedOut => RunOutcome::TimedOut,
+        _ => RunOutcome::Failed(info.error.unwrap_or_default()),
+    }
+}
+
 fn deadline(from: i64, timeout_ms: Option<u64>) -> Option<i64> {
     timeout_ms.map(|ms| from.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)))
 }
 
 /// Claims ready runs while there are free slots, then sleeps until the next
-/// run is due, a trigger arrives, or a slot frees up.
+/// run is due or one may have become ready; while every slot is busy, until
+/// a slot frees up. A slot freed after a claim that left nothing behind
+/// needs no new claim.
 async fn dispatch_loop(shared: Arc<Shared>) {
     let mut failures = 0u32;
     loop {
@@ -792,7 +883,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
             .saturating_sub(shared.active_count.load(Ordering::Acquire));
         if free == 0 {
             // Every slot is busy: a finishing run frees one and notifies.
-            shared.dispatch.notified().await;
+            shared.slot_freed.notified().await;
             continue;
         }
         let mut claimed_all = false;

@@ -6,21 +6,57 @@ use std::sync::atomic::Ordering;
 
 use crate::ctx::RunContext;
 use crate::engine::{Shared, lock};
-use crate::store::{ClaimedRun, Lease, RunOutcome};
+use crate::store::{ClaimedRun, Lease, RunOutcome, StepRecord};
 use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};
 
-/// Spawns the execution of a claimed run and tracks it as active.
+/// One of the engine's concurrency slots, held by a run it executes (or is
+/// about to): dropping it frees the slot and tells the dispatcher.
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    /// Takes a slot if one is free.
+    pub(crate) fn try_take(shared: &Arc<Shared>) -> Option<Slot> {
+        let limit = shared.config.concurrency;
+        shared
+            .active_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |active| {
+                (active < limit).then_some(active + 1)
+            })
+            .ok()
+            .map(|_| Slot {
+                shared: shared.clone(),
+            })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.active_count.fetch_sub(1, Ordering::AcqRel);
+        self.shared.slot_freed.notify_one();
+    }
+}
+
+/// Spawns the execution of a run the dispatcher claimed for a slot it
+/// counted as free.
 pub(crate) fn spawn(shared: Arc<Shared>, run: ClaimedRun) {
+    shared.active_count.fetch_add(1, Ordering::AcqRel);
+    start(Slot { shared }, run);
+}
+
+/// Spawns the execution of a claimed run in `slot`, and tracks it as active.
+pub(crate) fn start(slot: Slot, run: ClaimedRun) {
     let run_id = run.lease.run_id;
     let token = run.lease.token;
-    shared.active_count.fetch_add(1, Ordering::AcqRel);
+    let shared = slot.shared.clone();
     // The map is locked across the spawn so the task's own removal (in
     // `ActiveGuard::drop`) cannot run before the insert.
     let owner = shared.clone();
     let mut active = lock(&owner.active);
     let guard = ActiveGuard {
-        shared: shared.clone(),
+        slot,
         lease: run.lease,
     };
     let task = tokio::spawn(async move {
@@ -32,30 +68,34 @@ pub(crate) fn spawn(shared: Arc<Shared>, run: ClaimedRun) {
 
 /// Releases a run's slot however its task ends, aborted included.
 struct ActiveGuard {
-    shared: Arc<Shared>,
+    slot: Slot,
     lease: Lease,
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        {
-            let mut active = lock(&self.shared.active);
-            if active
-                .get(&self.lease.run_id)
-                .is_some_and(|(token, _)| *token == self.lease.token)
-            {
-                active.remove(&self.lease.run_id);
-            }
-        }
-        self.shared.active_count.fetch_sub(1, Ordering::AcqRel);
-        self.shared.dispatch.notify_one();
+        forget_active(&self.slot.shared, self.lease);
+        // The slot itself is freed as the guard's field is dropped.
+    }
+}
+
+/// Takes the execution under `lease` off the engine's active runs.
+fn forget_active(shared: &Shared, lease: Lease) {
+    let mut active = lock(&shared.active);
+    if active
+        .get(&lease.run_id)
+        .is_some_and(|(token, _)| *token == lease.token)
+    {
+        active.remove(&lease.run_id);
     }
 }
 
 /// What ended one execution.
 enum Ending {
     Finished(RunOutcome),
-    Suspended(Option<i64>),
+    /// Suspended until the time (if any), saving these step records with
+    /// the suspension.
+    Suspended(Option<i64>, Vec<StepRecord>),
     Stopped(Error),
 }
 
@@ -64,18 +104,23 @@ async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
     let ending = drive(shared, run).await;
     let now = shared.clock.now_ms();
     let written = match ending {
-        Ending::Finished(outcome) => match shared.store.finish_run(lease, outcome, now).await {
-            Ok(cancelled) => {
-                shared.notify_finished(lease.run_id);
-                // A parent waiting for this run may be due now.
-                shared.dispatch.notify_one();
-                shared.stop_local(&cancelled);
-                Ok(())
+        Ending::Finished(outcome) => {
+            match shared.store.finish_run(lease, outcome.clone(), now).await {
+                Ok(cancelled) => {
+                    // Off the active runs first: a waiter that comes after
+                    // the hand-over below then reads the committed run.
+                    forget_active(shared, lease);
+                    shared.finished_here(lease.run_id, &outcome);
+                    // A parent waiting for this run may be due now.
+                    shared.dispatch.notify_one();
+                    shared.stop_local(&cancelled);
+                    Ok(())
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
-        },
-        Ending::Suspended(ready_at) => {
-            let result = shared.store.suspend_run(lease, ready_at, now).await;
+        }
+        Ending::Suspended(ready_at, steps) => {
+            let result = shared.store.suspend_run(lease, ready_at, steps, now).await;
             // The run may be due again before the dispatcher's current timer.
             shared.dispatch.notify_one();
             result
@@ -104,13 +149,13 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
     if deadline.is_some_and(|at| at <= shared.clock.now_ms()) {
         return Ending::Finished(RunOutcome::TimedOut);
     }
-    let journal = if run.executions > 1 {
-        match shared.store.load_journal(lease.run_id).await {
+    let journal = match run.journal {
+        Some(journal) => journal,
+        None if run.executions > 1 => match shared.store.load_journal(lease.run_id).await {
             Ok(journal) => journal,
             Err(error) => return Ending::Stopped(error),
-        }
-    } else {
-        Vec::new()
+        },
+        None => Vec::new(),
     };
     let context = RunContext::new(shared.clone(), registered.name, lease, deadline, journal);
     let ctx = Ctx::new(context.clone());
@@ -155,7 +200,7 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
                         (Some(at), Some(deadline)) => Some(at.min(deadline)),
                         (at, deadline) => at.or(deadline),
                     };
-                    return Ending::Suspended(ready_at);
+                    return Ending::Suspended(ready_at, std::mem::take(&mut state.saved_on_suspend));
                 }
                 match state.fail.take() {
                     Some(message) if unwinding.is_none() => message,

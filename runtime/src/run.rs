@@ -1,6 +1,7 @@
 //! Runs: their ids, statuses, trigger options and the typed handle a trigger
 //! returns.
 
+use crate::store::RunOutcome;
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
@@ -267,20 +268,18 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// when it did not complete; [`Error::Serialization`] when the stored
     /// output does not fit `O`.
     pub async fn result(&self) -> Result<O, Error> {
-        let info = self.engine.wait_until_finished(self.id).await?;
-        match info.status {
-            RunStatus::Completed => {
-                let output = info.output.unwrap_or(serde_json::Value::Null);
-                serde_json::from_value(output).map_err(|error| Error::Serialization {
+        match self.engine.wait_for_outcome(self.id).await? {
+            RunOutcome::Completed(output) => {
+                serde_json::from_str(&output).map_err(|error| Error::Serialization {
                     what: format!("output of run {}", self.id),
                     message: error.to_string(),
                 })
             }
-            RunStatus::Cancelled => Err(Error::RunCancelled { run_id: self.id }),
-            RunStatus::TimedOut => Err(Error::RunTimedOut { run_id: self.id }),
-            _ => Err(Error::RunFailed {
+            RunOutcome::Cancelled(_) => Err(Error::RunCancelled { run_id: self.id }),
+            RunOutcome::TimedOut => Err(Error::RunTimedOut { run_id: self.id }),
+            RunOutcome::Failed(message) => Err(Error::RunFailed {
                 run_id: self.id,
-                message: info.error.unwrap_or_default(),
+                message,
             }),
         }
     }

@@ -81,7 +81,10 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
-/// A schema name unique to one test, so tests run in parallel on one server.
+/// A schema name unique to one test, so tests run in parallel on one server:
+/// `t_<label>_<12 hex digits>`. The schema outlives its test (an engine may
+/// still hold it as the test ends); `.ci/run` drops those of earlier runs by
+/// this pattern.
 pub fn unique_schema(label: &str) -> String {
     let suffix = durable::Uuid::new_v4().simple().to_string();
     format!(

@@ -461,6 +461,11 @@ async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
             "woke early"
         );
     }
+    // A sleep shows completed once its wake time passed (its record is not
+    // rewritten), and sleeping before.
+    let status_of_sleep = async |run: &RunHandle<()>| run.steps().await.unwrap()[0].status;
+    assert_eq!(status_of_sleep(&runs[9]).await, StepStatus::Completed);
+    assert_eq!(status_of_sleep(&runs[10]).await, StepStatus::Sleeping);
 }
 
 #[tokio::test]

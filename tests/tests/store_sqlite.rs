@@ -32,17 +32,4 @@ macro_rules! conformance_cases {
     };
 }
 
-conformance_cases!(
-    a_stale_lease_cannot_write,
-    recovery_fences_the_previous_worker,
-    idempotency_keys_name_one_run,
-    claims_respect_ready_time_and_workflow,
-    completed_steps_are_never_overwritten,
-    retry_keeps_completed_steps,
-    one_refused_write_does_not_fail_its_batch,
-    events_settle_matching_waits,
-    lookback_sees_earlier_events,
-    signals_are_buffered_for_one_run,
-    a_send_from_a_stale_run_writes_nothing,
-    children_settle_their_parent_and_die_with_it,
-);
+durable_tests::every_case!(conformance_cases);

@@ -1,5 +1,6 @@
 //! The small grammars that `durable` checks twice: once at compile time in the
-//! `#[workflow]` macro and once at run time, so both agree by construction.
+//! `#[workflow]` macro and once at run time, so both agree by construction;
+//! and the kinds of step ([`StepKind`]), which both name.
 //!
 //! Today this is the duration grammar: one or more `<integer><unit>` parts,
 //! written without spaces, largest unit first, each unit at most once:
@@ -20,6 +21,9 @@
 //! ```
 
 pub mod cron;
+mod step_kind;
+
+pub use step_kind::StepKind;
 
 use std::fmt;
 use std::time::Duration;

@@ -32,21 +32,58 @@ pub(crate) trait BatchApply: Send + 'static {
 type Reply<Out> = Option<oneshot::Sender<Result<Out, Error>>>;
 type Queue<Op, Out> = mpsc::UnboundedSender<(Op, Reply<Out>)>;
 
+/// Where the writer runs.
+pub(crate) enum WriterPlacement {
+    /// On a task of the caller's runtime: for a writer whose statements run
+    /// inline and take microseconds, where handing each batch to another
+    /// thread would cost more than it saves.
+    Task,
+    /// On a thread of its own: for a writer that waits on a server, so the
+    /// replies to its statements are read at once instead of waiting
+    /// behind the runs' tasks.
+    OwnThread,
+}
+
 /// The handle that queues writes for the writer task.
 pub(crate) struct GroupCommit<Op, Out> {
     /// `None` once closed.
     sender: Mutex<Option<Queue<Op, Out>>>,
-    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Resolves (or fails, if the writer panicked) once the writer ended.
+    finished: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
-    /// Starts the writer task; it ends on `close` or when the handle is dropped.
-    pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(applier: A, max_batch: usize) -> Self {
+    /// Starts the writer; it ends on `close` or when the handle is dropped.
+    pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(
+        applier: A,
+        max_batch: usize,
+        placement: WriterPlacement,
+    ) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_loop(applier, receiver, max_batch.max(1)));
+        let (done, finished) = oneshot::channel();
+        let writer = async move {
+            write_loop(applier, receiver, max_batch.max(1)).await;
+            let _ = done.send(());
+        };
+        let started = match placement {
+            WriterPlacement::Task => {
+                tokio::spawn(writer);
+                true
+            }
+            WriterPlacement::OwnThread => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    std::thread::Builder::new()
+                        .name("durable-writer".into())
+                        .spawn(move || runtime.block_on(writer))
+                })
+                .is_ok(),
+        };
         GroupCommit {
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
+            // Without a writer, every write fails with `Shutdown`.
+            sender: Mutex::new(started.then_some(sender)),
+            finished: Mutex::new(Some(finished)),
         }
     }
 
@@ -75,10 +112,10 @@ impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
     /// applied and the writer (with its connection) is gone.
     pub(crate) async fn close(&self) {
         drop(lock(&self.sender).take());
-        let writer = lock(&self.writer).take();
-        if let Some(writer) = writer {
+        let finished = lock(&self.finished).take();
+        if let Some(finished) = finished {
             // A writer that panicked is gone as well; nothing more to wait for.
-            let _ = writer.await;
+            let _ = finished.await;
         }
     }
 }

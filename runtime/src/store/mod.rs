@@ -47,6 +47,26 @@ pub struct NewRun {
     pub deadline_at: Option<i64>,
     /// The run that started it, for a child run.
     pub parent_id: Option<RunId>,
+    /// Claims the run as it is created: it is written `running` under a
+    /// lease with token 1 and one execution, and no claim picks it up. An
+    /// engine with a free slot starts a run it triggers at once this way,
+    /// saving a write and a trip through the dispatcher. Ignored when the
+    /// idempotency key names an existing run.
+    pub claimed_by: Option<ClaimAtCreate>,
+}
+
+/// Who claims a run as it is created (see [`NewRun::claimed_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAtCreate {
+    /// The claiming engine, as in [`ClaimRequest::owner`].
+    pub owner: String,
+    /// When the lease expires (ms), on a store with leases.
+    pub lease_expires_at: Option<i64>,
+}
+
+impl ClaimAtCreate {
+    /// The fencing token of a run claimed as it is created.
+    pub const TOKEN: i64 = 1;
 }
 
 /// What [`Store::create_run`] did.
@@ -90,6 +110,10 @@ pub struct ClaimedRun {
     pub deadline_at: Option<i64>,
     /// 1 for its first execution; above 1 the journal must be loaded.
     pub executions: i64,
+    /// The run's journal, when the claim read it along (a store that can
+    /// do so in the claim's statement saves a read per run); `None` leaves
+    /// it to [`Store::load_journal`].
+    pub journal: Option<Vec<StepRecord>>,
 }
 
 /// One step record of a run's journal (`wf_step`).
@@ -314,11 +338,14 @@ pub trait Store: Send + Sync + 'static {
     /// `running`); ordered before every later write of this store.
     fn save_step_detached(&self, lease: Lease, step: StepRecord);
 
-    /// Moves a running run to `suspended` until `ready_at` and drops the lease.
+    /// Moves a running run to `suspended` until `ready_at` and drops the
+    /// lease, saving `steps` first in the same transaction (a sleep's record
+    /// travels with the suspension it causes: one write instead of two).
     fn suspend_run(
         &self,
         lease: Lease,
         ready_at: Option<i64>,
+        steps: Vec<StepRecord>,
         now: i64,
     ) -> BoxFuture<'_, Result<(), Error>>;
 

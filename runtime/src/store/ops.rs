@@ -18,6 +18,8 @@ pub(crate) enum WriteOp {
     Suspend {
         lease: Lease,
         ready_at: Option<i64>,
+        /// Step records saved with the suspension (a sleep's record).
+        steps: Vec<StepRecord>,
         now: i64,
     },
     Release {
@@ -81,13 +83,15 @@ impl WriteOp {
     /// child and the step that started it, an event and its waiters) must
     /// not be cut in half by a crash, so they always get a transaction.
     pub(crate) fn is_single_write(&self) -> bool {
+        if let WriteOp::Suspend { steps, .. } = self {
+            return steps.is_empty();
+        }
         matches!(
             self,
             WriteOp::Recover { .. }
                 | WriteOp::Create(_)
                 | WriteOp::Claim(_)
                 | WriteOp::SaveStep(..)
-                | WriteOp::Suspend { .. }
                 | WriteOp::Release { .. }
                 | WriteOp::ResolveWait { .. }
                 | WriteOp::AppendLog(..)
@@ -111,8 +115,10 @@ impl WriteOp {
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
             WriteOp::SendEvent { .. } | WriteOp::ResolveWait { .. } => 6,
-            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 7,
-            WriteOp::Finish { .. } => 8,
+            // Before suspends: a run's last step results land before it
+            // suspends.
+            WriteOp::Finish { .. } => FINISH_PHASE,
+            WriteOp::Suspend { .. } | WriteOp::Release { .. } => 8,
             WriteOp::Claim(_) => 9,
             WriteOp::DeleteFinished(_)
             | WriteOp::DeleteEvents { .. }
@@ -120,6 +126,9 @@ impl WriteOp {
         }
     }
 }
+
+/// The phase of `Finish` writes (see [`WriteOp::phase`]).
+pub(crate) const FINISH_PHASE: u8 = 7;
 
 /// What one write returned.
 pub(crate) enum WriteOut {
@@ -209,12 +218,14 @@ macro_rules! queued_writes {
             &self,
             lease: Lease,
             ready_at: Option<i64>,
+            steps: Vec<StepRecord>,
             now: i64,
         ) -> BoxFuture<'_, Result<(), Error>> {
             Box::pin(async move {
                 self.write(WriteOp::Suspend {
                     lease,
                     ready_at,
+                    steps,
                     now,
                 })
                 .await?;

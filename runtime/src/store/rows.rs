@@ -1,8 +1,9 @@
-//! Decoding stored rows into the engine's types, the same for every backend.
+//! Stored rows to and from the engine's types, the same for every backend.
 
-use super::RunOutcome;
+use super::{RunOutcome, StepRecord, Wait};
 use crate::Error;
-use crate::run::{RunId, RunInfo, RunStatus};
+use crate::StepKind;
+use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
 
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
@@ -72,4 +73,67 @@ pub(crate) fn parse_json(text: &str) -> Result<serde_json::Value, Error> {
 /// A write answered with the wrong kind of result: a bug in the backend.
 pub(crate) fn unexpected() -> Error {
     Error::Database("the store's writer answered a write with the wrong kind of result".into())
+}
+
+/// The columns of `wf_step` that make a [`StepRecord`], in this order: name,
+/// seq, kind, status, input, output, error, attempts, wake at, updated at.
+pub(crate) type StepRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    i64,
+);
+
+/// A stored step as a [`StepRecord`].
+pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
+    let (name, seq, kind, status, input, output, error, attempts, wake_at, updated_at) = row;
+    Ok(StepRecord {
+        kind: StepKind::parse(&kind)
+            .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
+        status: StepStatus::parse(&status)
+            .ok_or_else(|| decode_error(format!("unknown step status {status:?}")))?,
+        name,
+        seq,
+        input,
+        output,
+        error,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        wake_at,
+        updated_at,
+    })
+}
+
+/// The columns a waiting step sets besides the record itself.
+#[derive(Default)]
+pub(crate) struct WaitColumns {
+    pub(crate) event: Option<String>,
+    pub(crate) filter: Option<String>,
+    pub(crate) run: Option<String>,
+}
+
+impl WaitColumns {
+    /// The columns of a step waiting for `wait`.
+    pub(crate) fn of(wait: &Wait) -> Self {
+        match wait {
+            Wait::Event { name, filter, .. } => WaitColumns {
+                event: Some(name.clone()),
+                filter: filter.clone(),
+                run: None,
+            },
+            Wait::Signal { name } => WaitColumns {
+                event: Some(name.clone()),
+                ..WaitColumns::default()
+            },
+            Wait::Run { run_id } => WaitColumns {
+                run: Some(run_id.to_string()),
+                ..WaitColumns::default()
+            },
+        }
+    }
 }

@@ -6,34 +6,40 @@
 //! runs it executes, and a run whose lease expired (its worker died) is
 //! claimed by another worker. Every write of a run is fenced by its token.
 //! Writes are grouped per process into one transaction (group commit, see
-//! `store/batch.rs`). Waits and sends of one event name (and a run's end and
-//! the waits for it) take the same transaction-scoped advisory lock, so a
-//! send and a wait in two processes cannot miss each other. Commits that
+//! `store/batch.rs`), applied on a connection and a thread of their own.
+//! Waits and sends of one event name (and a run's end and the waits for it)
+//! take the same transaction-scoped advisory lock, so a send and a wait in
+//! two processes cannot miss each other. Commits that
 //! make runs due or end runs `NOTIFY` the other workers, which wake at once;
 //! they also poll, as a fallback.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit};
-use super::ops::{WriteOp, WriteOut, finish_results};
+use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
+use super::ops::{FINISH_PHASE, WriteOp, WriteOut};
 use super::rows::{
-    decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
+    RunRow, StepRow, WaitColumns, decode_error, outcome_columns, parse_run_id, parse_run_status,
+    run_info, step_record, unexpected,
 };
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
-    RunOutcome, SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome, Wait,
-    event_output_json, run_outcome_json,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
+    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome,
+    Wait, event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
-use crate::{BoxFuture, Error, StepKind};
+use crate::{BoxFuture, Error};
 
 /// The schema migrations, applied in order, each once (`wf_migration`).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_2.sql")),
+];
 
 /// The most writes one group commit applies in one transaction.
 const MAX_BATCH: usize = 512;
@@ -95,6 +101,15 @@ impl PostgresStore {
         }
         // No ping before each use: a broken connection fails its statement,
         // and the writer retries the batch on a fresh one.
+        let writer = PgWriter {
+            // The writer's statements find rows by key, whatever their
+            // arguments: planning them once saves a custom plan per batch
+            // (most of the cost of a lone step's write).
+            options: options
+                .clone()
+                .options([("plan_cache_mode", "force_generic_plan")]),
+            connection: None,
+        };
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -103,7 +118,7 @@ impl PostgresStore {
             .await?;
         migrate(&pool).await?;
         Ok(PostgresStore {
-            writer: GroupCommit::spawn(PgWriter { pool: pool.clone() }, MAX_BATCH),
+            writer: GroupCommit::spawn(writer, MAX_BATCH, WriterPlacement::OwnThread),
             pool,
             listener: Mutex::new(None),
             lease,
@@ -141,8 +156,12 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The group-commit writer: applies batches on a connection of its own, so
+/// a write never waits for a connection of the pool.
 struct PgWriter {
-    pool: PgPool,
+    options: PgConnectOptions,
+    /// `None` until connected, and again after a failed batch.
+    connection: Option<PgConnection>,
 }
 
 type Results = BatchResults<WriteOut>;
@@ -153,49 +172,80 @@ impl BatchApply for PgWriter {
 
     fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
         Box::pin(async move {
-            let mut notes = Notes::default();
-            if let [op] = ops
-                && alone_is_atomic(op)
-            {
-                // One write whose only change is one statement: autocommit
-                // saves the BEGIN and COMMIT round trips.
-                let mut connection = self.pool.acquire().await?;
-                let result = apply_op(&mut connection, op, &mut notes).await?;
-                notes.send(&mut connection).await?;
-                return Ok(vec![result]);
+            let connection = match &mut self.connection {
+                Some(connection) => connection,
+                slot @ None => slot.insert(PgConnection::connect_with(&self.options).await?),
+            };
+            let applied = apply_batch(connection, ops).await;
+            if applied.is_err() {
+                // The connection may be broken or inside a failed
+                // transaction: the next batch starts on a fresh one.
+                self.connection = None;
             }
-            let mut tx = self.pool.begin().await?;
-            let mut order: Vec<usize> = (0..ops.len()).collect();
-            order.sort_by_key(|&index| ops[index].phase());
-            let mut results: Vec<Option<Result<WriteOut, Error>>> =
-                ops.iter().map(|_| None).collect();
-            for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
-                match &ops[group[0]] {
-                    WriteOp::Create(_) if group.len() > 1 => {
-                        create_runs(&mut tx, ops, group, &mut results, &mut notes).await?;
-                    }
-                    WriteOp::SaveStep(..) if group.len() > 1 => {
-                        save_steps(&mut tx, ops, group, &mut results).await?;
-                    }
-                    WriteOp::Finish { .. } => {
-                        finish_runs(&mut tx, ops, group, &mut results, &mut notes).await?;
-                    }
-                    _ => {
-                        for &index in group {
-                            results[index] =
-                                Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
-                        }
-                    }
-                }
-            }
-            notes.send(&mut tx).await?;
-            tx.commit().await?;
-            Ok(results
-                .into_iter()
-                .map(|result| result.unwrap_or_else(|| Err(unexpected())))
-                .collect())
+            applied
         })
     }
+}
+
+/// Applies `ops` in one transaction, or as one autocommit statement.
+///
+/// The writes most runs make (creates, step results and finishes) run as
+/// one statement ([`HOT_CREATED`]); a batch of nothing else needs no
+/// transaction. The others run in phase order (see [`WriteOp::phase`]),
+/// the hot statement taking the finishes' place: the ops of a batch were
+/// submitted concurrently, so any order is a valid serial order, except
+/// that a run's detached writes (log lines, `running` markers) must land
+/// before its finish.
+async fn apply_batch(connection: &mut PgConnection, ops: &[WriteOp]) -> Result<Results, Error> {
+    let mut notes = Notes::default();
+    let mut results: Vec<Option<Result<WriteOut, Error>>> = ops.iter().map(|_| None).collect();
+    // A suspension's steps are saved with the hot writes; the suspension
+    // itself follows them.
+    let hot: Vec<usize> = (0..ops.len())
+        .filter(|&i| is_hot(&ops[i]) || carries_steps(&ops[i]))
+        .collect();
+    let mut rest: Vec<usize> = (0..ops.len()).filter(|&i| !is_hot(&ops[i])).collect();
+    let cancels_descendants = hot.iter().any(|&i| ends_descendants(&ops[i]));
+    if rest.is_empty() && !cancels_descendants {
+        apply_hot(connection, ops, &hot, &mut results).await?;
+    } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
+        && alone_is_atomic(&ops[*index])
+    {
+        // One write whose only change is one statement: autocommit
+        // saves the BEGIN and COMMIT round trips.
+        results[*index] = Some(apply_op(connection, &ops[*index], &mut notes).await?);
+        notes.send(connection).await?;
+    } else {
+        let mut tx = connection.begin().await?;
+        rest.sort_by_key(|&index| ops[index].phase());
+        // The hot writes go where the finishes' phase is: a log line or a
+        // `running` marker a run queued before its finish lands first.
+        let split = rest.partition_point(|&index| ops[index].phase() < FINISH_PHASE);
+        for &index in &rest[..split] {
+            results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+        }
+        if !hot.is_empty() {
+            apply_hot(&mut tx, ops, &hot, &mut results).await?;
+            if cancels_descendants {
+                cancel_descendants(&mut tx, ops, &hot, &mut results, &mut notes).await?;
+            }
+        }
+        for group in rest[split..].chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
+            if let WriteOp::Suspend { .. } = &ops[group[0]] {
+                suspend_runs(&mut tx, ops, group, &mut results).await?;
+                continue;
+            }
+            for &index in group {
+                results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+            }
+        }
+        notes.send(&mut tx).await?;
+        tx.commit().await?;
+    }
+    Ok(results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(unexpected())))
+        .collect())
 }
 
 /// Whether a write changes the database with a single statement (its other
@@ -203,152 +253,414 @@ impl BatchApply for PgWriter {
 fn alone_is_atomic(op: &WriteOp) -> bool {
     matches!(
         op,
-        WriteOp::SaveStep(..)
-            | WriteOp::Suspend { .. }
+        WriteOp::Suspend { .. }
             | WriteOp::Claim(_)
-            | WriteOp::Create(_)
             | WriteOp::AppendLog(..)
             | WriteOp::RenewLeases { .. }
     )
 }
 
-/// Several `SaveStep` writes as one fenced multi-row upsert. Two writes of
-/// one step in a batch (a `running` marker and its completion) become one
-/// row: PostgreSQL updates a row once per statement.
-async fn save_steps(
+/// Whether a write is a creation, a step result or a finish, which
+/// [`apply_hot`] applies in one statement.
+fn is_hot(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. }
+    )
+}
+
+/// Whether a write is a suspension that saves steps as well.
+fn carries_steps(op: &WriteOp) -> bool {
+    matches!(op, WriteOp::Suspend { steps, .. } if !steps.is_empty())
+}
+
+/// Whether a write ends a run whose unfinished descendants must then be
+/// cancelled (it timed out or aborted), which takes more statements.
+fn ends_descendants(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Finish {
+            outcome: RunOutcome::TimedOut | RunOutcome::Cancelled(_),
+            ..
+        }
+    )
+}
+
+/// Creates, step results and finishes as one statement, each kind a
+/// multi-row write over arrays (`$1`–`$33`); [`hot_writes_sql`] leaves out
+/// the kinds a batch does not hold (their arrays are bound, empty, and
+/// unused):
+/// - `created`: new runs; one claimed as it is created (it has an owner)
+///   starts `running`, as a claim would leave it. A taken idempotency key
+///   inserts nothing.
+/// - `saved`: step results, each fenced by its run's lease: the run's row is
+///   read `FOR SHARE`, so a claim cannot take the run until this commits.
+///   A completed step is never overwritten.
+/// - `finished`: runs ended, fenced by their lease. Their rows are locked
+///   by this statement, and `register_wait` reads them `FOR SHARE`: a wait
+///   registered concurrently is either settled here or sees its run ended.
+/// - `settled` and `woken`: the steps waiting for the ended runs, and their
+///   runs, made due now.
+/// - `announced`: every worker told of the ended runs, the woken runs and
+///   the new unclaimed runs when this commits.
+///
+/// Its rows name what was written: `('created', run)`,
+/// `('saved', run, step)`, `('finished', run)`.
+const HOT_CREATED: &str = "\
+created AS ( \
+  INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+    updated_at, ready_at, deadline_at, parent_id, lease_owner, lease_expires_at, \
+    lease_token, executions, started_at) \
+  SELECT v.id::uuid, v.workflow, \
+    CASE WHEN v.owner IS NULL THEN 'pending' ELSE 'running' END, v.input::jsonb, v.key, \
+    v.now, v.now, CASE WHEN v.owner IS NULL THEN v.ready END, v.deadline, v.parent::uuid, \
+    v.owner, v.expires, CASE WHEN v.owner IS NULL THEN 0 ELSE $11 END, \
+    CASE WHEN v.owner IS NULL THEN 0 ELSE 1 END, \
+    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END \
+  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+    $7::bigint[], $8::text[], $9::text[], $10::bigint[]) \
+    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires) \
+  ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+  RETURNING id, lease_owner), \
+created_announced AS ( \
+  SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM created WHERE lease_owner IS NULL))";
+
+/// The step results of [`HOT_CREATED`]'s statement.
+const HOT_SAVED: &str = "\
+saved AS ( \
+  INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+    attempts, wake_at, created_at, updated_at) \
+  SELECT v.id::uuid, v.name, v.seq, v.kind, v.status, v.input::jsonb, v.output::jsonb, \
+    v.error, v.attempts, v.wake_at, v.updated_at, v.updated_at \
+  FROM UNNEST($12::text[], $13::text[], $14::bigint[], $15::text[], $16::text[], \
+    $17::text[], $18::text[], $19::text[], $20::int[], $21::bigint[], $22::bigint[], \
+    $23::bigint[]) \
+    AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, \
+      token) \
+  WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
+    AND i.lease_token = v.token AND i.status = 'running' FOR SHARE) \
+  ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+    input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+    error = excluded.error, attempts = excluded.attempts, \
+    wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+  WHERE wf_step.status <> 'completed' \
+  RETURNING instance_id, name)";
+
+/// The finishes of [`HOT_CREATED`]'s statement.
+const HOT_FINISHED: &str = "\
+finished AS ( \
+  UPDATE wf_instance AS i SET status = v.status, output = v.output::jsonb, \
+    error = v.error, finished_at = v.now, updated_at = v.now, ready_at = NULL, \
+    lease_owner = NULL, lease_expires_at = NULL \
+  FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], \
+    $29::bigint[], $30::text[], $31::bool[]) \
+    AS v(id, status, output, error, now, token, outcome, completed) \
+  WHERE i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
+  {after_saved}RETURNING i.id, v.outcome, v.completed, v.now), \
+settled AS ( \
+  UPDATE wf_step AS s SET \
+    status = CASE WHEN f.completed THEN 'completed' ELSE 'failed' END, \
+    output = f.outcome::jsonb, updated_at = f.now \
+  FROM finished AS f WHERE s.wait_run = f.id AND s.status = 'waiting' \
+  RETURNING s.instance_id, f.now), \
+woken AS ( \
+  UPDATE wf_instance AS p SET updated_at = w.now, \
+    ready_at = CASE WHEN p.ready_at IS NULL OR p.ready_at > w.now \
+      THEN w.now ELSE p.ready_at END \
+  FROM (SELECT instance_id, MIN(now) AS now FROM settled GROUP BY instance_id) AS w \
+  WHERE p.id = w.instance_id AND p.status IN ('running', 'suspended') \
+    AND p.id NOT IN (SELECT id FROM finished) \
+  RETURNING p.id), \
+finished_announced AS ( \
+  SELECT pg_notify($32, id::text) FROM finished \
+  UNION ALL SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM woken))";
+
+/// The statement of [`HOT_CREATED`] for the kinds of writes a batch holds.
+fn hot_writes_sql(creates: bool, saves: bool, finishes: bool) -> &'static str {
+    static STATEMENTS: [std::sync::OnceLock<String>; 8] = [const { std::sync::OnceLock::new() }; 8];
+    let key = usize::from(creates) | usize::from(saves) << 1 | usize::from(finishes) << 2;
+    STATEMENTS[key].get_or_init(|| {
+        let mut parts = Vec::new();
+        let mut rows = Vec::new();
+        if creates {
+            parts.push(HOT_CREATED);
+            rows.push("SELECT 'created', id::text, NULL FROM created");
+            rows.push("SELECT 'announced', NULL, COUNT(*)::text FROM created_announced");
+        }
+        if saves {
+            parts.push(HOT_SAVED);
+            rows.push("SELECT 'saved', instance_id::text, name FROM saved");
+        }
+        let finished;
+        if finishes {
+            // With steps saved as well, the finishes wait for them (the
+            // condition reads `saved` first): a run's step result queued
+            // before its finish lands, and locking its row does not meet the
+            // row already updated by this statement.
+            let after_saved = if saves {
+                "AND (SELECT COUNT(*) FROM saved) >= 0 "
+            } else {
+                ""
+            };
+            finished = HOT_FINISHED.replace("{after_saved}", after_saved);
+            parts.push(&finished);
+            rows.push("SELECT 'finished', id::text, NULL FROM finished");
+            rows.push("SELECT 'announced', NULL, COUNT(*)::text FROM finished_announced");
+        }
+        format!("WITH {} {}", parts.join(", "), rows.join(" UNION ALL "))
+    })
+}
+
+/// Applies the [`is_hot`] writes at `indices` in one statement
+/// ([`HOT_CREATED`]). A write
+/// that wrote nothing is then explained by reads: a taken idempotency key,
+/// a lost lease, or a step completed by another execution.
+async fn apply_hot(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    indices: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    if let [index] = indices
+        && let WriteOp::SaveStep(lease, step) = &ops[*index]
+    {
+        // A lone step result (a run's steps one after another): the
+        // single-row statement costs less than the multi-row one.
+        let written = upsert_step(connection, lease, step, &WaitColumns::default()).await?;
+        results[*index] = Some(step_saved(connection, written, lease, step).await?);
+        return Ok(());
+    }
+    let mut creates = CreateColumns::default();
+    let mut finishes = FinishColumns::default();
+    let mut steps: Vec<(&Lease, &StepRecord)> = Vec::new();
+    for &index in indices {
+        match &ops[index] {
+            WriteOp::Create(run) => creates.push(run),
+            WriteOp::SaveStep(lease, step) => keep_last_write(&mut steps, lease, step),
+            // Its suspension (after this statement) is fenced as well and
+            // answers for it.
+            WriteOp::Suspend {
+                lease,
+                steps: carried,
+                ..
+            } => {
+                for step in carried {
+                    keep_last_write(&mut steps, lease, step);
+                }
+            }
+            WriteOp::Finish {
+                lease,
+                outcome,
+                now,
+            } => finishes.push(lease, outcome, *now),
+            _ => {}
+        }
+    }
+    let mut saves = SaveColumns::default();
+    for (lease, step) in steps {
+        saves.push(lease, step);
+    }
+    let sql = hot_writes_sql(
+        !creates.ids.is_empty(),
+        !saves.ids.is_empty(),
+        !finishes.ids.is_empty(),
+    );
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(sql)
+        .bind(&creates.ids)
+        .bind(&creates.workflows)
+        .bind(&creates.inputs)
+        .bind(&creates.keys)
+        .bind(&creates.nows)
+        .bind(&creates.ready)
+        .bind(&creates.deadlines)
+        .bind(&creates.parents)
+        .bind(&creates.owners)
+        .bind(&creates.lease_expiries)
+        .bind(ClaimAtCreate::TOKEN)
+        .bind(&saves.ids)
+        .bind(&saves.names)
+        .bind(&saves.seqs)
+        .bind(&saves.kinds)
+        .bind(&saves.statuses)
+        .bind(&saves.inputs)
+        .bind(&saves.outputs)
+        .bind(&saves.errors)
+        .bind(&saves.attempts)
+        .bind(&saves.wake_ats)
+        .bind(&saves.updated_ats)
+        .bind(&saves.tokens)
+        .bind(&finishes.ids)
+        .bind(&finishes.statuses)
+        .bind(&finishes.outputs)
+        .bind(&finishes.errors)
+        .bind(&finishes.nows)
+        .bind(&finishes.tokens)
+        .bind(&finishes.outcomes)
+        .bind(&finishes.completed)
+        .bind(FINISHED_CHANNEL)
+        .bind(WAKE_CHANNEL)
+        .fetch_all(&mut *connection)
+        .await?;
+    let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();
+    let wrote = |kind: &str, run_id: RunId, step: Option<&str>| {
+        written.contains(&(
+            kind.to_owned(),
+            Some(run_id.to_string()),
+            step.map(str::to_owned),
+        ))
+    };
+    for &index in indices {
+        results[index] = Some(match &ops[index] {
+            WriteOp::Create(run) => Ok(WriteOut::Created(if wrote("created", run.id, None) {
+                CreateOutcome::Created(run.id)
+            } else {
+                // Its key is taken (also by another run of this batch).
+                existing_run(connection, run).await?
+            })),
+            WriteOp::SaveStep(lease, step) => {
+                let written = wrote("saved", lease.run_id, Some(step.name.as_str()));
+                step_saved(connection, written, lease, step).await?
+            }
+            WriteOp::Finish { lease, .. } if wrote("finished", lease.run_id, None) => {
+                Ok(WriteOut::Finished(Vec::new()))
+            }
+            WriteOp::Finish { lease, .. } => Err(Error::LeaseLost {
+                run_id: lease.run_id,
+            }),
+            _ => continue,
+        });
+    }
+    Ok(())
+}
+
+/// `Suspend` writes (also a lone one) in one statement, each fenced by its
+/// run's lease. A run keeps an earlier wake-up already set (an event or a
+/// finished child made it due while it ran).
+async fn suspend_runs(
     connection: &mut PgConnection,
     ops: &[WriteOp],
     group: &[usize],
     results: &mut [Option<Result<WriteOut, Error>>],
 ) -> Result<(), Error> {
-    // The write kept for each (run, step): the last one that is not a
-    // `running` marker, else the last one.
-    let mut chosen: Vec<(&Lease, &StepRecord)> = Vec::new();
+    let mut ids = Vec::new();
+    let mut ready = Vec::new();
+    let mut nows = Vec::new();
+    let mut tokens = Vec::new();
     for &index in group {
-        let WriteOp::SaveStep(lease, step) = &ops[index] else {
-            continue;
-        };
-        let same =
-            |(l, s): &&mut (&Lease, &StepRecord)| l.run_id == lease.run_id && s.name == step.name;
-        match chosen.iter_mut().find(same) {
-            Some(slot)
-                if step.status != StepStatus::Running || slot.1.status == StepStatus::Running =>
-            {
-                *slot = (lease, step);
-            }
-            Some(_) => {}
-            None => chosen.push((lease, step)),
+        if let WriteOp::Suspend {
+            lease,
+            ready_at,
+            now,
+            ..
+        } = &ops[index]
+        {
+            ids.push(lease.run_id.to_string());
+            ready.push(*ready_at);
+            nows.push(*now);
+            tokens.push(lease.token);
         }
     }
-    let mut columns = SaveColumns::default();
-    for (lease, step) in &chosen {
-        columns.push(lease, step);
-    }
-    let written: Vec<(String, String)> = sqlx::query_as(
-        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-           attempts, wake_at, created_at, updated_at) \
-         SELECT v.id::uuid, v.name, v.seq, v.kind, v.status, v.input::jsonb, v.output::jsonb, \
-           v.error, v.attempts, v.wake_at, v.updated_at, v.updated_at \
-         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
-           $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[]) \
-           AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, token) \
-         WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
-           AND i.lease_token = v.token AND i.status = 'running' FOR SHARE) \
-         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-           error = excluded.error, attempts = excluded.attempts, \
-           wake_at = excluded.wake_at, updated_at = excluded.updated_at \
-         WHERE wf_step.status <> 'completed' \
-         RETURNING instance_id::text, name",
+    let suspended: HashSet<String> = sqlx::query_scalar(
+        "UPDATE wf_instance AS i SET status = 'suspended', \
+           ready_at = CASE WHEN i.ready_at IS NOT NULL \
+             AND (v.ready IS NULL OR i.ready_at < v.ready) THEN i.ready_at ELSE v.ready END, \
+           updated_at = v.now, lease_owner = NULL, lease_expires_at = NULL \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+           AS v(id, ready, now, token) \
+         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
+         RETURNING i.id::text",
     )
-    .bind(&columns.ids)
-    .bind(&columns.names)
-    .bind(&columns.seqs)
-    .bind(&columns.kinds)
-    .bind(&columns.statuses)
-    .bind(&columns.inputs)
-    .bind(&columns.outputs)
-    .bind(&columns.errors)
-    .bind(&columns.attempts)
-    .bind(&columns.wake_ats)
-    .bind(&columns.updated_ats)
-    .bind(&columns.tokens)
+    .bind(&ids)
+    .bind(&ready)
+    .bind(&nows)
+    .bind(&tokens)
     .fetch_all(&mut *connection)
-    .await?;
+    .await?
+    .into_iter()
+    .collect();
     for &index in group {
-        let WriteOp::SaveStep(lease, step) = &ops[index] else {
-            continue;
-        };
-        let key = (lease.run_id.to_string(), step.name.clone());
-        results[index] = Some(step_saved(connection, written.contains(&key), lease, step).await?);
+        if let WriteOp::Suspend { lease, .. } = &ops[index] {
+            let done = u64::from(suspended.contains(&lease.run_id.to_string()));
+            results[index] = Some(fenced(done, lease));
+        }
     }
     Ok(())
 }
 
-/// Several `Create` writes as one multi-row insert; a run whose
-/// idempotency key is taken is compared with the run holding it.
-async fn create_runs(
+/// Cancels the unfinished descendants of the runs at `indices` that ended
+/// timed out or aborted, and adds them to those finishes' results.
+async fn cancel_descendants(
     connection: &mut PgConnection,
     ops: &[WriteOp],
-    group: &[usize],
+    indices: &[usize],
     results: &mut [Option<Result<WriteOut, Error>>],
     notes: &mut Notes,
 ) -> Result<(), Error> {
-    let runs: Vec<(usize, &NewRun)> = group
-        .iter()
-        .filter_map(|&index| match &ops[index] {
-            WriteOp::Create(run) => Some((index, run)),
-            _ => None,
-        })
-        .collect();
-    let ids: Vec<String> = runs.iter().map(|(_, run)| run.id.to_string()).collect();
-    let workflows: Vec<&str> = runs.iter().map(|(_, run)| run.workflow.as_str()).collect();
-    let inputs: Vec<&str> = runs.iter().map(|(_, run)| run.input.as_str()).collect();
-    let keys: Vec<Option<&str>> = runs
-        .iter()
-        .map(|(_, run)| run.idempotency_key.as_deref())
-        .collect();
-    let nows: Vec<i64> = runs.iter().map(|(_, run)| run.now).collect();
-    let ready: Vec<i64> = runs.iter().map(|(_, run)| run.ready_at).collect();
-    let deadlines: Vec<Option<i64>> = runs.iter().map(|(_, run)| run.deadline_at).collect();
-    let parents: Vec<Option<String>> = runs
-        .iter()
-        .map(|(_, run)| run.parent_id.map(|id| id.to_string()))
-        .collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, parent_id) \
-         SELECT v.id::uuid, v.workflow, 'pending', v.input::jsonb, v.key, v.now, v.now, v.ready, \
-           v.deadline, v.parent::uuid \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-           $7::bigint[], $8::text[]) AS v(id, workflow, input, key, now, ready, deadline, parent) \
-         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING id::text",
-    )
-    .bind(&ids)
-    .bind(&workflows)
-    .bind(&inputs)
-    .bind(&keys)
-    .bind(&nows)
-    .bind(&ready)
-    .bind(&deadlines)
-    .bind(&parents)
-    .fetch_all(&mut *connection)
-    .await?;
-    for (index, run) in runs {
-        let outcome = if inserted.contains(&run.id.to_string()) {
-            notes.wake = true;
-            CreateOutcome::Created(run.id)
-        } else {
-            // Its key is taken (also by another run of this batch).
-            create_run(connection, run, None).await?
-        };
-        results[index] = Some(Ok(WriteOut::Created(outcome)));
+    for &index in indices {
+        if let WriteOp::Finish { lease, now, .. } = &ops[index]
+            && ends_descendants(&ops[index])
+            && let Some(Ok(WriteOut::Finished(cancelled))) = &mut results[index]
+        {
+            cancelled.extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
+        }
     }
     Ok(())
 }
 
-/// The columns of a multi-row step upsert, one array each.
+/// Adds a step write to `steps`, keeping one write per (run, step): the
+/// last one that is not a `running` marker, else the last one. PostgreSQL
+/// updates a row once per statement, and a marker never replaces a result.
+fn keep_last_write<'a>(
+    steps: &mut Vec<(&'a Lease, &'a StepRecord)>,
+    lease: &'a Lease,
+    step: &'a StepRecord,
+) {
+    let same =
+        |(l, s): &&mut (&Lease, &StepRecord)| l.run_id == lease.run_id && s.name == step.name;
+    match steps.iter_mut().find(same) {
+        Some(slot)
+            if step.status != StepStatus::Running || slot.1.status == StepStatus::Running =>
+        {
+            *slot = (lease, step);
+        }
+        Some(_) => {}
+        None => steps.push((lease, step)),
+    }
+}
+
+/// The columns of the created runs in [`HOT_CREATED`], one array each.
+#[derive(Default)]
+struct CreateColumns<'a> {
+    ids: Vec<String>,
+    workflows: Vec<&'a str>,
+    inputs: Vec<&'a str>,
+    keys: Vec<Option<&'a str>>,
+    nows: Vec<i64>,
+    ready: Vec<i64>,
+    deadlines: Vec<Option<i64>>,
+    parents: Vec<Option<String>>,
+    owners: Vec<Option<&'a str>>,
+    lease_expiries: Vec<Option<i64>>,
+}
+
+impl<'a> CreateColumns<'a> {
+    fn push(&mut self, run: &'a NewRun) {
+        self.ids.push(run.id.to_string());
+        self.workflows.push(&run.workflow);
+        self.inputs.push(&run.input);
+        self.keys.push(run.idempotency_key.as_deref());
+        self.nows.push(run.now);
+        self.ready.push(run.ready_at);
+        self.deadlines.push(run.deadline_at);
+        self.parents.push(run.parent_id.map(|id| id.to_string()));
+        let claim = run.claimed_by.as_ref();
+        self.owners.push(claim.map(|claim| claim.owner.as_str()));
+        self.lease_expiries
+            .push(claim.and_then(|claim| claim.lease_expires_at));
+    }
+}
+
+/// The columns of the saved steps in [`HOT_SAVED`], one array each.
 #[derive(Default)]
 struct SaveColumns {
     ids: Vec<String>,
@@ -383,70 +695,33 @@ impl SaveColumns {
     }
 }
 
-/// Several `Finish` writes: one multi-row update, then the waiters of every
-/// finished run settled in one statement.
-async fn finish_runs(
-    connection: &mut PgConnection,
-    ops: &[WriteOp],
-    group: &[usize],
-    results: &mut [Option<Result<WriteOut, Error>>],
-    notes: &mut Notes,
-) -> Result<(), Error> {
-    let mut ids = Vec::new();
-    let mut statuses = Vec::new();
-    let mut outputs = Vec::new();
-    let mut errors = Vec::new();
-    let mut nows = Vec::new();
-    let mut tokens = Vec::new();
-    for &index in group {
-        if let WriteOp::Finish {
-            lease,
-            outcome,
-            now,
-        } = &ops[index]
-        {
-            let (status, output, error) = outcome_columns(outcome);
-            ids.push(lease.run_id.to_string());
-            statuses.push(status.as_str());
-            outputs.push(output.map(str::to_owned));
-            errors.push(error.map(str::to_owned));
-            nows.push(*now);
-            tokens.push(lease.token);
-        }
+/// The columns of the finished runs in [`HOT_FINISHED`], one array each.
+#[derive(Default)]
+struct FinishColumns {
+    ids: Vec<String>,
+    statuses: Vec<&'static str>,
+    outputs: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    nows: Vec<i64>,
+    tokens: Vec<i64>,
+    /// How each run ended, as the steps waiting for it record it.
+    outcomes: Vec<String>,
+    completed: Vec<bool>,
+}
+
+impl FinishColumns {
+    fn push(&mut self, lease: &Lease, outcome: &RunOutcome, now: i64) {
+        let (status, output, error) = outcome_columns(outcome);
+        self.ids.push(lease.run_id.to_string());
+        self.statuses.push(status.as_str());
+        self.outputs.push(output.map(str::to_owned));
+        self.errors.push(error.map(str::to_owned));
+        self.nows.push(now);
+        self.tokens.push(lease.token);
+        self.outcomes
+            .push(run_outcome_json(status.as_str(), output, error));
+        self.completed.push(status == RunStatus::Completed);
     }
-    let finished: Vec<String> = sqlx::query_scalar(
-        "UPDATE wf_instance AS i SET status = v.status, output = v.output::jsonb, error = v.error, \
-           finished_at = v.now, updated_at = v.now, ready_at = NULL, lease_owner = NULL, \
-           lease_expires_at = NULL \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-           AS v(id, status, output, error, now, token) \
-         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND i.status = 'running' \
-         RETURNING i.id::text",
-    )
-    .bind(&ids)
-    .bind(&statuses)
-    .bind(&outputs)
-    .bind(&errors)
-    .bind(&nows)
-    .bind(&tokens)
-    .fetch_all(&mut *connection)
-    .await?;
-    let mut ended = Vec::new();
-    for &index in group {
-        if let WriteOp::Finish {
-            lease,
-            outcome,
-            now,
-        } = &ops[index]
-            && finished.contains(&lease.run_id.to_string())
-        {
-            ended.push((lease.run_id, outcome, *now));
-        }
-    }
-    let cancelled = after_finish_many(connection, &ended, notes).await?;
-    let applied = |run_id: RunId| finished.contains(&run_id.to_string());
-    finish_results(ops, group, applied, &cancelled, results);
-    Ok(())
 }
 
 /// What a batch must announce to the other workers when it commits.
@@ -486,63 +761,33 @@ async fn apply_op(
     Ok(match op {
         // Orphaned runs are reclaimed when their lease expires.
         WriteOp::Recover { .. } => Ok(WriteOut::Count(0)),
-        WriteOp::Create(run) => {
-            let outcome = create_run(connection, run, None).await?;
-            notes.wake |= matches!(outcome, CreateOutcome::Created(_));
-            Ok(WriteOut::Created(outcome))
+        WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. } => {
+            // `apply_batch` applies these with `apply_hot`; this is the same
+            // for one alone.
+            let mut results = [None];
+            apply_hot(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            cancel_descendants(
+                connection,
+                std::slice::from_ref(op),
+                &[0],
+                &mut results,
+                notes,
+            )
+            .await?;
+            let [result] = results;
+            result.unwrap_or_else(|| Err(unexpected()))
         }
         WriteOp::Claim(request) => Ok(WriteOut::Claimed(claim(connection, request).await?)),
-        WriteOp::SaveStep(lease, step) => {
-            let written = sqlx::query(
-                "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-                   attempts, wake_at, created_at, updated_at) \
-                 SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $11 \
-                 WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $12 \
-                   AND status = 'running' FOR SHARE) \
-                 ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-                   input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-                   error = excluded.error, attempts = excluded.attempts, \
-                   wake_at = excluded.wake_at, updated_at = excluded.updated_at \
-                 WHERE wf_step.status <> 'completed'",
-            )
-            .bind(lease.run_id.to_string())
-            .bind(&step.name)
-            .bind(step.seq)
-            .bind(step.kind.as_str())
-            .bind(step.status.as_str())
-            .bind(&step.input)
-            .bind(&step.output)
-            .bind(&step.error)
-            .bind(i64::from(step.attempts))
-            .bind(step.wake_at)
-            .bind(step.updated_at)
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-            step_saved(connection, written == 1, lease, step).await?
+        WriteOp::Suspend { .. } => {
+            // Suspends go through the multi-row path, also one alone.
+            let mut results = [None];
+            if carries_steps(op) {
+                apply_hot(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            }
+            suspend_runs(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            let [result] = results;
+            result.unwrap_or_else(|| Err(unexpected()))
         }
-        WriteOp::Suspend {
-            lease,
-            ready_at,
-            now,
-        } => fenced(
-            sqlx::query(
-                "UPDATE wf_instance SET status = 'suspended', \
-                 ready_at = CASE WHEN ready_at IS NOT NULL AND ($1::bigint IS NULL OR ready_at < $1) \
-                   THEN ready_at ELSE $1 END, \
-                 updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
-                 WHERE id = $3::uuid AND lease_token = $4 AND status = 'running'",
-            )
-            .bind(ready_at)
-            .bind(now)
-            .bind(lease.run_id.to_string())
-            .bind(lease.token)
-            .execute(&mut *connection)
-            .await?
-            .rows_affected(),
-            lease,
-        ),
         WriteOp::Release { lease, now } => {
             notes.wake = true;
             fenced(
@@ -559,13 +804,6 @@ async fn apply_op(
                 .rows_affected(),
                 lease,
             )
-        }
-        WriteOp::Finish { .. } => {
-            // Finishes go through the multi-row path, also one alone.
-            let mut results = [None];
-            finish_runs(connection, std::slice::from_ref(op), &[0], &mut results, notes).await?;
-            let [result] = results;
-            result.unwrap_or_else(|| Err(unexpected()))
         }
         WriteOp::Cancel { run_id, now } => {
             let cancelled = cancel_tree(connection, *run_id, true, *now, notes).await?;
@@ -654,7 +892,7 @@ async fn apply_op(
                     output: Some(sent.id.to_string()),
                     ..step.clone()
                 };
-                upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+                upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
             }
             Ok(WriteOut::Sent(sent))
         }
@@ -671,19 +909,15 @@ async fn apply_op(
             }
             create_run(connection, child, Some(lease.run_id)).await?;
             notes.wake = true;
-            let child_id = child.id.to_string();
             if *wait {
-                let columns = WaitColumns {
-                    run: Some(child_id),
-                    ..WaitColumns::default()
-                };
-                upsert_step(connection, lease.run_id, step, &columns).await?;
+                let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
+                upsert_step(connection, lease, step, &columns).await?;
             } else {
                 let step = StepRecord {
-                    output: Some(format!("\"{child_id}\"")),
+                    output: Some(format!("\"{}\"", child.id)),
                     ..step.clone()
                 };
-                upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+                upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
             }
             Ok(WriteOut::Done)
         }
@@ -709,21 +943,26 @@ async fn apply_op(
         }
         WriteOp::DeleteFinished(request) => {
             let statuses: Vec<&str> = request.statuses.to_vec();
-            let deleted = sqlx::query(
-                "DELETE FROM wf_instance WHERE id IN (SELECT id FROM wf_instance \
+            // Steps and log lines go with their run (no foreign key
+            // cascades, see schema_2.sql).
+            let deleted: i64 = sqlx::query_scalar(
+                "WITH gone AS (DELETE FROM wf_instance WHERE id IN (SELECT id FROM wf_instance \
                    WHERE status = ANY($1) AND finished_at < $2 \
                    AND ($3::text IS NULL OR workflow = $3) \
-                   AND workflow NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) LIMIT $5)",
+                   AND workflow NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) LIMIT $5) \
+                   RETURNING id), \
+                 steps AS (DELETE FROM wf_step WHERE instance_id IN (SELECT id FROM gone)), \
+                 logs AS (DELETE FROM wf_log WHERE instance_id IN (SELECT id FROM gone)) \
+                 SELECT COUNT(*) FROM gone",
             )
             .bind(&statuses)
             .bind(request.finished_before)
             .bind(&request.workflow)
             .bind(&request.except)
             .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
-            Ok(WriteOut::Count(deleted))
+            .fetch_one(&mut *connection)
+            .await?;
+            Ok(WriteOut::Count(u64::try_from(deleted).unwrap_or(0)))
         }
         WriteOp::TimeOutOverdue { now, limit } => {
             let ids: Vec<String> = sqlx::query_scalar(
@@ -742,7 +981,9 @@ async fn apply_op(
             for id in ids {
                 let run_id = parse_run_id(&id)?;
                 ended.push(run_id);
-                ended.extend(after_finish(connection, run_id, &RunOutcome::TimedOut, *now, notes).await?);
+                ended.extend(
+                    after_finish(connection, run_id, &RunOutcome::TimedOut, *now, notes).await?,
+                );
             }
             Ok(WriteOut::Finished(ended))
         }
@@ -758,7 +999,10 @@ async fn apply_op(
             Ok(WriteOut::Count(deleted))
         }
         WriteOp::RenewLeases { leases, until } => {
-            let ids: Vec<String> = leases.iter().map(|lease| lease.run_id.to_string()).collect();
+            let ids: Vec<String> = leases
+                .iter()
+                .map(|lease| lease.run_id.to_string())
+                .collect();
             let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
             let renewed: Vec<String> = sqlx::query_scalar(
                 "UPDATE wf_instance AS i SET lease_expires_at = $3 \
@@ -781,20 +1025,44 @@ async fn apply_op(
     })
 }
 
+/// A claimed run: id, workflow, input, token, deadline, executions, and its
+/// journal as a JSON array of [`StepRow`]s (`NULL` when empty).
+type ClaimRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i32,
+    Option<String>,
+);
+
 async fn claim(
     connection: &mut PgConnection,
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedRun>, Error> {
-    let rows: Vec<(String, String, String, i64, Option<i64>, i32)> = sqlx::query_as(
-        "UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
-         lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
-         started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
-         WHERE id IN (SELECT id FROM wf_instance \
-           WHERE ((status IN ('pending', 'suspended') AND ready_at <= $2) \
-              OR (status = 'running' AND lease_expires_at < $2)) \
-           AND workflow IN (SELECT jsonb_array_elements_text($4::jsonb)) \
-           ORDER BY ready_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions",
+    let rows: Vec<ClaimRow> = sqlx::query_as(
+        // Due runs, then runs whose lease expired, each read in the order of
+        // its own index: a claim reads the rows it takes, however many are
+        // due (one scan over both conditions sorted every due run).
+        "WITH due AS ( \
+           SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
+             AND ready_at <= $2 AND workflow IN (SELECT jsonb_array_elements_text($4::jsonb)) \
+           ORDER BY ready_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         expired AS ( \
+           SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
+             AND workflow IN (SELECT jsonb_array_elements_text($4::jsonb)) \
+           ORDER BY lease_expires_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM due), 0) \
+           FOR UPDATE SKIP LOCKED) \
+         UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
+           lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
+           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
+         WHERE id IN (SELECT id FROM due UNION ALL SELECT id FROM expired) \
+         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, \
+           (SELECT json_agg(json_build_array(s.name, s.seq, s.kind, s.status, s.input::text, \
+              s.output::text, s.error, s.attempts, s.wake_at, s.updated_at) \
+              ORDER BY s.created_at, s.seq) \
+            FROM wf_step AS s WHERE s.instance_id = wf_instance.id AND executions > 1)::text",
     )
     .bind(&request.owner)
     .bind(request.now)
@@ -804,18 +1072,34 @@ async fn claim(
     .fetch_all(&mut *connection)
     .await?;
     rows.into_iter()
-        .map(|(id, workflow, input, token, deadline_at, executions)| {
-            Ok(ClaimedRun {
-                lease: Lease {
-                    run_id: parse_run_id(&id)?,
-                    token,
-                },
-                workflow,
-                input,
-                deadline_at,
-                executions: i64::from(executions),
-            })
-        })
+        .map(
+            |(id, workflow, input, token, deadline_at, executions, journal)| {
+                // The claim reads the journal along: one statement instead of a
+                // read per run.
+                let journal: Vec<StepRow> = match journal {
+                    Some(json) => serde_json::from_str(&json).map_err(|error| {
+                        decode_error(format!("a claimed run's journal: {error}"))
+                    })?,
+                    None => Vec::new(),
+                };
+                Ok(ClaimedRun {
+                    lease: Lease {
+                        run_id: parse_run_id(&id)?,
+                        token,
+                    },
+                    workflow,
+                    input,
+                    deadline_at,
+                    executions: i64::from(executions),
+                    journal: Some(
+                        journal
+                            .into_iter()
+                            .map(step_record)
+                            .collect::<Result<_, _>>()?,
+                    ),
+                })
+            },
+        )
         .collect()
 }
 
@@ -844,6 +1128,11 @@ async fn create_run(
     if inserted == 1 {
         return Ok(CreateOutcome::Created(run.id));
     }
+    existing_run(connection, run).await
+}
+
+/// The run that holds `run`'s idempotency key.
+async fn existing_run(connection: &mut PgConnection, run: &NewRun) -> Result<CreateOutcome, Error> {
     let (id, same): (String, bool) = sqlx::query_as(
         "SELECT id::text, input = $3::jsonb FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
     )
@@ -860,27 +1149,21 @@ async fn create_run(
     })
 }
 
-/// The columns a waiting step sets besides the record itself.
-#[derive(Default)]
-struct WaitColumns {
-    event: Option<String>,
-    filter: Option<String>,
-    run: Option<String>,
-}
-
 /// Inserts or updates a step record with its wait columns (never one
-/// already completed). The caller has checked the lease in this transaction.
+/// already completed), fenced by the run's lease; returns whether it wrote.
 async fn upsert_step(
     connection: &mut PgConnection,
-    run_id: RunId,
+    lease: &Lease,
     step: &StepRecord,
     wait: &WaitColumns,
-) -> Result<(), Error> {
-    sqlx::query(
+) -> Result<bool, Error> {
+    let written = sqlx::query(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
            attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at) \
-         VALUES ($1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
-           $13::uuid, $14, $14) \
+         SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
+           $13::uuid, $14, $14 \
+         WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $15 \
+           AND status = 'running' FOR SHARE) \
          ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
            input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
            error = excluded.error, attempts = excluded.attempts, \
@@ -889,7 +1172,7 @@ async fn upsert_step(
            updated_at = excluded.updated_at \
          WHERE wf_step.status <> 'completed'",
     )
-    .bind(run_id.to_string())
+    .bind(lease.run_id.to_string())
     .bind(&step.name)
     .bind(step.seq)
     .bind(step.kind.as_str())
@@ -903,9 +1186,11 @@ async fn upsert_step(
     .bind(&wait.filter)
     .bind(&wait.run)
     .bind(step.updated_at)
+    .bind(lease.token)
     .execute(connection)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(written == 1)
 }
 
 /// Serializes the waits and sends of one key (an event name, a run) across
@@ -998,26 +1283,12 @@ async fn register_wait(
                 output: Some(output.clone()),
                 ..step.clone()
             };
-            upsert_step(connection, lease.run_id, &step, &WaitColumns::default()).await?;
+            upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
             Ok(Ok(Some(output)))
         }
         None => {
-            let columns = match wait {
-                Wait::Event { name, filter, .. } => WaitColumns {
-                    event: Some(name.clone()),
-                    filter: filter.clone(),
-                    run: None,
-                },
-                Wait::Signal { name } => WaitColumns {
-                    event: Some(name.clone()),
-                    ..WaitColumns::default()
-                },
-                Wait::Run { run_id } => WaitColumns {
-                    run: Some(run_id.to_string()),
-                    ..WaitColumns::default()
-                },
-            };
-            upsert_step(connection, lease.run_id, step, &columns).await?;
+            let columns = WaitColumns::of(wait);
+            upsert_step(connection, lease, step, &columns).await?;
             Ok(Ok(None))
         }
     }
@@ -1324,33 +1595,6 @@ async fn transition(
     })
 }
 
-type StepRow = (
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i32,
-    Option<i64>,
-    i64,
-);
-
-type RunRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i32,
-);
-
 impl Store for PostgresStore {
     super::ops::queued_writes!();
 
@@ -1422,46 +1666,14 @@ impl Store for PostgresStore {
     fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>> {
         Box::pin(async move {
             let rows: Vec<StepRow> = sqlx::query_as(
-                "SELECT name, seq, kind, status, input::text, output::text, error, attempts, \
-                 wake_at, updated_at FROM wf_step WHERE instance_id = $1::uuid \
+                "SELECT name, seq, kind, status, input::text, output::text, error, \
+                 attempts::bigint, wake_at, updated_at FROM wf_step WHERE instance_id = $1::uuid \
                  ORDER BY created_at, seq",
             )
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            rows.into_iter()
-                .map(
-                    |(
-                        name,
-                        seq,
-                        kind,
-                        status,
-                        input,
-                        output,
-                        error,
-                        attempts,
-                        wake_at,
-                        updated_at,
-                    )| {
-                        Ok(StepRecord {
-                            kind: StepKind::parse(&kind).ok_or_else(|| {
-                                decode_error(format!("unknown step kind {kind:?}"))
-                            })?,
-                            status: StepStatus::parse(&status).ok_or_else(|| {
-                                decode_error(format!("unknown step status {status:?}"))
-                            })?,
-                            name,
-                            seq,
-                            input,
-                            output,
-                            error,
-                            attempts: u32::try_from(attempts).unwrap_or(0),
-                            wake_at,
-                            updated_at,
-                        })
-                    },
-                )
-                .collect()
+            rows.into_iter().map(step_record).collect()
         })
     }
 
@@ -1517,34 +1729,13 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let row: Option<RunRow> = sqlx::query_as(
                 "SELECT id::text, workflow, status, input::text, output::text, error, \
-                 idempotency_key, created_at, finished_at, deadline_at, executions \
+                 idempotency_key, created_at, finished_at, deadline_at, executions::bigint \
                  FROM wf_instance WHERE id = $1::uuid",
             )
             .bind(run_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-            row.map(
-                |(
-                    id,
-                    workflow,
-                    status,
-                    input,
-                    output,
-                    error,
-                    key,
-                    created,
-                    finished,
-                    deadline,
-                    executions,
-                )| {
-                    let executions = i64::from(executions);
-                    run_info((
-                        id, workflow, status, input, output, error, key, created, finished,
-                        deadline, executions,
-                    ))
-                },
-            )
-            .transpose()
+            row.map(run_info).transpose()
         })
     }
 

@@ -23,19 +23,20 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit};
+use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
 use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
-    RunRow, decode_error, outcome_columns, parse_run_id, parse_run_status, run_info, unexpected,
+    RunRow, StepRow, WaitColumns, decode_error, outcome_columns, parse_run_id, parse_run_status,
+    run_info, step_record, unexpected,
 };
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
-    RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait, event_output_json,
-    run_outcome_json,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
+    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait,
+    event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
-use crate::{BoxFuture, Durability, Error, StepKind};
+use crate::{BoxFuture, Durability, Error};
 
 /// The schema migrations, applied in order, each once (`wf_migration`).
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
@@ -137,7 +138,7 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             readers,
-            writer: GroupCommit::spawn(writer, MAX_BATCH),
+            writer: GroupCommit::spawn(writer, MAX_BATCH, WriterPlacement::Task),
             file_lock: Mutex::new(lock_file),
         })
     }
@@ -267,9 +268,7 @@ fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Erro
     for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
         for chunk in group.chunks(ROWS_PER_STATEMENT) {
             match &ops[chunk[0]] {
-                WriteOp::Create(_) if chunk.len() > 1 => {
-                    create_runs(connection, ops, chunk, &mut results)?
-                }
+                WriteOp::Create(_) => create_runs(connection, ops, chunk, &mut results)?,
                 WriteOp::SaveStep(..) if chunk.len() > 1 => {
                     save_steps(connection, ops, chunk, &mut results)?
                 }
@@ -303,7 +302,13 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 .execute(params![now])?;
             Ok(WriteOut::Count(count as u64))
         }
-        WriteOp::Create(run) => Ok(WriteOut::Created(create_run(connection, run)?)),
+        WriteOp::Create(_) => {
+            // Creates go through the multi-row path, also one alone.
+            let mut results = [None];
+            create_runs(connection, std::slice::from_ref(op), &[0], &mut results)?;
+            let [result] = results;
+            result.unwrap_or_else(|| Err(unexpected()))
+        }
         WriteOp::Claim(request) => Ok(WriteOut::Claimed(claim(connection, request)?)),
         WriteOp::SaveStep(lease, step) => {
             let written = connection
@@ -338,24 +343,33 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
         WriteOp::Suspend {
             lease,
             ready_at,
+            steps,
             now,
-        } => fenced(
-            connection
-                .prepare_cached(
-                    "UPDATE wf_instance SET status = 'suspended', \
+        } => {
+            for step in steps {
+                if let Err(error) = apply_op(connection, &WriteOp::SaveStep(*lease, step.clone()))?
+                {
+                    return Ok(Err(error));
+                }
+            }
+            fenced(
+                connection
+                    .prepare_cached(
+                        "UPDATE wf_instance SET status = 'suspended', \
                      ready_at = CASE WHEN ready_at IS NOT NULL AND (?1 IS NULL OR ready_at < ?1) \
                        THEN ready_at ELSE ?1 END, \
                      updated_at = ?2, lease_owner = NULL \
                      WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
-                )?
-                .execute(params![
-                    ready_at,
-                    now,
-                    lease.run_id.to_string(),
-                    lease.token
-                ])?,
-            lease,
-        ),
+                    )?
+                    .execute(params![
+                        ready_at,
+                        now,
+                        lease.run_id.to_string(),
+                        lease.token
+                    ])?,
+                lease,
+            )
+        }
         WriteOp::Release { lease, now } => fenced(
             connection
                 .prepare_cached(
@@ -527,16 +541,12 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                     child.deadline_at,
                     lease.run_id.to_string()
                 ])?;
-            let child_id = child.id.to_string();
             if *wait {
-                let columns = WaitColumns {
-                    run: Some(child_id),
-                    ..WaitColumns::default()
-                };
+                let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
                 upsert_step(connection, lease.run_id, step, &columns)?;
             } else {
                 let step = StepRecord {
-                    output: Some(format!("\"{child_id}\"")),
+                    output: Some(format!("\"{}\"", child.id)),
                     ..step.clone()
                 };
                 upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
@@ -597,6 +607,8 @@ fn claim(connection: &Connection, request: &ClaimRequest) -> Result<Vec<ClaimedR
                     input: row.get(2)?,
                     deadline_at: row.get(4)?,
                     executions: row.get(5)?,
+                    // A local read is cheap: the executor loads it.
+                    journal: None,
                 },
             ))
         },
@@ -608,29 +620,6 @@ fn claim(connection: &Connection, request: &ClaimRequest) -> Result<Vec<ClaimedR
         claimed.push(run);
     }
     Ok(claimed)
-}
-
-fn create_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-               updated_at, ready_at, deadline_at) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7) \
-             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
-        )?
-        .execute(params![
-            run.id.to_string(),
-            run.workflow,
-            run.input,
-            run.idempotency_key,
-            run.now,
-            run.ready_at,
-            run.deadline_at
-        ])?;
-    if inserted == 1 {
-        return Ok(CreateOutcome::Created(run.id));
-    }
-    existing_run(connection, run)
 }
 
 /// The run that holds `run`'s idempotency key.
@@ -650,7 +639,7 @@ fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, 
     })
 }
 
-/// Several `Create` writes as one multi-row insert.
+/// `Create` writes as one multi-row insert (also a lone one).
 fn create_runs(
     connection: &Connection,
     ops: &[WriteOp],
@@ -674,16 +663,26 @@ fn create_runs(
             Value::Integer(run.now),
             Value::Integer(run.ready_at),
             optional_integer(run.deadline_at),
+            run.claimed_by
+                .as_ref()
+                .map_or(Value::Null, |claim| Value::Text(claim.owner.clone())),
         ]);
     }
+    // A run claimed as it is created (column8 names its owner) starts
+    // `running`, as a claim would leave it.
     let sql = format!(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at) \
-         SELECT column1, column2, 'pending', column3, column4, column5, column5, column6, column7 \
-         FROM ({}) WHERE true \
+           updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at) \
+         SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
+           column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
+           column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
+           CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END \
+         FROM ({values}) WHERE true \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
          RETURNING id",
-        values_list(runs.len(), 7)
+        token = ClaimAtCreate::TOKEN,
+        values = values_list(runs.len(), 8)
     );
     let inserted: HashSet<String> = connection
         .prepare_cached(&sql)?
@@ -824,14 +823,6 @@ fn finish_runs(
     Ok(())
 }
 
-/// The columns a waiting step sets besides the record itself.
-#[derive(Default)]
-struct WaitColumns {
-    event: Option<String>,
-    filter: Option<String>,
-    run: Option<String>,
-}
-
 /// Inserts or updates a step record with its wait columns (never one
 /// already completed). The caller has checked the lease in this transaction.
 fn upsert_step(
@@ -952,21 +943,7 @@ fn register_wait(
             Ok(Ok(Some(output)))
         }
         None => {
-            let columns = match wait {
-                Wait::Event { name, filter, .. } => WaitColumns {
-                    event: Some(name.clone()),
-                    filter: filter.clone(),
-                    run: None,
-                },
-                Wait::Signal { name } => WaitColumns {
-                    event: Some(name.clone()),
-                    ..WaitColumns::default()
-                },
-                Wait::Run { run_id } => WaitColumns {
-                    run: Some(run_id.to_string()),
-                    ..WaitColumns::default()
-                },
-            };
+            let columns = WaitColumns::of(wait);
             upsert_step(connection, lease.run_id, step, &columns)?;
             Ok(Ok(None))
         }
@@ -1255,22 +1232,19 @@ fn transition(
     })
 }
 
-fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StepRecord, String, String)> {
+/// A `wf_step` row in the column order of [`StepRow`].
+fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<StepRow> {
     Ok((
-        StepRecord {
-            name: row.get(0)?,
-            seq: row.get(1)?,
-            kind: StepKind::Run,
-            status: StepStatus::Pending,
-            input: row.get(4)?,
-            output: row.get(5)?,
-            error: row.get(6)?,
-            attempts: row.get(7)?,
-            wake_at: row.get(8)?,
-            updated_at: row.get(9)?,
-        },
+        row.get(0)?,
+        row.get(1)?,
         row.get(2)?,
         row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
     ))
 }
 
@@ -1306,20 +1280,7 @@ impl Store for SqliteStore {
                 .query_map(params![run_id.to_string()], read_step)?
                 .collect::<Result<Vec<_>, _>>()
         });
-        let result = rows.and_then(|rows| {
-            rows.into_iter()
-                .map(|(record, kind, status)| {
-                    Ok(StepRecord {
-                        kind: StepKind::parse(&kind)
-                            .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
-                        status: StepStatus::parse(&status).ok_or_else(|| {
-                            decode_error(format!("unknown step status {status:?}"))
-                        })?,
-                        ..record
-                    })
-                })
-                .collect()
-        });
+        let result = rows.and_then(|rows| rows.into_iter().map(step_record).collect());
         Box::pin(std::future::ready(result))
     }
 

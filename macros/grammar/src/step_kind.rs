@@ -1,0 +1,129 @@
+//! The kinds of step, as the `#[workflow]` macro finds them in a body and as
+//! the runtime records them: one table, so the two cannot drift apart.
+
+/// What kind of step a manifest entry or journal record is.
+///
+/// ```
+/// use durable_grammar::StepKind;
+/// assert_eq!(StepKind::from_method("sleep_until"), Some(StepKind::SleepUntil));
+/// assert_eq!(StepKind::parse("wait_for_event"), Some(StepKind::WaitForEvent));
+/// assert_eq!(StepKind::Invoke.as_str(), "invoke");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum StepKind {
+    /// `ctx.run` / `ctx.step(..).run`: a memoized unit of work.
+    Run,
+    /// `ctx.sleep`: a durable sleep for a duration.
+    Sleep,
+    /// `ctx.sleep_until`: a durable sleep until a point in time.
+    SleepUntil,
+    /// `ctx.now`: the memoized current time.
+    Now,
+    /// `ctx.uuid`: a memoized random UUID.
+    Uuid,
+    /// `ctx.map`: one branch per item, each in its own step scope.
+    Map,
+    /// `ctx.for_each`: `map` without outputs.
+    ForEach,
+    /// `ctx.batch`: one branch per chunk of items.
+    Batch,
+    /// `ctx.parallel`: a list of different branches.
+    Parallel,
+    /// `ctx.wait_for_event`: waits for an event whose data matches.
+    WaitForEvent,
+    /// `ctx.send_event`: sends an event, exactly once.
+    SendEvent,
+    /// `ctx.listen`: waits for a signal sent to this run.
+    Listen,
+    /// `ctx.invoke`: starts a child workflow and waits for its output.
+    Invoke,
+    /// `ctx.start_child`: starts a child workflow without waiting.
+    StartChild,
+    /// `ctx.wait_for_run`: waits for another run to end.
+    WaitForRun,
+}
+
+impl StepKind {
+    /// Every kind.
+    pub const ALL: [StepKind; 15] = [
+        StepKind::Run,
+        StepKind::Sleep,
+        StepKind::SleepUntil,
+        StepKind::Now,
+        StepKind::Uuid,
+        StepKind::Map,
+        StepKind::ForEach,
+        StepKind::Batch,
+        StepKind::Parallel,
+        StepKind::WaitForEvent,
+        StepKind::SendEvent,
+        StepKind::Listen,
+        StepKind::Invoke,
+        StepKind::StartChild,
+        StepKind::WaitForRun,
+    ];
+
+    /// The name stored in `wf_step.kind`, which is also the name of the
+    /// `Ctx` method that makes the step.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Run => "run",
+            StepKind::Sleep => "sleep",
+            StepKind::SleepUntil => "sleep_until",
+            StepKind::Now => "now",
+            StepKind::Uuid => "uuid",
+            StepKind::Map => "map",
+            StepKind::ForEach => "for_each",
+            StepKind::Batch => "batch",
+            StepKind::Parallel => "parallel",
+            StepKind::WaitForEvent => "wait_for_event",
+            StepKind::SendEvent => "send_event",
+            StepKind::Listen => "listen",
+            StepKind::Invoke => "invoke",
+            StepKind::StartChild => "start_child",
+            StepKind::WaitForRun => "wait_for_run",
+        }
+    }
+
+    /// The kind stored as `text` in `wf_step.kind`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// The kind of step the `Ctx` method `method` makes (`step` is the
+    /// builder form of `run`).
+    pub fn from_method(method: &str) -> Option<Self> {
+        match method {
+            "step" => Some(StepKind::Run),
+            method => Self::parse(method),
+        }
+    }
+
+    /// Whether the step runs branches (closures among its arguments), each
+    /// in a step scope of its own.
+    pub fn has_branches(self) -> bool {
+        matches!(
+            self,
+            StepKind::Map | StepKind::ForEach | StepKind::Batch | StepKind::Parallel
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_and_round_trips() {
+        for kind in StepKind::ALL {
+            assert_eq!(StepKind::ALL.iter().filter(|k| **k == kind).count(), 1);
+            assert_eq!(StepKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(StepKind::from_method(kind.as_str()), Some(kind));
+        }
+        assert_eq!(StepKind::parse("nap"), None);
+        assert_eq!(StepKind::from_method("step"), Some(StepKind::Run));
+        assert_eq!(StepKind::from_method("log"), None);
+    }
+}
