@@ -107,7 +107,8 @@ pub(crate) struct RunContext {
 #[derive(Default)]
 pub(crate) struct RunState {
     journal: Journal,
-    /// Step bodies executing now; the run is not suspended while any runs.
+    /// Step bodies executing and writes in flight now; the run is not
+    /// suspended while any is, since the branch behind it will go on.
     pub(crate) busy: usize,
     /// Whether a step asked to suspend the run.
     pub(crate) suspended: bool,
@@ -159,7 +160,7 @@ impl RunContext {
     }
 }
 
-/// Marks a step body as executing while alive.
+/// Marks a step body or a write as in progress while alive.
 struct Busy<'a>(&'a RunContext);
 
 impl<'a> Busy<'a> {
@@ -557,8 +558,12 @@ impl Ctx {
         step: &str,
         mut write: impl FnMut() -> crate::BoxFuture<'s, Result<T, Error>>,
     ) -> Result<T, Error> {
+        // The branch that waits for this write goes on after it, so the run
+        // does not suspend while the write is in flight: a sibling branch's
+        // suspension waits for it instead of leaving this branch behind.
+        let writing = Busy::new(&self.run);
         let mut attempt = 0;
-        loop {
+        let error = loop {
             attempt += 1;
             match write().await {
                 Ok(value) => return Ok(value),
@@ -566,11 +571,13 @@ impl Ctx {
                     tracing::warn!(run_id = %self.run_id(), step, %error, attempt, "retrying a write");
                     tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
                 }
-                Err(error @ (Error::LeaseLost { .. } | Error::Database(_))) => {
-                    return self.stop(error).await;
-                }
-                Err(error) => return Err(error),
+                Err(error) => break error,
             }
+        };
+        drop(writing);
+        match error {
+            Error::LeaseLost { .. } | Error::Database(_) => self.stop(error).await,
+            error => Err(error),
         }
     }
 

@@ -217,6 +217,50 @@ async fn branches_suspend_and_replay_without_repeating_their_steps() {
 }
 
 #[workflow]
+async fn early_sleeper(ctx: Ctx) -> Result<u32, Error> {
+    // Branch 0 suspends at once; the others first write a step result.
+    let slept = ctx
+        .for_each("nap", [0u32, 1, 2], FanOut::new(), async |ctx, n| {
+            if n > 0 {
+                ctx.run("work", async || Ok::<_, StepError>(n)).await?;
+            }
+            ctx.sleep("nap", "1h").await
+        })
+        .await;
+    slept.map(|_| 3)
+}
+
+#[tokio::test]
+async fn a_run_does_not_suspend_while_a_branch_write_is_in_flight() {
+    let Some(db) = crate::test_db(stringify!(
+        a_run_does_not_suspend_while_a_branch_write_is_in_flight
+    )) else {
+        return;
+    };
+    let clock = ManualClock::new(1_700_000_000_000);
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .register(EarlySleeper)
+        .start()
+        .await
+        .unwrap();
+    let run = EarlySleeper::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    let steps = run.steps().await.unwrap();
+    let sleeping = steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Sleeping)
+        .count();
+    assert_eq!(
+        sleeping, 3,
+        "the branches whose writes were in flight went on to their sleeps: {steps:?}"
+    );
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(run.result().await.unwrap(), 3);
+}
+
+#[workflow]
 async fn joined(ctx: Ctx) -> Result<u32, Error> {
     let (a, b) = futures_join(
         ctx.run("a", async || {
