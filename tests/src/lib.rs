@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use durable::{RunHandle, RunStatus};
+use durable::{Engine, EngineBuilder, ManualClock, RunHandle, RunStatus};
 
 /// A directory removed when dropped.
 pub struct Scratch {
@@ -139,6 +139,21 @@ impl TestDb {
                 .postgres(url)
                 .postgres_schema(schema),
         }
+    }
+
+    /// Starts an engine on this database whose time is a [`ManualClock`]
+    /// set to `start_ms`, with what `configure` adds (workflows, options).
+    pub async fn start_on_manual_clock(
+        &self,
+        start_ms: i64,
+        configure: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> (Engine, ManualClock) {
+        let clock = ManualClock::new(start_ms);
+        let engine = configure(self.builder().clock(clock.clone()))
+            .start()
+            .await
+            .expect("the test engine starts");
+        (engine, clock)
     }
 
     /// Runs one query returning an integer (portable SQL) directly on the

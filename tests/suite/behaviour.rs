@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use durable::prelude::*;
-use durable::{Limits, ManualClock, StepStatus};
+use durable::{Limits, StepStatus};
 use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
@@ -134,14 +134,9 @@ async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(SlowRetry)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(SlowRetry))
+        .await;
     let run = SlowRetry::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     durable_tests::wait_for_idle(&engine).await;
@@ -210,14 +205,9 @@ async fn the_workflow_timeout_ends_suspended_and_running_runs() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Overslept)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Overslept))
+        .await;
     let run = Overslept::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     clock.advance(Duration::from_secs(3600));
@@ -373,14 +363,9 @@ async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Sleeper)
-        .start()
-        .await
-        .unwrap();
+    let (engine, _clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Sleeper))
+        .await;
     let run = Sleeper::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     let id = run.id();
@@ -388,14 +373,11 @@ async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
     drop(engine);
 
     // A new engine, two hours later, on the same file.
-    let clock = ManualClock::new(START_MS + 2 * 3_600_000);
-    let engine = db
-        .builder()
-        .clock(clock)
-        .register(Sleeper)
-        .start()
-        .await
-        .unwrap();
+    let (engine, _clock) = db
+        .start_on_manual_clock(START_MS + 2 * 3_600_000, |builder| {
+            builder.register(Sleeper)
+        })
+        .await;
     let run = engine.run_handle::<bool>(id);
     assert!(
         run.result().await.unwrap(),
@@ -427,14 +409,9 @@ async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Sleepy)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Sleepy))
+        .await;
     let mut runs = Vec::new();
     for i in 0..50u64 {
         runs.push(Sleepy::trigger(&engine, 60_000 + i * 1000).await.unwrap());
@@ -704,14 +681,9 @@ async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_er
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(VersionedV1)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(VersionedV1))
+        .await;
     let run = VersionedV1::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     let id = run.id();

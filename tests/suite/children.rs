@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use durable::StepStatus;
 use durable::prelude::*;
-use durable::{ManualClock, StepStatus};
 use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
@@ -160,15 +160,11 @@ async fn a_parent_timing_out_cancels_its_children() {
     let Some(db) = crate::test_db(stringify!(a_parent_timing_out_cancels_its_children)) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(ParentOfSleepers)
-        .register(SleepyChild)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| {
+            builder.register(ParentOfSleepers).register(SleepyChild)
+        })
+        .await;
     let run = ParentOfSleepers::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     while db.count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'sleepy-child' AND status = 'suspended'").await < 2

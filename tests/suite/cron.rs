@@ -53,14 +53,9 @@ async fn a_cron_workflow_runs_once_per_fire_time_and_fires_a_missed_window_once(
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(EveryFive)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(EveryFive))
+        .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         cron_runs(&db, "every-five").await,
@@ -78,14 +73,11 @@ async fn a_cron_workflow_runs_once_per_fire_time_and_fires_a_missed_window_once(
     engine.shutdown().await;
 
     // Every engine is down from 00:10 to 00:32: 00:15 ... 00:30 are missed.
-    let clock = ManualClock::new(START_MS + 30 * 60_000);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(EveryFive)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS + 30 * 60_000, |builder| {
+            builder.register(EveryFive)
+        })
+        .await;
     wait_for_runs(&db, "every-five", 3).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
@@ -105,14 +97,9 @@ async fn overlapping_fire_times_are_skipped_while_the_previous_run_goes() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let _engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(SlowCron)
-        .start()
-        .await
-        .unwrap();
+    let (_engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(SlowCron))
+        .await;
     clock.advance(Duration::from_secs(3 * 60));
     while cron_runs(&db, "slow-cron").await < 1 {
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use durable::StepStatus;
 use durable::prelude::*;
-use durable::{ManualClock, StepStatus};
 use durable_tests::wait_for_status;
 
 const START_MS: i64 = 1_700_000_000_000;
@@ -61,14 +61,9 @@ async fn a_wait_times_out_with_none_and_never_early() {
     let Some(db) = crate::test_db(stringify!(a_wait_times_out_with_none_and_never_early)) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(AwaitScan)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(AwaitScan))
+        .await;
     let run = AwaitScan::trigger(&engine, "o-9".into()).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     clock.advance(Duration::from_secs(7 * 86_400 - 1));
@@ -157,14 +152,9 @@ async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Notifier)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Notifier))
+        .await;
     let run = Notifier::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     clock.advance(Duration::from_secs(3600));
@@ -326,14 +316,9 @@ async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(START_MS);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Listener)
-        .start()
-        .await
-        .unwrap();
+    let (engine, _clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Listener))
+        .await;
     let run = Listener::trigger(&engine).await.unwrap();
     let other = Listener::trigger(&engine).await.unwrap();
     // Sent before the run listens: kept for it.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{FanOut, ManualClock, StepStatus, branch};
+use durable::{FanOut, StepStatus, branch};
 use durable_tests::wait_for_status;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
@@ -184,14 +184,9 @@ async fn branches_suspend_and_replay_without_repeating_their_steps() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(1_700_000_000_000);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Mixed)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(Mixed))
+        .await;
     let run = Mixed::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     let sleeping = run
@@ -237,14 +232,9 @@ async fn a_run_does_not_suspend_while_a_branch_write_is_in_flight() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(1_700_000_000_000);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(EarlySleeper)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(EarlySleeper))
+        .await;
     let run = EarlySleeper::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     let steps = run.steps().await.unwrap();

@@ -38,22 +38,20 @@ async fn retention_deletes_finished_runs_and_events_after_their_period() {
     )) else {
         return;
     };
-    let clock = ManualClock::new(1_700_000_000_000);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .retention(
-            Retention::default()
-                .completed("1d")
-                .failed("3d")
-                .events("5d"),
-        )
-        .retention_for("keep-long", Retention::default().completed("10d"))
-        .register(ShortLived)
-        .register(KeepLong)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(1_700_000_000_000, |builder| {
+            builder
+                .retention(
+                    Retention::default()
+                        .completed("1d")
+                        .failed("3d")
+                        .events("5d"),
+                )
+                .retention_for("keep-long", Retention::default().completed("10d"))
+                .register(ShortLived)
+                .register(KeepLong)
+        })
+        .await;
     let completed = ShortLived::trigger(&engine, false).await.unwrap();
     completed.result().await.unwrap();
     let failed = ShortLived::trigger(&engine, true).await.unwrap();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{Failure, LogLevel, ManualClock, StepStatus};
+use durable::{Failure, LogLevel, StepStatus};
 use durable_tests::wait_for_status;
 
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -206,14 +206,9 @@ async fn logs_and_progress_land_once_across_replays() {
     let Some(db) = crate::test_db(stringify!(logs_and_progress_land_once_across_replays)) else {
         return;
     };
-    let clock = ManualClock::new(1_700_000_000_000);
-    let engine = db
-        .builder()
-        .clock(clock.clone())
-        .register(Chatty)
-        .start()
-        .await
-        .unwrap();
+    let (engine, clock) = db
+        .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(Chatty))
+        .await;
     let run = Chatty::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     clock.advance(Duration::from_secs(3600));
