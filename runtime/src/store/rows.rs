@@ -1,6 +1,6 @@
 //! Stored rows to and from the engine's types, the same for every backend.
 
-use super::{RunOutcome, StepRecord, Wait};
+use super::{RunOutcome, StepRecord, Wait, run_outcome_json};
 use crate::Error;
 use crate::StepKind;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -136,4 +136,23 @@ impl WaitColumns {
             },
         }
     }
+}
+
+/// A run that ended, as the parents waiting for it settle: its id, its
+/// outcome as JSON, and whether it completed.
+pub(crate) type EndedRun = (RunId, String, bool);
+
+/// The runs a cancellation ended, from their ids as read back, and how each
+/// settles the parents waiting for it: failed, with a `cancelled` outcome.
+pub(crate) fn cancelled_runs(ids: &[String]) -> Result<(Vec<RunId>, Vec<EndedRun>), Error> {
+    let cancelled = ids
+        .iter()
+        .map(|id| parse_run_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = run_outcome_json("cancelled", None, None);
+    let settled = cancelled
+        .iter()
+        .map(|id| (*id, outcome.clone(), false))
+        .collect();
+    Ok((cancelled, settled))
 }

@@ -23,8 +23,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
 use super::ops::{FINISH_PHASE, WriteOp, WriteOut};
 use super::rows::{
-    RunRow, StepRow, WaitColumns, decode_error, outcome_columns, parse_run_id, parse_run_status,
-    run_info, step_record, unexpected,
+    EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
+    parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
 use super::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
@@ -1465,7 +1465,7 @@ async fn after_finish_many(
 /// the run ended.
 async fn settle_run_waiters(
     connection: &mut PgConnection,
-    ended: &[(RunId, String, bool)],
+    ended: &[EndedRun],
     now: i64,
     notes: &mut Notes,
 ) -> Result<(), Error> {
@@ -1524,15 +1524,7 @@ async fn cancel_tree(
     .bind(include_root)
     .fetch_all(&mut *connection)
     .await?;
-    let cancelled = ids
-        .iter()
-        .map(|id| parse_run_id(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcome = run_outcome_json("cancelled", None, None);
-    let settled: Vec<(RunId, String, bool)> = cancelled
-        .iter()
-        .map(|id| (*id, outcome.clone(), false))
-        .collect();
+    let (cancelled, settled) = cancelled_runs(&ids)?;
     notes
         .finished
         .extend(cancelled.iter().map(ToString::to_string));

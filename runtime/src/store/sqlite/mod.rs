@@ -26,8 +26,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
 use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
-    RunRow, StepRow, WaitColumns, decode_error, outcome_columns, parse_run_id, parse_run_status,
-    run_info, step_record, unexpected,
+    EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
+    parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
 use super::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
@@ -1095,15 +1095,7 @@ fn cancel_tree(
         )?
         .query_map(params![now, root.to_string(), include_root], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
-    let cancelled = ids
-        .iter()
-        .map(|id| parse_run_id(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcome = run_outcome_json("cancelled", None, None);
-    let settled: Vec<(RunId, String, bool)> = cancelled
-        .iter()
-        .map(|id| (*id, outcome.clone(), false))
-        .collect();
+    let (cancelled, settled) = cancelled_runs(&ids)?;
     settle_run_waiters(connection, &settled, now)?;
     Ok(cancelled)
 }
@@ -1112,11 +1104,7 @@ fn cancel_tree(
 /// outcome JSON, and whether the run completed). A run that did not complete
 /// fails its waiting step, so a `retry` of the waiting run starts that step
 /// (a new child) again.
-fn settle_run_waiters(
-    connection: &Connection,
-    ended: &[(RunId, String, bool)],
-    now: i64,
-) -> Result<(), Error> {
+fn settle_run_waiters(connection: &Connection, ended: &[EndedRun], now: i64) -> Result<(), Error> {
     if ended.is_empty() {
         return Ok(());
     }
