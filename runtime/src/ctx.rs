@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 
 use crate::duration::millis;
 use crate::engine::Shared;
+use crate::executor::Slot;
 use crate::replay::{Journal, StepStart};
 use crate::store::{Lease, StepRecord};
 use crate::unwind::catch_unwind_future;
@@ -99,6 +100,8 @@ pub(crate) struct RunContext {
     /// When the run times out (children inherit it).
     pub(crate) deadline_at: Option<i64>,
     pub(crate) shared: Arc<Shared>,
+    /// The engine's concurrency slot the run executes in.
+    slot: Arc<Slot>,
     state: Mutex<RunState>,
     /// Woken whenever `state` asks the executor to act.
     pub(crate) control: Notify,
@@ -107,14 +110,16 @@ pub(crate) struct RunContext {
 #[derive(Default)]
 pub(crate) struct RunState {
     journal: Journal,
-    /// Step bodies executing and writes in flight now; the run is not
-    /// suspended while any is, since the branch behind it will go on.
+    /// Step bodies executing, writes in flight and waits in memory now; the
+    /// run is not suspended while any is, since the branch behind it will go
+    /// on.
     pub(crate) busy: usize,
     /// Whether a step asked to suspend the run.
     pub(crate) suspended: bool,
-    /// The earliest time a suspended step wants to wake (`None`: only when
-    /// something wakes it).
-    pub(crate) suspend_until: Option<i64>,
+    /// The earliest time a suspended sleep or retry backoff ends.
+    pub(crate) timer_at: Option<i64>,
+    /// The earliest time a suspended wait times out.
+    pub(crate) timeout_at: Option<i64>,
     /// Step records to save with the suspension, not before it: the record
     /// of a sleep that suspends the run.
     pub(crate) saved_on_suspend: Vec<StepRecord>,
@@ -130,9 +135,28 @@ pub(crate) struct RunState {
     log_counters: std::collections::HashMap<String, u32>,
 }
 
+impl RunState {
+    /// When a run that suspends now may be claimed again: at the earliest of
+    /// its wait timeouts and its `deadline`, or `claim_early_ms` before its
+    /// earliest timer. A replay that reaches the timer early waits out the
+    /// rest in memory, so the step after a sleep runs on time instead of a
+    /// claim later; `claim_early_ms` must be below the time
+    /// `keep_in_memory_below` lets a wait stay in memory, or the replay
+    /// would suspend again. A timeout is never claimed early: its wait
+    /// would only suspend again. `None`: only an event or a child wakes it.
+    pub(crate) fn ready_at(&self, deadline: Option<i64>, claim_early_ms: i64) -> Option<i64> {
+        let timer = self.timer_at.map(|at| at.saturating_sub(claim_early_ms));
+        [timer, self.timeout_at, deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
 impl RunContext {
     pub(crate) fn new(
         shared: Arc<Shared>,
+        slot: Arc<Slot>,
         workflow: &'static str,
         lease: Lease,
         deadline_at: Option<i64>,
@@ -143,6 +167,7 @@ impl RunContext {
             lease,
             deadline_at,
             shared,
+            slot,
             state: Mutex::new(RunState {
                 journal: Journal::new(lease.run_id, journal),
                 ..RunState::default()
@@ -160,13 +185,34 @@ impl RunContext {
     }
 }
 
-/// Marks a step body or a write as in progress while alive.
+/// What ends a suspension, besides an event or a finished child (which
+/// always wake a suspended run).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WakeUp {
+    /// Nothing else.
+    External,
+    /// A timer (a sleep or a retry's backoff) at this time (ms): replayed a
+    /// little early, it waits out the rest in memory.
+    Timer(i64),
+    /// A wait's timeout at this time (ms): replayed early, it would only
+    /// suspend again.
+    Timeout(i64),
+}
+
+/// Marks a step body, a write or a wait in memory as in progress while alive.
 struct Busy<'a>(&'a RunContext);
 
 impl<'a> Busy<'a> {
     fn new(run: &'a RunContext) -> Self {
         run.state().busy += 1;
         Busy(run)
+    }
+
+    /// Marks work in progress, once the run holds its slot again if a wait
+    /// in memory lent it.
+    async fn working(run: &'a RunContext) -> Self {
+        run.slot.take_back().await;
+        Busy::new(run)
     }
 }
 
@@ -363,7 +409,7 @@ impl Ctx {
                         wake_at: Some(wake_at),
                         ..record
                     });
-                    return self.suspend(Some(wake_at)).await;
+                    return self.suspend(WakeUp::Timer(wake_at)).await;
                 }
                 // A sleep is over at its wake time: its `sleeping` record is
                 // never rewritten (a replay and `RunHandle::steps` read it as
@@ -387,8 +433,15 @@ impl Ctx {
         self.wait_until(wake_at).await;
     }
 
-    /// Waits until `at`: in memory when it is near, otherwise by suspending
-    /// the run (this future then never completes; the run resumes by replay).
+    /// Waits until `at` (a sleep's end or a retry's backoff): in memory when
+    /// it is near, otherwise by suspending the run (this future then never
+    /// completes; the run resumes by replay).
+    ///
+    /// A wait in memory keeps the run in memory (busy): its branch goes on
+    /// soon, so the run does not suspend meanwhile, even if another branch
+    /// asks to. This is also what lets a worker claim a sleeping run a little
+    /// before its timer ends (see `RunState::ready_at`): the replay ends
+    /// up here and waits out the rest in memory.
     async fn wait_until(&self, at: i64) {
         let shared = &self.run.shared;
         let left = at.saturating_sub(shared.clock.now_ms());
@@ -396,22 +449,31 @@ impl Ctx {
             return;
         }
         if left < shared.config.keep_in_memory_ms {
+            // While nothing else of the run is in progress, its slot goes to
+            // other runs until the wait ends.
+            if self.run.state().busy == 0 {
+                self.run.slot.lend();
+            }
+            let waiting = Busy::new(&self.run);
             shared.clock.sleep_until(at).await;
+            self.run.slot.take_back().await;
+            drop(waiting);
             return;
         }
-        self.suspend(Some(at)).await
+        self.suspend(WakeUp::Timer(at)).await
     }
 
-    /// Suspends the run until `at`, or until something wakes it (an event, a
-    /// finished child) when `at` is `None`. Never returns: the run resumes by
+    /// Suspends the run until `wake_up`. Never returns: the run resumes by
     /// replay.
-    pub(crate) async fn suspend<T>(&self, at: Option<i64>) -> T {
+    pub(crate) async fn suspend<T>(&self, wake_up: WakeUp) -> T {
         {
             let mut state = self.run.state();
             state.suspended = true;
-            if let Some(at) = at {
-                state.suspend_until =
-                    Some(state.suspend_until.map_or(at, |earlier| earlier.min(at)));
+            let earliest = |earlier: Option<i64>, at: i64| Some(earlier.map_or(at, |e| e.min(at)));
+            match wake_up {
+                WakeUp::Timer(at) => state.timer_at = earliest(state.timer_at, at),
+                WakeUp::Timeout(at) => state.timeout_at = earliest(state.timeout_at, at),
+                WakeUp::External => {}
             }
         }
         self.run.control.notify_one();
@@ -561,7 +623,7 @@ impl Ctx {
         // The branch that waits for this write goes on after it, so the run
         // does not suspend while the write is in flight: a sibling branch's
         // suspension waits for it instead of leaving this branch behind.
-        let writing = Busy::new(&self.run);
+        let writing = Busy::working(&self.run).await;
         let mut attempt = 0;
         let error = loop {
             attempt += 1;
@@ -879,7 +941,7 @@ impl<C> StepBuilder<'_, C> {
                 ctx.wait_until(at).await;
             }
             attempt += 1;
-            let busy = Busy::new(&ctx.run);
+            let busy = Busy::working(&ctx.run).await;
             let attempt_future = body(attempt);
             let timed_out = async {
                 match timeout {
@@ -964,5 +1026,47 @@ impl<C> StepBuilder<'_, C> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunState;
+
+    fn suspended(timer_at: Option<i64>, timeout_at: Option<i64>) -> RunState {
+        RunState {
+            suspended: true,
+            timer_at,
+            timeout_at,
+            ..RunState::default()
+        }
+    }
+
+    #[test]
+    fn a_timer_may_be_claimed_early_and_a_timeout_or_deadline_may_not() {
+        let early = 99;
+        assert_eq!(
+            suspended(Some(1_000), None).ready_at(None, early),
+            Some(901)
+        );
+        assert_eq!(
+            suspended(None, Some(1_000)).ready_at(None, early),
+            Some(1_000)
+        );
+        assert_eq!(
+            suspended(None, None).ready_at(Some(1_000), early),
+            Some(1_000)
+        );
+        // The earliest of them decides.
+        assert_eq!(
+            suspended(Some(1_050), Some(1_000)).ready_at(None, early),
+            Some(951)
+        );
+        assert_eq!(
+            suspended(Some(5_000), Some(2_000)).ready_at(Some(3_000), early),
+            Some(2_000)
+        );
+        // Only an event or a child wakes it.
+        assert_eq!(suspended(None, None).ready_at(None, early), None);
     }
 }

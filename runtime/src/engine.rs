@@ -81,6 +81,10 @@ pub(crate) struct EngineConfig {
     pub(crate) retention_overrides: HashMap<String, Retention>,
     pub(crate) concurrency: usize,
     pub(crate) keep_in_memory_ms: i64,
+    /// How long before its timer ends a sleeping run may be claimed (see
+    /// `RunState::ready_at`): just below `keep_in_memory_ms`, so that the
+    /// replay of a run claimed that early waits in memory.
+    pub(crate) claim_early_ms: i64,
     pub(crate) limits: Limits,
     pub(crate) owner: String,
 }
@@ -158,7 +162,14 @@ pub(crate) struct Shared {
     finish_waiters: Mutex<HashMap<RunId, Arc<FinishWaiter>>>,
     /// Runs this engine executes now: their fencing token and task.
     pub(crate) active: Mutex<HashMap<RunId, (i64, tokio::task::AbortHandle)>>,
-    pub(crate) active_count: AtomicUsize,
+    /// Concurrency slots in use: runs executing, not those waiting in
+    /// memory for a timer (see `executor::Slot::lend`).
+    pub(crate) slots_taken: AtomicUsize,
+    /// Runs whose timer ended, waiting to take their lent slot back; they
+    /// go before new claims.
+    pub(crate) slots_wanted_back: AtomicUsize,
+    /// Woken when a slot frees up while runs want theirs back.
+    pub(crate) slot_given_back: tokio::sync::Notify,
     shut_down: AtomicBool,
 }
 
@@ -357,14 +368,20 @@ impl EngineBuilder {
     }
 
     /// How many runs this engine executes at once (default 64). A suspended
-    /// run does not count.
+    /// run does not count, nor does a run while it waits in memory for a
+    /// sleep or a retry's back-off: it lends its slot meanwhile, and takes
+    /// one back, ahead of the runs still to be claimed, when the wait ends.
     pub fn concurrency(mut self, runs: usize) -> Self {
         self.concurrency = runs;
         self
     }
 
     /// Sleeps and retry back-offs shorter than this wait in memory; longer
-    /// ones suspend the run (default 1 s).
+    /// ones suspend the run (default 1 s). A suspended sleeper is claimed
+    /// again this long before its sleep ends (less 1 ms), and waits out the
+    /// rest in memory, so the step after the sleep runs on time rather than
+    /// a claim later. A wait for an event is not claimed before its
+    /// timeout.
     pub fn keep_in_memory_below(mut self, duration: impl IntoDuration) -> Self {
         match duration.into_duration() {
             Ok(duration) => self.keep_in_memory = duration,
@@ -469,6 +486,7 @@ impl EngineBuilder {
                 retention_overrides: self.retention_overrides,
                 concurrency: self.concurrency,
                 keep_in_memory_ms: millis(self.keep_in_memory),
+                claim_early_ms: (millis(self.keep_in_memory) - 1).max(0),
                 limits: self.limits,
                 owner: format!("{}-{}", std::process::id(), RunId::new()),
             },
@@ -478,7 +496,9 @@ impl EngineBuilder {
             slot_freed: tokio::sync::Notify::new(),
             finish_waiters: Mutex::default(),
             active: Mutex::default(),
-            active_count: AtomicUsize::new(0),
+            slots_taken: AtomicUsize::new(0),
+            slots_wanted_back: AtomicUsize::new(0),
+            slot_given_back: tokio::sync::Notify::new(),
             shut_down: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&shared);
@@ -623,10 +643,11 @@ impl Engine {
         run_maintenance(&self.shared).await
     }
 
-    /// How many runs this engine is executing now. Suspended runs (sleeping,
-    /// waiting for a retry) do not count: they hold no task.
+    /// How many runs this engine holds in memory now: executing, or waiting
+    /// in memory for a short sleep or retry. Suspended runs do not count:
+    /// they hold no task.
     pub fn active_run_count(&self) -> usize {
-        self.shared.active_count.load(Ordering::Acquire)
+        lock(&self.shared.active).len()
     }
 
     /// A handle on an existing run, typed by its output.
@@ -877,10 +898,7 @@ fn deadline(from: i64, timeout_ms: Option<u64>) -> Option<i64> {
 async fn dispatch_loop(shared: Arc<Shared>) {
     let mut failures = 0u32;
     loop {
-        let free = shared
-            .config
-            .concurrency
-            .saturating_sub(shared.active_count.load(Ordering::Acquire));
+        let free = executor::free_slots(&shared);
         if free == 0 {
             // Every slot is busy: a finishing run frees one and notifies.
             shared.slot_freed.notified().await;

@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::ctx::WakeUp;
 use crate::duration::millis;
 use crate::engine::Engine;
 use crate::replay::StepStart;
@@ -300,7 +301,8 @@ impl Ctx {
             }
             // An event or a child's end completes the step in the store and
             // makes the run due; it then resumes by replay.
-            at => self.suspend(at).await,
+            Some(at) => self.suspend(WakeUp::Timeout(at)).await,
+            None => self.suspend(WakeUp::External).await,
         }
     }
 }

@@ -11,43 +11,150 @@ use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};
 
 /// One of the engine's concurrency slots, held by a run it executes (or is
-/// about to): dropping it frees the slot and tells the dispatcher.
+/// about to). The run's task ends it ([`Slot::end`]), which frees it and
+/// tells the dispatcher.
+///
+/// A run waiting in memory for a timer lends its slot to other runs
+/// meanwhile ([`Slot::lend`]): the engine's concurrency counts runs that
+/// execute, not runs that wait. [`Slot::take_back`] waits for a free slot,
+/// ahead of new claims.
 pub(crate) struct Slot {
     shared: Arc<Shared>,
+    state: std::sync::Mutex<SlotState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Held,
+    Lent,
+    /// The run's task ended; the slot is free for good.
+    Ended,
 }
 
 impl Slot {
-    /// Takes a slot if one is free.
-    pub(crate) fn try_take(shared: &Arc<Shared>) -> Option<Slot> {
-        let limit = shared.config.concurrency;
-        shared
-            .active_count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |active| {
-                (active < limit).then_some(active + 1)
-            })
-            .ok()
-            .map(|_| Slot {
-                shared: shared.clone(),
-            })
+    /// Takes a slot if one is free and no run waits to take its lent slot
+    /// back.
+    pub(crate) fn try_take(shared: &Arc<Shared>) -> Option<Arc<Slot>> {
+        take_slot_below(shared, limit_for_new_runs(shared)).then(|| Slot::held(shared.clone()))
+    }
+
+    fn held(shared: Arc<Shared>) -> Arc<Slot> {
+        Arc::new(Slot {
+            shared,
+            state: std::sync::Mutex::new(SlotState::Held),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        lock(&self.state)
+    }
+
+    /// Lends the slot to other runs, if the run holds it.
+    pub(crate) fn lend(&self) {
+        let mut state = self.state();
+        if *state == SlotState::Held {
+            *state = SlotState::Lent;
+            free_slot(&self.shared);
+        }
+    }
+
+    /// If the slot is lent, waits until one is free and takes it back.
+    pub(crate) async fn take_back(&self) {
+        if *self.state() != SlotState::Lent {
+            return;
+        }
+        let shared = &self.shared;
+        shared.slots_wanted_back.fetch_add(1, Ordering::AcqRel);
+        let _wanted = WantedBack(shared);
+        loop {
+            let given_back = shared.slot_given_back.notified();
+            tokio::pin!(given_back);
+            // Registered before the check, so a slot freed in between wakes it.
+            given_back.as_mut().enable();
+            if take_slot_below(shared, shared.config.concurrency) {
+                break;
+            }
+            given_back.await;
+        }
+        let mut state = self.state();
+        if *state == SlotState::Lent {
+            *state = SlotState::Held;
+        } else {
+            // Another branch of the run took it back first, or the run ended.
+            free_slot(shared);
+        }
+    }
+
+    /// Frees the slot for good: the run's task ended.
+    fn end(&self) {
+        let mut state = self.state();
+        if *state == SlotState::Held {
+            free_slot(&self.shared);
+        }
+        *state = SlotState::Ended;
     }
 }
 
+/// A slot dropped while held is freed: a trigger that took one to claim its
+/// run at creation, and then found the run already there (an idempotency
+/// key seen before) or could not write it, gives the slot back this way.
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.shared.active_count.fetch_sub(1, Ordering::AcqRel);
-        self.shared.slot_freed.notify_one();
+        self.end();
     }
+}
+
+/// Counts a run as waiting to take its slot back while alive.
+struct WantedBack<'a>(&'a Shared);
+
+impl Drop for WantedBack<'_> {
+    fn drop(&mut self) {
+        self.0.slots_wanted_back.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The slots new runs may take: the engine's concurrency, less the slots
+/// that runs whose wait ended want back.
+fn limit_for_new_runs(shared: &Shared) -> usize {
+    shared
+        .config
+        .concurrency
+        .saturating_sub(shared.slots_wanted_back.load(Ordering::Acquire))
+}
+
+/// How many new runs the dispatcher may claim now.
+pub(crate) fn free_slots(shared: &Shared) -> usize {
+    limit_for_new_runs(shared).saturating_sub(shared.slots_taken.load(Ordering::Acquire))
+}
+
+/// Counts a slot as taken if fewer than `limit` are.
+fn take_slot_below(shared: &Shared, limit: usize) -> bool {
+    shared
+        .slots_taken
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+            (taken < limit).then_some(taken + 1)
+        })
+        .is_ok()
+}
+
+/// Counts a slot as free and tells whoever may want it.
+fn free_slot(shared: &Shared) {
+    shared.slots_taken.fetch_sub(1, Ordering::AcqRel);
+    if shared.slots_wanted_back.load(Ordering::Acquire) > 0 {
+        shared.slot_given_back.notify_one();
+    }
+    shared.slot_freed.notify_one();
 }
 
 /// Spawns the execution of a run the dispatcher claimed for a slot it
 /// counted as free.
 pub(crate) fn spawn(shared: Arc<Shared>, run: ClaimedRun) {
-    shared.active_count.fetch_add(1, Ordering::AcqRel);
-    start(Slot { shared }, run);
+    shared.slots_taken.fetch_add(1, Ordering::AcqRel);
+    start(Slot::held(shared), run);
 }
 
 /// Spawns the execution of a claimed run in `slot`, and tracks it as active.
-pub(crate) fn start(slot: Slot, run: ClaimedRun) {
+pub(crate) fn start(slot: Arc<Slot>, run: ClaimedRun) {
     let run_id = run.lease.run_id;
     let token = run.lease.token;
     let shared = slot.shared.clone();
@@ -60,22 +167,22 @@ pub(crate) fn start(slot: Slot, run: ClaimedRun) {
         lease: run.lease,
     };
     let task = tokio::spawn(async move {
-        let _guard = guard;
-        execute(&shared, run).await;
+        let guard = guard;
+        execute(&shared, &guard.slot, run).await;
     });
     active.insert(run_id, (token, task.abort_handle()));
 }
 
 /// Releases a run's slot however its task ends, aborted included.
 struct ActiveGuard {
-    slot: Slot,
+    slot: Arc<Slot>,
     lease: Lease,
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         forget_active(&self.slot.shared, self.lease);
-        // The slot itself is freed as the guard's field is dropped.
+        self.slot.end();
     }
 }
 
@@ -99,9 +206,12 @@ enum Ending {
     Stopped(Error),
 }
 
-async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
+async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
     let lease = run.lease;
-    let ending = drive(shared, run).await;
+    let ending = drive(shared, slot, run).await;
+    // Writing the ending is work: a slot lent by a wait the run dropped
+    // (a cancelled fan-out branch) comes back first.
+    slot.take_back().await;
     let now = shared.clock.now_ms();
     let written = match ending {
         Ending::Finished(outcome) => {
@@ -138,7 +248,7 @@ async fn execute(shared: &Arc<Shared>, run: ClaimedRun) {
 }
 
 /// Runs the body until it finishes, suspends, stops or times out.
-async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
+async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Ending {
     let lease = run.lease;
     let Some(registered) = shared.registry.get(run.workflow.as_str()) else {
         return Ending::Finished(RunOutcome::Failed(
@@ -157,7 +267,14 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
         },
         None => Vec::new(),
     };
-    let context = RunContext::new(shared.clone(), registered.name, lease, deadline, journal);
+    let context = RunContext::new(
+        shared.clone(),
+        slot.clone(),
+        registered.name,
+        lease,
+        deadline,
+        journal,
+    );
     let ctx = Ctx::new(context.clone());
     let mut current = catch_unwind_future((registered.start)(ctx.clone(), run.input));
     // Set once the body failed and its compensations and on-failure hook run.
@@ -196,10 +313,7 @@ async fn drive(shared: &Arc<Shared>, run: ClaimedRun) -> Ending {
                     };
                 }
                 if state.busy == 0 && state.suspended {
-                    let ready_at = match (state.suspend_until, deadline) {
-                        (Some(at), Some(deadline)) => Some(at.min(deadline)),
-                        (at, deadline) => at.or(deadline),
-                    };
+                    let ready_at = state.ready_at(deadline, shared.config.claim_early_ms);
                     return Ending::Suspended(ready_at, std::mem::take(&mut state.saved_on_suspend));
                 }
                 match state.fail.take() {

@@ -70,7 +70,8 @@ status_enum! {
     RunStatus {
         /// Waiting to be claimed by a worker (new, delayed, or retried).
         Pending = "pending",
-        /// A worker is executing it.
+        /// A worker is executing it, or holds it in memory through a short
+        /// wait, such as the end of a sleep it was claimed just before.
         Running = "running",
         /// Waiting for a timer; no worker holds it and it costs no memory.
         Suspended = "suspended",

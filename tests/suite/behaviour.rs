@@ -616,6 +616,36 @@ async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_trigg
     assert_eq!(db.count("SELECT COUNT(*) FROM wf_instance").await, 1);
 }
 
+#[tokio::test]
+async fn a_trigger_that_finds_its_run_already_there_leaves_the_engine_its_slots() {
+    let Some(db) = crate::test_db(stringify!(
+        a_trigger_that_finds_its_run_already_there_leaves_the_engine_its_slots
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .concurrency(1)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap();
+    let options = || TriggerOptions::new().idempotency_key("order-42");
+    let first = Sleepy::trigger_with(&engine, 0, options()).await.unwrap();
+    first.result().await.unwrap();
+    // Each of these finds the finished run, after taking the one slot to
+    // claim a new run at creation.
+    for _ in 0..3 {
+        let again = Sleepy::trigger_with(&engine, 0, options()).await.unwrap();
+        assert_eq!(again.id(), first.id());
+    }
+    let other = Sleepy::trigger(&engine, 0).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), other.result())
+        .await
+        .expect("a trigger of an existing run kept the only slot")
+        .unwrap();
+}
+
 // ---------------------------------------------------------------- backstops
 
 async fn charge_twice(ctx: &Ctx) -> Result<(), Error> {
@@ -800,4 +830,149 @@ async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
         "{error}"
     );
     durable_tests::wait_for_idle(&engine).await;
+}
+
+// ---------------------------------------------------------------- early claims and slots
+
+#[workflow]
+async fn timed_nap(ctx: Ctx) -> Result<i64, Error> {
+    ctx.sleep("nap", "1s").await?;
+    let after = ctx.now("after").await?;
+    Ok(after
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64)
+}
+
+#[tokio::test]
+async fn a_sleeping_run_is_claimed_just_before_its_wake_time_and_wakes_on_time() {
+    let Some(db) = crate::test_db(stringify!(
+        a_sleeping_run_is_claimed_just_before_its_wake_time_and_wakes_on_time
+    )) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| {
+            builder.keep_in_memory_below("100ms").register(TimedNap)
+        })
+        .await;
+    let run = TimedNap::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    // 50 ms before the wake time: within `keep_in_memory_below` of it, so a
+    // worker claims the run and waits out the rest in memory.
+    clock.advance(Duration::from_millis(950));
+    wait_for_status(&run, RunStatus::Running).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let steps = run.steps().await.unwrap();
+    assert_eq!(
+        steps.len(),
+        1,
+        "the step after the sleep ran early: {steps:?}"
+    );
+    assert_eq!(steps[0].status, StepStatus::Sleeping);
+    clock.advance(Duration::from_millis(50));
+    assert_eq!(run.result().await.unwrap(), START_MS + 1000);
+    assert_eq!(run.info().await.unwrap().executions, 2);
+}
+
+#[workflow]
+async fn awaits_never(ctx: Ctx) -> Result<bool, Error> {
+    let event: Option<u32> = ctx
+        .wait_for_event("never", "never.sent")
+        .timeout("1s")
+        .await?;
+    Ok(event.is_none())
+}
+
+#[tokio::test]
+async fn a_wait_is_not_claimed_before_its_timeout() {
+    let Some(db) = crate::test_db(stringify!(a_wait_is_not_claimed_before_its_timeout)) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| {
+            builder.keep_in_memory_below("100ms").register(AwaitsNever)
+        })
+        .await;
+    let run = AwaitsNever::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    // Claimed early, the wait would only suspend again, in a loop until
+    // its timeout: it stays suspended instead.
+    clock.advance(Duration::from_millis(950));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(run.status().await.unwrap(), RunStatus::Suspended);
+    assert_eq!(run.info().await.unwrap().executions, 1);
+    clock.advance(Duration::from_millis(50));
+    assert!(run.result().await.unwrap(), "the wait timed out");
+    assert_eq!(run.info().await.unwrap().executions, 2);
+}
+
+static BLOCKER_GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+static BLOCKER_ENTERED: AtomicBool = AtomicBool::new(false);
+static NAPPER_WOKE: AtomicBool = AtomicBool::new(false);
+
+#[workflow]
+async fn short_napper(ctx: Ctx) -> Result<(), Error> {
+    ctx.sleep("nap", "50ms").await?;
+    NAPPER_WOKE.store(true, Ordering::SeqCst);
+    ctx.run("after", async || Ok::<_, StepError>(())).await
+}
+
+#[workflow]
+async fn blocker(ctx: Ctx, wait: bool) -> Result<(), Error> {
+    ctx.run("blocked", async || {
+        if wait {
+            BLOCKER_ENTERED.store(true, Ordering::SeqCst);
+            BLOCKER_GATE.acquire().await.unwrap().forget();
+        }
+        Ok::<_, StepError>(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_limit() {
+    let Some(db) = crate::test_db(stringify!(
+        a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_limit
+    )) else {
+        return;
+    };
+    NAPPER_WOKE.store(false, Ordering::SeqCst);
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| {
+            builder
+                .concurrency(1)
+                .keep_in_memory_below("100ms")
+                .register(ShortNapper)
+                .register(Blocker)
+        })
+        .await;
+    let napper = ShortNapper::trigger(&engine).await.unwrap();
+    while napper.steps().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // The napper waits in memory with the clock standing still; the one
+    // slot is free for another run meanwhile.
+    let quick = Blocker::trigger(&engine, false).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), quick.result())
+        .await
+        .expect("a run waiting in memory held the only slot")
+        .unwrap();
+    assert_eq!(napper.status().await.unwrap(), RunStatus::Running);
+    // While another run holds the slot, the napper's timer ends but it does
+    // not go on: it waits for the slot.
+    let blocked = Blocker::trigger(&engine, true).await.unwrap();
+    while !BLOCKER_ENTERED.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    clock.advance(Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !NAPPER_WOKE.load(Ordering::SeqCst),
+        "two runs executed at once with a concurrency of 1"
+    );
+    BLOCKER_GATE.add_permits(1);
+    blocked.result().await.unwrap();
+    napper.result().await.unwrap();
+    assert!(NAPPER_WOKE.load(Ordering::SeqCst));
 }

@@ -293,3 +293,58 @@ async fn steps_joined_with_join_run_concurrently() {
         started.elapsed()
     );
 }
+
+#[workflow]
+async fn nap_beside_a_wait(ctx: Ctx) -> Result<u32, Error> {
+    // Branch 0 sleeps in memory, then writes a step; branch 1 waits for an
+    // event that has not come.
+    let done = ctx
+        .for_each("side", [0u32, 1], FanOut::new(), async |ctx, n| {
+            if n == 0 {
+                ctx.sleep("nap", "50ms").await?;
+                ctx.run("after-nap", async || Ok::<_, StepError>(())).await
+            } else {
+                let _: Option<u32> = ctx.wait_for_event("go", "side.go").await?;
+                Ok(())
+            }
+        })
+        .await;
+    done.map(|_| 2)
+}
+
+#[tokio::test]
+async fn a_branch_waiting_in_memory_keeps_its_run_from_suspending() {
+    let Some(db) = crate::test_db(stringify!(
+        a_branch_waiting_in_memory_keeps_its_run_from_suspending
+    )) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(1_700_000_000_000, |builder| {
+            builder
+                .keep_in_memory_below("100ms")
+                .register(NapBesideAWait)
+        })
+        .await;
+    let run = NapBesideAWait::trigger(&engine).await.unwrap();
+    let steps_named = async |name: &str| {
+        run.steps()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|step| step.name == name)
+            .count()
+    };
+    while steps_named("side[1]/go").await == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // The other branch's wait does not suspend the run while the nap, in
+    // memory, is about to end: the step after it runs on time.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(run.status().await.unwrap(), RunStatus::Running);
+    clock.advance(Duration::from_millis(50));
+    wait_for_status(&run, RunStatus::Suspended).await;
+    assert_eq!(steps_named("side[0]/after-nap").await, 1);
+    engine.send_event("side.go", 7u32).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), 2);
+}

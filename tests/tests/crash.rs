@@ -60,10 +60,14 @@ fn killed_workers_never_repeat_a_committed_step() {
             assert!(status.success(), "the final worker failed: {status}");
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the final worker did not finish"
-        );
+        if started.elapsed() > Duration::from_secs(120) {
+            child.kill().expect("SIGKILL the stuck worker");
+            child.wait().expect("reap the stuck worker");
+            panic!(
+                "the final worker did not finish; runs still open:\n{}",
+                open_runs(&database)
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 
@@ -191,4 +195,34 @@ fn killed_workers_never_repeat_a_committed_step() {
         sagas.len(),
         executions.values().map(Vec::len).sum::<usize>()
     );
+}
+
+/// The runs that have not ended, each with its status, `ready_at` and steps,
+/// one per line: what a stuck final worker left behind.
+fn open_runs(database: &std::path::Path) -> String {
+    let connection = rusqlite::Connection::open(database).unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT i.id, i.workflow, i.status, i.ready_at, \
+             (SELECT group_concat(s.name || ':' || s.status, ' ') FROM wf_step s \
+              WHERE s.instance_id = i.id) \
+             FROM wf_instance i \
+             WHERE i.status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| {
+            Ok(format!(
+                "{} {} {} ready_at={:?} steps: {}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+                row.get::<_, Option<String>>(4)?.unwrap_or_default()
+            ))
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n")
 }

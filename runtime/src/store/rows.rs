@@ -1,6 +1,7 @@
 //! Stored rows to and from the engine's types, the same for every backend.
 
-use super::{RunOutcome, StepRecord, Wait, run_outcome_json};
+use super::ops::WriteOut;
+use super::{Lease, RunOutcome, StepRecord, Wait, run_outcome_json};
 use crate::Error;
 use crate::StepKind;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -155,4 +156,27 @@ pub(crate) fn cancelled_runs(ids: &[String]) -> Result<(Vec<RunId>, Vec<EndedRun
         .map(|id| (*id, outcome.clone(), false))
         .collect();
     Ok((cancelled, settled))
+}
+
+/// The result of a step write that wrote nothing, given whether the run's
+/// lease still holds: refused for a stale lease; for a completed step (never
+/// overwritten) harmless if the write was a `running` marker, else a sign
+/// that another execution recorded the step first.
+pub(crate) fn unwritten_step(
+    holds_lease: bool,
+    lease: &Lease,
+    step: &StepRecord,
+) -> Result<WriteOut, Error> {
+    if !holds_lease {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    } else if step.status == StepStatus::Running {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::StepRecordedElsewhere {
+            run_id: lease.run_id,
+            step: step.name.clone(),
+        })
+    }
 }

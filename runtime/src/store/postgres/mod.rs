@@ -1532,10 +1532,7 @@ async fn cancel_tree(
     Ok(cancelled)
 }
 
-/// The result of a step write that may not have been written: refused for
-/// a stale lease; for a completed step (never overwritten) harmless if the
-/// write was a `running` marker, else a sign that another execution recorded
-/// the step first.
+/// The result of a step write (see [`super::rows::unwritten_step`]).
 async fn step_saved(
     connection: &mut PgConnection,
     written: bool,
@@ -1545,18 +1542,11 @@ async fn step_saved(
     if written {
         return Ok(Ok(WriteOut::Done));
     }
-    Ok(if !holds_lease(connection, lease).await? {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    } else if step.status == StepStatus::Running {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::StepRecordedElsewhere {
-            run_id: lease.run_id,
-            step: step.name.clone(),
-        })
-    })
+    Ok(super::rows::unwritten_step(
+        holds_lease(connection, lease).await?,
+        lease,
+        step,
+    ))
 }
 
 async fn holds_lease(connection: &mut PgConnection, lease: &Lease) -> Result<bool, Error> {

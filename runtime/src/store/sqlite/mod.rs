@@ -1156,8 +1156,7 @@ fn optional_integer(number: Option<i64>) -> Value {
     number.map_or(Value::Null, Value::Integer)
 }
 
-/// The result of a step write: written, or refused because the step was
-/// already completed (never overwritten; fine), or because the lease is gone.
+/// The result of a step write (see [`super::rows::unwritten_step`]).
 fn step_saved(
     connection: &Connection,
     written: bool,
@@ -1167,18 +1166,11 @@ fn step_saved(
     if written {
         return Ok(Ok(WriteOut::Done));
     }
-    Ok(if !holds_lease(connection, lease)? {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    } else if step.status == StepStatus::Running {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::StepRecordedElsewhere {
-            run_id: lease.run_id,
-            step: step.name.clone(),
-        })
-    })
+    Ok(super::rows::unwritten_step(
+        holds_lease(connection, lease)?,
+        lease,
+        step,
+    ))
 }
 
 /// Whether `lease` is the current lease of its running run.
