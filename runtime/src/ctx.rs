@@ -449,18 +449,25 @@ impl Ctx {
             return;
         }
         if left < shared.config.keep_in_memory_ms {
-            // While nothing else of the run is in progress, its slot goes to
-            // other runs until the wait ends.
-            if self.run.state().busy == 0 {
-                self.run.slot.lend();
-            }
-            let waiting = Busy::new(&self.run);
-            shared.clock.sleep_until(at).await;
-            self.run.slot.take_back().await;
-            drop(waiting);
+            self.wait_in_memory(shared.clock.sleep_until(at)).await;
             return;
         }
         self.suspend(WakeUp::Timer(at)).await
+    }
+
+    /// Awaits `wait` (a timer, or a write to the store) with the run kept
+    /// in memory: busy, so it does not suspend meanwhile. While nothing else
+    /// of the run is in progress, its concurrency slot goes to other runs
+    /// until the wait ends; it is taken back before this returns.
+    async fn wait_in_memory<T>(&self, wait: impl Future<Output = T>) -> T {
+        let waiting = Busy::new(&self.run);
+        if self.run.state().busy == 1 {
+            self.run.slot.lend();
+        }
+        let value = wait.await;
+        self.run.slot.take_back().await;
+        drop(waiting);
+        value
     }
 
     /// Suspends the run until `wake_up`. Never returns: the run resumes by
@@ -623,20 +630,27 @@ impl Ctx {
         // The branch that waits for this write goes on after it, so the run
         // does not suspend while the write is in flight: a sibling branch's
         // suspension waits for it instead of leaving this branch behind.
-        let writing = Busy::working(&self.run).await;
-        let mut attempt = 0;
-        let error = loop {
-            attempt += 1;
-            match write().await {
-                Ok(value) => return Ok(value),
-                Err(Error::Database(error)) if attempt < WRITE_ATTEMPTS => {
-                    tracing::warn!(run_id = %self.run_id(), step, %error, attempt, "retrying a write");
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+        // Waiting for the store is not work: the slot may go to another run.
+        let written = self
+            .wait_in_memory(async {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match write().await {
+                        Ok(value) => return Ok(value),
+                        Err(Error::Database(error)) if attempt < WRITE_ATTEMPTS => {
+                            tracing::warn!(run_id = %self.run_id(), step, %error, attempt, "retrying a write");
+                            tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
-                Err(error) => break error,
-            }
+            })
+            .await;
+        let error = match written {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
         };
-        drop(writing);
         match error {
             Error::LeaseLost { .. } | Error::Database(_) => self.stop(error).await,
             error => Err(error),

@@ -162,11 +162,11 @@ pub(crate) struct Shared {
     finish_waiters: Mutex<HashMap<RunId, Arc<FinishWaiter>>>,
     /// Runs this engine executes now: their fencing token and task.
     pub(crate) active: Mutex<HashMap<RunId, (i64, tokio::task::AbortHandle)>>,
-    /// Concurrency slots in use: runs executing, not those waiting in
-    /// memory for a timer (see `executor::Slot::lend`).
+    /// Concurrency slots in use: runs executing, not those waiting for a
+    /// timer or a write (see `executor::Slot::lend`).
     pub(crate) slots_taken: AtomicUsize,
-    /// Runs whose timer ended, waiting to take their lent slot back; they
-    /// go before new claims.
+    /// Runs whose timer or write ended, waiting to take their lent slot
+    /// back; they go before new claims.
     pub(crate) slots_wanted_back: AtomicUsize,
     /// Woken when a slot frees up while runs want theirs back.
     pub(crate) slot_given_back: tokio::sync::Notify,
@@ -367,10 +367,16 @@ impl EngineBuilder {
         self
     }
 
-    /// How many runs this engine executes at once (default 64). A suspended
-    /// run does not count, nor does a run while it waits in memory for a
-    /// sleep or a retry's back-off: it lends its slot meanwhile, and takes
-    /// one back, ahead of the runs still to be claimed, when the wait ends.
+    /// How many runs this engine executes at once (default 64): at most
+    /// this many run their workflow code or step bodies at any moment.
+    ///
+    /// A run does not count while it waits: suspended, waiting in memory for
+    /// a sleep or a retry's back-off, or waiting for the database to commit
+    /// one of its writes (a step result, its suspension or its end). It
+    /// lends its slot meanwhile, and takes one back, ahead of the runs still
+    /// to be claimed, when the wait ends. So more runs than this may be in
+    /// memory at once, the others waiting: at most 16 times this many, plus
+    /// the runs of a claim in flight (at most this many).
     pub fn concurrency(mut self, runs: usize) -> Self {
         self.concurrency = runs;
         self
@@ -900,7 +906,8 @@ async fn dispatch_loop(shared: Arc<Shared>) {
     loop {
         let free = executor::free_slots(&shared);
         if free == 0 {
-            // Every slot is busy: a finishing run frees one and notifies.
+            // Every slot is busy, or the engine holds as many runs as it
+            // may: a run that ends or lends its slot notifies.
             shared.slot_freed.notified().await;
             continue;
         }

@@ -11,13 +11,13 @@ use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};
 
 /// One of the engine's concurrency slots, held by a run it executes (or is
-/// about to). The run's task ends it ([`Slot::end`]), which frees it and
-/// tells the dispatcher.
+/// about to). The run ends it ([`Slot::end`]) once its body ended, before
+/// its last write, which frees it and tells the dispatcher.
 ///
-/// A run waiting in memory for a timer lends its slot to other runs
-/// meanwhile ([`Slot::lend`]): the engine's concurrency counts runs that
-/// execute, not runs that wait. [`Slot::take_back`] waits for a free slot,
-/// ahead of new claims.
+/// A run waiting in memory for a timer or for a write to commit lends its
+/// slot to other runs meanwhile ([`Slot::lend`]): the engine's concurrency
+/// counts runs that execute, not runs that wait. [`Slot::take_back`] waits
+/// for a free slot, ahead of new claims.
 pub(crate) struct Slot {
     shared: Arc<Shared>,
     state: std::sync::Mutex<SlotState>,
@@ -35,7 +35,8 @@ impl Slot {
     /// Takes a slot if one is free and no run waits to take its lent slot
     /// back.
     pub(crate) fn try_take(shared: &Arc<Shared>) -> Option<Arc<Slot>> {
-        take_slot_below(shared, limit_for_new_runs(shared)).then(|| Slot::held(shared.clone()))
+        (room_in_memory(shared) > 0 && take_slot_below(shared, limit_for_new_runs(shared)))
+            .then(|| Slot::held(shared.clone()))
     }
 
     fn held(shared: Arc<Shared>) -> Arc<Slot> {
@@ -85,7 +86,8 @@ impl Slot {
         }
     }
 
-    /// Frees the slot for good: the run's task ended.
+    /// Frees the slot for good: the run's body ended (only the write of its
+    /// ending is left), or its task did.
     fn end(&self) {
         let mut state = self.state();
         if *state == SlotState::Held {
@@ -122,9 +124,25 @@ fn limit_for_new_runs(shared: &Shared) -> usize {
         .saturating_sub(shared.slots_wanted_back.load(Ordering::Acquire))
 }
 
+/// How many runs an engine holds in memory at most, per slot of its
+/// concurrency. Runs that wait (for a timer or a write) lend their slot, so
+/// the engine claims more runs meanwhile; this bounds how many.
+pub(crate) const RUNS_IN_MEMORY_PER_SLOT: usize = 16;
+
+/// How many more runs the engine may hold in memory.
+fn room_in_memory(shared: &Shared) -> usize {
+    (shared
+        .config
+        .concurrency
+        .saturating_mul(RUNS_IN_MEMORY_PER_SLOT))
+    .saturating_sub(lock(&shared.active).len())
+}
+
 /// How many new runs the dispatcher may claim now.
 pub(crate) fn free_slots(shared: &Shared) -> usize {
-    limit_for_new_runs(shared).saturating_sub(shared.slots_taken.load(Ordering::Acquire))
+    limit_for_new_runs(shared)
+        .saturating_sub(shared.slots_taken.load(Ordering::Acquire))
+        .min(room_in_memory(shared))
 }
 
 /// Counts a slot as taken if fewer than `limit` are.
@@ -183,6 +201,8 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         forget_active(&self.slot.shared, self.lease);
         self.slot.end();
+        // The run left memory: the dispatcher may have waited for room.
+        self.slot.shared.slot_freed.notify_one();
     }
 }
 
@@ -209,9 +229,9 @@ enum Ending {
 async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
     let lease = run.lease;
     let ending = drive(shared, slot, run).await;
-    // Writing the ending is work: a slot lent by a wait the run dropped
-    // (a cancelled fan-out branch) comes back first.
-    slot.take_back().await;
+    // The body ended: what is left is waiting for the store, which takes
+    // none of the engine's concurrency, so the slot goes to another run now.
+    slot.end();
     let now = shared.clock.now_ms();
     let written = match ending {
         Ending::Finished(outcome) => {

@@ -976,3 +976,116 @@ async fn a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_lim
     napper.result().await.unwrap();
     assert!(NAPPER_WOKE.load(Ordering::SeqCst));
 }
+
+#[tokio::test]
+async fn runs_lending_their_slots_fill_memory_only_up_to_16_per_slot() {
+    let Some(db) = crate::test_db(stringify!(
+        runs_lending_their_slots_fill_memory_only_up_to_16_per_slot
+    )) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| {
+            builder
+                .concurrency(1)
+                .keep_in_memory_below("1s")
+                .register(Sleepy)
+        })
+        .await;
+    let mut runs = Vec::new();
+    for _ in 0..40 {
+        runs.push(Sleepy::trigger(&engine, 500).await.unwrap());
+    }
+    // With the clock standing still, each run sleeps in memory and lends
+    // the one slot to the next; the engine stops claiming at 16 (17 while
+    // the claim of the 17th is in flight as the 16th run takes the slot).
+    let started = std::time::Instant::now();
+    while engine.active_run_count() < 16 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "only {} runs in memory",
+            engine.active_run_count()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for _ in 0..50 {
+        let in_memory = engine.active_run_count();
+        assert!(in_memory <= 17, "{in_memory} runs in memory");
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    // Each time the sleepers wake and end, the next ones are claimed.
+    let ticking = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_millis(500));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    for run in runs {
+        tokio::time::timeout(Duration::from_secs(10), run.result())
+            .await
+            .expect("a run was left behind once the first ones ended")
+            .unwrap();
+    }
+    ticking.abort();
+}
+
+/// The step bodies of `taking_turns` runs, in the order they ran.
+static TURNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Step bodies of `taking_turns` runs executing now, and the most at once.
+static TURNS_INSIDE: AtomicU32 = AtomicU32::new(0);
+static TURNS_MOST_INSIDE: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn taking_turns(ctx: Ctx, who: String, steps: u32) -> Result<(), Error> {
+    for step in 0..steps {
+        ctx.run(("turn", step), async || {
+            let inside = TURNS_INSIDE.fetch_add(1, Ordering::SeqCst) + 1;
+            TURNS_MOST_INSIDE.fetch_max(inside, Ordering::SeqCst);
+            TURNS.lock().unwrap().push(format!("{who}{step}"));
+            tokio::task::yield_now().await;
+            TURNS_INSIDE.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, StepError>(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_its_writes_lends_its_slot_and_bodies_stay_within_the_limit() {
+    let Some(db) = crate::test_db(stringify!(
+        a_run_waiting_for_its_writes_lends_its_slot_and_bodies_stay_within_the_limit
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .concurrency(1)
+        .register(TakingTurns)
+        .start()
+        .await
+        .unwrap();
+    // The first run takes the only slot as it is created; the second waits
+    // to be claimed.
+    let long = TakingTurns::trigger(&engine, "long".into(), 50)
+        .await
+        .unwrap();
+    let short = TakingTurns::trigger(&engine, "short".into(), 1)
+        .await
+        .unwrap();
+    short.result().await.unwrap();
+    long.result().await.unwrap();
+    let turns = TURNS.lock().unwrap().clone();
+    let position = |turn: &str| turns.iter().position(|t| t == turn).unwrap();
+    // Each of the long run's step results is written while its body waits:
+    // the slot goes to the short run meanwhile.
+    assert!(
+        position("short0") < position("long49"),
+        "the short run waited for all 50 steps of the long one: {turns:?}"
+    );
+    assert_eq!(
+        TURNS_MOST_INSIDE.load(Ordering::SeqCst),
+        1,
+        "two step bodies ran at once with a concurrency of 1"
+    );
+}
