@@ -647,13 +647,9 @@ impl Ctx {
                 }
             })
             .await;
-        let error = match written {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        match error {
-            Error::LeaseLost { .. } | Error::Database(_) => self.stop(error).await,
-            error => Err(error),
+        match written {
+            Err(error @ (Error::LeaseLost { .. } | Error::Database(_))) => self.stop(error).await,
+            written => written,
         }
     }
 

@@ -27,7 +27,7 @@ pub(crate) struct Slot {
 enum SlotState {
     Held,
     Lent,
-    /// The run's task ended; the slot is free for good.
+    /// The run's body ended (or its task did); the slot is free for good.
     Ended,
 }
 
@@ -127,7 +127,7 @@ fn limit_for_new_runs(shared: &Shared) -> usize {
 /// How many runs an engine holds in memory at most, per slot of its
 /// concurrency. Runs that wait (for a timer or a write) lend their slot, so
 /// the engine claims more runs meanwhile; this bounds how many.
-pub(crate) const RUNS_IN_MEMORY_PER_SLOT: usize = 16;
+const RUNS_IN_MEMORY_PER_SLOT: usize = 16;
 
 /// How many more runs the engine may hold in memory.
 fn room_in_memory(shared: &Shared) -> usize {
