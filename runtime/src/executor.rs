@@ -236,14 +236,18 @@ async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
     let written = match ending {
         Ending::Finished(outcome) => {
             match shared.store.finish_run(lease, outcome.clone(), now).await {
-                Ok(cancelled) => {
+                Ok(effects) => {
                     // Off the active runs first: a waiter that comes after
                     // the hand-over below then reads the committed run.
                     forget_active(shared, lease);
                     shared.finished_here(lease.run_id, &outcome);
-                    // A parent waiting for this run may be due now.
-                    shared.dispatch.notify_one();
-                    shared.stop_local(&cancelled);
+                    if effects.woke_waiters {
+                        // A parent waiting for this run is due now. (Only
+                        // then: a claim per finish would cost a busy engine
+                        // a transaction per run.)
+                        shared.dispatch.notify_one();
+                    }
+                    shared.stop_local(&effects.cancelled);
                     Ok(())
                 }
                 Err(error) => Err(error),

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use durable::store::{
-    ClaimAtCreate, ClaimRequest, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
-    RunOutcome, StepRecord, Store, TransitionOutcome, Wait,
+    ClaimAtCreate, ClaimRequest, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
+    NewEvent, NewRun, RunOutcome, StepRecord, Store, TransitionOutcome, Wait,
 };
 use durable::{Error, RunId, RunStatus, StepKind, StepStatus, Uuid};
 
@@ -541,10 +541,18 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
     let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].lease.run_id, child.id);
-    store
+    let child_finish = store
         .finish_run(claimed[0].lease, RunOutcome::Completed("42".into()), NOW)
         .await
         .unwrap();
+    assert_eq!(
+        child_finish,
+        FinishEffects {
+            cancelled: Vec::new(),
+            woke_waiters: true,
+        },
+        "the child's finish says it settled its parent's step"
+    );
     let parent_again = store.claim_ready(claim_request(10, NOW)).await.unwrap();
     assert_eq!(
         parent_again[0].lease.run_id, parent.run_id,
@@ -571,11 +579,18 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let cancelled = store
+    let parent_finish = store
         .finish_run(parent_again[0].lease, RunOutcome::TimedOut, NOW)
         .await
         .unwrap();
-    assert_eq!(cancelled, [second.id]);
+    assert_eq!(
+        parent_finish,
+        FinishEffects {
+            cancelled: vec![second.id],
+            woke_waiters: false,
+        },
+        "nothing waits for the parent"
+    );
     let status = store.get_run(second.id).await.unwrap().unwrap().status;
     assert_eq!(status, RunStatus::Cancelled);
 }

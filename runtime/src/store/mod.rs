@@ -212,6 +212,19 @@ pub struct NewEvent {
     pub now: i64,
 }
 
+/// What [`Store::finish_run`] did besides ending its run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishEffects {
+    /// The unfinished descendants it cancelled (the run timed out or was
+    /// aborted).
+    pub cancelled: Vec<RunId>,
+    /// Whether it settled a step waiting for the run (a parent's
+    /// [`invoke`](crate::Ctx::invoke), a
+    /// [`wait_for_run`](crate::Ctx::wait_for_run)): that step's run may be due
+    /// now, so the engine looks for due runs.
+    pub woke_waiters: bool,
+}
+
 /// What [`Store::send_event`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentEvent {
@@ -353,14 +366,13 @@ pub trait Store: Send + Sync + 'static {
     fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Ends a running run, settles the steps waiting for it, and (when it
-    /// timed out) cancels its unfinished descendants. Returns the runs it
-    /// cancelled.
+    /// timed out or was aborted) cancels its unfinished descendants.
     fn finish_run(
         &self,
         lease: Lease,
         outcome: RunOutcome,
         now: i64,
-    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
+    ) -> BoxFuture<'_, Result<FinishEffects, Error>>;
 
     /// Cancels a pending, running or suspended run and its unfinished
     /// descendants, fencing out their workers, and settles the steps waiting

@@ -2,8 +2,8 @@
 //! queue and apply them, and the order a batch applies them in.
 
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine, NewEvent, NewRun,
-    RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
+    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
 };
 use crate::RunId;
 
@@ -136,7 +136,9 @@ pub(crate) enum WriteOut {
     Claimed(Vec<ClaimedRun>),
     Count(u64),
     Transition(TransitionOutcome, Vec<RunId>),
-    Finished(Vec<RunId>),
+    Finished(FinishEffects),
+    /// Runs a maintenance write ended.
+    Ended(Vec<RunId>),
     Waited(Option<String>),
     Resolved(String),
     Sent(SentEvent),
@@ -145,19 +147,24 @@ pub(crate) enum WriteOut {
 }
 
 /// Fills in the results of a group of `Finish` writes: done (with the runs
-/// the group cancelled) for those `finished` says were applied, a lost
-/// lease for the others.
+/// the group cancelled, and whether the run's waiters were settled, as
+/// `woke_waiters` says) for those `finished` says were applied, a lost lease
+/// for the others.
 pub(crate) fn finish_results(
     ops: &[WriteOp],
     group: &[usize],
     finished: impl Fn(RunId) -> bool,
+    woke_waiters: impl Fn(RunId) -> bool,
     cancelled: &[RunId],
     results: &mut [Option<Result<WriteOut, crate::Error>>],
 ) {
     for &index in group {
         if let WriteOp::Finish { lease, .. } = &ops[index] {
             results[index] = Some(if finished(lease.run_id) {
-                Ok(WriteOut::Finished(cancelled.to_vec()))
+                Ok(WriteOut::Finished(FinishEffects {
+                    cancelled: cancelled.to_vec(),
+                    woke_waiters: woke_waiters(lease.run_id),
+                }))
             } else {
                 Err(crate::Error::LeaseLost {
                     run_id: lease.run_id,
@@ -245,7 +252,7 @@ macro_rules! queued_writes {
             lease: Lease,
             outcome: RunOutcome,
             now: i64,
-        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        ) -> BoxFuture<'_, Result<FinishEffects, Error>> {
             Box::pin(async move {
                 match self
                     .write(WriteOp::Finish {
@@ -255,7 +262,7 @@ macro_rules! queued_writes {
                     })
                     .await?
                 {
-                    WriteOut::Finished(cancelled) => Ok(cancelled),
+                    WriteOut::Finished(effects) => Ok(effects),
                     _ => Err(unexpected()),
                 }
             })
@@ -394,7 +401,7 @@ macro_rules! queued_writes {
         ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
             Box::pin(async move {
                 match self.write(WriteOp::TimeOutOverdue { now, limit }).await? {
-                    WriteOut::Finished(ended) => Ok(ended),
+                    WriteOut::Ended(ended) => Ok(ended),
                     _ => Err(unexpected()),
                 }
             })

@@ -27,9 +27,9 @@ use super::rows::{
     parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
 use super::{
-    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
-    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, StoreSignal, TransitionOutcome,
-    Wait, event_output_json, run_outcome_json,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease,
+    LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, StoreSignal,
+    TransitionOutcome, Wait, event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
 use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
@@ -314,7 +314,8 @@ fn ends_descendants(op: &WriteOp) -> bool {
 ///   the new unclaimed runs when this commits.
 ///
 /// Its rows name what was written: `('created', run)`,
-/// `('saved', run, step)`, `('finished', run)`.
+/// `('saved', run, step)`, `('finished', run)`, and `('awaited', run)` for
+/// an ended run whose waiters were settled.
 const HOT_CREATED: &str = "\
 created AS ( \
   INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
@@ -371,7 +372,7 @@ settled AS ( \
     status = CASE WHEN f.completed THEN 'completed' ELSE 'failed' END, \
     output = f.outcome::jsonb, updated_at = f.now \
   FROM finished AS f WHERE s.wait_run = f.id AND s.status = 'waiting' \
-  RETURNING s.instance_id, f.now), \
+  RETURNING s.instance_id, f.now, f.id AS awaited), \
 woken AS ( \
   UPDATE wf_instance AS p SET updated_at = w.now, \
     ready_at = CASE WHEN p.ready_at IS NULL OR p.ready_at > w.now \
@@ -414,6 +415,7 @@ fn hot_writes_sql(creates: bool, saves: bool, finishes: bool) -> &'static str {
             finished = HOT_FINISHED.replace("{after_saved}", after_saved);
             parts.push(&finished);
             rows.push("SELECT 'finished', id::text, NULL FROM finished");
+            rows.push("SELECT DISTINCT 'awaited', awaited::text, NULL FROM settled");
             rows.push("SELECT 'announced', NULL, COUNT(*)::text FROM finished_announced");
         }
         format!("WITH {} {}", parts.join(", "), rows.join(" UNION ALL "))
@@ -531,7 +533,10 @@ async fn apply_hot(
                 step_saved(connection, written, lease, step).await?
             }
             WriteOp::Finish { lease, .. } if wrote("finished", lease.run_id, None) => {
-                Ok(WriteOut::Finished(Vec::new()))
+                Ok(WriteOut::Finished(FinishEffects {
+                    cancelled: Vec::new(),
+                    woke_waiters: wrote("awaited", lease.run_id, None),
+                }))
             }
             WriteOp::Finish { lease, .. } => Err(Error::LeaseLost {
                 run_id: lease.run_id,
@@ -608,9 +613,11 @@ async fn cancel_descendants(
     for &index in indices {
         if let WriteOp::Finish { lease, now, .. } = &ops[index]
             && ends_descendants(&ops[index])
-            && let Some(Ok(WriteOut::Finished(cancelled))) = &mut results[index]
+            && let Some(Ok(WriteOut::Finished(effects))) = &mut results[index]
         {
-            cancelled.extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
+            effects
+                .cancelled
+                .extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
         }
     }
     Ok(())
@@ -994,7 +1001,7 @@ async fn apply_op(
                     after_finish(connection, run_id, &RunOutcome::TimedOut, *now, notes).await?,
                 );
             }
-            Ok(WriteOut::Finished(ended))
+            Ok(WriteOut::Ended(ended))
         }
         WriteOp::DeleteEvents { before, limit } => {
             let deleted = sqlx::query(

@@ -30,8 +30,8 @@ use super::rows::{
     parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
 use super::{
-    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, Lease, LogLine,
-    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease,
+    LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait,
     event_output_json, run_outcome_json,
 };
 use crate::engine::lock;
@@ -475,13 +475,11 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
             for id in ids {
                 let run_id = parse_run_id(&id)?;
                 ended.push(run_id);
-                ended.extend(after_finish(
-                    connection,
-                    &[(run_id, &RunOutcome::TimedOut)],
-                    *now,
-                )?);
+                let (cancelled, _) =
+                    after_finish(connection, &[(run_id, &RunOutcome::TimedOut)], *now)?;
+                ended.extend(cancelled);
             }
-            Ok(WriteOut::Finished(ended))
+            Ok(WriteOut::Ended(ended))
         }
         WriteOp::DeleteEvents { before, limit } => {
             let deleted = connection
@@ -817,9 +815,10 @@ fn finish_runs(
             latest = latest.max(*now);
         }
     }
-    let cancelled = after_finish(connection, &ended, latest)?;
+    let (cancelled, awaited) = after_finish(connection, &ended, latest)?;
     let applied = |run_id: RunId| finished.contains(&run_id.to_string());
-    finish_results(ops, chunk, applied, &cancelled, results);
+    let woke_waiters = |run_id: RunId| awaited.contains(&run_id);
+    finish_results(ops, chunk, applied, woke_waiters, &cancelled, results);
     Ok(())
 }
 
@@ -1055,12 +1054,13 @@ fn complete_waiting_step(
 }
 
 /// After runs ended: settles the steps waiting for them, and cancels the
-/// unfinished descendants of those that timed out. Returns the cancelled runs.
+/// unfinished descendants of those that timed out. Returns the cancelled
+/// runs, and the ended runs whose waiters it settled.
 fn after_finish(
     connection: &Connection,
     ended: &[(RunId, &RunOutcome)],
     now: i64,
-) -> Result<Vec<RunId>, Error> {
+) -> Result<(Vec<RunId>, HashSet<RunId>), Error> {
     let mut settled = Vec::with_capacity(ended.len());
     let mut cancelled = Vec::new();
     for (run_id, outcome) in ended {
@@ -1071,8 +1071,8 @@ fn after_finish(
             cancelled.extend(cancel_tree(connection, *run_id, false, now)?);
         }
     }
-    settle_run_waiters(connection, &settled, now)?;
-    Ok(cancelled)
+    let awaited = settle_run_waiters(connection, &settled, now)?;
+    Ok((cancelled, awaited))
 }
 
 /// Cancels a run (when `include_root`) and every unfinished descendant,
@@ -1101,12 +1101,18 @@ fn cancel_tree(
 }
 
 /// Completes the steps waiting for these runs with how each ended (the
-/// outcome JSON, and whether the run completed). A run that did not complete
+/// outcome JSON, and whether the run completed); returns the runs that had
+/// such steps. A run that did not complete
 /// fails its waiting step, so a `retry` of the waiting run starts that step
 /// (a new child) again.
-fn settle_run_waiters(connection: &Connection, ended: &[EndedRun], now: i64) -> Result<(), Error> {
+fn settle_run_waiters(
+    connection: &Connection,
+    ended: &[EndedRun],
+    now: i64,
+) -> Result<HashSet<RunId>, Error> {
+    let mut awaited = HashSet::new();
     if ended.is_empty() {
-        return Ok(());
+        return Ok(awaited);
     }
     let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
     let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
@@ -1121,16 +1127,17 @@ fn settle_run_waiters(connection: &Connection, ended: &[EndedRun], now: i64) -> 
         .collect::<Result<_, _>>()?;
     for (instance, step, wait_run) in waiters {
         let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
-        if let Some((_, outcome, completed)) = ended {
+        if let Some((run_id, outcome, completed)) = ended {
             let status = if *completed {
                 StepStatus::Completed
             } else {
                 StepStatus::Failed
             };
             complete_waiting_step(connection, &instance, &step, status, outcome, now)?;
+            awaited.insert(*run_id);
         }
     }
-    Ok(())
+    Ok(awaited)
 }
 
 /// The status of a step that waited for a run that ended with `status`.
