@@ -743,7 +743,8 @@ pub async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
 
 /// A suspension saves the step records it carries (a sleep's record) in the
 /// same transaction, fenced like the suspension: a stale lease writes
-/// neither.
+/// neither. The claim that takes the run again reads its journal along
+/// (both stores do, saving a read per woken run).
 pub async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let sleeping = StepRecord {
@@ -768,6 +769,11 @@ pub async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        claimed[0].journal.as_deref(),
+        Some(std::slice::from_ref(&sleeping)),
+        "the claim read the journal along"
+    );
     let later = StepRecord {
         name: "later".into(),
         seq: 1,
