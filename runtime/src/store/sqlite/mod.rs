@@ -657,7 +657,7 @@ fn journal_rows(connection: &Connection, run_id: RunId) -> rusqlite::Result<Vec<
             "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
              updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY created_at, seq",
         )?
-        .query_map(params![run_id.to_string()], read_step)?
+        .query_map(params![run_id.to_string()], |row| StepRow::try_from(row))?
         .collect()
 }
 
@@ -1143,9 +1143,8 @@ fn cancel_tree(
 
 /// Completes the steps waiting for these runs with how each ended (the
 /// outcome JSON, and whether the run completed); returns the runs that had
-/// such steps. A run that did not complete
-/// fails its waiting step, so a `retry` of the waiting run starts that step
-/// (a new child) again.
+/// such steps. A run that did not complete fails its waiting step, so a
+/// `retry` of the waiting run starts that step (a new child) again.
 fn settle_run_waiters(
     connection: &Connection,
     ended: &[EndedRun],
@@ -1260,22 +1259,6 @@ fn transition(
     })
 }
 
-/// A `wf_step` row in the column order of [`StepRow`].
-fn read_step(row: &rusqlite::Row<'_>) -> rusqlite::Result<StepRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
-
 impl Store for SqliteStore {
     super::ops::queued_writes!();
 
@@ -1355,21 +1338,7 @@ impl Store for SqliteStore {
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
                      created_at, finished_at, deadline_at, executions FROM wf_instance WHERE id = ?1",
                 )?
-                .query_row(params![run_id.to_string()], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                        row.get(9)?,
-                        row.get(10)?,
-                    ))
-                })
+                .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))
                 .optional()
         });
         let result = row.and_then(|row| row.map(run_info).transpose());
