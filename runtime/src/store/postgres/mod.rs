@@ -20,7 +20,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
+use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{FINISH_PHASE, WriteOp, WriteOut};
 use super::rows::{
     EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
@@ -113,7 +113,7 @@ impl PostgresStore {
             .await?;
         migrate(&pool).await?;
         Ok(PostgresStore {
-            writer: GroupCommit::spawn(writer, MAX_BATCH, WriterPlacement::OwnThread),
+            writer: GroupCommit::spawn(writer, MAX_BATCH),
             pool,
             listener: Mutex::new(None),
             lease,

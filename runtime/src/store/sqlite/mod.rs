@@ -23,7 +23,7 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit, WriterPlacement};
+use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
     EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
@@ -138,7 +138,7 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             readers,
-            writer: GroupCommit::spawn(writer, MAX_BATCH, WriterPlacement::Task),
+            writer: GroupCommit::spawn(writer, MAX_BATCH),
             file_lock: Mutex::new(lock_file),
         })
     }
