@@ -98,22 +98,6 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StepStatus;
-
-    fn record(name: &str, seq: i64, kind: StepKind) -> StepRecord {
-        StepRecord {
-            name: name.into(),
-            seq,
-            kind,
-            status: StepStatus::Completed,
-            input: None,
-            output: Some("1".into()),
-            error: None,
-            attempts: 1,
-            wake_at: None,
-            updated_at: 0,
-        }
-    }
 
     fn journal(records: Vec<StepRecord>) -> Journal {
         Journal::new(RunId(uuid::Uuid::nil()), records)
@@ -121,7 +105,7 @@ mod tests {
 
     #[test]
     fn recorded_steps_replay_and_new_ones_get_the_next_position() {
-        let mut journal = journal(vec![record("a", 0, StepKind::Run)]);
+        let mut journal = journal(vec![StepRecord::completed("a", 0, StepKind::Run)]);
         assert!(
             matches!(journal.reach("a", StepKind::Run), Ok(StepStart::Recorded(r)) if r.name == "a")
         );
@@ -134,8 +118,8 @@ mod tests {
     #[test]
     fn a_renamed_step_is_non_deterministic_and_names_both() {
         let mut journal = journal(vec![
-            record("a", 0, StepKind::Run),
-            record("b", 1, StepKind::Run),
+            StepRecord::completed("a", 0, StepKind::Run),
+            StepRecord::completed("b", 1, StepKind::Run),
         ]);
         journal.reach("a", StepKind::Run).unwrap();
         match journal.reach("b2", StepKind::Run) {
@@ -150,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_step_of_another_kind_is_non_deterministic() {
-        let mut journal = journal(vec![record("a", 0, StepKind::Sleep)]);
+        let mut journal = journal(vec![StepRecord::completed("a", 0, StepKind::Sleep)]);
         assert!(matches!(
             journal.reach("a", StepKind::Run),
             Err(Error::NonDeterminism { .. })
@@ -170,9 +154,9 @@ mod tests {
     fn positions_count_per_scope_so_branches_may_interleave_differently() {
         // First execution: branch 0 and 1 each ran two steps, interleaved.
         let mut journal = journal(vec![
-            record("map[0]/a", 0, StepKind::Run),
-            record("map[1]/a", 0, StepKind::Run),
-            record("map[1]/b", 1, StepKind::Run),
+            StepRecord::completed("map[0]/a", 0, StepKind::Run),
+            StepRecord::completed("map[1]/a", 0, StepKind::Run),
+            StepRecord::completed("map[1]/b", 1, StepKind::Run),
         ]);
         // Replay reaches them in another order, and a new step in branch 0.
         assert!(matches!(
@@ -202,8 +186,8 @@ mod tests {
 
     fn journal_of_branch() -> Journal {
         journal(vec![
-            record("map[0]/a", 0, StepKind::Run),
-            record("map[0]/b", 1, StepKind::Run),
+            StepRecord::completed("map[0]/a", 0, StepKind::Run),
+            StepRecord::completed("map[0]/b", 1, StepKind::Run),
         ])
     }
 
@@ -211,8 +195,8 @@ mod tests {
     fn steps_replayed_out_of_order_are_accepted() {
         // Concurrent steps may finish in any order; matching is by name.
         let mut journal = journal(vec![
-            record("b", 0, StepKind::Run),
-            record("a", 1, StepKind::Run),
+            StepRecord::completed("b", 0, StepKind::Run),
+            StepRecord::completed("a", 1, StepKind::Run),
         ]);
         assert!(matches!(
             journal.reach("a", StepKind::Run),

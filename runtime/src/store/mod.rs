@@ -141,6 +141,25 @@ pub struct StepRecord {
     pub updated_at: i64,
 }
 
+#[cfg(test)]
+impl StepRecord {
+    /// A step completed on its first attempt with output `1`, for unit tests.
+    pub(crate) fn completed(name: &str, seq: i64, kind: StepKind) -> Self {
+        StepRecord {
+            name: name.into(),
+            seq,
+            kind,
+            status: StepStatus::Completed,
+            input: None,
+            output: Some("1".into()),
+            error: None,
+            attempts: 1,
+            wake_at: None,
+            updated_at: 0,
+        }
+    }
+}
+
 impl StepRecord {
     /// The record as the public [`StepInfo`].
     pub fn to_info(&self) -> StepInfo {
