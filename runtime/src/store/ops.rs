@@ -177,7 +177,8 @@ pub(crate) fn finish_results(
 /// The [`Store`](super::Store) methods that are one queued write, for a
 /// backend with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`
 /// and a `writer: GroupCommit<WriteOp, WriteOut>`: every backend answers
-/// them the same way, from its writer.
+/// them the same way, through its `write` (which queues them for its writer,
+/// but for PostgreSQL's claims).
 macro_rules! queued_writes {
     () => {
         fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>> {

@@ -64,6 +64,9 @@ impl From<sqlx::Error> for Error {
 pub struct PostgresStore {
     pool: PgPool,
     writer: GroupCommit<WriteOp, WriteOut>,
+    /// Claims run here, beside the writer, not queued behind its batches:
+    /// a claim then takes one statement's time, however busy the writer is.
+    claimer: tokio::sync::Mutex<OwnConnection>,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
     lease: Duration,
 }
@@ -101,10 +104,8 @@ impl PostgresStore {
         }
         // No ping before each use: a broken connection fails its statement,
         // and the writer retries the batch on a fresh one.
-        let writer = PgWriter {
-            options: writer_options(&options),
-            connection: None,
-        };
+        let writer = PgWriter(OwnConnection::new(&options));
+        let claimer = tokio::sync::Mutex::new(OwnConnection::new(&options));
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -115,13 +116,23 @@ impl PostgresStore {
         Ok(PostgresStore {
             writer: GroupCommit::spawn(writer, MAX_BATCH),
             pool,
+            claimer,
             listener: Mutex::new(None),
             lease,
         })
     }
 
+    /// Applies a write: a claim on the claimer's connection, any other
+    /// write through the writer.
     async fn write(&self, op: WriteOp) -> Result<WriteOut, Error> {
-        self.writer.submit(op).await
+        match op {
+            WriteOp::Claim(request) => {
+                let mut claimer = self.claimer.lock().await;
+                let claimed = claim(claimer.get().await?, &request).await;
+                Ok(WriteOut::Claimed(claimer.keep_if_ok(claimed)?))
+            }
+            op => self.writer.submit(op).await,
+        }
     }
 }
 
@@ -172,13 +183,51 @@ fn writer_options(options: &PgConnectOptions) -> PgConnectOptions {
     ])
 }
 
-/// The group-commit writer: applies batches on a connection of its own, so
-/// a write never waits for a connection of the pool.
-struct PgWriter {
+/// A connection of the store's own, outside the pool, with the writer's
+/// settings ([`writer_options`]): opened on first use, and again after a
+/// failure left it in doubt.
+struct OwnConnection {
     options: PgConnectOptions,
-    /// `None` until connected, and again after a failed batch.
+    /// `None` until connected, and again after a failed use.
     connection: Option<PgConnection>,
 }
+
+impl OwnConnection {
+    fn new(options: &PgConnectOptions) -> Self {
+        OwnConnection {
+            options: writer_options(options),
+            connection: None,
+        }
+    }
+
+    /// The connection, opened if it is not.
+    async fn get(&mut self) -> Result<&mut PgConnection, Error> {
+        Ok(match &mut self.connection {
+            Some(connection) => connection,
+            slot @ None => slot.insert(PgConnection::connect_with(&self.options).await?),
+        })
+    }
+
+    /// Forgets the connection if `result` failed: it may be broken or inside
+    /// a failed transaction, so the next use starts on a fresh one.
+    fn keep_if_ok<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        if result.is_err() {
+            self.connection = None;
+        }
+        result
+    }
+
+    async fn close(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            // Closing only says goodbye to the server; dropping would do.
+            let _ = connection.close().await;
+        }
+    }
+}
+
+/// The group-commit writer: applies batches on a connection of its own, so
+/// a write never waits for a connection of the pool.
+struct PgWriter(OwnConnection);
 
 type Results = BatchResults<WriteOut>;
 
@@ -188,17 +237,8 @@ impl BatchApply for PgWriter {
 
     fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
         Box::pin(async move {
-            let connection = match &mut self.connection {
-                Some(connection) => connection,
-                slot @ None => slot.insert(PgConnection::connect_with(&self.options).await?),
-            };
-            let applied = apply_batch(connection, ops).await;
-            if applied.is_err() {
-                // The connection may be broken or inside a failed
-                // transaction: the next batch starts on a fresh one.
-                self.connection = None;
-            }
-            applied
+            let applied = apply_batch(self.0.get().await?, ops).await;
+            self.0.keep_if_ok(applied)
         })
     }
 }
@@ -800,6 +840,8 @@ async fn apply_op(
             let [result] = results;
             result.unwrap_or_else(|| Err(unexpected()))
         }
+        // `PostgresStore::write` runs claims on a connection of their own;
+        // one in a batch all the same is applied like the other writes.
         WriteOp::Claim(request) => Ok(WriteOut::Claimed(claim(connection, request).await?)),
         WriteOp::Suspend { .. } => {
             // Suspends go through the multi-row path, also one alone.
@@ -1751,6 +1793,7 @@ impl Store for PostgresStore {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.writer.close().await;
+            self.claimer.lock().await.close().await;
             if let Some(listener) = lock(&self.listener).take() {
                 listener.abort();
             }
@@ -1786,6 +1829,25 @@ mod tests {
         .await
         .unwrap();
         Some((writer, schema))
+    }
+
+    /// A run of workflow `w` due at 1 ms, claimed as it is created by `owner`
+    /// if given (its lease token is then 1).
+    fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
+        NewRun {
+            id,
+            workflow: "w".into(),
+            input: "null".into(),
+            idempotency_key: None,
+            now: 1,
+            ready_at: 1,
+            deadline_at: None,
+            parent_id: None,
+            claimed_by: owner.map(|owner| ClaimAtCreate {
+                owner: owner.into(),
+                lease_expires_at: Some(31_000),
+            }),
+        }
     }
 
     /// The plan of prepared statement `name`, run with every argument NULL
@@ -1869,20 +1931,7 @@ mod tests {
         let run_id = RunId::new();
         let lease = Lease { run_id, token: 1 };
         let step = StepRecord::completed("a", 0, StepKind::Run);
-        let create = WriteOp::Create(NewRun {
-            id: run_id,
-            workflow: "w".into(),
-            input: "null".into(),
-            idempotency_key: None,
-            now: 1,
-            ready_at: 1,
-            deadline_at: None,
-            parent_id: None,
-            claimed_by: Some(ClaimAtCreate {
-                owner: "plan-test".into(),
-                lease_expires_at: Some(31_000),
-            }),
-        });
+        let create = WriteOp::Create(new_run(run_id, Some("plan-test")));
         let save = || WriteOp::SaveStep(lease, step.clone());
         let finish = || WriteOp::Finish {
             lease,
@@ -1953,6 +2002,80 @@ mod tests {
         }
         sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&mut writer)
+            .await
+            .unwrap();
+    }
+
+    /// A claim does not queue behind the writer: with the writer's batch
+    /// stuck on a locked row, a due run is still claimed.
+    #[tokio::test]
+    async fn a_claim_does_not_wait_for_the_writers_batch() {
+        let Ok(url) = std::env::var("DURABLE_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL claim test");
+            return;
+        };
+        let schema = format!(
+            "t_claimaside_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let store = Arc::new(
+            PostgresStore::open(&url, Some(&schema), Duration::from_secs(30))
+                .await
+                .unwrap(),
+        );
+        let (running, due) = (RunId::new(), RunId::new());
+        store
+            .create_run(new_run(running, Some("worker")))
+            .await
+            .unwrap();
+        store.create_run(new_run(due, None)).await.unwrap();
+        // Another session locks the running run's row: the writer's next
+        // batch, a step of that run, waits for it.
+        let options: PgConnectOptions = url.parse().unwrap();
+        let mut other =
+            PgConnection::connect_with(&options.options([("search_path", schema.as_str())]))
+                .await
+                .unwrap();
+        sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+        sqlx::query("SELECT 1 FROM wf_instance WHERE id = $1::uuid FOR UPDATE")
+            .bind(running.to_string())
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let step = StepRecord::completed("a", 0, StepKind::Run);
+        let lease = Lease {
+            run_id: running,
+            token: ClaimAtCreate::TOKEN,
+        };
+        let saving = tokio::spawn({
+            let store = store.clone();
+            async move { store.save_step(lease, step).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!saving.is_finished(), "the writer waits for the locked row");
+        let claim = store.claim_ready(ClaimRequest {
+            owner: "worker".into(),
+            now: 1_000,
+            limit: 10,
+            workflows: r#"["w"]"#.into(),
+            lease_expires_at: Some(31_000),
+        });
+        let claimed = tokio::time::timeout(Duration::from_secs(10), claim)
+            .await
+            .expect("the claim waited behind the writer's stuck batch")
+            .unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|run| run.lease.run_id)
+                .collect::<Vec<_>>(),
+            [due]
+        );
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        saving.await.unwrap().unwrap();
+        store.close().await;
+        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut other)
             .await
             .unwrap();
     }
