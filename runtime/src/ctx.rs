@@ -103,6 +103,9 @@ pub(crate) struct RunContext {
     /// The engine's concurrency slot the run executes in.
     slot: Arc<Slot>,
     state: Mutex<RunState>,
+    /// Held while the records of [`RunState::unsaved`] are written, so a
+    /// branch that must come after them waits for another branch's write.
+    saving: tokio::sync::Mutex<()>,
     /// Woken whenever `state` asks the executor to act.
     pub(crate) control: Notify,
 }
@@ -120,9 +123,12 @@ pub(crate) struct RunState {
     pub(crate) timer_at: Option<i64>,
     /// The earliest time a suspended wait times out.
     pub(crate) timeout_at: Option<i64>,
-    /// Step records to save with the suspension, not before it: the record
-    /// of a sleep that suspends the run.
-    pub(crate) saved_on_suspend: Vec<StepRecord>,
+    /// Step records not written yet: they are written with the run's next
+    /// write, or before its next step body runs ([`Ctx::save_unsaved`]), or
+    /// with its suspension or its finish. The results of completed steps wait
+    /// here (so a run's last results travel with its finish), and the record
+    /// of a sleep that suspends the run (it travels with the suspension).
+    pub(crate) unsaved: Vec<StepRecord>,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
     /// The compensations of the steps completed so far, in completion order:
@@ -172,6 +178,7 @@ impl RunContext {
                 journal: Journal::new(lease.run_id, journal),
                 ..RunState::default()
             }),
+            saving: tokio::sync::Mutex::new(()),
             control: Notify::new(),
         })
     }
@@ -376,12 +383,13 @@ impl Ctx {
         let value = make();
         let output = self.encode(name, &value).await;
         let record = self.record(name, seq, kind, StepStatus::Completed);
-        self.save(StepRecord {
+        // Nothing outside the run saw the value yet: its record goes with
+        // the run's next write.
+        self.save_later(StepRecord {
             output: Some(output),
             attempts: 1,
             ..record
-        })
-        .await;
+        });
         value
     }
 
@@ -405,7 +413,7 @@ impl Ctx {
                     // the suspension. Until then nothing follows from it,
                     // so a crash before is as if the sleep had not begun.
                     let record = self.record(name, seq, kind, StepStatus::Sleeping);
-                    self.run.state().saved_on_suspend.push(StepRecord {
+                    self.run.state().unsaved.push(StepRecord {
                         wake_at: Some(wake_at),
                         ..record
                     });
@@ -525,6 +533,38 @@ impl Ctx {
         }
     }
 
+    /// Keeps a completed step's record to write with the run's next write
+    /// (see [`RunState::unsaved`]), instead of waiting for a write of its
+    /// own: the run goes on at once. A crash before that write runs the step
+    /// again, as a crash before its own write would have.
+    fn save_later(&self, record: StepRecord) {
+        self.run.state().unsaved.push(record);
+    }
+
+    /// Writes the records [`RunState::unsaved`] holds, all at once, before
+    /// what must come after them: a step body (which runs only once the
+    /// results before it are committed), or another write of the run. When
+    /// this returns, every record kept before it was called is written,
+    /// also by another branch of the run; a lost lease or a store that stays
+    /// down ends the run.
+    pub(crate) async fn save_unsaved(&self) {
+        let _turn = self.run.saving.lock().await;
+        let records = std::mem::take(&mut self.run.state().unsaved);
+        if records.is_empty() {
+            return;
+        }
+        let store = &self.run.shared.store;
+        let lease = self.run.lease;
+        let writes = records.iter().map(|record| {
+            self.persist_now(&record.name, || store.save_step(lease, record.clone()))
+        });
+        for written in futures_util::future::join_all(writes).await {
+            if let Err(error) = written {
+                self.stop(error).await
+            }
+        }
+    }
+
     /// Writes a step record, retrying storage errors in-process; ends the run
     /// if the lease is lost or the store stays down.
     async fn save(&self, record: StepRecord) {
@@ -619,10 +659,21 @@ impl Ctx {
         }
     }
 
-    /// Runs a write the run depends on, retrying storage errors in-process.
+    /// Runs a write the run depends on, after the records the run keeps
+    /// unsaved ([`Ctx::save_unsaved`]), retrying storage errors in-process.
     /// A lost lease, or a store that stays down, ends the run (this never
     /// returns then); any other refusal is returned.
     pub(crate) async fn persist<'s, T>(
+        &self,
+        step: &str,
+        write: impl FnMut() -> crate::BoxFuture<'s, Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.save_unsaved().await;
+        self.persist_now(step, write).await
+    }
+
+    /// [`Ctx::persist`] without writing the unsaved records first.
+    async fn persist_now<'s, T>(
         &self,
         step: &str,
         mut write: impl FnMut() -> crate::BoxFuture<'s, Result<T, Error>>,
@@ -813,9 +864,12 @@ impl<'a> StepBuilder<'a, NoCompensation> {
     ///
     /// If the journal already holds the step's output, `body` is not called
     /// and the recorded output is returned. Otherwise `body` runs, and its
-    /// output is committed before `run` returns. The body runs **at least
-    /// once**: a crash after it did its work and before the commit runs it
-    /// again on resume; once the commit happened it never runs again.
+    /// output is committed with the run's next write: before the next step
+    /// body runs or any other write of the run, or with the run's suspension
+    /// or finish (so a run's last step costs no write of its own). The body
+    /// runs **at least once**: a crash after it did its work and before the
+    /// commit runs it again on resume; once the commit happened it never
+    /// runs again.
     ///
     /// A body error converts into [`StepError`]: retryable errors are retried
     /// by the policy, permanent ones fail the step at once.
@@ -951,6 +1005,8 @@ impl<C> StepBuilder<'_, C> {
                 ctx.wait_until(at).await;
             }
             attempt += 1;
+            // The body runs only once the results before it are committed.
+            ctx.save_unsaved().await;
             let busy = Busy::working(&ctx.run).await;
             let attempt_future = body(attempt);
             let timed_out = async {
@@ -1000,11 +1056,10 @@ impl<C> StepBuilder<'_, C> {
             match outcome {
                 Ok(value) => {
                     let output = ctx.encode(name, &value).await;
-                    ctx.save(StepRecord {
+                    ctx.save_later(StepRecord {
                         output: Some(output.clone()),
                         ..base
-                    })
-                    .await;
+                    });
                     ctx.register_compensation(name, &output, undo);
                     return Ok(value);
                 }

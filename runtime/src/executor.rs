@@ -219,7 +219,8 @@ fn forget_active(shared: &Shared, lease: Lease) {
 
 /// What ended one execution.
 enum Ending {
-    Finished(RunOutcome),
+    /// Finished, saving these step records with the finish.
+    Finished(RunOutcome, Vec<StepRecord>),
     /// Suspended until the time (if any), saving these step records with
     /// the suspension.
     Suspended(Option<i64>, Vec<StepRecord>),
@@ -234,8 +235,12 @@ async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
     slot.end();
     let now = shared.clock.now_ms();
     let written = match ending {
-        Ending::Finished(outcome) => {
-            match shared.store.finish_run(lease, outcome.clone(), now).await {
+        Ending::Finished(outcome, steps) => {
+            match shared
+                .store
+                .finish_run(lease, outcome.clone(), steps, now)
+                .await
+            {
                 Ok(effects) => {
                     // Off the active runs first: a waiter that comes after
                     // the hand-over below then reads the committed run.
@@ -275,13 +280,14 @@ async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
 async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Ending {
     let lease = run.lease;
     let Some(registered) = shared.registry.get(run.workflow.as_str()) else {
-        return Ending::Finished(RunOutcome::Failed(
-            Error::UnknownWorkflow(run.workflow).to_string(),
-        ));
+        return Ending::Finished(
+            RunOutcome::Failed(Error::UnknownWorkflow(run.workflow).to_string()),
+            Vec::new(),
+        );
     };
     let deadline = run.deadline_at;
     if deadline.is_some_and(|at| at <= shared.clock.now_ms()) {
-        return Ending::Finished(RunOutcome::TimedOut);
+        return Ending::Finished(RunOutcome::TimedOut, Vec::new());
     }
     let journal = match run.journal {
         Some(journal) => journal,
@@ -310,15 +316,18 @@ async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Endin
         }
     };
     tokio::pin!(timeout);
+    // The run's step records not written yet go with its finish.
+    let finished =
+        |outcome| Ending::Finished(outcome, std::mem::take(&mut context.state().unsaved));
     loop {
         let failure = tokio::select! {
             biased;
             result = &mut current => {
                 if let Some(message) = unwinding {
-                    return Ending::Finished(RunOutcome::Failed(message));
+                    return finished(RunOutcome::Failed(message));
                 }
                 match result {
-                    Ok(Ok(output)) => return finish_with_output(shared, output),
+                    Ok(Ok(output)) => return finished(outcome_of_output(shared, output)),
                     Ok(Err(message)) => message,
                     Err(panic) => format!("the workflow body {panic}"),
                 }
@@ -326,32 +335,35 @@ async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Endin
             () = context.control.notified() => {
                 let mut state = context.state();
                 if let Some(error) = state.stop.take() {
+                    let unsaved = std::mem::take(&mut state.unsaved);
                     return match error {
                         Error::LeaseLost { .. }
                         | Error::Database(_)
                         | Error::StepRecordedElsewhere { .. } => Ending::Stopped(error),
-                        Error::Aborted(reason) => Ending::Finished(RunOutcome::Cancelled(reason)),
+                        Error::Aborted(reason) => {
+                            Ending::Finished(RunOutcome::Cancelled(reason), unsaved)
+                        }
                         // Non-determinism, duplicate steps, serialization and
                         // size errors end the run: retrying cannot fix them.
-                        error => Ending::Finished(RunOutcome::Failed(error.to_string())),
+                        error => Ending::Finished(RunOutcome::Failed(error.to_string()), unsaved),
                     };
                 }
                 if state.busy == 0 && state.suspended {
                     let ready_at = state.ready_at(deadline, shared.config.claim_early_ms);
-                    return Ending::Suspended(ready_at, std::mem::take(&mut state.saved_on_suspend));
+                    return Ending::Suspended(ready_at, std::mem::take(&mut state.unsaved));
                 }
                 match state.fail.take() {
                     Some(message) if unwinding.is_none() => message,
                     _ => continue,
                 }
             }
-            () = &mut timeout => return Ending::Finished(RunOutcome::TimedOut),
+            () = &mut timeout => return finished(RunOutcome::TimedOut),
         };
         // The body failed: run the compensations and the on-failure hook, as
         // durable steps, before the run is marked failed.
         let has_compensations = !context.state().compensations.is_empty();
         if !has_compensations && registered.on_failure.is_none() {
-            return Ending::Finished(RunOutcome::Failed(failure));
+            return finished(RunOutcome::Failed(failure));
         }
         let hook = registered.on_failure;
         let unwind_ctx = ctx.clone();
@@ -365,7 +377,9 @@ async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Endin
     }
 }
 
-fn finish_with_output(shared: &Shared, output: String) -> Ending {
+/// How a run whose body returned `output` ends: completed, unless the
+/// output is over its size limit.
+fn outcome_of_output(shared: &Shared, output: String) -> RunOutcome {
     let limit = shared.config.limits.max_step_output_bytes;
     if output.len() > limit {
         let error = Error::PayloadTooLarge {
@@ -374,7 +388,7 @@ fn finish_with_output(shared: &Shared, output: String) -> Ending {
             limit,
             limit_name: "max_step_output_bytes",
         };
-        return Ending::Finished(RunOutcome::Failed(error.to_string()));
+        return RunOutcome::Failed(error.to_string());
     }
-    Ending::Finished(RunOutcome::Completed(output))
+    RunOutcome::Completed(output)
 }

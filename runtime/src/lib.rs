@@ -34,7 +34,9 @@
 //! - A step's result is recorded once; after that it is only replayed.
 //! - A step's body runs **at least once**: if the process dies after the body
 //!   did its work and before its result was committed, the body runs again
-//!   when the run resumes. Make bodies idempotent, or accept a repeat.
+//!   when the run resumes. Make bodies idempotent, or accept a repeat. A
+//!   result is committed at the latest before the next step body runs (it
+//!   may travel with the run's next write, such as its finish).
 //! - A worker whose lease was taken over (by a cancel, or another worker)
 //!   cannot commit anything (fencing token on every write).
 //! - Durable sleeps never wake early, and cost no task or future while the

@@ -32,6 +32,7 @@ macro_rules! every_case {
             retention_deletes_a_run_with_its_steps_and_logs,
             a_run_can_be_claimed_as_it_is_created,
             a_suspension_saves_the_steps_it_carries,
+            a_finish_saves_the_steps_it_carries,
         );
     };
 }
@@ -112,7 +113,7 @@ pub async fn a_stale_lease_cannot_write(store: &dyn Store) {
     ));
     assert!(is_lease_lost(
         store
-            .finish_run(lease, RunOutcome::Completed("3".into()), NOW)
+            .finish_run(lease, RunOutcome::Completed("3".into()), Vec::new(), NOW)
             .await
     ));
     assert!(is_lease_lost(
@@ -147,7 +148,12 @@ pub async fn recovery_fences_the_previous_worker(store: &dyn Store) {
     assert!(claimed[0].lease.token > old.token);
     assert_eq!(claimed[0].executions, 2);
     store
-        .finish_run(claimed[0].lease, RunOutcome::Completed("7".into()), NOW)
+        .finish_run(
+            claimed[0].lease,
+            RunOutcome::Completed("7".into()),
+            Vec::new(),
+            NOW,
+        )
         .await
         .unwrap();
     let info = store.get_run(old.run_id).await.unwrap().unwrap();
@@ -271,7 +277,7 @@ pub async fn retry_keeps_completed_steps(store: &dyn Store) {
         TransitionOutcome::Refused(RunStatus::Running)
     );
     store
-        .finish_run(lease, RunOutcome::Failed("broken".into()), NOW)
+        .finish_run(lease, RunOutcome::Failed("broken".into()), Vec::new(), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -315,7 +321,7 @@ pub async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store) {
     }
     let finishes = leases
         .iter()
-        .map(|lease| store.finish_run(*lease, RunOutcome::Completed("1".into()), NOW));
+        .map(|lease| store.finish_run(*lease, RunOutcome::Completed("1".into()), Vec::new(), NOW));
     let results = futures_join_all(finishes).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
 }
@@ -542,7 +548,12 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].lease.run_id, child.id);
     let child_finish = store
-        .finish_run(claimed[0].lease, RunOutcome::Completed("42".into()), NOW)
+        .finish_run(
+            claimed[0].lease,
+            RunOutcome::Completed("42".into()),
+            Vec::new(),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -580,7 +591,7 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         .await
         .unwrap();
     let parent_finish = store
-        .finish_run(parent_again[0].lease, RunOutcome::TimedOut, NOW)
+        .finish_run(parent_again[0].lease, RunOutcome::TimedOut, Vec::new(), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -664,7 +675,12 @@ pub async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) 
             .await
             .unwrap();
         store
-            .finish_run(lease, RunOutcome::Completed("1".into()), finished_at)
+            .finish_run(
+                lease,
+                RunOutcome::Completed("1".into()),
+                Vec::new(),
+                finished_at,
+            )
             .await
             .unwrap();
     }
@@ -734,7 +750,7 @@ pub async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
         [plain.id]
     );
     store
-        .finish_run(lease, RunOutcome::Completed("1".into()), NOW)
+        .finish_run(lease, RunOutcome::Completed("1".into()), Vec::new(), NOW)
         .await
         .unwrap();
     let info = store.get_run(run.id).await.unwrap().unwrap();
@@ -785,4 +801,42 @@ pub async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
             .await
     ));
     assert_eq!(store.load_journal(lease.run_id).await.unwrap(), [sleeping]);
+}
+
+/// A finish saves the step records it carries first, in its transaction: a
+/// step already completed keeps its result; a stale lease writes nothing.
+pub async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    let first = step("a", 0, StepStatus::Completed, Some("1"));
+    store.save_step(lease, first.clone()).await.unwrap();
+    let rewritten = step("a", 0, StepStatus::Completed, Some("99"));
+    let last = step("b", 1, StepStatus::Completed, Some("2"));
+    store
+        .finish_run(
+            lease,
+            RunOutcome::Completed("3".into()),
+            vec![rewritten, last.clone()],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_journal(lease.run_id).await.unwrap(),
+        [first.clone(), last.clone()]
+    );
+    let info = store.get_run(lease.run_id).await.unwrap().unwrap();
+    assert_eq!(info.status, RunStatus::Completed);
+    assert_eq!(info.output, Some(serde_json::json!(3)));
+    // The run is over: a second finish under the same lease is refused, and
+    // its steps with it.
+    let late = step("c", 2, StepStatus::Completed, Some("4"));
+    assert!(is_lease_lost(
+        store
+            .finish_run(lease, RunOutcome::Completed("5".into()), vec![late], NOW)
+            .await
+    ));
+    assert_eq!(
+        store.load_journal(lease.run_id).await.unwrap(),
+        [first, last]
+    );
 }

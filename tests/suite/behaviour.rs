@@ -156,6 +156,75 @@ async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
     assert_eq!(run.result().await.unwrap(), 2);
 }
 
+// ---------------------------------------------------------------- when results are written
+
+/// The engine the `sees_earlier_results` workflow reads its own steps from.
+static ENGINE_OF_SEES_EARLIER_RESULTS: Mutex<Option<Engine>> = Mutex::new(None);
+
+/// Its second step's body returns the steps of its run the store has
+/// recorded completed by the time the body runs.
+#[workflow]
+async fn sees_earlier_results(ctx: Ctx) -> Result<Vec<String>, Error> {
+    ctx.run("first", async || Ok::<_, StepError>(1)).await?;
+    ctx.now("stamp").await?;
+    let run_id = ctx.run_id();
+    ctx.run("second", move || async move {
+        let engine = ENGINE_OF_SEES_EARLIER_RESULTS.lock().unwrap().clone();
+        let engine = engine.ok_or_else(|| StepError::permanent("no engine"))?;
+        let steps = engine
+            .run_handle::<Vec<String>>(run_id)
+            .steps()
+            .await
+            .map_err(|error| StepError::permanent(error.to_string()))?;
+        Ok::<_, StepError>(
+            steps
+                .into_iter()
+                .filter(|step| step.status == StepStatus::Completed)
+                .map(|step| step.name)
+                .collect(),
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_step_body_runs_after_the_results_before_it_are_committed_and_the_last_goes_with_the_finish()
+ {
+    let Some(db) = crate::test_db(stringify!(
+        a_step_body_runs_after_the_results_before_it_are_committed_and_the_last_goes_with_the_finish
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .register(SeesEarlierResults)
+        .start()
+        .await
+        .unwrap();
+    *ENGINE_OF_SEES_EARLIER_RESULTS.lock().unwrap() = Some(engine.clone());
+    let run = SeesEarlierResults::trigger(&engine).await.unwrap();
+    // A completed step's result and a recorded value may wait to be written
+    // with the run's next write, but never past the next step body.
+    assert_eq!(run.result().await.unwrap(), ["first", "stamp"]);
+    // The last result, not written before the run ended, went with its finish.
+    let steps: Vec<(String, StepStatus)> = run
+        .steps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|step| (step.name, step.status))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("first".to_owned(), StepStatus::Completed),
+            ("stamp".to_owned(), StepStatus::Completed),
+            ("second".to_owned(), StepStatus::Completed),
+        ]
+    );
+    ENGINE_OF_SEES_EARLIER_RESULTS.lock().unwrap().take();
+}
+
 // ---------------------------------------------------------------- timeouts
 
 #[workflow]

@@ -385,11 +385,16 @@ pub trait Store: Send + Sync + 'static {
     fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Ends a running run, settles the steps waiting for it, and (when it
-    /// timed out or was aborted) cancels its unfinished descendants.
+    /// timed out or was aborted) cancels its unfinished descendants. Saves
+    /// `steps` first, in the same transaction (the results of the run's last
+    /// steps travel with its finish: one write instead of two); one already
+    /// completed is kept as it is. The finish is fenced by the lease, and
+    /// answers for its steps.
     fn finish_run(
         &self,
         lease: Lease,
         outcome: RunOutcome,
+        steps: Vec<StepRecord>,
         now: i64,
     ) -> BoxFuture<'_, Result<FinishEffects, Error>>;
 

@@ -29,6 +29,8 @@ pub(crate) enum WriteOp {
     Finish {
         lease: Lease,
         outcome: RunOutcome,
+        /// Step records saved with the finish (the run's last results).
+        steps: Vec<StepRecord>,
         now: i64,
     },
     Cancel {
@@ -252,6 +254,7 @@ macro_rules! queued_writes {
             &self,
             lease: Lease,
             outcome: RunOutcome,
+            steps: Vec<StepRecord>,
             now: i64,
         ) -> BoxFuture<'_, Result<FinishEffects, Error>> {
             Box::pin(async move {
@@ -259,6 +262,7 @@ macro_rules! queued_writes {
                     .write(WriteOp::Finish {
                         lease,
                         outcome,
+                        steps,
                         now,
                     })
                     .await?

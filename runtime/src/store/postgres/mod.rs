@@ -509,8 +509,16 @@ async fn apply_hot(
             WriteOp::Finish {
                 lease,
                 outcome,
+                steps: carried,
                 now,
-            } => finishes.push(lease, outcome, *now),
+            } => {
+                // Saved by this statement before the finish (see
+                // `after_saved` in `hot_writes_sql`).
+                for step in carried {
+                    keep_last_write(&mut steps, lease, step);
+                }
+                finishes.push(lease, outcome, *now);
+            }
             _ => {}
         }
     }
@@ -1936,6 +1944,7 @@ mod tests {
         let finish = || WriteOp::Finish {
             lease,
             outcome: RunOutcome::Completed("1".into()),
+            steps: vec![step.clone()],
             now: 2,
         };
         let suspend = WriteOp::Suspend {

@@ -814,9 +814,15 @@ fn finish_runs(
         if let WriteOp::Finish {
             lease,
             outcome,
+            steps,
             now,
         } = &ops[index]
         {
+            // The finish answers for its steps: it is fenced by the same
+            // lease, and a step already completed is kept as it is.
+            for step in steps {
+                let _saved = apply_op(connection, &WriteOp::SaveStep(*lease, step.clone()))?;
+            }
             let (status, output, error) = outcome_columns(outcome);
             values.extend([
                 Value::Text(lease.run_id.to_string()),
@@ -849,6 +855,7 @@ fn finish_runs(
             lease,
             outcome,
             now,
+            ..
         } = &ops[index]
             && finished.contains(&lease.run_id.to_string())
         {
