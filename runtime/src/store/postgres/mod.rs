@@ -1815,11 +1815,12 @@ mod tests {
     use super::*;
     use crate::StepKind;
 
-    /// A fresh schema, migrated, and a connection to it with the writer's
-    /// settings; `None` (after a notice) without `DURABLE_TEST_POSTGRES_URL`.
-    async fn writer_on_fresh_schema(label: &str) -> Option<(PgConnection, String)> {
+    /// A store on a fresh schema (`t_<label>_<12 hex>`), with the server's
+    /// URL and the schema's name; `None` (after a notice) without
+    /// `DURABLE_TEST_POSTGRES_URL` (`.ci/run` sets it).
+    async fn store_on_fresh_schema(label: &str) -> Option<(PostgresStore, String, String)> {
         let Ok(url) = std::env::var("DURABLE_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL plan tests");
+            eprintln!("skipped: set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL store tests");
             return None;
         };
         let schema = format!(
@@ -1829,6 +1830,13 @@ mod tests {
         let store = PostgresStore::open(&url, Some(&schema), Duration::from_secs(30))
             .await
             .unwrap();
+        Some((store, url, schema))
+    }
+
+    /// A fresh schema, migrated, and a connection to it with the writer's
+    /// settings; `None` (after a notice) without `DURABLE_TEST_POSTGRES_URL`.
+    async fn writer_on_fresh_schema(label: &str) -> Option<(PgConnection, String)> {
+        let (store, url, schema) = store_on_fresh_schema(label).await?;
         store.close().await;
         let options: PgConnectOptions = url.parse().unwrap();
         let writer = PgConnection::connect_with(&writer_options(
@@ -2019,19 +2027,10 @@ mod tests {
     /// stuck on a locked row, a due run is still claimed.
     #[tokio::test]
     async fn a_claim_does_not_wait_for_the_writers_batch() {
-        let Ok(url) = std::env::var("DURABLE_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL claim test");
+        let Some((store, url, schema)) = store_on_fresh_schema("claimaside").await else {
             return;
         };
-        let schema = format!(
-            "t_claimaside_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let store = Arc::new(
-            PostgresStore::open(&url, Some(&schema), Duration::from_secs(30))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(store);
         let (running, due) = (RunId::new(), RunId::new());
         store
             .create_run(new_run(running, Some("worker")))
