@@ -334,6 +334,16 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// Moves a failed or timed-out run back to pending. Completed steps keep
     /// their results; the failed step runs again from its first attempt.
     ///
+    /// After a failure that ran compensations, a step whose compensation
+    /// completed was undone, so it is not replayed: it runs again (and its
+    /// compensation with it, should the run fail again). Steps without a
+    /// compensation, and steps whose compensation failed or never finished
+    /// (a run that timed out while compensating), were not undone and are
+    /// replayed. The records of the failure's unwinding (`compensate/...`
+    /// and the on-failure hook's `on-failure/...` steps) are discarded, so
+    /// another failure compensates and calls the hook again. A child run
+    /// compensates its own steps; a failed child step starts a new child.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidTransition`] when the run is not failed or timed out.

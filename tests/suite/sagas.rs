@@ -1,6 +1,6 @@
 //! Failure handling: compensations in reverse order as durable steps, the
 //! on-failure hook, resuming compensation after a crash, `fail`, `abort`,
-//! and logs that land once.
+//! logs that land once, and retrying a compensated run.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -237,5 +237,113 @@ async fn logs_and_progress_land_once_across_replays() {
             ),
             ("progress".into(), "finished".into(), None),
         ]
+    );
+}
+
+static RETRIED_DEBITS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_REFUNDS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_AUDITS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_HOLDS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_HOOKS: AtomicU32 = AtomicU32::new(0);
+static CREDIT_FAILS: AtomicBool = AtomicBool::new(true);
+
+async fn count_failure(ctx: Ctx, _failure: Failure) -> Result<(), Error> {
+    ctx.run("notify", async || {
+        RETRIED_HOOKS.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, StepError>(())
+    })
+    .await
+}
+
+/// `debit` is compensated when `credit` fails; `audit` has no
+/// compensation; `hold`'s compensation fails for good, so it stays in place.
+#[workflow(on_failure = count_failure)]
+async fn retried_transfer(ctx: Ctx) -> Result<u32, Error> {
+    let debit: u32 = ctx
+        .step("debit")
+        .compensate(|_: u32| async move {
+            RETRIED_REFUNDS.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(RETRIED_DEBITS.fetch_add(1, Ordering::SeqCst) + 1))
+        .await?;
+    ctx.run("audit", async || {
+        RETRIED_AUDITS.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, StepError>(())
+    })
+    .await?;
+    ctx.step("hold")
+        .compensate(|_: u32| async move {
+            Err::<(), _>(StepError::permanent("the hold cannot be released"))
+        })
+        .run(async || Ok::<_, StepError>(RETRIED_HOLDS.fetch_add(1, Ordering::SeqCst)))
+        .await?;
+    ctx.step("credit")
+        .retry(Retry::none())
+        .run(async || {
+            if CREDIT_FAILS.load(Ordering::SeqCst) {
+                Err(StepError::permanent("bank offline"))
+            } else {
+                Ok(())
+            }
+        })
+        .await?;
+    Ok(debit)
+}
+
+#[tokio::test]
+async fn a_retry_after_compensation_runs_the_compensated_steps_again() {
+    let Some(db) = crate::test_db(stringify!(
+        a_retry_after_compensation_runs_the_compensated_steps_again
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .register(RetriedTransfer)
+        .start()
+        .await
+        .unwrap();
+    let run = RetriedTransfer::trigger(&engine).await.unwrap();
+    assert!(run.result().await.is_err());
+    assert_eq!(RETRIED_REFUNDS.load(Ordering::SeqCst), 1);
+    assert_eq!(RETRIED_HOOKS.load(Ordering::SeqCst), 1);
+
+    // A second failure compensates again and calls the hook again.
+    run.retry().await.unwrap();
+    assert!(run.result().await.is_err());
+    assert_eq!(RETRIED_DEBITS.load(Ordering::SeqCst), 2);
+    assert_eq!(RETRIED_REFUNDS.load(Ordering::SeqCst), 2);
+    assert_eq!(RETRIED_HOOKS.load(Ordering::SeqCst), 2);
+
+    CREDIT_FAILS.store(false, Ordering::SeqCst);
+    run.retry().await.unwrap();
+    // The refunded debit ran again: the run's output is the third debit.
+    assert_eq!(run.result().await.unwrap(), 3);
+    assert_eq!(RETRIED_DEBITS.load(Ordering::SeqCst), 3);
+    assert_eq!(RETRIED_REFUNDS.load(Ordering::SeqCst), 2);
+    // A step without a compensation, and one whose compensation failed,
+    // were not undone: they are replayed.
+    assert_eq!(RETRIED_AUDITS.load(Ordering::SeqCst), 1);
+    assert_eq!(RETRIED_HOLDS.load(Ordering::SeqCst), 1);
+    let mut steps: Vec<(String, StepStatus)> = run
+        .steps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.status))
+        .collect();
+    // The debit that ran again was recorded last: sorted for the comparison.
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    let completed = |name: &str| (name.to_string(), StepStatus::Completed);
+    assert_eq!(
+        steps,
+        [
+            completed("audit"),
+            completed("credit"),
+            completed("debit"),
+            completed("hold")
+        ],
+        "the unwinding of the earlier failures is not left behind"
     );
 }

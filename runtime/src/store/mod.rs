@@ -448,7 +448,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Moves a failed or timed-out run back to `pending`, with a new deadline,
-    /// deleting its unfinished step records and keeping completed ones.
+    /// deleting its unfinished step records and keeping completed ones,
+    /// except the records of its unwinding (`compensate/<step>`,
+    /// `on-failure/...`) and every `<step>` whose `compensate/<step>`
+    /// completed (see `RunHandle::retry`).
     fn retry_run(
         &self,
         run_id: RunId,

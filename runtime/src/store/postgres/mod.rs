@@ -905,9 +905,16 @@ async fn apply_op(
             .rows_affected();
             if changed == 1 {
                 notes.wake = true;
+                // Unfinished and failed steps, the records of the failure's
+                // unwinding, and every step whose compensation completed: an
+                // undone step runs again instead of being replayed as done.
                 sqlx::query(
-                    "DELETE FROM wf_step WHERE instance_id = $1::uuid \
-                     AND status IN ('pending', 'running', 'failed')",
+                    "DELETE FROM wf_step WHERE instance_id = $1::uuid AND (\
+                     status IN ('pending', 'running', 'failed') \
+                     OR substr(name, 1, 11) IN ('compensate/', 'on-failure/') \
+                     OR 'compensate/' || name IN (SELECT name FROM wf_step \
+                       WHERE instance_id = $1::uuid AND status = 'completed' \
+                       AND substr(name, 1, 11) = 'compensate/'))",
                 )
                 .bind(run_id.to_string())
                 .execute(&mut *connection)

@@ -565,10 +565,7 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 .execute(params![now, deadline_at, run_id.to_string()])?;
             if changed == 1 {
                 connection
-                    .prepare_cached(
-                        "DELETE FROM wf_step WHERE instance_id = ?1 \
-                         AND status IN ('pending', 'running', 'failed')",
-                    )?
+                    .prepare_cached(RETRY_DELETE_SQL)?
                     .execute(params![run_id.to_string()])?;
             }
             Ok(WriteOut::Transition(
@@ -578,6 +575,18 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
         }
     })
 }
+
+/// The step records a retry of run `?1` discards: unfinished and failed
+/// steps, the records of the failure's unwinding (`compensate/...` and
+/// `on-failure/...`), and every step whose compensation completed, so that
+/// an undone step runs again instead of being replayed as done.
+const RETRY_DELETE_SQL: &str = "\
+    DELETE FROM wf_step WHERE instance_id = ?1 AND (\
+      status IN ('pending', 'running', 'failed') \
+      OR substr(name, 1, 11) IN ('compensate/', 'on-failure/') \
+      OR 'compensate/' || name IN (SELECT name FROM wf_step \
+        WHERE instance_id = ?1 AND status = 'completed' \
+        AND substr(name, 1, 11) = 'compensate/'))";
 
 /// Takes up to `?3` due runs of the workflows in `?4` (a JSON array), the
 /// earliest first. Due runs are read through the ready index, in its order:
