@@ -67,7 +67,10 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
         self
     }
 
-    /// Gives up after `timeout`: the wait then resolves to `None`.
+    /// Gives up after `timeout`: the wait then resolves to `None`. A zero
+    /// timeout takes only an event already there (see
+    /// [`lookback`](Self::lookback)); `Duration::MAX` never gives up in
+    /// practice.
     pub fn timeout(mut self, timeout: impl IntoDuration) -> Self {
         self.timeout = timeout.into_duration().map(Some);
         self
@@ -246,10 +249,15 @@ impl Ctx {
         event: impl Into<String>,
         data: impl Serialize,
     ) -> Result<i64, Error> {
+        let event: String = event.into();
+        // Refused as `Engine::send_event` refuses it: no waiter can name it.
+        if event.is_empty() {
+            return Err(Error::InvalidEvent("an event name cannot be empty".into()));
+        }
         let name = self.full_name(name);
         let name = name.as_str();
         let event = NewEvent {
-            name: event.into(),
+            name: event,
             data: event_data(&data, self.run.shared.config.limits.max_input_bytes)?,
             target: None,
             now: self.run.shared.clock.now_ms(),

@@ -132,6 +132,31 @@ async fn invalid_events_are_refused_and_write_nothing() {
     assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 1);
 }
 
+#[workflow]
+async fn empty_sender(ctx: Ctx) -> Result<String, Error> {
+    match ctx.send_event("announce", "", json!({})).await {
+        Err(Error::InvalidEvent(message)) => Ok(message),
+        other => Ok(format!("not refused: {other:?}")),
+    }
+}
+
+#[tokio::test]
+async fn a_run_cannot_send_an_event_without_a_name_either() {
+    let Some(db) = crate::test_db(stringify!(a_run_cannot_send_an_event_without_a_name_either))
+    else {
+        return;
+    };
+    let engine = db.builder().register(EmptySender).start().await.unwrap();
+    let run = EmptySender::trigger(&engine).await.unwrap();
+    let from_run = run.result().await.unwrap();
+    let Err(Error::InvalidEvent(from_engine)) = engine.send_event("", json!({})).await else {
+        panic!("the engine sent an event without a name");
+    };
+    assert_eq!(from_run, from_engine);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 0);
+    assert!(run.steps().await.unwrap().is_empty(), "a step was recorded");
+}
+
 static SENDS: AtomicU32 = AtomicU32::new(0);
 
 #[workflow]
