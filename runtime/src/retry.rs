@@ -9,7 +9,13 @@ use crate::{Error, IntoDuration};
 /// 1 s.
 ///
 /// Back-off delays get full jitter within ±`jitter` of their value (default
-/// 20%), so many runs failing together do not retry in lock-step.
+/// 20%), so many runs failing together do not retry in lock-step: a
+/// `Retry::fixed(3, "2s")` waits between 1.6 s and 2.4 s. Use
+/// [`jitter(0.0)`](Retry::jitter) for exact delays.
+///
+/// Any duration is accepted, `Duration::MAX` included: a delay too long to
+/// represent is cut to the longest one that is (a retry that waits that long
+/// never comes, which is what such a policy asks for).
 ///
 /// ```
 /// use durable::Retry;
@@ -56,7 +62,15 @@ impl Retry {
         }
     }
 
-    /// Up to `max_attempts` attempts in all, `delay` apart.
+    /// Up to `max_attempts` attempts in all (0 counts as 1), `delay` apart,
+    /// with the default jitter of ±20% (`.jitter(0.0)` for exactly `delay`).
+    ///
+    /// ```
+    /// use durable::Retry;
+    /// use std::time::Duration;
+    /// let exact = Retry::fixed(3, "2s").jitter(0.0);
+    /// assert_eq!(exact.delay_after(2), Duration::from_secs(2));
+    /// ```
     pub fn fixed(max_attempts: u32, delay: impl IntoDuration) -> Self {
         let mut policy = Retry {
             max_attempts: max_attempts.max(1),
@@ -69,9 +83,10 @@ impl Retry {
         policy
     }
 
-    /// Up to `max_attempts` attempts in all; the first retry waits `initial`,
-    /// and each later one twice as long as the one before, up to 60 s (see
-    /// [`max_delay`](Retry::max_delay)).
+    /// Up to `max_attempts` attempts in all (0 counts as 1); the first retry
+    /// waits `initial`, and each later one twice as long as the one before,
+    /// up to 60 s (see [`max_delay`](Retry::max_delay)), each with the
+    /// default jitter of ±20% (see [`jitter`](Retry::jitter)).
     pub fn exponential(max_attempts: u32, initial: impl IntoDuration) -> Self {
         let mut policy = Retry {
             max_attempts: max_attempts.max(1),
@@ -116,9 +131,15 @@ impl Retry {
         }
     }
 
-    /// Sets the jitter as a fraction of each delay (0.0 to 1.0).
+    /// Sets the jitter as a fraction of each delay (0.0 to 1.0; outside
+    /// values are clamped to it, NaN counts as 0.0). `0.0` waits exactly
+    /// [`delay_after`](Retry::delay_after).
     pub fn jitter(mut self, fraction: f64) -> Self {
-        self.jitter = fraction.clamp(0.0, 1.0);
+        self.jitter = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
         self
     }
 
@@ -132,7 +153,7 @@ impl Retry {
     pub fn delay_after(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
         let scaled = self.initial.as_secs_f64() * self.factor.powi(exponent);
-        Duration::from_secs_f64(scaled.min(self.max_delay.as_secs_f64()))
+        saturating_secs(scaled.min(self.max_delay.as_secs_f64()))
     }
 
     /// The back-off after failed attempt number `attempt`, with jitter.
@@ -140,8 +161,15 @@ impl Retry {
         let base = self.delay_after(attempt).as_secs_f64();
         let spread = base * self.jitter;
         let jittered = base - spread + 2.0 * spread * fastrand::f64();
-        Duration::from_secs_f64(jittered.max(0.0))
+        saturating_secs(jittered)
     }
+}
+
+/// Seconds as a `Duration`, cut to `Duration::MAX` above it (which
+/// `Duration::from_secs_f64` panics on: `Duration::MAX` itself does not
+/// survive the round trip through `f64`), and to zero below zero.
+fn saturating_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
@@ -162,6 +190,38 @@ mod tests {
             let ms = policy.jittered_delay_after(1).as_millis();
             assert!((500..=1500).contains(&ms), "{ms}");
         }
+    }
+
+    #[test]
+    fn huge_delays_saturate_instead_of_panicking() {
+        let policies = [
+            Retry::fixed(2, Duration::MAX),
+            Retry::fixed(u32::MAX, Duration::MAX).jitter(1.0),
+            Retry::exponential(u32::MAX, Duration::MAX).max_delay(Duration::MAX),
+            Retry::exponential(100, "1w").max_delay(Duration::MAX),
+        ];
+        for policy in policies {
+            for attempt in [0, 1, 2, 63, 64, 65, u32::MAX] {
+                assert!(policy.jittered_delay_after(attempt) >= Duration::from_secs(604_800 / 2));
+            }
+        }
+        assert_eq!(Retry::fixed(2, Duration::MAX).delay_after(1), Duration::MAX);
+        let doubling = Retry::exponential(100, "1w").max_delay(Duration::MAX);
+        assert_eq!(doubling.delay_after(u32::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn zero_delays_and_jitter_extremes_stay_in_range() {
+        let policy = Retry::exponential(u32::MAX, Duration::ZERO).jitter(f64::NAN);
+        assert_eq!(policy.jittered_delay_after(u32::MAX), Duration::ZERO);
+        let policy = Retry::fixed(3, "1s").jitter(f64::INFINITY);
+        assert!(policy.jittered_delay_after(1) <= Duration::from_secs(2));
+        let policy = Retry::fixed(3, "1s").jitter(-1.0);
+        assert_eq!(policy.jittered_delay_after(1), Duration::from_secs(1));
+        assert_eq!(
+            Retry::fixed(3, "1s").jitter(f64::NAN),
+            Retry::fixed(3, "1s").jitter(0.0)
+        );
     }
 
     #[test]
