@@ -792,7 +792,9 @@ impl<C> StepBuilder<'_, C> {
     }
 
     /// Fails an attempt that runs longer than `timeout` (the attempt then
-    /// counts as failed and may be retried).
+    /// counts as failed and may be retried). A zero timeout fails every
+    /// attempt that does not finish the first time it is polled, without
+    /// waiting; `Duration::MAX` is no limit in practice.
     pub fn timeout(mut self, timeout: impl IntoDuration) -> Self {
         self.timeout = timeout.into_duration().map(Some);
         self
@@ -1036,6 +1038,10 @@ impl<C> StepBuilder<'_, C> {
                 std::future::pending::<()>().await;
             };
             let outcome: Result<T, StepError> = tokio::select! {
+                // The body first: an attempt that is done when its timeout
+                // is due too counts as done, and a zero timeout fails only
+                // the attempts that do not finish at once (not a random half).
+                biased;
                 outcome = catch_unwind_future(attempt_future) => match outcome {
                     Ok(outcome) => outcome.map_err(Into::into),
                     // A panicking body fails its attempt like an error would.

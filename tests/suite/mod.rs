@@ -5,6 +5,7 @@ mod behaviour;
 mod children;
 mod cron;
 mod events;
+mod extremes;
 mod fan_out;
 mod maintenance;
 mod sagas;
