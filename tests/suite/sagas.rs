@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{Failure, LogLevel, StepStatus};
+use durable::{FanOut, Failure, LogLevel, StepStatus};
 use durable_tests::wait_for_status;
 
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -245,6 +245,8 @@ static RETRIED_REFUNDS: AtomicU32 = AtomicU32::new(0);
 static RETRIED_AUDITS: AtomicU32 = AtomicU32::new(0);
 static RETRIED_HOLDS: AtomicU32 = AtomicU32::new(0);
 static RETRIED_HOOKS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_LEGS: AtomicU32 = AtomicU32::new(0);
+static RETRIED_LEG_REFUNDS: AtomicU32 = AtomicU32::new(0);
 static CREDIT_FAILS: AtomicBool = AtomicBool::new(true);
 
 async fn count_failure(ctx: Ctx, _failure: Failure) -> Result<(), Error> {
@@ -255,8 +257,9 @@ async fn count_failure(ctx: Ctx, _failure: Failure) -> Result<(), Error> {
     .await
 }
 
-/// `debit` is compensated when `credit` fails; `audit` has no
-/// compensation; `hold`'s compensation fails for good, so it stays in place.
+/// `debit` and the fan-out's `leg`s are compensated when `credit` fails;
+/// `audit` has no compensation; `hold`'s compensation fails for good, so it
+/// stays in place.
 #[workflow(on_failure = count_failure)]
 async fn retried_transfer(ctx: Ctx) -> Result<u32, Error> {
     let debit: u32 = ctx
@@ -267,6 +270,16 @@ async fn retried_transfer(ctx: Ctx) -> Result<u32, Error> {
         })
         .run(async || Ok::<_, StepError>(RETRIED_DEBITS.fetch_add(1, Ordering::SeqCst) + 1))
         .await?;
+    ctx.map("legs", vec![1u32, 2], FanOut::new(), async |ctx, _leg| {
+        ctx.step("leg")
+            .compensate(|_: u32| async move {
+                RETRIED_LEG_REFUNDS.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, StepError>(())
+            })
+            .run(async || Ok::<_, StepError>(RETRIED_LEGS.fetch_add(1, Ordering::SeqCst)))
+            .await
+    })
+    .await?;
     ctx.run("audit", async || {
         RETRIED_AUDITS.fetch_add(1, Ordering::SeqCst);
         Ok::<_, StepError>(())
@@ -315,6 +328,8 @@ async fn a_retry_after_compensation_runs_the_compensated_steps_again() {
     assert_eq!(RETRIED_DEBITS.load(Ordering::SeqCst), 2);
     assert_eq!(RETRIED_REFUNDS.load(Ordering::SeqCst), 2);
     assert_eq!(RETRIED_HOOKS.load(Ordering::SeqCst), 2);
+    assert_eq!(RETRIED_LEGS.load(Ordering::SeqCst), 4);
+    assert_eq!(RETRIED_LEG_REFUNDS.load(Ordering::SeqCst), 4);
 
     CREDIT_FAILS.store(false, Ordering::SeqCst);
     run.retry().await.unwrap();
@@ -322,6 +337,8 @@ async fn a_retry_after_compensation_runs_the_compensated_steps_again() {
     assert_eq!(run.result().await.unwrap(), 3);
     assert_eq!(RETRIED_DEBITS.load(Ordering::SeqCst), 3);
     assert_eq!(RETRIED_REFUNDS.load(Ordering::SeqCst), 2);
+    assert_eq!(RETRIED_LEGS.load(Ordering::SeqCst), 6);
+    assert_eq!(RETRIED_LEG_REFUNDS.load(Ordering::SeqCst), 4);
     // A step without a compensation, and one whose compensation failed,
     // were not undone: they are replayed.
     assert_eq!(RETRIED_AUDITS.load(Ordering::SeqCst), 1);
@@ -342,7 +359,9 @@ async fn a_retry_after_compensation_runs_the_compensated_steps_again() {
             completed("audit"),
             completed("credit"),
             completed("debit"),
-            completed("hold")
+            completed("hold"),
+            completed("legs[0]/leg"),
+            completed("legs[1]/leg")
         ],
         "the unwinding of the earlier failures is not left behind"
     );
