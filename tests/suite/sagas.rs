@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{FanOut, Failure, LogLevel, StepStatus};
+use durable::{Failure, FanOut, LogLevel, StepStatus};
 use durable_tests::wait_for_status;
 
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
