@@ -83,6 +83,7 @@ pub use log::LogLevel;
 pub use retention::Retention;
 pub use retry::Retry;
 pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};
+pub use store::{LogLine, SentEvent};
 pub use uuid::Uuid;
 pub use workflow::{Failure, StepKind, StepManifest, Workflow};
 
