@@ -626,6 +626,32 @@ impl Engine {
     /// Starts a run of the workflow named `workflow` with a JSON input,
     /// checked against the workflow's input type first.
     ///
+    /// A struct input must be a JSON object (an array gives "expected a JSON
+    /// object with the fields of struct ..."). Fields the type does not have
+    /// are dropped, as serde does by default, and not stored; with
+    /// `#[serde(deny_unknown_fields)]` on the input type they are refused
+    /// with [`Error::InvalidInput`] naming the field:
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    ///
+    /// #[derive(Serialize, Deserialize, JsonSchema)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct RefundInput { order_id: String }
+    ///
+    /// #[workflow]
+    /// async fn refund(ctx: Ctx, input: RefundInput) -> Result<String, Error> { Ok(input.order_id) }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let engine = Engine::builder().sqlite_memory().register(Refund).start().await?;
+    /// let error = engine
+    ///     .trigger_json("refund", json!({ "order_id": "o-1", "amount": 5 }))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("unknown field `amount`, expected `order_id`"));
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownWorkflow`], [`Error::InvalidInput`] naming the field
