@@ -244,6 +244,20 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub use durable_macros::workflow;
 
 /// The names a workflow file needs: `use durable::prelude::*;`.
+///
+/// Everything the README's tour uses is here:
+///
+/// ```
+/// use durable::prelude::*;
+///
+/// use durable::Branch;
+///
+/// fn _tour_names(_: FanOut, _: Failure, _: LogLevel, _: StepStatus, _: Retention, _: RunStatus) {}
+/// let _parallel_branch: Branch<'_, u32> = branch(async |_ctx: Ctx| Ok(1));
+/// // Event and log types are at the crate root too (and still under `store`).
+/// let _: Option<(durable::SentEvent, durable::LogLine)> = None;
+/// let _: Option<(durable::store::SentEvent, durable::store::LogLine)> = None;
+/// ```
 pub mod prelude {
     pub use crate::{
         Ctx, Engine, Error, Failure, FanOut, LogLevel, Retention, Retry, RunHandle, RunId,
