@@ -159,7 +159,7 @@ impl Ctx {
         let registered = shared
             .registry
             .get(W::NAME)
-            .ok_or_else(|| Error::UnknownWorkflow(W::NAME.to_owned()))?;
+            .ok_or_else(|| Error::unknown_workflow(W::NAME, shared.registry.keys().copied()))?;
         let input = serde_json::to_string(&input).map_err(|error| Error::Serialization {
             what: format!("input of child workflow {:?}", W::NAME),
             message: error.to_string(),

@@ -12,12 +12,18 @@ use crate::Error;
 /// string literals at compile time, and the runtime checks strings built at
 /// run time with the same function. Integers are milliseconds.
 ///
+/// The longest duration is [`durable_grammar::MAX_DURATION_MS`]
+/// (`i64::MAX` milliseconds): a longer string is refused with an error that
+/// says the maximum; a longer `u64` or `Duration` counts as the maximum.
+///
 /// ```
 /// use durable::IntoDuration;
 /// use std::time::Duration;
 /// assert_eq!("1m30s".into_duration().unwrap(), Duration::from_secs(90));
 /// assert_eq!(250u64.into_duration().unwrap(), Duration::from_millis(250));
 /// assert!("5 minutes".into_duration().is_err());
+/// let too_long = "18446744073709551615ms".into_duration().unwrap_err().to_string();
+/// assert!(too_long.contains("the longest duration, 9223372036854775807ms"), "{too_long}");
 /// ```
 pub trait IntoDuration {
     /// Converts to a `Duration`, or says why the text is not a duration.

@@ -135,15 +135,53 @@ fn on_failure_erased<W: Workflow>(
 }
 
 fn validate_erased<W: Workflow>(input: serde_json::Value) -> Result<String, String> {
-    let typed: W::Input = serde_path_to_error::deserialize(input).map_err(|error| {
-        let path = error.path().to_string();
-        if path == "." {
-            error.into_inner().to_string()
-        } else {
-            format!("{path}: {}", error.into_inner())
-        }
-    })?;
+    let typed: W::Input = decode_json(&input)?;
     serde_json::to_string(&typed).map_err(|error| error.to_string())
+}
+
+/// Decodes a JSON value from outside (an input, an event's data) into `T`,
+/// or says what is wrong in words: the path of the field that does not fit
+/// (`address.zip: invalid type: ..`), and "expected a JSON object" where
+/// serde would say `invalid length 0, expected struct Order with 5
+/// elements` (serde reads a struct from an array too, by position). Long
+/// texts from the value are cut.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().clone();
+        let mut message = error.into_inner().to_string();
+        let struct_name = message
+            .strip_prefix("invalid length ")
+            .and_then(|rest| rest.split_once(", expected struct "))
+            .and_then(|(_, rest)| rest.split(' ').next());
+        if let Some(name) = struct_name
+            && value_at(value, &path).is_some_and(serde_json::Value::is_array)
+        {
+            message =
+                format!("expected a JSON object with the fields of struct {name}, found an array");
+        }
+        let message = crate::error::clip_to(&message, 300);
+        let path = path.to_string();
+        if path == "." {
+            message
+        } else {
+            format!("{}: {message}", crate::error::clip(&path))
+        }
+    })
+}
+
+/// The part of `value` that `path` (from serde_path_to_error) names.
+fn value_at<'a>(
+    value: &'a serde_json::Value,
+    path: &serde_path_to_error::Path,
+) -> Option<&'a serde_json::Value> {
+    use serde_path_to_error::Segment;
+    path.iter().try_fold(value, |value, segment| match segment {
+        Segment::Seq { index } => value.get(index),
+        Segment::Map { key } => value.get(key),
+        Segment::Enum { .. } | Segment::Unknown => None,
+    })
 }
 
 /// The engine's state shared by its tasks.
@@ -588,6 +626,32 @@ impl Engine {
     /// Starts a run of the workflow named `workflow` with a JSON input,
     /// checked against the workflow's input type first.
     ///
+    /// A struct input must be a JSON object (an array gives "expected a JSON
+    /// object with the fields of struct ..."). Fields the type does not have
+    /// are dropped, as serde does by default, and not stored; with
+    /// `#[serde(deny_unknown_fields)]` on the input type they are refused
+    /// with [`Error::InvalidInput`] naming the field:
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    ///
+    /// #[derive(Serialize, Deserialize, JsonSchema)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct RefundInput { order_id: String }
+    ///
+    /// #[workflow]
+    /// async fn refund(ctx: Ctx, input: RefundInput) -> Result<String, Error> { Ok(input.order_id) }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let engine = Engine::builder().sqlite_memory().register(Refund).start().await?;
+    /// let error = engine
+    ///     .trigger_json("refund", json!({ "order_id": "o-1", "amount": 5 }))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("unknown field `amount`, expected `order_id`"));
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownWorkflow`], [`Error::InvalidInput`] naming the field
@@ -661,11 +725,34 @@ impl Engine {
         RunHandle::new(self.clone(), id)
     }
 
+    /// A handle on an existing run by its id alone, without naming its
+    /// workflow's output type: [`info`](RunHandle::info),
+    /// [`steps`](RunHandle::steps), [`logs`](RunHandle::logs),
+    /// [`cancel`](RunHandle::cancel), [`retry`](RunHandle::retry),
+    /// [`signal`](RunHandle::signal), and [`result`](RunHandle::result) as
+    /// JSON. The run may be of any workflow, even one this engine does not
+    /// register. Nothing is read until a method is called; an unknown id
+    /// gives [`Error::RunNotFound`] then.
+    ///
+    /// ```no_run
+    /// # async fn admin(engine: durable::Engine) -> Result<(), durable::Error> {
+    /// // e.g. an id from a URL or a log line
+    /// let id: durable::RunId = "0190e0a4-4c6e-7a3e-9d0b-5b1f3c2a1d00".parse().unwrap();
+    /// let run = engine.run(id);
+    /// println!("{} is {}", run.info().await?.workflow, run.status().await?);
+    /// run.signal("approve", true).await?;
+    /// let output: serde_json::Value = run.result().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn run(&self, id: RunId) -> RunHandle<serde_json::Value> {
+        RunHandle::new(self.clone(), id)
+    }
+
     fn registered(&self, workflow: &str) -> Result<&Registered, Error> {
         self.shared
             .registry
             .get(workflow)
-            .ok_or_else(|| Error::UnknownWorkflow(workflow.to_owned()))
+            .ok_or_else(|| Error::unknown_workflow(workflow, self.shared.registry.keys().copied()))
     }
 
     /// An engine handle for the engine's own tasks (it cannot shut down).
@@ -761,6 +848,10 @@ impl Engine {
             .get_run(id)
             .await?
             .ok_or(Error::RunNotFound(id))
+    }
+
+    pub(crate) async fn run_children(&self, id: RunId) -> Result<Vec<RunId>, Error> {
+        self.shared.store.child_runs(id).await
     }
 
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {

@@ -15,9 +15,16 @@ use crate::run::{RunId, RunStatus};
 pub enum Error {
     /// No workflow of this name is registered on the engine.
     #[error(
-        "workflow `{0}` is not registered on this engine; add `.register(...)` for it to the engine builder"
+        "workflow `{name}` is not registered on this engine (registered: {registered}); add `.register(...)` for it to the engine builder"
     )]
-    UnknownWorkflow(String),
+    UnknownWorkflow {
+        /// The name asked for, cut to its first 100 characters (and its
+        /// length in bytes) when longer: the name may come from outside.
+        name: String,
+        /// The workflows the engine registers, sorted, comma-separated (the
+        /// first 20, then how many more), or `none`.
+        registered: String,
+    },
 
     /// The input does not fit the workflow's input type. Nothing was written.
     #[error("invalid input for workflow `{workflow}`: {message}")]
@@ -44,12 +51,14 @@ pub enum Error {
 
     /// An idempotency key was reused with a different input. Nothing was written.
     #[error(
-        "idempotency key {key:?} of workflow `{workflow}` already started run {run_id} with a different input"
+        "idempotency key {:?} of workflow `{workflow}` already started run {run_id} with a different input",
+        clip(.key)
     )]
     IdempotencyConflict {
         /// The workflow's name.
         workflow: String,
-        /// The reused key.
+        /// The reused key (whole; the message shows its first 100
+        /// characters).
         key: String,
         /// The run the key belongs to.
         run_id: RunId,
@@ -234,6 +243,55 @@ pub enum Error {
     Shutdown,
 }
 
+/// How many characters of a string from outside (a workflow name, a key, an
+/// event name) an error message repeats: a message that echoes a megabyte
+/// of input hides what is wrong.
+const ECHO_CHARS: usize = 100;
+
+/// How many registered workflow names [`Error::UnknownWorkflow`] lists.
+const LISTED_WORKFLOWS: usize = 20;
+
+/// `text`, cut to its first 100 characters, with its length in bytes after
+/// it when it was longer: `aaaa… (1048576 bytes)`.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, ECHO_CHARS)
+}
+
+/// [`clip`] with another length, for messages that carry more than a name.
+pub(crate) fn clip_to(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => format!("{}… ({} bytes)", &text[..end], text.len()),
+        None => text.to_owned(),
+    }
+}
+
+impl Error {
+    /// [`Error::UnknownWorkflow`] for `name`, listing `registered`.
+    pub(crate) fn unknown_workflow<'a>(
+        name: &str,
+        registered: impl IntoIterator<Item = &'a str>,
+    ) -> Error {
+        let mut names: Vec<&str> = registered.into_iter().collect();
+        names.sort_unstable();
+        let mut listed: Vec<String> = names
+            .iter()
+            .take(LISTED_WORKFLOWS)
+            .map(|name| clip(name))
+            .collect();
+        if names.len() > LISTED_WORKFLOWS {
+            listed.push(format!("and {} more", names.len() - LISTED_WORKFLOWS));
+        }
+        Error::UnknownWorkflow {
+            name: clip(name),
+            registered: if listed.is_empty() {
+                "none".to_owned()
+            } else {
+                listed.join(", ")
+            },
+        }
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(error: rusqlite::Error) -> Self {
         Error::Database(Box::new(error))
@@ -302,5 +360,28 @@ impl std::fmt::Display for StepError {
 impl<E: std::error::Error> From<E> for StepError {
     fn from(error: E) -> Self {
         StepError::retryable(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_workflow_lists_twenty_registered_names_and_counts_the_rest() {
+        let names: Vec<String> = (0..25).map(|i| format!("wf-{i:02}")).collect();
+        let error = Error::unknown_workflow("nope", names.iter().map(String::as_str)).to_string();
+        assert!(error.contains("(registered: wf-00, wf-01,"), "{error}");
+        assert!(error.contains("wf-19, and 5 more)"), "{error}");
+        assert!(!error.contains("wf-20"), "{error}");
+        let none = Error::unknown_workflow("nope", []).to_string();
+        assert!(none.contains("(registered: none)"), "{none}");
+    }
+
+    #[test]
+    fn clip_cuts_at_a_character_and_names_the_length() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(150);
+        assert_eq!(clip(&long), format!("{}… (300 bytes)", "é".repeat(100)));
     }
 }

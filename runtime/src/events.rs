@@ -168,9 +168,9 @@ fn decode_event<T: DeserializeOwned>(
         .get_mut("data")
         .map(serde_json::Value::take)
         .unwrap_or_default();
-    serde_json::from_value(data)
+    crate::engine::decode_json(&data)
         .map(Some)
-        .map_err(|e| payload_error(e.to_string()))
+        .map_err(payload_error)
 }
 
 impl Ctx {
@@ -353,7 +353,10 @@ impl Engine {
     /// [`send_event`](Engine::send_event).
     pub async fn send_event_json(&self, event: &str, data: &str) -> Result<SentEvent, Error> {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|error| {
-            Error::InvalidEvent(format!("the data of event `{event}` is not JSON: {error}"))
+            Error::InvalidEvent(format!(
+                "the data of event `{}` is not JSON: {error}",
+                crate::error::clip(event)
+            ))
         })?;
         self.send_event(event, value).await
     }

@@ -281,7 +281,9 @@ async fn drive(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) -> Endin
     let lease = run.lease;
     let Some(registered) = shared.registry.get(run.workflow.as_str()) else {
         return Ending::Finished(
-            RunOutcome::Failed(Error::UnknownWorkflow(run.workflow).to_string()),
+            RunOutcome::Failed(
+                Error::unknown_workflow(&run.workflow, shared.registry.keys().copied()).to_string(),
+            ),
             Vec::new(),
         );
     };

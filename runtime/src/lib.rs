@@ -83,8 +83,15 @@ pub use log::LogLevel;
 pub use retention::Retention;
 pub use retry::Retry;
 pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};
+pub use store::{LogLine, SentEvent};
 pub use uuid::Uuid;
 pub use workflow::{Failure, StepKind, StepManifest, Workflow};
+
+/// The README's code blocks, compiled as doctests so that every snippet
+/// there builds as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// A boxed, sendable future, as the object-safe traits of this crate return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -135,9 +142,66 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// # Options
 ///
-/// - `name = "order-fulfillment"`: the workflow's name (default: the fn name
-///   in kebab-case).
-/// - `timeout = "24h"`: the workflow timeout, checked at compile time.
+/// Every option is `key = value`, each at most once; any other key is a
+/// compile error that lists these.
+///
+/// - `name = "order-fulfillment"`: the workflow's name, as stored in
+///   `wf_instance.workflow` and given to [`Engine::trigger_json`] (default:
+///   the fn name in kebab-case).
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow(name = "orders.v2")]
+///   async fn place_order(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+///   assert_eq!(<PlaceOrder as Workflow>::NAME, "orders.v2");
+///   ```
+/// - `timeout = "24h"`: the workflow timeout, a duration literal checked at
+///   compile time. A run still unfinished that long after it was due to
+///   start ends `timed_out`, and its children are cancelled. Default: none.
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow(timeout = "1h30m")]
+///   async fn pack(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+///   assert_eq!(<Pack as Workflow>::TIMEOUT_MS, Some(5_400_000));
+///   ```
+/// - `on_failure = path`: an async fn `(Ctx, Failure) -> Result<(), Error>`
+///   that runs, as part of the run, after the run failed and its
+///   compensations ran; its steps are recorded like any others.
+///
+///   ```
+///   # use durable::prelude::*;
+///   use durable::Failure;
+///
+///   async fn tell_support(ctx: Ctx, failure: Failure) -> Result<(), Error> {
+///       ctx.run("page", async || {
+///           Ok::<_, StepError>(println!("failed: {} after {:?}", failure.error, failure.completed_steps))
+///       })
+///       .await
+///   }
+///
+///   #[workflow(on_failure = tell_support)]
+///   async fn settle(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+///   assert!(<Settle as Workflow>::HAS_ON_FAILURE);
+///   ```
+/// - `cron = "0 9 * * 1-5"`: starts a run at every fire time of the five-field
+///   expression (checked at compile time; see [`durable_grammar::cron`]). A
+///   cron workflow takes no parameters after `ctx`.
+/// - `timezone = "Europe/Berlin"`: the IANA time zone the cron expression is
+///   read in (default `UTC`); an unknown zone fails [`EngineBuilder::start`].
+///   Only with `cron`.
+/// - `overlap = "skip"`: what a fire time does while the previous run still
+///   goes: `"skip"` (default), `"allow"` or `"cancel_previous"` (see
+///   [`Overlap`]). Only with `cron`.
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow(cron = "*/15 8-18 * * MON-FRI", timezone = "Europe/Berlin", overlap = "cancel_previous")]
+///   async fn sync_stock(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+///   assert_eq!(<SyncStock as Workflow>::CRON, Some("*/15 8-18 * * MON-FRI"));
+///   assert_eq!(<SyncStock as Workflow>::TIMEZONE, "Europe/Berlin");
+///   assert_eq!(<SyncStock as Workflow>::OVERLAP, durable::Overlap::CancelPrevious);
+///   ```
 ///
 /// # Checked at compile time
 ///
@@ -164,6 +228,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// ```compile_fail
 /// use durable::prelude::*;
 ///
+/// #[workflow(retries = 3)] // error: unknown option `retries`
+/// async fn nap(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+/// ```
+///
+/// ```compile_fail
+/// use durable::prelude::*;
+///
 /// #[workflow]
 /// async fn nap(ctx: Ctx) -> Result<(), Error> {
 ///     ctx.sleep("nap", "5 minutes").await?; // error: invalid duration
@@ -173,10 +244,24 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub use durable_macros::workflow;
 
 /// The names a workflow file needs: `use durable::prelude::*;`.
+///
+/// Everything the README's tour uses is here:
+///
+/// ```
+/// use durable::prelude::*;
+///
+/// use durable::Branch;
+///
+/// fn _tour_names(_: FanOut, _: Failure, _: LogLevel, _: StepStatus, _: Retention, _: RunStatus) {}
+/// let _parallel_branch: Branch<'_, u32> = branch(async |_ctx: Ctx| Ok(1));
+/// // Event and log types are at the crate root too (and still under `store`).
+/// let _: Option<(durable::SentEvent, durable::LogLine)> = None;
+/// let _: Option<(durable::store::SentEvent, durable::store::LogLine)> = None;
+/// ```
 pub mod prelude {
     pub use crate::{
-        Ctx, Engine, Error, Retry, RunHandle, RunId, RunStatus, StepError, TriggerOptions,
-        Workflow, workflow,
+        Ctx, Engine, Error, Failure, FanOut, LogLevel, Retention, Retry, RunHandle, RunId,
+        RunStatus, StepError, StepStatus, TriggerOptions, Workflow, branch, workflow,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -189,8 +189,15 @@ pub struct RunInfo {
     pub idempotency_key: Option<String>,
     /// When it was triggered (ms since the epoch).
     pub created_at: i64,
+    /// When a worker first started executing it (ms since the epoch); `None`
+    /// while it has never run.
+    pub started_at: Option<i64>,
     /// When it finished (ms since the epoch).
     pub finished_at: Option<i64>,
+    /// The run that started it as a child (`Ctx::invoke`, `Ctx::start_child`),
+    /// or `None` for a run triggered from outside. Its children are listed by
+    /// [`RunHandle::children`].
+    pub parent: Option<RunId>,
     /// When the workflow timeout ends it (ms since the epoch).
     pub deadline_at: Option<i64>,
     /// How many times a worker has started executing it.
@@ -223,8 +230,9 @@ pub struct StepInfo {
 /// A handle on one run, typed by the workflow's output `O`.
 ///
 /// Returned by the generated `trigger` functions, by
-/// [`Engine::trigger_json`] (with `O = serde_json::Value`), and by
-/// [`Engine::run_handle`].
+/// [`Engine::trigger_json`] (with `O = serde_json::Value`), by
+/// [`Engine::run_handle`], and by [`Engine::run`] (untyped: the output as
+/// JSON, for a run whose workflow's types the caller does not have).
 pub struct RunHandle<O> {
     engine: Engine,
     id: RunId,
@@ -292,6 +300,30 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// [`Error::RunNotFound`], or a database error.
     pub async fn info(&self) -> Result<RunInfo, Error> {
         self.engine.run_info(self.id).await
+    }
+
+    /// The runs this run started as children (`Ctx::invoke`,
+    /// `Ctx::start_child`), oldest first; each one's
+    /// [`RunInfo::parent`] is this run.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn children(&self) -> Result<Vec<RunId>, Error> {
+        self.engine.run_children(self.id).await
+    }
+
+    /// Sends a signal to this run; see [`Engine::signal`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::signal`].
+    pub async fn signal(
+        &self,
+        signal: &str,
+        data: impl Serialize,
+    ) -> Result<crate::SentEvent, Error> {
+        self.engine.signal(self.id, signal, data).await
     }
 
     /// The run's status now.

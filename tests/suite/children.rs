@@ -85,6 +85,37 @@ async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_c
 }
 
 #[tokio::test]
+async fn run_info_names_the_parent_and_the_handle_lists_the_children() {
+    let Some(db) = crate::test_db(stringify!(
+        run_info_names_the_parent_and_the_handle_lists_the_children
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .register(Ship)
+        .register(Weigh)
+        .start()
+        .await
+        .unwrap();
+    let run = Ship::trigger(&engine, 3, false).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), "6 g");
+    let parent = run.info().await.unwrap();
+    assert_eq!(parent.parent, None, "triggered from outside");
+    let started = parent.started_at.expect("the parent ran");
+    let finished = parent.finished_at.expect("the parent finished");
+    assert!(parent.created_at <= started && started <= finished);
+
+    let children = run.children().await.unwrap();
+    assert_eq!(children.len(), 1, "{children:?}");
+    let child = engine.run(children[0]).info().await.unwrap();
+    assert_eq!(child.workflow, "weigh");
+    assert_eq!(child.parent, Some(run.id()));
+    assert!(child.started_at.is_some() && child.finished_at.is_some());
+    assert!(engine.run(children[0]).children().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child() {
     let Some(db) = crate::test_db(stringify!(
         a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child

@@ -373,6 +373,56 @@ async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
 }
 
 #[tokio::test]
+async fn a_run_found_by_id_alone_is_signalled_inspected_and_cancelled_as_json() {
+    let Some(db) = crate::test_db(stringify!(
+        a_run_found_by_id_alone_is_signalled_inspected_and_cancelled_as_json
+    )) else {
+        return;
+    };
+    let (engine, _clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(Listener))
+        .await;
+    let first = Listener::trigger(&engine).await.unwrap().id();
+    let second = Listener::trigger(&engine).await.unwrap().id();
+    // Only the ids from here on: no output type is named.
+    let run = engine.run(first);
+    run.signal("approve", "alice").await.unwrap();
+    run.signal("approve", "bob").await.unwrap();
+    assert_eq!(run.result().await.unwrap(), json!(["alice", "bob"]));
+    assert_eq!(run.info().await.unwrap().workflow, "listener");
+    let steps: Vec<String> = run
+        .steps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(steps, ["first", "second"]);
+    assert!(run.logs().await.unwrap().is_empty());
+
+    let other = engine.run(second);
+    wait_for_status(&other, RunStatus::Suspended).await;
+    other.cancel().await.unwrap();
+    assert_eq!(other.status().await.unwrap(), RunStatus::Cancelled);
+    assert!(matches!(
+        other.result().await.unwrap_err(),
+        Error::RunCancelled { .. }
+    ));
+    assert!(matches!(
+        other.retry().await.unwrap_err(),
+        Error::InvalidTransition {
+            action: "retry",
+            ..
+        }
+    ));
+    let unknown = engine.run("00000000-0000-7000-8000-000000000000".parse().unwrap());
+    assert!(matches!(
+        unknown.info().await.unwrap_err(),
+        Error::RunNotFound(_)
+    ));
+}
+
+#[tokio::test]
 async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
     let Some(db) = crate::test_db(stringify!(
         a_registered_wait_survives_its_worker_and_takes_a_later_event

@@ -52,11 +52,38 @@ impl fmt::Display for DurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid duration {:?}: {}; write a number followed by a unit \
+            "invalid duration {}: {}; write a number followed by a unit \
              (ms, s, m, h, d or w), e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\", \"7d\"",
-            self.input, self.reason
+            quoted_clip(&self.input),
+            self.reason
         )
     }
+}
+
+/// The longest duration the grammar accepts, in milliseconds: `i64::MAX`, so
+/// that every accepted duration can be added to a millisecond timestamp.
+pub const MAX_DURATION_MS: u64 = i64::MAX as u64;
+
+/// How many characters of a rejected text an error message echoes: a
+/// duration string can come from outside (a request), and a message that
+/// repeats a megabyte of it hides what is wrong.
+const ECHO_CHARS: usize = 100;
+
+/// `text` quoted as `{:?}` does, cut to its first [`ECHO_CHARS`] characters
+/// with its length in bytes after it when longer.
+fn quoted_clip(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+        None => format!("{text:?}"),
+    }
+}
+
+/// The reason for a duration over [`MAX_DURATION_MS`].
+fn too_long() -> String {
+    format!(
+        "it is longer than the longest duration, {MAX_DURATION_MS}ms (i64::MAX milliseconds, \
+         about 292 million years; \"15250284452w\" is the most whole weeks)"
+    )
 }
 
 impl std::error::Error for DurationError {}
@@ -87,19 +114,17 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(fail(format!("expected a number at {rest:?}")));
+            return Err(fail(format!("expected a number at {}", quoted_clip(rest))));
         }
         let (number, after) = rest.split_at(digits);
-        let value: u64 = number
-            .parse()
-            .map_err(|_| fail(format!("the number {number} is too large")))?;
+        let value: u64 = number.parse().map_err(|_| fail(too_long()))?;
         let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
         if unit_len == 0 {
             return Err(fail(format!("the number {number} has no unit")));
         }
         let (unit, after) = after.split_at(unit_len);
         let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
-            return Err(fail(format!("unknown unit {unit:?}")));
+            return Err(fail(format!("unknown unit {}", quoted_clip(unit))));
         };
         if let Some(last) = last_unit
             && index <= last
@@ -113,8 +138,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         total = value
             .checked_mul(UNITS[index].1)
             .and_then(|ms| total.checked_add(ms))
-            .filter(|ms| i64::try_from(*ms).is_ok())
-            .ok_or_else(|| fail("it is too long".into()))?;
+            .filter(|ms| *ms <= MAX_DURATION_MS)
+            .ok_or_else(|| fail(too_long()))?;
         rest = after;
     }
     Ok(Duration::from_millis(total))
@@ -170,5 +195,31 @@ mod tests {
         let err = parse_duration("5min").unwrap_err().to_string();
         assert!(err.contains("unknown unit \"min\""), "{err}");
         assert!(err.contains("e.g. \"500ms\""), "{err}");
+    }
+
+    #[test]
+    fn a_duration_over_the_maximum_says_the_maximum() {
+        for input in [
+            "18446744073709551615ms",
+            "99999999999999999999s",
+            "15250284453w",
+        ] {
+            let err = parse_duration(input).unwrap_err().to_string();
+            assert!(
+                err.contains("longest duration, 9223372036854775807ms"),
+                "{input}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_rejected_text_is_echoed_cut_with_its_length() {
+        let long = "x".repeat(1 << 20);
+        let err = parse_duration(&long).unwrap_err().to_string();
+        assert!(err.len() < 600, "{} bytes", err.len());
+        assert!(err.contains("… (1048576 bytes)"), "{err}");
+        let unit = format!("5{}", "q".repeat(1000));
+        let err = parse_duration(&unit).unwrap_err().to_string();
+        assert!(err.len() < 600 && err.contains("unknown unit"), "{err}");
     }
 }

@@ -488,6 +488,9 @@ pub trait Store: Send + Sync + 'static {
     /// The workflow's runs that are pending, running or suspended.
     fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
 
+    /// The runs that `run_id` started as children, oldest first.
+    fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>>;
+
     /// A run, or `None`.
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;
 

@@ -8,7 +8,7 @@ use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
 
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
-/// finished, deadline, executions.
+/// finished, deadline, executions, parent, started.
 pub(crate) type RunRow = (
     String,
     String,
@@ -21,12 +21,27 @@ pub(crate) type RunRow = (
     Option<i64>,
     Option<i64>,
     i64,
+    Option<String>,
+    Option<i64>,
 );
 
 /// A stored run as the public [`RunInfo`].
 pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
-    let (id, workflow, status, input, output, error, key, created, finished, deadline, executions) =
-        row;
+    let (
+        id,
+        workflow,
+        status,
+        input,
+        output,
+        error,
+        key,
+        created,
+        finished,
+        deadline,
+        executions,
+        parent,
+        started,
+    ) = row;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
         workflow,
@@ -36,7 +51,9 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         error,
         idempotency_key: key,
         created_at: created,
+        started_at: started,
         finished_at: finished,
+        parent: parent.as_deref().map(parse_run_id).transpose()?,
         deadline_at: deadline,
         executions,
     })

@@ -1791,12 +1791,25 @@ impl Store for PostgresStore {
         })
     }
 
+    fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id::text FROM wf_instance WHERE parent_id = $1::uuid \
+                 ORDER BY created_at, id",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            ids.iter().map(|id| parse_run_id(id)).collect()
+        })
+    }
+
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
         Box::pin(async move {
             let row: Option<RunRow> = sqlx::query_as(
                 "SELECT id::text, workflow, status, input::text, output::text, error, \
-                 idempotency_key, created_at, finished_at, deadline_at, executions::bigint \
-                 FROM wf_instance WHERE id = $1::uuid",
+                 idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
+                 parent_id::text, started_at FROM wf_instance WHERE id = $1::uuid",
             )
             .bind(run_id.to_string())
             .fetch_optional(&self.pool)

@@ -1347,12 +1347,26 @@ impl Store for SqliteStore {
         Box::pin(std::future::ready(result))
     }
 
+    fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id FROM wf_instance WHERE parent_id = ?1 ORDER BY created_at, id",
+                )?
+                .query_map(params![run_id.to_string()], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        Box::pin(std::future::ready(result))
+    }
+
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
         let row: Result<Option<RunRow>, Error> = self.readers.read(|connection| {
             connection
                 .prepare_cached(
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
-                     created_at, finished_at, deadline_at, executions FROM wf_instance WHERE id = ?1",
+                     created_at, finished_at, deadline_at, executions, parent_id, started_at \
+                     FROM wf_instance WHERE id = ?1",
                 )?
                 .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))
                 .optional()
