@@ -8,3 +8,4 @@ mod events;
 mod fan_out;
 mod maintenance;
 mod sagas;
+mod startup;
