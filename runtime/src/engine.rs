@@ -530,8 +530,13 @@ impl EngineBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid setting; [`Error::DatabaseInUse`] or
-    /// [`Error::Database`] when the database cannot be opened.
+    /// [`Error::Config`] for an invalid setting (a database URL that names
+    /// no database, among others); [`Error::DatabaseInUse`] when another
+    /// engine holds the SQLite file; [`Error::DatabaseFile`] when the SQLite
+    /// file cannot be created or is not a database; [`Error::SchemaTooNew`]
+    /// when a newer durable migrated the database; [`Error::ForeignTable`]
+    /// when one of durable's table names is taken by another table;
+    /// [`Error::Database`] when the database cannot be reached or migrated.
     pub async fn start(self) -> Result<Engine, Error> {
         if self.concurrency == 0 {
             return Err(Error::Config("concurrency must be at least 1".into()));

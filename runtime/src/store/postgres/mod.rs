@@ -80,7 +80,9 @@ impl PostgresStore {
     /// # Errors
     ///
     /// [`Error::Database`] when the server cannot be reached or migrated;
-    /// [`Error::Config`] for a URL or schema name that is not valid.
+    /// [`Error::Config`] for a URL or schema name that is not valid;
+    /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when the schema
+    /// holds tables this durable cannot use.
     pub async fn open(url: &str, schema: Option<&str>, lease: Duration) -> Result<Self, Error> {
         let mut options: PgConnectOptions = url
             .parse()

@@ -107,8 +107,11 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::DatabaseInUse`] when another engine holds the file;
-    /// [`Error::Database`] when it cannot be opened or migrated.
+    /// [`Error::DatabaseInUse`] when another engine holds the file (by any
+    /// path); [`Error::Config`] for an empty path; [`Error::DatabaseFile`]
+    /// when it cannot be created, opened or migrated (naming the path);
+    /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when its schema is
+    /// not one this durable can use.
     pub async fn open(location: &SqliteLocation, durability: Durability) -> Result<Self, Error> {
         let (readers, connection, lock_file) = match location {
             SqliteLocation::File(path) => {
