@@ -268,6 +268,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Cheap to clone; every clone is the same engine. Build one with
 /// [`Engine::builder`].
 ///
+/// The engine runs until [`shutdown`](Engine::shutdown), or until the last
+/// handle on it is dropped (clones and [`RunHandle`]s count; the engine's
+/// own tasks hold none): then it stops as `shutdown` does, in a task of the
+/// tokio runtime the handle is dropped in, and the database (a SQLite
+/// file's lock) is free for the next engine soon after. Call `shutdown` to
+/// know when it is done.
+///
 /// ```no_run
 /// # async fn f() -> Result<(), durable::Error> {
 /// let engine = durable::Engine::builder()
@@ -280,8 +287,42 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
-    /// The dispatcher and, on a shared database, the lease heartbeat.
-    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+    /// Shared by the handles the user holds, `None` in those the engine's
+    /// own tasks make: the engine stops when the last user handle goes.
+    owner: Option<Arc<Owner>>,
+}
+
+/// What the user's handles share: the engine's background tasks, stopped
+/// with the engine when the last handle is dropped.
+struct Owner {
+    shared: Arc<Shared>,
+    /// The dispatcher, maintenance, cron and, on a shared database, the
+    /// lease heartbeat.
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        // Stopping needs writes (runs in flight go back to `pending`), so it
+        // runs as a task; without a runtime its tasks are gone already, and
+        // the store closes when the last reference to it goes.
+        let tasks = std::mem::take(&mut self.tasks);
+        let shared = self.shared.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { stop(&shared, &tasks).await });
+            }
+            Err(_) => {
+                shared.shut_down.store(true, Ordering::Release);
+                for task in tasks {
+                    task.abort();
+                }
+            }
+        }
+    }
 }
 
 /// Where the engine keeps its runs.
@@ -362,21 +403,68 @@ impl EngineBuilder {
     }
 
     /// Chooses the backend by URL: `postgres://...` or `postgresql://...`,
-    /// `sqlite::memory:`, or `sqlite://path/to/file.db`.
+    /// `sqlite::memory:` (or `sqlite://:memory:`), or a SQLite file as
+    /// `sqlite://path/to/file.db`, `sqlite:///absolute/path.db` or
+    /// `sqlite:file.db`.
+    ///
+    /// A URL that names no file (`sqlite://`, `sqlite:`), carries query
+    /// parameters (`sqlite://x.db?mode=rwc`) or has another scheme makes
+    /// [`start`](EngineBuilder::start) fail with [`Error::Config`]; the
+    /// message names the scheme, never the whole URL (it may hold a
+    /// password).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let error = durable::Engine::builder()
+    ///     .database_url("mysql://app:secret@db/app")
+    ///     .start()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("`mysql`"));
+    /// assert!(!error.to_string().contains("secret"));
+    /// # }
+    /// ```
     pub fn database_url(self, url: &str) -> Self {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            self.postgres(url)
-        } else if url == "sqlite::memory:" {
-            self.sqlite_memory()
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            self.sqlite_file(path)
-        } else {
-            let mut builder = self;
-            builder.errors.push(format!(
-                "unsupported database URL {url:?}: use postgres://..., sqlite://FILE or sqlite::memory:"
-            ));
-            builder
+            return self.postgres(url);
         }
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return self.sqlite_memory();
+        }
+        let problem = match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some("") => format!(
+                "the database URL {url:?} names no file: use sqlite://FILE, or sqlite::memory: for an in-memory database"
+            ),
+            Some(path) if path.contains('?') => format!(
+                "the SQLite database URL {url:?} has query parameters, which durable does not read: use sqlite://FILE"
+            ),
+            Some(path) => return self.sqlite_file(path),
+            None => {
+                // Only the scheme: the rest may hold a password.
+                let scheme = url
+                    .split_once(':')
+                    .map(|(scheme, _)| scheme)
+                    .filter(|scheme| {
+                        !scheme.is_empty()
+                            && scheme
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    });
+                match scheme {
+                    Some(scheme) => format!(
+                        "unsupported database URL scheme `{scheme}`: use postgres://..., sqlite://FILE or sqlite::memory:"
+                    ),
+                    None => "the database URL has no scheme: use postgres://..., sqlite://FILE or sqlite::memory:".to_owned(),
+                }
+            }
+        };
+        let mut builder = self;
+        builder.errors.push(problem);
+        builder
     }
 
     /// Sets what a commit guarantees; see [`Durability`].
@@ -480,8 +568,13 @@ impl EngineBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid setting; [`Error::DatabaseInUse`] or
-    /// [`Error::Database`] when the database cannot be opened.
+    /// [`Error::Config`] for an invalid setting (a database URL that names
+    /// no database, among others); [`Error::DatabaseInUse`] when another
+    /// engine holds the SQLite file; [`Error::DatabaseFile`] when the SQLite
+    /// file cannot be created or is not a database; [`Error::SchemaTooNew`]
+    /// when a newer durable migrated the database; [`Error::ForeignTable`]
+    /// when one of durable's table names is taken by another table;
+    /// [`Error::Database`] when the database cannot be reached or migrated.
     pub async fn start(self) -> Result<Engine, Error> {
         if self.concurrency == 0 {
             return Err(Error::Config("concurrency must be at least 1".into()));
@@ -565,8 +658,8 @@ impl EngineBuilder {
             tasks.push(tokio::spawn(heartbeat_loop(shared.clone(), lease)).abort_handle());
         }
         Ok(Engine {
-            shared,
-            tasks: Arc::new(tasks),
+            shared: shared.clone(),
+            owner: Some(Arc::new(Owner { shared, tasks })),
         })
     }
 }
@@ -759,7 +852,7 @@ impl Engine {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Engine {
         Engine {
             shared,
-            tasks: Arc::new(Vec::new()),
+            owner: None,
         }
     }
 
@@ -954,22 +1047,28 @@ impl Engine {
     /// them from their journal. Triggers after this fail with
     /// [`Error::Shutdown`].
     pub async fn shutdown(&self) {
-        self.shared.shut_down.store(true, Ordering::Release);
-        for task in self.tasks.iter() {
-            task.abort();
-        }
-        let running: Vec<(RunId, (i64, tokio::task::AbortHandle))> =
-            lock(&self.shared.active).drain().collect();
-        let now = self.shared.clock.now_ms();
-        for (run_id, (token, task)) in running {
-            task.abort();
-            let lease = crate::store::Lease { run_id, token };
-            if let Err(error) = self.shared.store.release_run(lease, now).await {
-                tracing::warn!(%run_id, %error, "could not hand a run back at shutdown");
-            }
-        }
-        self.shared.store.close().await;
+        let tasks = self.owner.as_ref().map_or(&[][..], |owner| &owner.tasks);
+        stop(&self.shared, tasks).await;
     }
+}
+
+/// Stops the engine: see [`Engine::shutdown`].
+async fn stop(shared: &Shared, tasks: &[tokio::task::AbortHandle]) {
+    shared.shut_down.store(true, Ordering::Release);
+    for task in tasks {
+        task.abort();
+    }
+    let running: Vec<(RunId, (i64, tokio::task::AbortHandle))> =
+        lock(&shared.active).drain().collect();
+    let now = shared.clock.now_ms();
+    for (run_id, (token, task)) in running {
+        task.abort();
+        let lease = crate::store::Lease { run_id, token };
+        if let Err(error) = shared.store.release_run(lease, now).await {
+            tracing::warn!(%run_id, %error, "could not hand a run back at shutdown");
+        }
+    }
+    shared.store.close().await;
 }
 
 /// How a run that ended (`info.status` is terminal) ended.

@@ -224,14 +224,62 @@ pub enum Error {
     /// The database file is locked by another engine. An embedded SQLite
     /// database belongs to one engine at a time; use PostgreSQL for many
     /// workers.
+    ///
+    /// The lock is on the file itself, not on the path it was named by: a
+    /// symlink, a relative path or a hard link to a file in use is refused
+    /// too.
     #[error(
-        "the database {path} is in use by another durable engine (lock file {lock_path}); an embedded SQLite database serves one engine at a time"
+        "the database {path} is in use by another durable engine (lock on {lock_path}); an embedded SQLite database serves one engine at a time"
     )]
     DatabaseInUse {
-        /// The database file.
+        /// The database file, as it was given.
         path: String,
-        /// The lock file held by the other engine.
+        /// The file whose lock the other engine holds: on Unix the database
+        /// file itself (its canonical path), elsewhere a `<file>.lock` side
+        /// file beside the canonical path.
         lock_path: String,
+    },
+
+    /// The SQLite database file could not be created, opened or read: its
+    /// directory does not exist, it is not a SQLite database, or the OS
+    /// refused. Nothing was written.
+    #[error("cannot {action} the SQLite database {path}: {source}")]
+    DatabaseFile {
+        /// The database file, as it was given.
+        path: String,
+        /// What was being done, e.g. `create` or `open`.
+        action: &'static str,
+        /// The OS's or SQLite's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The database was migrated by a newer durable: its schema version is
+    /// past the last one this durable knows, so this durable refuses to run
+    /// on it rather than misread it. Nothing was written.
+    #[error(
+        "the database's schema is at version {found}, but durable {durable} knows schema versions up to {supported}: a newer durable migrated it; run that newer durable on it"
+    )]
+    SchemaTooNew {
+        /// The highest version recorded in the database's `wf_migration`.
+        found: i64,
+        /// The last schema version this durable applies.
+        supported: i64,
+        /// This durable's crate version.
+        durable: &'static str,
+    },
+
+    /// A table durable needs exists but was not created by durable: it lacks
+    /// columns durable uses. Nothing was written; keep durable's tables apart
+    /// (another SQLite file, or [`postgres_schema`](crate::EngineBuilder::postgres_schema)).
+    #[error(
+        "the database already has a table `{table}` that durable did not create: it lacks the column(s) {missing}; give durable a database (or PostgreSQL schema) of its own"
+    )]
+    ForeignTable {
+        /// The table, e.g. `wf_instance`.
+        table: String,
+        /// The columns durable needs that it lacks, comma-separated (the
+        /// first few, and how many more).
+        missing: String,
     },
 
     /// The engine's configuration is not valid.
@@ -288,6 +336,20 @@ impl Error {
             } else {
                 listed.join(", ")
             },
+        }
+    }
+
+    /// [`Error::ForeignTable`] for `table`, naming the first few of the
+    /// `missing` columns: enough to recognise the table, short enough to read.
+    pub(crate) fn foreign_table(table: &str, missing: &[&str]) -> Error {
+        const NAMED: usize = 4;
+        let mut named = missing[..missing.len().min(NAMED)].join(", ");
+        if missing.len() > NAMED {
+            named.push_str(&format!(" and {} more", missing.len() - NAMED));
+        }
+        Error::ForeignTable {
+            table: table.to_owned(),
+            missing: named,
         }
     }
 }

@@ -9,3 +9,4 @@ mod extremes;
 mod fan_out;
 mod maintenance;
 mod sagas;
+mod startup;

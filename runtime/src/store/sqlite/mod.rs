@@ -10,10 +10,12 @@
 //! [`Durability::Full`], where each commit waits for an fsync, the writer
 //! tells tokio it blocks).
 //!
-//! The database file is locked with a `<file>.lock` side file for the
-//! engine's life, so two engines never share it; runs left `running` by a
-//! previous process are therefore known to be orphaned and are handed back at
-//! start ([`Store::recover`]).
+//! The database file is locked for the engine's life, so two engines never
+//! share it; runs left `running` by a previous process are therefore known to
+//! be orphaned and are handed back at start ([`Store::recover`]). The lock
+//! belongs to the file, not to the path it was named by (see
+//! `lock_database`), so a symlink, a relative path or a hard link cannot
+//! open a second engine on a live database.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -65,7 +67,7 @@ pub struct SqliteStore {
     writer: GroupCommit<WriteOp, WriteOut>,
     /// The lock on the database file, held until `close` (the OS releases
     /// it when the process ends, however it ends).
-    file_lock: Mutex<Option<std::fs::File>>,
+    file_lock: Mutex<Option<FileLock>>,
 }
 
 /// Connections for reads.
@@ -105,17 +107,36 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::DatabaseInUse`] when another engine holds the file;
-    /// [`Error::Database`] when it cannot be opened or migrated.
+    /// [`Error::DatabaseInUse`] when another engine holds the file (by any
+    /// path); [`Error::Config`] for an empty path; [`Error::DatabaseFile`]
+    /// when it cannot be created, opened or migrated (naming the path);
+    /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when its schema is
+    /// not one this durable can use.
     pub async fn open(location: &SqliteLocation, durability: Durability) -> Result<Self, Error> {
         let (readers, connection, lock_file) = match location {
             SqliteLocation::File(path) => {
                 let lock_file = lock_database(path)?;
-                let mut writer = open_connection(path, durability)?;
-                writer.pragma_update(None, "journal_mode", "WAL")?;
-                migrate(&mut writer)?;
+                // Connections open the file the lock is on, whatever the
+                // working directory becomes later.
+                let canonical = lock_file.canonical.clone();
+                let in_file = |action| {
+                    move |error: Error| match error {
+                        Error::Database(source) => Error::DatabaseFile {
+                            path: path.display().to_string(),
+                            action,
+                            source,
+                        },
+                        other => other,
+                    }
+                };
+                let mut writer =
+                    open_connection(&canonical, durability).map_err(in_file("open"))?;
+                writer
+                    .pragma_update(None, "journal_mode", "WAL")
+                    .map_err(|error| in_file("open")(error.into()))?;
+                migrate(&mut writer).map_err(in_file("migrate"))?;
                 let readers = Readers::File {
-                    path: path.clone(),
+                    path: canonical,
                     idle: Mutex::new(Vec::new()),
                 };
                 (readers, WriterConnection::Owned(writer), Some(lock_file))
@@ -166,23 +187,140 @@ fn configure(connection: &Connection, durability: Durability) -> Result<(), Erro
     Ok(())
 }
 
-fn lock_database(path: &Path) -> Result<std::fs::File, Error> {
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let lock_path = PathBuf::from(lock_path);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
+/// The engine's hold on its database file; dropping it lets the file go.
+struct FileLock {
+    /// The database file's canonical path: connections open this.
+    canonical: PathBuf,
+    /// The locked handle (on Unix, of the database file itself).
+    file: Option<std::fs::File>,
+    /// The file's device and inode, registered in [`HELD`].
+    #[cfg(unix)]
+    key: (u64, u64),
+}
+
+/// The database files (device, inode) an engine of this process holds.
+///
+/// Checked before this process opens a handle of its own on a database
+/// file: closing any handle on a file drops every POSIX lock the process
+/// holds on it, SQLite's own included, so a second engine of the process
+/// must be refused before it opens the file, not after.
+#[cfg(unix)]
+static HELD: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // The handle closes before the file is given back, so a successor in
+        // this process never sees its own lock refused by ours.
+        drop(self.file.take());
+        #[cfg(unix)]
+        lock(&HELD).retain(|key| *key != self.key);
+    }
+}
+
+/// Locks the database file at `path` (created if missing) for one engine.
+///
+/// The lock is keyed by the file, not by the path it is named by: a symlink,
+/// a relative path, `dir/../db` or a hard link reach the same lock.
+///
+/// - On Unix the database file itself is locked with `flock` (what
+///   `File::try_lock` uses), on a read-only handle kept for the engine's
+///   life. SQLite locks byte ranges of the file with POSIX `fcntl` locks,
+///   which are independent of `flock` locks on local file systems, so the
+///   two never conflict. A hard link has another path but the same inode,
+///   so it meets the same `flock`; a lock file named after the path would
+///   miss it. Within the process, [`HELD`] refuses a second engine before
+///   it opens a handle (see there why).
+/// - Elsewhere (Windows locks are mandatory: locking the database file would
+///   block SQLite's own reads), a `<file>.lock` side file beside the
+///   file's canonical path is locked: symlinks and relative paths meet the
+///   same lock, hard links do not.
+fn lock_database(path: &Path) -> Result<FileLock, Error> {
+    let file_error = |action, error: std::io::Error| Error::DatabaseFile {
+        path: path.display().to_string(),
+        action,
+        source: Box::new(error),
+    };
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Err(Error::Config(format!(
+            "the SQLite database path {path:?} names no file: name a file, or use an in-memory database (sqlite_memory)"
+        )));
+    }
+    // The file must exist to have an identity to lock. A new file is created
+    // without touching an existing one (no handle is opened on it), and
+    // SQLite takes an empty file as an empty database.
+    match std::fs::OpenOptions::new()
         .write(true)
-        .open(&lock_path)
-        .map_err(|error| Error::Database(Box::new(error)))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::DatabaseInUse {
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(file_error("create", error)),
+    }
+    let canonical =
+        std::fs::canonicalize(path).map_err(|error| file_error("find the file of", error))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(&canonical).map_err(|error| file_error("read", error))?;
+        if !metadata.is_file() {
+            return Err(file_error(
+                "open",
+                std::io::Error::other("it is not a regular file"),
+            ));
+        }
+        let key = (metadata.dev(), metadata.ino());
+        let in_use = || Error::DatabaseInUse {
             path: path.display().to_string(),
-            lock_path: lock_path.display().to_string(),
-        }),
-        Err(std::fs::TryLockError::Error(error)) => Err(Error::Database(Box::new(error))),
+            lock_path: canonical.display().to_string(),
+        };
+        {
+            let mut held = lock(&HELD);
+            if held.contains(&key) {
+                return Err(in_use());
+            }
+            held.push(key);
+        }
+        // From here the key is registered: dropping `hold` gives it back.
+        let mut hold = FileLock {
+            canonical: canonical.clone(),
+            file: None,
+            key,
+        };
+        let file = std::fs::File::open(&canonical).map_err(|error| file_error("open", error))?;
+        match file.try_lock() {
+            Ok(()) => {
+                hold.file = Some(file);
+                Ok(hold)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(in_use()),
+            Err(std::fs::TryLockError::Error(error)) => Err(file_error("lock", error)),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let mut lock_path = canonical.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|error| file_error("create the lock file of", error))?;
+        match file.try_lock() {
+            Ok(()) => Ok(FileLock {
+                canonical,
+                file: Some(file),
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::DatabaseInUse {
+                path: path.display().to_string(),
+                lock_path: lock_path.display().to_string(),
+            }),
+            Err(std::fs::TryLockError::Error(error)) => {
+                Err(file_error("lock the lock file of", error))
+            }
+        }
     }
 }
 
@@ -192,13 +330,28 @@ fn migrate(connection: &mut Connection) -> Result<(), Error> {
         "CREATE TABLE IF NOT EXISTS wf_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         [],
     )?;
-    let current: i64 = tx.query_row(
+    let current: i64 = match tx.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM wf_migration",
         [],
         |row| row.get(0),
-    )?;
+    ) {
+        Ok(current) => current,
+        Err(error) => return Err(foreign_table(&tx)?.unwrap_or_else(|| error.into())),
+    };
+    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > supported {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            supported,
+            durable: env!("CARGO_PKG_VERSION"),
+        });
+    }
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
-        tx.execute_batch(sql)?;
+        if let Err(error) = tx.execute_batch(sql) {
+            // The script's error quotes the whole script; a table of the same
+            // name made by someone else is the likely cause, so name it.
+            return Err(foreign_table(&tx)?.unwrap_or_else(|| error.into()));
+        }
         tx.execute(
             "INSERT INTO wf_migration (version, applied_at) VALUES (?1, ?2)",
             params![version, crate::clock::Clock::now_ms(&crate::SystemClock)],
@@ -206,6 +359,40 @@ fn migrate(connection: &mut Connection) -> Result<(), Error> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// A durable table in `connection` that lacks columns durable's schema
+/// gives it (one created by someone else), if there is one: the tables and
+/// columns a fresh database gets from [`MIGRATIONS`] are the reference.
+fn foreign_table(connection: &Connection) -> Result<Option<Error>, Error> {
+    let mut reference = Connection::open_in_memory()?;
+    migrate(&mut reference)?;
+    let columns_of = |connection: &Connection, table: &str| -> rusqlite::Result<Vec<String>> {
+        connection
+            .prepare("SELECT name FROM pragma_table_info(?1)")?
+            .query_map([table], |row| row.get(0))?
+            .collect()
+    };
+    let tables: Vec<String> = reference
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for table in tables {
+        let found = columns_of(connection, &table)?;
+        if found.is_empty() {
+            continue;
+        }
+        let expected = columns_of(&reference, &table)?;
+        let missing: Vec<&str> = expected
+            .iter()
+            .filter(|column| !found.contains(column))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Some(Error::foreign_table(&table, &missing)));
+        }
+    }
+    Ok(None)
 }
 
 enum WriterConnection {
