@@ -221,6 +221,24 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 
+    /// A connection to the PostgreSQL server could not be opened: refused,
+    /// unreachable, or not answered within the connect timeout (the URL's
+    /// `connect_timeout`, in seconds; 10 by default). Names the server, never
+    /// the URL's password.
+    ///
+    /// ```text
+    /// could not connect to PostgreSQL at 127.0.0.1:5432 to create schema app: error communicating with database: Connection refused (os error 111)
+    /// ```
+    #[error("could not connect to PostgreSQL at {host} to {action}: {reason}")]
+    Connect {
+        /// What the connection was for, e.g. `create schema app`.
+        action: String,
+        /// The server, as `host:port` (or the socket's path).
+        host: String,
+        /// Why: the driver's error, or that the server did not answer in time.
+        reason: String,
+    },
+
     /// The database file is locked by another engine. An embedded SQLite
     /// database belongs to one engine at a time; use PostgreSQL for many
     /// workers.

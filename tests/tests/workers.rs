@@ -5,6 +5,10 @@
 //! run completes, and every step's committed result is the last execution of
 //! its body: nothing committed twice, nothing committed by a stale worker.
 //!
+//! And a take-over under load: a worker is SIGKILLed while it holds leases
+//! and hundreds of runs are pending; another worker takes its runs over
+//! within about a lease and a claim, not behind the backlog.
+//!
 //! Needs `DURABLE_TEST_POSTGRES_URL`; skips with a notice without it.
 
 use std::collections::HashMap;
@@ -152,5 +156,138 @@ async fn four_workers_survive_a_kill_a_stop_and_a_stall() {
     println!(
         "{RUNS} runs on 4 workers (1 killed, 1 stopped, 1 paused past its lease): {repeated} bodies ran \
          more than once, {zombie_bodies} of them on the paused worker after another committed"
+    );
+}
+
+/// A worker process that is killed (SIGKILL) when dropped, also when the
+/// test fails.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start(url: &str, schema: &str, runs: u32, lease: &str, concurrency: usize) -> Self {
+        Sleeper(
+            Command::new(env!("CARGO_BIN_EXE_pg_sleeper"))
+                .args([
+                    url,
+                    schema,
+                    &runs.to_string(),
+                    lease,
+                    &concurrency.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start a worker"),
+        )
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `sql` (one count) until it gives `wanted`, for at most a minute.
+async fn wait_for_count(db: &mut sqlx::PgConnection, sql: &str, wanted: impl Fn(i64) -> bool) {
+    let started = Instant::now();
+    loop {
+        let count: Option<i64> = sqlx::query_scalar(sql).fetch_one(&mut *db).await.ok();
+        if count.is_some_and(&wanted) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute for {sql} (last: {count:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A worker dies (SIGKILL) holding leases while 750 runs are pending and a
+/// second worker is busy with the backlog: the dead worker's runs are taken
+/// over within the lease, a claim and a step's time (plus a generous
+/// margin), not after the backlog (it had taken 15 to 18 s with a 1.5 s
+/// lease). Each step takes a second, so the backlog lasts the whole test.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_workers_runs_are_taken_over_whatever_the_backlog() {
+    let Some(url) = postgres_url() else { return };
+    let schema = unique_schema("takeover");
+    const BACKLOG: u32 = 750;
+    const LEASE: Duration = Duration::from_millis(1_500);
+    // How long a worker at work may take to claim again: its slots free as
+    // its one-second steps end, and it polls every second.
+    const CLAIM_INTERVAL: Duration = Duration::from_secs(1);
+    const STEP: Duration = Duration::from_secs(1);
+    const MARGIN: Duration = Duration::from_secs(6);
+    let mut doomed = Sleeper::start(&url, &schema, BACKLOG, "1500ms", 4);
+    let mut db = connect(&url, &schema).await;
+    wait_for_count(&mut db, "SELECT COUNT(*) FROM wf_instance", |n| {
+        n == i64::from(BACKLOG)
+    })
+    .await;
+    wait_for_count(
+        &mut db,
+        "SELECT COUNT(*) FROM wf_instance WHERE status = 'running'",
+        |n| n == 4,
+    )
+    .await;
+    let doomed_owner: String =
+        sqlx::query_scalar("SELECT lease_owner FROM wf_instance WHERE status = 'running' LIMIT 1")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    // The survivor fills its slots from the backlog before the other dies.
+    let _survivor = Sleeper::start(&url, &schema, 0, "1500ms", 8);
+    wait_for_count(
+        &mut db,
+        &format!(
+            "SELECT COUNT(*) FROM wf_instance WHERE status = 'running' \
+             AND lease_owner <> '{doomed_owner}'"
+        ),
+        |n| n == 8,
+    )
+    .await;
+    doomed.0.kill().unwrap();
+    doomed.0.wait().unwrap();
+    let killed = Instant::now();
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM wf_instance WHERE status = 'running' AND lease_owner = $1",
+    )
+    .bind(&doomed_owner)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(!held.is_empty(), "the killed worker held no lease");
+    let limit = LEASE + CLAIM_INTERVAL + STEP + MARGIN;
+    let pending = loop {
+        let (left, pending): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE id::text = ANY ($1) AND lease_owner = $2), \
+               COUNT(*) FILTER (WHERE status = 'pending') FROM wf_instance",
+        )
+        .bind(&held)
+        .bind(&doomed_owner)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        if left == 0 {
+            break pending;
+        }
+        assert!(
+            killed.elapsed() < limit,
+            "{left} of the {} runs of the killed worker were not taken over within {limit:?} \
+             ({pending} runs pending)",
+            held.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = killed.elapsed();
+    // The backlog was still there: the take-over did not wait for it.
+    assert!(pending > 0, "the backlog drained before the take-over");
+    println!(
+        "{} runs of a killed worker taken over {took:?} after the kill (lease {LEASE:?}), \
+         with {pending} runs pending",
+        held.len()
     );
 }

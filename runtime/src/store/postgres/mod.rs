@@ -48,6 +48,12 @@ const MAX_BATCH: usize = 512;
 /// the engine renews it (the default of `EngineBuilder::lease`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
+/// How long opening a connection may take, the server's answer to the
+/// start-up included, unless the URL's `connect_timeout` (whole seconds, as
+/// in libpq) says otherwise: a server that accepts and never answers must
+/// not hang the engine.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The channel on which commits announce due runs.
 const WAKE_CHANNEL: &str = "durable_wake";
 
@@ -75,45 +81,77 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://...`) and migrates the schema. With
     /// `schema`, the tables live in that PostgreSQL schema (created if
     /// missing): tests use one per test. Claims hold a run for `lease`
-    /// unless renewed.
+    /// unless renewed. Every connection the store opens gives up after the
+    /// URL's `connect_timeout` (whole seconds, at least 1; default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Database`] when the server cannot be reached or migrated;
-    /// [`Error::Config`] for a URL or schema name that is not valid;
+    /// [`Error::Connect`] when the server refuses, cannot be reached or does
+    /// not answer in time (first connection opened alone, so the error is
+    /// the real cause, at once); [`Error::Database`] when it cannot be
+    /// migrated; [`Error::Config`] for a URL or schema name that is not valid;
     /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when the schema
     /// holds tables this durable cannot use.
     pub async fn open(url: &str, schema: Option<&str>, lease: Duration) -> Result<Self, Error> {
+        let (url, connect_timeout) = split_connect_timeout(url)?;
         let mut options: PgConnectOptions = url
             .parse()
             .map_err(|error| Error::Config(format!("invalid PostgreSQL URL: {error}")))?;
-        if let Some(schema) = schema {
-            if schema.is_empty()
+        if let Some(schema) = schema
+            && (schema.is_empty()
                 || !schema
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(Error::Config(format!(
+                "invalid schema name {schema:?}: use letters, digits and _"
+            )));
+        }
+        // One connection first, alone and under the timeout: a pool would
+        // retry a refused connection until its own timeout and then report
+        // only that it timed out.
+        let action = match schema {
+            Some(schema) => format!("create schema {schema}"),
+            None => "open the store".to_owned(),
+        };
+        let mut first = connect(&options, connect_timeout, &action).await?;
+        if let Some(schema) = schema {
+            let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+            match tokio::time::timeout(connect_timeout, sqlx::query(&create).execute(&mut first))
+                .await
             {
-                return Err(Error::Config(format!(
-                    "invalid schema name {schema:?}: use letters, digits and _"
-                )));
+                Ok(created) => {
+                    created?;
+                }
+                Err(_) => return Err(no_answer(&options, connect_timeout, &action)),
             }
-            let mut admin = PgConnection::connect_with(&options).await?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut admin)
-                .await?;
-            admin.close().await?;
             options = options.options([("search_path", schema)]);
         }
+        // Closing only says goodbye to the server; dropping would do.
+        let _ = first.close().await;
         // No ping before each use: a broken connection fails its statement,
         // and the writer retries the batch on a fresh one.
-        let writer = PgWriter(OwnConnection::new(&options));
-        let claimer = tokio::sync::Mutex::new(OwnConnection::new(&options));
+        let writer = PgWriter(OwnConnection::new(
+            &options,
+            connect_timeout,
+            "open the writer's connection",
+        ));
+        let mut claimer =
+            OwnConnection::new(&options, connect_timeout, "open the claimer's connection");
+        claimer.options = claimer_options(&options);
+        let claimer = tokio::sync::Mutex::new(claimer);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
+            .acquire_timeout(connect_timeout)
+            .connect_with(options.clone())
+            .await
+            .map_err(|error| Error::Connect {
+                action: "open the connection pool".into(),
+                host: host_of(&options),
+                reason: error.to_string(),
+            })?;
         migrate(&pool).await?;
         Ok(PostgresStore {
             writer: GroupCommit::spawn(writer, MAX_BATCH),
@@ -135,6 +173,76 @@ impl PostgresStore {
             }
             op => self.writer.submit(op).await,
         }
+    }
+}
+
+/// Takes libpq's `connect_timeout` (whole seconds) out of `url`, which
+/// sqlx would ignore with a warning: the URL without it, and the timeout.
+fn split_connect_timeout(url: &str) -> Result<(String, Duration), Error> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), DEFAULT_CONNECT_TIMEOUT));
+    };
+    let mut timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("connect_timeout", value)) => {
+                timeout = match value.parse::<u64>() {
+                    Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
+                    // libpq waits forever for 0; here every connection has
+                    // a timeout.
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "invalid connect_timeout {value:?} in the PostgreSQL URL: give whole seconds, at least 1"
+                        )));
+                    }
+                }
+            }
+            _ => kept.push(pair),
+        }
+    }
+    Ok(if kept.is_empty() {
+        (base.to_owned(), timeout)
+    } else {
+        (format!("{base}?{}", kept.join("&")), timeout)
+    })
+}
+
+/// The server of `options`, as `host:port` (or the socket's path): what a
+/// connection error names, never the password.
+fn host_of(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+/// The error of a server that did not answer within `timeout`.
+fn no_answer(options: &PgConnectOptions, timeout: Duration, action: &str) -> Error {
+    Error::Connect {
+        action: action.to_owned(),
+        host: host_of(options),
+        reason: format!(
+            "no answer within {timeout:?} (the URL's connect_timeout, in seconds, sets this)"
+        ),
+    }
+}
+
+/// Opens one connection for `action`, giving up after `timeout`: the error
+/// names the server and the action.
+async fn connect(
+    options: &PgConnectOptions,
+    timeout: Duration,
+    action: &str,
+) -> Result<PgConnection, Error> {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(error)) => Err(Error::Connect {
+            action: action.to_owned(),
+            host: host_of(options),
+            reason: error.to_string(),
+        }),
+        Err(_) => Err(no_answer(options, timeout, action)),
     }
 }
 
@@ -261,28 +369,50 @@ fn writer_options(options: &PgConnectOptions) -> PgConnectOptions {
     ])
 }
 
+/// The claimer connection's settings: the writer's, and no sorts. A claim
+/// must read its runs in the order of an index, but planned while the tables
+/// were nearly empty (or before the statistics knew better) it could find a
+/// bitmap scan and a sort of every due run cheaper; that plan would stay.
+/// The journal a claim reads along is ordered inside its aggregate, which
+/// this does not touch.
+fn claimer_options(options: &PgConnectOptions) -> PgConnectOptions {
+    writer_options(options).options([("enable_sort", "off")])
+}
+
 /// A connection of the store's own, outside the pool, with the writer's
 /// settings ([`writer_options`]): opened on first use, and again after a
 /// failure left it in doubt.
 struct OwnConnection {
     options: PgConnectOptions,
+    /// How long opening it may take.
+    timeout: Duration,
+    /// What it is for, as a connection error says.
+    action: &'static str,
     /// `None` until connected, and again after a failed use.
     connection: Option<PgConnection>,
 }
 
 impl OwnConnection {
-    fn new(options: &PgConnectOptions) -> Self {
+    fn new(options: &PgConnectOptions, timeout: Duration, action: &'static str) -> Self {
         OwnConnection {
             options: writer_options(options),
+            timeout,
+            action,
             connection: None,
         }
     }
 
-    /// The connection, opened if it is not.
+    /// The connection, opened if it is not. A failure to open it is an
+    /// [`Error::Database`] (naming the server), as any other failure of a
+    /// write is: the engine retries those.
     async fn get(&mut self) -> Result<&mut PgConnection, Error> {
         Ok(match &mut self.connection {
             Some(connection) => connection,
-            slot @ None => slot.insert(PgConnection::connect_with(&self.options).await?),
+            slot @ None => slot.insert(
+                connect(&self.options, self.timeout, self.action)
+                    .await
+                    .map_err(|error| Error::Database(Box::new(error)))?,
+            ),
         })
     }
 
@@ -1200,26 +1330,30 @@ async fn claim(
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedRun>, Error> {
     let rows: Vec<ClaimRow> = sqlx::query_as(
-        // Due runs, then runs whose lease expired, each read in the order of
-        // its own index: a claim reads the rows it takes, however many are
-        // due (one scan over both conditions sorted every due run). The
-        // workflow names are an array filter, not a join, which would lose
-        // the index order; the update finds the claimed rows by primary key
-        // (as a join, the plan scanned the whole table).
-        "WITH due AS ( \
+        // Runs whose lease expired (their worker died), then due runs, each
+        // read in the order of its own index: a claim reads the rows it
+        // takes, however many are due (one scan over both conditions sorted
+        // every due run). Expired leases go first so that a dead worker's
+        // runs are taken over within a lease and a claim, not behind the
+        // whole backlog; they cannot starve the due runs, as each is taken
+        // once and then held by a live worker. The workflow names are an
+        // array filter, not a join, which would lose the index order; the
+        // update finds the claimed rows by primary key (as a join, the plan
+        // scanned the whole table).
+        "WITH expired AS ( \
+           SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
+             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
+           ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         due AS ( \
            SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
              AND ready_at <= $2 \
              AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
-           ORDER BY ready_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-         expired AS ( \
-           SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
-             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
-           ORDER BY lease_expires_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM due), 0) \
+           ORDER BY ready_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM expired), 0) \
            FOR UPDATE SKIP LOCKED) \
          UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
            lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
            started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
-         WHERE id = ANY (ARRAY(SELECT id FROM due UNION ALL SELECT id FROM expired)) \
+         WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
          RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, \
            (SELECT json_agg(json_build_array(s.name, s.seq, s.kind, s.status, s.input::text, \
               s.output::text, s.error, s.attempts, s.wake_at, s.updated_at) \
@@ -1913,6 +2047,103 @@ mod tests {
     use super::*;
     use crate::StepKind;
 
+    /// A loopback server that accepts connections and never answers, as a
+    /// hung PostgreSQL would: its port. The connections stay open until the
+    /// test process ends.
+    fn silent_server() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        port
+    }
+
+    /// The error of starting an engine on `url` (with `schema`), which must
+    /// come within `limit`.
+    async fn start_error(url: &str, schema: Option<&str>, limit: Duration) -> Error {
+        let mut builder = crate::Engine::builder().postgres(url);
+        if let Some(schema) = schema {
+            builder = builder.postgres_schema(schema);
+        }
+        match tokio::time::timeout(limit, builder.start()).await {
+            Err(_) => panic!("the engine's start hung on {url}"),
+            Ok(Ok(_)) => panic!("the engine started on {url}"),
+            Ok(Err(error)) => error,
+        }
+    }
+
+    /// A server that accepts the connection and never answers: the start
+    /// gives up after the connect timeout, with or without a schema to
+    /// create (the connection that created it had no timeout), and says
+    /// what it was doing and to which server, not the password.
+    #[tokio::test]
+    async fn a_start_against_a_server_that_never_answers_times_out() {
+        let port = silent_server();
+        let url = format!("postgres://durable:s3cret@127.0.0.1:{port}/db?connect_timeout=1");
+        for (schema, action) in [
+            (Some("app"), "to create schema app"),
+            (None, "to open the store"),
+        ] {
+            let error = start_error(&url, schema, Duration::from_secs(30)).await;
+            let message = error.to_string();
+            assert!(matches!(error, Error::Connect { .. }), "{message}");
+            assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+            assert!(message.contains(action), "{message}");
+            assert!(message.contains("no answer within 1s"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    /// A server that refuses connections: the start says so (not that a
+    /// pool timed out), naming the server, with or without a schema.
+    #[tokio::test]
+    async fn a_start_against_a_refusing_server_says_it_refused() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("postgres://durable:s3cret@127.0.0.1:{port}/db");
+        for schema in [Some("app"), None] {
+            let error = start_error(&url, schema, Duration::from_secs(30)).await;
+            let message = error.to_string();
+            assert!(matches!(error, Error::Connect { .. }), "{message}");
+            assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+            assert!(message.to_lowercase().contains("refused"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn connect_timeout_is_taken_out_of_the_url() {
+        let (url, timeout) =
+            split_connect_timeout("postgres://u@h/db?sslmode=disable&connect_timeout=3").unwrap();
+        assert_eq!(
+            (url.as_str(), timeout),
+            ("postgres://u@h/db?sslmode=disable", Duration::from_secs(3))
+        );
+        let (url, timeout) = split_connect_timeout("postgres://u@h/db?connect_timeout=2").unwrap();
+        assert_eq!(
+            (url.as_str(), timeout),
+            ("postgres://u@h/db", Duration::from_secs(2))
+        );
+        let (url, timeout) = split_connect_timeout("postgres://u@h/db").unwrap();
+        assert_eq!(
+            (url.as_str(), timeout),
+            ("postgres://u@h/db", DEFAULT_CONNECT_TIMEOUT)
+        );
+        for bad in ["0", "-1", "1.5", ""] {
+            let url = format!("postgres://u:pw@h/db?connect_timeout={bad}");
+            assert!(
+                matches!(split_connect_timeout(&url), Err(Error::Config(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
     /// A store on a fresh schema (`t_<label>_<12 hex>`), with the server's
     /// URL and the schema's name; `None` (after a notice) without
     /// `DURABLE_TEST_POSTGRES_URL` (`.ci/run` sets it).
@@ -1931,13 +2162,17 @@ mod tests {
         Some((store, url, schema))
     }
 
-    /// A fresh schema, migrated, and a connection to it with the writer's
-    /// settings; `None` (after a notice) without `DURABLE_TEST_POSTGRES_URL`.
-    async fn writer_on_fresh_schema(label: &str) -> Option<(PgConnection, String)> {
+    /// A fresh schema, migrated, and a connection to it with `settings`
+    /// ([`writer_options`] or [`claimer_options`]); `None` (after a notice)
+    /// without `DURABLE_TEST_POSTGRES_URL`.
+    async fn writer_on_fresh_schema(
+        label: &str,
+        settings: fn(&PgConnectOptions) -> PgConnectOptions,
+    ) -> Option<(PgConnection, String)> {
         let (store, url, schema) = store_on_fresh_schema(label).await?;
         store.close().await;
         let options: PgConnectOptions = url.parse().unwrap();
-        let writer = PgConnection::connect_with(&writer_options(
+        let writer = PgConnection::connect_with(&settings(
             &options.options([("search_path", schema.as_str())]),
         ))
         .await
@@ -1983,12 +2218,13 @@ mod tests {
             .join("\n")
     }
 
-    /// The writer plans a claim on its first use, here on empty tables;
+    /// The claimer plans a claim on its first use, here on empty tables;
     /// the plan must still read by index once the table holds many runs.
     /// Needs `DURABLE_TEST_POSTGRES_URL` (`.ci/run` sets it); skips without.
     #[tokio::test]
     async fn a_claim_planned_on_empty_tables_reads_by_index_as_they_grow() {
-        let Some((mut writer, schema)) = writer_on_fresh_schema("claimplan").await else {
+        let Some((mut writer, schema)) = writer_on_fresh_schema("claimplan", claimer_options).await
+        else {
             return;
         };
         let request = ClaimRequest {
@@ -2001,13 +2237,17 @@ mod tests {
         assert!(claim(&mut writer, &request).await.unwrap().is_empty());
         sqlx::raw_sql(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, ready_at) \
-             SELECT gen_random_uuid(), 'w', 'pending', 'null', g, g, g FROM generate_series(1, 5000) AS g",
+             SELECT gen_random_uuid(), 'w', 'pending', 'null', g, g, g FROM generate_series(1, 5000) AS g; \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               lease_owner, lease_expires_at, lease_token) \
+             SELECT gen_random_uuid(), 'w', 'running', 'null', g, g, 'other', 2000 + g, 1 \
+             FROM generate_series(1, 5000) AS g",
         )
         .execute(&mut writer)
         .await
         .unwrap();
         let (name, generic_plans): (String, i64) = sqlx::query_as(
-            "SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH due AS%'",
+            "SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH expired AS%'",
         )
         .fetch_one(&mut writer)
         .await
@@ -2039,7 +2279,8 @@ mod tests {
     /// each step saved.
     #[tokio::test]
     async fn fenced_writes_planned_on_empty_tables_read_their_run_by_key() {
-        let Some((mut writer, schema)) = writer_on_fresh_schema("fenceplan").await else {
+        let Some((mut writer, schema)) = writer_on_fresh_schema("fenceplan", writer_options).await
+        else {
             return;
         };
         let run_id = RunId::new();
@@ -2086,7 +2327,7 @@ mod tests {
         .unwrap();
         let statements: Vec<(String, String, i32)> = sqlx::query_as(
             "SELECT name, statement, COALESCE(cardinality(parameter_types), 0) \
-             FROM pg_prepared_statements WHERE statement NOT LIKE 'WITH due AS%'",
+             FROM pg_prepared_statements WHERE statement NOT LIKE 'WITH expired AS%'",
         )
         .fetch_all(&mut writer)
         .await
@@ -2117,6 +2358,51 @@ mod tests {
         }
         sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&mut writer)
+            .await
+            .unwrap();
+    }
+
+    /// Expired leases are claimed before a backlog of due runs (a dead
+    /// worker's runs had waited behind the whole queue), and the rest of
+    /// the claim's limit still goes to due runs.
+    #[tokio::test]
+    async fn a_claim_takes_expired_leases_before_a_backlog() {
+        let Some((store, url, schema)) = store_on_fresh_schema("claimexpired").await else {
+            return;
+        };
+        for _ in 0..50 {
+            store.create_run(new_run(RunId::new(), None)).await.unwrap();
+        }
+        // Two runs of a worker that died: their leases end at 31,000.
+        let dead = [RunId::new(), RunId::new()];
+        for run_id in dead {
+            store
+                .create_run(new_run(run_id, Some("dead-worker")))
+                .await
+                .unwrap();
+        }
+        let claimed = store
+            .claim_ready(ClaimRequest {
+                owner: "live-worker".into(),
+                now: 40_000,
+                limit: 4,
+                workflows: r#"["w"]"#.into(),
+                lease_expires_at: Some(70_000),
+            })
+            .await
+            .unwrap();
+        let ids: Vec<RunId> = claimed.iter().map(|run| run.lease.run_id).collect();
+        assert_eq!(ids.len(), 4, "the claim fills its limit: {ids:?}");
+        for run_id in dead {
+            assert!(
+                ids.contains(&run_id),
+                "a dead worker's run waits behind the backlog"
+            );
+        }
+        store.close().await;
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
             .await
             .unwrap();
     }

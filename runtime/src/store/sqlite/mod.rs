@@ -481,9 +481,14 @@ fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Erro
 fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Error>, Error> {
     Ok(match op {
         WriteOp::Recover { now } => {
+            // Runs the last engine left `running` are due since before any
+            // other (`ready_at` 0): claims take the earliest first, so they
+            // go ahead of the backlog instead of waiting behind every run
+            // that fell due before the restart, as a dead worker's runs do
+            // on PostgreSQL.
             let count = connection
                 .prepare_cached(
-                    "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+                    "UPDATE wf_instance SET status = 'pending', ready_at = 0, updated_at = ?1, \
                      lease_token = lease_token + 1, lease_owner = NULL WHERE status = 'running'",
                 )?
                 .execute(params![now])?;
@@ -1576,6 +1581,45 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs left `running` by the last engine are claimed before a backlog
+    /// of runs that fell due before the restart.
+    #[test]
+    fn recovered_runs_are_claimed_before_the_backlog() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate(&mut connection).unwrap();
+        connection
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
+                 INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+                   ready_at) \
+                 SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'pending', 'null', i, i, i FROM n; \
+                 INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+                   started_at, executions, lease_token, lease_owner) \
+                 VALUES ('00000000-0000-0000-0000-000000009999', 'w', 'running', 'null', 60, 60, \
+                   60, 1, 1, 'the engine that crashed')",
+            )
+            .unwrap();
+        let recovered = apply_op(&connection, &WriteOp::Recover { now: 1_000 }).unwrap();
+        assert!(matches!(recovered, Ok(WriteOut::Count(1))));
+        let request = ClaimRequest {
+            owner: "me".into(),
+            now: 1_000,
+            limit: 1,
+            workflows: r#"["w"]"#.into(),
+            lease_expires_at: None,
+        };
+        let ids: Vec<String> = claim(&connection, &request)
+            .unwrap()
+            .iter()
+            .map(|run| run.lease.run_id.to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            ["00000000-0000-0000-0000-000000009999"],
+            "the recovered run waits behind the backlog"
+        );
+    }
 
     /// With many runs asleep, a claim and the dispatcher's next wake time
     /// read only the due runs, by the ready index and in its order; before
