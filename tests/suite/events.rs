@@ -374,6 +374,23 @@ async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
     assert_eq!(run.result().await.unwrap().as_deref(), Some("York"));
 }
 
+/// Waits (in real time, up to 10 s) until the run's wait `index` is its
+/// last step and is waiting.
+async fn waits_at<O: serde::de::DeserializeOwned>(run: &RunHandle<O>, index: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        let steps = run.steps().await.unwrap();
+        if steps.len() == index + 1 && steps[index].status == StepStatus::Waiting {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run is not at wait {index}: {steps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[workflow]
 async fn next_payments(ctx: Ctx, count: u32) -> Result<Vec<Option<u32>>, Error> {
     let mut payments = Vec::new();
@@ -407,13 +424,7 @@ async fn sequential_lookback_waits_of_a_run_take_each_event_once() {
     clock.advance(Duration::from_millis(10));
     let run = NextPayments::trigger(&engine, 3).await.unwrap();
     // Two waits are satisfied from the window; the third waits for a new one.
-    loop {
-        let steps = run.steps().await.unwrap();
-        if steps.len() == 3 && steps[2].status == StepStatus::Waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    waits_at(&run, 2).await;
     engine.send_event("payment.received", 3).await.unwrap();
     assert_eq!(
         run.result().await.unwrap(),
@@ -421,13 +432,7 @@ async fn sequential_lookback_waits_of_a_run_take_each_event_once() {
         "each payment once, in order"
     );
     let other = NextPayments::trigger(&engine, 4).await.unwrap();
-    loop {
-        let steps = other.steps().await.unwrap();
-        if steps.len() == 4 && steps[3].status == StepStatus::Waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    waits_at(&other, 3).await;
     clock.advance(Duration::from_secs(61));
     assert_eq!(
         other.result().await.unwrap(),
