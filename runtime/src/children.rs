@@ -7,6 +7,14 @@
 //! shorter). Cancelling a parent, or its timing out, cancels its unfinished
 //! children; a child that does not complete fails the parent's waiting step
 //! with [`Error::ChildFailed`].
+//!
+//! **Deadlines that come due together.** An inherited deadline passes with
+//! the parent's, and the engine may meet either first (the child's claim,
+//! the parent's, the maintenance pass). So that the outcome does not depend
+//! on that order, a run whose deadline passed while its parent is
+//! unfinished and past its own deadline too ends `cancelled`, as its
+//! parent's timeout would cancel it: the store records it so
+//! ([`FinishEffects::recorded`](crate::store::FinishEffects::recorded)).
 
 use serde::de::DeserializeOwned;
 

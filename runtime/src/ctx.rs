@@ -308,7 +308,8 @@ impl Ctx {
     /// `EngineBuilder::keep_in_memory_below`) suspend the run, which then holds
     /// no task or memory until its wake time. Never wakes early. Its step
     /// is recorded `sleeping` with its wake time, and shows `completed` once
-    /// that time has passed.
+    /// that time has passed, unless the run ended before it woke: then it
+    /// stays `sleeping` (see [`StepStatus`](crate::StepStatus)).
     ///
     /// # Errors
     ///

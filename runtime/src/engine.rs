@@ -949,14 +949,24 @@ impl Engine {
 
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
         let journal = self.shared.store.load_journal(id).await?;
+        // A sleep is over at its wake time, unless its run ended first (see
+        // `StepStatus`): the journal is read before the run, so a run that
+        // ends in between is read ended and its sleeps stay `sleeping`.
+        let run = self.run_info(id).await?;
         let now = self.shared.clock.now_ms();
+        let over_by = match run.finished_at {
+            Some(finished) if run.status.is_terminal() => finished.min(now),
+            _ => now,
+        };
         Ok(journal
             .iter()
             .map(|record| {
                 let mut info = record.to_info();
                 // A sleep is over at its wake time; its record is not
                 // rewritten (see `Ctx::sleep`).
-                if info.status == StepStatus::Sleeping && info.wake_at.is_some_and(|at| at <= now) {
+                if info.status == StepStatus::Sleeping
+                    && info.wake_at.is_some_and(|at| at <= over_by)
+                {
                     info.status = StepStatus::Completed;
                     info.output = Some(serde_json::Value::Null);
                 }

@@ -11,7 +11,14 @@
 //! **Lookback.** By default a wait sees only events sent after it was
 //! registered. With [`WaitForEvent::lookback`], events sent up to that long
 //! before the wait count too (the oldest match wins), which closes the race
-//! of an event sent just before the run reached its wait.
+//! of an event sent just before the run reached its wait. An event a wait of
+//! the run took already (from its lookback or sent to it) is not offered to
+//! a later lookback wait of the same run, so a loop waiting for "the next"
+//! event gets each once; other runs still see it. A wait's recorded output
+//! is `{"data": .., "event_id": ..}`.
+//!
+//! A run that ended takes no more events: a step it left waiting stays
+//! `waiting`.
 
 use std::future::IntoFuture;
 use std::marker::PhantomData;
@@ -76,7 +83,8 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
         self
     }
 
-    /// Lets events sent up to `window` before the wait satisfy it.
+    /// Lets events sent up to `window` before the wait satisfy it, except
+    /// those an earlier wait of this run took (see the module docs).
     pub fn lookback(mut self, window: impl IntoDuration) -> Self {
         self.lookback = window.into_duration().map(Some);
         self

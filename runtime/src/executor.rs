@@ -245,6 +245,9 @@ async fn execute(shared: &Arc<Shared>, slot: &Arc<Slot>, run: ClaimedRun) {
                     // Off the active runs first: a waiter that comes after
                     // the hand-over below then reads the committed run.
                     forget_active(shared, lease);
+                    // The store may have recorded another outcome (a child
+                    // that timed out with its parent is cancelled).
+                    let outcome = effects.recorded.clone().unwrap_or(outcome);
                     shared.finished_here(lease.run_id, &outcome);
                     if effects.woke_waiters {
                         // A parent waiting for this run is due now. (Only

@@ -98,6 +98,15 @@ impl RunStatus {
 
 status_enum! {
     /// The status of a step (`wf_step.status`).
+    ///
+    /// A run that ends (cancelled, timed out, failed) while one of its steps
+    /// sleeps or waits leaves that step as it was, `sleeping` or `waiting`:
+    /// it shows where the run stopped. Nothing completes it after the end:
+    /// its wake time passing does not, nor does an event or signal sent
+    /// later. (A step waiting for another run is still settled when that
+    /// run ends, `failed` unless it completed, so that a `retry` of the
+    /// waiting run starts it again; a parent's timeout or cancel cancels
+    /// its children in the same write, which fails its `invoke` step.)
     StepStatus {
         /// Waiting for its next attempt (after a failed one).
         Pending = "pending",
@@ -107,9 +116,11 @@ status_enum! {
         Completed = "completed",
         /// Gave up; its error is recorded.
         Failed = "failed",
-        /// A durable sleep that has not reached its wake time.
+        /// A durable sleep that has not reached its wake time (or whose run
+        /// ended before it did).
         Sleeping = "sleeping",
-        /// Waiting for an event.
+        /// Waiting for an event, a signal or another run (or its run ended
+        /// while it waited).
         Waiting = "waiting",
     }
 }

@@ -25,9 +25,11 @@ macro_rules! every_case {
             one_refused_write_does_not_fail_its_batch,
             events_settle_matching_waits,
             lookback_sees_earlier_events,
+            lookback_skips_events_the_run_took,
             signals_are_buffered_for_one_run,
             a_send_from_a_stale_run_writes_nothing,
             children_settle_their_parent_and_die_with_it,
+            a_child_timing_out_with_its_parent_is_cancelled,
             an_expired_lease_is_claimed_by_another_worker,
             retention_deletes_a_run_with_its_steps_and_logs,
             a_run_can_be_claimed_as_it_is_created,
@@ -427,7 +429,10 @@ pub async fn events_settle_matching_waits(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         json(&resolved),
-        json(r#"{"data":{"order":"a","total":5}}"#),
+        json(&format!(
+            r#"{{"data":{{"order":"a","total":5}},"event_id":{}}}"#,
+            sent.id
+        )),
         "the event won the race with the timeout"
     );
     let timed_out = store
@@ -445,7 +450,7 @@ pub async fn lookback_sees_earlier_events(store: &dyn Store) {
         .send_event(event("tick", "1", None, NOW - 5_000), None)
         .await
         .unwrap();
-    store
+    let second = store
         .send_event(event("tick", "2", None, NOW - 1_000), None)
         .await
         .unwrap();
@@ -466,7 +471,69 @@ pub async fn lookback_sees_earlier_events(store: &dyn Store) {
         .register_wait(lease, step("window"), wait(Some(NOW - 2_000)))
         .await
         .unwrap();
-    assert_eq!(found.as_deref().map(json), Some(json(r#"{"data":2}"#)));
+    assert_eq!(
+        found.as_deref().map(json),
+        Some(json(&format!(r#"{{"data":2,"event_id":{}}}"#, second.id)))
+    );
+}
+
+/// An event a wait of a run took (from its lookback or sent to it) is not
+/// offered to a later lookback wait of that run; another run still sees it.
+pub async fn lookback_skips_events_the_run_took(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    let wait = || Wait::Event {
+        name: "paid".into(),
+        filter: None,
+        lookback_from: Some(NOW - 10_000),
+    };
+    let step = |name: &str| waiting(name, StepKind::WaitForEvent, None);
+    let data = |output: Option<String>| output.map(|text| json(&text)["data"].clone());
+    for value in ["1", "2"] {
+        store
+            .send_event(event("paid", value, None, NOW - 5_000), None)
+            .await
+            .unwrap();
+    }
+    let first = store
+        .register_wait(lease, step("w0"), wait())
+        .await
+        .unwrap();
+    assert_eq!(data(first), Some(json("1")), "the oldest in the window");
+    let second = store
+        .register_wait(lease, step("w1"), wait())
+        .await
+        .unwrap();
+    assert_eq!(data(second), Some(json("2")), "not the one w0 took");
+    // Nothing left in the window: w2 waits, and takes the next event sent.
+    assert_eq!(
+        store
+            .register_wait(lease, step("w2"), wait())
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .send_event(event("paid", "3", None, NOW), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .register_wait(lease, step("w3"), wait())
+            .await
+            .unwrap(),
+        None,
+        "the event w2 took is not offered again"
+    );
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    let w2 = journal.iter().find(|record| record.name == "w2").unwrap();
+    assert_eq!(data(w2.output.clone()), Some(json("3")));
+    // Another run's lookback sees the oldest event again.
+    let other = create_and_claim(store).await;
+    let seen = store
+        .register_wait(other, step("w0"), wait())
+        .await
+        .unwrap();
+    assert_eq!(data(seen), Some(json("1")));
 }
 
 /// Signals go to one run, are kept until it listens, and each is taken once.
@@ -474,7 +541,7 @@ pub async fn signals_are_buffered_for_one_run(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let listen = |name: &str| waiting(name, StepKind::Listen, None);
     let signal = || Wait::Signal { name: "go".into() };
-    store
+    let first = store
         .send_event(event("go", r#""first""#, Some(lease.run_id), NOW), None)
         .await
         .unwrap();
@@ -484,7 +551,10 @@ pub async fn signals_are_buffered_for_one_run(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         taken.as_deref().map(json),
-        Some(json(r#"{"data":"first"}"#))
+        Some(json(&format!(
+            r#"{{"data":"first","event_id":{}}}"#,
+            first.id
+        )))
     );
     assert_eq!(
         store
@@ -561,6 +631,7 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         FinishEffects {
             cancelled: Vec::new(),
             woke_waiters: true,
+            recorded: None,
         },
         "the child's finish says it settled its parent's step"
     );
@@ -599,11 +670,74 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
         FinishEffects {
             cancelled: vec![second.id],
             woke_waiters: false,
+            recorded: None,
         },
         "nothing waits for the parent"
     );
     let status = store.get_run(second.id).await.unwrap().unwrap().status;
     assert_eq!(status, RunStatus::Cancelled);
+}
+
+/// A child whose deadline passes with its parent's (it inherited it) ends
+/// `cancelled`, as its parent's timeout would cancel it, in either order:
+/// its own timed-out finish is recorded cancelled while the parent is
+/// unfinished and overdue, and the maintenance pass cancels it rather than
+/// timing it out.
+pub async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn Store) {
+    let deadline = NOW + 1_000;
+    let parent_with_child = || async {
+        let parent = NewRun {
+            deadline_at: Some(deadline),
+            ..new_run("flow", "{}", None, NOW)
+        };
+        store.create_run(parent.clone()).await.unwrap();
+        let lease = store.claim_ready(claim_request(1, NOW)).await.unwrap()[0].lease;
+        assert_eq!(lease.run_id, parent.id);
+        let child = NewRun {
+            parent_id: Some(parent.id),
+            deadline_at: Some(deadline),
+            ..new_run("flow", "{}", None, NOW)
+        };
+        let step = StepRecord {
+            input: Some(format!("\"{}\"", child.id)),
+            ..waiting("invoke", StepKind::Invoke, None)
+        };
+        store
+            .start_child(lease, step, child.clone(), true)
+            .await
+            .unwrap();
+        store
+            .suspend_run(lease, Some(deadline), Vec::new(), NOW)
+            .await
+            .unwrap();
+        (parent.id, child.id)
+    };
+    let status = |run_id| async move { store.get_run(run_id).await.unwrap().unwrap().status };
+
+    // The child's timeout is handled first.
+    let (parent, child) = parent_with_child().await;
+    let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
+    assert_eq!(claimed[0].lease.run_id, child);
+    let effects = store
+        .finish_run(claimed[0].lease, RunOutcome::TimedOut, Vec::new(), deadline)
+        .await
+        .unwrap();
+    assert_eq!(effects.recorded, Some(RunOutcome::Cancelled(String::new())));
+    assert_eq!(status(child).await, RunStatus::Cancelled);
+    let journal = store.load_journal(parent).await.unwrap();
+    assert_eq!(journal[0].status, StepStatus::Failed);
+    assert_eq!(
+        journal[0].output.as_deref().map(json).unwrap()["status"],
+        "cancelled"
+    );
+
+    // The maintenance pass meets both deadlines at once.
+    let (second_parent, second_child) = parent_with_child().await;
+    let ended = store.time_out_overdue(deadline, 100).await.unwrap();
+    assert!(ended.contains(&second_child), "{ended:?}");
+    assert_eq!(status(second_child).await, RunStatus::Cancelled);
+    assert_eq!(status(second_parent).await, RunStatus::TimedOut);
+    assert_eq!(status(parent).await, RunStatus::TimedOut);
 }
 
 /// On a store shared by many workers, a run whose lease expired (its worker

@@ -1258,3 +1258,48 @@ async fn a_run_waiting_for_its_writes_lends_its_slot_and_bodies_stay_within_the_
         "two step bodies ran at once with a concurrency of 1"
     );
 }
+
+// ------------------------------------------------- steps of ended runs
+
+#[workflow(timeout = "1h")]
+async fn naps_long(ctx: Ctx) -> Result<(), Error> {
+    ctx.sleep("nap", "2h").await
+}
+
+/// A run cancelled, or timed out, during a sleep leaves the sleep
+/// `sleeping`: it does not show `completed` once its wake time passes,
+/// since the run ended before it woke.
+#[tokio::test]
+async fn a_sleep_of_a_run_that_ended_before_it_woke_never_completes() {
+    let Some(db) = crate::test_db(stringify!(
+        a_sleep_of_a_run_that_ended_before_it_woke_never_completes
+    )) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(NapsLong))
+        .await;
+    let cancelled = NapsLong::trigger(&engine).await.unwrap();
+    let timed_out = NapsLong::trigger(&engine).await.unwrap();
+    wait_for_status(&cancelled, RunStatus::Suspended).await;
+    wait_for_status(&timed_out, RunStatus::Suspended).await;
+    cancelled.cancel().await.unwrap();
+    clock.advance(Duration::from_secs(3600));
+    assert!(matches!(
+        timed_out.result().await,
+        Err(Error::RunTimedOut { .. })
+    ));
+    // Both past the sleep's wake time.
+    clock.advance(Duration::from_secs(2 * 3600));
+    for run in [&cancelled, &timed_out] {
+        let steps = run.steps().await.unwrap();
+        assert_eq!(steps[0].name, "nap");
+        assert_eq!(
+            steps[0].status,
+            StepStatus::Sleeping,
+            "the sleep of the {} run",
+            run.status().await.unwrap()
+        );
+        assert_eq!(steps[0].output, None);
+    }
+}

@@ -448,3 +448,101 @@ async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
     let run = engine.run_handle::<Option<String>>(id);
     assert_eq!(run.result().await.unwrap().as_deref(), Some("York"));
 }
+
+/// Waits (in real time, up to 10 s) until the run's wait `index` is its
+/// last step and is waiting.
+async fn waits_at<O: serde::de::DeserializeOwned>(run: &RunHandle<O>, index: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        let steps = run.steps().await.unwrap();
+        if steps.len() == index + 1 && steps[index].status == StepStatus::Waiting {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run is not at wait {index}: {steps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[workflow]
+async fn next_payments(ctx: Ctx, count: u32) -> Result<Vec<Option<u32>>, Error> {
+    let mut payments = Vec::new();
+    for index in 0..count {
+        payments.push(
+            ctx.wait_for_event(("payment", index), "payment.received")
+                .lookback("1h")
+                .timeout("1m")
+                .await?,
+        );
+    }
+    Ok(payments)
+}
+
+/// A loop of lookback waits for "the next payment" gets each event once: an
+/// event a wait of the run took is not offered to its later waits. Another
+/// run still sees every event of its window.
+#[tokio::test]
+async fn sequential_lookback_waits_of_a_run_take_each_event_once() {
+    let Some(db) = crate::test_db(stringify!(
+        sequential_lookback_waits_of_a_run_take_each_event_once
+    )) else {
+        return;
+    };
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(NextPayments))
+        .await;
+    engine.send_event("payment.received", 1).await.unwrap();
+    clock.advance(Duration::from_millis(10));
+    engine.send_event("payment.received", 2).await.unwrap();
+    clock.advance(Duration::from_millis(10));
+    let run = NextPayments::trigger(&engine, 3).await.unwrap();
+    // Two waits are satisfied from the window; the third waits for a new one.
+    waits_at(&run, 2).await;
+    engine.send_event("payment.received", 3).await.unwrap();
+    assert_eq!(
+        run.result().await.unwrap(),
+        [Some(1), Some(2), Some(3)],
+        "each payment once, in order"
+    );
+    let other = NextPayments::trigger(&engine, 4).await.unwrap();
+    waits_at(&other, 3).await;
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        other.result().await.unwrap(),
+        [Some(1), Some(2), Some(3), None],
+        "another run sees the events the first took"
+    );
+}
+
+#[workflow]
+async fn waits_for_approval(ctx: Ctx) -> Result<Option<u32>, Error> {
+    ctx.wait_for_event("approval", "approval.given").await
+}
+
+/// A run that ended while it waited takes no later event: its waiting step
+/// stays `waiting`, with no output.
+#[tokio::test]
+async fn an_event_after_a_run_ended_does_not_complete_its_wait() {
+    let Some(db) = crate::test_db(stringify!(
+        an_event_after_a_run_ended_does_not_complete_its_wait
+    )) else {
+        return;
+    };
+    let engine = db
+        .builder()
+        .register(WaitsForApproval)
+        .start()
+        .await
+        .unwrap();
+    let run = WaitsForApproval::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    run.cancel().await.unwrap();
+    let sent = engine.send_event("approval.given", 1).await.unwrap();
+    assert!(sent.woken.is_empty(), "woke {:?}", sent.woken);
+    let steps = run.steps().await.unwrap();
+    assert_eq!(steps[0].status, StepStatus::Waiting);
+    assert_eq!(steps[0].output, None);
+    assert_eq!(run.status().await.unwrap(), RunStatus::Cancelled);
+}

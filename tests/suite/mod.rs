@@ -4,6 +4,7 @@
 mod behaviour;
 mod children;
 mod cron;
+mod event_protocol;
 mod events;
 mod extremes;
 mod fan_out;

@@ -180,7 +180,7 @@ impl StepRecord {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
     /// Completed with this output (JSON text).
     Completed(String),
@@ -196,7 +196,10 @@ pub enum RunOutcome {
 #[derive(Debug, Clone)]
 pub enum Wait {
     /// An event of this name whose data contains `filter`; with
-    /// `lookback_from`, events sent since then count too.
+    /// `lookback_from`, events sent since then count too, except those a
+    /// completed wait of the same run took already (its output records the
+    /// event's id), so a loop waiting for "the next" event never gets the
+    /// same one twice. Other runs still see them.
     Event {
         /// The event's name.
         name: String,
@@ -242,6 +245,12 @@ pub struct FinishEffects {
     /// [`wait_for_run`](crate::Ctx::wait_for_run)): that step's run may be due
     /// now, so the engine looks for due runs.
     pub woke_waiters: bool,
+    /// The outcome recorded instead of the one asked for, if the store
+    /// decided otherwise: a run that timed out while its parent is
+    /// unfinished and past its own deadline too is recorded `cancelled`,
+    /// as its parent's timeout cancels it, whichever of the two deadlines
+    /// the engine handles first (see the `children` module).
+    pub recorded: Option<RunOutcome>,
 }
 
 /// What [`Store::send_event`] did.
@@ -538,7 +547,9 @@ pub(crate) fn run_outcome_json(status: &str, output: Option<&str>, error: Option
     serde_json::json!({ "status": status, "output": output, "error": error }).to_string()
 }
 
-/// The output recorded for a wait satisfied by an event with this data.
-pub(crate) fn event_output_json(data: &str) -> String {
-    format!("{{\"data\":{data}}}")
+/// The output recorded for a wait satisfied by the event `id` with this
+/// data. The id is recorded so a later lookback wait of the same run skips
+/// the events its earlier waits took (see [`Wait::Event`]).
+pub(crate) fn event_output_json(id: i64, data: &str) -> String {
+    format!("{{\"data\":{data},\"event_id\":{id}}}")
 }

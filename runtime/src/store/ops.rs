@@ -166,6 +166,7 @@ pub(crate) fn finish_results(
                 Ok(WriteOut::Finished(FinishEffects {
                     cancelled: cancelled.to_vec(),
                     woke_waiters: woke_waiters(lease.run_id),
+                    recorded: None,
                 }))
             } else {
                 Err(crate::Error::LeaseLost {

@@ -465,7 +465,7 @@ async fn apply_batch(connection: &mut PgConnection, ops: &[WriteOp]) -> Result<R
     let mut results: Vec<Option<Result<WriteOut, Error>>> = ops.iter().map(|_| None).collect();
     // A suspension's steps are saved with the hot writes; the suspension
     // itself follows them.
-    let hot: Vec<usize> = (0..ops.len())
+    let mut hot: Vec<usize> = (0..ops.len())
         .filter(|&i| is_hot(&ops[i]) || carries_steps(&ops[i]))
         .collect();
     let mut rest: Vec<usize> = (0..ops.len()).filter(|&i| !is_hot(&ops[i])).collect();
@@ -481,6 +481,7 @@ async fn apply_batch(connection: &mut PgConnection, ops: &[WriteOp]) -> Result<R
         notes.send(connection).await?;
     } else {
         let mut tx = connection.begin().await?;
+        cancel_timed_out_children(&mut tx, ops, &mut hot, &mut results, &mut notes).await?;
         rest.sort_by_key(|&index| ops[index].phase());
         // The hot writes go where the finishes' phase is: a log line or a
         // `running` marker a run queued before its finish lands first.
@@ -799,6 +800,7 @@ async fn apply_hot(
                 Ok(WriteOut::Finished(FinishEffects {
                     cancelled: Vec::new(),
                     woke_waiters: wrote("awaited", lease.run_id, None),
+                    recorded: None,
                 }))
             }
             WriteOp::Finish { lease, .. } => Err(Error::LeaseLost {
@@ -883,6 +885,63 @@ async fn cancel_descendants(
                 .extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
         }
     }
+    Ok(())
+}
+
+/// Ends as `cancelled` the runs whose finish at `hot` is a timeout while
+/// their parent is unfinished and past its deadline too: its timeout
+/// cancels them, so they end the same whichever deadline the engine meets
+/// first (see [`FinishEffects::recorded`]). Their steps are saved first, as
+/// a finish saves them; their finishes leave `hot`. A parent's timeout
+/// committed meanwhile cancelled the child already and bumped its lease,
+/// so the child's row, read under its lease, is not found then.
+async fn cancel_timed_out_children(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    hot: &mut Vec<usize>,
+    results: &mut [Option<Result<WriteOut, Error>>],
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    let mut kept = Vec::with_capacity(hot.len());
+    for &index in hot.iter() {
+        let WriteOp::Finish {
+            lease,
+            outcome: RunOutcome::TimedOut,
+            steps,
+            now,
+        } = &ops[index]
+        else {
+            kept.push(index);
+            continue;
+        };
+        let overdue_parent: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+             WHERE c.id = $1::uuid AND c.lease_token = $2 AND (c.status = 'running') IS TRUE \
+             AND (p.status IN ('pending', 'running', 'suspended')) IS TRUE \
+             AND p.deadline_at IS NOT NULL AND p.deadline_at <= $3 FOR UPDATE OF c",
+        )
+        .bind(lease.run_id.to_string())
+        .bind(lease.token)
+        .bind(now)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if overdue_parent.is_none() {
+            kept.push(index);
+            continue;
+        }
+        for step in steps {
+            upsert_step(connection, lease, step, &WaitColumns::default()).await?;
+        }
+        let mut cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
+        cancelled.retain(|run_id| *run_id != lease.run_id);
+        results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
+            cancelled,
+            // Its parent's `invoke` step was settled.
+            woke_waiters: true,
+            recorded: Some(RunOutcome::Cancelled(String::new())),
+        })));
+    }
+    *hot = kept;
     Ok(())
 }
 
@@ -1253,6 +1312,23 @@ async fn apply_op(
             Ok(WriteOut::Count(u64::try_from(deleted).unwrap_or(0)))
         }
         WriteOp::TimeOutOverdue { now, limit } => {
+            // An overdue child of an unfinished overdue parent is cancelled,
+            // as its parent's timeout would cancel it (see
+            // `FinishEffects::recorded`); the others time out.
+            let children: Vec<String> = sqlx::query_scalar(
+                "SELECT c.id::text FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+                 WHERE c.status IN ('pending', 'suspended') AND c.deadline_at <= $1 \
+                 AND p.status IN ('pending', 'running', 'suspended') AND p.deadline_at <= $1 \
+                 LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+            )
+            .bind(now)
+            .bind(i64::try_from(*limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *connection)
+            .await?;
+            let mut ended = Vec::new();
+            for id in children {
+                ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, *now, notes).await?);
+            }
             let ids: Vec<String> = sqlx::query_scalar(
                 "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
                  finished_at = $1, updated_at = $1, ready_at = NULL, \
@@ -1265,7 +1341,6 @@ async fn apply_op(
             .bind(i64::try_from(*limit).unwrap_or(i64::MAX))
             .fetch_all(&mut *connection)
             .await?;
-            let mut ended = Vec::with_capacity(ids.len());
             for id in ids {
                 let run_id = parse_run_id(&id)?;
                 ended.push(run_id);
@@ -1513,17 +1588,22 @@ async fn register_wait(
         } => {
             lock_key(connection, &format!("event:{name}")).await?;
             match lookback_from {
-                Some(from) => sqlx::query_scalar::<_, String>(
-                    "SELECT data::text FROM wf_event WHERE name = $1 AND target_run IS NULL \
+                // Not an event an earlier wait of this run took (see `Wait::Event`).
+                Some(from) => sqlx::query_as::<_, (i64, String)>(
+                    "SELECT id, data::text FROM wf_event WHERE name = $1 AND target_run IS NULL \
                      AND created_at >= $2 AND ($3::jsonb IS NULL OR data @> $3::jsonb) \
+                     AND id NOT IN (SELECT (output->>'event_id')::bigint FROM wf_step \
+                       WHERE instance_id = $4::uuid AND kind = 'wait_for_event' \
+                       AND status = 'completed' AND output->>'event_id' IS NOT NULL) \
                      ORDER BY id LIMIT 1",
                 )
                 .bind(name)
                 .bind(from)
                 .bind(filter)
+                .bind(lease.run_id.to_string())
                 .fetch_optional(&mut *connection)
                 .await?
-                .map(|data| (event_output_json(&data), StepStatus::Completed)),
+                .map(|(id, data)| (event_output_json(id, &data), StepStatus::Completed)),
                 None => None,
             }
         }
@@ -1540,7 +1620,7 @@ async fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name).await?;
-                    Some((event_output_json(&data), StepStatus::Completed))
+                    Some((event_output_json(id, &data), StepStatus::Completed))
                 }
                 None => None,
             }
@@ -1621,13 +1701,17 @@ async fn send_event(connection: &mut PgConnection, event: &NewEvent) -> Result<S
     .bind(event.now)
     .fetch_one(&mut *connection)
     .await?;
+    // A run that ended takes no more events: its waiting steps stay as the
+    // end left them (see `StepStatus`).
     let waiters: Vec<(String, String)> = match &target {
         // A signal goes to its run's oldest waiting `listen` only.
         Some(run) => {
             sqlx::query_as(
-                "SELECT instance_id::text, name FROM wf_step \
-             WHERE status = 'waiting' AND event_name = $1 AND kind = 'listen' \
-             AND instance_id = $2::uuid ORDER BY seq LIMIT 1",
+                "SELECT s.instance_id::text, s.name FROM wf_step AS s \
+             JOIN wf_instance AS i ON i.id = s.instance_id \
+             WHERE s.status = 'waiting' AND s.event_name = $1 AND s.kind = 'listen' \
+             AND s.instance_id = $2::uuid AND i.status IN ('pending', 'running', 'suspended') \
+             ORDER BY s.seq LIMIT 1",
             )
             .bind(&event.name)
             .bind(run)
@@ -1636,9 +1720,11 @@ async fn send_event(connection: &mut PgConnection, event: &NewEvent) -> Result<S
         }
         None => {
             sqlx::query_as(
-                "SELECT instance_id::text, name FROM wf_step \
-             WHERE status = 'waiting' AND event_name = $1 AND kind = 'wait_for_event' \
-             AND (event_filter IS NULL OR $2::jsonb @> event_filter)",
+                "SELECT s.instance_id::text, s.name FROM wf_step AS s \
+             JOIN wf_instance AS i ON i.id = s.instance_id \
+             WHERE s.status = 'waiting' AND s.event_name = $1 AND s.kind = 'wait_for_event' \
+             AND (s.event_filter IS NULL OR $2::jsonb @> s.event_filter) \
+             AND i.status IN ('pending', 'running', 'suspended')",
             )
             .bind(&event.name)
             .bind(&event.data)
@@ -1646,7 +1732,7 @@ async fn send_event(connection: &mut PgConnection, event: &NewEvent) -> Result<S
             .await?
         }
     };
-    let output = event_output_json(&event.data);
+    let output = event_output_json(id, &event.data);
     let mut woken = Vec::with_capacity(waiters.len());
     for (instance, step) in waiters {
         complete_waiting_step(

@@ -652,6 +652,23 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
             Ok(WriteOut::Count(deleted as u64))
         }
         WriteOp::TimeOutOverdue { now, limit } => {
+            let limit = i64::try_from(*limit).unwrap_or(i64::MAX);
+            // An overdue child of an unfinished overdue parent is cancelled,
+            // as its parent's timeout would cancel it (see
+            // `FinishEffects::recorded`); the others time out.
+            let children: Vec<String> = connection
+                .prepare_cached(
+                    "SELECT c.id FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+                     WHERE c.status IN ('pending', 'suspended') AND c.deadline_at <= ?1 \
+                     AND p.status IN ('pending', 'running', 'suspended') AND p.deadline_at <= ?1 \
+                     LIMIT ?2",
+                )?
+                .query_map(params![now, limit], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut ended = Vec::new();
+            for id in children {
+                ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, *now)?);
+            }
             let ids: Vec<String> = connection
                 .prepare_cached(
                     "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
@@ -661,9 +678,8 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                        AND deadline_at IS NOT NULL AND deadline_at <= ?1 LIMIT ?2) \
                      RETURNING id",
                 )?
-                .query_map(params![now, i64::try_from(*limit).unwrap_or(i64::MAX)], |row| row.get(0))?
+                .query_map(params![now, limit], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
-            let mut ended = Vec::with_capacity(ids.len());
             for id in ids {
                 let run_id = parse_run_id(&id)?;
                 ended.push(run_id);
@@ -1010,6 +1026,10 @@ fn finish_runs(
     chunk: &[usize],
     results: &mut [Option<Result<WriteOut, Error>>],
 ) -> Result<(), Error> {
+    let chunk = &cancel_timed_out_children(connection, ops, chunk, results)?;
+    if chunk.is_empty() {
+        return Ok(());
+    }
     let mut values = Vec::with_capacity(chunk.len() * 6);
     for &index in chunk {
         if let WriteOp::Finish {
@@ -1071,6 +1091,60 @@ fn finish_runs(
     Ok(())
 }
 
+/// Whether the run `lease` holds is a child whose parent is unfinished and
+/// past its deadline at `now`. (Under a stale lease: no, the finish then
+/// refuses itself.)
+const PARENT_OVERDUE_SQL: &str = "\
+    SELECT 1 FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+    WHERE c.id = ?1 AND c.lease_token = ?2 AND c.status = 'running' \
+    AND p.status IN ('pending', 'running', 'suspended') \
+    AND p.deadline_at IS NOT NULL AND p.deadline_at <= ?3";
+
+/// Ends as `cancelled` the runs of `chunk` that finish as timed out while
+/// their parent is unfinished and past its deadline too: its timeout
+/// cancels them, so they end the same whichever deadline the engine meets
+/// first (see [`FinishEffects::recorded`]). Their steps are saved first,
+/// as a finish saves them. Returns the rest of `chunk`.
+fn cancel_timed_out_children(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<Vec<usize>, Error> {
+    let mut rest = Vec::with_capacity(chunk.len());
+    for &index in chunk {
+        if let WriteOp::Finish {
+            lease,
+            outcome: RunOutcome::TimedOut,
+            steps,
+            now,
+        } = &ops[index]
+            && connection
+                .prepare_cached(PARENT_OVERDUE_SQL)?
+                .query_row(params![lease.run_id.to_string(), lease.token, now], |_| {
+                    Ok(())
+                })
+                .optional()?
+                .is_some()
+        {
+            for step in steps {
+                let _saved = apply_op(connection, &WriteOp::SaveStep(*lease, step.clone()))?;
+            }
+            let mut cancelled = cancel_tree(connection, lease.run_id, true, *now)?;
+            cancelled.retain(|run_id| *run_id != lease.run_id);
+            results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
+                cancelled,
+                // Its parent's `invoke` step was settled.
+                woke_waiters: true,
+                recorded: Some(RunOutcome::Cancelled(String::new())),
+            })));
+        } else {
+            rest.push(index);
+        }
+    }
+    Ok(rest)
+}
+
 /// Inserts or updates a step record with its wait columns (never one
 /// already completed). The caller has checked the lease in this transaction.
 fn upsert_step(
@@ -1126,16 +1200,20 @@ fn register_wait(
             lookback_from: Some(from),
         } => {
             let filter = parse_filter(filter.as_deref())?;
+            // Not an event an earlier wait of this run took (see `Wait::Event`).
             let mut statement = connection.prepare_cached(
-                "SELECT data FROM wf_event WHERE name = ?1 AND target_run IS NULL \
-                 AND created_at >= ?2 ORDER BY id",
+                "SELECT id, data FROM wf_event WHERE name = ?1 AND target_run IS NULL \
+                 AND created_at >= ?2 AND id NOT IN (SELECT json_extract(output, '$.event_id') \
+                   FROM wf_step WHERE instance_id = ?3 AND kind = 'wait_for_event' \
+                   AND status = 'completed' AND json_extract(output, '$.event_id') IS NOT NULL) \
+                 ORDER BY id",
             )?;
-            let mut rows = statement.query(params![name, from])?;
+            let mut rows = statement.query(params![name, from, lease.run_id.to_string()])?;
             let mut found = None;
             while let Some(row) = rows.next()? {
-                let data: String = row.get(0)?;
+                let (id, data): (i64, String) = (row.get(0)?, row.get(1)?);
                 if matches_filter(&data, filter.as_ref()) {
-                    found = Some((event_output_json(&data), StepStatus::Completed));
+                    found = Some((event_output_json(id, &data), StepStatus::Completed));
                     break;
                 }
             }
@@ -1155,7 +1233,7 @@ fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name)?;
-                    Some((event_output_json(&data), StepStatus::Completed))
+                    Some((event_output_json(id, &data), StepStatus::Completed))
                 }
                 None => None,
             }
@@ -1236,13 +1314,17 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         )?
         .execute(params![event.name, event.data, target, event.now])?;
     let id = connection.last_insert_rowid();
+    // A run that ended takes no more events: its waiting steps stay as the
+    // end left them (see `StepStatus`).
     let waiters: Vec<(String, String, Option<String>)> = match &target {
         // A signal goes to its run's oldest waiting `listen` only.
         Some(run) => connection
             .prepare_cached(
                 "SELECT instance_id, name, event_filter FROM wf_step \
                  WHERE status = 'waiting' AND event_name = ?1 AND kind = 'listen' \
-                 AND instance_id = ?2 ORDER BY seq LIMIT 1",
+                 AND instance_id = ?2 AND instance_id IN (SELECT id FROM wf_instance \
+                   WHERE id = ?2 AND status IN ('pending', 'running', 'suspended')) \
+                 ORDER BY seq LIMIT 1",
             )?
             .query_map(params![event.name, run], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -1250,15 +1332,17 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
             .collect::<Result<_, _>>()?,
         None => connection
             .prepare_cached(
-                "SELECT instance_id, name, event_filter FROM wf_step \
-                 WHERE status = 'waiting' AND event_name = ?1 AND kind = 'wait_for_event'",
+                "SELECT s.instance_id, s.name, s.event_filter FROM wf_step AS s \
+                 JOIN wf_instance AS i ON i.id = s.instance_id \
+                 WHERE s.status = 'waiting' AND s.event_name = ?1 AND s.kind = 'wait_for_event' \
+                 AND i.status IN ('pending', 'running', 'suspended')",
             )?
             .query_map(params![event.name], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?
             .collect::<Result<_, _>>()?,
     };
-    let output = event_output_json(&event.data);
+    let output = event_output_json(id, &event.data);
     let mut woken = Vec::new();
     for (instance, step, filter) in waiters {
         if !matches_filter(&event.data, parse_filter(filter.as_deref())?.as_ref()) {
