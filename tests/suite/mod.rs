@@ -7,4 +7,5 @@ mod cron;
 mod events;
 mod fan_out;
 mod maintenance;
+mod properties;
 mod sagas;
