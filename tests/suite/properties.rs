@@ -300,7 +300,11 @@ async fn random_programs_survive_crashes_and_clock_jumps() {
 
         let (expected, uncrashed, _) = drive(&db, &ops, false, &mut rng).await;
         assert_eq!(uncrashed.violations, Vec::<String>::new(), "{context}");
-        // Without a crash every body that returned ran once.
+        // Without a crash every body that returned ran once. Not on a
+        // shared database: there a clock jump past the lease lets the engine
+        // claim its own run again while the first execution still runs a
+        // body (allowed: a body runs at least once).
+        let single_engine = matches!(db, TestDb::Sqlite { .. });
         let mut names: Vec<&str> = uncrashed
             .executions
             .iter()
@@ -309,7 +313,9 @@ async fn random_programs_survive_crashes_and_clock_jumps() {
         names.sort_unstable();
         let before = names.len();
         names.dedup();
-        assert_eq!(names.len(), before, "a body ran twice: {context}");
+        if single_engine {
+            assert_eq!(names.len(), before, "a body ran twice: {context}");
+        }
 
         let (output, crashed, committed_by) = drive(&db, &ops, true, &mut rng).await;
         assert_eq!(crashed.violations, Vec::<String>::new(), "{context}");
