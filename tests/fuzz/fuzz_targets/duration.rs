@@ -20,7 +20,10 @@ fuzz_target!(|text: &str| {
         return;
     };
     let mut ms = duration.as_millis();
-    assert!(ms <= i64::MAX as u128, "{text:?} is longer than i64::MAX ms");
+    assert!(
+        ms <= i64::MAX as u128,
+        "{text:?} is longer than i64::MAX ms"
+    );
     let mut canonical = String::new();
     for (name, length) in UNITS {
         if ms >= length {
