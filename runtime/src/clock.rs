@@ -110,3 +110,56 @@ impl Clock for ManualClock {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Under random jumps (by `advance` and `set`, some backwards), a
+        /// timer has fired exactly when the clock reached its deadline.
+        #[test]
+        fn manual_timers_fire_exactly_when_their_deadline_passed(
+            deadlines in proptest::collection::vec(0i64..10_000, 1..12),
+            jumps in proptest::collection::vec((any::<bool>(), 0i64..3_000), 1..12),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                let clock = ManualClock::new(0);
+                let fired: Vec<_> = deadlines
+                    .iter()
+                    .map(|deadline| {
+                        let timer = clock.sleep_until(*deadline);
+                        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                        let set = flag.clone();
+                        tokio::spawn(async move {
+                            timer.await;
+                            set.store(true, std::sync::atomic::Ordering::SeqCst);
+                        });
+                        flag
+                    })
+                    .collect();
+                for (absolute, by) in jumps {
+                    if absolute {
+                        clock.set(by * 3);
+                    } else {
+                        clock.advance(Duration::from_millis(by.unsigned_abs()));
+                    }
+                    // Let every woken timer task run.
+                    for _ in 0..4 {
+                        tokio::task::yield_now().await;
+                    }
+                    let now = clock.now_ms();
+                    for (deadline, flag) in deadlines.iter().zip(&fired) {
+                        let has_fired = flag.load(std::sync::atomic::Ordering::SeqCst);
+                        prop_assert_eq!(has_fired, *deadline <= now, "deadline {} at {}", deadline, now);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

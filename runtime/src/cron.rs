@@ -253,4 +253,49 @@ mod tests {
                 .contains("unknown time zone \"Mars/Olympus\"")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// For random schedules, zones and start times: the next fire time
+        /// is later, matches the schedule in the zone's local time, and the
+        /// one after it is later again; in UTC no minute between the start
+        /// and it matches (none is skipped).
+        #[test]
+        fn next_fire_times_are_later_match_and_skip_none(
+            minute in "\\*|\\*/(7|15|30)|[0-5]?[0-9]|0,30|10-20",
+            hour in "\\*|\\*/(5|12)|[01]?[0-9]|2[0-3]|1-3",
+            day in "\\*|[1-9]|1[0-9]|2[0-9]|3[01]|1-7",
+            month in "\\*|[1-9]|1[0-2]|FEB|MAR,OCT",
+            weekday in "\\*|[0-7]|MON-FRI|SUN",
+            zone in proptest::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
+            after in 1_577_836_800_000i64..1_893_456_000_000,
+        ) {
+            let expression = format!("{minute} {hour} {day} {month} {weekday}");
+            let cron = CronSchedule::new("w", &expression, zone, Overlap::Skip).unwrap();
+            let Some(next) = cron.next_after(after) else {
+                return Ok(());
+            };
+            proptest::prop_assert!(next > after);
+            proptest::prop_assert_eq!(next % 60_000, 0, "{} fires on whole minutes", expression);
+            let local = cron.zone.timestamp_millis_opt(next).unwrap().naive_local();
+            proptest::prop_assert!(cron.schedule.matches(
+                local.year(), local.month(), local.day(), local.hour(), local.minute()
+            ));
+            if let Some(later) = cron.next_after(next) {
+                proptest::prop_assert!(later > next);
+            }
+            if zone == "UTC" && next - after <= 86_400_000 {
+                let mut at = (after / 60_000 + 1) * 60_000;
+                while at < next {
+                    let local = chrono::Utc.timestamp_millis_opt(at).unwrap().naive_utc();
+                    proptest::prop_assert!(
+                        !cron.schedule.matches(local.year(), local.month(), local.day(), local.hour(), local.minute()),
+                        "{} skipped {}", expression, at
+                    );
+                    at += 60_000;
+                }
+            }
+        }
+    }
 }

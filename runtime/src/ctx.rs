@@ -1141,4 +1141,22 @@ mod tests {
         // Only an event or a child wakes it.
         assert_eq!(suspended(None, None).ready_at(None, early), None);
     }
+
+    proptest::proptest! {
+        /// A suspended run is never claimed after any of its wake-ups is
+        /// due, nor before its timer less the early claim, its first
+        /// timeout or its deadline: the claim time is one of them.
+        #[test]
+        fn the_claim_time_is_the_earliest_wake_up(
+            timer in proptest::option::of(proptest::prelude::any::<i64>()),
+            timeout in proptest::option::of(proptest::prelude::any::<i64>()),
+            deadline in proptest::option::of(proptest::prelude::any::<i64>()),
+            early in 0i64..10_000,
+        ) {
+            let ready = suspended(timer, timeout).ready_at(deadline, early);
+            let early_timer = timer.map(|at| at.saturating_sub(early));
+            let wake_ups: Vec<i64> = [early_timer, timeout, deadline].into_iter().flatten().collect();
+            proptest::prop_assert_eq!(ready, wake_ups.iter().copied().min());
+        }
+    }
 }

@@ -211,4 +211,178 @@ mod tests {
             StepStart::New { seq: 2 }
         );
     }
+
+    mod properties {
+        //! Random programs (steps in up to three scopes), replayed on random
+        //! subsets of their journal (what a crash leaves committed), with the
+        //! branches interleaved anew.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        const KINDS: [StepKind; 4] = [
+            StepKind::Run,
+            StepKind::Sleep,
+            StepKind::Now,
+            StepKind::Uuid,
+        ];
+
+        /// One step of a program: its name and kind.
+        type Step = (String, StepKind);
+
+        /// Steps with unique names, each in the top scope or a branch.
+        fn program() -> impl Strategy<Value = Vec<Step>> {
+            proptest::collection::vec((0..3usize, 0..KINDS.len()), 0..24).prop_map(|steps| {
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, (scope, kind))| {
+                        let name = match scope {
+                            0 => format!("s{index}"),
+                            branch => format!("map[{branch}]/s{index}"),
+                        };
+                        (name, KINDS[kind])
+                    })
+                    .collect()
+            })
+        }
+
+        /// The first execution: every step is new; returns their records.
+        fn first_execution(program: &[Step]) -> Vec<StepRecord> {
+            let mut journal = journal(vec![]);
+            program
+                .iter()
+                .map(|(name, kind)| match journal.reach(name, *kind) {
+                    Ok(StepStart::New { seq }) => StepRecord::completed(name, seq, *kind),
+                    other => panic!("a first execution reached {name} as {other:?}"),
+                })
+                .collect()
+        }
+
+        /// The program in another order that keeps each scope's own order
+        /// (branches run concurrently; a branch's steps run in sequence):
+        /// repeatedly takes the next step of a scope picked by `picks`.
+        fn interleave(program: &[Step], picks: &[usize]) -> Vec<Step> {
+            let mut queues: Vec<(String, std::collections::VecDeque<Step>)> = Vec::new();
+            for step in program {
+                let scope = scope_of(&step.0).to_owned();
+                match queues.iter_mut().find(|(s, _)| *s == scope) {
+                    Some((_, queue)) => queue.push_back(step.clone()),
+                    None => queues.push((scope, [step.clone()].into())),
+                }
+            }
+            let mut order = Vec::new();
+            let mut pick = picks.iter().cycle();
+            while queues.iter().any(|(_, queue)| !queue.is_empty()) {
+                let live: Vec<usize> = (0..queues.len())
+                    .filter(|i| !queues[*i].1.is_empty())
+                    .collect();
+                let chosen = live[pick.next().copied().unwrap_or(0) % live.len()];
+                order.extend(queues[chosen].1.pop_front());
+            }
+            order
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// After any crash, the replay answers every committed step
+            /// from the journal (its body does not run again) and gives
+            /// every other step the position the first execution gave it.
+            #[test]
+            fn a_replay_answers_committed_steps_and_repositions_the_rest(
+                program in program(),
+                committed in proptest::collection::vec(any::<bool>(), 24),
+                picks in proptest::collection::vec(0..3usize, 1..8),
+            ) {
+                let records = first_execution(&program);
+                let kept: Vec<StepRecord> = records
+                    .iter()
+                    .zip(&committed)
+                    .filter(|(_, kept)| **kept)
+                    .map(|(record, _)| record.clone())
+                    .collect();
+                let mut replay = journal(kept.clone());
+                for (name, kind) in interleave(&program, &picks) {
+                    let original = records.iter().find(|r| r.name == name).unwrap();
+                    let answer = replay.reach(&name, kind).unwrap();
+                    match kept.iter().find(|r| r.name == name) {
+                        Some(record) => prop_assert_eq!(answer, StepStart::Recorded(record.clone())),
+                        None => prop_assert_eq!(answer, StepStart::New { seq: original.seq }),
+                    }
+                }
+            }
+
+            /// Code that changed at one step (renamed, or of another kind)
+            /// is refused as non-deterministic exactly when the journal
+            /// recorded what the old code did there; a change past the
+            /// journal is a new step.
+            #[test]
+            fn a_changed_step_is_refused_exactly_when_it_was_recorded(
+                program in program().prop_filter("a step to change", |p| !p.is_empty()),
+                committed in proptest::collection::vec(any::<bool>(), 24),
+                at in any::<prop::sample::Index>(),
+                rename in any::<bool>(),
+            ) {
+                let records = first_execution(&program);
+                let kept: Vec<StepRecord> = records
+                    .iter()
+                    .zip(&committed)
+                    .filter(|(_, kept)| **kept)
+                    .map(|(record, _)| record.clone())
+                    .collect();
+                let at = at.index(program.len());
+                let mut changed = program.clone();
+                if rename {
+                    changed[at].0.push_str("-renamed");
+                } else {
+                    let kind = changed[at].1;
+                    changed[at].1 = KINDS[(KINDS.iter().position(|k| *k == kind).unwrap() + 1) % KINDS.len()];
+                }
+                let mut replay = journal(kept.clone());
+                for (index, (name, kind)) in changed.iter().enumerate() {
+                    let answer = replay.reach(name, *kind);
+                    if index != at {
+                        prop_assert!(answer.is_ok(), "{:?}", answer);
+                        continue;
+                    }
+                    let recorded = kept.iter().any(|r| r.name == program[at].0);
+                    match answer {
+                        Err(Error::NonDeterminism { .. }) => prop_assert!(recorded),
+                        Ok(StepStart::New { seq }) => {
+                            prop_assert!(!recorded);
+                            prop_assert_eq!(seq, records[at].seq);
+                        }
+                        other => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                    break;
+                }
+            }
+
+            /// Reaching any step a second time is refused, recorded or not.
+            #[test]
+            fn a_step_reached_twice_is_a_duplicate(
+                program in program().prop_filter("a step to repeat", |p| !p.is_empty()),
+                committed in proptest::collection::vec(any::<bool>(), 24),
+                again in any::<prop::sample::Index>(),
+            ) {
+                let records = first_execution(&program);
+                let kept = records
+                    .into_iter()
+                    .zip(committed)
+                    .filter_map(|(record, kept)| kept.then_some(record))
+                    .collect();
+                let mut replay = journal(kept);
+                for (name, kind) in &program {
+                    replay.reach(name, *kind).unwrap();
+                }
+                let (name, kind) = &program[again.index(program.len())];
+                let duplicate = matches!(
+                    replay.reach(name, *kind),
+                    Err(Error::DuplicateStep { step, .. }) if step == *name
+                );
+                prop_assert!(duplicate, "{} was reached twice", name);
+            }
+        }
+    }
 }

@@ -153,7 +153,10 @@ impl Retry {
     pub fn delay_after(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
         let scaled = self.initial.as_secs_f64() * self.factor.powi(exponent);
-        saturating_secs(scaled.min(self.max_delay.as_secs_f64()))
+        // The cap as an `f64` may round up: past it by a nanosecond, or,
+        // near `Duration::MAX`, past what a `Duration` holds.
+        Duration::try_from_secs_f64(scaled.min(self.max_delay.as_secs_f64()))
+            .map_or(self.max_delay, |delay| delay.min(self.max_delay))
     }
 
     /// The back-off after failed attempt number `attempt`, with jitter.
@@ -225,7 +228,44 @@ mod tests {
     }
 
     #[test]
+    fn an_uncapped_policy_does_not_panic_on_late_attempts() {
+        // Found by the property test below: `from_secs_f64` panicked once
+        // the delay passed what a `Duration` holds.
+        let policy = Retry::exponential(100, "1s").max_delay(Duration::MAX);
+        assert_eq!(policy.delay_after(100), Duration::MAX);
+        assert!(policy.jittered_delay_after(100) >= Duration::from_secs(1 << 62));
+    }
+
+    #[test]
     fn zero_attempts_still_runs_once() {
         assert_eq!(Retry::fixed(0, 10u64).max_attempts(), 1);
+    }
+
+    proptest::proptest! {
+        /// Back-off delays grow with the attempt, never beyond the cap; the
+        /// jittered delay stays within its fraction of the delay; for any
+        /// durations and attempt numbers, without panicking.
+        #[test]
+        fn delays_grow_up_to_the_cap_and_jitter_stays_within_bounds(
+            initial_ms in proptest::prop_oneof![0u64..10_000, proptest::prelude::any::<u64>()],
+            cap_ms in proptest::prop_oneof![0u64..100_000, proptest::prelude::any::<u64>()],
+            huge_cap in proptest::prelude::any::<bool>(),
+            jitter in 0.0f64..=1.0,
+            attempt in 1u32..=u32::MAX,
+        ) {
+            let cap = if huge_cap { Duration::MAX } else { Duration::from_millis(cap_ms) };
+            let policy = Retry::exponential(10, initial_ms).max_delay(cap).jitter(jitter);
+            let delay = policy.delay_after(attempt);
+            proptest::prop_assert!(delay <= cap);
+            if attempt > 1 {
+                proptest::prop_assert!(policy.delay_after(attempt - 1) <= delay);
+            }
+            let jittered = policy.jittered_delay_after(attempt).as_secs_f64();
+            let base = delay.as_secs_f64();
+            // A relative tolerance for the float arithmetic.
+            let slack = base * 1e-9 + 1e-9;
+            proptest::prop_assert!(jittered >= base * (1.0 - jitter) - slack, "{} < {}", jittered, base);
+            proptest::prop_assert!(jittered <= base * (1.0 + jitter) + slack, "{} > {}", jittered, base);
+        }
     }
 }

@@ -9,5 +9,6 @@ mod events;
 mod extremes;
 mod fan_out;
 mod maintenance;
+mod properties;
 mod sagas;
 mod startup;

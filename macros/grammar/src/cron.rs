@@ -166,7 +166,11 @@ fn parse_field(text: &str, field: &Field) -> Result<u64, String> {
         let mut current = low;
         while current <= high {
             set |= 1 << current;
-            current += step;
+            // A step past the end of `u32` is past `high` too.
+            let Some(next) = current.checked_add(step) else {
+                break;
+            };
+            current = next;
         }
     }
     Ok(set)
@@ -194,8 +198,12 @@ fn value(text: &str, field: &Field) -> Result<u32, String> {
 
 impl Schedule {
     /// Whether the schedule fires at this local date and time (month 1-12,
-    /// day 1-31).
+    /// day 1-31, hour 0-23, minute 0-59). A value outside those ranges
+    /// never matches.
     pub fn matches(&self, year: i32, month: u32, day: u32, hour: u32, minute: u32) -> bool {
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+            return false;
+        }
         let weekday = weekday(year, month, day);
         let bit = |set: u64, value: u32| set & (1 << value) != 0;
         let day_of_month = bit(self.days_of_month, day);
@@ -213,10 +221,11 @@ impl Schedule {
 /// The weekday of a proleptic Gregorian date, 0 = Sunday.
 fn weekday(year: i32, month: u32, day: u32) -> u32 {
     // Sakamoto's method.
-    const OFFSETS: [i32; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
-    let year = if month < 3 { year - 1 } else { year };
+    const OFFSETS: [i64; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    // In i64: the sum overflows i32 for years near its ends.
+    let year = i64::from(year) - i64::from(month < 3);
     let index = (month as usize).saturating_sub(1).min(11);
-    let sum = year + year / 4 - year / 100 + year / 400 + OFFSETS[index] + day as i32;
+    let sum = year + year / 4 - year / 100 + year / 400 + OFFSETS[index] + i64::from(day);
     sum.rem_euclid(7) as u32
 }
 
@@ -253,6 +262,72 @@ mod tests {
             let error = input.parse::<Schedule>().unwrap_err().to_string();
             assert!(error.contains(reason), "{input}: {error}");
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_string_panics_the_parser(text in "\\PC{0,40}") {
+            let _ = text.parse::<Schedule>();
+        }
+
+        /// Five fields of the grammar's own characters (numbers of any
+        /// size, ranges, lists, steps, names) reach deeper than arbitrary
+        /// text; whatever parses matches without panicking.
+        #[test]
+        fn near_misses_parse_or_are_rejected(
+            fields in proptest::collection::vec("([0-9]{1,11}|\\*|[A-Za-z]{3})([-/,][0-9]{1,11}|[-/,][A-Za-z]{3}){0,3}", 5),
+            (year, month, day, hour, minute) in (proptest::prelude::any::<i32>(), 0u32..16, 0u32..40, 0u32..30, 0u32..70),
+        ) {
+            if let Ok(schedule) = fields.join(" ").parse::<Schedule>() {
+                let _ = schedule.matches(year, month, day, hour, minute);
+            }
+        }
+
+        /// `matches` takes any numbers, in range or not, without panicking;
+        /// out of range, nothing matches.
+        #[test]
+        fn matches_takes_any_numbers(
+            year in proptest::prelude::any::<i32>(),
+            month in proptest::prelude::any::<u32>(),
+            day in proptest::prelude::any::<u32>(),
+            hour in proptest::prelude::any::<u32>(),
+            minute in proptest::prelude::any::<u32>(),
+        ) {
+            let every_minute: Schedule = "* * * * *".parse().unwrap();
+            let in_range = (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60;
+            proptest::prop_assert_eq!(every_minute.matches(year, month, day, hour, minute), in_range);
+        }
+
+        /// A step of any size selects the first value of its range and then
+        /// every `step`-th, never more.
+        #[test]
+        fn steps_of_any_size_select_every_nth(
+            start in 0u32..60,
+            step in proptest::prop_oneof![1u32..70, u32::MAX - 70..=u32::MAX],
+        ) {
+            let schedule: Schedule = format!("{start}/{step} * * * *").parse().unwrap();
+            for minute in 0..60 {
+                let expected = minute >= start && (minute - start) % step == 0;
+                proptest::prop_assert_eq!(schedule.matches(2024, 1, 1, 0, minute), expected, "minute {}", minute);
+            }
+        }
+    }
+
+    #[test]
+    fn huge_steps_and_out_of_range_dates_do_not_panic() {
+        // Found by the property tests: the step overflowed `u32` after the
+        // last value, and `matches` shifted by any number it was given.
+        let last_only: Schedule = "59/4294967295 * * * *".parse().unwrap();
+        assert!(last_only.matches(2024, 1, 1, 0, 59));
+        assert!(!last_only.matches(2024, 1, 1, 0, 0));
+        let every_minute: Schedule = "* * * * *".parse().unwrap();
+        assert!(!every_minute.matches(2024, 1, 1, 0, 64));
+        assert!(!every_minute.matches(2024, 1, 100, 0, 0));
+        assert!(!every_minute.matches(2024, 0, 1, 0, 0));
+        assert!(every_minute.matches(i32::MAX, 12, 31, 23, 59));
+        assert!(every_minute.matches(i32::MIN, 1, 1, 0, 0));
     }
 
     #[test]

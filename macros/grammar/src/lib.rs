@@ -190,6 +190,67 @@ mod tests {
         }
     }
 
+    /// Writes `ms` in the grammar, largest unit first, skipping zero parts.
+    fn format_duration(mut ms: u64) -> String {
+        if ms == 0 {
+            return "0s".into();
+        }
+        let mut text = String::new();
+        for (name, length) in UNITS {
+            if ms >= length {
+                text.push_str(&format!("{}{name}", ms / length));
+                ms %= length;
+            }
+        }
+        text
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn formatted_durations_parse_back(ms in 0..=i64::MAX as u64) {
+            let text = format_duration(ms);
+            proptest::prop_assert_eq!(parse_duration(&text), Ok(Duration::from_millis(ms)), "{}", text);
+        }
+
+        /// Any subset of the units, largest first, each with any number:
+        /// accepted exactly when the sum fits in `i64` milliseconds.
+        #[test]
+        fn well_formed_durations_sum_their_parts(
+            parts in proptest::collection::vec(proptest::option::of(0u64..=u64::MAX), UNITS.len())
+        ) {
+            let mut text = String::new();
+            let mut total: Option<u64> = Some(0);
+            for ((name, length), value) in UNITS.iter().zip(&parts) {
+                if let Some(value) = value {
+                    text.push_str(&format!("{value}{name}"));
+                    total = total
+                        .and_then(|t| value.checked_mul(*length).and_then(|ms| t.checked_add(ms)))
+                        .filter(|ms| i64::try_from(*ms).is_ok());
+                }
+            }
+            proptest::prop_assume!(!text.is_empty());
+            let got = parse_duration(&text).ok().map(|d| d.as_millis() as u64);
+            proptest::prop_assert_eq!(got, total, "{}", text);
+        }
+
+        #[test]
+        fn no_string_panics_the_parser(text in "\\PC{0,24}") {
+            let _ = parse_duration(&text);
+        }
+
+        /// Strings of the grammar's own characters reach deeper than
+        /// arbitrary text; whatever is accepted formats back to itself.
+        #[test]
+        fn near_misses_are_rejected_or_canonical(text in "[0-9smhdw]{0,16}") {
+            if let Ok(duration) = parse_duration(&text) {
+                let ms = duration.as_millis() as u64;
+                proptest::prop_assert_eq!(parse_duration(&format_duration(ms)), Ok(duration));
+            }
+        }
+    }
+
     #[test]
     fn errors_say_what_to_write() {
         let err = parse_duration("5min").unwrap_err().to_string();
