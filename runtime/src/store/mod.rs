@@ -553,3 +553,19 @@ pub(crate) fn run_outcome_json(status: &str, output: Option<&str>, error: Option
 pub(crate) fn event_output_json(id: i64, data: &str) -> String {
     format!("{{\"data\":{data},\"event_id\":{id}}}")
 }
+
+/// Refuses a database whose schema version `found` is past the last of this
+/// durable's `migrations`: a newer durable migrated it, and this one would
+/// misread what it wrote. Both backends' migrations call it before applying
+/// anything.
+pub(crate) fn refuse_newer_schema(found: i64, migrations: &[(i64, &str)]) -> Result<(), Error> {
+    let supported = migrations.last().map_or(0, |(version, _)| *version);
+    if found > supported {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported,
+            durable: env!("CARGO_PKG_VERSION"),
+        });
+    }
+    Ok(())
+}

@@ -264,14 +264,7 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
             return Err(foreign_table(pool).await.unwrap_or_else(|| error.into()));
         }
     };
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-    if current > supported {
-        return Err(Error::SchemaTooNew {
-            found: current,
-            supported,
-            durable: env!("CARGO_PKG_VERSION"),
-        });
-    }
+    super::refuse_newer_schema(current, MIGRATIONS)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
         if let Err(error) = sqlx::raw_sql(sql).execute(&mut *tx).await {
             // A table of the same name made by someone else is the likely

@@ -338,14 +338,7 @@ fn migrate(connection: &mut Connection) -> Result<(), Error> {
         Ok(current) => current,
         Err(error) => return Err(foreign_table(&tx)?.unwrap_or_else(|| error.into())),
     };
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-    if current > supported {
-        return Err(Error::SchemaTooNew {
-            found: current,
-            supported,
-            durable: env!("CARGO_PKG_VERSION"),
-        });
-    }
+    super::refuse_newer_schema(current, MIGRATIONS)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
         if let Err(error) = tx.execute_batch(sql) {
             // The script's error quotes the whole script; a table of the same
