@@ -198,12 +198,12 @@ async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
 }
 
 #[workflow]
-async fn late_waiter(ctx: Ctx, lookback: bool) -> Result<Option<u32>, Error> {
+async fn late_waiter(ctx: Ctx, lookback: bool, timeout_ms: u64) -> Result<Option<u32>, Error> {
     // A step first, so the event can be sent before the wait is registered.
     ctx.sleep("pause", "50ms").await?;
     let wait = ctx
         .wait_for_event::<u32>("value", "race.value")
-        .timeout("500ms");
+        .timeout(Duration::from_millis(timeout_ms));
     if lookback {
         wait.lookback("1m").await
     } else {
@@ -225,8 +225,11 @@ async fn the_race_of_a_send_and_a_wait_in_both_orders() {
         .await
         .unwrap();
 
-    // Event after the wait is registered: every run resumes, with or without lookback.
-    let runs: Vec<_> = futures_all((0..20).map(|i| LateWaiter::trigger(&engine, i % 2 == 0))).await;
+    // Event after the wait is registered: every run resumes, with or without
+    // lookback. Their waits outlast any start-up of the 20 runs on a loaded
+    // machine: a wait that timed out before the send would prove nothing.
+    let runs: Vec<_> =
+        futures_all((0..20).map(|i| LateWaiter::trigger(&engine, i % 2 == 0, 60_000))).await;
     let runs: Vec<_> = runs.into_iter().map(Result::unwrap).collect();
     for run in &runs {
         wait_for_status(run, RunStatus::Suspended).await;
@@ -254,8 +257,8 @@ async fn the_race_of_a_send_and_a_wait_in_both_orders() {
     }
 
     // Event before the wait: only the lookback catches it; the others time out.
-    let early_lookback = LateWaiter::trigger(&engine, true).await.unwrap();
-    let early_plain = LateWaiter::trigger(&engine, false).await.unwrap();
+    let early_lookback = LateWaiter::trigger(&engine, true, 500).await.unwrap();
+    let early_plain = LateWaiter::trigger(&engine, false, 500).await.unwrap();
     engine.send_event("race.value", 8).await.unwrap();
     assert_eq!(
         early_lookback.result().await.unwrap(),
