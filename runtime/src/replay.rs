@@ -247,6 +247,17 @@ mod tests {
             })
         }
 
+        /// The records a crash left committed: those whose flag in
+        /// `committed` is set.
+        fn committed_subset(records: &[StepRecord], committed: &[bool]) -> Vec<StepRecord> {
+            records
+                .iter()
+                .zip(committed)
+                .filter(|(_, kept)| **kept)
+                .map(|(record, _)| record.clone())
+                .collect()
+        }
+
         /// The first execution: every step is new; returns their records.
         fn first_execution(program: &[Step]) -> Vec<StepRecord> {
             let mut journal = journal(vec![]);
@@ -296,12 +307,7 @@ mod tests {
                 picks in proptest::collection::vec(0..3usize, 1..8),
             ) {
                 let records = first_execution(&program);
-                let kept: Vec<StepRecord> = records
-                    .iter()
-                    .zip(&committed)
-                    .filter(|(_, kept)| **kept)
-                    .map(|(record, _)| record.clone())
-                    .collect();
+                let kept = committed_subset(&records, &committed);
                 let mut replay = journal(kept.clone());
                 for (name, kind) in interleave(&program, &picks) {
                     let original = records.iter().find(|r| r.name == name).unwrap();
@@ -325,12 +331,7 @@ mod tests {
                 rename in any::<bool>(),
             ) {
                 let records = first_execution(&program);
-                let kept: Vec<StepRecord> = records
-                    .iter()
-                    .zip(&committed)
-                    .filter(|(_, kept)| **kept)
-                    .map(|(record, _)| record.clone())
-                    .collect();
+                let kept = committed_subset(&records, &committed);
                 let at = at.index(program.len());
                 let mut changed = program.clone();
                 if rename {
