@@ -18,7 +18,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::replay::StepStart;
+use crate::core::replay::StepStart;
 use crate::store::{NewRun, StepRecord, Wait};
 use crate::{Ctx, Error, RunId, RunStatus, StepKind, StepName, StepStatus, Workflow};
 

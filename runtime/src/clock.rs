@@ -84,7 +84,7 @@ impl ManualClock {
 
     /// Moves the clock forward, waking every timer whose deadline it passes.
     pub fn advance(&self, by: Duration) {
-        let by = crate::duration::millis(by);
+        let by = crate::model::duration::millis(by);
         self.now.send_modify(|now| *now = now.saturating_add(by));
     }
 

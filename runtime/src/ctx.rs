@@ -18,10 +18,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use crate::duration::millis;
+use crate::core::replay::{Journal, StepStart};
+use crate::core::timing;
 use crate::engine::Shared;
 use crate::executor::Slot;
-use crate::replay::{Journal, StepStart};
+use crate::model::duration::millis;
 use crate::store::{Lease, StepRecord};
 use crate::unwind::catch_unwind_future;
 use crate::{Error, IntoDuration, Retry, RunId, StepError, StepKind, StepStatus};
@@ -142,20 +143,10 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
-    /// When a run that suspends now may be claimed again: at the earliest of
-    /// its wait timeouts and its `deadline`, or `claim_early_ms` before its
-    /// earliest timer. A replay that reaches the timer early waits out the
-    /// rest in memory, so the step after a sleep runs on time instead of a
-    /// claim later; `claim_early_ms` must be below the time
-    /// `keep_in_memory_below` lets a wait stay in memory, or the replay
-    /// would suspend again. A timeout is never claimed early: its wait
-    /// would only suspend again. `None`: only an event or a child wakes it.
+    /// When the run, suspending now, may be claimed again (see
+    /// [`timing::ready_at`]).
     pub(crate) fn ready_at(&self, deadline: Option<i64>, claim_early_ms: i64) -> Option<i64> {
-        let timer = self.timer_at.map(|at| at.saturating_sub(claim_early_ms));
-        [timer, self.timeout_at, deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        timing::ready_at(self.timer_at, self.timeout_at, deadline, claim_early_ms)
     }
 }
 

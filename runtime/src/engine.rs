@@ -9,11 +9,15 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::duration::millis;
+use crate::core::json::decode_json;
+use crate::core::retention::Retention;
+use crate::core::timing::deadline;
 use crate::executor;
-use crate::retention::Retention;
+use crate::model::duration::millis;
+use crate::model::sync::lock;
 use crate::store::DeleteFinished;
 use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::Durability;
 use crate::store::sqlite::{SqliteLocation, SqliteStore};
 use crate::store::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, Lease, NewRun, RunOutcome, Store,
@@ -26,6 +30,8 @@ use crate::{
 
 /// How long a result waiter sleeps between checks when no local wake-up
 /// arrives (a run finished by another process).
+mod sources;
+
 const RESULT_POLL: Duration = Duration::from_millis(500);
 
 /// How often the dispatcher looks for due runs on a database shared with
@@ -34,23 +40,6 @@ const SHARED_POLL: Duration = Duration::from_secs(1);
 
 /// How many runs one claim takes at most.
 const MAX_CLAIM: usize = 256;
-
-/// What SQLite's commit guarantees (`PRAGMA synchronous`).
-///
-/// Under both settings a crash of the process loses nothing that was
-/// committed. They differ on a power loss or an OS crash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// `synchronous=NORMAL` in WAL mode (the default): commits are not synced
-    /// to disk one by one. A power loss or OS crash can lose the last
-    /// commits before a checkpoint; those steps run again on restart (their
-    /// bodies are at-least-once), and the database stays consistent.
-    #[default]
-    Normal,
-    /// `synchronous=FULL`: every commit is synced to disk before it returns;
-    /// a power loss loses nothing committed. Each group commit costs an fsync.
-    Full,
-}
 
 /// Size limits, checked before anything is written; a payload over a limit
 /// gets [`Error::PayloadTooLarge`] naming the limit.
@@ -139,51 +128,6 @@ fn validate_erased<W: Workflow>(input: serde_json::Value) -> Result<String, Stri
     serde_json::to_string(&typed).map_err(|error| error.to_string())
 }
 
-/// Decodes a JSON value from outside (an input, an event's data) into `T`,
-/// or says what is wrong in words: the path of the field that does not fit
-/// (`address.zip: invalid type: ..`), and "expected a JSON object" where
-/// serde would say `invalid length 0, expected struct Order with 5
-/// elements` (serde reads a struct from an array too, by position). Long
-/// texts from the value are cut.
-pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
-    value: &serde_json::Value,
-) -> Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().clone();
-        let mut message = error.into_inner().to_string();
-        let struct_name = message
-            .strip_prefix("invalid length ")
-            .and_then(|rest| rest.split_once(", expected struct "))
-            .and_then(|(_, rest)| rest.split(' ').next());
-        if let Some(name) = struct_name
-            && value_at(value, &path).is_some_and(serde_json::Value::is_array)
-        {
-            message =
-                format!("expected a JSON object with the fields of struct {name}, found an array");
-        }
-        let message = crate::error::clip_to(&message, 300);
-        let path = path.to_string();
-        if path == "." {
-            message
-        } else {
-            format!("{}: {message}", crate::error::clip(&path))
-        }
-    })
-}
-
-/// The part of `value` that `path` (from serde_path_to_error) names.
-fn value_at<'a>(
-    value: &'a serde_json::Value,
-    path: &serde_path_to_error::Path,
-) -> Option<&'a serde_json::Value> {
-    use serde_path_to_error::Segment;
-    path.iter().try_fold(value, |value, segment| match segment {
-        Segment::Seq { index } => value.get(index),
-        Segment::Map { key } => value.get(key),
-        Segment::Enum { .. } | Segment::Unknown => None,
-    })
-}
-
 /// The engine's state shared by its tasks.
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
@@ -253,14 +197,6 @@ pub(crate) struct FinishWaiter {
     woken: tokio::sync::Notify,
     /// How the run ended, when it ended on this engine.
     outcome: Mutex<Option<RunOutcome>>,
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every critical section is a single map operation: a panic cannot leave
-    // the map half-updated, so a poisoned lock is used as is.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The durable workflow engine: triggers runs and executes them.
@@ -605,8 +541,12 @@ impl EngineBuilder {
         let mut crons = Vec::new();
         for registered in self.registry.values() {
             if let Some((expression, zone, overlap)) = registered.cron {
-                let schedule =
-                    crate::cron::CronSchedule::new(registered.name, expression, zone, overlap)?;
+                let schedule = crate::core::cron::CronSchedule::new(
+                    registered.name,
+                    expression,
+                    zone,
+                    overlap,
+                )?;
                 crons.push(Arc::new(schedule));
             }
         }
@@ -651,7 +591,7 @@ impl EngineBuilder {
         tasks.push(tokio::spawn(maintenance_loop(shared.clone())).abort_handle());
         let started = shared.clock.now_ms();
         for cron in crons {
-            let task = tokio::spawn(crate::cron::cron_loop(shared.clone(), cron, started));
+            let task = tokio::spawn(sources::cron::cron_loop(shared.clone(), cron, started));
             tasks.push(task.abort_handle());
         }
         if let Some(lease) = shared.store.lease_duration() {
@@ -975,7 +915,10 @@ impl Engine {
             .collect())
     }
 
-    pub(crate) async fn run_logs(&self, id: RunId) -> Result<Vec<crate::store::LogLine>, Error> {
+    pub(crate) async fn run_logs(
+        &self,
+        id: RunId,
+    ) -> Result<Vec<crate::model::log::LogLine>, Error> {
         self.shared.store.load_logs(id).await
     }
 
@@ -1091,10 +1034,6 @@ fn outcome_of(info: RunInfo) -> RunOutcome {
         RunStatus::TimedOut => RunOutcome::TimedOut,
         _ => RunOutcome::Failed(info.error.unwrap_or_default()),
     }
-}
-
-fn deadline(from: i64, timeout_ms: Option<u64>) -> Option<i64> {
-    timeout_ms.map(|ms| from.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)))
 }
 
 /// Claims ready runs while there are free slots, then sleeps until the next

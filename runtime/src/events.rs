@@ -27,10 +27,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::core::replay::StepStart;
 use crate::ctx::WakeUp;
-use crate::duration::millis;
 use crate::engine::Engine;
-use crate::replay::StepStart;
+use crate::model::duration::millis;
 use crate::store::{NewEvent, SentEvent, StepRecord, Wait};
 use crate::{BoxFuture, Ctx, Error, IntoDuration, RunId, StepKind, StepName, StepStatus};
 
@@ -176,7 +176,7 @@ fn decode_event<T: DeserializeOwned>(
         .get_mut("data")
         .map(serde_json::Value::take)
         .unwrap_or_default();
-    crate::engine::decode_json(&data)
+    crate::core::json::decode_json(&data)
         .map(Some)
         .map_err(payload_error)
 }
@@ -363,7 +363,7 @@ impl Engine {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|error| {
             Error::InvalidEvent(format!(
                 "the data of event `{}` is not JSON: {error}",
-                crate::error::clip(event)
+                crate::model::error::clip(event)
             ))
         })?;
         self.send_event(event, value).await

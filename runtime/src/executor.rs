@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::ctx::RunContext;
-use crate::engine::{Shared, lock};
+use crate::engine::Shared;
+use crate::model::sync::lock;
 use crate::store::{ClaimedRun, Lease, RunOutcome, StepRecord};
 use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};

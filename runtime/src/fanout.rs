@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::replay::StepStart;
+use crate::core::replay::StepStart;
 use crate::{BoxFuture, Ctx, Error, StepKind, StepName};
 
 /// How a fan-out treats a failed branch: [`FailFast`] or [`AllSettled`].

@@ -50,51 +50,48 @@
 
 mod children;
 mod clock;
-mod cron;
+mod core;
 mod ctx;
-mod duration;
 mod engine;
-mod error;
 mod events;
 mod executor;
 mod fanout;
 mod log;
-mod replay;
-mod retention;
-mod retry;
+mod model;
 mod run;
 pub mod store;
 mod unwind;
 mod workflow;
 
-use std::future::Future;
-use std::pin::Pin;
-
+pub use crate::core::cron::Overlap;
+pub use crate::core::retention::Retention;
+pub use crate::core::retry::Retry;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use cron::Overlap;
 pub use ctx::{Compensated, Ctx, NoCompensation, StepBuilder, StepName};
 pub use durable_grammar::DurationError;
-pub use duration::IntoDuration;
-pub use engine::{Durability, Engine, EngineBuilder, Limits, MaintenanceReport};
-pub use error::{Error, StepError};
+pub use engine::{Engine, EngineBuilder, Limits, MaintenanceReport};
 pub use events::WaitForEvent;
 pub use fanout::{AllSettled, Branch, ErrorMode, FailFast, FanOut, branch};
-pub use log::LogLevel;
-pub use retention::Retention;
-pub use retry::Retry;
-pub use run::{RunHandle, RunId, RunInfo, RunStatus, StepInfo, StepStatus, TriggerOptions};
-pub use store::{LogLine, SentEvent};
+pub use model::duration::IntoDuration;
+pub use model::error::{Error, StepError};
+pub use model::event::SentEvent;
+pub use model::ids::RunId;
+pub use model::info::{RunInfo, StepInfo};
+pub use model::log::{LogLevel, LogLine};
+pub use model::status::{RunStatus, StepStatus};
+pub use model::sync::BoxFuture;
+pub use model::trigger::TriggerOptions;
+pub use model::workflow::{Failure, StepKind, StepManifest};
+pub use run::RunHandle;
+pub use store::sqlite::Durability;
 pub use uuid::Uuid;
-pub use workflow::{Failure, StepKind, StepManifest, Workflow};
+pub use workflow::Workflow;
 
 /// The README's code blocks, compiled as doctests so that every snippet
 /// there builds as written.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
-
-/// A boxed, sendable future, as the object-safe traits of this crate return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Turns an async fn into a durable workflow.
 ///

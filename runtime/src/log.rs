@@ -8,35 +8,7 @@
 use serde::Serialize;
 
 use crate::Ctx;
-use crate::store::LogLine;
-
-/// The level of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LogLevel {
-    /// Detail for debugging.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something unexpected that the run handled.
-    Warn,
-    /// Something that went wrong.
-    Error,
-    /// A milestone of the run ([`Ctx::progress`]).
-    Progress,
-}
-
-impl LogLevel {
-    /// The text stored in `wf_log.level`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-            LogLevel::Progress => "progress",
-        }
-    }
-}
+use crate::model::log::{LogLevel, LogLine};
 
 impl Ctx {
     /// Writes a structured log line to `wf_log`, once: a replay of the run
@@ -57,7 +29,7 @@ impl Ctx {
         let key = self.next_log_key();
         let line = LogLine {
             key,
-            level: level.as_str().to_owned(),
+            level,
             message: message.into(),
             fields,
             created_at: self.run.shared.clock.now_ms(),

@@ -798,7 +798,7 @@ pub async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) 
             lease,
             LogLine {
                 key: "0#0".into(),
-                level: "info".into(),
+                level: durable::LogLevel::Info,
                 message: "hello".into(),
                 fields: None,
                 created_at: NOW,

@@ -220,7 +220,7 @@ async fn logs_and_progress_land_once_across_replays() {
         .into_iter()
         .map(|l| {
             (
-                l.level,
+                l.level.as_str().to_owned(),
                 l.message,
                 l.fields.map(|f| serde_json::from_str(&f).unwrap()),
             )

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::lock;
-use crate::{BoxFuture, Error};
+use crate::model::error::Error;
+use crate::model::sync::BoxFuture;
+use crate::model::sync::lock;
 
 /// One result per write of a batch.
 pub(crate) type BatchResults<Out> = Vec<Result<Out, Error>>;

@@ -12,21 +12,17 @@ pub mod postgres;
 pub(crate) mod rows;
 pub mod sqlite;
 
-use serde::Serialize;
+pub use crate::model::event::SentEvent;
+pub use crate::model::journal::{StepRecord, Wait};
+pub use crate::model::lease::Lease;
+pub use crate::model::log::LogLine;
+pub use crate::model::outcome::RunOutcome;
 
-use crate::run::{RunId, RunInfo, RunStatus, StepInfo, StepStatus};
-use crate::{BoxFuture, Error, StepKind};
-
-/// A worker's claim on a run: the run and its fencing token. A write carrying
-/// a token other than the run's current `wf_instance.lease_token` is refused
-/// with [`Error::LeaseLost`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    /// The run.
-    pub run_id: RunId,
-    /// The fencing token handed out by the claim.
-    pub token: i64,
-}
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::status::RunStatus;
+use crate::model::sync::BoxFuture;
 
 /// A run to create.
 #[derive(Debug, Clone)]
@@ -116,111 +112,6 @@ pub struct ClaimedRun {
     pub journal: Option<Vec<StepRecord>>,
 }
 
-/// One step record of a run's journal (`wf_step`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
-    /// The step's name.
-    pub name: String,
-    /// The position in which the run reached it.
-    pub seq: i64,
-    /// Its kind.
-    pub kind: StepKind,
-    /// Its status.
-    pub status: StepStatus,
-    /// Its recorded input, as JSON text.
-    pub input: Option<String>,
-    /// Its output, as JSON text.
-    pub output: Option<String>,
-    /// Its last error.
-    pub error: Option<String>,
-    /// Attempts started.
-    pub attempts: u32,
-    /// When it wakes (sleeps, retry back-off), in ms.
-    pub wake_at: Option<i64>,
-    /// When this record was written, in ms.
-    pub updated_at: i64,
-}
-
-#[cfg(test)]
-impl StepRecord {
-    /// A step completed on its first attempt with output `1`, for unit tests.
-    pub(crate) fn completed(name: &str, seq: i64, kind: StepKind) -> Self {
-        StepRecord {
-            name: name.into(),
-            seq,
-            kind,
-            status: StepStatus::Completed,
-            input: None,
-            output: Some("1".into()),
-            error: None,
-            attempts: 1,
-            wake_at: None,
-            updated_at: 0,
-        }
-    }
-}
-
-impl StepRecord {
-    /// The record as the public [`StepInfo`].
-    pub fn to_info(&self) -> StepInfo {
-        let json =
-            |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str(t).ok());
-        StepInfo {
-            name: self.name.clone(),
-            seq: self.seq,
-            kind: self.kind,
-            status: self.status,
-            input: json(&self.input),
-            output: json(&self.output),
-            error: self.error.clone(),
-            attempts: self.attempts,
-            wake_at: self.wake_at,
-        }
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunOutcome {
-    /// Completed with this output (JSON text).
-    Completed(String),
-    /// Failed with this error.
-    Failed(String),
-    /// Passed its deadline.
-    TimedOut,
-    /// Ended by the workflow without failing (`Ctx::abort`), with a reason.
-    Cancelled(String),
-}
-
-/// What a waiting step waits for.
-#[derive(Debug, Clone)]
-pub enum Wait {
-    /// An event of this name whose data contains `filter`; with
-    /// `lookback_from`, events sent since then count too, except those a
-    /// completed wait of the same run took already (its output records the
-    /// event's id), so a loop waiting for "the next" event never gets the
-    /// same one twice. Other runs still see them.
-    Event {
-        /// The event's name.
-        name: String,
-        /// JSON the event's data must contain (`None`: any data).
-        filter: Option<String>,
-        /// Events created at or after this time (ms) satisfy the wait at once.
-        lookback_from: Option<i64>,
-    },
-    /// A signal of this name sent to the waiting run (buffered: a signal sent
-    /// before the wait is taken by it).
-    Signal {
-        /// The signal's name.
-        name: String,
-    },
-    /// The end of another run.
-    Run {
-        /// The run.
-        run_id: RunId,
-    },
-}
-
 /// An event or signal to send.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -251,31 +142,6 @@ pub struct FinishEffects {
     /// as its parent's timeout cancels it, whichever of the two deadlines
     /// the engine handles first (see the `children` module).
     pub recorded: Option<RunOutcome>,
-}
-
-/// What [`Store::send_event`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentEvent {
-    /// The event's id (`wf_event.id`).
-    pub id: i64,
-    /// The runs whose waits it satisfied.
-    pub woken: Vec<RunId>,
-}
-
-/// A log line written by a run (`wf_log`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LogLine {
-    /// Its position in the run (`<scope>#<n>`): a replay writes the same key,
-    /// which the store ignores, so a line lands once.
-    pub key: String,
-    /// The level: `debug`, `info`, `warn`, `error` or `progress`.
-    pub level: String,
-    /// The message.
-    pub message: String,
-    /// Structured fields, as JSON text.
-    pub fields: Option<String>,
-    /// When it was written (ms).
-    pub created_at: i64,
 }
 
 /// Which finished runs [`Store::delete_finished`] deletes.
@@ -507,37 +373,7 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
-/// Whether `data` contains `pattern`, as PostgreSQL's `@>` on `jsonb`:
-/// an object contains every key of the pattern with a contained value, an
-/// array contains each element of the pattern somewhere, and scalars must be
-/// equal. This is how `wait_for_event(..).matching(..)` matches events.
-///
-/// ```
-/// use durable::store::json_contains;
-/// use serde_json::json;
-/// let data = json!({ "orderId": "o-1", "tags": ["a", "b"], "total": 5 });
-/// assert!(json_contains(&data, &json!({ "orderId": "o-1" })));
-/// assert!(json_contains(&data, &json!({ "tags": ["b"] })));
-/// assert!(!json_contains(&data, &json!({ "orderId": "o-2" })));
-/// assert!(!json_contains(&data, &json!({ "missing": null })));
-/// ```
-pub fn json_contains(data: &serde_json::Value, pattern: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (data, pattern) {
-        (Value::Object(data), Value::Object(pattern)) => pattern.iter().all(|(key, wanted)| {
-            data.get(key)
-                .is_some_and(|value| json_contains(value, wanted))
-        }),
-        (Value::Array(data), Value::Array(pattern)) => pattern
-            .iter()
-            .all(|wanted| data.iter().any(|value| json_contains(value, wanted))),
-        // As in PostgreSQL, an array contains a scalar it has as an element.
-        (Value::Array(data), scalar) if !scalar.is_object() => {
-            data.iter().any(|value| value == scalar)
-        }
-        (data, pattern) => data == pattern,
-    }
-}
+pub use crate::core::json::json_contains;
 
 /// The output recorded for a step that waited for a run: how it ended.
 pub(crate) fn run_outcome_json(status: &str, output: Option<&str>, error: Option<&str>) -> String {

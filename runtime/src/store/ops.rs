@@ -5,7 +5,7 @@ use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
     NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
 };
-use crate::RunId;
+use crate::model::ids::RunId;
 
 /// One write queued for the writer.
 pub(crate) enum WriteOp {

@@ -2,9 +2,12 @@
 
 use super::ops::WriteOut;
 use super::{Lease, RunOutcome, StepRecord, Wait, run_outcome_json};
-use crate::Error;
-use crate::StepKind;
-use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::log::{LogLevel, LogLine};
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::workflow::StepKind;
 
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
@@ -196,4 +199,22 @@ pub(crate) fn unwritten_step(
             step: step.name.clone(),
         })
     }
+}
+
+/// A log line's columns: key, level, message, fields, created_at.
+pub(crate) type LogRow = (String, String, String, Option<String>, i64);
+
+/// Reads one `wf_log` row.
+pub(crate) fn log_line(
+    (key, level, message, fields, created_at): LogRow,
+) -> Result<LogLine, Error> {
+    let level = LogLevel::parse(&level)
+        .ok_or_else(|| decode_error(format!("unknown log level `{level}`")))?;
+    Ok(LogLine {
+        key,
+        level,
+        message,
+        fields,
+        created_at,
+    })
 }

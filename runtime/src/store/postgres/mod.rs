@@ -31,9 +31,12 @@ use super::{
     LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, StoreSignal,
     TransitionOutcome, Wait, event_output_json, run_outcome_json,
 };
-use crate::engine::lock;
-use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
-use crate::{BoxFuture, Error};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::BoxFuture;
+use crate::model::sync::lock;
 
 /// The schema migrations, applied in order, each once (`wf_migration`).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -274,7 +277,7 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
         }
         sqlx::query("INSERT INTO wf_migration (version, applied_at) VALUES ($1, $2)")
             .bind(version)
-            .bind(crate::clock::Clock::now_ms(&crate::SystemClock))
+            .bind(crate::model::sync::system_now_ms())
             .execute(&mut *tx)
             .await?;
     }
@@ -1272,7 +1275,7 @@ async fn apply_op(
                  VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (instance_id, key) DO NOTHING",
             )
             .bind(lease.run_id.to_string())
-            .bind(&line.level)
+            .bind(line.level.as_str())
             .bind(&line.message)
             .bind(&line.fields)
             .bind(&line.key)
@@ -2069,16 +2072,7 @@ impl Store for PostgresStore {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(key, level, message, fields, created_at)| LogLine {
-                    key,
-                    level,
-                    message,
-                    fields,
-                    created_at,
-                })
-                .collect())
+            rows.into_iter().map(super::rows::log_line).collect()
         })
     }
 

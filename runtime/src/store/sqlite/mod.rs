@@ -36,11 +36,31 @@ use super::{
     LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait,
     event_output_json, run_outcome_json,
 };
-use crate::engine::lock;
-use crate::run::{RunId, RunInfo, RunStatus, StepStatus};
-use crate::{BoxFuture, Durability, Error};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::BoxFuture;
+use crate::model::sync::lock;
 
 /// The schema migrations, applied in order, each once (`wf_migration`).
+/// What SQLite's commit guarantees (`PRAGMA synchronous`).
+///
+/// Under both settings a crash of the process loses nothing that was
+/// committed. They differ on a power loss or an OS crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode (the default): commits are not synced
+    /// to disk one by one. A power loss or OS crash can lose the last
+    /// commits before a checkpoint; those steps run again on restart (their
+    /// bodies are at-least-once), and the database stays consistent.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it returns;
+    /// a power loss loses nothing committed. Each group commit costs an fsync.
+    Full,
+}
+
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
 
 /// The most writes one group commit applies in one transaction.
@@ -347,7 +367,7 @@ fn migrate(connection: &mut Connection) -> Result<(), Error> {
         }
         tx.execute(
             "INSERT INTO wf_migration (version, applied_at) VALUES (?1, ?2)",
-            params![version, crate::clock::Clock::now_ms(&crate::SystemClock)],
+            params![version, crate::model::sync::system_now_ms()],
         )?;
     }
     tx.commit()?;
@@ -706,7 +726,7 @@ fn apply_op(connection: &Connection, op: &WriteOp) -> Result<Result<WriteOut, Er
                 )?
                 .execute(params![
                     lease.run_id.to_string(),
-                    line.level,
+                    line.level.as_str(),
                     line.message,
                     line.fields,
                     line.key,
@@ -1603,17 +1623,19 @@ impl Store for SqliteStore {
                      WHERE instance_id = ?1 ORDER BY id",
                 )?
                 .query_map(params![run_id.to_string()], |row| {
-                    Ok(LogLine {
-                        key: row.get(0)?,
-                        level: row.get(1)?,
-                        message: row.get(2)?,
-                        fields: row.get(3)?,
-                        created_at: row.get(4)?,
-                    })
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()
         });
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(result.and_then(|rows| {
+            rows.into_iter().map(super::rows::log_line).collect()
+        })))
     }
 
     fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {

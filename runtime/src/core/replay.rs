@@ -10,8 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::store::StepRecord;
-use crate::{Error, RunId, StepKind};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::journal::StepRecord;
+use crate::model::workflow::StepKind;
 
 /// What the journal says about a step the code just reached.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::IntoDuration;
+use crate::model::duration::IntoDuration;
 
 /// How long finished runs and events are kept.
 ///

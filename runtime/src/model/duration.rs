@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::model::error::Error;
 
 /// Anything a step accepts as a duration.
 ///

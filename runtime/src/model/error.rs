@@ -1,6 +1,7 @@
 //! The one error type of durable, and the step error a step body returns.
 
-use crate::run::{RunId, RunStatus};
+use crate::model::ids::RunId;
+use crate::model::status::RunStatus;
 
 /// Everything that can go wrong when triggering, running or inspecting runs.
 ///

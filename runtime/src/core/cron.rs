@@ -12,7 +12,6 @@
 //! its first occurrence.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::{
     Datelike, Duration as ChronoDuration, LocalResult, NaiveDateTime, TimeZone, Timelike,
@@ -20,8 +19,7 @@ use chrono::{
 use chrono_tz::Tz;
 use durable_grammar::cron::Schedule;
 
-use crate::engine::Shared;
-use crate::{Error, TriggerOptions};
+use crate::model::error::Error;
 
 /// What a cron workflow does at a fire time while its previous run is still
 /// going.
@@ -127,76 +125,51 @@ impl CronSchedule {
     }
 }
 
-/// Fires one cron workflow's runs, forever: first the latest fire time
-/// missed before `started` (if a run of an earlier one is stored), then
-/// every fire time after `started`, the engine's start.
-pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, started: i64) {
-    match shared.store.last_cron_fire(cron.workflow.to_owned()).await {
-        Ok(Some(last)) => {
-            // The latest fire time that passed since the last run.
-            let mut latest_missed = None;
-            let mut cursor = last;
-            while let Some(next) = cron.next_after(cursor).filter(|next| *next <= started) {
-                latest_missed = Some(next);
-                cursor = next;
-            }
-            if let Some(missed) = latest_missed {
-                fire(&shared, &cron, missed).await;
-            }
-        }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::error!(workflow = cron.workflow, %error, "cannot read the last cron run; no missed window fires");
-        }
-    }
-    let mut after = started;
-    while let Some(next) = cron.next_after(after) {
-        shared.clock.sleep_until(next).await;
-        fire(&shared, &cron, next).await;
-        after = next;
-    }
-    tracing::warn!(
-        workflow = cron.workflow,
-        "the cron expression never fires again"
-    );
+/// What a fire time does about the runs of its workflow still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OverlapAction {
+    /// Start the fire time's run.
+    Fire,
+    /// Start nothing for this fire time.
+    Skip,
+    /// Cancel the unfinished runs, then start the fire time's run.
+    CancelThenFire,
 }
 
-async fn fire(shared: &Arc<Shared>, cron: &CronSchedule, at: i64) {
-    let engine = crate::Engine::from_shared(shared.clone());
-    if cron.overlap != Overlap::Allow {
-        match shared.store.unfinished_runs(cron.workflow.to_owned()).await {
-            Ok(running) if !running.is_empty() && cron.overlap == Overlap::Skip => {
-                tracing::info!(
-                    workflow = cron.workflow,
-                    at,
-                    "skipping a cron fire time: the previous run is still going"
-                );
-                return;
-            }
-            Ok(running) => {
-                for run_id in running {
-                    if let Err(error) = engine.cancel(run_id).await {
-                        tracing::warn!(workflow = cron.workflow, %run_id, %error, "could not cancel the previous cron run");
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::error!(workflow = cron.workflow, %error, "cannot check for a running cron run; firing anyway");
-            }
+impl Overlap {
+    /// What a fire time does while `unfinished` runs of the workflow go.
+    pub(crate) fn action(self, unfinished: usize) -> OverlapAction {
+        match self {
+            Overlap::Allow => OverlapAction::Fire,
+            _ if unfinished == 0 => OverlapAction::Fire,
+            Overlap::Skip => OverlapAction::Skip,
+            Overlap::CancelPrevious => OverlapAction::CancelThenFire,
         }
     }
-    let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.max(0).unsigned_abs());
-    let options = TriggerOptions::new()
-        .idempotency_key(format!("cron:{at}"))
-        .start_at(start);
-    if let Err(error) = engine.create(cron.workflow, "null".into(), options).await {
-        tracing::error!(workflow = cron.workflow, at, %error, "could not start a cron run");
+
+    /// Whether deciding needs the unfinished runs at all.
+    pub(crate) fn needs_unfinished_runs(self) -> bool {
+        self != Overlap::Allow
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_fires_skips_or_cancels_by_policy_and_unfinished_runs() {
+        assert_eq!(Overlap::Skip.action(0), OverlapAction::Fire);
+        assert_eq!(Overlap::Skip.action(1), OverlapAction::Skip);
+        assert_eq!(Overlap::CancelPrevious.action(0), OverlapAction::Fire);
+        assert_eq!(
+            Overlap::CancelPrevious.action(2),
+            OverlapAction::CancelThenFire
+        );
+        assert_eq!(Overlap::Allow.action(3), OverlapAction::Fire);
+        assert!(!Overlap::Allow.needs_unfinished_runs());
+        assert!(Overlap::Skip.needs_unfinished_runs());
+    }
 
     fn ms(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
         zone.with_ymd_and_hms(y, mo, d, h, mi, 0)

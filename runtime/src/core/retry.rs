@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::{Error, IntoDuration};
+use crate::model::duration::IntoDuration;
+use crate::model::error::Error;
 
 /// How a step retries a failed attempt. Finite by default: a step without a
 /// policy uses [`Retry::default`], 3 attempts with exponential back-off from

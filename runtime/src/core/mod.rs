@@ -1,0 +1,13 @@
+//! Pure decisions, each unit-tested with no store and no runtime: replay
+//! (answer a step from the journal, run it, or fail as non-deterministic),
+//! timing (when a run is due, when it times out), cron schedules and
+//! overlap, retry policy, retention policy, and JSON decoding and matching.
+//!
+//! Imports only [`crate::model`].
+
+pub(crate) mod cron;
+pub(crate) mod json;
+pub(crate) mod replay;
+pub(crate) mod retention;
+pub(crate) mod retry;
+pub(crate) mod timing;

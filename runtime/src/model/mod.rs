@@ -1,0 +1,19 @@
+//! Plain data: ids, statuses, run and step info, trigger options, journal
+//! records, leases, log lines, events and the error type.
+//!
+//! The bottom layer: nothing here does I/O, and nothing here imports a
+//! module outside `model`.
+
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod ids;
+pub(crate) mod info;
+pub(crate) mod journal;
+pub(crate) mod lease;
+pub(crate) mod log;
+pub(crate) mod outcome;
+pub(crate) mod status;
+pub(crate) mod sync;
+pub(crate) mod trigger;
+pub(crate) mod workflow;

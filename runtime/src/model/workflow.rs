@@ -1,0 +1,36 @@
+//! What the macro knows about a workflow before it runs: its step manifest,
+//! and what an on-failure hook receives.
+
+use serde::Serialize;
+
+/// What an on-failure hook receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// The error the run failed with.
+    pub error: String,
+    /// The steps the run had completed, in the order they were reached.
+    pub completed_steps: Vec<String>,
+}
+
+pub use durable_grammar::StepKind;
+
+/// One step as the macro saw it in the source: enough for a console to draw
+/// the expected graph before any run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StepManifest {
+    /// The step's name (for a keyed step, its base name).
+    pub name: &'static str,
+    /// The step's kind.
+    pub kind: StepKind,
+    /// Whether the name is keyed, `("name", key)`, so one entry stands for
+    /// many steps at run time.
+    pub keyed: bool,
+    /// Options written at the call site, as `(option, literal text)`, e.g.
+    /// `("timeout", "30s")` or `("duration", "5m")`.
+    pub options: &'static [(&'static str, &'static str)],
+    /// For a step inside a fan-out branch, the fan-out's name: at run time the
+    /// step is recorded as `<parent>[<branch>]/<name>`.
+    pub parent: Option<&'static str>,
+    /// The source line of the call.
+    pub line: u32,
+}
