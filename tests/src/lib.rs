@@ -64,7 +64,6 @@ pub async fn wait_for_status<O: serde::de::DeserializeOwned>(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
-pub mod conformance;
 
 /// The environment variable naming the PostgreSQL server for the tests.
 pub const POSTGRES_URL_VAR: &str = "DURABLE_TEST_POSTGRES_URL";

@@ -7,7 +7,7 @@ use crate::model::workflow::StepKind;
 
 /// One step record of a run's journal (`wf_step`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
+pub(crate) struct StepRecord {
     /// The step's name.
     pub name: String,
     /// The position in which the run reached it.
@@ -51,7 +51,7 @@ impl StepRecord {
 
 impl StepRecord {
     /// The record as the public [`StepInfo`].
-    pub fn to_info(&self) -> StepInfo {
+    pub(crate) fn to_info(&self) -> StepInfo {
         let json =
             |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str(t).ok());
         StepInfo {
@@ -70,7 +70,7 @@ impl StepRecord {
 
 /// What a waiting step waits for.
 #[derive(Debug, Clone)]
-pub enum Wait {
+pub(crate) enum Wait {
     /// An event of this name whose data contains `filter`; with
     /// `lookback_from`, events sent since then count too, except those a
     /// completed wait of the same run took already (its output records the

@@ -6,7 +6,7 @@ use crate::model::ids::RunId;
 /// a token other than the run's current `wf_instance.lease_token` is refused
 /// with [`Error::LeaseLost`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
+pub(crate) struct Lease {
     /// The run.
     pub run_id: RunId,
     /// The fencing token handed out by the claim.

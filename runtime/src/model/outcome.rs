@@ -2,7 +2,7 @@
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     /// Completed with this output (JSON text).
     Completed(String),
     /// Failed with this error.

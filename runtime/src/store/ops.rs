@@ -177,12 +177,12 @@ pub(crate) fn finish_results(
     }
 }
 
-/// The [`Store`](super::Store) methods that are one queued write, for a
+/// The [`RunStore`](super::RunStore) methods that are one queued write, for a
 /// backend with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`
 /// and a `writer: GroupCommit<WriteOp, WriteOut>`: every backend answers
 /// them the same way, through its `write` (which queues them for its writer,
 /// but for PostgreSQL's claims).
-macro_rules! queued_writes {
+macro_rules! queued_run_writes {
     () => {
         fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>> {
             Box::pin(async move {
@@ -308,6 +308,51 @@ macro_rules! queued_writes {
             })
         }
 
+        fn start_child(
+            &self,
+            lease: Lease,
+            step: StepRecord,
+            child: NewRun,
+            wait: bool,
+        ) -> BoxFuture<'_, Result<(), Error>> {
+            Box::pin(async move {
+                self.write(WriteOp::StartChild {
+                    lease,
+                    step,
+                    child,
+                    wait,
+                })
+                .await?;
+                Ok(())
+            })
+        }
+
+        fn append_log(&self, lease: Lease, line: LogLine) {
+            self.writer.submit_detached(WriteOp::AppendLog(lease, line));
+        }
+
+        fn renew_leases(
+            &self,
+            leases: Vec<Lease>,
+            until: i64,
+        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+            Box::pin(async move {
+                match self.write(WriteOp::RenewLeases { leases, until }).await? {
+                    WriteOut::Lost(lost) => Ok(lost),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+    };
+}
+
+/// The [`WaitStore`](super::WaitStore) methods that are one queued write, for a
+/// backend with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`
+/// and a `writer: GroupCommit<WriteOp, WriteOut>`: every backend answers
+/// them the same way, through its `write` (which queues them for its writer,
+/// but for PostgreSQL's claims).
+macro_rules! queued_wait_writes {
+    () => {
         fn register_wait(
             &self,
             lease: Lease,
@@ -354,43 +399,16 @@ macro_rules! queued_writes {
                 }
             })
         }
+    };
+}
 
-        fn start_child(
-            &self,
-            lease: Lease,
-            step: StepRecord,
-            child: NewRun,
-            wait: bool,
-        ) -> BoxFuture<'_, Result<(), Error>> {
-            Box::pin(async move {
-                self.write(WriteOp::StartChild {
-                    lease,
-                    step,
-                    child,
-                    wait,
-                })
-                .await?;
-                Ok(())
-            })
-        }
-
-        fn append_log(&self, lease: Lease, line: LogLine) {
-            self.writer.submit_detached(WriteOp::AppendLog(lease, line));
-        }
-
-        fn renew_leases(
-            &self,
-            leases: Vec<Lease>,
-            until: i64,
-        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
-            Box::pin(async move {
-                match self.write(WriteOp::RenewLeases { leases, until }).await? {
-                    WriteOut::Lost(lost) => Ok(lost),
-                    _ => Err(unexpected()),
-                }
-            })
-        }
-
+/// The [`MaintenanceStore`](super::MaintenanceStore) methods that are one queued write, for a
+/// backend with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`
+/// and a `writer: GroupCommit<WriteOp, WriteOut>`: every backend answers
+/// them the same way, through its `write` (which queues them for its writer,
+/// but for PostgreSQL's claims).
+macro_rules! queued_maintenance_writes {
+    () => {
         fn delete_finished(&self, request: DeleteFinished) -> BoxFuture<'_, Result<u64, Error>> {
             Box::pin(async move {
                 match self.write(WriteOp::DeleteFinished(request)).await? {
@@ -424,4 +442,4 @@ macro_rules! queued_writes {
     };
 }
 
-pub(crate) use queued_writes;
+pub(crate) use {queued_maintenance_writes, queued_run_writes, queued_wait_writes};

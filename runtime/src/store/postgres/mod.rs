@@ -20,16 +20,17 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{FINISH_PHASE, WriteOp, WriteOut};
 use super::rows::{
     EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
     parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
+use super::writer::{BatchApply, BatchResults, GroupCommit};
 use super::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease,
-    LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, StoreSignal,
-    TransitionOutcome, Wait, event_output_json, run_outcome_json,
+    LogLine, MaintenanceStore, NewEvent, NewRun, ReadStore, RunOutcome, RunStore, SentEvent,
+    StepRecord, StoreSignal, TransitionOutcome, Wait, WaitStore, event_output_json,
+    run_outcome_json,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -49,13 +50,13 @@ const MAX_BATCH: usize = 512;
 
 /// How long a claim holds a run before another worker may take it, unless
 /// the engine renews it (the default of `EngineBuilder::lease`).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// How long opening a connection may take, the server's answer to the
 /// start-up included, unless the URL's `connect_timeout` (whole seconds, as
 /// in libpq) says otherwise: a server that accepts and never answers must
 /// not hang the engine.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The channel on which commits announce due runs.
 const WAKE_CHANNEL: &str = "durable_wake";
@@ -70,7 +71,7 @@ impl From<sqlx::Error> for Error {
 }
 
 /// The PostgreSQL store.
-pub struct PostgresStore {
+pub(crate) struct PostgresStore {
     pool: PgPool,
     writer: GroupCommit<WriteOp, WriteOut>,
     /// Claims run here, beside the writer, not queued behind its batches:
@@ -96,7 +97,11 @@ impl PostgresStore {
     /// migrated; [`Error::Config`] for a URL or schema name that is not valid;
     /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when the schema
     /// holds tables this durable cannot use.
-    pub async fn open(url: &str, schema: Option<&str>, lease: Duration) -> Result<Self, Error> {
+    pub(crate) async fn open(
+        url: &str,
+        schema: Option<&str>,
+        lease: Duration,
+    ) -> Result<Self, Error> {
         let (url, connect_timeout) = split_connect_timeout(url)?;
         let mut options: PgConnectOptions = url
             .parse()
@@ -1955,8 +1960,8 @@ async fn transition(
     })
 }
 
-impl Store for PostgresStore {
-    super::ops::queued_writes!();
+impl RunStore for PostgresStore {
+    super::ops::queued_run_writes!();
 
     fn backend(&self) -> &'static str {
         "postgres"
@@ -2037,6 +2042,27 @@ impl Store for PostgresStore {
         })
     }
 
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.writer.close().await;
+            self.claimer.lock().await.close().await;
+            if let Some(listener) = lock(&self.listener).take() {
+                listener.abort();
+            }
+            self.pool.close().await;
+        })
+    }
+}
+
+impl WaitStore for PostgresStore {
+    super::ops::queued_wait_writes!();
+}
+
+impl MaintenanceStore for PostgresStore {
+    super::ops::queued_maintenance_writes!();
+}
+
+impl ReadStore for PostgresStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
         Box::pin(async move {
             let last: Option<i64> = sqlx::query_scalar(
@@ -2100,17 +2126,6 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
             row.map(run_info).transpose()
-        })
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.writer.close().await;
-            self.claimer.lock().await.close().await;
-            if let Some(listener) = lock(&self.listener).take() {
-                listener.abort();
-            }
-            self.pool.close().await;
         })
     }
 }

@@ -25,16 +25,16 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
-use super::batch::{BatchApply, BatchResults, GroupCommit};
 use super::ops::{WriteOp, WriteOut, finish_results};
 use super::rows::{
     EndedRun, RunRow, StepRow, WaitColumns, cancelled_runs, decode_error, outcome_columns,
     parse_run_id, parse_run_status, run_info, step_record, unexpected,
 };
+use super::writer::{BatchApply, BatchResults, GroupCommit};
 use super::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease,
-    LogLine, NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, Store, TransitionOutcome, Wait,
-    event_output_json, run_outcome_json,
+    LogLine, MaintenanceStore, NewEvent, NewRun, ReadStore, RunOutcome, RunStore, SentEvent,
+    StepRecord, TransitionOutcome, Wait, WaitStore, event_output_json, run_outcome_json,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -74,7 +74,7 @@ const READERS: usize = 4;
 
 /// Where the SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqliteLocation {
+pub(crate) enum SqliteLocation {
     /// A database file, created if missing.
     File(PathBuf),
     /// An in-memory database, gone when the engine stops.
@@ -82,7 +82,7 @@ pub enum SqliteLocation {
 }
 
 /// The SQLite store.
-pub struct SqliteStore {
+pub(crate) struct SqliteStore {
     readers: Readers,
     writer: GroupCommit<WriteOp, WriteOut>,
     /// The lock on the database file, held until `close` (the OS releases
@@ -132,7 +132,10 @@ impl SqliteStore {
     /// when it cannot be created, opened or migrated (naming the path);
     /// [`Error::SchemaTooNew`] or [`Error::ForeignTable`] when its schema is
     /// not one this durable can use.
-    pub async fn open(location: &SqliteLocation, durability: Durability) -> Result<Self, Error> {
+    pub(crate) async fn open(
+        location: &SqliteLocation,
+        durability: Durability,
+    ) -> Result<Self, Error> {
         let (readers, connection, lock_file) = match location {
             SqliteLocation::File(path) => {
                 let lock_file = lock_database(path)?;
@@ -1564,8 +1567,8 @@ fn transition(
     })
 }
 
-impl Store for SqliteStore {
-    super::ops::queued_writes!();
+impl RunStore for SqliteStore {
+    super::ops::queued_run_writes!();
 
     fn backend(&self) -> &'static str {
         "sqlite"
@@ -1589,6 +1592,26 @@ impl Store for SqliteStore {
         Box::pin(std::future::ready(result))
     }
 
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.writer.close().await;
+            if let Readers::File { idle, .. } = &self.readers {
+                lock(idle).clear();
+            }
+            drop(lock(&self.file_lock).take());
+        })
+    }
+}
+
+impl WaitStore for SqliteStore {
+    super::ops::queued_wait_writes!();
+}
+
+impl MaintenanceStore for SqliteStore {
+    super::ops::queued_maintenance_writes!();
+}
+
+impl ReadStore for SqliteStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
         let result = self.readers.read(|connection| {
             connection
@@ -1664,16 +1687,6 @@ impl Store for SqliteStore {
         });
         let result = row.and_then(|row| row.map(run_info).transpose());
         Box::pin(std::future::ready(result))
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.writer.close().await;
-            if let Readers::File { idle, .. } = &self.readers {
-                lock(idle).clear();
-            }
-            drop(lock(&self.file_lock).take());
-        })
     }
 }
 

@@ -1,18 +1,22 @@
-//! The store conformance suite: what every `Store` backend must do, written
-//! against the trait alone. Each backend's test file calls every function
-//! here with a fresh, empty store, through [`every_case!`](crate::every_case).
+//! The cases of the store conformance suite: what every backend must do,
+//! written against the [`Store`] traits alone. Each backend's driver calls
+//! every case here with a fresh, empty store, through `every_case!`.
 
 use std::sync::Arc;
 
-use durable::store::{
-    ClaimAtCreate, ClaimRequest, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
-    NewEvent, NewRun, RunOutcome, StepRecord, Store, TransitionOutcome, Wait,
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::log::{LogLevel, LogLine};
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::workflow::StepKind;
+use crate::store::{
+    ClaimAtCreate, ClaimRequest, CreateOutcome, DeleteFinished, FinishEffects, Lease, NewEvent,
+    NewRun, RunOutcome, StepRecord, Store, TransitionOutcome, Wait,
 };
-use durable::{Error, RunId, RunStatus, StepKind, StepStatus, Uuid};
+use uuid::Uuid;
 
 /// Calls `$cases!(..)` with the name of every case of this suite, so each
 /// backend's test file runs them all and a new case cannot be left out.
-#[macro_export]
 macro_rules! every_case {
     ($cases:ident) => {
         $cases!(
@@ -38,6 +42,7 @@ macro_rules! every_case {
         );
     };
 }
+pub(super) use every_case;
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -98,7 +103,7 @@ fn is_lease_lost<T: std::fmt::Debug>(result: Result<T, Error>) -> bool {
 }
 
 /// A cancel bumps the fencing token: the old lease can write nothing.
-pub async fn a_stale_lease_cannot_write(store: &dyn Store) {
+pub(super) async fn a_stale_lease_cannot_write(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store
         .save_step(lease, step("a", 0, StepStatus::Completed, Some("1")))
@@ -134,7 +139,7 @@ pub async fn a_stale_lease_cannot_write(store: &dyn Store) {
 /// Recovery hands orphaned runs back with a new token; the old one is fenced.
 /// (A store whose leases expire hands runs back by expiry instead; see
 /// [`an_expired_lease_is_claimed_by_another_worker`].)
-pub async fn recovery_fences_the_previous_worker(store: &dyn Store) {
+pub(super) async fn recovery_fences_the_previous_worker(store: &dyn Store) {
     if store.lease_duration().is_some() {
         return;
     }
@@ -166,7 +171,7 @@ pub async fn recovery_fences_the_previous_worker(store: &dyn Store) {
 }
 
 /// Idempotency keys: same input returns the run, another input is refused.
-pub async fn idempotency_keys_name_one_run(store: &dyn Store) {
+pub(super) async fn idempotency_keys_name_one_run(store: &dyn Store) {
     let first = new_run("flow", r#"{"a":1}"#, Some("k"), NOW);
     assert_eq!(
         store.create_run(first.clone()).await.unwrap(),
@@ -198,7 +203,7 @@ pub async fn idempotency_keys_name_one_run(store: &dyn Store) {
 }
 
 /// Claims take only due runs of the named workflows, oldest first.
-pub async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
+pub(super) async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
     let later = new_run("flow", "{}", None, NOW + 5_000);
     let due = new_run("flow", "{}", None, NOW - 10);
     let foreign = new_run("other", "{}", None, NOW - 20);
@@ -237,7 +242,7 @@ pub async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
 
 /// A completed step record is never overwritten: a late `running` marker is
 /// ignored, a second completion refused.
-pub async fn completed_steps_are_never_overwritten(store: &dyn Store) {
+pub(super) async fn completed_steps_are_never_overwritten(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store
         .save_step(lease, step("a", 0, StepStatus::Completed, Some("1")))
@@ -264,7 +269,7 @@ pub async fn completed_steps_are_never_overwritten(store: &dyn Store) {
 }
 
 /// Retry keeps completed steps and drops the failed one.
-pub async fn retry_keeps_completed_steps(store: &dyn Store) {
+pub(super) async fn retry_keeps_completed_steps(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store
         .save_step(lease, step("done", 0, StepStatus::Completed, Some("1")))
@@ -307,7 +312,7 @@ pub async fn retry_keeps_completed_steps(store: &dyn Store) {
 }
 
 /// Writes of many runs that share a batch: a fenced one fails alone.
-pub async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store) {
+pub(super) async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store) {
     let mut leases = Vec::new();
     for _ in 0..20 {
         leases.push(create_and_claim(store).await);
@@ -381,7 +386,7 @@ fn event(name: &str, data: &str, target: Option<RunId>, now: i64) -> NewEvent {
 
 /// A send settles exactly the matching waits and wakes their runs; a
 /// timeout that comes second sees the event's data.
-pub async fn events_settle_matching_waits(store: &dyn Store) {
+pub(super) async fn events_settle_matching_waits(store: &dyn Store) {
     let matching = create_and_claim(store).await;
     let other = create_and_claim(store).await;
     let wait = |filter: &str| Wait::Event {
@@ -444,7 +449,7 @@ pub async fn events_settle_matching_waits(store: &dyn Store) {
 
 /// A lookback takes the oldest matching event of its window; without one,
 /// earlier events do not count.
-pub async fn lookback_sees_earlier_events(store: &dyn Store) {
+pub(super) async fn lookback_sees_earlier_events(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store
         .send_event(event("tick", "1", None, NOW - 5_000), None)
@@ -479,7 +484,7 @@ pub async fn lookback_sees_earlier_events(store: &dyn Store) {
 
 /// An event a wait of a run took (from its lookback or sent to it) is not
 /// offered to a later lookback wait of that run; another run still sees it.
-pub async fn lookback_skips_events_the_run_took(store: &dyn Store) {
+pub(super) async fn lookback_skips_events_the_run_took(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let wait = || Wait::Event {
         name: "paid".into(),
@@ -537,7 +542,7 @@ pub async fn lookback_skips_events_the_run_took(store: &dyn Store) {
 }
 
 /// Signals go to one run, are kept until it listens, and each is taken once.
-pub async fn signals_are_buffered_for_one_run(store: &dyn Store) {
+pub(super) async fn signals_are_buffered_for_one_run(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let listen = |name: &str| waiting(name, StepKind::Listen, None);
     let signal = || Wait::Signal { name: "go".into() };
@@ -572,7 +577,7 @@ pub async fn signals_are_buffered_for_one_run(store: &dyn Store) {
 }
 
 /// A send from a run is refused whole for a stale lease.
-pub async fn a_send_from_a_stale_run_writes_nothing(store: &dyn Store) {
+pub(super) async fn a_send_from_a_stale_run_writes_nothing(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     store.cancel_run(lease.run_id, NOW).await.unwrap();
     let origin = step("announce", 0, StepStatus::Completed, None);
@@ -595,7 +600,7 @@ pub async fn a_send_from_a_stale_run_writes_nothing(store: &dyn Store) {
 
 /// Children: the waiting step settles when the child ends; a timed-out
 /// parent cancels its unfinished children.
-pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
+pub(super) async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
     let parent = create_and_claim(store).await;
     let child = NewRun {
         parent_id: Some(parent.run_id),
@@ -683,7 +688,7 @@ pub async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
 /// its own timed-out finish is recorded cancelled while the parent is
 /// unfinished and overdue, and the maintenance pass cancels it rather than
 /// timing it out.
-pub async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn Store) {
+pub(super) async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn Store) {
     let deadline = NOW + 1_000;
     let parent_with_child = || async {
         let parent = NewRun {
@@ -742,7 +747,7 @@ pub async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn Store) 
 
 /// On a store shared by many workers, a run whose lease expired (its worker
 /// died or stalled) is claimed again, and the old lease is fenced out.
-pub async fn an_expired_lease_is_claimed_by_another_worker(store: &dyn Store) {
+pub(super) async fn an_expired_lease_is_claimed_by_another_worker(store: &dyn Store) {
     if store.lease_duration().is_none() {
         return;
     }
@@ -790,7 +795,7 @@ pub async fn an_expired_lease_is_claimed_by_another_worker(store: &dyn Store) {
 
 /// Retention deletes a finished run with its steps and log lines, and
 /// leaves runs that finished later alone.
-pub async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) {
+pub(super) async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) {
     let old = create_and_claim(store).await;
     let recent = create_and_claim(store).await;
     for (lease, finished_at) in [(old, NOW), (recent, NOW + 5_000)] {
@@ -798,7 +803,7 @@ pub async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) 
             lease,
             LogLine {
                 key: "0#0".into(),
-                level: durable::LogLevel::Info,
+                level: LogLevel::Info,
                 message: "hello".into(),
                 fields: None,
                 created_at: NOW,
@@ -837,7 +842,7 @@ pub async fn retention_deletes_a_run_with_its_steps_and_logs(store: &dyn Store) 
 /// A run claimed as it is created is `running` under the creator's lease
 /// (token [`ClaimAtCreate::TOKEN`], one execution): no claim takes it, its
 /// writes are fenced by that token, and a cancel fences them out.
-pub async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
+pub(super) async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
     let run = NewRun {
         claimed_by: Some(ClaimAtCreate {
             owner: "creator".into(),
@@ -895,7 +900,7 @@ pub async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
 /// same transaction, fenced like the suspension: a stale lease writes
 /// neither. The claim that takes the run again reads its journal along
 /// (both stores do, saving a read per woken run).
-pub async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
+pub(super) async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let sleeping = StepRecord {
         kind: StepKind::Sleep,
@@ -939,7 +944,7 @@ pub async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
 
 /// A finish saves the step records it carries first, in its transaction: a
 /// step already completed keeps its result; a stale lease writes nothing.
-pub async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
+pub(super) async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let first = step("a", 0, StepStatus::Completed, Some("1"));
     store.save_step(lease, first.clone()).await.unwrap();

@@ -1,9 +1,9 @@
-//! The store conformance suite on SQLite, each case on a fresh database file
-//! and on a fresh in-memory database.
+//! The conformance suite on SQLite, each case on a fresh database file and
+//! on a fresh in-memory database.
 
-use durable::Durability;
-use durable::store::sqlite::{SqliteLocation, SqliteStore};
-use durable_tests::{Scratch, conformance};
+use super::cases::{self, every_case};
+use super::support::Scratch;
+use crate::store::sqlite::{Durability, SqliteLocation, SqliteStore};
 
 macro_rules! conformance_cases {
     ($($case:ident),* $(,)?) => {
@@ -15,7 +15,7 @@ macro_rules! conformance_cases {
                     let scratch = Scratch::new(stringify!($case));
                     let location = SqliteLocation::File(scratch.join("store.db"));
                     let store = SqliteStore::open(&location, Durability::Normal).await.unwrap();
-                    conformance::$case(&store).await;
+                    cases::$case(&store).await;
                 }
             )*
         }
@@ -25,11 +25,11 @@ macro_rules! conformance_cases {
                 #[tokio::test]
                 async fn $case() {
                     let store = SqliteStore::open(&SqliteLocation::Memory, Durability::Full).await.unwrap();
-                    conformance::$case(&store).await;
+                    cases::$case(&store).await;
                 }
             )*
         }
     };
 }
 
-durable_tests::every_case!(conformance_cases);
+every_case!(conformance_cases);

@@ -1,0 +1,164 @@
+//! The records the store interface takes and returns besides the model's
+//! own: requests (a run to create, a claim), and what writes did.
+
+use crate::model::ids::RunId;
+use crate::model::journal::StepRecord;
+use crate::model::lease::Lease;
+use crate::model::outcome::RunOutcome;
+use crate::model::status::RunStatus;
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRun {
+    /// Its id.
+    pub id: RunId,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// The idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Now, in ms since the epoch.
+    pub now: i64,
+    /// When it may start (ms).
+    pub ready_at: i64,
+    /// When it times out (ms).
+    pub deadline_at: Option<i64>,
+    /// The run that started it, for a child run.
+    pub parent_id: Option<RunId>,
+    /// Claims the run as it is created: it is written `running` under a
+    /// lease with token 1 and one execution, and no claim picks it up. An
+    /// engine with a free slot starts a run it triggers at once this way,
+    /// saving a write and a trip through the dispatcher. Ignored when the
+    /// idempotency key names an existing run.
+    pub claimed_by: Option<ClaimAtCreate>,
+}
+
+/// Who claims a run as it is created (see [`NewRun::claimed_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClaimAtCreate {
+    /// The claiming engine, as in [`ClaimRequest::owner`].
+    pub owner: String,
+    /// When the lease expires (ms), on a store with leases.
+    pub lease_expires_at: Option<i64>,
+}
+
+impl ClaimAtCreate {
+    /// The fencing token of a run claimed as it is created.
+    pub(crate) const TOKEN: i64 = 1;
+}
+
+/// What [`Store::create_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CreateOutcome {
+    /// A new run was written.
+    Created(RunId),
+    /// The idempotency key already named this run, with the same input.
+    Existing(RunId),
+    /// The idempotency key already named this run, with another input;
+    /// nothing was written.
+    Conflict(RunId),
+}
+
+/// A request to claim runs that are ready.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRequest {
+    /// The claiming worker.
+    pub owner: String,
+    /// Now, in ms.
+    pub now: i64,
+    /// At most this many runs.
+    pub limit: usize,
+    /// Only runs of these workflows (a JSON array of names).
+    pub workflows: std::sync::Arc<str>,
+    /// When the leases of the claimed runs expire (ms), on a store whose
+    /// leases expire.
+    pub lease_expires_at: Option<i64>,
+}
+
+/// A run a worker claimed.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimedRun {
+    /// The lease on it.
+    pub lease: Lease,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// When it times out (ms).
+    pub deadline_at: Option<i64>,
+    /// 1 for its first execution; above 1 the journal must be loaded.
+    pub executions: i64,
+    /// The run's journal, when the claim read it along (a store that can
+    /// do so in the claim's statement saves a read per run); `None` leaves
+    /// it to [`Store::load_journal`].
+    pub journal: Option<Vec<StepRecord>>,
+}
+
+/// An event or signal to send.
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    /// Its name.
+    pub name: String,
+    /// Its data, as JSON text.
+    pub data: String,
+    /// For a signal: the run it is for.
+    pub target: Option<RunId>,
+    /// Now (ms).
+    pub now: i64,
+}
+
+/// What [`Store::finish_run`] did besides ending its run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FinishEffects {
+    /// The unfinished descendants it cancelled (the run timed out or was
+    /// aborted).
+    pub cancelled: Vec<RunId>,
+    /// Whether it settled a step waiting for the run (a parent's
+    /// [`invoke`](crate::Ctx::invoke), a
+    /// [`wait_for_run`](crate::Ctx::wait_for_run)): that step's run may be due
+    /// now, so the engine looks for due runs.
+    pub woke_waiters: bool,
+    /// The outcome recorded instead of the one asked for, if the store
+    /// decided otherwise: a run that timed out while its parent is
+    /// unfinished and past its own deadline too is recorded `cancelled`,
+    /// as its parent's timeout cancels it, whichever of the two deadlines
+    /// the engine handles first (see the `children` module).
+    pub recorded: Option<RunOutcome>,
+}
+
+/// Which finished runs [`Store::delete_finished`] deletes.
+#[derive(Debug, Clone)]
+pub(crate) struct DeleteFinished {
+    /// Run statuses, e.g. `["failed", "timed_out"]`.
+    pub statuses: &'static [&'static str],
+    /// Only this workflow's runs.
+    pub workflow: Option<String>,
+    /// Not these workflows' runs (a JSON array of names; they have periods
+    /// of their own).
+    pub except: String,
+    /// Runs that finished before this time (ms).
+    pub finished_before: i64,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// What a store tells the engine that another process did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreSignal {
+    /// Runs may have become due (triggered, woken, released).
+    Wake,
+    /// This run ended.
+    Finished(RunId),
+}
+
+/// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransitionOutcome {
+    /// The change was made.
+    Done,
+    /// The run is in this status, which does not allow it; nothing changed.
+    Refused(RunStatus),
+    /// No such run.
+    NotFound,
+}

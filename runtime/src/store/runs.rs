@@ -1,0 +1,139 @@
+//! The storage of runs and their steps (the write side a worker uses).
+
+use super::records::{
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, StoreSignal, TransitionOutcome,
+};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::journal::StepRecord;
+use crate::model::lease::Lease;
+use crate::model::log::LogLine;
+use crate::model::outcome::RunOutcome;
+use crate::model::sync::BoxFuture;
+
+/// The runs and their steps: create, claim, journal, suspend, finish, cancel,
+/// retry, children and logs, each write fenced by the run's [`Lease`].
+pub(crate) trait RunStore: Send + Sync + 'static {
+    /// The backend's name, e.g. `sqlite`.
+    fn backend(&self) -> &'static str;
+
+    /// How long a claim holds a run unless renewed with
+    /// [`renew_leases`](Self::renew_leases); `None` when leases never expire
+    /// (one engine owns the database).
+    fn lease_duration(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Extends the leases of runs this worker executes until `until` (ms);
+    /// returns the runs whose lease was lost.
+    fn renew_leases(
+        &self,
+        leases: Vec<Lease>,
+        until: i64,
+    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let _ = (leases, until);
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Starts telling `signal` what other processes commit (due runs, ended
+    /// runs). A store used by one process does nothing.
+    fn watch(&self, signal: std::sync::Arc<dyn Fn(StoreSignal) + Send + Sync>) {
+        let _ = signal;
+    }
+
+    /// Hands back to `pending` every run whose worker is gone (on SQLite: every
+    /// `running` run, since the database belongs to this engine alone) and
+    /// returns how many.
+    fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>>;
+
+    /// Writes a new run, honouring its idempotency key.
+    fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>>;
+
+    /// Claims up to `limit` pending or suspended runs whose time has come,
+    /// oldest first, bumping each one's fencing token.
+    fn claim_ready(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<ClaimedRun>, Error>>;
+
+    /// The earliest `ready_at` among pending and suspended runs of these
+    /// workflows (a JSON array of names).
+    fn next_ready_at(
+        &self,
+        workflows: std::sync::Arc<str>,
+    ) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+
+    /// A run's journal: every step record, in the order they were first written.
+    fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>>;
+
+    /// Inserts or updates a step record (never one already completed).
+    fn save_step(&self, lease: Lease, step: StepRecord) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Queues a step record without waiting for it (progress markers such as
+    /// `running`); ordered before every later write of this store.
+    fn save_step_detached(&self, lease: Lease, step: StepRecord);
+
+    /// Moves a running run to `suspended` until `ready_at` and drops the
+    /// lease, saving `steps` first in the same transaction (a sleep's record
+    /// travels with the suspension it causes: one write instead of two).
+    fn suspend_run(
+        &self,
+        lease: Lease,
+        ready_at: Option<i64>,
+        steps: Vec<StepRecord>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Gives a running run back to `pending` (shutdown, storage trouble).
+    fn release_run(&self, lease: Lease, now: i64) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Ends a running run, settles the steps waiting for it, and (when it
+    /// timed out or was aborted) cancels its unfinished descendants. Saves
+    /// `steps` first, in the same transaction (the results of the run's last
+    /// steps travel with its finish: one write instead of two); one already
+    /// completed is kept as it is. The finish is fenced by the lease, and
+    /// answers for its steps.
+    fn finish_run(
+        &self,
+        lease: Lease,
+        outcome: RunOutcome,
+        steps: Vec<StepRecord>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<FinishEffects, Error>>;
+
+    /// Cancels a pending, running or suspended run and its unfinished
+    /// descendants, fencing out their workers, and settles the steps waiting
+    /// for them. Returns the outcome for the run and every run it cancelled.
+    fn cancel_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(TransitionOutcome, Vec<RunId>), Error>>;
+
+    /// Creates a child run and records the step that started it, in one
+    /// transaction: `waiting` for the child's end when `wait`, else completed
+    /// with the child's id.
+    fn start_child(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        child: NewRun,
+        wait: bool,
+    ) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Moves a failed or timed-out run back to `pending`, with a new deadline,
+    /// deleting its unfinished step records and keeping completed ones,
+    /// except the records of its unwinding (`compensate/<step>`,
+    /// `on-failure/...`) and every `<step>` whose `compensate/<step>`
+    /// completed (see `RunHandle::retry`).
+    fn retry_run(
+        &self,
+        run_id: RunId,
+        now: i64,
+        deadline_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Appends a log line of a run, unless one with its key exists; not
+    /// waited for (ordered before later writes), dropped for a stale lease.
+    fn append_log(&self, lease: Lease, line: LogLine);
+
+    /// Stops the writer after the writes queued so far, and closes connections.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
