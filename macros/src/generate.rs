@@ -9,11 +9,11 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::check::{Input, ValidWorkflow};
 
 /// The user's fn, unchanged, followed by the errors: IDEs keep seeing the fn.
-pub(crate) fn errors_beside(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
+pub(crate) fn errors_beside(item: TokenStream, errors: &syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
     quote! {
         #item
-        #(#errors)*
+        #errors
     }
 }
 
