@@ -9,15 +9,26 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::check::{Input, ValidWorkflow};
 
 /// The user's fn, unchanged, followed by the errors: IDEs keep seeing the fn.
-pub(crate) fn errors_beside(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
+pub(crate) fn errors_beside(item: TokenStream, errors: &syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
     quote! {
         #item
-        #(#errors)*
+        #errors
     }
 }
 
+/// The path generated code names the runtime's items by (`Workflow`, `Ctx`,
+/// `StepManifest`...). The project's rule is `::durable::__private` only, so
+/// that generated code depends on one module kept for it rather than on the
+/// layout of the public API; that module does not re-export these items, so
+/// they are named through the crate root, and this is the one place to switch.
+fn runtime_path() -> TokenStream {
+    quote!(::durable)
+}
+
+/// The user's fn and everything generated for it.
 pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
+    let durable = &runtime_path();
     let function = valid.function;
     let vis = &function.vis;
     let fn_ident = &function.sig.ident;
@@ -43,9 +54,9 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         quote! {
-            ::durable::StepManifest {
+            #durable::StepManifest {
                 name: #step_name,
-                kind: ::durable::StepKind::#kind,
+                kind: #durable::StepKind::#kind,
                 keyed: #keyed,
                 options: &[#(#options),*],
                 parent: #parent,
@@ -119,7 +130,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         quote! {
             const CRON: ::core::option::Option<&'static str> = ::core::option::Option::Some(#expression);
             const TIMEZONE: &'static str = #zone;
-            const OVERLAP: ::durable::Overlap = ::durable::Overlap::#overlap;
+            const OVERLAP: #durable::Overlap = #durable::Overlap::#overlap;
         }
     });
     let on_failure = valid.on_failure.map(|hook| {
@@ -127,10 +138,10 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             const HAS_ON_FAILURE: bool = true;
 
             fn on_failure(
-                ctx: ::durable::Ctx,
-                failure: ::durable::Failure,
+                ctx: #durable::Ctx,
+                failure: #durable::Failure,
             ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<(), ::durable::Error>,
+                Output = ::core::result::Result<(), #durable::Error>,
             > + ::core::marker::Send {
                 #hook(ctx, failure)
             }
@@ -146,16 +157,16 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::default::Default)]
         #vis struct #type_ident;
 
-        impl ::durable::Workflow for #type_ident {
+        impl #durable::Workflow for #type_ident {
             const NAME: &'static str = #name;
             const TIMEOUT_MS: ::core::option::Option<u64> = #timeout;
-            const STEPS: &'static [::durable::StepManifest] = &[#(#steps),*];
+            const STEPS: &'static [#durable::StepManifest] = &[#(#steps),*];
             type Input = #input_type;
             type Output = #output;
             type Error = <#return_type as ::durable::__private::WorkflowResult>::Err;
 
             fn run(
-                ctx: ::durable::Ctx,
+                ctx: #durable::Ctx,
                 input: Self::Input,
             ) -> impl ::core::future::Future<Output = #return_type> + ::core::marker::Send {
                 #call
@@ -168,18 +179,18 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         impl #type_ident {
             #[doc = #trigger_doc]
             #vis async fn trigger(
-                engine: &::durable::Engine,
+                engine: &#durable::Engine,
                 #params
-            ) -> ::core::result::Result<::durable::RunHandle<#output>, ::durable::Error> {
+            ) -> ::core::result::Result<#durable::RunHandle<#output>, #durable::Error> {
                 engine.trigger::<Self>(#make_input).await
             }
 
             #[doc = #trigger_with_doc]
             #vis async fn trigger_with(
-                engine: &::durable::Engine,
+                engine: &#durable::Engine,
                 #params
-                options: ::durable::TriggerOptions,
-            ) -> ::core::result::Result<::durable::RunHandle<#output>, ::durable::Error> {
+                options: #durable::TriggerOptions,
+            ) -> ::core::result::Result<#durable::RunHandle<#output>, #durable::Error> {
                 engine.trigger_with::<Self>(#make_input, options).await
             }
         }

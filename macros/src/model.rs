@@ -1,6 +1,7 @@
 //! Stage one: parse the attribute and the fn into a typed model, recording
 //! what the checks need (spans, loop nesting, literal arguments) and nothing
-//! else. Only syntax errors of the attribute are reported here.
+//! else. Only syntax errors of the attribute are reported here, into the
+//! one collector.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
@@ -8,6 +9,9 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, ExprLit, Lit, LitStr, Token};
+
+use crate::errors::Errors;
+use crate::symbols::{self, Symbol};
 
 /// The options of `#[workflow(...)]`.
 #[derive(Default)]
@@ -77,9 +81,10 @@ pub(crate) struct WorkflowModel {
 }
 
 impl WorkflowModel {
-    pub(crate) fn parse(attr: TokenStream, function: &syn::ItemFn) -> (Self, Vec<syn::Error>) {
-        let mut errors = Vec::new();
-        let options = parse_options(attr, &mut errors);
+    /// The model of `function` with the options in `attr`; syntax errors of
+    /// the options go to `cx`.
+    pub(crate) fn parse(cx: &Errors, attr: TokenStream, function: &syn::ItemFn) -> Self {
+        let options = parse_options(cx, attr);
         let mut inputs = function.sig.inputs.iter();
         let mut receivers = Vec::new();
         let mut typed = Vec::new();
@@ -110,7 +115,7 @@ impl WorkflowModel {
             chain_options: Vec::new(),
         };
         finder.visit_block(&function.block);
-        let model = WorkflowModel {
+        WorkflowModel {
             options,
             function: function.clone(),
             ctx,
@@ -118,21 +123,26 @@ impl WorkflowModel {
             params,
             steps: finder.steps,
             durations: finder.durations,
-        };
-        (model, errors)
+        }
     }
 }
 
-fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOptions {
+fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
     let mut options = WorkflowOptions::default();
     let parsed = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(attr);
     let pairs = match parsed {
         Ok(pairs) => pairs,
         Err(error) => {
-            errors.push(syn::Error::new(
+            cx.error_at(
                 error.span(),
-                "expected options like `#[workflow(name = \"order-fulfillment\", timeout = \"24h\")]`",
-            ));
+                format!(
+                    "expected options like `#[workflow({} = \"{}\", {} = \"{}\")]`",
+                    symbols::NAME,
+                    example(symbols::NAME),
+                    symbols::TIMEOUT,
+                    example(symbols::TIMEOUT),
+                ),
+            );
             return options;
         }
     };
@@ -142,58 +152,76 @@ fn parse_options(attr: TokenStream, errors: &mut Vec<syn::Error>) -> WorkflowOpt
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
-        if key == "on_failure" {
+        let Some(option) = symbols::OPTIONS.into_iter().find(|option| key == *option) else {
+            cx.error_spanned_by(
+                &pair.path,
+                format!(
+                    "unknown option `{key}`; #[workflow] accepts {}",
+                    symbols::listed(&symbols::OPTIONS, "`", "and")
+                ),
+            );
+            continue;
+        };
+        let Some(slot) = options.string_slot(option) else {
+            // The one option that is not a string: `on_failure`.
             match &pair.value {
-                Expr::Path(path) if options.on_failure.is_none() => options.on_failure = Some(path.path.clone()),
-                Expr::Path(_) => errors.push(syn::Error::new(
-                    pair.path.span(),
-                    "option `on_failure` is given twice; keep one",
-                )),
-                other => errors.push(syn::Error::new(
-                    other.span(),
-                    "option `on_failure` takes the path of an async fn, e.g. `on_failure = notify_support`",
-                )),
+                Expr::Path(path) if options.on_failure.is_none() => {
+                    options.on_failure = Some(path.path.clone());
+                }
+                Expr::Path(_) => cx.error_spanned_by(
+                    &pair.path,
+                    format!("option `{option}` is given twice; keep one"),
+                ),
+                other => cx.error_spanned_by(
+                    other,
+                    format!(
+                        "option `{option}` takes the path of an async fn, e.g. `{option} = {}`",
+                        example(option)
+                    ),
+                ),
             }
             continue;
-        }
-        let slot = match key.as_str() {
-            "name" => &mut options.name,
-            "timeout" => &mut options.timeout,
-            "cron" => &mut options.cron,
-            "timezone" => &mut options.timezone,
-            "overlap" => &mut options.overlap,
-            _ => {
-                errors.push(syn::Error::new(
-                    pair.path.span(),
-                    format!("unknown option `{key}`; #[workflow] accepts `name`, `timeout`, `on_failure`, `cron`, `timezone` and `overlap`"),
-                ));
-                continue;
-            }
         };
         match string_literal(&pair.value) {
             Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
-            Some(_) => errors.push(syn::Error::new(
-                pair.path.span(),
-                format!("option `{key}` is given twice; keep one"),
-            )),
-            None => errors.push(syn::Error::new(
-                pair.value.span(),
+            Some(_) => cx.error_spanned_by(
+                &pair.path,
+                format!("option `{option}` is given twice; keep one"),
+            ),
+            None => cx.error_spanned_by(
+                &pair.value,
                 format!(
-                    "option `{key}` takes a string literal, e.g. `{key} = \"{}\"`",
-                    example(&key)
+                    "option `{option}` takes a string literal, e.g. `{option} = \"{}\"`",
+                    example(option)
                 ),
-            )),
+            ),
         }
     }
     options
 }
 
-fn example(key: &str) -> &'static str {
-    match key {
-        "timeout" => "24h",
-        "cron" => "0 9 * * 1-5",
-        "timezone" => "Europe/Berlin",
-        "overlap" => "skip",
+impl WorkflowOptions {
+    /// Where the value of a string option goes; `None` for `on_failure`.
+    fn string_slot(&mut self, option: Symbol) -> Option<&mut Option<LitStr>> {
+        match option {
+            symbols::NAME => Some(&mut self.name),
+            symbols::TIMEOUT => Some(&mut self.timeout),
+            symbols::CRON => Some(&mut self.cron),
+            symbols::TIMEZONE => Some(&mut self.timezone),
+            symbols::OVERLAP => Some(&mut self.overlap),
+            _ => None,
+        }
+    }
+}
+
+/// A value of `option` that messages show as an example.
+fn example(option: Symbol) -> &'static str {
+    match option {
+        symbols::TIMEOUT => "24h",
+        symbols::ON_FAILURE => "notify_support",
+        symbols::CRON => "0 9 * * 1-5",
+        symbols::TIMEZONE => "Europe/Berlin",
+        symbols::OVERLAP => symbols::OVERLAP_POLICIES[0].0.as_str(),
         _ => "order-fulfillment",
     }
 }
@@ -246,8 +274,9 @@ impl StepFinder {
     /// The `ctx.step(..)` call at the root of a builder chain, if any.
     fn step_chain_root<'e>(&self, mut expr: &'e Expr) -> Option<&'e syn::ExprMethodCall> {
         while let Expr::MethodCall(call) = expr {
-            let configurable =
-                call.method == "step" || call.method == "wait_for_event" || call.method == "listen";
+            let configurable = symbols::CONFIGURABLE_STEPS
+                .iter()
+                .any(|method| call.method == *method);
             if configurable && self.is_ctx(&call.receiver) {
                 return Some(call);
             }
@@ -266,7 +295,7 @@ impl StepFinder {
 
 /// Whether a type is `Ctx` (or a path ending in it).
 fn is_ctx_type(ty: &syn::Type) -> bool {
-    matches!(ty, syn::Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Ctx"))
+    matches!(ty, syn::Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == symbols::CTX))
 }
 
 /// Whether a call is `Retry::<constructor>(..)`.
@@ -274,15 +303,11 @@ fn is_retry_constructor(call: &syn::ExprCall) -> bool {
     let Expr::Path(path) = &*call.func else {
         return false;
     };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let segments: Vec<&syn::Ident> = path.path.segments.iter().map(|s| &s.ident).collect();
     matches!(
         segments.as_slice(),
-        [.., retry, constructor] if retry == "Retry" && (constructor == "fixed" || constructor == "exponential")
+        [.., retry, constructor] if **retry == symbols::RETRY
+            && (**constructor == symbols::FIXED || **constructor == symbols::EXPONENTIAL)
     )
 }
 
@@ -333,12 +358,12 @@ impl<'ast> Visit<'ast> for StepFinder {
                 StepKind::Sleep => {
                     if let Some(duration) = second.and_then(string_literal) {
                         self.durations.push(("sleep duration", duration.clone()));
-                        options.push(("duration", duration.clone()));
+                        options.push((symbols::DURATION.as_str(), duration.clone()));
                     }
                 }
                 StepKind::WaitForEvent | StepKind::Listen | StepKind::SendEvent => {
                     if let Some(event) = second.and_then(string_literal) {
-                        options.push(("event", event.clone()));
+                        options.push((symbols::EVENT.as_str(), event.clone()));
                     }
                 }
                 StepKind::Invoke | StepKind::StartChild => {
@@ -350,7 +375,7 @@ impl<'ast> Visit<'ast> for StepFinder {
                             .map(|segment| segment.ident.to_string())
                             .collect::<Vec<_>>()
                             .join("::");
-                        options.push(("workflow", LitStr::new(&text, path.span())));
+                        options.push((symbols::WORKFLOW.as_str(), LitStr::new(&text, path.span())));
                     }
                 }
                 _ => {}
@@ -378,14 +403,14 @@ impl<'ast> Visit<'ast> for StepFinder {
                 return;
             }
         }
-        if (method == "timeout" || method == "lookback")
+        if (call.method == symbols::TIMEOUT || call.method == symbols::LOOKBACK)
             && let Some(root) = self.step_chain_root(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)
         {
-            let (what, option) = if method == "timeout" {
-                ("step timeout", "timeout")
+            let (what, option) = if call.method == symbols::TIMEOUT {
+                ("step timeout", symbols::TIMEOUT.as_str())
             } else {
-                ("event lookback", "lookback")
+                ("event lookback", symbols::LOOKBACK.as_str())
             };
             self.durations.push((what, literal.clone()));
             // The chain's root `ctx.step(..)` is visited after this call
@@ -393,7 +418,7 @@ impl<'ast> Visit<'ast> for StepFinder {
             self.chain_options
                 .push((root as *const _, option, literal.clone()));
         }
-        if method == "max_delay"
+        if call.method == symbols::MAX_DELAY
             && is_retry_chain(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)
         {

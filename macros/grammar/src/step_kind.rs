@@ -65,9 +65,13 @@ impl StepKind {
         StepKind::WaitForRun,
     ];
 
+    /// The `Ctx` method that starts a configurable `run` step:
+    /// `ctx.step(name).timeout(..).run(..)`.
+    pub const BUILDER_METHOD: &'static str = "step";
+
     /// The name stored in `wf_step.kind`, which is also the name of the
     /// `Ctx` method that makes the step.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             StepKind::Run => "run",
             StepKind::Sleep => "sleep",
@@ -92,12 +96,13 @@ impl StepKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
-    /// The kind of step the `Ctx` method `method` makes (`step` is the
-    /// builder form of `run`).
+    /// The kind of step the `Ctx` method `method` makes
+    /// ([`BUILDER_METHOD`](Self::BUILDER_METHOD) is the builder form of `run`).
     pub fn from_method(method: &str) -> Option<Self> {
-        match method {
-            "step" => Some(StepKind::Run),
-            method => Self::parse(method),
+        if method == Self::BUILDER_METHOD {
+            Some(StepKind::Run)
+        } else {
+            Self::parse(method)
         }
     }
 

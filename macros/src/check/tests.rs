@@ -1,0 +1,289 @@
+//! Unit tests of the checks, through the model as the macro builds it.
+
+use syn::parse_quote;
+
+use super::*;
+use crate::errors::Errors;
+use crate::model::WorkflowModel;
+
+macro_rules! attr {
+    ($($tokens:tt)*) => {{
+        let tokens: proc_macro2::TokenStream = parse_quote!($($tokens)*);
+        tokens
+    }};
+}
+
+/// The checks' verdict on `function` with the options `attr`: what `then`
+/// takes from the valid workflow, or every message reported, parse and
+/// check errors together.
+fn checked<T>(
+    attr: proc_macro2::TokenStream,
+    function: syn::ItemFn,
+    then: impl FnOnce(&ValidWorkflow<'_>) -> T,
+) -> Result<T, Vec<String>> {
+    let cx = Errors::new();
+    let model = WorkflowModel::parse(&cx, attr, &function);
+    let valid = run(&cx, &model).map(|valid| then(&valid));
+    match cx.check() {
+        Ok(()) => Ok(valid.expect("a workflow when no error was reported")),
+        Err(errors) => Err(errors.into_iter().map(|error| error.to_string()).collect()),
+    }
+}
+
+fn step_names(
+    attr: proc_macro2::TokenStream,
+    function: syn::ItemFn,
+) -> Result<Vec<String>, Vec<String>> {
+    checked(attr, function, |valid| {
+        valid.steps.iter().map(|step| step.name.clone()).collect()
+    })
+}
+
+fn errors(attr: proc_macro2::TokenStream, function: syn::ItemFn) -> Vec<String> {
+    step_names(attr, function).expect_err("expected errors")
+}
+
+#[test]
+fn finds_every_step_kind_in_source_order() {
+    let steps = step_names(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.run("a", async || Ok(1)).await?;
+                ctx.step("b").timeout("30s").run(async || Ok(2)).await?;
+                ctx.sleep("c", "5m").await?;
+                ctx.sleep_until("d", at).await?;
+                let _ = ctx.now("e").await?;
+                let _ = ctx.uuid("f").await?;
+                Ok(())
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(steps, ["a", "b", "c", "d", "e", "f"]);
+}
+
+#[test]
+fn records_literal_options_on_their_step() {
+    let function: syn::ItemFn = parse_quote! {
+        async fn flow(ctx: Ctx) -> Result<(), Error> {
+            ctx.step("b").retry(Retry::none()).timeout("30s").run(async || Ok(2)).await?;
+            ctx.sleep("c", "5m").await
+        }
+    };
+    let options = checked(attr!(), function, |valid| {
+        valid
+            .steps
+            .iter()
+            .map(|step| step.options.clone())
+            .collect::<Vec<_>>()
+    })
+    .unwrap();
+    assert_eq!(options[0], [("timeout", "30s".to_string())]);
+    assert_eq!(options[1], [("duration", "5m".to_string())]);
+}
+
+#[test]
+fn reports_a_duplicate_at_both_places() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.run("a", async || Ok(1)).await?;
+                ctx.sleep("a", "1s").await
+            }
+        },
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("duplicate step name `a`"));
+    assert!(errors[1].contains("first named here"));
+}
+
+#[test]
+fn rejects_literal_names_in_loops_and_closures_but_accepts_keys() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx, items: Vec<u32>) -> Result<(), Error> {
+                for item in items.clone() { ctx.run("each", async || Ok(item)).await?; }
+                for item in items.clone() { ctx.run(("keyed", item), async || Ok(item)).await?; }
+                items.iter().for_each(|i| { let _ = ctx.now("in-closure"); });
+                while false { ctx.sleep("w", "1s").await?; }
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("keyed form")));
+}
+
+#[test]
+fn reports_every_shape_error_in_one_pass() {
+    let errors = errors(
+        attr!(name = "has space", timeout = "1 day"),
+        parse_quote! {
+            fn flow<T>(&self, ctx: Ctx, input: &str) -> u32 { 0 }
+        },
+    );
+    let joined = errors.join("\n");
+    for expected in [
+        "must be an `async fn`",
+        "cannot be generic",
+        "not a method",
+        "must be owned",
+        "returns `Result",
+        "without spaces",
+        "invalid duration \"1 day\"",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
+    }
+}
+
+#[test]
+fn requires_the_context_first() {
+    let missing = errors(
+        attr!(),
+        parse_quote! { async fn flow() -> Result<(), Error> { Ok(()) } },
+    );
+    assert!(
+        missing[0].contains("takes its context first"),
+        "{missing:?}"
+    );
+    let wrong = errors(
+        attr!(),
+        parse_quote! { async fn flow(id: u32) -> Result<(), Error> { Ok(()) } },
+    );
+    assert!(wrong[0].contains("write `ctx: Ctx` first"), "{wrong:?}");
+}
+
+#[test]
+fn branch_bodies_are_scopes_of_their_own() {
+    let function: syn::ItemFn = parse_quote! {
+        async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
+            ctx.run("charge", async || Ok(1)).await?;
+            ctx.map("all", ids, FanOut::new(), async |ctx, id| {
+                ctx.run("charge", async || Ok(id)).await?;
+                ctx.sleep("pause", "1s").await
+            }).await?;
+            ctx.parallel("both", FanOut::new(), vec![
+                branch(async |c: Ctx| c.run("charge", async || Ok(1)).await),
+                branch(async |c: Ctx| c.run("charge", async || Ok(2)).await),
+            ]).await?;
+            Ok(())
+        }
+    };
+    let steps = checked(attr!(), function, |valid| {
+        valid
+            .steps
+            .iter()
+            .map(|s| (s.name.clone(), s.parent.clone()))
+            .collect::<Vec<_>>()
+    })
+    .unwrap();
+    let steps: Vec<_> = steps
+        .iter()
+        .map(|(name, parent)| (name.as_str(), parent.as_deref()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("charge", None),
+            ("all", None),
+            ("charge", Some("all")),
+            ("pause", Some("all")),
+            ("both", None),
+            ("charge", Some("both")),
+            ("charge", Some("both")),
+        ]
+    );
+}
+
+#[test]
+fn loops_and_duplicates_inside_a_branch_are_still_caught() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
+                ctx.map("all", ids, FanOut::new(), async |ctx, id| {
+                    for i in 0..id { ctx.run("inner", async || Ok(i)).await?; }
+                    ctx.run("twice", async || Ok(1)).await?;
+                    ctx.run("twice", async || Ok(2)).await
+                }).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("keyed form"));
+    assert!(errors[1].contains("duplicate step name `twice`"));
+}
+
+#[test]
+fn rejects_unknown_and_repeated_options() {
+    let errors = errors(
+        attr!(nmae = "x", timeout = "1s", timeout = "2s"),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> { Ok(()) }
+        },
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("unknown option `nmae`"), "{errors:?}");
+    assert!(errors[1].contains("given twice"), "{errors:?}");
+}
+
+#[test]
+fn checks_durations_in_sleeps_timeouts_and_retries() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.sleep("a", "5x").await?;
+                ctx.step("b").retry(Retry::exponential(3, "1sec").max_delay("1y")).timeout("soon").run(async || Ok(1)).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+}
+
+#[test]
+fn rejects_computed_step_names() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx, name: String) -> Result<(), Error> {
+                ctx.run(name.as_str(), async || Ok(1)).await?;
+                Ok(())
+            }
+        },
+    );
+    assert!(errors[0].contains("must be a string literal"), "{errors:?}");
+}
+
+#[test]
+fn names_default_to_kebab_case_and_types_to_upper_camel() {
+    let function: syn::ItemFn = parse_quote! {
+        async fn order_fulfillment(ctx: Ctx, a: u32, b: String) -> Result<(), Error> { Ok(()) }
+    };
+    let (name, type_ident, timeout_ms, fields) =
+        checked(attr!(timeout = "1h30m"), function, |valid| {
+            let fields = match &valid.input {
+                Input::Struct(fields) => fields.len(),
+                _ => 0,
+            };
+            (
+                valid.name.clone(),
+                valid.type_ident.to_string(),
+                valid.timeout_ms,
+                fields,
+            )
+        })
+        .unwrap();
+    assert_eq!(name, "order-fulfillment");
+    assert_eq!(type_ident, "OrderFulfillment");
+    assert_eq!(timeout_ms, Some(5_400_000));
+    assert_eq!(fields, 2);
+}
