@@ -1,7 +1,7 @@
 //! Starting and stopping an engine: one engine per SQLite file whatever path
 //! names it, the engine stopping when its last handle goes, and start-up
-//! errors that say what is wrong (a newer schema, a foreign table, a bad
-//! file).
+//! errors that say what is wrong (bad settings, a newer schema, a foreign
+//! table, a bad file).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use durable::prelude::*;
 use durable_tests::TestDb;
+
+use super::durable_sleep::Sleepy;
 
 #[workflow(name = "startup-noop")]
 async fn startup_noop(ctx: Ctx) -> Result<u32, Error> {
@@ -438,4 +440,50 @@ async fn database_urls_that_name_no_database_are_refused() {
         .unwrap();
     engine.shutdown().await;
     assert!(path.exists());
+}
+
+#[tokio::test]
+async fn a_second_engine_on_the_same_file_is_refused() {
+    let Some(db) = crate::test_db(stringify!(a_second_engine_on_the_same_file_is_refused)) else {
+        return;
+    };
+    // One engine per embedded file; PostgreSQL is shared by design.
+    if !matches!(db, durable_tests::TestDb::Sqlite { .. }) {
+        return;
+    }
+    let _engine = db.builder().register(Sleepy).start().await.unwrap();
+    let error = db.builder().register(Sleepy).start().await.unwrap_err();
+    assert!(matches!(error, Error::DatabaseInUse { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn bad_engine_settings_are_refused() {
+    let Some(db) = crate::test_db(stringify!(bad_engine_settings_are_refused)) else {
+        return;
+    };
+    let error = db.builder().concurrency(0).start().await.unwrap_err();
+    assert!(error.to_string().contains("concurrency must be at least 1"));
+    let error = db
+        .builder()
+        .keep_in_memory_below("soon")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid duration \"soon\""),
+        "{error}"
+    );
+    let error = db
+        .builder()
+        .register(Sleepy)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two workflows are registered under the name `sleepy`"),
+        "{error}"
+    );
 }
