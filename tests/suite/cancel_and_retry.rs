@@ -30,11 +30,7 @@ async fn cancellable(ctx: Ctx, block: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn cancel_stops_running_and_suspended_runs_but_not_finished_ones() {
-    let Some(db) = crate::test_db(stringify!(
-        cancel_stops_running_and_suspended_runs_but_not_finished_ones
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Cancellable).start().await.unwrap();
 
     let suspended = Cancellable::trigger(&engine, false).await.unwrap();
@@ -91,10 +87,7 @@ async fn retried(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn retry_resumes_a_failed_run_from_the_failed_step() {
-    let Some(db) = crate::test_db(stringify!(retry_resumes_a_failed_run_from_the_failed_step))
-    else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Retried).start().await.unwrap();
     let run = Retried::trigger(&engine).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
@@ -138,11 +131,7 @@ async fn naps_long(ctx: Ctx) -> Result<(), Error> {
 /// since the run ended before it woke.
 #[tokio::test]
 async fn a_sleep_of_a_run_that_ended_before_it_woke_never_completes() {
-    let Some(db) = crate::test_db(stringify!(
-        a_sleep_of_a_run_that_ended_before_it_woke_never_completes
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(NapsLong))
         .await;

@@ -26,11 +26,7 @@ async fn timed_nap(ctx: Ctx) -> Result<i64, Error> {
 
 #[tokio::test]
 async fn a_sleeping_run_is_claimed_just_before_its_wake_time_and_wakes_on_time() {
-    let Some(db) = crate::test_db(stringify!(
-        a_sleeping_run_is_claimed_just_before_its_wake_time_and_wakes_on_time
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| {
             builder.keep_in_memory_below("100ms").register(TimedNap)
@@ -66,9 +62,7 @@ async fn awaits_never(ctx: Ctx) -> Result<bool, Error> {
 
 #[tokio::test]
 async fn a_wait_is_not_claimed_before_its_timeout() {
-    let Some(db) = crate::test_db(stringify!(a_wait_is_not_claimed_before_its_timeout)) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| {
             builder.keep_in_memory_below("100ms").register(AwaitsNever)
@@ -112,11 +106,7 @@ async fn blocker(ctx: Ctx, wait: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_limit() {
-    let Some(db) = crate::test_db(stringify!(
-        a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_limit
-    )) else {
-        return;
-    };
+    let db = test_db!();
     NAPPER_WOKE.store(false, Ordering::SeqCst);
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| {
@@ -159,11 +149,7 @@ async fn a_run_waiting_in_memory_lends_its_slot_and_takes_it_back_within_the_lim
 
 #[tokio::test]
 async fn runs_lending_their_slots_fill_memory_only_up_to_16_per_slot() {
-    let Some(db) = crate::test_db(stringify!(
-        runs_lending_their_slots_fill_memory_only_up_to_16_per_slot
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| {
             builder
@@ -233,11 +219,7 @@ async fn taking_turns(ctx: Ctx, who: String, steps: u32) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_run_waiting_for_its_writes_lends_its_slot_and_bodies_stay_within_the_limit() {
-    let Some(db) = crate::test_db(stringify!(
-        a_run_waiting_for_its_writes_lends_its_slot_and_bodies_stay_within_the_limit
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .concurrency(1)

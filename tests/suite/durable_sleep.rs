@@ -33,11 +33,7 @@ async fn sleeper(ctx: Ctx) -> Result<bool, Error> {
 
 #[tokio::test]
 async fn a_durable_sleep_survives_a_restart_and_replays_recorded_values() {
-    let Some(db) = crate::test_db(stringify!(
-        a_durable_sleep_survives_a_restart_and_replays_recorded_values
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, _clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Sleeper))
         .await;
@@ -79,11 +75,7 @@ pub(super) async fn sleepy(ctx: Ctx, nap_ms: u64) -> Result<(), Error> {
 
 #[tokio::test]
 async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
-    let Some(db) = crate::test_db(stringify!(
-        sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Sleepy))
         .await;
@@ -122,11 +114,7 @@ async fn sleeping_runs_hold_no_task_and_wake_exactly_at_their_deadline() {
 
 #[tokio::test]
 async fn a_real_sleep_wakes_within_milliseconds_of_its_deadline() {
-    let Some(db) = crate::test_db(stringify!(
-        a_real_sleep_wakes_within_milliseconds_of_its_deadline
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .keep_in_memory_below("10ms")

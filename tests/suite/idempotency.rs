@@ -9,11 +9,7 @@ use super::durable_sleep::Sleepy;
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_triggers() {
-    let Some(db) = crate::test_db(stringify!(
-        an_idempotency_key_returns_the_same_run_even_under_100_concurrent_triggers
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Sleepy).start().await.unwrap();
     let options = || TriggerOptions::new().idempotency_key("order-42");
     let tasks: Vec<_> = (0..100)
@@ -45,11 +41,7 @@ async fn an_idempotency_key_returns_the_same_run_even_under_100_concurrent_trigg
 
 #[tokio::test]
 async fn a_trigger_that_finds_its_run_already_there_leaves_the_engine_its_slots() {
-    let Some(db) = crate::test_db(stringify!(
-        a_trigger_that_finds_its_run_already_there_leaves_the_engine_its_slots
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .concurrency(1)

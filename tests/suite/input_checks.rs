@@ -26,11 +26,7 @@ async fn register_customer(ctx: Ctx, customer: Customer) -> Result<String, Error
 
 #[tokio::test]
 async fn json_input_is_checked_against_the_input_type_and_nothing_is_written_on_rejection() {
-    let Some(db) = crate::test_db(stringify!(
-        json_input_is_checked_against_the_input_type_and_nothing_is_written_on_rejection
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .limits(Limits {
@@ -119,11 +115,7 @@ async fn register_strict_customer(ctx: Ctx, customer: StrictCustomer) -> Result<
 
 #[tokio::test]
 async fn input_errors_say_what_is_wrong_and_echo_no_more_than_a_few_words() {
-    let Some(db) = crate::test_db(stringify!(
-        input_errors_say_what_is_wrong_and_echo_no_more_than_a_few_words
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(RegisterCustomer)

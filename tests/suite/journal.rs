@@ -46,11 +46,7 @@ async fn sees_earlier_results(ctx: Ctx) -> Result<Vec<String>, Error> {
 #[tokio::test]
 async fn a_step_body_runs_after_the_results_before_it_are_committed_and_the_last_goes_with_the_finish()
  {
-    let Some(db) = crate::test_db(stringify!(
-        a_step_body_runs_after_the_results_before_it_are_committed_and_the_last_goes_with_the_finish
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(SeesEarlierResults)
@@ -99,11 +95,7 @@ async fn duplicate_at_run_time(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_duplicate_step_name_at_run_time_fails_the_run_with_a_named_error() {
-    let Some(db) = crate::test_db(stringify!(
-        a_duplicate_step_name_at_run_time_fails_the_run_with_a_named_error
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(DuplicateAtRunTime)
@@ -141,11 +133,7 @@ async fn versioned_v2(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_error() {
-    let Some(db) = crate::test_db(stringify!(
-        a_replay_that_reaches_other_steps_fails_with_a_named_non_determinism_error
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(VersionedV1))
         .await;

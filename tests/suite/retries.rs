@@ -30,11 +30,7 @@ async fn flaky(ctx: Ctx, failures: u32) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
-    let Some(db) = crate::test_db(stringify!(
-        a_step_is_retried_until_it_succeeds_and_attempts_are_visible
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Flaky).start().await.unwrap();
     let run = Flaky::trigger(&engine, 2).await.unwrap();
     assert_eq!(run.result().await.unwrap(), 3);
@@ -47,11 +43,7 @@ async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
 
 #[tokio::test]
 async fn retries_stop_at_the_policy_limit_with_the_last_error() {
-    let Some(db) = crate::test_db(stringify!(
-        retries_stop_at_the_policy_limit_with_the_last_error
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Flaky).start().await.unwrap();
     let run = Flaky::trigger(&engine, 10).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
@@ -91,11 +83,7 @@ async fn no_retry(ctx: Ctx, permanent: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn permanent_errors_and_zero_retries_run_the_body_once() {
-    let Some(db) = crate::test_db(stringify!(
-        permanent_errors_and_zero_retries_run_the_body_once
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(NoRetry).start().await.unwrap();
     for permanent in [true, false] {
         let before = NO_RETRY_CALLS.load(Ordering::SeqCst);
@@ -126,11 +114,7 @@ async fn slow_retry(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
-    let Some(db) = crate::test_db(stringify!(
-        a_long_backoff_suspends_the_run_and_never_retries_early
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(SlowRetry))
         .await;
@@ -175,11 +159,7 @@ async fn panicky(ctx: Ctx, in_body: bool) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
-    let Some(db) = crate::test_db(stringify!(
-        panics_fail_the_attempt_or_the_run_and_never_leave_it_running
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Panicky).start().await.unwrap();
     let run = Panicky::trigger(&engine, false).await.unwrap();
     assert_eq!(

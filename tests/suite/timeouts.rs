@@ -22,9 +22,7 @@ async fn hangs(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_step_timeout_fails_each_attempt() {
-    let Some(db) = crate::test_db(stringify!(a_step_timeout_fails_each_attempt)) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Hangs).start().await.unwrap();
     let run = Hangs::trigger(&engine).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
@@ -50,11 +48,7 @@ async fn stuck(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn the_workflow_timeout_ends_suspended_and_running_runs() {
-    let Some(db) = crate::test_db(stringify!(
-        the_workflow_timeout_ends_suspended_and_running_runs
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Overslept))
         .await;
