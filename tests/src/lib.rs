@@ -64,6 +64,7 @@ pub async fn wait_for_status<O: serde::de::DeserializeOwned>(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+pub mod fixture_workflows;
 
 /// The environment variable naming the PostgreSQL server for the tests.
 pub const POSTGRES_URL_VAR: &str = "DURABLE_TEST_POSTGRES_URL";

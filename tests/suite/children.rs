@@ -48,11 +48,7 @@ async fn ship(ctx: Ctx, weight_grams: u32, fail: bool) -> Result<String, Error> 
 
 #[tokio::test]
 async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_child() {
-    let Some(db) = crate::test_db(stringify!(
-        invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_child
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .keep_in_memory_below("1ms")
@@ -86,11 +82,7 @@ async fn invoke_returns_the_childs_typed_output_and_replays_attach_to_the_same_c
 
 #[tokio::test]
 async fn run_info_names_the_parent_and_the_handle_lists_the_children() {
-    let Some(db) = crate::test_db(stringify!(
-        run_info_names_the_parent_and_the_handle_lists_the_children
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(Ship)
@@ -117,11 +109,7 @@ async fn run_info_names_the_parent_and_the_handle_lists_the_children() {
 
 #[tokio::test]
 async fn a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child() {
-    let Some(db) = crate::test_db(stringify!(
-        a_failed_child_fails_the_invoke_step_and_a_retry_starts_a_new_child
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(Ship)
@@ -162,9 +150,7 @@ async fn parent_of_sleepers(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn cancelling_a_parent_cancels_its_children() {
-    let Some(db) = crate::test_db(stringify!(cancelling_a_parent_cancels_its_children)) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(ParentOfSleepers)
@@ -192,9 +178,7 @@ async fn cancelling_a_parent_cancels_its_children() {
 /// every child `cancelled`. Repeated, since the order is up to the engine.
 #[tokio::test]
 async fn a_parent_timing_out_cancels_its_children() {
-    let Some(db) = crate::test_db(stringify!(a_parent_timing_out_cancels_its_children)) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| {
             builder.register(ParentOfSleepers).register(SleepyChild)
@@ -254,9 +238,7 @@ async fn fan_children(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn fire_and_forget_children_can_be_awaited_by_id() {
-    let Some(db) = crate::test_db(stringify!(fire_and_forget_children_can_be_awaited_by_id)) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(FanChildren)
@@ -285,11 +267,7 @@ async fn unregistered_child(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn invoking_an_unregistered_workflow_is_an_error_in_the_parent() {
-    let Some(db) = crate::test_db(stringify!(
-        invoking_an_unregistered_workflow_is_an_error_in_the_parent
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(UnregisteredChild)

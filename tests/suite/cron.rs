@@ -48,11 +48,7 @@ async fn wait_for_runs(db: &TestDb, workflow: &str, expected: i64) {
 
 #[tokio::test]
 async fn a_cron_workflow_runs_once_per_fire_time_and_fires_a_missed_window_once() {
-    let Some(db) = crate::test_db(stringify!(
-        a_cron_workflow_runs_once_per_fire_time_and_fires_a_missed_window_once
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(EveryFive))
         .await;
@@ -92,11 +88,7 @@ async fn a_cron_workflow_runs_once_per_fire_time_and_fires_a_missed_window_once(
 
 #[tokio::test]
 async fn overlapping_fire_times_are_skipped_while_the_previous_run_goes() {
-    let Some(db) = crate::test_db(stringify!(
-        overlapping_fire_times_are_skipped_while_the_previous_run_goes
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (_engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(SlowCron))
         .await;
@@ -115,10 +107,7 @@ async fn overlapping_fire_times_are_skipped_while_the_previous_run_goes() {
 
 #[tokio::test]
 async fn engines_sharing_a_database_fire_each_time_once() {
-    let Some(db) = crate::test_db(stringify!(engines_sharing_a_database_fire_each_time_once))
-    else {
-        return;
-    };
+    let db = test_db!();
     if matches!(db, TestDb::Sqlite { .. }) {
         return; // an embedded file has one engine
     }

@@ -295,11 +295,7 @@ async fn one_case(db: &durable_tests::TestDb, clock: &ManualClock, seed: u64) ->
 
 #[tokio::test]
 async fn random_interleavings_of_sends_waits_and_timeouts_keep_the_contract() {
-    let Some(db) = crate::test_db(stringify!(
-        random_interleavings_of_sends_waits_and_timeouts_keep_the_contract
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let clock = ManualClock::new(START_MS);
     let seeds: Vec<u64> = match std::env::var("DURABLE_PROPERTY_SEED") {
         Ok(seed) => vec![seed.parse().expect("DURABLE_PROPERTY_SEED is a number")],

@@ -29,11 +29,7 @@ async fn await_scan(ctx: Ctx, order_id: String) -> Result<Option<String>, Error>
 
 #[tokio::test]
 async fn a_matching_event_resumes_every_waiter_and_others_wait_on() {
-    let Some(db) = crate::test_db(stringify!(
-        a_matching_event_resumes_every_waiter_and_others_wait_on
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let first = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
     let second = AwaitScan::trigger(&engine, "o-1".into()).await.unwrap();
@@ -58,9 +54,7 @@ async fn a_matching_event_resumes_every_waiter_and_others_wait_on() {
 
 #[tokio::test]
 async fn a_wait_times_out_with_none_and_never_early() {
-    let Some(db) = crate::test_db(stringify!(a_wait_times_out_with_none_and_never_early)) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(AwaitScan))
         .await;
@@ -92,11 +86,7 @@ async fn wrong_payload(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn a_payload_that_does_not_fit_is_an_error_naming_the_event() {
-    let Some(db) = crate::test_db(stringify!(
-        a_payload_that_does_not_fit_is_an_error_naming_the_event
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(WrongPayload).start().await.unwrap();
     let run = WrongPayload::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
@@ -113,9 +103,7 @@ async fn a_payload_that_does_not_fit_is_an_error_naming_the_event() {
 
 #[tokio::test]
 async fn invalid_events_are_refused_and_write_nothing() {
-    let Some(db) = crate::test_db(stringify!(invalid_events_are_refused_and_write_nothing)) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let error = engine
         .send_event_json("shipment.scanned", "{not json")
@@ -142,10 +130,7 @@ async fn empty_sender(ctx: Ctx) -> Result<String, Error> {
 
 #[tokio::test]
 async fn a_run_cannot_send_an_event_without_a_name_either() {
-    let Some(db) = crate::test_db(stringify!(a_run_cannot_send_an_event_without_a_name_either))
-    else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(EmptySender).start().await.unwrap();
     let run = EmptySender::trigger(&engine).await.unwrap();
     let from_run = run.result().await.unwrap();
@@ -172,11 +157,7 @@ async fn notifier(ctx: Ctx) -> Result<i64, Error> {
 
 #[tokio::test]
 async fn an_event_sent_from_a_run_is_sent_exactly_once_across_replays() {
-    let Some(db) = crate::test_db(stringify!(
-        an_event_sent_from_a_run_is_sent_exactly_once_across_replays
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Notifier))
         .await;
@@ -213,9 +194,7 @@ async fn late_waiter(ctx: Ctx, lookback: bool, timeout_ms: u64) -> Result<Option
 
 #[tokio::test]
 async fn the_race_of_a_send_and_a_wait_in_both_orders() {
-    let Some(db) = crate::test_db(stringify!(the_race_of_a_send_and_a_wait_in_both_orders)) else {
-        return;
-    };
+    let db = test_db!();
     // Many runs; each gets its event either before or after its wait exists.
     let engine = db
         .builder()
@@ -289,11 +268,7 @@ async fn interleaved(ctx: Ctx, index: u32) -> Result<bool, Error> {
 
 #[tokio::test]
 async fn sends_interleaved_with_waits_never_lose_a_wake_up() {
-    let Some(db) = crate::test_db(stringify!(
-        sends_interleaved_with_waits_never_lose_a_wake_up
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Interleaved).start().await.unwrap();
     let mut runs = Vec::new();
     for index in 0..100u32 {
@@ -339,11 +314,7 @@ async fn listener(ctx: Ctx) -> Result<Vec<String>, Error> {
 
 #[tokio::test]
 async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
-    let Some(db) = crate::test_db(stringify!(
-        signals_go_to_one_run_in_order_and_wait_for_it_to_listen
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, _clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Listener))
         .await;
@@ -377,11 +348,7 @@ async fn signals_go_to_one_run_in_order_and_wait_for_it_to_listen() {
 
 #[tokio::test]
 async fn a_run_found_by_id_alone_is_signalled_inspected_and_cancelled_as_json() {
-    let Some(db) = crate::test_db(stringify!(
-        a_run_found_by_id_alone_is_signalled_inspected_and_cancelled_as_json
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, _clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Listener))
         .await;
@@ -427,11 +394,7 @@ async fn a_run_found_by_id_alone_is_signalled_inspected_and_cancelled_as_json() 
 
 #[tokio::test]
 async fn a_registered_wait_survives_its_worker_and_takes_a_later_event() {
-    let Some(db) = crate::test_db(stringify!(
-        a_registered_wait_survives_its_worker_and_takes_a_later_event
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(AwaitScan).start().await.unwrap();
     let run = AwaitScan::trigger(&engine, "o-3".into()).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
@@ -488,11 +451,7 @@ async fn next_payments(ctx: Ctx, count: u32) -> Result<Vec<Option<u32>>, Error> 
 /// run still sees every event of its window.
 #[tokio::test]
 async fn sequential_lookback_waits_of_a_run_take_each_event_once() {
-    let Some(db) = crate::test_db(stringify!(
-        sequential_lookback_waits_of_a_run_take_each_event_once
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(NextPayments))
         .await;
@@ -528,11 +487,7 @@ async fn waits_for_approval(ctx: Ctx) -> Result<Option<u32>, Error> {
 /// stays `waiting`, with no output.
 #[tokio::test]
 async fn an_event_after_a_run_ended_does_not_complete_its_wait() {
-    let Some(db) = crate::test_db(stringify!(
-        an_event_after_a_run_ended_does_not_complete_its_wait
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(WaitsForApproval)

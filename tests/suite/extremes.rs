@@ -27,9 +27,7 @@ fn every_retention(period: Duration) -> Retention {
 
 #[tokio::test]
 async fn engine_builder_extremes_start_or_are_refused() {
-    let Some(db) = crate::test_db(stringify!(engine_builder_extremes_start_or_are_refused)) else {
-        return;
-    };
+    let db = test_db!();
     for builder in [
         db.builder().register(Echo).concurrency(0),
         db.builder().register(Echo).lease(Duration::ZERO),
@@ -101,11 +99,7 @@ async fn engine_builder_extremes_start_or_are_refused() {
 
 #[tokio::test]
 async fn trigger_times_at_the_extremes_start_at_once_or_wait_without_overflow() {
-    let Some(db) = crate::test_db(stringify!(
-        trigger_times_at_the_extremes_start_at_once_or_wait_without_overflow
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Echo))
         .await;
@@ -198,11 +192,7 @@ async fn zero_settings(ctx: Ctx) -> Result<Vec<String>, Error> {
 
 #[tokio::test]
 async fn zero_attempts_timeouts_sleeps_and_waits_do_not_wait() {
-    let Some(db) = crate::test_db(stringify!(
-        zero_attempts_timeouts_sleeps_and_waits_do_not_wait
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, _clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(ZeroSettings))
         .await;
@@ -253,11 +243,7 @@ async fn forever(ctx: Ctx, how: String) -> Result<String, Error> {
 
 #[tokio::test]
 async fn the_longest_sleeps_back_offs_and_waits_suspend_without_overflow() {
-    let Some(db) = crate::test_db(stringify!(
-        the_longest_sleeps_back_offs_and_waits_suspend_without_overflow
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(Forever))
         .await;

@@ -35,11 +35,7 @@ async fn square_all(ctx: Ctx, numbers: Vec<u64>, concurrency: usize) -> Result<V
 
 #[tokio::test]
 async fn map_keeps_input_order_respects_its_limit_and_scopes_each_branch() {
-    let Some(db) = crate::test_db(stringify!(
-        map_keeps_input_order_respects_its_limit_and_scopes_each_branch
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(SquareAll).start().await.unwrap();
     let run = SquareAll::trigger(&engine, (1..=12).collect(), 4)
         .await
@@ -103,11 +99,7 @@ async fn check_all(ctx: Ctx, settle: bool) -> Result<Vec<String>, Error> {
 
 #[tokio::test]
 async fn fail_fast_cancels_unfinished_branches_and_all_settled_returns_every_outcome() {
-    let Some(db) = crate::test_db(stringify!(
-        fail_fast_cancels_unfinished_branches_and_all_settled_returns_every_outcome
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(CheckAll).start().await.unwrap();
     let run = CheckAll::trigger(&engine, false).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
@@ -179,11 +171,7 @@ async fn mixed(ctx: Ctx) -> Result<(u32, Vec<u32>, Vec<String>), Error> {
 
 #[tokio::test]
 async fn branches_suspend_and_replay_without_repeating_their_steps() {
-    let Some(db) = crate::test_db(stringify!(
-        branches_suspend_and_replay_without_repeating_their_steps
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(Mixed))
         .await;
@@ -227,11 +215,7 @@ async fn early_sleeper(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_run_does_not_suspend_while_a_branch_write_is_in_flight() {
-    let Some(db) = crate::test_db(stringify!(
-        a_run_does_not_suspend_while_a_branch_write_is_in_flight
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(EarlySleeper))
         .await;
@@ -272,9 +256,7 @@ async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output
 
 #[tokio::test]
 async fn steps_joined_with_join_run_concurrently() {
-    let Some(db) = crate::test_db(stringify!(steps_joined_with_join_run_concurrently)) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Joined).start().await.unwrap();
     let started = std::time::Instant::now();
     assert_eq!(
@@ -314,11 +296,7 @@ async fn nap_beside_a_wait(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_branch_waiting_in_memory_keeps_its_run_from_suspending() {
-    let Some(db) = crate::test_db(stringify!(
-        a_branch_waiting_in_memory_keeps_its_run_from_suspending
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(1_700_000_000_000, |builder| {
             builder

@@ -33,11 +33,7 @@ async fn deleted(engine: &Engine) -> (u64, u64) {
 
 #[tokio::test]
 async fn retention_deletes_finished_runs_and_events_after_their_period() {
-    let Some(db) = crate::test_db(stringify!(
-        retention_deletes_finished_runs_and_events_after_their_period
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(1_700_000_000_000, |builder| {
             builder
@@ -88,9 +84,7 @@ async fn retention_deletes_finished_runs_and_events_after_their_period() {
 
 #[tokio::test]
 async fn retention_settings_are_checked() {
-    let Some(db) = crate::test_db(stringify!(retention_settings_are_checked)) else {
-        return;
-    };
+    let db = test_db!();
     let error = db
         .builder()
         .retention(Retention::default().failed("a month"))
@@ -122,10 +116,7 @@ async fn orphaned(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn maintenance_times_out_runs_no_worker_can_claim() {
-    let Some(db) = crate::test_db(stringify!(maintenance_times_out_runs_no_worker_can_claim))
-    else {
-        return;
-    };
+    let db = test_db!();
     let clock = ManualClock::new(1_700_000_000_000);
     // An engine that knows the workflow triggers a delayed run, then goes away.
     let engine = db

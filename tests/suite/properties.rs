@@ -289,10 +289,7 @@ async fn drive(
 
 #[tokio::test]
 async fn random_programs_survive_crashes_and_clock_jumps() {
-    let Some(db) = crate::test_db(stringify!(random_programs_survive_crashes_and_clock_jumps))
-    else {
-        return;
-    };
+    let db = test_db!();
     for seed in 1..=CASES {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let ops = random_ops(&mut rng);

@@ -51,11 +51,7 @@ async fn transfer(ctx: Ctx, cents: u64) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_failed_run_compensates_in_reverse_order_then_calls_its_hook() {
-    let Some(db) = crate::test_db(stringify!(
-        a_failed_run_compensates_in_reverse_order_then_calls_its_hook
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Transfer).start().await.unwrap();
     let run = Transfer::trigger(&engine, 500).await.unwrap();
     let error = run.result().await.unwrap_err().to_string();
@@ -119,11 +115,7 @@ async fn interrupted_saga(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_crash_while_compensating_resumes_without_repeating_finished_compensations() {
-    let Some(db) = crate::test_db(stringify!(
-        a_crash_while_compensating_resumes_without_repeating_finished_compensations
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(InterruptedSaga)
@@ -175,11 +167,7 @@ async fn aborted(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn abort_ends_the_run_cancelled_without_compensating() {
-    let Some(db) = crate::test_db(stringify!(
-        abort_ends_the_run_cancelled_without_compensating
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(Aborted).start().await.unwrap();
     let run = Aborted::trigger(&engine).await.unwrap();
     assert!(matches!(
@@ -203,9 +191,7 @@ async fn chatty(ctx: Ctx) -> Result<(), Error> {
 
 #[tokio::test]
 async fn logs_and_progress_land_once_across_replays() {
-    let Some(db) = crate::test_db(stringify!(logs_and_progress_land_once_across_replays)) else {
-        return;
-    };
+    let db = test_db!();
     let (engine, clock) = db
         .start_on_manual_clock(1_700_000_000_000, |builder| builder.register(Chatty))
         .await;
@@ -306,11 +292,7 @@ async fn retried_transfer(ctx: Ctx) -> Result<u32, Error> {
 
 #[tokio::test]
 async fn a_retry_after_compensation_runs_the_compensated_steps_again() {
-    let Some(db) = crate::test_db(stringify!(
-        a_retry_after_compensation_runs_the_compensated_steps_again
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db
         .builder()
         .register(RetriedTransfer)

@@ -1,7 +1,7 @@
 //! Starting and stopping an engine: one engine per SQLite file whatever path
 //! names it, the engine stopping when its last handle goes, and start-up
-//! errors that say what is wrong (a newer schema, a foreign table, a bad
-//! file).
+//! errors that say what is wrong (bad settings, a newer schema, a foreign
+//! table, a bad file).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use durable::prelude::*;
 use durable_tests::TestDb;
+
+use super::durable_sleep::Sleepy;
 
 #[workflow(name = "startup-noop")]
 async fn startup_noop(ctx: Ctx) -> Result<u32, Error> {
@@ -84,11 +86,7 @@ async fn start_on(path: &Path) -> Result<Engine, Error> {
 
 #[tokio::test]
 async fn a_second_engine_through_another_path_to_the_file_is_refused() {
-    let Some(db) = crate::test_db(stringify!(
-        a_second_engine_through_another_path_to_the_file_is_refused
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let Some(path) = sqlite_path(&db) else {
         return;
     };
@@ -162,11 +160,7 @@ impl Drop for Holder {
 
 #[tokio::test]
 async fn another_process_cannot_take_the_file_through_a_link() {
-    let Some(db) = crate::test_db(stringify!(
-        another_process_cannot_take_the_file_through_a_link
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let Some(path) = sqlite_path(&db) else {
         return;
     };
@@ -211,11 +205,7 @@ async fn another_process_cannot_take_the_file_through_a_link() {
 
 #[tokio::test]
 async fn dropping_the_last_handle_stops_the_engine_and_frees_the_file() {
-    let Some(db) = crate::test_db(stringify!(
-        dropping_the_last_handle_stops_the_engine_and_frees_the_file
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let Some(path) = sqlite_path(&db) else {
         return;
     };
@@ -273,11 +263,7 @@ async fn dropping_the_last_handle_stops_the_engine_and_frees_the_file() {
 
 #[tokio::test]
 async fn a_database_migrated_by_a_newer_durable_is_refused() {
-    let Some(db) = crate::test_db(stringify!(
-        a_database_migrated_by_a_newer_durable_is_refused
-    )) else {
-        return;
-    };
+    let db = test_db!();
     let engine = db.builder().register(StartupNoop).start().await.unwrap();
     engine.shutdown().await;
     drop(engine);
@@ -306,11 +292,7 @@ async fn a_database_migrated_by_a_newer_durable_is_refused() {
 
 #[tokio::test]
 async fn a_foreign_table_of_the_same_name_is_named_in_a_short_error() {
-    let Some(db) = crate::test_db(stringify!(
-        a_foreign_table_of_the_same_name_is_named_in_a_short_error
-    )) else {
-        return;
-    };
+    let db = test_db!();
     execute(
         &db,
         "CREATE TABLE wf_instance (id TEXT PRIMARY KEY, customer TEXT, total INTEGER)",
@@ -342,9 +324,7 @@ async fn a_foreign_table_of_the_same_name_is_named_in_a_short_error() {
 
 #[tokio::test]
 async fn a_bad_database_file_is_named_with_what_failed() {
-    let Some(db) = crate::test_db(stringify!(a_bad_database_file_is_named_with_what_failed)) else {
-        return;
-    };
+    let db = test_db!();
     let Some(path) = sqlite_path(&db) else {
         return;
     };
@@ -392,10 +372,7 @@ async fn a_bad_database_file_is_named_with_what_failed() {
 
 #[tokio::test]
 async fn database_urls_that_name_no_database_are_refused() {
-    let Some(db) = crate::test_db(stringify!(database_urls_that_name_no_database_are_refused))
-    else {
-        return;
-    };
+    let db = test_db!();
     let Some(path) = sqlite_path(&db) else {
         return;
     };
@@ -438,4 +415,46 @@ async fn database_urls_that_name_no_database_are_refused() {
         .unwrap();
     engine.shutdown().await;
     assert!(path.exists());
+}
+
+#[tokio::test]
+async fn a_second_engine_on_the_same_file_is_refused() {
+    let db = test_db!();
+    // One engine per embedded file; PostgreSQL is shared by design.
+    if !matches!(db, durable_tests::TestDb::Sqlite { .. }) {
+        return;
+    }
+    let _engine = db.builder().register(Sleepy).start().await.unwrap();
+    let error = db.builder().register(Sleepy).start().await.unwrap_err();
+    assert!(matches!(error, Error::DatabaseInUse { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn bad_engine_settings_are_refused() {
+    let db = test_db!();
+    let error = db.builder().concurrency(0).start().await.unwrap_err();
+    assert!(error.to_string().contains("concurrency must be at least 1"));
+    let error = db
+        .builder()
+        .keep_in_memory_below("soon")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid duration \"soon\""),
+        "{error}"
+    );
+    let error = db
+        .builder()
+        .register(Sleepy)
+        .register(Sleepy)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two workflows are registered under the name `sleepy`"),
+        "{error}"
+    );
 }

@@ -1,0 +1,178 @@
+//! Step retries: attempts until success or the policy's limit, permanent
+//! errors and zero retries running the body once, long backoffs that suspend
+//! the run, and panics failing an attempt (retried) or the run.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use durable::StepStatus;
+use durable::prelude::*;
+use durable_tests::wait_for_status;
+
+const START_MS: i64 = 1_700_000_000_000;
+
+static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn flaky(ctx: Ctx, failures: u32) -> Result<u32, Error> {
+    ctx.step("flaky-call")
+        .retry(Retry::fixed(3, "5ms"))
+        .run_with_attempt(async |attempt| {
+            FLAKY_CALLS.fetch_add(1, Ordering::SeqCst);
+            if attempt <= failures {
+                Err(StepError::retryable(format!("attempt {attempt} failed")))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
+    let db = test_db!();
+    let engine = db.builder().register(Flaky).start().await.unwrap();
+    let run = Flaky::trigger(&engine, 2).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), 3);
+    let steps = run.steps().await.unwrap();
+    assert_eq!(
+        (steps[0].status, steps[0].attempts),
+        (StepStatus::Completed, 3)
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_policy_limit_with_the_last_error() {
+    let db = test_db!();
+    let engine = db.builder().register(Flaky).start().await.unwrap();
+    let run = Flaky::trigger(&engine, 10).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("step `flaky-call` failed after 3 attempt(s): attempt 3 failed"),
+        "{error}"
+    );
+    let steps = run.steps().await.unwrap();
+    assert_eq!(
+        (steps[0].status, steps[0].attempts),
+        (StepStatus::Failed, 3)
+    );
+    assert_eq!(run.status().await.unwrap(), RunStatus::Failed);
+}
+
+static NO_RETRY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn no_retry(ctx: Ctx, permanent: bool) -> Result<(), Error> {
+    let policy = if permanent {
+        Retry::fixed(5, "1ms")
+    } else {
+        Retry::none()
+    };
+    ctx.step("once")
+        .retry(policy)
+        .run(async || {
+            NO_RETRY_CALLS.fetch_add(1, Ordering::SeqCst);
+            if permanent {
+                Err::<(), _>(StepError::permanent("card declined"))
+            } else {
+                Err(StepError::retryable("flaky"))
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn permanent_errors_and_zero_retries_run_the_body_once() {
+    let db = test_db!();
+    let engine = db.builder().register(NoRetry).start().await.unwrap();
+    for permanent in [true, false] {
+        let before = NO_RETRY_CALLS.load(Ordering::SeqCst);
+        let run = NoRetry::trigger(&engine, permanent).await.unwrap();
+        assert!(run.result().await.is_err());
+        assert_eq!(
+            NO_RETRY_CALLS.load(Ordering::SeqCst) - before,
+            1,
+            "permanent={permanent}"
+        );
+        assert_eq!(run.steps().await.unwrap()[0].attempts, 1);
+    }
+}
+
+#[workflow]
+async fn slow_retry(ctx: Ctx) -> Result<u32, Error> {
+    ctx.step("slow")
+        .retry(Retry::fixed(2, "1h").jitter(0.0))
+        .run_with_attempt(async |attempt| {
+            if attempt == 1 {
+                Err(StepError::retryable("not yet"))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
+    let db = test_db!();
+    let (engine, clock) = db
+        .start_on_manual_clock(START_MS, |builder| builder.register(SlowRetry))
+        .await;
+    let run = SlowRetry::trigger(&engine).await.unwrap();
+    wait_for_status(&run, RunStatus::Suspended).await;
+    durable_tests::wait_for_idle(&engine).await;
+    let step = &run.steps().await.unwrap()[0];
+    assert_eq!((step.status, step.attempts), (StepStatus::Pending, 1));
+    assert_eq!(step.wake_at, Some(START_MS + 3_600_000));
+
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        run.status().await.unwrap(),
+        RunStatus::Suspended,
+        "retried early"
+    );
+
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(run.result().await.unwrap(), 2);
+}
+
+// ---------------------------------------------------------------- panics
+
+static PANICS_LEFT: AtomicU32 = AtomicU32::new(1);
+
+#[workflow]
+async fn panicky(ctx: Ctx, in_body: bool) -> Result<u32, Error> {
+    if in_body {
+        panic!("the workflow itself broke");
+    }
+    ctx.step("fragile")
+        .retry(Retry::fixed(2, "1ms"))
+        .run_with_attempt(async |attempt| {
+            if PANICS_LEFT.fetch_sub(1, Ordering::SeqCst) == 1 {
+                panic!("attempt {attempt} broke");
+            }
+            Ok::<_, StepError>(attempt)
+        })
+        .await
+}
+
+#[tokio::test]
+async fn panics_fail_the_attempt_or_the_run_and_never_leave_it_running() {
+    let db = test_db!();
+    let engine = db.builder().register(Panicky).start().await.unwrap();
+    let run = Panicky::trigger(&engine, false).await.unwrap();
+    assert_eq!(
+        run.result().await.unwrap(),
+        2,
+        "the panicking attempt was retried"
+    );
+
+    let run = Panicky::trigger(&engine, true).await.unwrap();
+    let error = run.result().await.unwrap_err().to_string();
+    assert!(
+        error.contains("the workflow body panicked: the workflow itself broke"),
+        "{error}"
+    );
+    durable_tests::wait_for_idle(&engine).await;
+}
