@@ -522,6 +522,8 @@ impl Ctx {
             attempts: 0,
             wake_at: None,
             updated_at: self.run.shared.clock.now_ms(),
+            started_at: None,
+            ended_at: None,
         }
     }
 

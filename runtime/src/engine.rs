@@ -30,6 +30,7 @@ use crate::{
 
 /// How long a result waiter sleeps between checks when no local wake-up
 /// arrives (a run finished by another process).
+mod reads;
 mod sources;
 
 const RESULT_POLL: Duration = Duration::from_millis(500);

@@ -77,6 +77,10 @@ pub use model::error::{Error, StepError};
 pub use model::event::SentEvent;
 pub use model::ids::RunId;
 pub use model::info::{RunInfo, StepInfo};
+pub use model::listing::{
+    DEFAULT_PAGE, EventFilter, EventInfo, EventPage, MAX_PAGE, MinuteCounts, RunCursor, RunDetail,
+    RunFilter, RunPage, StatusCount,
+};
 pub use model::log::{LogLevel, LogLine};
 pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;

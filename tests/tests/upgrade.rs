@@ -48,7 +48,7 @@ async fn logs_of<O: serde::de::DeserializeOwned>(run: &RunHandle<O>) -> Vec<(Str
         .await
         .expect("logs")
         .into_iter()
-        .map(|line| (line.level, line.message))
+        .map(|line| (line.level.as_str().to_owned(), line.message))
         .collect()
 }
 

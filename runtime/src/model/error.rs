@@ -137,6 +137,11 @@ pub enum Error {
     #[error("invalid event: {0}")]
     InvalidEvent(String),
 
+    /// A filter to list runs or events is not valid (a page size outside 1
+    /// to 200, a cursor that is not one). Nothing was read.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+
     /// A child run did not complete, so the step that waited for it failed.
     #[error("step `{step}`: run {run_id} ended {status}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     ChildFailed {

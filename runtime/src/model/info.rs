@@ -61,4 +61,10 @@ pub struct StepInfo {
     pub attempts: u32,
     /// When a sleeping step or a step waiting for a retry wakes (ms).
     pub wake_at: Option<i64>,
+    /// When its first attempt started (ms since the epoch); `None` for a
+    /// step recorded before durable kept start times.
+    pub started_at: Option<i64>,
+    /// When it completed or failed for good (ms since the epoch); `None`
+    /// while it has not.
+    pub ended_at: Option<i64>,
 }

@@ -28,6 +28,13 @@ pub(crate) struct StepRecord {
     pub wake_at: Option<i64>,
     /// When this record was written, in ms.
     pub updated_at: i64,
+    /// When the step's first attempt started, in ms, if the step API knows
+    /// (a step body); a store keeps the first start it was given and
+    /// otherwise takes the time the record was first written.
+    pub started_at: Option<i64>,
+    /// When the step completed or failed for good, in ms: set by the store
+    /// when the record reaches that status.
+    pub ended_at: Option<i64>,
 }
 
 #[cfg(test)]
@@ -45,6 +52,8 @@ impl StepRecord {
             attempts: 1,
             wake_at: None,
             updated_at: 0,
+            started_at: None,
+            ended_at: None,
         }
     }
 }
@@ -64,6 +73,8 @@ impl StepRecord {
             error: self.error.clone(),
             attempts: self.attempts,
             wake_at: self.wake_at,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
         }
     }
 }

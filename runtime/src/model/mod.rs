@@ -11,6 +11,7 @@ pub(crate) mod ids;
 pub(crate) mod info;
 pub(crate) mod journal;
 pub(crate) mod lease;
+pub(crate) mod listing;
 pub(crate) mod log;
 pub(crate) mod outcome;
 pub(crate) mod status;

@@ -4,11 +4,18 @@
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
+use crate::model::listing::{
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+};
 use crate::model::log::LogLine;
 use crate::model::sync::BoxFuture;
 
-/// Reads that change nothing: one run, its children, its logs, and what cron
-/// needs to decide.
+/// Reads that change nothing: one run, its children, its logs, what cron
+/// needs to decide, and the operator's lists, counts and series.
+///
+/// The lists page by keyset (the cursor is the last entry's sort key), never
+/// by offset, so a page costs the same deep in a large table; each is served
+/// by an index (see each backend's `reads.rs`).
 pub(crate) trait ReadStore: Send + Sync + 'static {
     /// A run's log lines, oldest first.
     fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>>;
@@ -25,4 +32,51 @@ pub(crate) trait ReadStore: Send + Sync + 'static {
 
     /// A run, or `None`.
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>>;
+
+    /// A page of runs that pass `filter`, newest first (by creation time,
+    /// then id), at most `filter.limit` of them; `next` is set when more may
+    /// follow. Fails with [`Error::InvalidFilter`] for a bad page size.
+    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
+        let _ = filter;
+        Box::pin(std::future::ready(Err(Error::InvalidFilter(
+            "TEMPORARY: list_runs not implemented".into(),
+        ))))
+    }
+
+    /// How many runs there are of each workflow in each status (pairs with
+    /// no run are left out), by workflow then status.
+    fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>> {
+        Box::pin(std::future::ready(Err(Error::InvalidFilter(
+            "TEMPORARY: count_runs not implemented".into(),
+        ))))
+    }
+
+    /// Runs started, completed and failed (or timed out) per minute, for
+    /// every minute from the one holding `from` up to the one before
+    /// `until` (ms since the epoch), minutes with nothing included as zeros;
+    /// at most 1,440 minutes.
+    fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
+        let _ = (from, until);
+        Box::pin(std::future::ready(Err(Error::InvalidFilter(
+            "TEMPORARY: run_series not implemented".into(),
+        ))))
+    }
+
+    /// One run with its steps (in the order reached, each with its start
+    /// and end time and attempts) and its children, or `None`.
+    fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
+        let _ = run_id;
+        Box::pin(std::future::ready(Err(Error::InvalidFilter(
+            "TEMPORARY: run_detail not implemented".into(),
+        ))))
+    }
+
+    /// A page of events (and signals) that pass `filter`, newest first, each
+    /// with the runs whose waits it settled.
+    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, Error>> {
+        let _ = filter;
+        Box::pin(std::future::ready(Err(Error::InvalidFilter(
+            "TEMPORARY: list_events not implemented".into(),
+        ))))
+    }
 }

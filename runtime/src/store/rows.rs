@@ -127,6 +127,8 @@ pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
         attempts: u32::try_from(attempts).unwrap_or(0),
         wake_at,
         updated_at,
+        started_at: None,
+        ended_at: None,
     })
 }
 

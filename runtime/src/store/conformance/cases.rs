@@ -82,6 +82,8 @@ fn step(name: &str, seq: i64, status: StepStatus, output: Option<&str>) -> StepR
         attempts: 1,
         wake_at: None,
         updated_at: NOW,
+        started_at: None,
+        ended_at: None,
     }
 }
 

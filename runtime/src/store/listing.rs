@@ -1,0 +1,135 @@
+//! What both backends' list queries share: the LIKE pattern of a text
+//! search, the cut of a page fetched one entry long, and the zero-filled
+//! per-minute series.
+
+// TEMPORARY (removed when both backends use these helpers): nothing calls them yet.
+#![allow(dead_code)]
+
+use crate::model::info::RunInfo;
+use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage};
+
+/// A minute, in ms.
+pub(crate) const MINUTE_MS: i64 = 60_000;
+
+/// The `LIKE` pattern that finds `text` anywhere, with `\` as the escape
+/// character (write `LIKE ? ESCAPE '\'`): `%`, `_` and `\` in the text
+/// match themselves.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The page of `limit` runs out of `runs`, fetched `limit + 1` long so that
+/// a following page shows without another query.
+pub(crate) fn run_page(mut runs: Vec<RunInfo>, limit: usize) -> RunPage {
+    let more = runs.len() > limit;
+    runs.truncate(limit);
+    let next = if more {
+        runs.last().map(RunCursor::after)
+    } else {
+        None
+    };
+    RunPage { runs, next }
+}
+
+/// The page of `limit` events out of `events`, fetched `limit + 1` long.
+pub(crate) fn event_page(mut events: Vec<EventInfo>, limit: usize) -> EventPage {
+    let more = events.len() > limit;
+    events.truncate(limit);
+    let next = if more {
+        events.last().map(|event| event.id)
+    } else {
+        None
+    };
+    EventPage { events, next }
+}
+
+/// The start of the minute holding `at`.
+pub(crate) fn minute_of(at: i64) -> i64 {
+    at.div_euclid(MINUTE_MS) * MINUTE_MS
+}
+
+/// Which count of a minute a stored row adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeriesColumn {
+    /// A run first started by a worker.
+    Started,
+    /// A run completed.
+    Completed,
+    /// A run failed or timed out.
+    Failed,
+}
+
+/// One entry per minute from the one holding `from` to the one holding
+/// `until - 1`, adding up `rows` of (minute start, column, count); minutes
+/// without rows are zeros.
+pub(crate) fn minute_series(
+    from: i64,
+    until: i64,
+    rows: impl IntoIterator<Item = (i64, SeriesColumn, u64)>,
+) -> Vec<MinuteCounts> {
+    let first = minute_of(from);
+    let last = minute_of(until.saturating_sub(1));
+    let minutes = usize::try_from((last - first) / MINUTE_MS + 1).unwrap_or(0);
+    let mut series: Vec<MinuteCounts> = (0..minutes)
+        .map(|index| MinuteCounts {
+            minute: first + MINUTE_MS * index as i64,
+            started: 0,
+            completed: 0,
+            failed: 0,
+        })
+        .collect();
+    for (minute, column, count) in rows {
+        let Ok(index) = usize::try_from((minute_of(minute) - first) / MINUTE_MS) else {
+            continue;
+        };
+        let Some(entry) = series.get_mut(index) else {
+            continue;
+        };
+        match column {
+            SeriesColumn::Started => entry.started += count,
+            SeriesColumn::Completed => entry.completed += count,
+            SeriesColumn::Failed => entry.failed += count,
+        }
+    }
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("abc"), "%abc%");
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn a_series_has_every_minute_and_adds_rows_to_theirs() {
+        let from = 10 * MINUTE_MS + 5;
+        let until = 13 * MINUTE_MS;
+        let series = minute_series(
+            from,
+            until,
+            [
+                (10 * MINUTE_MS, SeriesColumn::Started, 2),
+                (12 * MINUTE_MS, SeriesColumn::Failed, 1),
+                (12 * MINUTE_MS, SeriesColumn::Completed, 4),
+                (20 * MINUTE_MS, SeriesColumn::Completed, 9),
+            ],
+        );
+        let minutes: Vec<i64> = series.iter().map(|m| m.minute / MINUTE_MS).collect();
+        assert_eq!(minutes, [10, 11, 12]);
+        assert_eq!((series[0].started, series[1].started), (2, 0));
+        assert_eq!((series[2].completed, series[2].failed), (4, 1));
+    }
+}
