@@ -18,12 +18,11 @@ pub(crate) fn errors_beside(item: TokenStream, errors: &syn::Error) -> TokenStre
 }
 
 /// The path generated code names the runtime's items by (`Workflow`, `Ctx`,
-/// `StepManifest`...). The project's rule is `::durable::__private` only, so
-/// that generated code depends on one module kept for it rather than on the
-/// layout of the public API; that module does not re-export these items, so
-/// they are named through the crate root, and this is the one place to switch.
+/// `StepManifest`...): the hidden `::durable::__private` module, kept for
+/// generated code, so that it does not depend on the layout of the public
+/// API.
 fn runtime_path() -> TokenStream {
-    quote!(::durable)
+    quote!(::durable::__private)
 }
 
 /// The user's fn and everything generated for it.

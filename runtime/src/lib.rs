@@ -273,6 +273,10 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::workflow::WorkflowResult;
+    pub use crate::{
+        Ctx, Engine, Error, Failure, Overlap, RunHandle, StepKind, StepManifest, TriggerOptions,
+        Workflow,
+    };
     pub use schemars;
     pub use serde;
     pub use serde_json;
