@@ -21,10 +21,10 @@ use tokio::sync::Notify;
 use crate::core::replay::{Journal, StepStart};
 use crate::core::timing;
 use crate::engine::Shared;
+use crate::exec::unwind::catch_unwind_future;
 use crate::executor::Slot;
 use crate::model::duration::millis;
 use crate::store::{Lease, StepRecord};
-use crate::unwind::catch_unwind_future;
 use crate::{Error, IntoDuration, Retry, RunId, StepError, StepKind, StepStatus};
 
 /// How many times a write the run depends on is tried before the run is

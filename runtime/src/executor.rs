@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use crate::ctx::RunContext;
 use crate::engine::Shared;
+use crate::exec::unwind::catch_unwind_future;
 use crate::model::sync::lock;
 use crate::store::{ClaimedRun, Lease, RunOutcome, StepRecord};
-use crate::unwind::catch_unwind_future;
 use crate::{Ctx, Error};
 
 /// One of the engine's concurrency slots, held by a run it executes (or is

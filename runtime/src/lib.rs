@@ -49,28 +49,27 @@
 //!   is written.
 
 mod children;
-mod clock;
 mod core;
 mod ctx;
 mod engine;
 mod events;
+mod exec;
 mod executor;
 mod fanout;
 mod log;
 mod model;
 mod run;
 pub mod store;
-mod unwind;
 mod workflow;
 
 pub use crate::core::cron::Overlap;
 pub use crate::core::retention::Retention;
 pub use crate::core::retry::Retry;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::{Compensated, Ctx, NoCompensation, StepBuilder, StepName};
 pub use durable_grammar::DurationError;
 pub use engine::{Engine, EngineBuilder, Limits, MaintenanceReport};
 pub use events::WaitForEvent;
+pub use exec::clock::{Clock, ManualClock, SystemClock};
 pub use fanout::{AllSettled, Branch, ErrorMode, FailFast, FanOut, branch};
 pub use model::duration::IntoDuration;
 pub use model::error::{Error, StepError};
