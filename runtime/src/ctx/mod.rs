@@ -23,11 +23,16 @@ pub(crate) mod workflow;
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::core::replay::StepStart;
+use crate::ctx::steps::StepBuilder;
 use crate::exec::run_state::RunContext;
-use crate::model::error::Error;
+use crate::model::error::{Error, StepError};
 use crate::model::ids::RunId;
 use crate::model::journal::StepRecord;
 use crate::model::status::StepStatus;
@@ -161,6 +166,40 @@ impl Ctx {
     /// The name of this run's workflow.
     pub fn workflow_name(&self) -> &'static str {
         self.run.workflow
+    }
+
+    /// Runs `body` as a durable step named `name` with the default retry
+    /// policy, and returns its output. Shorthand for
+    /// `ctx.step(name).run(body)`; see [`StepBuilder::run`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepFailed`] once the step gave up.
+    pub async fn run<T, E, F, Fut>(&self, name: impl Into<StepName>, body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.step(name).run(body).await
+    }
+
+    /// Starts configuring a step: retry policy, timeout, recorded input.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # async fn f(ctx: Ctx) -> Result<(), durable::Error> {
+    /// let charged: u64 = ctx
+    ///     .step("charge-payment")
+    ///     .retry(Retry::exponential(5, "1s"))
+    ///     .timeout("30s")
+    ///     .run(async || Ok::<_, StepError>(4200))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn step(&self, name: impl Into<StepName>) -> StepBuilder<'_> {
+        StepBuilder::new(self, self.full_name(name))
     }
 
     /// Suspends the run until `wake_up`. Never returns: the run resumes by

@@ -1,6 +1,6 @@
-//! Steps that run user code: [`Ctx::run`], [`Ctx::step`] and the
-//! [`StepBuilder`] that configures retries, a timeout, a recorded input and
-//! a compensation.
+//! Steps that run user code: the [`StepBuilder`] that [`Ctx::step`] returns,
+//! which configures retries, a timeout, a recorded input and a compensation,
+//! and runs the step's attempts.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -23,49 +23,6 @@ use crate::model::workflow::StepKind;
 
 /// How long a step body runs before its `running` record is written.
 const RUNNING_MARKER_AFTER: Duration = Duration::from_millis(50);
-
-impl Ctx {
-    /// Runs `body` as a durable step named `name` with the default retry
-    /// policy, and returns its output. Shorthand for
-    /// `ctx.step(name).run(body)`; see [`StepBuilder::run`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::StepFailed`] once the step gave up.
-    pub async fn run<T, E, F, Fut>(&self, name: impl Into<StepName>, body: F) -> Result<T, Error>
-    where
-        T: Serialize + DeserializeOwned + Send,
-        E: Into<StepError>,
-        F: FnMut() -> Fut + Send,
-        Fut: Future<Output = Result<T, E>> + Send,
-    {
-        self.step(name).run(body).await
-    }
-
-    /// Starts configuring a step: retry policy, timeout, recorded input.
-    ///
-    /// ```no_run
-    /// # use durable::prelude::*;
-    /// # async fn f(ctx: Ctx) -> Result<(), durable::Error> {
-    /// let charged: u64 = ctx
-    ///     .step("charge-payment")
-    ///     .retry(Retry::exponential(5, "1s"))
-    ///     .timeout("30s")
-    ///     .run(async || Ok::<_, StepError>(4200))
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn step(&self, name: impl Into<StepName>) -> StepBuilder<'_> {
-        StepBuilder {
-            ctx: self,
-            name: self.full_name(name),
-            retry: Retry::default(),
-            timeout: Ok(None),
-            input: None,
-            compensation: NoCompensation,
-        }
-    }
-}
 
 /// A step without a compensation (the default of [`StepBuilder`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,6 +58,20 @@ impl<C> std::fmt::Debug for StepBuilder<'_, C> {
             .field("name", &self.name)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
+    }
+}
+
+impl<'a> StepBuilder<'a, NoCompensation> {
+    /// A step of `ctx` named `name` (in full), with the defaults.
+    pub(super) fn new(ctx: &'a Ctx, name: StepName) -> Self {
+        StepBuilder {
+            ctx,
+            name,
+            retry: Retry::default(),
+            timeout: Ok(None),
+            input: None,
+            compensation: NoCompensation,
+        }
     }
 }
 
