@@ -35,12 +35,12 @@ impl Engine {
     /// ```
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<RunPage, Error> {
         filter.validate()?;
-        self.shared().store.list_runs(filter.clone()).await
+        self.core.env.store.list_runs(filter.clone()).await
     }
 
     /// How many runs there are of each workflow in each status.
     pub async fn count_runs(&self) -> Result<Vec<StatusCount>, Error> {
-        self.shared().store.count_runs().await
+        self.core.env.store.count_runs().await
     }
 
     /// Runs started, completed and failed per minute over `[from, until)`
@@ -53,13 +53,14 @@ impl Engine {
                 "a series covers 1 ms to {MAX_SERIES_MINUTES} minutes, not [{from}, {until})"
             )));
         }
-        self.shared().store.run_series(from, until).await
+        self.core.env.store.run_series(from, until).await
     }
 
     /// One run with its steps (start and end times, attempts), its parent
     /// and its children; [`Error::RunNotFound`] for an unknown id.
     pub async fn run_detail(&self, id: RunId) -> Result<RunDetail, Error> {
-        self.shared()
+        self.core
+            .env
             .store
             .run_detail(id)
             .await?
@@ -70,6 +71,6 @@ impl Engine {
     /// waits it settled.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<EventPage, Error> {
         filter.validate()?;
-        self.shared().store.list_events(filter.clone()).await
+        self.core.env.store.list_events(filter.clone()).await
     }
 }

@@ -1,5 +1,5 @@
 //! Plain data: ids, statuses, run and step info, trigger options, journal
-//! records, leases, log lines, events and the error type.
+//! records, leases, log lines, events, payload limits and the error type.
 //!
 //! The bottom layer: nothing here does I/O, and nothing here imports a
 //! module outside `model`.
@@ -11,6 +11,7 @@ pub(crate) mod ids;
 pub(crate) mod info;
 pub(crate) mod journal;
 pub(crate) mod lease;
+pub(crate) mod limits;
 pub(crate) mod listing;
 pub(crate) mod log;
 pub(crate) mod outcome;

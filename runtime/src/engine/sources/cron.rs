@@ -5,14 +5,19 @@
 use std::sync::Arc;
 
 use crate::core::cron::{CronSchedule, OverlapAction};
-use crate::engine::Shared;
+use crate::engine::core::EngineCore;
 use crate::model::trigger::TriggerOptions;
 
 /// Fires one cron workflow's runs, forever: first the latest fire time
 /// missed before `started` (if a run of an earlier one is stored), then
 /// every fire time after `started`, the engine's start.
-pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, started: i64) {
-    match shared.store.last_cron_fire(cron.workflow.to_owned()).await {
+pub(crate) async fn cron_loop(core: Arc<EngineCore>, cron: Arc<CronSchedule>, started: i64) {
+    match core
+        .env
+        .store
+        .last_cron_fire(cron.workflow.to_owned())
+        .await
+    {
         Ok(Some(last)) => {
             // The latest fire time that passed since the last run.
             let mut latest_missed = None;
@@ -22,7 +27,7 @@ pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, star
                 cursor = next;
             }
             if let Some(missed) = latest_missed {
-                fire(&shared, &cron, missed).await;
+                fire(&core, &cron, missed).await;
             }
         }
         Ok(None) => {}
@@ -32,8 +37,8 @@ pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, star
     }
     let mut after = started;
     while let Some(next) = cron.next_after(after) {
-        shared.clock.sleep_until(next).await;
-        fire(&shared, &cron, next).await;
+        core.env.clock.sleep_until(next).await;
+        fire(&core, &cron, next).await;
         after = next;
     }
     tracing::warn!(
@@ -42,10 +47,14 @@ pub(crate) async fn cron_loop(shared: Arc<Shared>, cron: Arc<CronSchedule>, star
     );
 }
 
-async fn fire(shared: &Arc<Shared>, cron: &CronSchedule, at: i64) {
-    let engine = crate::Engine::from_shared(shared.clone());
+async fn fire(core: &EngineCore, cron: &CronSchedule, at: i64) {
     if cron.overlap.needs_unfinished_runs() {
-        match shared.store.unfinished_runs(cron.workflow.to_owned()).await {
+        match core
+            .env
+            .store
+            .unfinished_runs(cron.workflow.to_owned())
+            .await
+        {
             Ok(running) => match cron.overlap.action(running.len()) {
                 OverlapAction::Fire => {}
                 OverlapAction::Skip => {
@@ -58,7 +67,7 @@ async fn fire(shared: &Arc<Shared>, cron: &CronSchedule, at: i64) {
                 }
                 OverlapAction::CancelThenFire => {
                     for run_id in running {
-                        if let Err(error) = engine.cancel(run_id).await {
+                        if let Err(error) = core.cancel(run_id).await {
                             tracing::warn!(workflow = cron.workflow, %run_id, %error, "could not cancel the previous cron run");
                         }
                     }
@@ -73,7 +82,7 @@ async fn fire(shared: &Arc<Shared>, cron: &CronSchedule, at: i64) {
     let options = TriggerOptions::new()
         .idempotency_key(format!("cron:{at}"))
         .start_at(start);
-    if let Err(error) = engine.create(cron.workflow, "null".into(), options).await {
+    if let Err(error) = core.create(cron.workflow, "null".into(), options).await {
         tracing::error!(workflow = cron.workflow, at, %error, "could not start a cron run");
     }
 }

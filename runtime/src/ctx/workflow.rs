@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Ctx;
+use super::Ctx;
+use crate::core::cron::Overlap;
+use crate::model::error::Error;
 use crate::model::workflow::{Failure, StepManifest};
 
 /// A workflow: a named, typed, resumable async function.
@@ -41,7 +43,7 @@ pub trait Workflow: Send + Sync + 'static {
     /// The time zone of the cron expression (IANA name).
     const TIMEZONE: &'static str = "UTC";
     /// What a fire time does while the previous cron run still goes.
-    const OVERLAP: crate::Overlap = crate::Overlap::Skip;
+    const OVERLAP: Overlap = Overlap::Skip;
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).
@@ -50,10 +52,7 @@ pub trait Workflow: Send + Sync + 'static {
     /// The on-failure hook: runs after a failed run's compensations, with the
     /// error and the completed steps; its steps are recorded under
     /// `on-failure/`.
-    fn on_failure(
-        ctx: Ctx,
-        failure: Failure,
-    ) -> impl Future<Output = Result<(), crate::Error>> + Send {
+    fn on_failure(ctx: Ctx, failure: Failure) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = (ctx, failure);
         async { Ok(()) }
     }

@@ -6,9 +6,9 @@
 //! millisecond with [`ManualClock`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::BoxFuture;
+use crate::model::sync::{BoxFuture, system_now_ms};
 
 /// A source of wall-clock time in milliseconds since the Unix epoch, and
 /// timers on it.
@@ -34,10 +34,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+        system_now_ms()
     }
 
     fn sleep_until(&self, deadline_ms: i64) -> BoxFuture<'static, ()> {

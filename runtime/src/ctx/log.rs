@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::Ctx;
+use super::Ctx;
 use crate::model::log::{LogLevel, LogLine};
 
 impl Ctx {
@@ -32,13 +32,23 @@ impl Ctx {
             level,
             message: message.into(),
             fields,
-            created_at: self.run.shared.clock.now_ms(),
+            created_at: self.run.env.clock.now_ms(),
         };
-        self.run.shared.store.append_log(self.run.lease, line);
+        self.run.env.store.append_log(self.run.lease, line);
     }
 
     /// Records a milestone of the run (a `progress` line in `wf_log`), once.
     pub fn progress(&self, message: impl Into<String>) {
         self.log(LogLevel::Progress, message, ());
+    }
+
+    /// The key of the next log line in this context's scope.
+    fn next_log_key(&self) -> String {
+        let scope = self.scope.as_deref().unwrap_or("").to_owned();
+        let mut state = self.run.state();
+        let counter = state.log_counters.entry(scope.clone()).or_default();
+        let key = format!("{scope}#{counter}");
+        *counter += 1;
+        key
     }
 }

@@ -1,5 +1,5 @@
-//! Events and signals: `wait_for_event`, `listen` and `send_event` in a run,
-//! and `Engine::send_event` / `Engine::signal` from outside.
+//! Events and signals in a run: `wait_for_event`, `listen` and `send_event`
+//! (`Engine::send_event` and `Engine::signal` send from outside).
 //!
 //! An event goes to every run waiting for its name whose filter its data
 //! contains (JSON containment). A signal goes to one run: the oldest
@@ -27,12 +27,15 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::{Ctx, StepName, WakeUp};
 use crate::core::replay::StepStart;
-use crate::ctx::WakeUp;
-use crate::engine::Engine;
-use crate::model::duration::millis;
-use crate::store::{NewEvent, SentEvent, StepRecord, Wait};
-use crate::{BoxFuture, Ctx, Error, IntoDuration, RunId, StepKind, StepName, StepStatus};
+use crate::model::duration::{IntoDuration, millis};
+use crate::model::error::Error;
+use crate::model::journal::{StepRecord, Wait};
+use crate::model::status::StepStatus;
+use crate::model::sync::BoxFuture;
+use crate::model::workflow::StepKind;
+use crate::store::NewEvent;
 
 /// A wait for an event or a signal: configure it, then `.await` it.
 ///
@@ -112,7 +115,7 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
             }
             StepStart::Recorded(record) => ctx.await_wait(name, record.wake_at).await,
             StepStart::New { seq } => {
-                let now = ctx.run.shared.clock.now_ms();
+                let now = ctx.run.env.clock.now_ms();
                 let wake_at = timeout.map(|timeout| now.saturating_add(millis(timeout)));
                 let record = StepRecord {
                     wake_at,
@@ -129,7 +132,7 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
                         lookback_from: lookback.map(|window| now.saturating_sub(millis(window))),
                     }
                 };
-                let store = &ctx.run.shared.store;
+                let store = &ctx.run.env.store;
                 let lease = ctx.run.lease;
                 let satisfied = ctx
                     .persist(name, || {
@@ -211,7 +214,7 @@ impl Ctx {
     }
 
     /// Waits for a signal named `signal` sent to this run with
-    /// [`Engine::signal`]. A signal sent before the run listens is kept for
+    /// [`Engine::signal`](crate::Engine::signal). A signal sent before the run listens is kept for
     /// it; each signal is taken by one `listen`.
     ///
     /// # Errors
@@ -266,9 +269,9 @@ impl Ctx {
         let name = name.as_str();
         let event = NewEvent {
             name: event,
-            data: event_data(&data, self.run.shared.config.limits.max_input_bytes)?,
+            data: event_data(&data, self.run.env.limits.max_input_bytes)?,
             target: None,
-            now: self.run.shared.clock.now_ms(),
+            now: self.run.env.clock.now_ms(),
         };
         let seq = match self.reach(name, StepKind::SendEvent).await {
             StepStart::Recorded(record) if record.status == StepStatus::Completed => {
@@ -286,7 +289,7 @@ impl Ctx {
             attempts: 1,
             ..self.record(name, seq, StepKind::SendEvent, StepStatus::Completed)
         };
-        let store = &self.run.shared.store;
+        let store = &self.run.env.store;
         let lease = self.run.lease;
         let sent = self
             .persist(name, || {
@@ -294,18 +297,18 @@ impl Ctx {
             })
             .await?;
         if !sent.woken.is_empty() {
-            self.run.shared.dispatch.notify_one();
+            self.run.env.dispatch.notify_one();
         }
         Ok(sent.id)
     }
 
     /// Waits for a registered wait to be satisfied, or resolves it at its
     /// timeout. Returns the step's recorded output.
-    pub(crate) async fn await_wait(&self, name: &str, wake_at: Option<i64>) -> String {
-        let now = self.run.shared.clock.now_ms();
+    pub(super) async fn await_wait(&self, name: &str, wake_at: Option<i64>) -> String {
+        let now = self.run.env.clock.now_ms();
         match wake_at {
             Some(at) if at <= now => {
-                let store = &self.run.shared.store;
+                let store = &self.run.env.store;
                 let lease = self.run.lease;
                 match self
                     .persist(name, || store.resolve_wait(lease, name.to_owned(), now))
@@ -324,7 +327,7 @@ impl Ctx {
 }
 
 /// Serializes event data and checks its size.
-fn event_data(data: &impl Serialize, limit: usize) -> Result<String, Error> {
+pub(crate) fn event_data(data: &impl Serialize, limit: usize) -> Result<String, Error> {
     let text = serde_json::to_string(data).map_err(|error| Error::Serialization {
         what: "event data".into(),
         message: error.to_string(),
@@ -338,83 +341,4 @@ fn event_data(data: &impl Serialize, limit: usize) -> Result<String, Error> {
         });
     }
     Ok(text)
-}
-
-impl Engine {
-    /// Sends an event to every run waiting for it (see
-    /// [`Ctx::wait_for_event`]). Returns the event's id and the runs it woke.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidEvent`] for an empty name, [`Error::PayloadTooLarge`],
-    /// or a database error. Nothing is written when it fails.
-    pub async fn send_event(&self, event: &str, data: impl Serialize) -> Result<SentEvent, Error> {
-        let data = event_data(&data, self.shared().config.limits.max_input_bytes)?;
-        self.deliver(event, data, None).await
-    }
-
-    /// Sends an event whose data is JSON text, checked first.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidEvent`] when the text is not JSON; otherwise as
-    /// [`send_event`](Engine::send_event).
-    pub async fn send_event_json(&self, event: &str, data: &str) -> Result<SentEvent, Error> {
-        let value: serde_json::Value = serde_json::from_str(data).map_err(|error| {
-            Error::InvalidEvent(format!(
-                "the data of event `{}` is not JSON: {error}",
-                crate::model::error::clip(event)
-            ))
-        })?;
-        self.send_event(event, value).await
-    }
-
-    /// Sends a signal to one run (see [`Ctx::listen`]). A signal the run is
-    /// not yet listening for is kept until it listens.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::RunNotFound`]; [`Error::InvalidTransition`] when the run has
-    /// finished; otherwise as [`send_event`](Engine::send_event).
-    pub async fn signal(
-        &self,
-        run_id: RunId,
-        signal: &str,
-        data: impl Serialize,
-    ) -> Result<SentEvent, Error> {
-        let data = event_data(&data, self.shared().config.limits.max_input_bytes)?;
-        let info = self.run_info(run_id).await?;
-        if info.status.is_terminal() {
-            return Err(Error::InvalidTransition {
-                run_id,
-                action: "signal",
-                status: info.status,
-                allowed: "pending, running or suspended",
-            });
-        }
-        self.deliver(signal, data, Some(run_id)).await
-    }
-
-    async fn deliver(
-        &self,
-        name: &str,
-        data: String,
-        target: Option<RunId>,
-    ) -> Result<SentEvent, Error> {
-        if name.is_empty() {
-            return Err(Error::InvalidEvent("an event name cannot be empty".into()));
-        }
-        let shared = self.shared();
-        let event = NewEvent {
-            name: name.to_owned(),
-            data,
-            target,
-            now: shared.clock.now_ms(),
-        };
-        let sent = shared.store.send_event(event, None).await?;
-        if !sent.woken.is_empty() {
-            shared.dispatch.notify_one();
-        }
-        Ok(sent)
-    }
 }

@@ -1,14 +1,16 @@
-//! Runs: their ids, statuses, trigger options and the typed handle a trigger
-//! returns.
+//! [`RunHandle`]: the typed handle on one run that a trigger returns. It
+//! holds the engine's core and keeps the engine alive, as an `Engine` does.
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::engine::Engine;
+use crate::engine::core::{EngineCore, Owner};
 use crate::model::error::Error;
+use crate::model::event::SentEvent;
 use crate::model::ids::RunId;
 use crate::model::info::{RunInfo, StepInfo};
 use crate::model::log::LogLine;
@@ -18,11 +20,16 @@ use crate::model::status::RunStatus;
 /// A handle on one run, typed by the workflow's output `O`.
 ///
 /// Returned by the generated `trigger` functions, by
-/// [`Engine::trigger_json`] (with `O = serde_json::Value`), by
-/// [`Engine::run_handle`], and by [`Engine::run`] (untyped: the output as
-/// JSON, for a run whose workflow's types the caller does not have).
+/// [`Engine::trigger_json`](crate::Engine::trigger_json) (with
+/// `O = serde_json::Value`), by [`Engine::run_handle`](crate::Engine::run_handle),
+/// and by [`Engine::run`](crate::Engine::run) (untyped: the output as JSON,
+/// for a run whose workflow's types the caller does not have).
+///
+/// A handle keeps the engine running, as an `Engine` clone does.
 pub struct RunHandle<O> {
-    engine: Engine,
+    core: Arc<EngineCore>,
+    /// Keeps the engine alive while the handle is.
+    owner: Arc<Owner>,
     id: RunId,
     output: PhantomData<fn() -> O>,
 }
@@ -30,7 +37,8 @@ pub struct RunHandle<O> {
 impl<O> Clone for RunHandle<O> {
     fn clone(&self) -> Self {
         RunHandle {
-            engine: self.engine.clone(),
+            core: self.core.clone(),
+            owner: self.owner.clone(),
             id: self.id,
             output: PhantomData,
         }
@@ -44,9 +52,11 @@ impl<O> fmt::Debug for RunHandle<O> {
 }
 
 impl<O: DeserializeOwned> RunHandle<O> {
-    pub(crate) fn new(engine: Engine, id: RunId) -> Self {
+    /// A handle on run `id` of the engine `core`, which `owner` keeps alive.
+    pub(crate) fn new(core: Arc<EngineCore>, owner: Arc<Owner>, id: RunId) -> Self {
         RunHandle {
-            engine,
+            core,
+            owner,
             id,
             output: PhantomData,
         }
@@ -65,7 +75,7 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// when it did not complete; [`Error::Serialization`] when the stored
     /// output does not fit `O`.
     pub async fn result(&self) -> Result<O, Error> {
-        match self.engine.wait_for_outcome(self.id).await? {
+        match self.core.wait_for_outcome(self.id).await? {
             RunOutcome::Completed(output) => {
                 serde_json::from_str(&output).map_err(|error| Error::Serialization {
                     what: format!("output of run {}", self.id),
@@ -87,7 +97,7 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// [`Error::RunNotFound`], or a database error.
     pub async fn info(&self) -> Result<RunInfo, Error> {
-        self.engine.run_info(self.id).await
+        self.core.run_info(self.id).await
     }
 
     /// The runs this run started as children (`Ctx::invoke`,
@@ -98,20 +108,16 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// A database error.
     pub async fn children(&self) -> Result<Vec<RunId>, Error> {
-        self.engine.run_children(self.id).await
+        self.core.run_children(self.id).await
     }
 
-    /// Sends a signal to this run; see [`Engine::signal`].
+    /// Sends a signal to this run; see [`Engine::signal`](crate::Engine::signal).
     ///
     /// # Errors
     ///
-    /// As [`Engine::signal`].
-    pub async fn signal(
-        &self,
-        signal: &str,
-        data: impl Serialize,
-    ) -> Result<crate::SentEvent, Error> {
-        self.engine.signal(self.id, signal, data).await
+    /// As [`Engine::signal`](crate::Engine::signal).
+    pub async fn signal(&self, signal: &str, data: impl Serialize) -> Result<SentEvent, Error> {
+        self.core.signal(self.id, signal, data).await
     }
 
     /// The run's status now.
@@ -129,7 +135,7 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// A database error.
     pub async fn steps(&self) -> Result<Vec<StepInfo>, Error> {
-        self.engine.run_steps(self.id).await
+        self.core.run_steps(self.id).await
     }
 
     /// The run's log lines (`Ctx::log`, `Ctx::progress`), oldest first.
@@ -138,7 +144,7 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// A database error.
     pub async fn logs(&self) -> Result<Vec<LogLine>, Error> {
-        self.engine.run_logs(self.id).await
+        self.core.run_logs(self.id).await
     }
 
     /// Cancels a pending, running or suspended run. A running step body is
@@ -148,7 +154,7 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// [`Error::InvalidTransition`] when the run already finished.
     pub async fn cancel(&self) -> Result<(), Error> {
-        self.engine.cancel(self.id).await
+        self.core.cancel(self.id).await
     }
 
     /// Moves a failed or timed-out run back to pending. Completed steps keep
@@ -168,6 +174,6 @@ impl<O: DeserializeOwned> RunHandle<O> {
     ///
     /// [`Error::InvalidTransition`] when the run is not failed or timed out.
     pub async fn retry(&self) -> Result<(), Error> {
-        self.engine.retry(self.id).await
+        self.core.retry(self.id).await
     }
 }

@@ -18,9 +18,15 @@
 
 use serde::de::DeserializeOwned;
 
+use super::workflow::Workflow;
+use super::{Ctx, StepName};
 use crate::core::replay::StepStart;
-use crate::store::{NewRun, StepRecord, Wait};
-use crate::{Ctx, Error, RunId, RunStatus, StepKind, StepName, StepStatus, Workflow};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::journal::{StepRecord, Wait};
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::workflow::StepKind;
+use crate::store::NewRun;
 
 impl Ctx {
     /// Starts the child workflow `W` with `input` as the step `name`, waits
@@ -59,13 +65,13 @@ impl Ctx {
             }
             StepStart::New { seq } => {
                 let (child, record) = self.child_run::<W>(name, seq, StepKind::Invoke, input)?;
-                let store = &self.run.shared.store;
+                let store = &self.run.env.store;
                 let lease = self.run.lease;
                 self.persist(name, || {
                     store.start_child(lease, record.clone(), child.clone(), true)
                 })
                 .await?;
-                self.run.shared.dispatch.notify_one();
+                self.run.env.dispatch.notify_one();
                 let output = self.await_wait(name, None).await;
                 StepRecord {
                     output: Some(output),
@@ -103,13 +109,13 @@ impl Ctx {
                     status: StepStatus::Completed,
                     ..record
                 };
-                let store = &self.run.shared.store;
+                let store = &self.run.env.store;
                 let lease = self.run.lease;
                 self.persist(name, || {
                     store.start_child(lease, record.clone(), child.clone(), false)
                 })
                 .await?;
-                self.run.shared.dispatch.notify_one();
+                self.run.env.dispatch.notify_one();
                 Ok(child.id)
             }
         }
@@ -137,7 +143,7 @@ impl Ctx {
                     input: Some(format!("\"{run_id}\"")),
                     ..self.record(name, seq, StepKind::WaitForRun, StepStatus::Waiting)
                 };
-                let store = &self.run.shared.store;
+                let store = &self.run.env.store;
                 let lease = self.run.lease;
                 let wait = Wait::Run { run_id };
                 match self
@@ -163,16 +169,16 @@ impl Ctx {
         kind: StepKind,
         input: W::Input,
     ) -> Result<(NewRun, StepRecord), Error> {
-        let shared = &self.run.shared;
-        let registered = shared
-            .registry
+        let env = &self.run.env;
+        let registered = env
+            .workflows
             .get(W::NAME)
-            .ok_or_else(|| Error::unknown_workflow(W::NAME, shared.registry.keys().copied()))?;
+            .ok_or_else(|| Error::unknown_workflow(W::NAME, env.workflows.keys().copied()))?;
         let input = serde_json::to_string(&input).map_err(|error| Error::Serialization {
             what: format!("input of child workflow {:?}", W::NAME),
             message: error.to_string(),
         })?;
-        let limit = shared.config.limits.max_input_bytes;
+        let limit = env.limits.max_input_bytes;
         if input.len() > limit {
             return Err(Error::PayloadTooLarge {
                 what: format!("input of child workflow {:?}", W::NAME),
@@ -181,7 +187,7 @@ impl Ctx {
                 limit_name: "max_input_bytes",
             });
         }
-        let now = shared.clock.now_ms();
+        let now = env.clock.now_ms();
         let own_deadline = registered
             .timeout_ms
             .map(|ms| now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));

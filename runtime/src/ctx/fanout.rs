@@ -15,8 +15,11 @@ use std::task::{Context, Poll};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
+use super::{Ctx, StepName};
 use crate::core::replay::StepStart;
-use crate::{BoxFuture, Ctx, Error, StepKind, StepName};
+use crate::model::error::Error;
+use crate::model::sync::BoxFuture;
+use crate::model::workflow::StepKind;
 
 /// How a fan-out treats a failed branch: [`FailFast`] or [`AllSettled`].
 pub trait ErrorMode: sealed::Sealed + Send {

@@ -1,0 +1,392 @@
+//! Steps that run user code: the [`StepBuilder`] that [`Ctx::step`] returns,
+//! which configures retries, a timeout, a recorded input and a compensation,
+//! and runs the step's attempts.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Busy, Ctx, StepName};
+use crate::core::replay::StepStart;
+use crate::core::retry::Retry;
+use crate::exec::run_state::Undo;
+use crate::exec::unwind::catch_unwind_future;
+use crate::model::duration::{IntoDuration, millis};
+use crate::model::error::{Error, StepError};
+use crate::model::journal::StepRecord;
+use crate::model::status::StepStatus;
+use crate::model::workflow::StepKind;
+
+/// How long a step body runs before its `running` record is written.
+const RUNNING_MARKER_AFTER: Duration = Duration::from_millis(50);
+
+/// A step without a compensation (the default of [`StepBuilder`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCompensation;
+
+/// A step with a compensation for an output of type `T`: its `run` body must
+/// return a `T`. Set with [`StepBuilder::compensate`].
+pub struct Compensated<T> {
+    undo: Undo,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Compensated<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compensated")
+    }
+}
+
+/// A step being configured: see [`Ctx::step`].
+#[must_use = "a step does nothing until `.run(..)` is awaited"]
+pub struct StepBuilder<'a, C = NoCompensation> {
+    ctx: &'a Ctx,
+    name: StepName,
+    retry: Retry,
+    timeout: Result<Option<Duration>, Error>,
+    input: Option<Result<String, Error>>,
+    compensation: C,
+}
+
+impl<C> std::fmt::Debug for StepBuilder<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepBuilder")
+            .field("name", &self.name)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> StepBuilder<'a, NoCompensation> {
+    /// A step of `ctx` named `name` (in full), with the defaults.
+    pub(super) fn new(ctx: &'a Ctx, name: StepName) -> Self {
+        StepBuilder {
+            ctx,
+            name,
+            retry: Retry::default(),
+            timeout: Ok(None),
+            input: None,
+            compensation: NoCompensation,
+        }
+    }
+}
+
+impl<C> StepBuilder<'_, C> {
+    /// Sets the retry policy (default: [`Retry::default`]).
+    pub fn retry(mut self, policy: Retry) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Fails an attempt that runs longer than `timeout` (the attempt then
+    /// counts as failed and may be retried). A zero timeout fails every
+    /// attempt that does not finish the first time it is polled, without
+    /// waiting; `Duration::MAX` is no limit in practice.
+    pub fn timeout(mut self, timeout: impl IntoDuration) -> Self {
+        self.timeout = timeout.into_duration().map(Some);
+        self
+    }
+
+    /// Records `input` with the step (`wf_step.input`), for inspection.
+    pub fn input<I: Serialize>(mut self, input: &I) -> Self {
+        self.input = Some(
+            serde_json::to_string(input).map_err(|error| Error::Serialization {
+                what: format!("input of step {:?}", self.name.as_str()),
+                message: error.to_string(),
+            }),
+        );
+        self
+    }
+}
+
+impl<'a> StepBuilder<'a, NoCompensation> {
+    /// Registers how to undo this step (a saga): if the run fails later,
+    /// the compensations of its completed steps run in reverse order, each
+    /// as a durable step named `compensate/<step>`, with the step's output.
+    /// They run at least once and are retried with the default policy.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # #[derive(Serialize, Deserialize, Clone)] struct Charge { id: String }
+    /// # async fn refund(_: &Charge) -> Result<(), std::io::Error> { Ok(()) }
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// let charge: Charge = ctx
+    ///     .step("charge")
+    ///     .compensate(|charge: Charge| async move { refund(&charge).await })
+    ///     .run(async || Ok::<_, StepError>(Charge { id: "ch_1".into() }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn compensate<T, E, F, Fut>(self, undo: F) -> StepBuilder<'a, Compensated<T>>
+    where
+        T: DeserializeOwned + Send + 'static,
+        E: Into<StepError>,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let undo: Undo = Arc::new(move |output: String| {
+            let decoded: Result<T, _> = serde_json::from_str(&output);
+            let future = decoded.map(&undo);
+            Box::pin(async move {
+                match future {
+                    Ok(future) => future.await.map_err(Into::into),
+                    Err(error) => Err(StepError::permanent(format!(
+                        "the recorded output does not fit the compensation: {error}"
+                    ))),
+                }
+            })
+        });
+        StepBuilder {
+            ctx: self.ctx,
+            name: self.name,
+            retry: self.retry,
+            timeout: self.timeout,
+            input: self.input,
+            compensation: Compensated {
+                undo,
+                output: PhantomData,
+            },
+        }
+    }
+
+    /// Runs `body` as a durable step and returns its output.
+    ///
+    /// If the journal already holds the step's output, `body` is not called
+    /// and the recorded output is returned. Otherwise `body` runs, and its
+    /// output is committed with the run's next write: before the next step
+    /// body runs or any other write of the run, or with the run's suspension
+    /// or finish (so a run's last step costs no write of its own). The body
+    /// runs **at least once**: a crash after it did its work and before the
+    /// commit runs it again on resume; once the commit happened it never
+    /// runs again.
+    ///
+    /// A body error converts into [`StepError`]: retryable errors are retried
+    /// by the policy, permanent ones fail the step at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepFailed`] once the step gave up (the failure is recorded
+    /// and replayed too); [`Error::InvalidDuration`] for a bad timeout or
+    /// retry duration; [`Error::Serialization`] for an input that cannot be
+    /// recorded.
+    pub async fn run<T, E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.run_with_attempt(move |_| body()).await
+    }
+
+    /// Like [`run`](StepBuilder::run), handing the body the attempt number
+    /// (1 for the first attempt).
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](StepBuilder::run).
+    pub async fn run_with_attempt<T, E, F, Fut>(self, body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.execute(body, None).await
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send> StepBuilder<'_, Compensated<T>> {
+    /// Runs `body` as a durable step with its compensation; see
+    /// [`StepBuilder::run`] and [`StepBuilder::compensate`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`StepBuilder::run`].
+    pub async fn run<E, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        E: Into<StepError>,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        self.run_with_attempt(move |_| body()).await
+    }
+
+    /// Like [`run`](Self::run), handing the body the attempt number.
+    ///
+    /// # Errors
+    ///
+    /// As for [`StepBuilder::run`].
+    pub async fn run_with_attempt<E, F, Fut>(self, body: F) -> Result<T, Error>
+    where
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        let undo = self.compensation.undo.clone();
+        self.execute(body, Some(undo)).await
+    }
+}
+
+impl<C> StepBuilder<'_, C> {
+    /// Runs the step: replays it from the journal or executes its attempts,
+    /// and registers its compensation once it is completed.
+    async fn execute<T, E, F, Fut>(self, mut body: F, undo: Option<Undo>) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Into<StepError>,
+        F: FnMut(u32) -> Fut + Send,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        let StepBuilder {
+            ctx,
+            name,
+            retry,
+            timeout,
+            input,
+            ..
+        } = self;
+        retry.validate()?;
+        let timeout = timeout?;
+        let input = input.transpose()?;
+        let name = name.as_str();
+        let (seq, mut attempt, mut resume_at) = match ctx.reach(name, StepKind::Run).await {
+            StepStart::Recorded(record) => match record.status {
+                StepStatus::Completed => {
+                    let output = record.output.unwrap_or_else(|| "null".into());
+                    ctx.register_compensation(name, &output, undo);
+                    return Ok(ctx.decode(name, Some(&output)).await);
+                }
+                StepStatus::Failed => {
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: record.attempts,
+                        message: record.error.unwrap_or_default(),
+                    });
+                }
+                StepStatus::Running if record.attempts >= retry.max_attempts() => {
+                    // Every attempt allowed was started and none finished: the
+                    // worker died inside the body each time. Give up rather
+                    // than crash-loop.
+                    let message = format!(
+                        "attempt {} did not finish (its worker stopped) and no attempt is left",
+                        record.attempts
+                    );
+                    ctx.save(StepRecord {
+                        attempts: record.attempts,
+                        error: Some(message.clone()),
+                        ..ctx.record(name, record.seq, StepKind::Run, StepStatus::Failed)
+                    })
+                    .await;
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: record.attempts,
+                        message,
+                    });
+                }
+                _ => (record.seq, record.attempts, record.wake_at),
+            },
+            StepStart::New { seq } => (seq, 0, None),
+        };
+        let clock = ctx.run.env.clock.clone();
+        loop {
+            if let Some(at) = resume_at.take() {
+                ctx.wait_until(at).await;
+            }
+            attempt += 1;
+            // The body runs only once the results before it are committed.
+            ctx.save_unsaved().await;
+            let busy = Busy::working(&ctx.run).await;
+            let attempt_future = body(attempt);
+            let timed_out = async {
+                match timeout {
+                    Some(limit) => {
+                        clock
+                            .sleep_until(clock.now_ms().saturating_add(millis(limit)))
+                            .await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let running_marker = async {
+                // A body that finishes within RUNNING_MARKER_AFTER costs no
+                // write; a longer one is marked `running` with its attempt
+                // number, for inspection and for counting attempts that
+                // crashed the worker.
+                tokio::time::sleep(RUNNING_MARKER_AFTER).await;
+                ctx.run.env.store.save_step_detached(
+                    ctx.run.lease,
+                    StepRecord {
+                        attempts: attempt,
+                        input: input.clone(),
+                        ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
+                    },
+                );
+                std::future::pending::<()>().await;
+            };
+            let outcome: Result<T, StepError> = tokio::select! {
+                // The body first: an attempt that is done when its timeout
+                // is due too counts as done, and a zero timeout fails only
+                // the attempts that do not finish at once (not a random half).
+                biased;
+                outcome = catch_unwind_future(attempt_future) => match outcome {
+                    Ok(outcome) => outcome.map_err(Into::into),
+                    // A panicking body fails its attempt like an error would.
+                    Err(panic) => Err(StepError::retryable(format!("the step body {panic}"))),
+                },
+                () = timed_out => Err(StepError::retryable(format!(
+                    "attempt {attempt} timed out after {} ms",
+                    timeout.unwrap_or_default().as_millis()
+                ))),
+                () = running_marker => unreachable!("the marker future never completes"),
+            };
+            drop(busy);
+            let base = StepRecord {
+                attempts: attempt,
+                input: input.clone(),
+                ..ctx.record(name, seq, StepKind::Run, StepStatus::Completed)
+            };
+            match outcome {
+                Ok(value) => {
+                    let output = ctx.encode(name, &value).await;
+                    ctx.save_later(StepRecord {
+                        output: Some(output.clone()),
+                        ..base
+                    });
+                    ctx.register_compensation(name, &output, undo);
+                    return Ok(value);
+                }
+                Err(error) if !error.is_permanent() && attempt < retry.max_attempts() => {
+                    let wake_at = clock
+                        .now_ms()
+                        .saturating_add(millis(retry.jittered_delay_after(attempt)));
+                    ctx.save(StepRecord {
+                        status: StepStatus::Pending,
+                        error: Some(error.message().to_owned()),
+                        wake_at: Some(wake_at),
+                        ..base
+                    })
+                    .await;
+                    resume_at = Some(wake_at);
+                }
+                Err(error) => {
+                    ctx.save(StepRecord {
+                        status: StepStatus::Failed,
+                        error: Some(error.message().to_owned()),
+                        ..base
+                    })
+                    .await;
+                    return Err(Error::StepFailed {
+                        step: name.to_owned(),
+                        attempts: attempt,
+                        message: error.message().to_owned(),
+                    });
+                }
+            }
+        }
+    }
+}

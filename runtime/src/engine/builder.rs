@@ -1,0 +1,382 @@
+//! [`EngineBuilder`]: the engine's settings, and [`start`](EngineBuilder::start),
+//! which opens the store and spawns the engine's tasks.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::Engine;
+use crate::core::cron::CronSchedule;
+use crate::core::retention::Retention;
+use crate::ctx::workflow::Workflow;
+use crate::engine::config::EngineConfig;
+use crate::engine::core::EngineCore;
+use crate::engine::dispatch::{dispatch_loop, heartbeat_loop};
+use crate::engine::maintenance::maintenance_loop;
+use crate::engine::registry::Registered;
+use crate::engine::sources;
+use crate::exec::active::ActiveRuns;
+use crate::exec::clock::{Clock, SystemClock};
+use crate::exec::env::RunEnv;
+use crate::exec::executor::Executor;
+use crate::exec::slots::Slots;
+use crate::model::duration::{IntoDuration, millis};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::limits::Limits;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::{Durability, SqliteLocation, SqliteStore};
+use crate::store::{Store, StoreSignal};
+
+/// Where the engine keeps its runs.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteLocation),
+    Postgres { url: String, schema: Option<String> },
+}
+
+/// Configures and starts an [`Engine`].
+/// Configures and starts an [`Engine`].
+pub struct EngineBuilder {
+    backend: Backend,
+    durability: Durability,
+    registry: HashMap<&'static str, Registered>,
+    concurrency: usize,
+    keep_in_memory: Duration,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    lease: Duration,
+    retention: Retention,
+    retention_overrides: HashMap<String, Retention>,
+    errors: Vec<String>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("backend", &self.backend)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// The defaults: see [`Engine::builder`].
+    pub(super) fn new() -> Self {
+        EngineBuilder {
+            backend: Backend::Sqlite(SqliteLocation::File(PathBuf::from("durable.db"))),
+            durability: Durability::default(),
+            registry: HashMap::new(),
+            concurrency: 64,
+            keep_in_memory: Duration::from_secs(1),
+            limits: Limits::default(),
+            clock: Arc::new(SystemClock),
+            lease: crate::store::postgres::DEFAULT_LEASE,
+            retention: Retention::default(),
+            retention_overrides: HashMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Stores runs in the SQLite file at `path` (the default is `durable.db`
+    /// in the working directory).
+    pub fn sqlite_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.backend = Backend::Sqlite(SqliteLocation::File(path.into()));
+        self
+    }
+
+    /// Stores runs in an in-memory SQLite database, lost when the engine
+    /// stops: for tests and demos.
+    pub fn sqlite_memory(mut self) -> Self {
+        self.backend = Backend::Sqlite(SqliteLocation::Memory);
+        self
+    }
+
+    /// Stores runs in PostgreSQL at `url` (`postgres://user@host/db`), shared
+    /// by any number of engines (workers) in any number of processes.
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.backend = Backend::Postgres {
+            url: url.into(),
+            schema: None,
+        };
+        self
+    }
+
+    /// With [`postgres`](EngineBuilder::postgres): keeps the tables in this
+    /// PostgreSQL schema (created if missing) instead of the default one.
+    pub fn postgres_schema(mut self, schema: impl Into<String>) -> Self {
+        match &mut self.backend {
+            Backend::Postgres { schema: slot, .. } => *slot = Some(schema.into()),
+            Backend::Sqlite(_) => self.errors.push(
+                "postgres_schema needs a PostgreSQL backend: call .postgres(url) first".into(),
+            ),
+        }
+        self
+    }
+
+    /// Chooses the backend by URL: `postgres://...` or `postgresql://...`,
+    /// `sqlite::memory:` (or `sqlite://:memory:`), or a SQLite file as
+    /// `sqlite://path/to/file.db`, `sqlite:///absolute/path.db` or
+    /// `sqlite:file.db`.
+    ///
+    /// A URL that names no file (`sqlite://`, `sqlite:`), carries query
+    /// parameters (`sqlite://x.db?mode=rwc`) or has another scheme makes
+    /// [`start`](EngineBuilder::start) fail with [`Error::Config`]; the
+    /// message names the scheme, never the whole URL (it may hold a
+    /// password).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let error = durable::Engine::builder()
+    ///     .database_url("mysql://app:secret@db/app")
+    ///     .start()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("`mysql`"));
+    /// assert!(!error.to_string().contains("secret"));
+    /// # }
+    /// ```
+    pub fn database_url(self, url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return self.postgres(url);
+        }
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return self.sqlite_memory();
+        }
+        let problem = match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some("") => format!(
+                "the database URL {url:?} names no file: use sqlite://FILE, or sqlite::memory: for an in-memory database"
+            ),
+            Some(path) if path.contains('?') => format!(
+                "the SQLite database URL {url:?} has query parameters, which durable does not read: use sqlite://FILE"
+            ),
+            Some(path) => return self.sqlite_file(path),
+            None => {
+                // Only the scheme: the rest may hold a password.
+                let scheme = url
+                    .split_once(':')
+                    .map(|(scheme, _)| scheme)
+                    .filter(|scheme| {
+                        !scheme.is_empty()
+                            && scheme
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    });
+                match scheme {
+                    Some(scheme) => format!(
+                        "unsupported database URL scheme `{scheme}`: use postgres://..., sqlite://FILE or sqlite::memory:"
+                    ),
+                    None => "the database URL has no scheme: use postgres://..., sqlite://FILE or sqlite::memory:".to_owned(),
+                }
+            }
+        };
+        let mut builder = self;
+        builder.errors.push(problem);
+        builder
+    }
+
+    /// Sets what a commit guarantees; see [`Durability`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Registers a workflow so this engine can trigger and execute it.
+    pub fn register<W: Workflow>(mut self, _workflow: W) -> Self {
+        if self
+            .registry
+            .insert(W::NAME, Registered::of::<W>())
+            .is_some()
+        {
+            self.errors.push(format!(
+                "two workflows are registered under the name `{}`",
+                W::NAME
+            ));
+        }
+        self
+    }
+
+    /// How many runs this engine executes at once (default 64): at most
+    /// this many run their workflow code or step bodies at any moment.
+    ///
+    /// A run does not count while it waits: suspended, waiting in memory for
+    /// a sleep or a retry's back-off, or waiting for the database to commit
+    /// one of its writes (a step result, its suspension or its end). It
+    /// lends its slot meanwhile, and takes one back, ahead of the runs still
+    /// to be claimed, when the wait ends. So more runs than this may be in
+    /// memory at once, the others waiting: at most 16 times this many, plus
+    /// the runs of a claim in flight (at most this many).
+    pub fn concurrency(mut self, runs: usize) -> Self {
+        self.concurrency = runs;
+        self
+    }
+
+    /// Sleeps and retry back-offs shorter than this wait in memory; longer
+    /// ones suspend the run (default 1 s). A suspended sleeper is claimed
+    /// again this long before its sleep ends (less 1 ms), and waits out the
+    /// rest in memory, so the step after the sleep runs on time rather than
+    /// a claim later. A wait for an event is not claimed before its
+    /// timeout.
+    pub fn keep_in_memory_below(mut self, duration: impl IntoDuration) -> Self {
+        match duration.into_duration() {
+            Ok(duration) => self.keep_in_memory = duration,
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
+    /// On a shared database (PostgreSQL): how long a claim holds a run
+    /// before another worker may take it over, unless this engine renews it
+    /// (it does, every third of the lease). A dead worker's runs move to
+    /// others after this long. Default 10 s.
+    pub fn lease(mut self, lease: impl IntoDuration) -> Self {
+        match lease.into_duration() {
+            Ok(lease) if lease >= Duration::from_millis(300) => self.lease = lease,
+            Ok(_) => self.errors.push("a lease must be at least 300ms".into()),
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
+    /// How long finished runs and events are kept (see [`Retention`] for
+    /// the defaults). Every engine deletes what is due every minute, in
+    /// batches.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long finished runs of one workflow are kept, instead of the
+    /// engine-wide [`retention`](EngineBuilder::retention).
+    pub fn retention_for(mut self, workflow: impl Into<String>, retention: Retention) -> Self {
+        self.retention_overrides.insert(workflow.into(), retention);
+        self
+    }
+
+    /// Sets the payload limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Uses `clock` for every timestamp and timer (tests use
+    /// [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens the database, migrates it, hands back runs a previous process
+    /// left running, and starts executing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid setting (a database URL that names
+    /// no database, among others); [`Error::DatabaseInUse`] when another
+    /// engine holds the SQLite file; [`Error::DatabaseFile`] when the SQLite
+    /// file cannot be created or is not a database; [`Error::SchemaTooNew`]
+    /// when a newer durable migrated the database; [`Error::ForeignTable`]
+    /// when one of durable's table names is taken by another table;
+    /// [`Error::Database`] when the database cannot be reached or migrated.
+    pub async fn start(self) -> Result<Engine, Error> {
+        if self.concurrency == 0 {
+            return Err(Error::Config("concurrency must be at least 1".into()));
+        }
+        let invalid_retention = std::iter::once(&self.retention)
+            .chain(self.retention_overrides.values())
+            .find_map(|retention| retention.invalid.clone());
+        if let Some(error) = self.errors.into_iter().chain(invalid_retention).next() {
+            return Err(Error::Config(error));
+        }
+        if let Some(unknown) = self
+            .retention_overrides
+            .keys()
+            .find(|name| !self.registry.contains_key(name.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "retention_for names workflow `{unknown}`, which is not registered"
+            )));
+        }
+        let store: Arc<dyn Store> = match &self.backend {
+            Backend::Sqlite(location) => {
+                Arc::new(SqliteStore::open(location, self.durability).await?)
+            }
+            Backend::Postgres { url, schema } => {
+                Arc::new(PostgresStore::open(url, schema.as_deref(), self.lease).await?)
+            }
+        };
+        let mut crons = Vec::new();
+        for registered in self.registry.values() {
+            if let Some((expression, zone, overlap)) = registered.cron {
+                let schedule = CronSchedule::new(registered.spec.name, expression, zone, overlap)?;
+                crons.push(Arc::new(schedule));
+            }
+        }
+        let names: Vec<&str> = self.registry.keys().copied().collect();
+        let workflow_names: Arc<str> = serde_json::to_string(&names)
+            .map_err(|error| Error::Config(error.to_string()))?
+            .into();
+        store.recover(self.clock.now_ms()).await?;
+        let env = Arc::new(RunEnv {
+            store,
+            clock: self.clock,
+            limits: self.limits,
+            keep_in_memory_ms: millis(self.keep_in_memory),
+            claim_early_ms: (millis(self.keep_in_memory) - 1).max(0),
+            dispatch: tokio::sync::Notify::new(),
+            workflows: self
+                .registry
+                .values()
+                .map(|registered| (registered.spec.name, registered.spec))
+                .collect(),
+        });
+        let exec = Arc::new(Executor {
+            env: env.clone(),
+            bodies: self
+                .registry
+                .values()
+                .map(|registered| (registered.spec.name, registered.body))
+                .collect(),
+            slots: Arc::new(Slots::new(self.concurrency)),
+            active: ActiveRuns::default(),
+        });
+        let weak = Arc::downgrade(&exec);
+        env.store.watch(Arc::new(move |signal| {
+            if let Some(exec) = weak.upgrade() {
+                match signal {
+                    StoreSignal::Wake => exec.env.dispatch.notify_one(),
+                    StoreSignal::Finished(run_id) => exec.active.notify_finished(run_id),
+                }
+            }
+        }));
+        let core = Arc::new(EngineCore {
+            env,
+            exec,
+            config: EngineConfig {
+                retention: self.retention,
+                retention_overrides: self.retention_overrides,
+                owner: format!("{}-{}", std::process::id(), RunId::new()),
+            },
+            registry: self.registry,
+            workflow_names,
+            shut_down: AtomicBool::new(false),
+        });
+        let mut tasks = vec![tokio::spawn(dispatch_loop(core.clone())).abort_handle()];
+        tasks.push(tokio::spawn(maintenance_loop(core.clone())).abort_handle());
+        let started = core.env.clock.now_ms();
+        for cron in crons {
+            let task = tokio::spawn(sources::cron::cron_loop(core.clone(), cron, started));
+            tasks.push(task.abort_handle());
+        }
+        if let Some(lease) = core.env.store.lease_duration() {
+            tasks.push(tokio::spawn(heartbeat_loop(core.exec.clone(), lease)).abort_handle());
+        }
+        Ok(Engine::new(core, tasks))
+    }
+}

@@ -1,0 +1,16 @@
+//! The engine-wide settings that are not part of a run's environment.
+
+use std::collections::HashMap;
+
+use crate::core::retention::Retention;
+
+/// Settings of the engine itself (a run's settings are in its
+/// [`RunEnv`](crate::exec::env::RunEnv)).
+pub(crate) struct EngineConfig {
+    /// How long finished runs and events are kept.
+    pub(crate) retention: Retention,
+    /// Per-workflow retention of finished runs, instead of `retention`.
+    pub(crate) retention_overrides: HashMap<String, Retention>,
+    /// This engine's name in claims (`wf_instance.claimed_by`).
+    pub(crate) owner: String,
+}

@@ -1,0 +1,87 @@
+//! The engine's shared core: what its tasks, its handles and its run
+//! sources share, and how it stops.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::task::AbortHandle;
+
+use crate::engine::config::EngineConfig;
+use crate::engine::registry::Registered;
+use crate::exec::env::RunEnv;
+use crate::exec::executor::Executor;
+use crate::model::error::Error;
+
+/// The engine's state shared by its tasks and handles.
+pub(crate) struct EngineCore {
+    /// What every run sees (the same as `exec.env`).
+    pub(crate) env: Arc<RunEnv>,
+    /// Executes the claimed runs.
+    pub(crate) exec: Arc<Executor>,
+    pub(crate) config: EngineConfig,
+    pub(crate) registry: HashMap<&'static str, Registered>,
+    /// The registered workflows' names as a JSON array, for claims.
+    pub(crate) workflow_names: Arc<str>,
+    pub(crate) shut_down: AtomicBool,
+}
+
+impl EngineCore {
+    /// The registered workflow named `workflow`.
+    pub(crate) fn registered(&self, workflow: &str) -> Result<&Registered, Error> {
+        self.registry
+            .get(workflow)
+            .ok_or_else(|| Error::unknown_workflow(workflow, self.registry.keys().copied()))
+    }
+
+    /// Stops the engine: see `Engine::shutdown`.
+    pub(crate) async fn stop(&self, tasks: &[AbortHandle]) {
+        self.shut_down.store(true, Ordering::Release);
+        for task in tasks {
+            task.abort();
+        }
+        let running = self.exec.active.drain();
+        let now = self.env.clock.now_ms();
+        for (lease, task) in running {
+            task.abort();
+            if let Err(error) = self.env.store.release_run(lease, now).await {
+                tracing::warn!(run_id = %lease.run_id, %error, "could not hand a run back at shutdown");
+            }
+        }
+        self.env.store.close().await;
+    }
+}
+
+/// What the user's handles (`Engine` clones and `RunHandle`s) share: the
+/// engine's background tasks, stopped with the engine when the last handle
+/// is dropped. The engine's own tasks hold the core, never this.
+pub(crate) struct Owner {
+    pub(crate) core: Arc<EngineCore>,
+    /// The dispatcher, maintenance, cron and, on a shared database, the
+    /// lease heartbeat.
+    pub(crate) tasks: Vec<AbortHandle>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.core.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        // Stopping needs writes (runs in flight go back to `pending`), so it
+        // runs as a task; without a runtime its tasks are gone already, and
+        // the store closes when the last reference to it goes.
+        let tasks = std::mem::take(&mut self.tasks);
+        let core = self.core.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { core.stop(&tasks).await });
+            }
+            Err(_) => {
+                core.shut_down.store(true, Ordering::Release);
+                for task in tasks {
+                    task.abort();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Events and signals sent from outside a run: [`Engine::send_event`] and
+//! [`Engine::signal`] (the waits are in `ctx::events`).
+
+use serde::Serialize;
+
+use super::Engine;
+use crate::ctx::events::event_data;
+use crate::engine::core::EngineCore;
+use crate::model::error::Error;
+use crate::model::event::SentEvent;
+use crate::model::ids::RunId;
+use crate::store::NewEvent;
+
+impl Engine {
+    /// Sends an event to every run waiting for it (see
+    /// [`Ctx::wait_for_event`](crate::Ctx::wait_for_event)). Returns the event's id and the runs it woke.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEvent`] for an empty name, [`Error::PayloadTooLarge`],
+    /// or a database error. Nothing is written when it fails.
+    pub async fn send_event(&self, event: &str, data: impl Serialize) -> Result<SentEvent, Error> {
+        let data = event_data(&data, self.core.env.limits.max_input_bytes)?;
+        self.core.deliver(event, data, None).await
+    }
+
+    /// Sends an event whose data is JSON text, checked first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEvent`] when the text is not JSON; otherwise as
+    /// [`send_event`](Engine::send_event).
+    pub async fn send_event_json(&self, event: &str, data: &str) -> Result<SentEvent, Error> {
+        let value: serde_json::Value = serde_json::from_str(data).map_err(|error| {
+            Error::InvalidEvent(format!(
+                "the data of event `{}` is not JSON: {error}",
+                crate::model::error::clip(event)
+            ))
+        })?;
+        self.send_event(event, value).await
+    }
+
+    /// Sends a signal to one run (see [`Ctx::listen`](crate::Ctx::listen)). A signal the run is
+    /// not yet listening for is kept until it listens.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`]; [`Error::InvalidTransition`] when the run has
+    /// finished; otherwise as [`send_event`](Engine::send_event).
+    pub async fn signal(
+        &self,
+        run_id: RunId,
+        signal: &str,
+        data: impl Serialize,
+    ) -> Result<SentEvent, Error> {
+        self.core.signal(run_id, signal, data).await
+    }
+}
+
+impl EngineCore {
+    /// Sends a signal to run `run_id`: see [`Engine::signal`].
+    pub(crate) async fn signal(
+        &self,
+        run_id: RunId,
+        signal: &str,
+        data: impl Serialize,
+    ) -> Result<SentEvent, Error> {
+        let data = event_data(&data, self.env.limits.max_input_bytes)?;
+        let info = self.run_info(run_id).await?;
+        if info.status.is_terminal() {
+            return Err(Error::InvalidTransition {
+                run_id,
+                action: "signal",
+                status: info.status,
+                allowed: "pending, running or suspended",
+            });
+        }
+        self.deliver(signal, data, Some(run_id)).await
+    }
+
+    /// Stores an event (for `target` alone, a signal) and wakes the runs it
+    /// satisfied.
+    async fn deliver(
+        &self,
+        name: &str,
+        data: String,
+        target: Option<RunId>,
+    ) -> Result<SentEvent, Error> {
+        if name.is_empty() {
+            return Err(Error::InvalidEvent("an event name cannot be empty".into()));
+        }
+        let event = NewEvent {
+            name: name.to_owned(),
+            data,
+            target,
+            now: self.env.clock.now_ms(),
+        };
+        let sent = self.env.store.send_event(event, None).await?;
+        if !sent.woken.is_empty() {
+            self.env.dispatch.notify_one();
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,240 @@
+//! What can be done to runs, as functions of the engine's core (so that
+//! run handles and run sources need no `Engine`): create, cancel, retry,
+//! wait for the outcome, and read a run's info, steps, logs and children.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::core::timing::deadline;
+use crate::engine::core::EngineCore;
+use crate::model::duration::millis;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::{RunInfo, StepInfo};
+use crate::model::lease::Lease;
+use crate::model::log::LogLine;
+use crate::model::outcome::RunOutcome;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::lock;
+use crate::model::trigger::TriggerOptions;
+use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, TransitionOutcome};
+
+/// How long a result waiter sleeps between checks when no local wake-up
+/// arrives (a run finished by another process).
+const RESULT_POLL: Duration = Duration::from_millis(500);
+
+impl EngineCore {
+    /// Creates a run of `workflow` with its input as stored (checked
+    /// already), and starts it here at once when it is due and a slot is
+    /// free. Returns its id (an existing run's, for a known idempotency key).
+    pub(crate) async fn create(
+        &self,
+        workflow: &str,
+        input: String,
+        options: TriggerOptions,
+    ) -> Result<RunId, Error> {
+        let registered = self.registered(workflow)?;
+        let limit = self.env.limits.max_input_bytes;
+        if input.len() > limit {
+            return Err(Error::PayloadTooLarge {
+                what: format!("input of workflow {workflow:?}"),
+                size: input.len(),
+                limit,
+                limit_name: "max_input_bytes",
+            });
+        }
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let now = self.env.clock.now_ms();
+        let ready_at = now
+            .saturating_add(options.delay_ms)
+            .max(options.start_at_ms.unwrap_or(i64::MIN));
+        // A run due now starts here at once if a slot is free: it is created
+        // claimed, which saves the claim's write and the dispatcher's trip.
+        let slot = if ready_at <= now {
+            self.exec.try_take_slot()
+        } else {
+            None
+        };
+        let deadline_at = deadline(ready_at, registered.spec.timeout_ms);
+        let run = NewRun {
+            id: RunId::new(),
+            workflow: registered.spec.name.to_owned(),
+            input: input.clone(),
+            idempotency_key: options.idempotency_key.clone(),
+            now,
+            ready_at,
+            deadline_at,
+            parent_id: None,
+            claimed_by: slot.as_ref().map(|_| ClaimAtCreate {
+                owner: self.config.owner.clone(),
+                lease_expires_at: self
+                    .env
+                    .store
+                    .lease_duration()
+                    .map(|lease| now.saturating_add(millis(lease))),
+            }),
+        };
+        match self.env.store.create_run(run).await? {
+            CreateOutcome::Created(id) => {
+                match slot {
+                    Some(slot) => self.exec.start(
+                        slot,
+                        ClaimedRun {
+                            lease: Lease {
+                                run_id: id,
+                                token: ClaimAtCreate::TOKEN,
+                            },
+                            workflow: registered.spec.name.to_owned(),
+                            input,
+                            deadline_at,
+                            executions: 1,
+                            journal: Some(Vec::new()),
+                        },
+                    ),
+                    None => self.env.dispatch.notify_one(),
+                }
+                Ok(id)
+            }
+            CreateOutcome::Existing(id) => Ok(id),
+            CreateOutcome::Conflict(run_id) => Err(Error::IdempotencyConflict {
+                workflow: workflow.to_owned(),
+                key: options.idempotency_key.unwrap_or_default(),
+                run_id,
+            }),
+        }
+    }
+
+    /// The run `id` as stored now.
+    pub(crate) async fn run_info(&self, id: RunId) -> Result<RunInfo, Error> {
+        self.env
+            .store
+            .get_run(id)
+            .await?
+            .ok_or(Error::RunNotFound(id))
+    }
+
+    /// The runs `id` started as children, oldest first.
+    pub(crate) async fn run_children(&self, id: RunId) -> Result<Vec<RunId>, Error> {
+        self.env.store.child_runs(id).await
+    }
+
+    /// The steps of run `id`, in the order it reached them.
+    pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
+        let journal = self.env.store.load_journal(id).await?;
+        // A sleep is over at its wake time, unless its run ended first (see
+        // `StepStatus`): the journal is read before the run, so a run that
+        // ends in between is read ended and its sleeps stay `sleeping`.
+        let run = self.run_info(id).await?;
+        let now = self.env.clock.now_ms();
+        let over_by = match run.finished_at {
+            Some(finished) if run.status.is_terminal() => finished.min(now),
+            _ => now,
+        };
+        Ok(journal
+            .iter()
+            .map(|record| {
+                let mut info = record.to_info();
+                // A sleep is over at its wake time; its record is not
+                // rewritten (see `Ctx::sleep`).
+                if info.status == StepStatus::Sleeping
+                    && info.wake_at.is_some_and(|at| at <= over_by)
+                {
+                    info.status = StepStatus::Completed;
+                    info.output = Some(serde_json::Value::Null);
+                }
+                info
+            })
+            .collect())
+    }
+
+    /// The log lines of run `id`, oldest first.
+    pub(crate) async fn run_logs(&self, id: RunId) -> Result<Vec<LogLine>, Error> {
+        self.env.store.load_logs(id).await
+    }
+
+    /// Waits until run `id` ends, and returns how. A run executing on this
+    /// engine is not read while it runs: its finish hands the outcome over.
+    pub(crate) async fn wait_for_outcome(&self, id: RunId) -> Result<RunOutcome, Error> {
+        loop {
+            let waiter = self.exec.active.finish_waiter(id);
+            let woken = waiter.woken.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let running_here = self.exec.active.contains(id);
+            if !running_here {
+                let info = self.run_info(id).await?;
+                if info.status.is_terminal() {
+                    return Ok(outcome_of(info));
+                }
+            }
+            tokio::select! {
+                () = woken => {
+                    if let Some(outcome) = lock(&waiter.outcome).clone() {
+                        return Ok(outcome);
+                    }
+                }
+                () = tokio::time::sleep(RESULT_POLL) => {}
+            }
+        }
+    }
+
+    /// Cancels run `id` (and its unfinished children), stopping it here if
+    /// it executes here.
+    pub(crate) async fn cancel(&self, id: RunId) -> Result<(), Error> {
+        let now = self.env.clock.now_ms();
+        let (outcome, cancelled) = self.env.store.cancel_run(id, now).await?;
+        self.exec.stop_local(&cancelled);
+        match outcome {
+            TransitionOutcome::Done => Ok(()),
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: "cancel",
+                status,
+                allowed: "pending, running or suspended",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    /// Moves the failed or timed-out run `id` back to pending.
+    pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
+        let info = self.run_info(id).await?;
+        let timeout_ms = self
+            .registry
+            .get(info.workflow.as_str())
+            .and_then(|w| w.spec.timeout_ms);
+        let now = self.env.clock.now_ms();
+        match self
+            .env
+            .store
+            .retry_run(id, now, deadline(now, timeout_ms))
+            .await?
+        {
+            TransitionOutcome::Done => {
+                self.env.dispatch.notify_one();
+                Ok(())
+            }
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: "retry",
+                status,
+                allowed: "failed or timed_out",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+}
+
+/// How a run that ended (`info.status` is terminal) ended.
+fn outcome_of(info: RunInfo) -> RunOutcome {
+    match info.status {
+        RunStatus::Completed => {
+            RunOutcome::Completed(info.output.unwrap_or(serde_json::Value::Null).to_string())
+        }
+        RunStatus::Cancelled => RunOutcome::Cancelled(info.error.unwrap_or_default()),
+        RunStatus::TimedOut => RunOutcome::TimedOut,
+        _ => RunOutcome::Failed(info.error.unwrap_or_default()),
+    }
+}

@@ -1,0 +1,41 @@
+//! What a run sees of the engine it executes on: the store, the clock, the
+//! limits and timings of its steps, the dispatcher to wake, and the
+//! workflows its children may be of. The step API (`ctx`) gets this, never
+//! the engine itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::exec::clock::Clock;
+use crate::model::limits::Limits;
+use crate::store::Store;
+
+/// A registered workflow as a run needs it: to start it as a child.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WorkflowSpec {
+    /// Its name.
+    pub(crate) name: &'static str,
+    /// Its timeout, if it has one.
+    pub(crate) timeout_ms: Option<u64>,
+}
+
+/// The environment of every run an engine executes.
+pub(crate) struct RunEnv {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: Limits,
+    /// Sleeps and back-offs shorter than this wait in memory; longer ones
+    /// suspend the run.
+    pub(crate) keep_in_memory_ms: i64,
+    /// How long before its timer ends a sleeping run may be claimed (see
+    /// `RunState::ready_at`): just below `keep_in_memory_ms`, so that the
+    /// replay of a run claimed that early waits in memory.
+    pub(crate) claim_early_ms: i64,
+    /// Woken when a run may have become ready (a child started, an event
+    /// sent, a run suspended).
+    pub(crate) dispatch: Notify,
+    /// The workflows the engine registers, by name.
+    pub(crate) workflows: HashMap<&'static str, WorkflowSpec>,
+}

@@ -1,0 +1,279 @@
+//! The executor: runs one claimed run's body, and performs what the body's
+//! context asks for (finish, suspend, stop) against the store.
+//!
+//! It knows workflow bodies only as type-erased functions of the run's
+//! [`RunContext`] ([`Body`]); the engine builds them, wrapping the context
+//! in the step API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::exec::active::ActiveRuns;
+use crate::exec::env::RunEnv;
+use crate::exec::run_state::RunContext;
+use crate::exec::slots::{Slot, Slots};
+use crate::exec::unwind::catch_unwind_future;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::journal::StepRecord;
+use crate::model::lease::Lease;
+use crate::model::outcome::RunOutcome;
+use crate::model::sync::BoxFuture;
+use crate::store::ClaimedRun;
+
+/// Runs a workflow body on a JSON input; `Ok` is the output as JSON text,
+/// `Err` the failure message.
+pub(crate) type StartFn = fn(Arc<RunContext>, String) -> BoxFuture<'static, Result<String, String>>;
+
+/// Runs the compensations of a failed run's completed steps, then its
+/// on-failure hook, given the failure message.
+pub(crate) type UnwindFn = fn(Arc<RunContext>, String) -> BoxFuture<'static, ()>;
+
+/// How the executor runs one workflow, with its types erased.
+#[derive(Clone, Copy)]
+pub(crate) struct Body {
+    pub(crate) start: StartFn,
+    pub(crate) unwind: UnwindFn,
+    /// Whether the workflow has an on-failure hook (`unwind` runs it).
+    pub(crate) has_on_failure: bool,
+}
+
+/// Executes claimed runs: what every execution shares.
+pub(crate) struct Executor {
+    pub(crate) env: Arc<RunEnv>,
+    /// The bodies of the registered workflows, by name.
+    pub(crate) bodies: HashMap<&'static str, Body>,
+    pub(crate) slots: Arc<Slots>,
+    pub(crate) active: ActiveRuns,
+}
+
+impl Executor {
+    /// Stops this engine's executions of runs that were cancelled in the
+    /// database (their writes are fenced already), and wakes their waiters
+    /// and any parents they woke.
+    pub(crate) fn stop_local(&self, runs: &[RunId]) {
+        for run_id in runs {
+            self.active.abort(*run_id);
+            self.active.notify_finished(*run_id);
+        }
+        if !runs.is_empty() {
+            self.env.dispatch.notify_one();
+        }
+    }
+
+    /// How many new runs the dispatcher may claim now.
+    pub(crate) fn free_slots(&self) -> usize {
+        self.slots.free(self.active.len())
+    }
+
+    /// Takes a slot for a run about to be created claimed, if one is free.
+    pub(crate) fn try_take_slot(&self) -> Option<Arc<Slot>> {
+        self.slots.try_take(self.active.len())
+    }
+
+    /// Spawns the execution of a run the dispatcher claimed for a slot it
+    /// counted as free.
+    pub(crate) fn spawn(self: &Arc<Self>, run: ClaimedRun) {
+        self.start(self.slots.taken_for_claim(), run);
+    }
+
+    /// Spawns the execution of a claimed run in `slot`, and tracks it as active.
+    pub(crate) fn start(self: &Arc<Self>, slot: Arc<Slot>, run: ClaimedRun) {
+        let lease = run.lease;
+        let guard = ActiveGuard {
+            executor: self.clone(),
+            slot,
+            lease,
+        };
+        self.active.spawn(lease, async move {
+            let guard = guard;
+            guard.executor.execute(&guard.slot, run).await;
+        });
+    }
+
+    async fn execute(&self, slot: &Arc<Slot>, run: ClaimedRun) {
+        let lease = run.lease;
+        let ending = self.drive(slot, run).await;
+        // The body ended: what is left is waiting for the store, which takes
+        // none of the engine's concurrency, so the slot goes to another run now.
+        slot.end();
+        let store = &self.env.store;
+        let now = self.env.clock.now_ms();
+        let written = match ending {
+            Ending::Finished(outcome, steps) => {
+                match store.finish_run(lease, outcome.clone(), steps, now).await {
+                    Ok(effects) => {
+                        // Off the active runs first: a waiter that comes after
+                        // the hand-over below then reads the committed run.
+                        self.active.forget(lease);
+                        // The store may have recorded another outcome (a child
+                        // that timed out with its parent is cancelled).
+                        let outcome = effects.recorded.clone().unwrap_or(outcome);
+                        self.active.finished_here(lease.run_id, &outcome);
+                        if effects.woke_waiters {
+                            // A parent waiting for this run is due now. (Only
+                            // then: a claim per finish would cost a busy engine
+                            // a transaction per run.)
+                            self.env.dispatch.notify_one();
+                        }
+                        self.stop_local(&effects.cancelled);
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            Ending::Suspended(ready_at, steps) => {
+                let result = store.suspend_run(lease, ready_at, steps, now).await;
+                // The run may be due again before the dispatcher's current timer.
+                self.env.dispatch.notify_one();
+                result
+            }
+            // A stale worker writes nothing: the run belongs to someone else.
+            Ending::Stopped(Error::LeaseLost { .. }) => Ok(()),
+            Ending::Stopped(error) => {
+                tracing::warn!(run_id = %lease.run_id, %error, "handing the run back to replay it");
+                store.release_run(lease, now).await
+            }
+        };
+        if let Err(error) = written {
+            tracing::warn!(run_id = %lease.run_id, %error, "could not record how the run ended");
+        }
+    }
+
+    /// Runs the body until it finishes, suspends, stops or times out.
+    async fn drive(&self, slot: &Arc<Slot>, run: ClaimedRun) -> Ending {
+        let lease = run.lease;
+        let env = &self.env;
+        let Some((&name, body)) = self.bodies.get_key_value(run.workflow.as_str()) else {
+            return Ending::Finished(
+                RunOutcome::Failed(
+                    Error::unknown_workflow(&run.workflow, self.bodies.keys().copied()).to_string(),
+                ),
+                Vec::new(),
+            );
+        };
+        let deadline = run.deadline_at;
+        if deadline.is_some_and(|at| at <= env.clock.now_ms()) {
+            return Ending::Finished(RunOutcome::TimedOut, Vec::new());
+        }
+        let journal = match run.journal {
+            Some(journal) => journal,
+            None if run.executions > 1 => match env.store.load_journal(lease.run_id).await {
+                Ok(journal) => journal,
+                Err(error) => return Ending::Stopped(error),
+            },
+            None => Vec::new(),
+        };
+        let context = RunContext::new(env.clone(), slot.clone(), name, lease, deadline, journal);
+        let mut current = catch_unwind_future((body.start)(context.clone(), run.input));
+        // Set once the body failed and its compensations and on-failure hook run.
+        let mut unwinding: Option<String> = None;
+        let timeout = async {
+            match deadline {
+                Some(at) => env.clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timeout);
+        // The run's step records not written yet go with its finish.
+        let finished =
+            |outcome| Ending::Finished(outcome, std::mem::take(&mut context.state().unsaved));
+        loop {
+            let failure = tokio::select! {
+                biased;
+                result = &mut current => {
+                    if let Some(message) = unwinding {
+                        return finished(RunOutcome::Failed(message));
+                    }
+                    match result {
+                        Ok(Ok(output)) => return finished(self.outcome_of_output(output)),
+                        Ok(Err(message)) => message,
+                        Err(panic) => format!("the workflow body {panic}"),
+                    }
+                }
+                () = context.control.notified() => {
+                    let mut state = context.state();
+                    if let Some(error) = state.stop.take() {
+                        let unsaved = std::mem::take(&mut state.unsaved);
+                        return match error {
+                            Error::LeaseLost { .. }
+                            | Error::Database(_)
+                            | Error::StepRecordedElsewhere { .. } => Ending::Stopped(error),
+                            Error::Aborted(reason) => {
+                                Ending::Finished(RunOutcome::Cancelled(reason), unsaved)
+                            }
+                            // Non-determinism, duplicate steps, serialization and
+                            // size errors end the run: retrying cannot fix them.
+                            error => Ending::Finished(RunOutcome::Failed(error.to_string()), unsaved),
+                        };
+                    }
+                    if state.busy == 0 && state.suspended {
+                        let ready_at = state.ready_at(deadline, env.claim_early_ms);
+                        return Ending::Suspended(ready_at, std::mem::take(&mut state.unsaved));
+                    }
+                    match state.fail.take() {
+                        Some(message) if unwinding.is_none() => message,
+                        _ => continue,
+                    }
+                }
+                () = &mut timeout => return finished(RunOutcome::TimedOut),
+            };
+            // The body failed: run the compensations and the on-failure hook, as
+            // durable steps, before the run is marked failed.
+            let has_compensations = !context.state().compensations.is_empty();
+            if !has_compensations && !body.has_on_failure {
+                return finished(RunOutcome::Failed(failure));
+            }
+            let compensate = (body.unwind)(context.clone(), failure.clone());
+            let message = failure.clone();
+            let unwind: BoxFuture<'static, Result<String, String>> = Box::pin(async move {
+                compensate.await;
+                Err(message)
+            });
+            current = catch_unwind_future(unwind);
+            unwinding = Some(failure);
+        }
+    }
+
+    /// How a run whose body returned `output` ends: completed, unless the
+    /// output is over its size limit.
+    fn outcome_of_output(&self, output: String) -> RunOutcome {
+        let limit = self.env.limits.max_step_output_bytes;
+        if output.len() > limit {
+            let error = Error::PayloadTooLarge {
+                what: "workflow output".into(),
+                size: output.len(),
+                limit,
+                limit_name: "max_step_output_bytes",
+            };
+            return RunOutcome::Failed(error.to_string());
+        }
+        RunOutcome::Completed(output)
+    }
+}
+
+/// Releases a run's slot however its task ends, aborted included.
+struct ActiveGuard {
+    executor: Arc<Executor>,
+    slot: Arc<Slot>,
+    lease: Lease,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.executor.active.forget(self.lease);
+        self.slot.end();
+        // The run left memory: the dispatcher may have waited for room.
+        self.slot.slots().left_memory();
+    }
+}
+
+/// What ended one execution.
+enum Ending {
+    /// Finished, saving these step records with the finish.
+    Finished(RunOutcome, Vec<StepRecord>),
+    /// Suspended until the time (if any), saving these step records with
+    /// the suspension.
+    Suspended(Option<i64>, Vec<StepRecord>),
+    Stopped(Error),
+}

@@ -1,0 +1,15 @@
+//! The execution layer: drives one claimed run's body against the store
+//! (`executor`), with the time source (`clock`), the concurrency slots
+//! (`slots`), the runs in memory and their waiters (`active`), the
+//! per-execution state the executor and the step API share (`run_state`),
+//! and the narrow environment the step API (`ctx`) sees instead of the
+//! whole engine (`env`). Imports only `model`, `core` and `store`; workflow
+//! bodies reach it as type-erased functions.
+
+pub(crate) mod active;
+pub(crate) mod clock;
+pub(crate) mod env;
+pub(crate) mod executor;
+pub(crate) mod run_state;
+pub(crate) mod slots;
+pub(crate) mod unwind;
