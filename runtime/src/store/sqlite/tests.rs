@@ -1,0 +1,102 @@
+//! Unit tests of the SQLite backend's own queries: the order and the query
+//! plans of claims.
+
+use rusqlite::{Connection, params_from_iter};
+
+use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
+use super::migrate::migrate;
+use super::writer::apply_op;
+use crate::store::ClaimRequest;
+use crate::store::ops::{WriteOp, WriteOut};
+
+/// Runs left `running` by the last engine are claimed before a backlog
+/// of runs that fell due before the restart.
+#[test]
+fn recovered_runs_are_claimed_before_the_backlog() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'pending', 'null', i, i, i FROM n; \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               started_at, executions, lease_token, lease_owner) \
+             VALUES ('00000000-0000-0000-0000-000000009999', 'w', 'running', 'null', 60, 60, \
+               60, 1, 1, 'the engine that crashed')",
+        )
+        .unwrap();
+    let recovered = apply_op(&connection, &WriteOp::Recover { now: 1_000 }).unwrap();
+    assert!(matches!(recovered, Ok(WriteOut::Count(1))));
+    let request = ClaimRequest {
+        owner: "me".into(),
+        now: 1_000,
+        limit: 1,
+        workflows: r#"["w"]"#.into(),
+        lease_expires_at: None,
+    };
+    let ids: Vec<String> = claim(&connection, &request)
+        .unwrap()
+        .iter()
+        .map(|run| run.lease.run_id.to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["00000000-0000-0000-0000-000000009999"],
+        "the recovered run waits behind the backlog"
+    );
+}
+
+/// With many runs asleep, a claim and the dispatcher's next wake time
+/// read only the due runs, by the ready index and in its order; before
+/// and after `ANALYZE` (which `PRAGMA optimize` may run).
+#[test]
+fn claims_read_due_runs_by_index_however_many_runs_sleep() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i, 1000 + i FROM n",
+        )
+        .unwrap();
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        for (what, sql, params) in [
+            ("claim", CLAIM_SQL, vec!["me", "1010", "100", r#"["w"]"#]),
+            ("next wake time", NEXT_READY_SQL, vec![r#"["w"]"#]),
+        ] {
+            let plan: Vec<String> = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(params), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("USING INDEX wf_instance_ready") && !plan.contains("TEMP B-TREE"),
+                "{when}, the {what} reads or sorts every waiting run:\n{plan}"
+            );
+        }
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+    let request = ClaimRequest {
+        owner: "me".into(),
+        now: 1_010,
+        limit: 100,
+        workflows: r#"["w"]"#.into(),
+        lease_expires_at: None,
+    };
+    let claimed = claim(&connection, &request).unwrap();
+    let ids: Vec<String> = claimed
+        .iter()
+        .map(|run| run.lease.run_id.to_string())
+        .collect();
+    let due: Vec<String> = (1..=10)
+        .map(|i| format!("00000000-0000-0000-0000-{i:012}"))
+        .collect();
+    assert_eq!(ids, due, "the runs due by 1010, the earliest first");
+}
