@@ -8,7 +8,10 @@ use crate::model::error::Error;
 
 /// The schema migrations, applied in order, each once (`wf_migration`). The
 /// version numbers are stored: they never change.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_schema.sql")),
+    (2, include_str!("migrations/0002_step_times.sql")),
+];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -186,13 +186,19 @@ pub(super) fn start_child(
         ])?;
     if wait {
         let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
-        upsert_step(connection, lease.run_id, step, &columns)?;
+        upsert_step(connection, lease.run_id, step, &columns, None)?;
     } else {
         let step = StepRecord {
             output: Some(format!("\"{}\"", child.id)),
             ..step.clone()
         };
-        upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+        upsert_step(
+            connection,
+            lease.run_id,
+            &step,
+            &WaitColumns::default(),
+            None,
+        )?;
     }
     Ok(Ok(WriteOut::Done))
 }

@@ -14,6 +14,17 @@ use crate::store::ops::{WriteOp, WriteOut};
 use crate::store::rows::{StepRow, WaitColumns};
 use crate::store::{Lease, LogLine, StepRecord};
 
+/// The times a step record keeps when it is written over: its first start,
+/// and its end, set the first time it completes or fails (`NULL` while it
+/// has not).
+macro_rules! step_times_on_conflict {
+    () => {
+        "started_at = COALESCE(wf_step.started_at, excluded.started_at), \
+         ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
+           THEN COALESCE(wf_step.ended_at, excluded.updated_at) END"
+    };
+}
+
 /// Saves one step record, fenced by `lease` (never over a completed one).
 pub(super) fn save_step(
     connection: &Connection,
@@ -21,18 +32,20 @@ pub(super) fn save_step(
     step: &StepRecord,
 ) -> Result<Result<WriteOut, Error>, Error> {
     let written = connection
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, \
-               error, attempts, wake_at, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 \
+               error, attempts, wake_at, created_at, updated_at, started_at, ended_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, COALESCE(?13, ?11), \
+               CASE WHEN ?5 IN ('completed', 'failed') THEN ?11 END \
              WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?12 \
                AND status = 'running') \
              ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
                input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
                error = excluded.error, attempts = excluded.attempts, \
-               wake_at = excluded.wake_at, updated_at = excluded.updated_at \
-             WHERE wf_step.status <> 'completed'",
-        )?
+               wake_at = excluded.wake_at, updated_at = excluded.updated_at, ",
+            step_times_on_conflict!(),
+            " WHERE wf_step.status <> 'completed'",
+        ))?
         .execute(params![
             lease.run_id.to_string(),
             step.name,
@@ -46,6 +59,7 @@ pub(super) fn save_step(
             step.wake_at,
             step.updated_at,
             lease.token,
+            step.started_at,
         ])?;
     step_saved(connection, written == 1, lease, step)
 }
@@ -64,7 +78,7 @@ pub(super) fn save_steps(
             _ => None,
         })
         .collect();
-    let mut values = Vec::with_capacity(steps.len() * 13);
+    let mut values = Vec::with_capacity(steps.len() * 14);
     for (order, (_, lease, step)) in steps.iter().enumerate() {
         values.extend([
             Value::Text(lease.run_id.to_string()),
@@ -80,25 +94,29 @@ pub(super) fn save_steps(
             Value::Integer(step.updated_at),
             Value::Integer(lease.token),
             Value::Integer(i64::try_from(order).unwrap_or(i64::MAX)),
+            optional_integer(step.started_at),
         ]);
     }
     // ORDER BY keeps submission order for two writes of one step (a
     // `running` marker and the completion that follows it).
     let sql = format!(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-           attempts, wake_at, created_at, updated_at) \
+           attempts, wake_at, created_at, updated_at, started_at, ended_at) \
          SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
-           v.column8, v.column9, v.column10, v.column11, v.column11 \
-         FROM ({}) AS v JOIN wf_instance AS i ON i.id = v.column1 \
+           v.column8, v.column9, v.column10, v.column11, v.column11, \
+           COALESCE(v.column14, v.column11), \
+           CASE WHEN v.column5 IN ('completed', 'failed') THEN v.column11 END \
+         FROM ({values}) AS v JOIN wf_instance AS i ON i.id = v.column1 \
            AND i.lease_token = v.column12 AND i.status = 'running' \
          WHERE true ORDER BY v.column13 \
          ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
            input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
            error = excluded.error, attempts = excluded.attempts, \
-           wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+           wake_at = excluded.wake_at, updated_at = excluded.updated_at, {times} \
          WHERE wf_step.status <> 'completed' \
          RETURNING instance_id, name",
-        values_list(steps.len(), 13)
+        values = values_list(steps.len(), 14),
+        times = step_times_on_conflict!(),
     );
     let written: HashSet<(String, String)> = connection
         .prepare_cached(&sql)?
@@ -114,26 +132,31 @@ pub(super) fn save_steps(
 }
 
 /// Inserts or updates a step record with its wait columns (never one
-/// already completed). The caller has checked the lease in this transaction.
+/// already completed), and the event that settled it if one did. The caller
+/// has checked the lease in this transaction.
 pub(super) fn upsert_step(
     connection: &Connection,
     run_id: RunId,
     step: &StepRecord,
     wait: &WaitColumns,
+    settled_by_event: Option<i64>,
 ) -> Result<(), Error> {
     connection
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-               attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) \
+               attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
+               started_at, ended_at, settled_by_event) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
+               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16) \
              ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
                input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
                error = excluded.error, attempts = excluded.attempts, \
                wake_at = excluded.wake_at, event_name = excluded.event_name, \
                event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
-               updated_at = excluded.updated_at \
-             WHERE wf_step.status <> 'completed'",
-        )?
+               updated_at = excluded.updated_at, settled_by_event = excluded.settled_by_event, ",
+            step_times_on_conflict!(),
+            " WHERE wf_step.status <> 'completed'",
+        ))?
         .execute(params![
             run_id.to_string(),
             step.name,
@@ -149,6 +172,8 @@ pub(super) fn upsert_step(
             wait.filter,
             wait.run,
             step.updated_at,
+            step.started_at,
+            settled_by_event,
         ])?;
     Ok(())
 }
@@ -189,7 +214,8 @@ pub(super) fn journal_rows(
     connection
         .prepare_cached(
             "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
-             updated_at FROM wf_step WHERE instance_id = ?1 ORDER BY created_at, seq",
+             updated_at, started_at, ended_at FROM wf_step WHERE instance_id = ?1 \
+             ORDER BY created_at, seq",
         )?
         .query_map(params![run_id.to_string()], |row| StepRow::try_from(row))?
         .collect()

@@ -100,3 +100,52 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
         .collect();
     assert_eq!(ids, due, "the runs due by 1010, the earliest first");
 }
+
+/// A version 1 database upgrades in place: its steps get start times (their
+/// creation) and end times (their last write, if they completed or failed),
+/// and opening it again applies nothing twice.
+#[test]
+fn a_version_1_database_gets_step_times_backfilled() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    connection
+        .execute_batch(concat!(
+            include_str!("migrations/0001_schema.sql"),
+            "CREATE TABLE wf_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL); \
+             INSERT INTO wf_migration VALUES (1, 0); \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000001', 'w', 'running', 'null', 1, 1); \
+             INSERT INTO wf_step (instance_id, name, seq, kind, status, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000001', 'done', 0, 'run', 'completed', 10, 20), \
+               ('00000000-0000-0000-0000-000000000001', 'broke', 1, 'run', 'failed', 30, 40), \
+               ('00000000-0000-0000-0000-000000000001', 'nap', 2, 'sleep', 'sleeping', 50, 60);"
+        ))
+        .unwrap();
+    migrate(&mut connection).unwrap();
+    migrate(&mut connection).unwrap();
+    type Times = (String, Option<i64>, Option<i64>, Option<i64>);
+    let steps: Vec<Times> = connection
+        .prepare("SELECT name, started_at, ended_at, settled_by_event FROM wf_step ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        steps,
+        [
+            ("done".to_owned(), Some(10), Some(20), None),
+            ("broke".to_owned(), Some(30), Some(40), None),
+            ("nap".to_owned(), Some(50), None, None),
+        ]
+    );
+    let versions: Vec<i64> = connection
+        .prepare("SELECT version FROM wf_migration ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1, 2]);
+}

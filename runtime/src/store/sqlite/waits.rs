@@ -57,8 +57,8 @@ pub(super) fn resolve_wait(
     let run_id = lease.run_id.to_string();
     connection
         .prepare_cached(
-            "UPDATE wf_step SET status = 'completed', output = 'null', updated_at = ?1 \
-             WHERE instance_id = ?2 AND name = ?3 AND status = 'waiting'",
+            "UPDATE wf_step SET status = 'completed', output = 'null', updated_at = ?1, \
+             ended_at = ?1 WHERE instance_id = ?2 AND name = ?3 AND status = 'waiting'",
         )?
         .execute(params![now, run_id, step])?;
     let output: Option<String> = connection
@@ -90,7 +90,13 @@ pub(super) fn send_event_op(
             output: Some(sent.id.to_string()),
             ..step.clone()
         };
-        upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+        upsert_step(
+            connection,
+            lease.run_id,
+            &step,
+            &WaitColumns::default(),
+            None,
+        )?;
     }
     Ok(Ok(WriteOut::Sent(sent)))
 }
@@ -123,7 +129,11 @@ fn register_wait(
             while let Some(row) = rows.next()? {
                 let (id, data): (i64, String) = (row.get(0)?, row.get(1)?);
                 if matches_filter(&data, filter.as_ref()) {
-                    found = Some((event_output_json(id, &data), StepStatus::Completed));
+                    found = Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ));
                     break;
                 }
             }
@@ -143,7 +153,11 @@ fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name)?;
-                    Some((event_output_json(id, &data), StepStatus::Completed))
+                    Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ))
                 }
                 None => None,
             }
@@ -162,25 +176,31 @@ fn register_wait(
                     parsed.is_terminal().then(|| {
                         let outcome =
                             run_outcome_json(&status, output.as_deref(), error.as_deref());
-                        (outcome, run_wait_status(parsed))
+                        (outcome, run_wait_status(parsed), None)
                     })
                 }
             }
         }
     };
     match satisfied {
-        Some((output, status)) => {
+        Some((output, status, event)) => {
             let step = StepRecord {
                 status,
                 output: Some(output.clone()),
                 ..step.clone()
             };
-            upsert_step(connection, lease.run_id, &step, &WaitColumns::default())?;
+            upsert_step(
+                connection,
+                lease.run_id,
+                &step,
+                &WaitColumns::default(),
+                event,
+            )?;
             Ok(Ok(Some(output)))
         }
         None => {
             let columns = WaitColumns::of(wait);
-            upsert_step(connection, lease.run_id, step, &columns)?;
+            upsert_step(connection, lease.run_id, step, &columns, None)?;
             Ok(Ok(None))
         }
     }
@@ -259,7 +279,14 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
             continue;
         }
         let status = StepStatus::Completed;
-        complete_waiting_step(connection, &instance, &step, status, &output, event.now)?;
+        complete_waiting_step(
+            connection,
+            (&instance, &step),
+            status,
+            &output,
+            Some(id),
+            event.now,
+        )?;
         let run_id = parse_run_id(&instance)?;
         if target.is_some() {
             consume_signal(connection, id, run_id, &step)?;
@@ -269,21 +296,31 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
     Ok(SentEvent { id, woken })
 }
 
-/// Completes a waiting step with `output` and makes its run due now.
+/// Completes the waiting step `(run id, step name)` with `output`, ended
+/// now and settled by `settled_by_event` (an event or signal, `None` for
+/// an ended run), and makes its run due now.
 fn complete_waiting_step(
     connection: &Connection,
-    instance: &str,
-    step: &str,
+    (instance, step): (&str, &str),
     status: StepStatus,
     output: &str,
+    settled_by_event: Option<i64>,
     now: i64,
 ) -> Result<(), Error> {
     connection
         .prepare_cached(
-            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3 \
+            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3, ended_at = ?3, \
+             settled_by_event = ?6 \
              WHERE instance_id = ?4 AND name = ?5 AND status = 'waiting'",
         )?
-        .execute(params![status.as_str(), output, now, instance, step])?;
+        .execute(params![
+            status.as_str(),
+            output,
+            now,
+            instance,
+            step,
+            settled_by_event
+        ])?;
     // A suspended run becomes due; a running one keeps the wake in ready_at,
     // which its suspension honours (see Suspend), so no wake-up is lost.
     connection
@@ -328,7 +365,7 @@ pub(super) fn settle_run_waiters(
             } else {
                 StepStatus::Failed
             };
-            complete_waiting_step(connection, &instance, &step, status, outcome, now)?;
+            complete_waiting_step(connection, (&instance, &step), status, outcome, None, now)?;
             awaited.insert(*run_id);
         }
     }
