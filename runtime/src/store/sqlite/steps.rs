@@ -206,17 +206,19 @@ pub(super) fn holds_lease(connection: &Connection, lease: &Lease) -> Result<bool
         .is_some())
 }
 
+/// The columns of a [`StepRow`], in its order.
+pub(super) const STEP_COLUMNS: &str = "name, seq, kind, status, input, output, error, attempts, \
+    wake_at, updated_at, started_at, ended_at";
+
 /// A run's step rows, in the order the run reached them.
 pub(super) fn journal_rows(
     connection: &Connection,
     run_id: RunId,
 ) -> rusqlite::Result<Vec<StepRow>> {
     connection
-        .prepare_cached(
-            "SELECT name, seq, kind, status, input, output, error, attempts, wake_at, \
-             updated_at, started_at, ended_at FROM wf_step WHERE instance_id = ?1 \
-             ORDER BY created_at, seq",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {STEP_COLUMNS} FROM wf_step WHERE instance_id = ?1 ORDER BY created_at, seq"
+        ))?
         .query_map(params![run_id.to_string()], |row| StepRow::try_from(row))?
         .collect()
 }

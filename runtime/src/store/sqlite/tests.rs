@@ -1,11 +1,16 @@
 //! Unit tests of the SQLite backend's own queries: the order and the query
-//! plans of claims.
+//! plans of claims and run lists, and the upgrade of a version 1 database.
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
 use super::migrate::migrate;
+use super::reads::list_runs_query;
 use super::writer::apply_op;
+use crate::model::ids::RunId;
+use crate::model::listing::{RunCursor, RunFilter};
+use crate::model::status::RunStatus;
 use crate::store::ClaimRequest;
 use crate::store::ops::{WriteOp, WriteOut};
 
@@ -148,4 +153,103 @@ fn a_version_1_database_gets_step_times_backfilled() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(versions, [1, 2]);
+}
+
+/// The run lists read a page by index, in order, from the cursor on, for
+/// every filter they narrow by, however many runs there are; before and
+/// after `ANALYZE`. Several statuses read one indexed branch each and sort
+/// only what those branches return.
+#[test]
+fn run_lists_read_by_index_in_order() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               finished_at, parent_id) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 7), \
+               CASE i % 4 WHEN 0 THEN 'completed' WHEN 1 THEN 'failed' \
+                 WHEN 2 THEN 'pending' ELSE 'running' END, \
+               'null', i, i, CASE WHEN i % 4 < 2 THEN i + 5 END, \
+               CASE WHEN i % 10 = 0 THEN printf('00000000-0000-0000-0000-%012d', i / 10) END \
+             FROM n",
+        )
+        .unwrap();
+    let parent: RunId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+    let cursor = RunCursor {
+        created_at: 10_000,
+        id: "00000000-0000-0000-0000-000000010000".parse().unwrap(),
+    };
+    let shapes = [
+        ("every run", RunFilter::new(), "wf_instance_created"),
+        (
+            "a status",
+            RunFilter::new().statuses([RunStatus::Failed]),
+            "wf_instance_status_created",
+        ),
+        (
+            "a workflow",
+            RunFilter::new().workflow("w3"),
+            "wf_instance_workflow_created",
+        ),
+        (
+            "a workflow and a status",
+            RunFilter::new()
+                .workflow("w3")
+                .statuses([RunStatus::Completed]),
+            "wf_instance_list",
+        ),
+        (
+            "a parent",
+            RunFilter::new().parent(parent),
+            "wf_instance_parent",
+        ),
+        (
+            "a page after the first",
+            RunFilter::new().after(cursor),
+            "wf_instance_created",
+        ),
+        (
+            "a status, after the first page",
+            RunFilter::new()
+                .statuses([RunStatus::Pending])
+                .after(cursor),
+            "wf_instance_status_created",
+        ),
+    ];
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        for (what, filter, index) in &shapes {
+            let (sql, values) = list_runs_query(filter);
+            let plan = query_plan(&connection, &sql, values);
+            assert!(
+                plan.contains(&format!("INDEX {index}")) && !plan.contains("TEMP B-TREE"),
+                "{when}, the list of {what} is not read by {index} in order:\n{plan}"
+            );
+        }
+        let several = RunFilter::new().statuses([RunStatus::Failed, RunStatus::Completed]);
+        let (sql, values) = list_runs_query(&several);
+        let plan = query_plan(&connection, &sql, values);
+        assert_eq!(
+            plan.matches("INDEX wf_instance_status_created").count(),
+            2,
+            "{when}, a branch per status:\n{plan}"
+        );
+        assert!(
+            !plan.contains("SCAN wf_instance\n") && !plan.ends_with("SCAN wf_instance"),
+            "{when}, several statuses scan the table:\n{plan}"
+        );
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+}
+
+fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String {
+    let plan: Vec<String> = connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params_from_iter(values), |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    plan.join("\n")
 }

@@ -25,3 +25,8 @@ CREATE INDEX wf_instance_list ON wf_instance (workflow, status, created_at, id);
 DROP INDEX wf_instance_parent;
 CREATE INDEX wf_instance_parent ON wf_instance (parent_id, created_at, id)
     WHERE parent_id IS NOT NULL;
+
+-- The per-minute series reads runs by when they first started and when they
+-- finished (the finish index also serves retention).
+CREATE INDEX wf_instance_started ON wf_instance (started_at) WHERE started_at IS NOT NULL;
+CREATE INDEX wf_instance_finished ON wf_instance (finished_at) WHERE finished_at IS NOT NULL;
