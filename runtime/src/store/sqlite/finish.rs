@@ -68,7 +68,6 @@ pub(super) fn finish_runs(
     // runs it cancelled are reported with each finish: stopping a run
     // locally twice is harmless.
     let mut ended = Vec::with_capacity(chunk.len());
-    let mut latest = 0;
     for &index in chunk {
         if let WriteOp::Finish {
             lease,
@@ -78,11 +77,10 @@ pub(super) fn finish_runs(
         } = &ops[index]
             && finished.contains(&lease.run_id.to_string())
         {
-            ended.push((lease.run_id, outcome));
-            latest = latest.max(*now);
+            ended.push((lease.run_id, outcome, *now));
         }
     }
-    let (cancelled, awaited) = after_finish(connection, &ended, latest)?;
+    let (cancelled, awaited) = after_finish(connection, &ended)?;
     let applied = |run_id: RunId| finished.contains(&run_id.to_string());
     let woke_waiters = |run_id: RunId| awaited.contains(&run_id);
     finish_results(ops, chunk, applied, woke_waiters, &cancelled, results);
@@ -143,25 +141,31 @@ fn cancel_timed_out_children(
     Ok(rest)
 }
 
-/// After runs ended: settles the steps waiting for them, and cancels the
-/// unfinished descendants of those that timed out. Returns the cancelled
-/// runs, and the ended runs whose waiters it settled.
+/// After runs ended (each with the time it ended): settles the steps
+/// waiting for them (at the latest of those times, as one batch), and
+/// cancels the unfinished descendants of those that timed out or were
+/// cancelled, at the time each ended. Returns the cancelled runs, and the
+/// ended runs whose waiters it settled.
 pub(super) fn after_finish(
     connection: &Connection,
-    ended: &[(RunId, &RunOutcome)],
-    now: i64,
+    ended: &[(RunId, &RunOutcome, i64)],
 ) -> Result<(Vec<RunId>, HashSet<RunId>), Error> {
     let mut settled = Vec::with_capacity(ended.len());
     let mut cancelled = Vec::new();
-    for (run_id, outcome) in ended {
+    for (run_id, outcome, now) in ended {
         let (status, output, error) = outcome_columns(outcome);
         let outcome_json = run_outcome_json(status.as_str(), output, error);
         settled.push((*run_id, outcome_json, status == RunStatus::Completed));
         if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, now)?);
+            cancelled.extend(cancel_tree(connection, *run_id, false, *now)?);
         }
     }
-    let awaited = settle_run_waiters(connection, &settled, now)?;
+    let latest = ended
+        .iter()
+        .map(|(_, _, now)| *now)
+        .max()
+        .unwrap_or_default();
+    let awaited = settle_run_waiters(connection, &settled, latest)?;
     Ok((cancelled, awaited))
 }
 

@@ -73,7 +73,7 @@ pub(super) fn time_out_overdue(connection: &Connection, now: i64, limit: usize) 
     for id in ids {
         let run_id = parse_run_id(&id)?;
         ended.push(run_id);
-        let (cancelled, _) = after_finish(connection, &[(run_id, &RunOutcome::TimedOut)], now)?;
+        let (cancelled, _) = after_finish(connection, &[(run_id, &RunOutcome::TimedOut, now)])?;
         ended.extend(cancelled);
     }
     Ok(Ok(WriteOut::Ended(ended)))
