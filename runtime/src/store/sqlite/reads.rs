@@ -182,13 +182,30 @@ fn event_rows(
 ) -> rusqlite::Result<(Vec<EventRow>, Vec<Woke>)> {
     let tx = connection.unchecked_transaction()?;
     let fetch = i64::try_from(filter.limit).unwrap_or(i64::MAX) + 1;
+    // Only the conditions that apply: `?1 IS NULL OR id < ?1` would keep
+    // the `before` keyset from seeking.
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(name) = &filter.name {
+        conditions.push("name = ?");
+        values.push(Value::Text(name.clone()));
+    }
+    if let Some(before) = filter.before {
+        conditions.push("id < ?");
+        values.push(Value::Integer(before));
+    }
+    values.push(Value::Integer(fetch));
+    let filtered = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
     let events: Vec<EventRow> = tx
-        .prepare_cached(
-            "SELECT id, name, data, target_run, created_at FROM wf_event \
-             WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
-        )?
-        .query_map(params![filter.name, filter.before, fetch], |row| {
+        .prepare_cached(&format!(
+            "SELECT id, name, data, target_run, created_at FROM wf_event {filtered} \
+             ORDER BY id DESC LIMIT ?"
+        ))?
+        .query_map(params_from_iter(values), |row| {
             Ok((
                 row.get(0)?,
                 row.get(1)?,
@@ -239,15 +256,16 @@ fn event_infos(events: Vec<EventRow>, woke: Vec<Woke>) -> Result<Vec<EventInfo>,
 
 /// The per-minute counts of runs first started, completed, and failed or
 /// timed out in `[from, until)` (whole minutes), by the started and
-/// finished indexes.
-const SERIES_SQL: &str = "\
+/// finished indexes (`+status` keeps the planner off the status index,
+/// which would read every finished run).
+pub(super) const SERIES_SQL: &str = "\
     SELECT started_at - started_at % 60000, 0, COUNT(*) FROM wf_instance \
       WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1 \
     UNION ALL \
     SELECT finished_at - finished_at % 60000, \
       CASE WHEN status = 'completed' THEN 1 ELSE 2 END, COUNT(*) FROM wf_instance \
       WHERE finished_at >= ?1 AND finished_at < ?2 \
-      AND status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2";
+      AND +status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2";
 
 impl ReadStore for SqliteStore {
     fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {

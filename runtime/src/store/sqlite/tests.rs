@@ -6,7 +6,7 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
 use super::migrate::migrate;
-use super::reads::list_runs_query;
+use super::reads::{SERIES_SQL, list_runs_query};
 use super::writer::apply_op;
 use crate::model::ids::RunId;
 use crate::model::listing::{RunCursor, RunFilter};
@@ -252,4 +252,32 @@ fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String 
         .collect::<Result<_, _>>()
         .unwrap();
     plan.join("\n")
+}
+
+/// The per-minute series reads the runs started and finished in its range
+/// by their time indexes, not every run of a status.
+#[test]
+fn the_series_reads_by_the_time_indexes() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               started_at, finished_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'completed', 'null', \
+               i * 1000, i * 1000, i * 1000, i * 1000 + 500 FROM n",
+        )
+        .unwrap();
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        let values = vec![Value::Integer(60_000), Value::Integer(120_000)];
+        let plan = query_plan(&connection, SERIES_SQL, values);
+        assert!(
+            plan.contains("INDEX wf_instance_started")
+                && plan.contains("INDEX wf_instance_finished")
+                && !plan.contains("SCAN wf_instance"),
+            "{when}, the series reads more than its range:\n{plan}"
+        );
+        connection.execute_batch("ANALYZE").unwrap();
+    }
 }
