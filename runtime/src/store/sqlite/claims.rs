@@ -5,6 +5,7 @@
 use rusqlite::{Connection, params};
 
 use super::steps::journal_rows;
+use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::WriteOut;
@@ -12,7 +13,7 @@ use crate::store::rows::{parse_run_id, step_record};
 use crate::store::{ClaimRequest, ClaimedRun, Lease};
 
 /// Hands back the runs the last engine left `running`.
-pub(super) fn recover(connection: &Connection, now: i64) -> Result<Result<WriteOut, Error>, Error> {
+pub(super) fn recover(connection: &Connection, now: i64) -> Applied {
     // Runs the last engine left `running` are due since before any
     // other (`ready_at` 0): claims take the earliest first, so they
     // go ahead of the backlog instead of waiting behind every run

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::finish::cancel_tree;
 use super::steps::{holds_lease, save_step, upsert_step};
-use super::writer::{Slots, optional_integer, optional_text, values_list};
+use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{WriteOp, WriteOut};
@@ -17,8 +17,6 @@ use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status};
 use crate::store::{
     ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome, Wait,
 };
-
-type Applied = Result<Result<WriteOut, Error>, Error>;
 
 /// The run that holds `run`'s idempotency key.
 fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::writer::{Slots, optional_integer, optional_text, values_list};
+use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{WriteOp, WriteOut};
@@ -26,11 +26,7 @@ macro_rules! step_times_on_conflict {
 }
 
 /// Saves one step record, fenced by `lease` (never over a completed one).
-pub(super) fn save_step(
-    connection: &Connection,
-    lease: &Lease,
-    step: &StepRecord,
-) -> Result<Result<WriteOut, Error>, Error> {
+pub(super) fn save_step(connection: &Connection, lease: &Lease, step: &StepRecord) -> Applied {
     let written = connection
         .prepare_cached(concat!(
             "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, \
@@ -179,12 +175,7 @@ pub(super) fn upsert_step(
 }
 
 /// The result of a step write (see [`crate::store::rows::unwritten_step`]).
-fn step_saved(
-    connection: &Connection,
-    written: bool,
-    lease: &Lease,
-    step: &StepRecord,
-) -> Result<Result<WriteOut, Error>, Error> {
+fn step_saved(connection: &Connection, written: bool, lease: &Lease, step: &StepRecord) -> Applied {
     if written {
         return Ok(Ok(WriteOut::Done));
     }
@@ -224,11 +215,7 @@ pub(super) fn journal_rows(
 }
 
 /// Appends a log line of a run, once per key (a replay does not log twice).
-pub(super) fn append_log(
-    connection: &Connection,
-    lease: &Lease,
-    line: &LogLine,
-) -> Result<Result<WriteOut, Error>, Error> {
+pub(super) fn append_log(connection: &Connection, lease: &Lease, line: &LogLine) -> Applied {
     if !holds_lease(connection, lease)? {
         return Ok(Err(Error::LeaseLost {
             run_id: lease.run_id,

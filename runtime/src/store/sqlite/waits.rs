@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::steps::{holds_lease, upsert_step};
+use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::status::{RunStatus, StepStatus};
@@ -19,8 +20,6 @@ use crate::store::rows::{
 use crate::store::{
     Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,
 };
-
-type Applied = Result<Result<WriteOut, Error>, Error>;
 
 impl WaitStore for SqliteStore {
     crate::store::ops::queued_wait_writes!();

@@ -37,6 +37,10 @@ pub(super) struct SqliteWriter {
 /// One result per write of a batch.
 pub(super) type Results = BatchResults<WriteOut>;
 
+/// What applying one write returns: the outer error fails the transaction,
+/// the inner one refuses this write alone.
+pub(super) type Applied = Result<Result<WriteOut, Error>, Error>;
+
 /// The results of a batch as they are filled in, by the position of the write.
 pub(super) type Slots = [Option<Result<WriteOut, Error>>];
 
@@ -110,10 +114,7 @@ fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Erro
 
 /// Applies one write. The outer error fails the transaction; the inner one
 /// refuses this write alone.
-pub(super) fn apply_op(
-    connection: &Connection,
-    op: &WriteOp,
-) -> Result<Result<WriteOut, Error>, Error> {
+pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
     match op {
         WriteOp::Recover { now } => claims::recover(connection, *now),
         WriteOp::Create(_) => {
