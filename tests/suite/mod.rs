@@ -56,6 +56,7 @@ mod input_checks;
 mod journal;
 mod maintenance;
 mod properties;
+mod reads;
 mod retries;
 mod sagas;
 mod startup;

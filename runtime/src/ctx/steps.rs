@@ -300,6 +300,9 @@ impl<C> StepBuilder<'_, C> {
             attempt += 1;
             // The body runs only once the results before it are committed.
             ctx.save_unsaved().await;
+            // The store keeps the first start it is given, so a step's
+            // start is its first attempt's, whichever record lands first.
+            let attempt_started = Some(clock.now_ms());
             let busy = Busy::working(&ctx.run).await;
             let attempt_future = body(attempt);
             let timed_out = async {
@@ -323,6 +326,7 @@ impl<C> StepBuilder<'_, C> {
                     StepRecord {
                         attempts: attempt,
                         input: input.clone(),
+                        started_at: attempt_started,
                         ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
                     },
                 );
@@ -348,6 +352,7 @@ impl<C> StepBuilder<'_, C> {
             let base = StepRecord {
                 attempts: attempt,
                 input: input.clone(),
+                started_at: attempt_started,
                 ..ctx.record(name, seq, StepKind::Run, StepStatus::Completed)
             };
             match outcome {
