@@ -2,7 +2,7 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a

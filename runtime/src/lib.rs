@@ -48,6 +48,11 @@
 //!   reused idempotency key with another input) is rejected before anything
 //!   is written.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "durable needs a backend: enable its `sqlite` (default) or `postgres` cargo feature"
+);
+
 mod core;
 mod ctx;
 mod engine;
@@ -84,6 +89,7 @@ pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;
 pub use model::trigger::TriggerOptions;
 pub use model::workflow::{Failure, StepKind, StepManifest};
+#[cfg(feature = "sqlite")]
 pub use store::sqlite::Durability;
 pub use uuid::Uuid;
 

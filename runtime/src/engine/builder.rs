@@ -26,21 +26,18 @@ use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::limits::Limits;
-use crate::store::postgres::PostgresStore;
-use crate::store::sqlite::{Durability, SqliteLocation, SqliteStore};
+use crate::store::open::{self, DEFAULT_LEASE, OpenOptions, StoreLocation};
+#[cfg(feature = "sqlite")]
+use crate::store::sqlite::Durability;
 use crate::store::{Store, StoreSignal};
-
-/// Where the engine keeps its runs.
-#[derive(Debug, Clone)]
-enum Backend {
-    Sqlite(SqliteLocation),
-    Postgres { url: String, schema: Option<String> },
-}
 
 /// Configures and starts an [`Engine`].
 /// Configures and starts an [`Engine`].
 pub struct EngineBuilder {
-    backend: Backend,
+    /// `None` until one is chosen, in a build without SQLite (whose default
+    /// is the file `durable.db`).
+    backend: Option<StoreLocation>,
+    #[cfg(feature = "sqlite")]
     durability: Durability,
     registry: HashMap<&'static str, Registered>,
     concurrency: usize,
@@ -66,14 +63,16 @@ impl EngineBuilder {
     /// The defaults: see [`Engine::builder`].
     pub(super) fn new() -> Self {
         EngineBuilder {
-            backend: Backend::Sqlite(SqliteLocation::File(PathBuf::from("durable.db"))),
+            backend: cfg!(feature = "sqlite")
+                .then(|| StoreLocation::SqliteFile(PathBuf::from("durable.db"))),
+            #[cfg(feature = "sqlite")]
             durability: Durability::default(),
             registry: HashMap::new(),
             concurrency: 64,
             keep_in_memory: Duration::from_secs(1),
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
-            lease: crate::store::postgres::DEFAULT_LEASE,
+            lease: DEFAULT_LEASE,
             retention: Retention::default(),
             retention_overrides: HashMap::new(),
             errors: Vec::new(),
@@ -82,34 +81,38 @@ impl EngineBuilder {
 
     /// Stores runs in the SQLite file at `path` (the default is `durable.db`
     /// in the working directory).
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.backend = Backend::Sqlite(SqliteLocation::File(path.into()));
+        self.backend = Some(StoreLocation::SqliteFile(path.into()));
         self
     }
 
     /// Stores runs in an in-memory SQLite database, lost when the engine
     /// stops: for tests and demos.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_memory(mut self) -> Self {
-        self.backend = Backend::Sqlite(SqliteLocation::Memory);
+        self.backend = Some(StoreLocation::SqliteMemory);
         self
     }
 
     /// Stores runs in PostgreSQL at `url` (`postgres://user@host/db`), shared
     /// by any number of engines (workers) in any number of processes.
+    #[cfg(feature = "postgres")]
     pub fn postgres(mut self, url: impl Into<String>) -> Self {
-        self.backend = Backend::Postgres {
+        self.backend = Some(StoreLocation::Postgres {
             url: url.into(),
             schema: None,
-        };
+        });
         self
     }
 
     /// With [`postgres`](EngineBuilder::postgres): keeps the tables in this
     /// PostgreSQL schema (created if missing) instead of the default one.
+    #[cfg(feature = "postgres")]
     pub fn postgres_schema(mut self, schema: impl Into<String>) -> Self {
         match &mut self.backend {
-            Backend::Postgres { schema: slot, .. } => *slot = Some(schema.into()),
-            Backend::Sqlite(_) => self.errors.push(
+            Some(StoreLocation::Postgres { schema: slot, .. }) => *slot = Some(schema.into()),
+            _ => self.errors.push(
                 "postgres_schema needs a PostgreSQL backend: call .postgres(url) first".into(),
             ),
         }
@@ -139,49 +142,16 @@ impl EngineBuilder {
     /// assert!(!error.to_string().contains("secret"));
     /// # }
     /// ```
-    pub fn database_url(self, url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return self.postgres(url);
+    pub fn database_url(mut self, url: &str) -> Self {
+        match open::parse_url(url) {
+            Ok(location) => self.backend = Some(location),
+            Err(problem) => self.errors.push(problem),
         }
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            return self.sqlite_memory();
-        }
-        let problem = match url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Some("") => format!(
-                "the database URL {url:?} names no file: use sqlite://FILE, or sqlite::memory: for an in-memory database"
-            ),
-            Some(path) if path.contains('?') => format!(
-                "the SQLite database URL {url:?} has query parameters, which durable does not read: use sqlite://FILE"
-            ),
-            Some(path) => return self.sqlite_file(path),
-            None => {
-                // Only the scheme: the rest may hold a password.
-                let scheme = url
-                    .split_once(':')
-                    .map(|(scheme, _)| scheme)
-                    .filter(|scheme| {
-                        !scheme.is_empty()
-                            && scheme
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                    });
-                match scheme {
-                    Some(scheme) => format!(
-                        "unsupported database URL scheme `{scheme}`: use postgres://..., sqlite://FILE or sqlite::memory:"
-                    ),
-                    None => "the database URL has no scheme: use postgres://..., sqlite://FILE or sqlite::memory:".to_owned(),
-                }
-            }
-        };
-        let mut builder = self;
-        builder.errors.push(problem);
-        builder
+        self
     }
 
     /// Sets what a commit guarantees; see [`Durability`].
+    #[cfg(feature = "sqlite")]
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -303,14 +273,18 @@ impl EngineBuilder {
                 "retention_for names workflow `{unknown}`, which is not registered"
             )));
         }
-        let store: Arc<dyn Store> = match &self.backend {
-            Backend::Sqlite(location) => {
-                Arc::new(SqliteStore::open(location, self.durability).await?)
-            }
-            Backend::Postgres { url, schema } => {
-                Arc::new(PostgresStore::open(url, schema.as_deref(), self.lease).await?)
-            }
+        let Some(location) = &self.backend else {
+            return Err(Error::Config(
+                "no database chosen: call .postgres(url) or .database_url(url) on the builder"
+                    .into(),
+            ));
         };
+        let options = OpenOptions {
+            #[cfg(feature = "sqlite")]
+            durability: self.durability,
+            lease: self.lease,
+        };
+        let store: Arc<dyn Store> = open::open(location, options).await?;
         let mut crons = Vec::new();
         for registered in self.registry.values() {
             if let Some((expression, zone, overlap)) = registered.cron {

@@ -9,12 +9,15 @@
 
 pub(crate) mod listing;
 pub(crate) mod maintenance;
+pub(crate) mod open;
 pub(crate) mod ops;
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod reads;
 pub(crate) mod records;
 pub(crate) mod rows;
 pub(crate) mod runs;
+#[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 pub(crate) mod waits;
 pub(crate) mod writer;

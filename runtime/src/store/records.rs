@@ -25,6 +25,10 @@ pub(crate) struct NewRun {
     /// When it times out (ms).
     pub deadline_at: Option<i64>,
     /// The run that started it, for a child run.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only the PostgreSQL backend reads it")
+    )]
     pub parent_id: Option<RunId>,
     /// Claims the run as it is created: it is written `running` under a
     /// lease with token 1 and one execution, and no claim picks it up. An
@@ -73,6 +77,10 @@ pub(crate) struct ClaimRequest {
     pub workflows: std::sync::Arc<str>,
     /// When the leases of the claimed runs expire (ms), on a store whose
     /// leases expire.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only the PostgreSQL backend reads it")
+    )]
     pub lease_expires_at: Option<i64>,
 }
 
@@ -144,6 +152,10 @@ pub(crate) struct DeleteFinished {
 }
 
 /// What a store tells the engine that another process did.
+#[cfg_attr(
+    not(feature = "postgres"),
+    allow(dead_code, reason = "only PostgreSQL has other processes to hear from")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StoreSignal {
     /// Runs may have become due (triggered, woken, released).

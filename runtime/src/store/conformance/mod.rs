@@ -3,7 +3,9 @@
 //! `every_case!` runs it on every backend.
 
 mod cases;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod read_cases;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod support;
