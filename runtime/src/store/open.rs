@@ -14,7 +14,8 @@ use crate::store::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 use crate::store::sqlite::{Durability, SqliteLocation, SqliteStore};
 
-/// How long a claim on a shared database holds a run unless renewed.
+/// How long a claim holds a run before another worker may take it, unless
+/// the engine renews it (the default of `EngineBuilder::lease`).
 pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// Where the engine keeps its runs.
@@ -167,7 +168,7 @@ mod tests {
         ));
         assert!(matches!(
             parse_url("sqlite:///tmp/x.db"),
-            Ok(StoreLocation::SqliteFile(path)) if path == PathBuf::from("/tmp/x.db")
+            Ok(StoreLocation::SqliteFile(path)) if path == std::path::Path::new("/tmp/x.db")
         ));
         let error = parse_url("mysql://app:secret@db/app").unwrap_err();
         assert!(

@@ -2,7 +2,8 @@
 
 use super::cases::{self, every_case};
 use super::support::{postgres_url, unique_schema};
-use crate::store::postgres::{DEFAULT_LEASE, PostgresStore};
+use crate::store::open::DEFAULT_LEASE;
+use crate::store::postgres::PostgresStore;
 
 macro_rules! conformance_cases {
     ($($case:ident),* $(,)?) => {

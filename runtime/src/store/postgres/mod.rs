@@ -48,10 +48,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The most writes one group commit applies in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// How long a claim holds a run before another worker may take it, unless
-/// the engine renews it (the default of `EngineBuilder::lease`).
-pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
-
 /// How long opening a connection may take, the server's answer to the
 /// start-up included, unless the URL's `connect_timeout` (whole seconds, as
 /// in libpq) says otherwise: a server that accepts and never answers must
