@@ -39,10 +39,22 @@ macro_rules! every_case {
             a_run_can_be_claimed_as_it_is_created,
             a_suspension_saves_the_steps_it_carries,
             a_finish_saves_the_steps_it_carries,
+            runs_are_listed_newest_first,
+            run_filters_narrow_the_list,
+            runs_are_found_by_text,
+            runs_are_listed_by_parent,
+            pages_walk_every_run_once,
+            page_sizes_outside_1_to_200_are_refused,
+            runs_are_counted_by_workflow_and_status,
+            the_series_counts_each_minute,
+            run_detail_has_steps_and_children,
+            events_are_listed_with_the_runs_they_woke,
         );
     };
 }
 pub(super) use every_case;
+
+pub(super) use super::read_cases::*;
 
 const NOW: i64 = 1_700_000_000_000;
 

@@ -4,5 +4,6 @@
 
 mod cases;
 mod postgres;
+mod read_cases;
 mod sqlite;
 mod support;
