@@ -53,7 +53,8 @@ pub(super) async fn claim(
          WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
          RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, \
            (SELECT json_agg(json_build_array(s.name, s.seq, s.kind, s.status, s.input::text, \
-              s.output::text, s.error, s.attempts, s.wake_at, s.updated_at) \
+              s.output::text, s.error, s.attempts, s.wake_at, s.updated_at, s.started_at, \
+              s.ended_at) \
               ORDER BY s.created_at, s.seq) \
             FROM wf_step AS s WHERE s.instance_id = wf_instance.id AND executions > 1)::text",
     )

@@ -28,7 +28,7 @@ finished AS ( \
 settled AS ( \
   UPDATE wf_step AS s SET \
     status = CASE WHEN f.completed THEN 'completed' ELSE 'failed' END, \
-    output = f.outcome::jsonb, updated_at = f.now \
+    output = f.outcome::jsonb, updated_at = f.now, ended_at = f.now \
   FROM finished AS f WHERE s.wait_run = f.id AND s.status = 'waiting' \
   RETURNING s.instance_id, f.now, f.id AS awaited), \
 woken AS ( \
@@ -136,7 +136,7 @@ pub(super) async fn cancel_timed_out_children(
             continue;
         }
         for step in steps {
-            upsert_step(connection, lease, step, &WaitColumns::default()).await?;
+            upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
         }
         let mut cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
         cancelled.retain(|run_id| *run_id != lease.run_id);
@@ -216,7 +216,7 @@ pub(super) async fn settle_run_waiters(
         "WITH settled AS ( \
            UPDATE wf_step AS s SET \
              status = CASE WHEN o.completed THEN 'completed' ELSE 'failed' END, \
-             output = o.outcome::jsonb, updated_at = $4 \
+             output = o.outcome::jsonb, updated_at = $4, ended_at = $4 \
            FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS o(id, outcome, completed) \
            WHERE s.wait_run = o.id::uuid AND s.status = 'waiting' \
            RETURNING s.instance_id), \

@@ -11,6 +11,7 @@ use crate::model::ids::RunId;
 pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_tables.sql")),
     (2, include_str!("migrations/0002_no_foreign_keys.sql")),
+    (3, include_str!("migrations/0003_step_times.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

@@ -24,7 +24,7 @@ use crate::store::{
 };
 
 /// Creates, step results and finishes as one statement, each kind a
-/// multi-row write over arrays (`$1`–`$33`); [`hot_writes_sql`] leaves out
+/// multi-row write over arrays (`$1`–`$34`); [`hot_writes_sql`] leaves out
 /// the kinds a batch does not hold (their arrays are bound, empty, and
 /// unused):
 /// - `created`: new runs; one claimed as it is created (it has an owner)
@@ -361,13 +361,13 @@ pub(super) async fn start_child(
     notes.wake = true;
     if wait {
         let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
-        upsert_step(connection, lease, step, &columns).await?;
+        upsert_step(connection, lease, step, &columns, None).await?;
     } else {
         let step = StepRecord {
             output: Some(format!("\"{}\"", child.id)),
             ..step.clone()
         };
-        upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
+        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
     }
     Ok(Ok(WriteOut::Done))
 }

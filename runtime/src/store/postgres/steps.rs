@@ -16,20 +16,25 @@ use crate::store::{Lease, LogLine, StepRecord};
 pub(super) const HOT_SAVED: &str = "\
 saved AS ( \
   INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-    attempts, wake_at, created_at, updated_at) \
+    attempts, wake_at, created_at, updated_at, started_at, ended_at) \
   SELECT v.id::uuid, v.name, v.seq, v.kind, v.status, v.input::jsonb, v.output::jsonb, \
-    v.error, v.attempts, v.wake_at, v.updated_at, v.updated_at \
+    v.error, v.attempts, v.wake_at, v.updated_at, v.updated_at, \
+    COALESCE(v.started_at, v.updated_at), \
+    CASE WHEN v.status IN ('completed', 'failed') THEN v.updated_at END \
   FROM UNNEST($12::text[], $13::text[], $14::bigint[], $15::text[], $16::text[], \
     $17::text[], $18::text[], $19::text[], $20::int[], $21::bigint[], $22::bigint[], \
-    $23::bigint[]) \
+    $23::bigint[], $34::bigint[]) \
     AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, \
-      token) \
+      token, started_at) \
   WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
     AND i.lease_token = v.token AND (i.status = 'running') IS TRUE FOR SHARE) \
   ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
     input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
     error = excluded.error, attempts = excluded.attempts, \
-    wake_at = excluded.wake_at, updated_at = excluded.updated_at \
+    wake_at = excluded.wake_at, updated_at = excluded.updated_at, \
+    started_at = COALESCE(wf_step.started_at, excluded.started_at), \
+    ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
+      THEN COALESCE(wf_step.ended_at, excluded.ended_at) END \
   WHERE wf_step.status <> 'completed' \
   RETURNING instance_id, name)";
 
@@ -69,6 +74,8 @@ pub(super) struct SaveColumns {
     pub(super) wake_ats: Vec<Option<i64>>,
     pub(super) updated_ats: Vec<i64>,
     pub(super) tokens: Vec<i64>,
+    /// The start each record carries, if any (see [`StepRecord::started_at`]).
+    pub(super) started_ats: Vec<Option<i64>>,
 }
 
 impl SaveColumns {
@@ -86,22 +93,30 @@ impl SaveColumns {
         self.wake_ats.push(step.wake_at);
         self.updated_ats.push(step.updated_at);
         self.tokens.push(lease.token);
+        self.started_ats.push(step.started_at);
     }
 }
 
 /// Inserts or updates a step record with its wait columns (never one
 /// already completed), fenced by the run's lease; returns whether it wrote.
+/// `settled_by` is the event that completed the waiting step, if one did.
+/// The step keeps the start first stored (else the record's, else this
+/// write's time), and ends at this write's time the first time it is
+/// completed or failed.
 pub(super) async fn upsert_step(
     connection: &mut PgConnection,
     lease: &Lease,
     step: &StepRecord,
     wait: &WaitColumns,
+    settled_by: Option<i64>,
 ) -> Result<bool, Error> {
     let written = sqlx::query(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
-           attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at) \
+           attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
+           started_at, ended_at, settled_by_event) \
          SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
-           $13::uuid, $14, $14 \
+           $13::uuid, $14, $14, COALESCE($16, $14), \
+           CASE WHEN $5 IN ('completed', 'failed') THEN $14 END, $17 \
          WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $15 \
            AND (status = 'running') IS TRUE FOR SHARE) \
          ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
@@ -109,7 +124,11 @@ pub(super) async fn upsert_step(
            error = excluded.error, attempts = excluded.attempts, \
            wake_at = excluded.wake_at, event_name = excluded.event_name, \
            event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
-           updated_at = excluded.updated_at \
+           updated_at = excluded.updated_at, \
+           started_at = COALESCE(wf_step.started_at, excluded.started_at), \
+           ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
+             THEN COALESCE(wf_step.ended_at, excluded.ended_at) END, \
+           settled_by_event = excluded.settled_by_event \
          WHERE wf_step.status <> 'completed'",
     )
     .bind(lease.run_id.to_string())
@@ -127,6 +146,8 @@ pub(super) async fn upsert_step(
     .bind(&wait.run)
     .bind(step.updated_at)
     .bind(lease.token)
+    .bind(step.started_at)
+    .bind(settled_by)
     .execute(connection)
     .await?
     .rows_affected();
@@ -194,7 +215,8 @@ pub(super) async fn append_log(
 pub(super) async fn load_journal(pool: &PgPool, run_id: RunId) -> Result<Vec<StepRecord>, Error> {
     let rows: Vec<StepRow> = sqlx::query_as(
         "SELECT name, seq, kind, status, input::text, output::text, error, \
-         attempts::bigint, wake_at, updated_at FROM wf_step WHERE instance_id = $1::uuid \
+         attempts::bigint, wake_at, updated_at, started_at, ended_at FROM wf_step \
+         WHERE instance_id = $1::uuid \
          ORDER BY created_at, seq",
     )
     .bind(run_id.to_string())

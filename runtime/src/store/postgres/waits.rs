@@ -34,7 +34,9 @@ pub(super) async fn register_wait(
     step: &StepRecord,
     wait: &Wait,
 ) -> Result<Result<Option<String>, Error>, Error> {
-    let satisfied: Option<(String, StepStatus)> = match wait {
+    // What satisfies the wait at once: the step's output and status, and
+    // the event that settled it, if one did.
+    let satisfied: Option<(String, StepStatus, Option<i64>)> = match wait {
         Wait::Event {
             name,
             filter,
@@ -57,7 +59,13 @@ pub(super) async fn register_wait(
                 .bind(lease.run_id.to_string())
                 .fetch_optional(&mut *connection)
                 .await?
-                .map(|(id, data)| (event_output_json(id, &data), StepStatus::Completed)),
+                .map(|(id, data)| {
+                    (
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    )
+                }),
                 None => None,
             }
         }
@@ -74,7 +82,11 @@ pub(super) async fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name).await?;
-                    Some((event_output_json(id, &data), StepStatus::Completed))
+                    Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ))
                 }
                 None => None,
             }
@@ -100,25 +112,32 @@ pub(super) async fn register_wait(
                         } else {
                             StepStatus::Failed
                         };
-                        (outcome, step_status)
+                        (outcome, step_status, None)
                     })
                 }
             }
         }
     };
     match satisfied {
-        Some((output, status)) => {
+        Some((output, status, settled_by)) => {
             let step = StepRecord {
                 status,
                 output: Some(output.clone()),
                 ..step.clone()
             };
-            upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
+            upsert_step(
+                connection,
+                lease,
+                &step,
+                &WaitColumns::default(),
+                settled_by,
+            )
+            .await?;
             Ok(Ok(Some(output)))
         }
         None => {
             let columns = WaitColumns::of(wait);
-            upsert_step(connection, lease, step, &columns).await?;
+            upsert_step(connection, lease, step, &columns, None).await?;
             Ok(Ok(None))
         }
     }
@@ -198,6 +217,7 @@ pub(super) async fn send_event(
             &step,
             StepStatus::Completed,
             &output,
+            id,
             event.now,
         )
         .await?;
@@ -210,18 +230,21 @@ pub(super) async fn send_event(
     Ok(SentEvent { id, woken })
 }
 
-/// Completes a waiting step and makes its run due now (a running run keeps
-/// the wake in `ready_at`, which its suspension honours).
+/// Completes a waiting step as settled by the event `event`, and makes its
+/// run due now (a running run keeps the wake in `ready_at`, which its
+/// suspension honours).
 pub(super) async fn complete_waiting_step(
     connection: &mut PgConnection,
     instance: &str,
     step: &str,
     status: StepStatus,
     output: &str,
+    event: i64,
     now: i64,
 ) -> Result<(), Error> {
     sqlx::query(
-        "UPDATE wf_step SET status = $1, output = $2::jsonb, updated_at = $3 \
+        "UPDATE wf_step SET status = $1, output = $2::jsonb, updated_at = $3, ended_at = $3, \
+           settled_by_event = $6 \
          WHERE instance_id = $4::uuid AND name = $5 AND status = 'waiting'",
     )
     .bind(status.as_str())
@@ -229,6 +252,7 @@ pub(super) async fn complete_waiting_step(
     .bind(now)
     .bind(instance)
     .bind(step)
+    .bind(event)
     .execute(&mut *connection)
     .await?;
     sqlx::query(
@@ -260,7 +284,8 @@ pub(super) async fn resolve_wait(
     }
     let output: Option<Option<String>> = sqlx::query_scalar(
         "WITH resolved AS ( \
-           UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1 \
+           UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1, \
+             ended_at = $1 \
            WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' RETURNING output) \
          SELECT COALESCE((SELECT output::text FROM resolved), \
            (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))",
@@ -295,7 +320,7 @@ pub(super) async fn send_event_from(
             output: Some(sent.id.to_string()),
             ..step.clone()
         };
-        upsert_step(connection, lease, &step, &WaitColumns::default()).await?;
+        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
     }
     Ok(Ok(WriteOut::Sent(sent)))
 }

@@ -200,7 +200,7 @@ pub(super) async fn apply_hot(
     {
         // A lone step result (a run's steps one after another): the
         // single-row statement costs less than the multi-row one.
-        let written = upsert_step(connection, lease, step, &WaitColumns::default()).await?;
+        let written = upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
         results[*index] = Some(step_saved(connection, written, lease, step).await?);
         return Ok(());
     }
@@ -281,6 +281,7 @@ pub(super) async fn apply_hot(
         .bind(&finishes.completed)
         .bind(FINISHED_CHANNEL)
         .bind(WAKE_CHANNEL)
+        .bind(&saves.started_ats)
         .fetch_all(&mut *connection)
         .await?;
     let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();
