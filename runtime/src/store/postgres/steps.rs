@@ -193,12 +193,17 @@ pub(super) async fn append_log(
     lease: &Lease,
     line: &LogLine,
 ) -> Applied {
-    if !holds_lease(connection, lease).await? {
-        return Ok(lease_lost(lease));
-    }
-    sqlx::query(
-        "INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
-         VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (instance_id, key) DO NOTHING",
+    // The lease check is part of the statement, so the write is fenced
+    // without a transaction of its own (see `WriteOp::is_single_write`).
+    let held: bool = sqlx::query_scalar(
+        "WITH held AS ( \
+           SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $7 \
+             AND (status = 'running') IS TRUE FOR SHARE), \
+         appended AS ( \
+           INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
+           SELECT $1::uuid, $2, $3, $4::jsonb, $5, $6 WHERE EXISTS (SELECT 1 FROM held) \
+           ON CONFLICT (instance_id, key) DO NOTHING) \
+         SELECT EXISTS (SELECT 1 FROM held)",
     )
     .bind(lease.run_id.to_string())
     .bind(line.level.as_str())
@@ -206,9 +211,14 @@ pub(super) async fn append_log(
     .bind(&line.fields)
     .bind(&line.key)
     .bind(line.created_at)
-    .execute(&mut *connection)
+    .bind(lease.token)
+    .fetch_one(&mut *connection)
     .await?;
-    Ok(Ok(WriteOut::Done))
+    Ok(if held {
+        Ok(WriteOut::Done)
+    } else {
+        lease_lost(lease)
+    })
 }
 
 /// A run's journal, in the order its steps were first written.

@@ -279,24 +279,31 @@ pub(super) async fn resolve_wait(
     step: &str,
     now: i64,
 ) -> Applied {
-    if !holds_lease(connection, lease).await? {
-        return Ok(lease_lost(lease));
-    }
-    let output: Option<Option<String>> = sqlx::query_scalar(
-        "WITH resolved AS ( \
+    // The lease check is part of the statement, so the write is fenced
+    // without a transaction of its own (see `WriteOp::is_single_write`).
+    let (held, output): (bool, Option<String>) = sqlx::query_as(
+        "WITH held AS ( \
+           SELECT 1 FROM wf_instance WHERE id = $2::uuid AND lease_token = $4 \
+             AND (status = 'running') IS TRUE FOR SHARE), \
+         resolved AS ( \
            UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1, \
              ended_at = $1 \
-           WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' RETURNING output) \
-         SELECT COALESCE((SELECT output::text FROM resolved), \
+           WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' \
+             AND EXISTS (SELECT 1 FROM held) RETURNING output) \
+         SELECT EXISTS (SELECT 1 FROM held), COALESCE((SELECT output::text FROM resolved), \
            (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))",
     )
     .bind(now)
     .bind(lease.run_id.to_string())
     .bind(step)
-    .fetch_optional(&mut *connection)
+    .bind(lease.token)
+    .fetch_one(&mut *connection)
     .await?;
+    if !held {
+        return Ok(lease_lost(lease));
+    }
     Ok(Ok(WriteOut::Resolved(
-        output.flatten().unwrap_or_else(|| "null".into()),
+        output.unwrap_or_else(|| "null".into()),
     )))
 }
 

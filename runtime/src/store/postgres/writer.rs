@@ -70,10 +70,11 @@ pub(super) async fn apply_batch(
     if rest.is_empty() && !cancels_descendants {
         apply_hot(connection, ops, &hot, &mut results).await?;
     } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
-        && alone_is_atomic(&ops[*index])
+        && ops[*index].is_single_write()
     {
-        // One write whose only change is one statement: autocommit
-        // saves the BEGIN and COMMIT round trips.
+        // One write whose only change is one statement (see
+        // `WriteOp::is_single_write`): autocommit saves the BEGIN and
+        // COMMIT round trips.
         results[*index] = Some(apply_op(connection, &ops[*index], &mut notes).await?);
         notes.send(connection).await?;
     } else {
@@ -108,18 +109,6 @@ pub(super) async fn apply_batch(
         .into_iter()
         .map(|result| result.unwrap_or_else(|| Err(unexpected())))
         .collect())
-}
-
-/// Whether a write changes the database with a single statement (its other
-/// statements only read, or announce), so it needs no explicit transaction.
-pub(super) fn alone_is_atomic(op: &WriteOp) -> bool {
-    matches!(
-        op,
-        WriteOp::Suspend { .. }
-            | WriteOp::Claim(_)
-            | WriteOp::AppendLog(..)
-            | WriteOp::RenewLeases { .. }
-    )
 }
 
 /// Whether a write is a creation, a step result or a finish, which
