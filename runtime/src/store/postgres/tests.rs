@@ -12,10 +12,13 @@ use super::claims::claim;
 use super::options::{
     DEFAULT_CONNECT_TIMEOUT, claimer_options, split_connect_timeout, writer_options,
 };
+use super::reads::runs_query;
 use super::writer::apply_batch;
 use crate::StepKind;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
+use crate::model::listing::{RunCursor, RunFilter};
+use crate::model::status::RunStatus;
 use crate::store::ops::WriteOp;
 use crate::store::{ClaimAtCreate, ClaimRequest, Lease, NewRun, RunOutcome, RunStore, StepRecord};
 
@@ -440,6 +443,70 @@ async fn a_claim_does_not_wait_for_the_writers_batch() {
     store.close().await;
     sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut other)
+        .await
+        .unwrap();
+}
+
+/// The lists of the read side read the newest runs by index, with and
+/// without a cursor, by status, workflow (and status) or parent: never a
+/// scan of the table nor a sort of every run that passes the filter.
+#[tokio::test]
+async fn run_lists_read_the_newest_runs_by_index() {
+    let Some((store, url, schema)) = store_on_fresh_schema("listplan").await else {
+        return;
+    };
+    let options: PgConnectOptions = url.parse().unwrap();
+    let mut admin =
+        PgConnection::connect_with(&options.options([("search_path", schema.as_str())]))
+            .await
+            .unwrap();
+    let parent = RunId::new();
+    sqlx::raw_sql(&format!(
+        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, parent_id) \
+         SELECT gen_random_uuid(), 'w' || (g % 20), \
+           (ARRAY['pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', \
+             'timed_out'])[1 + g % 7], 'null', g, g, \
+           CASE WHEN g % 100 = 0 THEN '{parent}'::uuid END \
+         FROM generate_series(1, 50000) AS g; \
+         ANALYZE wf_instance"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let cursor = RunCursor {
+        created_at: 40_000,
+        id: RunId::new(),
+    };
+    let filters = [
+        RunFilter::new(),
+        RunFilter::new().statuses([RunStatus::Failed]),
+        RunFilter::new().workflow("w3"),
+        RunFilter::new()
+            .workflow("w3")
+            .statuses([RunStatus::Completed]),
+        RunFilter::new().parent(parent),
+    ];
+    for filter in filters {
+        for filter in [filter.clone(), filter.after(cursor)] {
+            let plan: Vec<(String,)> = runs_query("EXPLAIN ", &filter)
+                .build_query_as()
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+            let plan = plan
+                .into_iter()
+                .map(|(line,)| line)
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                plan.contains("Index") && !plan.contains("Seq Scan") && !plan.contains("Sort"),
+                "{filter:?} does not read the newest runs by index:\n{plan}"
+            );
+        }
+    }
+    store.close().await;
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
         .await
         .unwrap();
 }
