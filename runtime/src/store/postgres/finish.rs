@@ -151,42 +151,28 @@ pub(super) async fn cancel_timed_out_children(
     Ok(())
 }
 
-/// After a run ended: settles the steps waiting for it, and cancels its
-/// unfinished descendants if it timed out or was aborted.
+/// After runs ended: settles the steps waiting for them (all in one
+/// statement), and cancels the unfinished descendants of those that timed
+/// out or were aborted, which it returns. The same shape as SQLite's
+/// `after_finish`, with the notes the commit sends.
 pub(super) async fn after_finish(
     connection: &mut PgConnection,
-    run_id: RunId,
-    outcome: &RunOutcome,
+    ended: &[(RunId, &RunOutcome)],
     now: i64,
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
-    after_finish_many(connection, &[(run_id, outcome, now)], notes).await
-}
-
-/// [`after_finish`] for several runs, settling all their waiters in one
-/// statement.
-pub(super) async fn after_finish_many(
-    connection: &mut PgConnection,
-    ended: &[(RunId, &RunOutcome, i64)],
-    notes: &mut Notes,
-) -> Result<Vec<RunId>, Error> {
     let mut settled = Vec::with_capacity(ended.len());
-    for (run_id, outcome, _) in ended {
+    for (run_id, outcome) in ended {
         notes.finished.push(run_id.to_string());
         let (status, output, error) = outcome_columns(outcome);
         let json = run_outcome_json(status.as_str(), output, error);
         settled.push((*run_id, json, status == RunStatus::Completed));
     }
-    let now = ended
-        .iter()
-        .map(|(_, _, now)| *now)
-        .max()
-        .unwrap_or_default();
     settle_run_waiters(connection, &settled, now, notes).await?;
     let mut cancelled = Vec::new();
-    for (run_id, outcome, now) in ended {
+    for (run_id, outcome) in ended {
         if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
+            cancelled.extend(cancel_tree(connection, *run_id, false, now, notes).await?);
         }
     }
     Ok(cancelled)

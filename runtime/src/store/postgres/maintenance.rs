@@ -87,7 +87,9 @@ pub(super) async fn time_out_overdue(
     for id in ids {
         let run_id = parse_run_id(&id)?;
         ended.push(run_id);
-        ended.extend(after_finish(connection, run_id, &RunOutcome::TimedOut, now, notes).await?);
+        ended.extend(
+            after_finish(connection, &[(run_id, &RunOutcome::TimedOut)], now, notes).await?,
+        );
     }
     Ok(Ok(WriteOut::Ended(ended)))
 }
