@@ -9,6 +9,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::PostgresStore;
 use super::claims::claim;
+use super::migrate::{MIGRATION_TABLE, MIGRATIONS};
 use super::options::{
     DEFAULT_CONNECT_TIMEOUT, claimer_options, split_connect_timeout, writer_options,
 };
@@ -504,6 +505,61 @@ async fn run_lists_read_the_newest_runs_by_index() {
             );
         }
     }
+    store.close().await;
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// A schema that version 2 of the migrations made (a durable from before
+/// step times) gets migration 3 alone: its steps are backfilled, started
+/// when first written and, once completed or failed, ended when last
+/// written.
+#[tokio::test]
+async fn a_version_2_schema_gets_step_times_backfilled() {
+    let Ok(url) = std::env::var("DURABLE_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL store tests");
+        return;
+    };
+    let schema = format!(
+        "t_upgrade_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    let run_id = RunId::new();
+    let mut setup = format!(
+        "CREATE SCHEMA {schema}; SET search_path TO {schema}; {MIGRATION_TABLE}; \
+         INSERT INTO wf_migration VALUES (1, 0), (2, 0);"
+    );
+    for (_, sql) in &MIGRATIONS[..2] {
+        setup.push_str(sql);
+    }
+    setup.push_str(&format!(
+        "; INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at) \
+           VALUES ('{run_id}', 'w', 'suspended', 'null', 1, 1); \
+         INSERT INTO wf_step (instance_id, name, seq, kind, status, output, created_at, updated_at) \
+           VALUES ('{run_id}', 'a', 0, 'run', 'completed', '1', 10, 20), \
+                  ('{run_id}', 'b', 1, 'wait_for_event', 'waiting', NULL, 30, 40); \
+         RESET search_path"
+    ));
+    sqlx::raw_sql(&setup).execute(&mut admin).await.unwrap();
+    let store = PostgresStore::open(&url, Some(&schema), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let journal = store.load_journal(run_id).await.unwrap();
+    let times: Vec<_> = journal
+        .iter()
+        .map(|step| (step.name.as_str(), step.started_at, step.ended_at))
+        .collect();
+    assert_eq!(times, [("a", Some(10), Some(20)), ("b", Some(30), None)]);
+    let versions: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT version FROM {schema}.wf_migration ORDER BY version"
+    ))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(versions, [1, 2, 3], "migrations 1 and 2 ran once");
     store.close().await;
     sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)
