@@ -134,6 +134,12 @@ impl WriteOp {
     }
 }
 
+/// What one write did inside a batch's transaction, as every backend's
+/// writer answers it: the outer error fails the transaction (the writer
+/// then applies the batch's writes one by one); the inner one refuses this
+/// write alone (a stale lease, a step recorded elsewhere).
+pub(crate) type Applied = Result<Result<WriteOut, crate::Error>, crate::Error>;
+
 /// The phase of `Finish` writes (see [`WriteOp::phase`]).
 pub(crate) const FINISH_PHASE: u8 = 7;
 

@@ -4,9 +4,8 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::writer::Applied;
 use crate::model::error::Error;
-use crate::store::ops::WriteOut;
+use crate::store::ops::{Applied, WriteOut};
 use crate::store::rows::{StepRow, decode_error, parse_run_id, step_record};
 use crate::store::{ClaimRequest, ClaimedRun, Lease};
 

@@ -8,10 +8,9 @@ use crate::model::ids::RunId;
 use super::PostgresStore;
 use super::finish::{after_finish, cancel_tree};
 use super::notify::Notes;
-use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::{DeleteFinished, MaintenanceStore, RunOutcome};
 

@@ -12,11 +12,11 @@ use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
 use super::steps::{holds_lease, load_journal, upsert_step};
-use super::writer::{Applied, lease_lost};
+use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
-use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,

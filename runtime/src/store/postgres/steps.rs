@@ -4,11 +4,11 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::writer::{Applied, lease_lost};
+use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::status::StepStatus;
-use crate::store::ops::WriteOut;
+use crate::store::ops::{Applied, WriteOut};
 use crate::store::rows::{StepRow, WaitColumns, step_record};
 use crate::store::{Lease, LogLine, StepRecord};
 

@@ -7,12 +7,12 @@ use sqlx::PgConnection;
 use super::PostgresStore;
 use super::notify::Notes;
 use super::steps::{holds_lease, upsert_step};
-use super::writer::{Applied, lease_lost};
+use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::status::{RunStatus, StepStatus};
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
 use crate::store::{
     Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,

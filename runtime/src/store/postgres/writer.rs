@@ -22,7 +22,7 @@ use super::waits::{register_wait, resolve_wait, send_event_from};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{FINISH_PHASE, WriteOp, WriteOut};
+use crate::store::ops::{Applied, FINISH_PHASE, WriteOp, WriteOut};
 use crate::store::rows::{WaitColumns, unexpected};
 use crate::store::writer::{BatchApply, BatchResults};
 use crate::store::{ClaimAtCreate, CreateOutcome, FinishEffects, Lease, RunOutcome, StepRecord};
@@ -308,10 +308,6 @@ pub(super) async fn apply_hot(
     }
     Ok(())
 }
-
-/// What one write inside a batch's transaction did: the outer error fails
-/// the transaction; the inner one refuses this write alone.
-pub(super) type Applied = Result<Result<WriteOut, Error>, Error>;
 
 /// The error of a write whose run's lease is stale.
 pub(super) fn lease_lost(lease: &Lease) -> Result<WriteOut, Error> {
