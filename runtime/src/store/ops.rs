@@ -84,6 +84,11 @@ impl WriteOp {
     /// read). Ops that write twice (a finish and the waiters it settles, a
     /// child and the step that started it, an event and its waiters) must
     /// not be cut in half by a crash, so they always get a transaction.
+    ///
+    /// Every backend applies such an op alone without BEGIN and COMMIT, so
+    /// this is the one definition of both. Where other processes may claim
+    /// the run in between (PostgreSQL), the op's lease check is part of its
+    /// one statement, not a read before it.
     pub(crate) fn is_single_write(&self) -> bool {
         if let WriteOp::Suspend { steps, .. } = self {
             return steps.is_empty();
@@ -128,6 +133,12 @@ impl WriteOp {
         }
     }
 }
+
+/// What one write did inside a batch's transaction, as every backend's
+/// writer answers it: the outer error fails the transaction (the writer
+/// then applies the batch's writes one by one); the inner one refuses this
+/// write alone (a stale lease, a step recorded elsewhere).
+pub(crate) type Applied = Result<Result<WriteOut, crate::Error>, crate::Error>;
 
 /// The phase of `Finish` writes (see [`WriteOp::phase`]).
 pub(crate) const FINISH_PHASE: u8 = 7;
