@@ -97,7 +97,8 @@ pub(crate) fn unexpected() -> Error {
 }
 
 /// The columns of `wf_step` that make a [`StepRecord`], in this order: name,
-/// seq, kind, status, input, output, error, attempts, wake at, updated at.
+/// seq, kind, status, input, output, error, attempts, wake at, updated at,
+/// started at, ended at.
 pub(crate) type StepRow = (
     String,
     i64,
@@ -109,11 +110,26 @@ pub(crate) type StepRow = (
     i64,
     Option<i64>,
     i64,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// A stored step as a [`StepRecord`].
 pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
-    let (name, seq, kind, status, input, output, error, attempts, wake_at, updated_at) = row;
+    let (
+        name,
+        seq,
+        kind,
+        status,
+        input,
+        output,
+        error,
+        attempts,
+        wake_at,
+        updated_at,
+        started_at,
+        ended_at,
+    ) = row;
     Ok(StepRecord {
         kind: StepKind::parse(&kind)
             .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
@@ -127,8 +143,8 @@ pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
         attempts: u32::try_from(attempts).unwrap_or(0),
         wake_at,
         updated_at,
-        started_at: None,
-        ended_at: None,
+        started_at,
+        ended_at,
     })
 }
 

@@ -99,6 +99,17 @@ fn step(name: &str, seq: i64, status: StepStatus, output: Option<&str>) -> StepR
     }
 }
 
+/// `record` as a store reads it back after writing it once: started at its
+/// own start or else at its write, ended at its write if completed or failed.
+fn stored(record: &StepRecord) -> StepRecord {
+    let ended = matches!(record.status, StepStatus::Completed | StepStatus::Failed);
+    StepRecord {
+        started_at: record.started_at.or(Some(record.updated_at)),
+        ended_at: ended.then_some(record.updated_at),
+        ..record.clone()
+    }
+}
+
 async fn create_and_claim(store: &dyn Store) -> Lease {
     let run = new_run("flow", "{}", None, NOW);
     assert_eq!(
@@ -927,7 +938,7 @@ pub(super) async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store.load_journal(lease.run_id).await.unwrap(),
-        std::slice::from_ref(&sleeping)
+        [stored(&sleeping)]
     );
     let info = store.get_run(lease.run_id).await.unwrap().unwrap();
     assert_eq!(info.status, RunStatus::Suspended);
@@ -940,7 +951,7 @@ pub(super) async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
     assert_eq!(claimed.len(), 1);
     assert_eq!(
         claimed[0].journal.as_deref(),
-        Some(std::slice::from_ref(&sleeping)),
+        Some(&[stored(&sleeping)][..]),
         "the claim read the journal along"
     );
     let later = StepRecord {
@@ -953,7 +964,10 @@ pub(super) async fn a_suspension_saves_the_steps_it_carries(store: &dyn Store) {
             .suspend_run(lease, Some(NOW + 5_000), vec![later], NOW + 1_000)
             .await
     ));
-    assert_eq!(store.load_journal(lease.run_id).await.unwrap(), [sleeping]);
+    assert_eq!(
+        store.load_journal(lease.run_id).await.unwrap(),
+        [stored(&sleeping)]
+    );
 }
 
 /// A finish saves the step records it carries first, in its transaction: a
@@ -975,7 +989,7 @@ pub(super) async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store.load_journal(lease.run_id).await.unwrap(),
-        [first.clone(), last.clone()]
+        [stored(&first), stored(&last)]
     );
     let info = store.get_run(lease.run_id).await.unwrap().unwrap();
     assert_eq!(info.status, RunStatus::Completed);
@@ -990,6 +1004,6 @@ pub(super) async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
     ));
     assert_eq!(
         store.load_journal(lease.run_id).await.unwrap(),
-        [first, last]
+        [stored(&first), stored(&last)]
     );
 }

@@ -1,0 +1,195 @@
+//! Finishing runs: the fenced multi-row finish, what follows a run's end
+//! (its waiters settled, its unfinished descendants cancelled), cancel trees,
+//! and timed-out children of overdue parents.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::steps::save_step;
+use super::waits::settle_run_waiters;
+use super::writer::{Slots, values_list};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::status::RunStatus;
+use crate::store::ops::{WriteOp, WriteOut, finish_results};
+use crate::store::rows::{cancelled_runs, outcome_columns};
+use crate::store::{FinishEffects, RunOutcome, run_outcome_json};
+
+/// Several `Finish` writes as one fenced multi-row update.
+pub(super) fn finish_runs(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut Slots,
+) -> Result<(), Error> {
+    let chunk = &cancel_timed_out_children(connection, ops, chunk, results)?;
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let mut values = Vec::with_capacity(chunk.len() * 6);
+    for &index in chunk {
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            steps,
+            now,
+        } = &ops[index]
+        {
+            // The finish answers for its steps: it is fenced by the same
+            // lease, and a step already completed is kept as it is.
+            for step in steps {
+                let _saved = save_step(connection, lease, step)?;
+            }
+            let (status, output, error) = outcome_columns(outcome);
+            values.extend([
+                Value::Text(lease.run_id.to_string()),
+                Value::Text(status.as_str().into()),
+                output.map_or(Value::Null, |text| Value::Text(text.into())),
+                error.map_or(Value::Null, |text| Value::Text(text.into())),
+                Value::Integer(*now),
+                Value::Integer(lease.token),
+            ]);
+        }
+    }
+    let sql = format!(
+        "UPDATE wf_instance SET status = v.column2, output = v.column3, error = v.column4, \
+         finished_at = v.column5, updated_at = v.column5, ready_at = NULL, lease_owner = NULL \
+         FROM ({}) AS v WHERE wf_instance.id = v.column1 AND wf_instance.lease_token = v.column6 \
+         AND wf_instance.status = 'running' RETURNING wf_instance.id",
+        values_list(values.len() / 6, 6)
+    );
+    let finished: HashSet<String> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    // Settle the waiters of every run the chunk finished in one pass. The
+    // runs it cancelled are reported with each finish: stopping a run
+    // locally twice is harmless.
+    let mut ended = Vec::with_capacity(chunk.len());
+    for &index in chunk {
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+            ..
+        } = &ops[index]
+            && finished.contains(&lease.run_id.to_string())
+        {
+            ended.push((lease.run_id, outcome, *now));
+        }
+    }
+    let (cancelled, awaited) = after_finish(connection, &ended)?;
+    let applied = |run_id: RunId| finished.contains(&run_id.to_string());
+    let woke_waiters = |run_id: RunId| awaited.contains(&run_id);
+    finish_results(ops, chunk, applied, woke_waiters, &cancelled, results);
+    Ok(())
+}
+
+/// Whether the run `lease` holds is a child whose parent is unfinished and
+/// past its deadline at `now`. (Under a stale lease: no, the finish then
+/// refuses itself.)
+const PARENT_OVERDUE_SQL: &str = "\
+    SELECT 1 FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+    WHERE c.id = ?1 AND c.lease_token = ?2 AND c.status = 'running' \
+    AND p.status IN ('pending', 'running', 'suspended') \
+    AND p.deadline_at IS NOT NULL AND p.deadline_at <= ?3";
+
+/// Ends as `cancelled` the runs of `chunk` that finish as timed out while
+/// their parent is unfinished and past its deadline too: its timeout
+/// cancels them, so they end the same whichever deadline the engine meets
+/// first (see [`FinishEffects::recorded`]). Their steps are saved first,
+/// as a finish saves them. Returns the rest of `chunk`.
+fn cancel_timed_out_children(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut Slots,
+) -> Result<Vec<usize>, Error> {
+    let mut rest = Vec::with_capacity(chunk.len());
+    for &index in chunk {
+        if let WriteOp::Finish {
+            lease,
+            outcome: RunOutcome::TimedOut,
+            steps,
+            now,
+        } = &ops[index]
+            && connection
+                .prepare_cached(PARENT_OVERDUE_SQL)?
+                .query_row(params![lease.run_id.to_string(), lease.token, now], |_| {
+                    Ok(())
+                })
+                .optional()?
+                .is_some()
+        {
+            for step in steps {
+                let _saved = save_step(connection, lease, step)?;
+            }
+            let mut cancelled = cancel_tree(connection, lease.run_id, true, *now)?;
+            cancelled.retain(|run_id| *run_id != lease.run_id);
+            results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
+                cancelled,
+                // Its parent's `invoke` step was settled.
+                woke_waiters: true,
+                recorded: Some(RunOutcome::Cancelled(String::new())),
+            })));
+        } else {
+            rest.push(index);
+        }
+    }
+    Ok(rest)
+}
+
+/// After runs ended (each with the time it ended): settles the steps
+/// waiting for them (at the latest of those times, as one batch), and
+/// cancels the unfinished descendants of those that timed out or were
+/// cancelled, at the time each ended. Returns the cancelled runs, and the
+/// ended runs whose waiters it settled.
+pub(super) fn after_finish(
+    connection: &Connection,
+    ended: &[(RunId, &RunOutcome, i64)],
+) -> Result<(Vec<RunId>, HashSet<RunId>), Error> {
+    let mut settled = Vec::with_capacity(ended.len());
+    let mut cancelled = Vec::new();
+    for (run_id, outcome, now) in ended {
+        let (status, output, error) = outcome_columns(outcome);
+        let outcome_json = run_outcome_json(status.as_str(), output, error);
+        settled.push((*run_id, outcome_json, status == RunStatus::Completed));
+        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+            cancelled.extend(cancel_tree(connection, *run_id, false, *now)?);
+        }
+    }
+    let latest = ended
+        .iter()
+        .map(|(_, _, now)| *now)
+        .max()
+        .unwrap_or_default();
+    let awaited = settle_run_waiters(connection, &settled, latest)?;
+    Ok((cancelled, awaited))
+}
+
+/// Cancels a run (when `include_root`) and every unfinished descendant,
+/// fencing out their workers, and settles the steps waiting for them.
+pub(super) fn cancel_tree(
+    connection: &Connection,
+    root: RunId,
+    include_root: bool,
+    now: i64,
+) -> Result<Vec<RunId>, Error> {
+    let ids: Vec<String> = connection
+        .prepare_cached(
+            "WITH RECURSIVE tree(id) AS ( \
+               SELECT ?2 UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
+             UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
+               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
+             WHERE id IN (SELECT id FROM tree) AND (?3 OR id <> ?2) \
+               AND status IN ('pending', 'running', 'suspended') \
+             RETURNING id",
+        )?
+        .query_map(params![now, root.to_string(), include_root], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let (cancelled, settled) = cancelled_runs(&ids)?;
+    settle_run_waiters(connection, &settled, now)?;
+    Ok(cancelled)
+}

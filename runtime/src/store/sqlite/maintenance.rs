@@ -1,0 +1,90 @@
+//! Maintenance: deleting finished runs and old events (retention), and
+//! timing out runs past their deadline.
+
+use rusqlite::{Connection, params};
+
+use super::SqliteStore;
+use super::finish::{after_finish, cancel_tree};
+use super::writer::Applied;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::sync::BoxFuture;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{parse_run_id, unexpected};
+use crate::store::{DeleteFinished, MaintenanceStore, RunOutcome};
+
+impl MaintenanceStore for SqliteStore {
+    crate::store::ops::queued_maintenance_writes!();
+}
+
+/// Deletes up to `request.limit` finished runs (their steps and logs with
+/// them).
+pub(super) fn delete_finished(connection: &Connection, request: &DeleteFinished) -> Applied {
+    let statuses = serde_json::to_string(request.statuses).unwrap_or_default();
+    let deleted = connection
+        .prepare_cached(
+            "DELETE FROM wf_instance WHERE id IN (SELECT id FROM wf_instance \
+               WHERE status IN (SELECT value FROM json_each(?1)) AND finished_at < ?2 \
+               AND (?3 IS NULL OR workflow = ?3) \
+               AND workflow NOT IN (SELECT value FROM json_each(?4)) LIMIT ?5)",
+        )?
+        .execute(params![
+            statuses,
+            request.finished_before,
+            request.workflow,
+            request.except,
+            i64::try_from(request.limit).unwrap_or(i64::MAX)
+        ])?;
+    Ok(Ok(WriteOut::Count(deleted as u64)))
+}
+
+/// Ends up to `limit` runs past their deadline, and answers every run that
+/// ended.
+pub(super) fn time_out_overdue(connection: &Connection, now: i64, limit: usize) -> Applied {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // An overdue child of an unfinished overdue parent is cancelled,
+    // as its parent's timeout would cancel it (see
+    // `FinishEffects::recorded`); the others time out.
+    let children: Vec<String> = connection
+        .prepare_cached(
+            "SELECT c.id FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+             WHERE c.status IN ('pending', 'suspended') AND c.deadline_at <= ?1 \
+             AND p.status IN ('pending', 'running', 'suspended') AND p.deadline_at <= ?1 \
+             LIMIT ?2",
+        )?
+        .query_map(params![now, limit], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut ended = Vec::new();
+    for id in children {
+        ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now)?);
+    }
+    let ids: Vec<String> = connection
+        .prepare_cached(
+            "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
+             finished_at = ?1, updated_at = ?1, ready_at = NULL, \
+             lease_token = lease_token + 1, lease_owner = NULL \
+             WHERE id IN (SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
+               AND deadline_at IS NOT NULL AND deadline_at <= ?1 LIMIT ?2) \
+             RETURNING id",
+        )?
+        .query_map(params![now, limit], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let run_id = parse_run_id(&id)?;
+        ended.push(run_id);
+        let (cancelled, _) = after_finish(connection, &[(run_id, &RunOutcome::TimedOut, now)])?;
+        ended.extend(cancelled);
+    }
+    Ok(Ok(WriteOut::Ended(ended)))
+}
+
+/// Deletes up to `limit` events stored before `before`.
+pub(super) fn delete_events(connection: &Connection, before: i64, limit: usize) -> Applied {
+    let deleted = connection
+        .prepare_cached(
+            "DELETE FROM wf_event WHERE id IN (SELECT id FROM wf_event \
+               WHERE created_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![before, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+    Ok(Ok(WriteOut::Count(deleted as u64)))
+}

@@ -1,0 +1,78 @@
+//! The schema migrations of the SQLite backend, applied in order, each once
+//! (recorded in `wf_migration`), and the check that a durable table found in
+//! the file is durable's own.
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::model::error::Error;
+
+/// The schema migrations, applied in order, each once (`wf_migration`). The
+/// version numbers are stored: they never change.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_schema.sql")),
+    (2, include_str!("migrations/0002_step_times.sql")),
+];
+
+pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS wf_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        [],
+    )?;
+    let current: i64 = match tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM wf_migration",
+        [],
+        |row| row.get(0),
+    ) {
+        Ok(current) => current,
+        Err(error) => return Err(foreign_table(&tx)?.unwrap_or_else(|| error.into())),
+    };
+    crate::store::refuse_newer_schema(current, MIGRATIONS)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        if let Err(error) = tx.execute_batch(sql) {
+            // The script's error quotes the whole script; a table of the same
+            // name made by someone else is the likely cause, so name it.
+            return Err(foreign_table(&tx)?.unwrap_or_else(|| error.into()));
+        }
+        tx.execute(
+            "INSERT INTO wf_migration (version, applied_at) VALUES (?1, ?2)",
+            params![version, crate::model::sync::system_now_ms()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A durable table in `connection` that lacks columns durable's schema
+/// gives it (one created by someone else), if there is one: the tables and
+/// columns a fresh database gets from [`MIGRATIONS`] are the reference.
+fn foreign_table(connection: &Connection) -> Result<Option<Error>, Error> {
+    let mut reference = Connection::open_in_memory()?;
+    migrate(&mut reference)?;
+    let columns_of = |connection: &Connection, table: &str| -> rusqlite::Result<Vec<String>> {
+        connection
+            .prepare("SELECT name FROM pragma_table_info(?1)")?
+            .query_map([table], |row| row.get(0))?
+            .collect()
+    };
+    let tables: Vec<String> = reference
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for table in tables {
+        let found = columns_of(connection, &table)?;
+        if found.is_empty() {
+            continue;
+        }
+        let expected = columns_of(&reference, &table)?;
+        let missing: Vec<&str> = expected
+            .iter()
+            .filter(|column| !found.contains(column))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Some(Error::foreign_table(&table, &missing)));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,453 @@
+//! Reads: one run, its children, its logs, what cron needs, and the
+//! operator's lists, counts, series, run detail and events. They run on the
+//! reader connections, beside the writer (WAL).
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::SqliteStore;
+use super::steps::STEP_COLUMNS;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::listing::{
+    EventFilter, EventInfo, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+};
+use crate::model::sync::BoxFuture;
+use crate::store::listing::{
+    MINUTE_MS, SeriesColumn, event_page, minute_of, minute_series, run_page,
+};
+use crate::store::rows::{
+    RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_status, run_info,
+    step_record,
+};
+use crate::store::{LogLine, ReadStore};
+
+/// The columns of a [`RunRow`], in its order.
+const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
+    created_at, finished_at, deadline_at, executions, parent_id, started_at";
+
+/// The newest-first order of the run lists, which their indexes end in.
+const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
+
+/// The query of one page of [`RunFilter`]'s runs, `limit + 1` long, and its
+/// parameters.
+///
+/// Each filter it narrows by has an index ending in `(created_at, id)`
+/// (see migration 2), so the page is read in order from the cursor on,
+/// however many runs there are. Several statuses are one indexed branch
+/// each, merged: an `IN` list would read every run of those statuses and
+/// sort them.
+pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
+    let fetch = Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX) + 1);
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let mut narrow = |condition: &str, params: Vec<Value>| {
+        conditions.push(condition.to_owned());
+        values.extend(params);
+    };
+    if let Some(workflow) = &filter.workflow {
+        narrow("workflow = ?", vec![Value::Text(workflow.clone())]);
+    }
+    if let Some(parent) = filter.parent {
+        narrow("parent_id = ?", vec![Value::Text(parent.to_string())]);
+    }
+    if let Some(from) = filter.created_from {
+        narrow("created_at >= ?", vec![Value::Integer(from)]);
+    }
+    if let Some(until) = filter.created_until {
+        narrow("created_at < ?", vec![Value::Integer(until)]);
+    }
+    if let Some(from) = filter.finished_from {
+        narrow("finished_at >= ?", vec![Value::Integer(from)]);
+    }
+    if let Some(until) = filter.finished_until {
+        narrow("finished_at < ?", vec![Value::Integer(until)]);
+    }
+    if let Some(cursor) = filter.after {
+        // The bound on created_at alone lets the index seek to the cursor;
+        // the rest skips the runs of its millisecond at or after it.
+        let at = Value::Integer(cursor.created_at);
+        narrow("created_at <= ?", vec![at.clone()]);
+        narrow(
+            "(created_at < ? OR id < ?)",
+            vec![at, Value::Text(cursor.id.to_string())],
+        );
+    }
+    if let Some(text) = &filter.text {
+        // SQLite's LIKE folds ASCII case, and the search is case
+        // sensitive: instr finds the text as it is, wildcards included.
+        narrow(
+            "(instr(input, ?) > 0 OR instr(output, ?) > 0 OR instr(error, ?) > 0)",
+            vec![Value::Text(text.clone()); 3],
+        );
+    }
+    let branch = |status: Option<&str>| {
+        let mut all = conditions.clone();
+        let mut params = Vec::with_capacity(values.len() + 2);
+        if let Some(status) = status {
+            all.insert(0, "status = ?".to_owned());
+            params.push(Value::Text(status.to_owned()));
+        }
+        params.extend(values.iter().cloned());
+        params.push(fetch.clone());
+        let filter = if all.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", all.join(" AND "))
+        };
+        (
+            format!("SELECT {RUN_COLUMNS} FROM wf_instance {filter} {NEWEST_FIRST} LIMIT ?"),
+            params,
+        )
+    };
+    match filter.statuses.as_slice() {
+        [] => branch(None),
+        [status] => branch(Some(status.as_str())),
+        statuses => {
+            let mut parts = Vec::with_capacity(statuses.len());
+            let mut params = Vec::new();
+            for status in statuses {
+                let (sql, values) = branch(Some(status.as_str()));
+                parts.push(format!("SELECT * FROM ({sql})"));
+                params.extend(values);
+            }
+            params.push(fetch.clone());
+            let sql = format!(
+                "SELECT * FROM ({}) {NEWEST_FIRST} LIMIT ?",
+                parts.join(" UNION ALL ")
+            );
+            (sql, params)
+        }
+    }
+}
+
+fn run_rows(
+    connection: &Connection,
+    sql: &str,
+    values: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<RunRow>> {
+    connection
+        .prepare_cached(sql)?
+        .query_map(values, |row| RunRow::try_from(row))?
+        .collect()
+}
+
+fn run_infos(rows: Vec<RunRow>) -> Result<Vec<RunInfo>, Error> {
+    rows.into_iter().map(run_info).collect()
+}
+
+/// What [`ReadStore::run_detail`] reads, in one snapshot.
+type DetailRows = (RunRow, Vec<StepRow>, Vec<RunRow>);
+
+fn detail_rows(connection: &Connection, run_id: RunId) -> rusqlite::Result<Option<DetailRows>> {
+    let tx = connection.unchecked_transaction()?;
+    let id = run_id.to_string();
+    let run = tx
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM wf_instance WHERE id = ?1"
+        ))?
+        .query_row(params![id], |row| RunRow::try_from(row))
+        .optional()?;
+    let Some(run) = run else {
+        return Ok(None);
+    };
+    let steps = tx
+        .prepare_cached(&format!(
+            "SELECT {STEP_COLUMNS} FROM wf_step WHERE instance_id = ?1 ORDER BY seq"
+        ))?
+        .query_map(params![id], |row| StepRow::try_from(row))?
+        .collect::<rusqlite::Result<_>>()?;
+    let children = run_rows(
+        &tx,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM wf_instance WHERE parent_id = ?1 ORDER BY created_at, id"
+        ),
+        params![id],
+    )?;
+    Ok(Some((run, steps, children)))
+}
+
+/// An event's columns: id, name, data, target run, created at.
+type EventRow = (i64, String, String, Option<String>, i64);
+
+/// A settlement: the event's id and the run whose waiting step it settled.
+type Woke = (i64, String);
+
+/// A page of events, `limit + 1` long, and the (event, run) pairs of the
+/// steps they settled, oldest settlement first: one query for the page.
+fn event_rows(
+    connection: &Connection,
+    filter: &EventFilter,
+) -> rusqlite::Result<(Vec<EventRow>, Vec<Woke>)> {
+    let tx = connection.unchecked_transaction()?;
+    let fetch = i64::try_from(filter.limit).unwrap_or(i64::MAX) + 1;
+    // Only the conditions that apply: `?1 IS NULL OR id < ?1` would keep
+    // the `before` keyset from seeking.
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(name) = &filter.name {
+        conditions.push("name = ?");
+        values.push(Value::Text(name.clone()));
+    }
+    if let Some(before) = filter.before {
+        conditions.push("id < ?");
+        values.push(Value::Integer(before));
+    }
+    values.push(Value::Integer(fetch));
+    let filtered = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let events: Vec<EventRow> = tx
+        .prepare_cached(&format!(
+            "SELECT id, name, data, target_run, created_at FROM wf_event {filtered} \
+             ORDER BY id DESC LIMIT ?"
+        ))?
+        .query_map(params_from_iter(values), |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let ids: Vec<i64> = events.iter().map(|event| event.0).collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let woke = tx
+        .prepare_cached(
+            "SELECT settled_by_event, instance_id FROM wf_step \
+             WHERE settled_by_event IS NOT NULL \
+             AND settled_by_event IN (SELECT value FROM json_each(?1)) \
+             ORDER BY settled_by_event, ended_at, instance_id",
+        )?
+        .query_map(params![ids], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((events, woke))
+}
+
+fn event_infos(events: Vec<EventRow>, woke: Vec<Woke>) -> Result<Vec<EventInfo>, Error> {
+    let mut infos = events
+        .into_iter()
+        .map(|(id, name, data, target, created_at)| {
+            Ok(EventInfo {
+                id,
+                name,
+                data: parse_json(&data)?,
+                target_run: target.as_deref().map(parse_run_id).transpose()?,
+                created_at,
+                woke: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    for (event, run) in woke {
+        let run = parse_run_id(&run)?;
+        if let Some(info) = infos.iter_mut().find(|info| info.id == event)
+            && !info.woke.contains(&run)
+        {
+            info.woke.push(run);
+        }
+    }
+    Ok(infos)
+}
+
+/// The per-minute counts of runs first started, completed, and failed or
+/// timed out in `[from, until)` (whole minutes), by the started and
+/// finished indexes (`+status` keeps the planner off the status index,
+/// which would read every finished run).
+pub(super) const SERIES_SQL: &str = "\
+    SELECT started_at - started_at % 60000, 0, COUNT(*) FROM wf_instance \
+      WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1 \
+    UNION ALL \
+    SELECT finished_at - finished_at % 60000, \
+      CASE WHEN status = 'completed' THEN 1 ELSE 2 END, COUNT(*) FROM wf_instance \
+      WHERE finished_at >= ?1 AND finished_at < ?2 \
+      AND +status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2";
+
+impl ReadStore for SqliteStore {
+    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
+        let result = filter.validate().and_then(|()| {
+            let (sql, values) = list_runs_query(&filter);
+            let rows = self
+                .readers
+                .read(|connection| run_rows(connection, &sql, params_from_iter(values)))?;
+            Ok(run_page(run_infos(rows)?, filter.limit))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>> {
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT workflow, status, COUNT(*) FROM wf_instance \
+                     GROUP BY workflow, status ORDER BY workflow, status",
+                )?
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| {
+            rows.into_iter()
+                .map(|(workflow, status, count)| {
+                    Ok(StatusCount {
+                        workflow,
+                        status: parse_run_status(&status)?,
+                        count: u64::try_from(count).unwrap_or(0),
+                    })
+                })
+                .collect()
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
+        let first = minute_of(from);
+        let end = minute_of(until.saturating_sub(1)) + MINUTE_MS;
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(SERIES_SQL)?
+                .query_map(params![first, end], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| {
+            let rows = rows
+                .into_iter()
+                .map(|(minute, column, count)| {
+                    let column = match column {
+                        0 => SeriesColumn::Started,
+                        1 => SeriesColumn::Completed,
+                        2 => SeriesColumn::Failed,
+                        other => {
+                            return Err(decode_error(format!("unknown series column {other}")));
+                        }
+                    };
+                    Ok((minute, column, u64::try_from(count).unwrap_or(0)))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(minute_series(from, until, rows))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
+        let rows = self
+            .readers
+            .read(|connection| detail_rows(connection, run_id));
+        let result = rows.and_then(|rows| {
+            rows.map(|(run, steps, children)| {
+                Ok(RunDetail {
+                    run: run_info(run)?,
+                    steps: steps
+                        .into_iter()
+                        .map(|row| step_record(row).map(|step| step.to_info()))
+                        .collect::<Result<_, Error>>()?,
+                    children: run_infos(children)?,
+                })
+            })
+            .transpose()
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, Error>> {
+        let result = filter.validate().and_then(|()| {
+            let (events, woke) = self
+                .readers
+                .read(|connection| event_rows(connection, &filter))?;
+            Ok(event_page(event_infos(events, woke)?, filter.limit))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT MAX(CAST(substr(idempotency_key, 6) AS INTEGER)) FROM wf_instance \
+                     WHERE workflow = ?1 AND idempotency_key LIKE 'cron:%'",
+                )?
+                .query_row(params![workflow], |row| row.get::<_, Option<i64>>(0))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id FROM wf_instance WHERE workflow = ?1 \
+                     AND status IN ('pending', 'running', 'suspended')",
+                )?
+                .query_map(params![workflow], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT key, level, message, fields, created_at FROM wf_log \
+                     WHERE instance_id = ?1 ORDER BY id",
+                )?
+                .query_map(params![run_id.to_string()], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        Box::pin(std::future::ready(result.and_then(|rows| {
+            rows.into_iter().map(crate::store::rows::log_line).collect()
+        })))
+    }
+
+    fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id FROM wf_instance WHERE parent_id = ?1 ORDER BY created_at, id",
+                )?
+                .query_map(params![run_id.to_string()], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
+        let row: Result<Option<RunRow>, Error> = self.readers.read(|connection| {
+            connection
+                .prepare_cached(
+                    "SELECT id, workflow, status, input, output, error, idempotency_key, \
+                     created_at, finished_at, deadline_at, executions, parent_id, started_at \
+                     FROM wf_instance WHERE id = ?1",
+                )?
+                .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))
+                .optional()
+        });
+        let result = row.and_then(|row| row.map(run_info).transpose());
+        Box::pin(std::future::ready(result))
+    }
+}

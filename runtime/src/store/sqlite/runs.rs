@@ -1,0 +1,268 @@
+//! Runs: creating them (or finding the run that holds an idempotency key),
+//! suspending and releasing them, starting children, and the operator's
+//! cancel and retry.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::finish::cancel_tree;
+use super::steps::{holds_lease, save_step, upsert_step};
+use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status};
+use crate::store::{
+    ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome, Wait,
+};
+
+/// The run that holds `run`'s idempotency key.
+fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
+    let (id, input): (String, String) = connection
+        .prepare_cached(
+            "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
+        )?
+        .query_row(params![run.workflow, run.idempotency_key], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    let existing = parse_run_id(&id)?;
+    Ok(if input == run.input {
+        CreateOutcome::Existing(existing)
+    } else {
+        CreateOutcome::Conflict(existing)
+    })
+}
+
+/// `Create` writes as one multi-row insert (also a lone one).
+pub(super) fn create_runs(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut Slots,
+) -> Result<(), Error> {
+    let runs: Vec<(usize, &NewRun)> = chunk
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::Create(run) => Some((index, run)),
+            _ => None,
+        })
+        .collect();
+    let mut values = Vec::with_capacity(runs.len() * 8);
+    for (_, run) in &runs {
+        values.extend([
+            Value::Text(run.id.to_string()),
+            Value::Text(run.workflow.clone()),
+            Value::Text(run.input.clone()),
+            optional_text(&run.idempotency_key),
+            Value::Integer(run.now),
+            Value::Integer(run.ready_at),
+            optional_integer(run.deadline_at),
+            run.claimed_by
+                .as_ref()
+                .map_or(Value::Null, |claim| Value::Text(claim.owner.clone())),
+        ]);
+    }
+    // A run claimed as it is created (column8 names its owner) starts
+    // `running`, as a claim would leave it.
+    let sql = format!(
+        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+           updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at) \
+         SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
+           column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
+           column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
+           CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END \
+         FROM ({values}) WHERE true \
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id",
+        token = ClaimAtCreate::TOKEN,
+        values = values_list(runs.len(), 8)
+    );
+    let inserted: HashSet<String> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (index, run) in runs {
+        results[index] = Some(Ok(WriteOut::Created(
+            if inserted.contains(&run.id.to_string()) {
+                CreateOutcome::Created(run.id)
+            } else {
+                existing_run(connection, run)?
+            },
+        )));
+    }
+    Ok(())
+}
+
+/// Suspends a run (saving its steps first) until `ready_at`, or until a
+/// wake-up that came while it ran.
+pub(super) fn suspend(
+    connection: &Connection,
+    lease: &Lease,
+    ready_at: Option<i64>,
+    steps: &[StepRecord],
+    now: i64,
+) -> Applied {
+    for step in steps {
+        if let Err(error) = save_step(connection, lease, step)? {
+            return Ok(Err(error));
+        }
+    }
+    Ok(fenced(
+        connection
+            .prepare_cached(
+                "UPDATE wf_instance SET status = 'suspended', \
+                 ready_at = CASE WHEN ready_at IS NOT NULL AND (?1 IS NULL OR ready_at < ?1) \
+                   THEN ready_at ELSE ?1 END, \
+                 updated_at = ?2, lease_owner = NULL \
+                 WHERE id = ?3 AND lease_token = ?4 AND status = 'running'",
+            )?
+            .execute(params![
+                ready_at,
+                now,
+                lease.run_id.to_string(),
+                lease.token
+            ])?,
+        lease,
+    ))
+}
+
+/// Hands a running run back, due now.
+pub(super) fn release(connection: &Connection, lease: &Lease, now: i64) -> Applied {
+    Ok(fenced(
+        connection
+            .prepare_cached(
+                "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+                 lease_owner = NULL WHERE id = ?2 AND lease_token = ?3 AND status = 'running'",
+            )?
+            .execute(params![now, lease.run_id.to_string(), lease.token])?,
+        lease,
+    ))
+}
+
+/// Cancels a run and its unfinished descendants.
+pub(super) fn cancel(connection: &Connection, run_id: RunId, now: i64) -> Applied {
+    let cancelled = cancel_tree(connection, run_id, true, now)?;
+    let outcome = if cancelled.contains(&run_id) {
+        TransitionOutcome::Done
+    } else {
+        transition(connection, run_id, 0)?
+    };
+    Ok(Ok(WriteOut::Transition(outcome, cancelled)))
+}
+
+/// Creates a child run and records the step that started it: waiting for
+/// the child when `wait`, else completed with the child's id.
+pub(super) fn start_child(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    child: &NewRun,
+    wait: bool,
+) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        }));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at, deadline_at, parent_id) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            child.id.to_string(),
+            child.workflow,
+            child.input,
+            child.now,
+            child.ready_at,
+            child.deadline_at,
+            lease.run_id.to_string()
+        ])?;
+    if wait {
+        let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
+        upsert_step(connection, lease.run_id, step, &columns, None)?;
+    } else {
+        let step = StepRecord {
+            output: Some(format!("\"{}\"", child.id)),
+            ..step.clone()
+        };
+        upsert_step(
+            connection,
+            lease.run_id,
+            &step,
+            &WaitColumns::default(),
+            None,
+        )?;
+    }
+    Ok(Ok(WriteOut::Done))
+}
+
+/// Makes a failed or timed-out run pending again, discarding the step
+/// records its next execution must redo.
+pub(super) fn retry(
+    connection: &Connection,
+    run_id: RunId,
+    now: i64,
+    deadline_at: Option<i64>,
+) -> Applied {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
+             deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL \
+             WHERE id = ?3 AND status IN ('failed', 'timed_out')",
+        )?
+        .execute(params![now, deadline_at, run_id.to_string()])?;
+    if changed == 1 {
+        connection
+            .prepare_cached(RETRY_DELETE_SQL)?
+            .execute(params![run_id.to_string()])?;
+    }
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed)?,
+        Vec::new(),
+    )))
+}
+
+/// The step records a retry of run `?1` discards: unfinished and failed
+/// steps, the records of the failure's unwinding (`compensate/...` and
+/// `on-failure/...`), and every step whose compensation completed, so that
+/// an undone step runs again instead of being replayed as done.
+const RETRY_DELETE_SQL: &str = "\
+    DELETE FROM wf_step WHERE instance_id = ?1 AND (\
+      status IN ('pending', 'running', 'failed') \
+      OR substr(name, 1, 11) IN ('compensate/', 'on-failure/') \
+      OR 'compensate/' || name IN (SELECT name FROM wf_step \
+        WHERE instance_id = ?1 AND status = 'completed' \
+        AND substr(name, 1, 11) = 'compensate/'))";
+
+fn fenced(rows_affected: usize, lease: &Lease) -> Result<WriteOut, Error> {
+    if rows_affected == 1 {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    }
+}
+
+pub(super) fn transition(
+    connection: &Connection,
+    run_id: RunId,
+    changed: usize,
+) -> Result<TransitionOutcome, Error> {
+    if changed == 1 {
+        return Ok(TransitionOutcome::Done);
+    }
+    let status: Option<String> = connection
+        .prepare_cached("SELECT status FROM wf_instance WHERE id = ?1")?
+        .query_row(params![run_id.to_string()], |row| row.get(0))
+        .optional()?;
+    Ok(match status {
+        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
+        None => TransitionOutcome::NotFound,
+    })
+}

@@ -1,0 +1,238 @@
+//! Steps: saving step records (one, or many in one multi-row statement),
+//! fenced by the run's lease, the journal read back on replay, and the
+//! run's log lines.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{StepRow, WaitColumns};
+use crate::store::{Lease, LogLine, StepRecord};
+
+/// The times a step record keeps when it is written over: its first start,
+/// and its end, set the first time it completes or fails (`NULL` while it
+/// has not).
+macro_rules! step_times_on_conflict {
+    () => {
+        "started_at = COALESCE(wf_step.started_at, excluded.started_at), \
+         ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
+           THEN COALESCE(wf_step.ended_at, excluded.updated_at) END"
+    };
+}
+
+/// Saves one step record, fenced by `lease` (never over a completed one).
+pub(super) fn save_step(connection: &Connection, lease: &Lease, step: &StepRecord) -> Applied {
+    let written = connection
+        .prepare_cached(concat!(
+            "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, \
+               error, attempts, wake_at, created_at, updated_at, started_at, ended_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, COALESCE(?13, ?11), \
+               CASE WHEN ?5 IN ('completed', 'failed') THEN ?11 END \
+             WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?12 \
+               AND status = 'running') \
+             ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+               input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+               error = excluded.error, attempts = excluded.attempts, \
+               wake_at = excluded.wake_at, updated_at = excluded.updated_at, ",
+            step_times_on_conflict!(),
+            " WHERE wf_step.status <> 'completed'",
+        ))?
+        .execute(params![
+            lease.run_id.to_string(),
+            step.name,
+            step.seq,
+            step.kind.as_str(),
+            step.status.as_str(),
+            step.input,
+            step.output,
+            step.error,
+            step.attempts,
+            step.wake_at,
+            step.updated_at,
+            lease.token,
+            step.started_at,
+        ])?;
+    step_saved(connection, written == 1, lease, step)
+}
+
+/// Several `SaveStep` writes as one multi-row, fenced upsert.
+pub(super) fn save_steps(
+    connection: &Connection,
+    ops: &[WriteOp],
+    chunk: &[usize],
+    results: &mut Slots,
+) -> Result<(), Error> {
+    let steps: Vec<(usize, &Lease, &StepRecord)> = chunk
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::SaveStep(lease, step) => Some((index, lease, step)),
+            _ => None,
+        })
+        .collect();
+    let mut values = Vec::with_capacity(steps.len() * 14);
+    for (order, (_, lease, step)) in steps.iter().enumerate() {
+        values.extend([
+            Value::Text(lease.run_id.to_string()),
+            Value::Text(step.name.clone()),
+            Value::Integer(step.seq),
+            Value::Text(step.kind.as_str().into()),
+            Value::Text(step.status.as_str().into()),
+            optional_text(&step.input),
+            optional_text(&step.output),
+            optional_text(&step.error),
+            Value::Integer(i64::from(step.attempts)),
+            optional_integer(step.wake_at),
+            Value::Integer(step.updated_at),
+            Value::Integer(lease.token),
+            Value::Integer(i64::try_from(order).unwrap_or(i64::MAX)),
+            optional_integer(step.started_at),
+        ]);
+    }
+    // ORDER BY keeps submission order for two writes of one step (a
+    // `running` marker and the completion that follows it).
+    let sql = format!(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, created_at, updated_at, started_at, ended_at) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
+           v.column8, v.column9, v.column10, v.column11, v.column11, \
+           COALESCE(v.column14, v.column11), \
+           CASE WHEN v.column5 IN ('completed', 'failed') THEN v.column11 END \
+         FROM ({values}) AS v JOIN wf_instance AS i ON i.id = v.column1 \
+           AND i.lease_token = v.column12 AND i.status = 'running' \
+         WHERE true ORDER BY v.column13 \
+         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+           error = excluded.error, attempts = excluded.attempts, \
+           wake_at = excluded.wake_at, updated_at = excluded.updated_at, {times} \
+         WHERE wf_step.status <> 'completed' \
+         RETURNING instance_id, name",
+        values = values_list(steps.len(), 14),
+        times = step_times_on_conflict!(),
+    );
+    let written: HashSet<(String, String)> = connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (index, lease, step) in steps {
+        let key = (lease.run_id.to_string(), step.name.clone());
+        results[index] = Some(step_saved(connection, written.contains(&key), lease, step)?);
+    }
+    Ok(())
+}
+
+/// Inserts or updates a step record with its wait columns (never one
+/// already completed), and the event that settled it if one did. The caller
+/// has checked the lease in this transaction.
+pub(super) fn upsert_step(
+    connection: &Connection,
+    run_id: RunId,
+    step: &StepRecord,
+    wait: &WaitColumns,
+    settled_by_event: Option<i64>,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(concat!(
+            "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+               attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
+               started_at, ended_at, settled_by_event) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
+               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16) \
+             ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+               input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+               error = excluded.error, attempts = excluded.attempts, \
+               wake_at = excluded.wake_at, event_name = excluded.event_name, \
+               event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
+               updated_at = excluded.updated_at, settled_by_event = excluded.settled_by_event, ",
+            step_times_on_conflict!(),
+            " WHERE wf_step.status <> 'completed'",
+        ))?
+        .execute(params![
+            run_id.to_string(),
+            step.name,
+            step.seq,
+            step.kind.as_str(),
+            step.status.as_str(),
+            step.input,
+            step.output,
+            step.error,
+            step.attempts,
+            step.wake_at,
+            wait.event,
+            wait.filter,
+            wait.run,
+            step.updated_at,
+            step.started_at,
+            settled_by_event,
+        ])?;
+    Ok(())
+}
+
+/// The result of a step write (see [`crate::store::rows::unwritten_step`]).
+fn step_saved(connection: &Connection, written: bool, lease: &Lease, step: &StepRecord) -> Applied {
+    if written {
+        return Ok(Ok(WriteOut::Done));
+    }
+    Ok(crate::store::rows::unwritten_step(
+        holds_lease(connection, lease)?,
+        lease,
+        step,
+    ))
+}
+
+/// Whether `lease` is the current lease of its running run.
+pub(super) fn holds_lease(connection: &Connection, lease: &Lease) -> Result<bool, Error> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+        )?
+        .query_row(params![lease.run_id.to_string(), lease.token], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The columns of a [`StepRow`], in its order.
+pub(super) const STEP_COLUMNS: &str = "name, seq, kind, status, input, output, error, attempts, \
+    wake_at, updated_at, started_at, ended_at";
+
+/// A run's step rows, in the order the run reached them.
+pub(super) fn journal_rows(
+    connection: &Connection,
+    run_id: RunId,
+) -> rusqlite::Result<Vec<StepRow>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {STEP_COLUMNS} FROM wf_step WHERE instance_id = ?1 ORDER BY created_at, seq"
+        ))?
+        .query_map(params![run_id.to_string()], |row| StepRow::try_from(row))?
+        .collect()
+}
+
+/// Appends a log line of a run, once per key (a replay does not log twice).
+pub(super) fn append_log(connection: &Connection, lease: &Lease, line: &LogLine) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        }));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (instance_id, key) DO NOTHING",
+        )?
+        .execute(params![
+            lease.run_id.to_string(),
+            line.level.as_str(),
+            line.message,
+            line.fields,
+            line.key,
+            line.created_at
+        ])?;
+    Ok(Ok(WriteOut::Done))
+}

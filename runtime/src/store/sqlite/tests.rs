@@ -1,0 +1,283 @@
+//! Unit tests of the SQLite backend's own queries: the order and the query
+//! plans of claims and run lists, and the upgrade of a version 1 database.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
+use super::migrate::migrate;
+use super::reads::{SERIES_SQL, list_runs_query};
+use super::writer::apply_op;
+use crate::model::ids::RunId;
+use crate::model::listing::{RunCursor, RunFilter};
+use crate::model::status::RunStatus;
+use crate::store::ClaimRequest;
+use crate::store::ops::{WriteOp, WriteOut};
+
+/// Runs left `running` by the last engine are claimed before a backlog
+/// of runs that fell due before the restart.
+#[test]
+fn recovered_runs_are_claimed_before_the_backlog() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'pending', 'null', i, i, i FROM n; \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               started_at, executions, lease_token, lease_owner) \
+             VALUES ('00000000-0000-0000-0000-000000009999', 'w', 'running', 'null', 60, 60, \
+               60, 1, 1, 'the engine that crashed')",
+        )
+        .unwrap();
+    let recovered = apply_op(&connection, &WriteOp::Recover { now: 1_000 }).unwrap();
+    assert!(matches!(recovered, Ok(WriteOut::Count(1))));
+    let request = ClaimRequest {
+        owner: "me".into(),
+        now: 1_000,
+        limit: 1,
+        workflows: r#"["w"]"#.into(),
+        lease_expires_at: None,
+    };
+    let ids: Vec<String> = claim(&connection, &request)
+        .unwrap()
+        .iter()
+        .map(|run| run.lease.run_id.to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["00000000-0000-0000-0000-000000009999"],
+        "the recovered run waits behind the backlog"
+    );
+}
+
+/// With many runs asleep, a claim and the dispatcher's next wake time
+/// read only the due runs, by the ready index and in its order; before
+/// and after `ANALYZE` (which `PRAGMA optimize` may run).
+#[test]
+fn claims_read_due_runs_by_index_however_many_runs_sleep() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i, 1000 + i FROM n",
+        )
+        .unwrap();
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        for (what, sql, params) in [
+            ("claim", CLAIM_SQL, vec!["me", "1010", "100", r#"["w"]"#]),
+            ("next wake time", NEXT_READY_SQL, vec![r#"["w"]"#]),
+        ] {
+            let plan: Vec<String> = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(params), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("USING INDEX wf_instance_ready") && !plan.contains("TEMP B-TREE"),
+                "{when}, the {what} reads or sorts every waiting run:\n{plan}"
+            );
+        }
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+    let request = ClaimRequest {
+        owner: "me".into(),
+        now: 1_010,
+        limit: 100,
+        workflows: r#"["w"]"#.into(),
+        lease_expires_at: None,
+    };
+    let claimed = claim(&connection, &request).unwrap();
+    let ids: Vec<String> = claimed
+        .iter()
+        .map(|run| run.lease.run_id.to_string())
+        .collect();
+    let due: Vec<String> = (1..=10)
+        .map(|i| format!("00000000-0000-0000-0000-{i:012}"))
+        .collect();
+    assert_eq!(ids, due, "the runs due by 1010, the earliest first");
+}
+
+/// A version 1 database upgrades in place: its steps get start times (their
+/// creation) and end times (their last write, if they completed or failed),
+/// and opening it again applies nothing twice.
+#[test]
+fn a_version_1_database_gets_step_times_backfilled() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    connection
+        .execute_batch(concat!(
+            include_str!("migrations/0001_schema.sql"),
+            "CREATE TABLE wf_migration (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL); \
+             INSERT INTO wf_migration VALUES (1, 0); \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000001', 'w', 'running', 'null', 1, 1); \
+             INSERT INTO wf_step (instance_id, name, seq, kind, status, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000001', 'done', 0, 'run', 'completed', 10, 20), \
+               ('00000000-0000-0000-0000-000000000001', 'broke', 1, 'run', 'failed', 30, 40), \
+               ('00000000-0000-0000-0000-000000000001', 'nap', 2, 'sleep', 'sleeping', 50, 60);"
+        ))
+        .unwrap();
+    migrate(&mut connection).unwrap();
+    migrate(&mut connection).unwrap();
+    type Times = (String, Option<i64>, Option<i64>, Option<i64>);
+    let steps: Vec<Times> = connection
+        .prepare("SELECT name, started_at, ended_at, settled_by_event FROM wf_step ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        steps,
+        [
+            ("done".to_owned(), Some(10), Some(20), None),
+            ("broke".to_owned(), Some(30), Some(40), None),
+            ("nap".to_owned(), Some(50), None, None),
+        ]
+    );
+    let versions: Vec<i64> = connection
+        .prepare("SELECT version FROM wf_migration ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1, 2]);
+}
+
+/// The run lists read a page by index, in order, from the cursor on, for
+/// every filter they narrow by, however many runs there are; before and
+/// after `ANALYZE`. Several statuses read one indexed branch each and sort
+/// only what those branches return.
+#[test]
+fn run_lists_read_by_index_in_order() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               finished_at, parent_id) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 7), \
+               CASE i % 4 WHEN 0 THEN 'completed' WHEN 1 THEN 'failed' \
+                 WHEN 2 THEN 'pending' ELSE 'running' END, \
+               'null', i, i, CASE WHEN i % 4 < 2 THEN i + 5 END, \
+               CASE WHEN i % 10 = 0 THEN printf('00000000-0000-0000-0000-%012d', i / 10) END \
+             FROM n",
+        )
+        .unwrap();
+    let parent: RunId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+    let cursor = RunCursor {
+        created_at: 10_000,
+        id: "00000000-0000-0000-0000-000000010000".parse().unwrap(),
+    };
+    let shapes = [
+        ("every run", RunFilter::new(), "wf_instance_created"),
+        (
+            "a status",
+            RunFilter::new().statuses([RunStatus::Failed]),
+            "wf_instance_status_created",
+        ),
+        (
+            "a workflow",
+            RunFilter::new().workflow("w3"),
+            "wf_instance_workflow_created",
+        ),
+        (
+            "a workflow and a status",
+            RunFilter::new()
+                .workflow("w3")
+                .statuses([RunStatus::Completed]),
+            "wf_instance_list",
+        ),
+        (
+            "a parent",
+            RunFilter::new().parent(parent),
+            "wf_instance_parent",
+        ),
+        (
+            "a page after the first",
+            RunFilter::new().after(cursor),
+            "wf_instance_created",
+        ),
+        (
+            "a status, after the first page",
+            RunFilter::new()
+                .statuses([RunStatus::Pending])
+                .after(cursor),
+            "wf_instance_status_created",
+        ),
+    ];
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        for (what, filter, index) in &shapes {
+            let (sql, values) = list_runs_query(filter);
+            let plan = query_plan(&connection, &sql, values);
+            assert!(
+                plan.contains(&format!("INDEX {index}")) && !plan.contains("TEMP B-TREE"),
+                "{when}, the list of {what} is not read by {index} in order:\n{plan}"
+            );
+        }
+        let several = RunFilter::new().statuses([RunStatus::Failed, RunStatus::Completed]);
+        let (sql, values) = list_runs_query(&several);
+        let plan = query_plan(&connection, &sql, values);
+        assert_eq!(
+            plan.matches("INDEX wf_instance_status_created").count(),
+            2,
+            "{when}, a branch per status:\n{plan}"
+        );
+        assert!(
+            !plan.contains("SCAN wf_instance\n") && !plan.ends_with("SCAN wf_instance"),
+            "{when}, several statuses scan the table:\n{plan}"
+        );
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+}
+
+fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String {
+    let plan: Vec<String> = connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params_from_iter(values), |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    plan.join("\n")
+}
+
+/// The per-minute series reads the runs started and finished in its range
+/// by their time indexes, not every run of a status.
+#[test]
+fn the_series_reads_by_the_time_indexes() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               started_at, finished_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'completed', 'null', \
+               i * 1000, i * 1000, i * 1000, i * 1000 + 500 FROM n",
+        )
+        .unwrap();
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        let values = vec![Value::Integer(60_000), Value::Integer(120_000)];
+        let plan = query_plan(&connection, SERIES_SQL, values);
+        assert!(
+            plan.contains("INDEX wf_instance_started")
+                && plan.contains("INDEX wf_instance_finished")
+                && !plan.contains("SCAN wf_instance"),
+            "{when}, the series reads more than its range:\n{plan}"
+        );
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+}

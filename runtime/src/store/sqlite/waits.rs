@@ -1,0 +1,381 @@
+//! Waits: registering a wait (completed at once by a lookback event, a
+//! buffered signal or an ended run), resolving one, sending events and
+//! signals, and the settlement of the steps waiting for them or for a run.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::SqliteStore;
+use super::steps::{holds_lease, upsert_step};
+use super::writer::Applied;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::BoxFuture;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{
+    EndedRun, WaitColumns, decode_error, parse_run_id, parse_run_status, unexpected,
+};
+use crate::store::{
+    Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,
+};
+
+impl WaitStore for SqliteStore {
+    crate::store::ops::queued_wait_writes!();
+}
+
+/// Registers a wait for the run `lease` holds.
+pub(super) fn register_wait_op(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    wait: &Wait,
+) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        }));
+    }
+    Ok(register_wait(connection, lease, step, wait)?.map(WriteOut::Waited))
+}
+
+/// Completes a waiting step the run resolved itself (a wait that timed out),
+/// and answers the step's output as it now stands.
+pub(super) fn resolve_wait(
+    connection: &Connection,
+    lease: &Lease,
+    step: &str,
+    now: i64,
+) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        }));
+    }
+    let run_id = lease.run_id.to_string();
+    connection
+        .prepare_cached(
+            "UPDATE wf_step SET status = 'completed', output = 'null', updated_at = ?1, \
+             ended_at = ?1 WHERE instance_id = ?2 AND name = ?3 AND status = 'waiting'",
+        )?
+        .execute(params![now, run_id, step])?;
+    let output: Option<String> = connection
+        .prepare_cached("SELECT output FROM wf_step WHERE instance_id = ?1 AND name = ?2")?
+        .query_row(params![run_id, step], |row| row.get(0))
+        .optional()?
+        .flatten();
+    Ok(Ok(WriteOut::Resolved(
+        output.unwrap_or_else(|| "null".into()),
+    )))
+}
+
+/// Sends an event, recording the step that sent it when a run did.
+pub(super) fn send_event_op(
+    connection: &Connection,
+    event: &NewEvent,
+    origin: Option<&(Lease, StepRecord)>,
+) -> Applied {
+    if let Some((lease, _)) = origin
+        && !holds_lease(connection, lease)?
+    {
+        return Ok(Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        }));
+    }
+    let sent = send_event(connection, event)?;
+    if let Some((lease, step)) = origin {
+        let step = StepRecord {
+            output: Some(sent.id.to_string()),
+            ..step.clone()
+        };
+        upsert_step(
+            connection,
+            lease.run_id,
+            &step,
+            &WaitColumns::default(),
+            None,
+        )?;
+    }
+    Ok(Ok(WriteOut::Sent(sent)))
+}
+
+/// Registers a wait, or completes it at once when something satisfies it
+/// already. The inner error refuses this write alone (an unknown run).
+fn register_wait(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    wait: &Wait,
+) -> Result<Result<Option<String>, Error>, Error> {
+    let satisfied = match wait {
+        Wait::Event {
+            name,
+            filter,
+            lookback_from: Some(from),
+        } => {
+            let filter = parse_filter(filter.as_deref())?;
+            // Not an event an earlier wait of this run took (see `Wait::Event`).
+            let mut statement = connection.prepare_cached(
+                "SELECT id, data FROM wf_event WHERE name = ?1 AND target_run IS NULL \
+                 AND created_at >= ?2 AND id NOT IN (SELECT json_extract(output, '$.event_id') \
+                   FROM wf_step WHERE instance_id = ?3 AND kind = 'wait_for_event' \
+                   AND status = 'completed' AND json_extract(output, '$.event_id') IS NOT NULL) \
+                 ORDER BY id",
+            )?;
+            let mut rows = statement.query(params![name, from, lease.run_id.to_string()])?;
+            let mut found = None;
+            while let Some(row) = rows.next()? {
+                let (id, data): (i64, String) = (row.get(0)?, row.get(1)?);
+                if matches_filter(&data, filter.as_ref()) {
+                    found = Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ));
+                    break;
+                }
+            }
+            found
+        }
+        Wait::Event { .. } => None,
+        Wait::Signal { name } => {
+            let buffered: Option<(i64, String)> = connection
+                .prepare_cached(
+                    "SELECT id, data FROM wf_event WHERE target_run = ?1 AND name = ?2 \
+                     AND consumed_by IS NULL ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![lease.run_id.to_string(), name], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            match buffered {
+                Some((id, data)) => {
+                    consume_signal(connection, id, lease.run_id, &step.name)?;
+                    Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ))
+                }
+                None => None,
+            }
+        }
+        Wait::Run { run_id } => {
+            let ended: Option<(String, Option<String>, Option<String>)> = connection
+                .prepare_cached("SELECT status, output, error FROM wf_instance WHERE id = ?1")?
+                .query_row(params![run_id.to_string()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            match ended {
+                None => return Ok(Err(Error::RunNotFound(*run_id))),
+                Some((status, output, error)) => {
+                    let parsed = parse_run_status(&status)?;
+                    parsed.is_terminal().then(|| {
+                        let outcome =
+                            run_outcome_json(&status, output.as_deref(), error.as_deref());
+                        (outcome, run_wait_status(parsed), None)
+                    })
+                }
+            }
+        }
+    };
+    match satisfied {
+        Some((output, status, event)) => {
+            let step = StepRecord {
+                status,
+                output: Some(output.clone()),
+                ..step.clone()
+            };
+            upsert_step(
+                connection,
+                lease.run_id,
+                &step,
+                &WaitColumns::default(),
+                event,
+            )?;
+            Ok(Ok(Some(output)))
+        }
+        None => {
+            let columns = WaitColumns::of(wait);
+            upsert_step(connection, lease.run_id, step, &columns, None)?;
+            Ok(Ok(None))
+        }
+    }
+}
+
+fn parse_filter(filter: Option<&str>) -> Result<Option<serde_json::Value>, Error> {
+    filter
+        .map(|text| {
+            serde_json::from_str(text)
+                .map_err(|error| decode_error(format!("stored event filter is invalid: {error}")))
+        })
+        .transpose()
+}
+
+fn matches_filter(data: &str, filter: Option<&serde_json::Value>) -> bool {
+    match filter {
+        None => true,
+        Some(filter) => serde_json::from_str::<serde_json::Value>(data)
+            .is_ok_and(|data| crate::store::json_contains(&data, filter)),
+    }
+}
+
+fn consume_signal(
+    connection: &Connection,
+    id: i64,
+    run_id: RunId,
+    step: &str,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached("UPDATE wf_event SET consumed_by = ?1 WHERE id = ?2")?
+        .execute(params![format!("{run_id}/{step}"), id])?;
+    Ok(())
+}
+
+/// Stores an event and settles the steps waiting for it.
+fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Error> {
+    let target = event.target.map(|run| run.to_string());
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_event (name, data, target_run, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![event.name, event.data, target, event.now])?;
+    let id = connection.last_insert_rowid();
+    // A run that ended takes no more events: its waiting steps stay as the
+    // end left them (see `StepStatus`).
+    let waiters: Vec<(String, String, Option<String>)> = match &target {
+        // A signal goes to its run's oldest waiting `listen` only.
+        Some(run) => connection
+            .prepare_cached(
+                "SELECT instance_id, name, event_filter FROM wf_step \
+                 WHERE status = 'waiting' AND event_name = ?1 AND kind = 'listen' \
+                 AND instance_id = ?2 AND instance_id IN (SELECT id FROM wf_instance \
+                   WHERE id = ?2 AND status IN ('pending', 'running', 'suspended')) \
+                 ORDER BY seq LIMIT 1",
+            )?
+            .query_map(params![event.name, run], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?,
+        None => connection
+            .prepare_cached(
+                "SELECT s.instance_id, s.name, s.event_filter FROM wf_step AS s \
+                 JOIN wf_instance AS i ON i.id = s.instance_id \
+                 WHERE s.status = 'waiting' AND s.event_name = ?1 AND s.kind = 'wait_for_event' \
+                 AND i.status IN ('pending', 'running', 'suspended')",
+            )?
+            .query_map(params![event.name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?,
+    };
+    let output = event_output_json(id, &event.data);
+    let mut woken = Vec::new();
+    for (instance, step, filter) in waiters {
+        if !matches_filter(&event.data, parse_filter(filter.as_deref())?.as_ref()) {
+            continue;
+        }
+        let status = StepStatus::Completed;
+        complete_waiting_step(
+            connection,
+            (&instance, &step),
+            status,
+            &output,
+            Some(id),
+            event.now,
+        )?;
+        let run_id = parse_run_id(&instance)?;
+        if target.is_some() {
+            consume_signal(connection, id, run_id, &step)?;
+        }
+        woken.push(run_id);
+    }
+    Ok(SentEvent { id, woken })
+}
+
+/// Completes the waiting step `(run id, step name)` with `output`, ended
+/// now and settled by `settled_by_event` (an event or signal, `None` for
+/// an ended run), and makes its run due now.
+fn complete_waiting_step(
+    connection: &Connection,
+    (instance, step): (&str, &str),
+    status: StepStatus,
+    output: &str,
+    settled_by_event: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(
+            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3, ended_at = ?3, \
+             settled_by_event = ?6 \
+             WHERE instance_id = ?4 AND name = ?5 AND status = 'waiting'",
+        )?
+        .execute(params![
+            status.as_str(),
+            output,
+            now,
+            instance,
+            step,
+            settled_by_event
+        ])?;
+    // A suspended run becomes due; a running one keeps the wake in ready_at,
+    // which its suspension honours (see Suspend), so no wake-up is lost.
+    connection
+        .prepare_cached(
+            "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ?1 \
+               THEN ?1 ELSE ready_at END, updated_at = ?1 \
+             WHERE id = ?2 AND status IN ('running', 'suspended')",
+        )?
+        .execute(params![now, instance])?;
+    Ok(())
+}
+
+/// Completes the steps waiting for these runs with how each ended (the
+/// outcome JSON, and whether the run completed); returns the runs that had
+/// such steps. A run that did not complete fails its waiting step, so a
+/// `retry` of the waiting run starts that step (a new child) again.
+pub(super) fn settle_run_waiters(
+    connection: &Connection,
+    ended: &[EndedRun],
+    now: i64,
+) -> Result<HashSet<RunId>, Error> {
+    let mut awaited = HashSet::new();
+    if ended.is_empty() {
+        return Ok(awaited);
+    }
+    let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
+    let waiters: Vec<(String, String, String)> = connection
+        .prepare_cached(
+            "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+             AND wait_run IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_map(params![ids], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (instance, step, wait_run) in waiters {
+        let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
+        if let Some((run_id, outcome, completed)) = ended {
+            let status = if *completed {
+                StepStatus::Completed
+            } else {
+                StepStatus::Failed
+            };
+            complete_waiting_step(connection, (&instance, &step), status, outcome, None, now)?;
+            awaited.insert(*run_id);
+        }
+    }
+    Ok(awaited)
+}
+
+/// The status of a step that waited for a run that ended with `status`.
+fn run_wait_status(status: RunStatus) -> StepStatus {
+    if status == RunStatus::Completed {
+        StepStatus::Completed
+    } else {
+        StepStatus::Failed
+    }
+}

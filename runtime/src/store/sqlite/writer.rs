@@ -1,0 +1,188 @@
+//! The SQLite writer: the one connection that applies each group commit's
+//! batch in one transaction, merging writes of one kind into multi-row
+//! statements, and the dispatch of each write to the code of its concern.
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{claims, finish, maintenance, runs, steps, waits};
+use crate::model::error::Error;
+use crate::model::sync::{BoxFuture, lock};
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::unexpected;
+use crate::store::writer::{BatchApply, BatchResults};
+
+/// The most writes one group commit applies in one transaction.
+pub(super) const MAX_BATCH: usize = 1024;
+
+/// Rows per multi-row statement, well under SQLite's 32,766 parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// The writer's connection: its own for a file, the one shared with the
+/// readers for an in-memory database.
+pub(super) enum WriterConnection {
+    Owned(Connection),
+    Shared(Arc<Mutex<Connection>>),
+}
+
+/// The [`BatchApply`] side of SQLite's group commit.
+pub(super) struct SqliteWriter {
+    pub(super) connection: WriterConnection,
+    /// Commits wait for an fsync: tell tokio this task blocks.
+    pub(super) blocking: bool,
+}
+
+/// One result per write of a batch.
+pub(super) type Results = BatchResults<WriteOut>;
+
+/// What applying one write returns: the outer error fails the transaction,
+/// the inner one refuses this write alone.
+pub(super) type Applied = Result<Result<WriteOut, Error>, Error>;
+
+/// The results of a batch as they are filled in, by the position of the write.
+pub(super) type Slots = [Option<Result<WriteOut, Error>>];
+
+impl BatchApply for SqliteWriter {
+    type Op = WriteOp;
+    type Out = WriteOut;
+
+    fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
+        let blocking = self.blocking
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
+        let result = if blocking {
+            tokio::task::block_in_place(|| self.apply_now(ops))
+        } else {
+            self.apply_now(ops)
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+impl SqliteWriter {
+    fn apply_now(&mut self, ops: &[WriteOp]) -> Result<Results, Error> {
+        match &mut self.connection {
+            WriterConnection::Owned(connection) => apply_in_transaction(connection, ops),
+            WriterConnection::Shared(shared) => apply_in_transaction(&mut lock(shared), ops),
+        }
+    }
+}
+
+fn apply_in_transaction(connection: &mut Connection, ops: &[WriteOp]) -> Result<Results, Error> {
+    if let [op] = ops
+        && op.is_single_write()
+    {
+        // One write alone: SQLite's implicit transaction around the statement
+        // is enough.
+        return Ok(vec![apply_op(connection, op)?]);
+    }
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let results = apply_batch(&tx, ops)?;
+    tx.commit()?;
+    Ok(results)
+}
+
+fn apply_batch(connection: &Connection, ops: &[WriteOp]) -> Result<Results, Error> {
+    let mut results: Vec<Option<Result<WriteOut, Error>>> = ops.iter().map(|_| None).collect();
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&index| ops[index].phase());
+    for group in order.chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            match &ops[chunk[0]] {
+                WriteOp::Create(_) => runs::create_runs(connection, ops, chunk, &mut results)?,
+                WriteOp::SaveStep(..) if chunk.len() > 1 => {
+                    steps::save_steps(connection, ops, chunk, &mut results)?
+                }
+                WriteOp::Finish { .. } => {
+                    finish::finish_runs(connection, ops, chunk, &mut results)?;
+                }
+                _ => {
+                    for &index in chunk {
+                        results[index] = Some(apply_op(connection, &ops[index])?);
+                    }
+                }
+            }
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(unexpected())))
+        .collect())
+}
+
+/// Applies one write. The outer error fails the transaction; the inner one
+/// refuses this write alone.
+pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
+    match op {
+        WriteOp::Recover { now } => claims::recover(connection, *now),
+        WriteOp::Create(_) => {
+            // Creates go through the multi-row path, also one alone.
+            let mut results = [None];
+            runs::create_runs(connection, std::slice::from_ref(op), &[0], &mut results)?;
+            let [result] = results;
+            Ok(result.unwrap_or_else(|| Err(unexpected())))
+        }
+        WriteOp::Claim(request) => Ok(Ok(WriteOut::Claimed(claims::claim(connection, request)?))),
+        WriteOp::SaveStep(lease, step) => steps::save_step(connection, lease, step),
+        WriteOp::Suspend {
+            lease,
+            ready_at,
+            steps,
+            now,
+        } => runs::suspend(connection, lease, *ready_at, steps, *now),
+        WriteOp::Release { lease, now } => runs::release(connection, lease, *now),
+        WriteOp::Finish { .. } => {
+            // Finishes go through the multi-row path, also one alone.
+            let mut results = [None];
+            finish::finish_runs(connection, std::slice::from_ref(op), &[0], &mut results)?;
+            let [result] = results;
+            Ok(result.unwrap_or_else(|| Err(unexpected())))
+        }
+        WriteOp::Cancel { run_id, now } => runs::cancel(connection, *run_id, *now),
+        WriteOp::RegisterWait { lease, step, wait } => {
+            waits::register_wait_op(connection, lease, step, wait)
+        }
+        WriteOp::ResolveWait { lease, step, now } => {
+            waits::resolve_wait(connection, lease, step, *now)
+        }
+        WriteOp::SendEvent { event, origin } => {
+            waits::send_event_op(connection, event, origin.as_ref())
+        }
+        WriteOp::DeleteFinished(request) => maintenance::delete_finished(connection, request),
+        WriteOp::TimeOutOverdue { now, limit } => {
+            maintenance::time_out_overdue(connection, *now, *limit)
+        }
+        WriteOp::DeleteEvents { before, limit } => {
+            maintenance::delete_events(connection, *before, *limit)
+        }
+        WriteOp::RenewLeases { .. } => Ok(Ok(claims::renew_leases())),
+        WriteOp::AppendLog(lease, line) => steps::append_log(connection, lease, line),
+        WriteOp::StartChild {
+            lease,
+            step,
+            child,
+            wait,
+        } => runs::start_child(connection, lease, step, child, *wait),
+        WriteOp::Retry {
+            run_id,
+            now,
+            deadline_at,
+        } => runs::retry(connection, *run_id, *now, *deadline_at),
+    }
+}
+
+/// `VALUES (?, ?), (?, ?)` for `rows` rows of `columns` parameters.
+pub(super) fn values_list(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("VALUES {}", vec![row; rows].join(", "))
+}
+
+pub(super) fn optional_text(text: &Option<String>) -> Value {
+    text.clone().map_or(Value::Null, Value::Text)
+}
+
+pub(super) fn optional_integer(number: Option<i64>) -> Value {
+    number.map_or(Value::Null, Value::Integer)
+}
