@@ -84,6 +84,11 @@ impl WriteOp {
     /// read). Ops that write twice (a finish and the waiters it settles, a
     /// child and the step that started it, an event and its waiters) must
     /// not be cut in half by a crash, so they always get a transaction.
+    ///
+    /// Every backend applies such an op alone without BEGIN and COMMIT, so
+    /// this is the one definition of both. Where other processes may claim
+    /// the run in between (PostgreSQL), the op's lease check is part of its
+    /// one statement, not a read before it.
     pub(crate) fn is_single_write(&self) -> bool {
         if let WriteOp::Suspend { steps, .. } = self {
             return steps.is_empty();

@@ -1,0 +1,149 @@
+//! Claims on PostgreSQL: runs taken with `FOR UPDATE SKIP LOCKED` under a
+//! lease (expired leases first, then due runs), the next time a claim may
+//! find work, and lease renewal.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::writer::Applied;
+use crate::model::error::Error;
+use crate::store::ops::WriteOut;
+use crate::store::rows::{StepRow, decode_error, parse_run_id, step_record};
+use crate::store::{ClaimRequest, ClaimedRun, Lease};
+
+/// A claimed run: id, workflow, input, token, deadline, executions, and its
+/// journal as a JSON array of [`StepRow`]s (`NULL` when empty).
+pub(super) type ClaimRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i32,
+    Option<String>,
+);
+
+pub(super) async fn claim(
+    connection: &mut PgConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedRun>, Error> {
+    let rows: Vec<ClaimRow> = sqlx::query_as(
+        // Runs whose lease expired (their worker died), then due runs, each
+        // read in the order of its own index: a claim reads the rows it
+        // takes, however many are due (one scan over both conditions sorted
+        // every due run). Expired leases go first so that a dead worker's
+        // runs are taken over within a lease and a claim, not behind the
+        // whole backlog; they cannot starve the due runs, as each is taken
+        // once and then held by a live worker. The workflow names are an
+        // array filter, not a join, which would lose the index order; the
+        // update finds the claimed rows by primary key (as a join, the plan
+        // scanned the whole table).
+        "WITH expired AS ( \
+           SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
+             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
+           ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         due AS ( \
+           SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
+             AND ready_at <= $2 \
+             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
+           ORDER BY ready_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM expired), 0) \
+           FOR UPDATE SKIP LOCKED) \
+         UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
+           lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
+           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
+         WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
+         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, \
+           (SELECT json_agg(json_build_array(s.name, s.seq, s.kind, s.status, s.input::text, \
+              s.output::text, s.error, s.attempts, s.wake_at, s.updated_at, s.started_at, \
+              s.ended_at) \
+              ORDER BY s.created_at, s.seq) \
+            FROM wf_step AS s WHERE s.instance_id = wf_instance.id AND executions > 1)::text",
+    )
+    .bind(&request.owner)
+    .bind(request.now)
+    .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+    .bind(&*request.workflows)
+    .bind(request.lease_expires_at)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, workflow, input, token, deadline_at, executions, journal)| {
+                // The claim reads the journal along: one statement instead of a
+                // read per run.
+                let journal: Vec<StepRow> = match journal {
+                    Some(json) => serde_json::from_str(&json).map_err(|error| {
+                        decode_error(format!("a claimed run's journal: {error}"))
+                    })?,
+                    None => Vec::new(),
+                };
+                Ok(ClaimedRun {
+                    lease: Lease {
+                        run_id: parse_run_id(&id)?,
+                        token,
+                    },
+                    workflow,
+                    input,
+                    deadline_at,
+                    executions: i64::from(executions),
+                    journal: Some(
+                        journal
+                            .into_iter()
+                            .map(step_record)
+                            .collect::<Result<_, _>>()?,
+                    ),
+                })
+            },
+        )
+        .collect()
+}
+
+/// The earliest time a run of these workflows may need a worker: the first
+/// `ready_at` of a pending or suspended run, or the first lease of a running
+/// run to expire.
+pub(super) async fn next_ready_at(pool: &PgPool, workflows: &str) -> Result<Option<i64>, Error> {
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT LEAST( \
+           (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
+              AND ready_at IS NOT NULL \
+              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+              ORDER BY ready_at LIMIT 1), \
+           (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
+              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+              ORDER BY lease_expires_at LIMIT 1))",
+    )
+    .bind(workflows)
+    .fetch_one(pool)
+    .await?;
+    Ok(next)
+}
+
+/// Extends the leases still held until `until`; answers with the runs whose
+/// lease was lost.
+pub(super) async fn renew_leases(
+    connection: &mut PgConnection,
+    leases: &[Lease],
+    until: i64,
+) -> Applied {
+    let ids: Vec<String> = leases
+        .iter()
+        .map(|lease| lease.run_id.to_string())
+        .collect();
+    let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
+    let renewed: Vec<String> = sqlx::query_scalar(
+        "UPDATE wf_instance AS i SET lease_expires_at = $3 \
+         FROM UNNEST($1::text[], $2::bigint[]) AS l(id, token) \
+         WHERE i.id = l.id::uuid AND i.lease_token = l.token AND (i.status = 'running') IS TRUE \
+         RETURNING i.id::text",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .bind(until)
+    .fetch_all(&mut *connection)
+    .await?;
+    let lost = leases
+        .iter()
+        .filter(|lease| !renewed.contains(&lease.run_id.to_string()))
+        .map(|lease| lease.run_id)
+        .collect();
+    Ok(Ok(WriteOut::Lost(lost)))
+}

@@ -1,0 +1,253 @@
+//! Finishing runs on PostgreSQL: the finishes of the hot statement, the
+//! steps waiting for an ended run, cancelled trees of descendants, and a
+//! timed-out child of an overdue parent recorded as cancelled.
+
+use sqlx::PgConnection;
+
+use super::notify::Notes;
+use super::steps::upsert_step;
+use super::writer::ends_descendants;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::status::RunStatus;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{EndedRun, WaitColumns, cancelled_runs, outcome_columns};
+use crate::store::{FinishEffects, Lease, RunOutcome, run_outcome_json};
+
+/// The finishes of [`HOT_CREATED`]'s statement.
+pub(super) const HOT_FINISHED: &str = "\
+finished AS ( \
+  UPDATE wf_instance AS i SET status = v.status, output = v.output::jsonb, \
+    error = v.error, finished_at = v.now, updated_at = v.now, ready_at = NULL, \
+    lease_owner = NULL, lease_expires_at = NULL \
+  FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], \
+    $29::bigint[], $30::text[], $31::bool[]) \
+    AS v(id, status, output, error, now, token, outcome, completed) \
+  WHERE i.id = v.id::uuid AND i.lease_token = v.token AND (i.status = 'running') IS TRUE \
+  {after_saved}RETURNING i.id, v.outcome, v.completed, v.now), \
+settled AS ( \
+  UPDATE wf_step AS s SET \
+    status = CASE WHEN f.completed THEN 'completed' ELSE 'failed' END, \
+    output = f.outcome::jsonb, updated_at = f.now, ended_at = f.now \
+  FROM finished AS f WHERE s.wait_run = f.id AND s.status = 'waiting' \
+  RETURNING s.instance_id, f.now, f.id AS awaited), \
+woken AS ( \
+  UPDATE wf_instance AS p SET updated_at = w.now, \
+    ready_at = CASE WHEN p.ready_at IS NULL OR p.ready_at > w.now \
+      THEN w.now ELSE p.ready_at END \
+  FROM (SELECT instance_id, MIN(now) AS now FROM settled GROUP BY instance_id) AS w \
+  WHERE p.id = w.instance_id AND (p.status IN ('running', 'suspended')) IS TRUE \
+    AND p.id NOT IN (SELECT id FROM finished) \
+  RETURNING p.id), \
+finished_announced AS ( \
+  SELECT pg_notify($32, id::text) FROM finished \
+  UNION ALL SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM woken))";
+
+/// The columns of the finished runs in [`HOT_FINISHED`], one array each.
+#[derive(Default)]
+pub(super) struct FinishColumns {
+    pub(super) ids: Vec<String>,
+    pub(super) statuses: Vec<&'static str>,
+    pub(super) outputs: Vec<Option<String>>,
+    pub(super) errors: Vec<Option<String>>,
+    pub(super) nows: Vec<i64>,
+    pub(super) tokens: Vec<i64>,
+    /// How each run ended, as the steps waiting for it record it.
+    pub(super) outcomes: Vec<String>,
+    pub(super) completed: Vec<bool>,
+}
+
+impl FinishColumns {
+    pub(super) fn push(&mut self, lease: &Lease, outcome: &RunOutcome, now: i64) {
+        let (status, output, error) = outcome_columns(outcome);
+        self.ids.push(lease.run_id.to_string());
+        self.statuses.push(status.as_str());
+        self.outputs.push(output.map(str::to_owned));
+        self.errors.push(error.map(str::to_owned));
+        self.nows.push(now);
+        self.tokens.push(lease.token);
+        self.outcomes
+            .push(run_outcome_json(status.as_str(), output, error));
+        self.completed.push(status == RunStatus::Completed);
+    }
+}
+
+/// Cancels the unfinished descendants of the runs at `indices` that ended
+/// timed out or aborted, and adds them to those finishes' results.
+pub(super) async fn cancel_descendants(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    indices: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    for &index in indices {
+        if let WriteOp::Finish { lease, now, .. } = &ops[index]
+            && ends_descendants(&ops[index])
+            && let Some(Ok(WriteOut::Finished(effects))) = &mut results[index]
+        {
+            effects
+                .cancelled
+                .extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Ends as `cancelled` the runs whose finish at `hot` is a timeout while
+/// their parent is unfinished and past its deadline too: its timeout
+/// cancels them, so they end the same whichever deadline the engine meets
+/// first (see [`FinishEffects::recorded`]). Their steps are saved first, as
+/// a finish saves them; their finishes leave `hot`. A parent's timeout
+/// committed meanwhile cancelled the child already and bumped its lease,
+/// so the child's row, read under its lease, is not found then.
+pub(super) async fn cancel_timed_out_children(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    hot: &mut Vec<usize>,
+    results: &mut [Option<Result<WriteOut, Error>>],
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    let mut kept = Vec::with_capacity(hot.len());
+    for &index in hot.iter() {
+        let WriteOp::Finish {
+            lease,
+            outcome: RunOutcome::TimedOut,
+            steps,
+            now,
+        } = &ops[index]
+        else {
+            kept.push(index);
+            continue;
+        };
+        let overdue_parent: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
+             WHERE c.id = $1::uuid AND c.lease_token = $2 AND (c.status = 'running') IS TRUE \
+             AND (p.status IN ('pending', 'running', 'suspended')) IS TRUE \
+             AND p.deadline_at IS NOT NULL AND p.deadline_at <= $3 FOR UPDATE OF c",
+        )
+        .bind(lease.run_id.to_string())
+        .bind(lease.token)
+        .bind(now)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if overdue_parent.is_none() {
+            kept.push(index);
+            continue;
+        }
+        for step in steps {
+            upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
+        }
+        let mut cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
+        cancelled.retain(|run_id| *run_id != lease.run_id);
+        results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
+            cancelled,
+            // Its parent's `invoke` step was settled.
+            woke_waiters: true,
+            recorded: Some(RunOutcome::Cancelled(String::new())),
+        })));
+    }
+    *hot = kept;
+    Ok(())
+}
+
+/// After runs ended: settles the steps waiting for them (all in one
+/// statement), and cancels the unfinished descendants of those that timed
+/// out or were aborted, which it returns. The same shape as SQLite's
+/// `after_finish`, with the notes the commit sends.
+pub(super) async fn after_finish(
+    connection: &mut PgConnection,
+    ended: &[(RunId, &RunOutcome)],
+    now: i64,
+    notes: &mut Notes,
+) -> Result<Vec<RunId>, Error> {
+    let mut settled = Vec::with_capacity(ended.len());
+    for (run_id, outcome) in ended {
+        notes.finished.push(run_id.to_string());
+        let (status, output, error) = outcome_columns(outcome);
+        let json = run_outcome_json(status.as_str(), output, error);
+        settled.push((*run_id, json, status == RunStatus::Completed));
+    }
+    settle_run_waiters(connection, &settled, now, notes).await?;
+    let mut cancelled = Vec::new();
+    for (run_id, outcome) in ended {
+        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+            cancelled.extend(cancel_tree(connection, *run_id, false, now, notes).await?);
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Completes the steps waiting for these runs with how each ended, and
+/// wakes their runs, in one statement. The runs' rows are locked by this
+/// transaction (it just updated them), and `register_wait` reads them
+/// `FOR SHARE`: a wait registered concurrently is either seen here or sees
+/// the run ended.
+pub(super) async fn settle_run_waiters(
+    connection: &mut PgConnection,
+    ended: &[EndedRun],
+    now: i64,
+    notes: &mut Notes,
+) -> Result<(), Error> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
+    let outcomes: Vec<&str> = ended
+        .iter()
+        .map(|(_, outcome, _)| outcome.as_str())
+        .collect();
+    let completed: Vec<bool> = ended.iter().map(|(_, _, completed)| *completed).collect();
+    let woken: i64 = sqlx::query_scalar(
+        "WITH settled AS ( \
+           UPDATE wf_step AS s SET \
+             status = CASE WHEN o.completed THEN 'completed' ELSE 'failed' END, \
+             output = o.outcome::jsonb, updated_at = $4, ended_at = $4 \
+           FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS o(id, outcome, completed) \
+           WHERE s.wait_run = o.id::uuid AND s.status = 'waiting' \
+           RETURNING s.instance_id), \
+         woken AS ( \
+           UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $4 \
+             THEN $4 ELSE ready_at END, updated_at = $4 \
+           WHERE id IN (SELECT instance_id FROM settled) AND (status IN ('running', 'suspended')) IS TRUE \
+           RETURNING id) \
+         SELECT COUNT(*) FROM woken",
+    )
+    .bind(&ids)
+    .bind(&outcomes)
+    .bind(&completed)
+    .bind(now)
+    .fetch_one(&mut *connection)
+    .await?;
+    notes.wake |= woken > 0;
+    Ok(())
+}
+
+pub(super) async fn cancel_tree(
+    connection: &mut PgConnection,
+    root: RunId,
+    include_root: bool,
+    now: i64,
+    notes: &mut Notes,
+) -> Result<Vec<RunId>, Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "WITH RECURSIVE tree(id) AS ( \
+           SELECT $2::uuid UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
+         UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
+           lease_owner = NULL, lease_expires_at = NULL, ready_at = NULL, finished_at = $1, updated_at = $1 \
+         WHERE id IN (SELECT id FROM tree) AND ($3 OR id <> $2::uuid) \
+           AND (status IN ('pending', 'running', 'suspended')) IS TRUE \
+         RETURNING id::text",
+    )
+    .bind(now)
+    .bind(root.to_string())
+    .bind(include_root)
+    .fetch_all(&mut *connection)
+    .await?;
+    let (cancelled, settled) = cancelled_runs(&ids)?;
+    notes
+        .finished
+        .extend(cancelled.iter().map(ToString::to_string));
+    settle_run_waiters(connection, &settled, now, notes).await?;
+    Ok(cancelled)
+}

@@ -1,0 +1,29 @@
+-- durable's tables on PostgreSQL (version 3): when each step started and
+-- ended, the event that settled a waiting step, and the indexes of the
+-- operator's lists (newest first, keyset on (created_at, id)).
+
+ALTER TABLE wf_step
+    ADD COLUMN started_at BIGINT,
+    ADD COLUMN ended_at BIGINT,
+    ADD COLUMN settled_by_event BIGINT;
+-- Steps written before durable kept these times: their first write is their
+-- best known start, and a finished step ended at its last write.
+UPDATE wf_step SET started_at = created_at,
+    ended_at = CASE WHEN status IN ('completed', 'failed') THEN updated_at END;
+-- The event list finds the runs each event woke.
+CREATE INDEX wf_step_settled_by_event ON wf_step (settled_by_event)
+    WHERE settled_by_event IS NOT NULL;
+
+-- Every run, or runs of some statuses, newest first.
+CREATE INDEX wf_instance_created ON wf_instance (created_at, id);
+CREATE INDEX wf_instance_status ON wf_instance (status, created_at, id);
+-- A workflow's runs, newest first.
+CREATE INDEX wf_instance_workflow ON wf_instance (workflow, created_at, id);
+-- A workflow's runs in one status, newest first; also its unfinished runs
+-- and the counts per workflow and status.
+DROP INDEX wf_instance_list;
+CREATE INDEX wf_instance_list ON wf_instance (workflow, status, created_at, id);
+-- A run's children, oldest or newest first (child_runs, the parent filter).
+DROP INDEX wf_instance_parent;
+CREATE INDEX wf_instance_parent ON wf_instance (parent_id, created_at, id)
+    WHERE parent_id IS NOT NULL;

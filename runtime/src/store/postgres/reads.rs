@@ -1,0 +1,321 @@
+//! Reads on PostgreSQL: one run, its children, logs, cron's last fire, the
+//! unfinished runs of a workflow, and the operator's lists, counts, series
+//! and run details.
+//!
+//! The lists read newest first by keyset, each by an index of migration 3:
+//! every run by `wf_instance_created`, by status `wf_instance_status`, by
+//! workflow `wf_instance_workflow` (and status: `wf_instance_list`), by
+//! parent `wf_instance_parent`; events by their primary key, the runs they
+//! woke by `wf_step_settled_by_event`. Each filter adds its condition to the
+//! statement only when set, so each combination is planned for itself.
+
+use std::collections::HashMap;
+
+use sqlx::{Postgres, QueryBuilder};
+
+use super::PostgresStore;
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::info::RunInfo;
+use crate::model::listing::{
+    EventFilter, EventInfo, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+};
+use crate::model::sync::BoxFuture;
+use crate::store::listing::{
+    MINUTE_MS, SeriesColumn, event_page, like_pattern, minute_of, minute_series, run_page,
+};
+use crate::store::rows::{
+    RunRow, StepRow, parse_json, parse_run_id, parse_run_status, run_info, step_record,
+};
+use crate::store::{LogLine, ReadStore};
+
+/// The columns of a [`RunRow`].
+const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
+    idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
+    parent_id::text, started_at";
+
+impl ReadStore for PostgresStore {
+    fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(substr(idempotency_key, 6)::bigint) FROM wf_instance \
+                 WHERE workflow = $1 AND idempotency_key LIKE 'cron:%'",
+            )
+            .bind(&workflow)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(last)
+        })
+    }
+
+    fn unfinished_runs(&self, workflow: String) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id::text FROM wf_instance WHERE workflow = $1 \
+                 AND status IN ('pending', 'running', 'suspended')",
+            )
+            .bind(&workflow)
+            .fetch_all(&self.pool)
+            .await?;
+            ids.iter().map(|id| parse_run_id(id)).collect()
+        })
+    }
+
+    fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
+        Box::pin(async move {
+            let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+                "SELECT key, level, message, fields::text, created_at FROM wf_log \
+                 WHERE instance_id = $1::uuid ORDER BY id",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter().map(crate::store::rows::log_line).collect()
+        })
+    }
+
+    fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        Box::pin(async move {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id::text FROM wf_instance WHERE parent_id = $1::uuid \
+                 ORDER BY wf_instance.created_at, wf_instance.id",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            ids.iter().map(|id| parse_run_id(id)).collect()
+        })
+    }
+
+    fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
+        Box::pin(async move { get_run(&self.pool, run_id).await })
+    }
+
+    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
+        Box::pin(async move {
+            filter.validate()?;
+            let mut query = runs_query("", &filter);
+            let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+            let runs = rows.into_iter().map(run_info).collect::<Result<_, _>>()?;
+            Ok(run_page(runs, filter.limit))
+        })
+    }
+
+    fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>> {
+        Box::pin(async move {
+            // Ordered by the bytes of the text, whatever the database's
+            // collation, as on every backend.
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT workflow, status, COUNT(*) FROM wf_instance GROUP BY workflow, status \
+                 ORDER BY workflow COLLATE \"C\", status COLLATE \"C\"",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter()
+                .map(|(workflow, status, count)| {
+                    Ok(StatusCount {
+                        workflow,
+                        status: parse_run_status(&status)?,
+                        count: u64::try_from(count).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
+        Box::pin(async move {
+            if until <= from {
+                return Ok(Vec::new());
+            }
+            // Whole minutes: from the start of the one holding `from` to the
+            // end of the one holding `until - 1`.
+            let start = minute_of(from);
+            let end = minute_of(until - 1) + MINUTE_MS;
+            let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+                "SELECT started_at - ((started_at % $3) + $3) % $3, 'started', COUNT(*) \
+                 FROM wf_instance WHERE started_at >= $1 AND started_at < $2 GROUP BY 1 \
+                 UNION ALL \
+                 SELECT finished_at - ((finished_at % $3) + $3) % $3, \
+                   CASE WHEN status = 'completed' THEN 'completed' ELSE 'failed' END, COUNT(*) \
+                 FROM wf_instance WHERE finished_at >= $1 AND finished_at < $2 \
+                   AND status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2",
+            )
+            .bind(start)
+            .bind(end)
+            .bind(MINUTE_MS)
+            .fetch_all(&self.pool)
+            .await?;
+            let rows = rows.into_iter().map(|(minute, column, count)| {
+                let column = match column.as_str() {
+                    "started" => SeriesColumn::Started,
+                    "completed" => SeriesColumn::Completed,
+                    _ => SeriesColumn::Failed,
+                };
+                (minute, column, u64::try_from(count).unwrap_or(0))
+            });
+            Ok(minute_series(from, until, rows))
+        })
+    }
+
+    fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
+        Box::pin(async move {
+            let Some(run) = get_run(&self.pool, run_id).await? else {
+                return Ok(None);
+            };
+            let steps: Vec<StepRow> = sqlx::query_as(
+                "SELECT name, seq, kind, status, input::text, output::text, error, \
+                 attempts::bigint, wake_at, updated_at, started_at, ended_at FROM wf_step \
+                 WHERE instance_id = $1::uuid ORDER BY seq, name",
+            )
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            let steps = steps
+                .into_iter()
+                .map(|row| step_record(row).map(|step| step.to_info()))
+                .collect::<Result<_, _>>()?;
+            let children: Vec<RunRow> = sqlx::query_as(&format!(
+                "SELECT {RUN_COLUMNS} FROM wf_instance WHERE parent_id = $1::uuid \
+                 ORDER BY wf_instance.created_at, wf_instance.id"
+            ))
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            let children = children
+                .into_iter()
+                .map(run_info)
+                .collect::<Result<_, _>>()?;
+            Ok(Some(RunDetail {
+                run,
+                steps,
+                children,
+            }))
+        })
+    }
+
+    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, Error>> {
+        Box::pin(async move {
+            filter.validate()?;
+            let mut query = QueryBuilder::<Postgres>::new(
+                "SELECT id, name, data::text, target_run::text, created_at FROM wf_event WHERE TRUE",
+            );
+            if let Some(name) = &filter.name {
+                query.push(" AND name = ").push_bind(name.clone());
+            }
+            if let Some(before) = filter.before {
+                query.push(" AND id < ").push_bind(before);
+            }
+            query
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::try_from(filter.limit + 1).unwrap_or(i64::MAX));
+            let rows: Vec<(i64, String, String, Option<String>, i64)> =
+                query.build_query_as().fetch_all(&self.pool).await?;
+            // The runs each event of the page woke, for the whole page at once.
+            let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
+            let settled: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT settled_by_event, instance_id::text FROM wf_step \
+                 WHERE settled_by_event = ANY($1::bigint[]) \
+                 ORDER BY settled_by_event, ended_at, instance_id",
+            )
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut woke: HashMap<i64, Vec<RunId>> = HashMap::new();
+            for (event, run) in settled {
+                let run = parse_run_id(&run)?;
+                let runs = woke.entry(event).or_default();
+                if !runs.contains(&run) {
+                    runs.push(run);
+                }
+            }
+            let events = rows
+                .into_iter()
+                .map(|(id, name, data, target, created_at)| {
+                    Ok(EventInfo {
+                        id,
+                        name,
+                        data: parse_json(&data)?,
+                        target_run: target.as_deref().map(parse_run_id).transpose()?,
+                        created_at,
+                        woke: woke.remove(&id).unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<_, Error>>()?;
+            Ok(event_page(events, filter.limit))
+        })
+    }
+}
+
+/// A run, or `None`.
+async fn get_run(pool: &sqlx::PgPool, run_id: RunId) -> Result<Option<RunInfo>, Error> {
+    let row: Option<RunRow> = sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS} FROM wf_instance WHERE id = $1::uuid"
+    ))
+    .bind(run_id.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.map(run_info).transpose()
+}
+
+/// The statement of [`ReadStore::list_runs`] for `filter`, after `prefix`
+/// (the plan tests put `EXPLAIN` there): a condition for each filter set,
+/// newest first, one run more than the page.
+pub(super) fn runs_query(prefix: &str, filter: &RunFilter) -> QueryBuilder<'static, Postgres> {
+    let mut query = QueryBuilder::<Postgres>::new(format!(
+        "{prefix}SELECT {RUN_COLUMNS} FROM wf_instance WHERE TRUE"
+    ));
+    if let Some(workflow) = &filter.workflow {
+        query.push(" AND workflow = ").push_bind(workflow.clone());
+    }
+    if !filter.statuses.is_empty() {
+        query.push(" AND status IN (");
+        let mut statuses = query.separated(", ");
+        for status in &filter.statuses {
+            statuses.push_bind(status.as_str());
+        }
+        query.push(")");
+    }
+    if let Some(from) = filter.created_from {
+        query.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(until) = filter.created_until {
+        query.push(" AND created_at < ").push_bind(until);
+    }
+    if let Some(from) = filter.finished_from {
+        query.push(" AND finished_at >= ").push_bind(from);
+    }
+    if let Some(until) = filter.finished_until {
+        query.push(" AND finished_at < ").push_bind(until);
+    }
+    if let Some(parent) = filter.parent {
+        query
+            .push(" AND parent_id = ")
+            .push_bind(parent.to_string())
+            .push("::uuid");
+    }
+    if let Some(text) = &filter.text {
+        let pattern = like_pattern(text);
+        query.push(" AND (input::text LIKE ");
+        query.push_bind(pattern.clone());
+        query.push(" ESCAPE '\\' OR output::text LIKE ");
+        query.push_bind(pattern.clone());
+        query.push(" ESCAPE '\\' OR error LIKE ");
+        query.push_bind(pattern);
+        query.push(" ESCAPE '\\')");
+    }
+    if let Some(after) = filter.after {
+        query
+            .push(" AND (created_at, id) < (")
+            .push_bind(after.created_at)
+            .push(", ")
+            .push_bind(after.id.to_string())
+            .push("::uuid)");
+    }
+    // Qualified: a bare `id` would name the output column (its text), and
+    // sorting by that is not the index's order.
+    query
+        .push(" ORDER BY wf_instance.created_at DESC, wf_instance.id DESC LIMIT ")
+        .push_bind(i64::try_from(filter.limit + 1).unwrap_or(i64::MAX));
+    query
+}

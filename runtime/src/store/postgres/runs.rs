@@ -1,0 +1,373 @@
+//! Runs on PostgreSQL: creation (with idempotency keys), suspension and
+//! release, cancellation, retry, children, and the `RunStore` impl.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgConnection;
+
+use super::PostgresStore;
+use super::claims::next_ready_at;
+use super::finish::cancel_tree;
+use super::notify::{Notes, listen};
+use super::steps::{holds_lease, load_journal, upsert_step};
+use super::writer::{Applied, lease_lost};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::sync::{BoxFuture, lock};
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
+use crate::store::{
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
+    RunStore, StepRecord, StoreSignal, TransitionOutcome, Wait,
+};
+
+/// Creates, step results and finishes as one statement, each kind a
+/// multi-row write over arrays (`$1`–`$34`); [`hot_writes_sql`] leaves out
+/// the kinds a batch does not hold (their arrays are bound, empty, and
+/// unused):
+/// - `created`: new runs; one claimed as it is created (it has an owner)
+///   starts `running`, as a claim would leave it. A taken idempotency key
+///   inserts nothing.
+/// - `saved`: step results, each fenced by its run's lease: the run's row is
+///   read `FOR SHARE`, so a claim cannot take the run until this commits.
+///   A completed step is never overwritten.
+/// - `finished`: runs ended, fenced by their lease. Their rows are locked
+///   by this statement, and `register_wait` reads them `FOR SHARE`: a wait
+///   registered concurrently is either settled here or sees its run ended.
+/// - `settled` and `woken`: the steps waiting for the ended runs, and their
+///   runs, made due now.
+/// - `announced`: every worker told of the ended runs, the woken runs and
+///   the new unclaimed runs when this commits.
+///
+/// Its rows name what was written: `('created', run)`,
+/// `('saved', run, step)`, `('finished', run)`, and `('awaited', run)` for
+/// an ended run whose waiters were settled.
+pub(super) const HOT_CREATED: &str = "\
+created AS ( \
+  INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+    updated_at, ready_at, deadline_at, parent_id, lease_owner, lease_expires_at, \
+    lease_token, executions, started_at) \
+  SELECT v.id::uuid, v.workflow, \
+    CASE WHEN v.owner IS NULL THEN 'pending' ELSE 'running' END, v.input::jsonb, v.key, \
+    v.now, v.now, CASE WHEN v.owner IS NULL THEN v.ready END, v.deadline, v.parent::uuid, \
+    v.owner, v.expires, CASE WHEN v.owner IS NULL THEN 0 ELSE $11 END, \
+    CASE WHEN v.owner IS NULL THEN 0 ELSE 1 END, \
+    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END \
+  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+    $7::bigint[], $8::text[], $9::text[], $10::bigint[]) \
+    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires) \
+  ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+  RETURNING id, lease_owner), \
+created_announced AS ( \
+  SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM created WHERE lease_owner IS NULL))";
+
+/// The columns of the created runs in [`HOT_CREATED`], one array each.
+#[derive(Default)]
+pub(super) struct CreateColumns<'a> {
+    pub(super) ids: Vec<String>,
+    pub(super) workflows: Vec<&'a str>,
+    pub(super) inputs: Vec<&'a str>,
+    pub(super) keys: Vec<Option<&'a str>>,
+    pub(super) nows: Vec<i64>,
+    pub(super) ready: Vec<i64>,
+    pub(super) deadlines: Vec<Option<i64>>,
+    pub(super) parents: Vec<Option<String>>,
+    pub(super) owners: Vec<Option<&'a str>>,
+    pub(super) lease_expiries: Vec<Option<i64>>,
+}
+
+impl<'a> CreateColumns<'a> {
+    pub(super) fn push(&mut self, run: &'a NewRun) {
+        self.ids.push(run.id.to_string());
+        self.workflows.push(&run.workflow);
+        self.inputs.push(&run.input);
+        self.keys.push(run.idempotency_key.as_deref());
+        self.nows.push(run.now);
+        self.ready.push(run.ready_at);
+        self.deadlines.push(run.deadline_at);
+        self.parents.push(run.parent_id.map(|id| id.to_string()));
+        let claim = run.claimed_by.as_ref();
+        self.owners.push(claim.map(|claim| claim.owner.as_str()));
+        self.lease_expiries
+            .push(claim.and_then(|claim| claim.lease_expires_at));
+    }
+}
+
+/// `Suspend` writes (also a lone one) in one statement, each fenced by its
+/// run's lease. A run keeps an earlier wake-up already set (an event or a
+/// finished child made it due while it ran).
+pub(super) async fn suspend_runs(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    group: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    let mut ids = Vec::new();
+    let mut ready = Vec::new();
+    let mut nows = Vec::new();
+    let mut tokens = Vec::new();
+    for &index in group {
+        if let WriteOp::Suspend {
+            lease,
+            ready_at,
+            now,
+            ..
+        } = &ops[index]
+        {
+            ids.push(lease.run_id.to_string());
+            ready.push(*ready_at);
+            nows.push(*now);
+            tokens.push(lease.token);
+        }
+    }
+    let suspended: HashSet<String> = sqlx::query_scalar(
+        "UPDATE wf_instance AS i SET status = 'suspended', \
+           ready_at = CASE WHEN i.ready_at IS NOT NULL \
+             AND (v.ready IS NULL OR i.ready_at < v.ready) THEN i.ready_at ELSE v.ready END, \
+           updated_at = v.now, lease_owner = NULL, lease_expires_at = NULL \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+           AS v(id, ready, now, token) \
+         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND (i.status = 'running') IS TRUE \
+         RETURNING i.id::text",
+    )
+    .bind(&ids)
+    .bind(&ready)
+    .bind(&nows)
+    .bind(&tokens)
+    .fetch_all(&mut *connection)
+    .await?
+    .into_iter()
+    .collect();
+    for &index in group {
+        if let WriteOp::Suspend { lease, .. } = &ops[index] {
+            let done = u64::from(suspended.contains(&lease.run_id.to_string()));
+            results[index] = Some(fenced(done, lease));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn create_run(
+    connection: &mut PgConnection,
+    run: &NewRun,
+    parent: Option<RunId>,
+) -> Result<CreateOutcome, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+           updated_at, ready_at, deadline_at, parent_id) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid) \
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+    )
+    .bind(run.id.to_string())
+    .bind(&run.workflow)
+    .bind(&run.input)
+    .bind(&run.idempotency_key)
+    .bind(run.now)
+    .bind(run.ready_at)
+    .bind(run.deadline_at)
+    .bind(parent.or(run.parent_id).map(|id| id.to_string()))
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(CreateOutcome::Created(run.id));
+    }
+    existing_run(connection, run).await
+}
+
+/// The run that holds `run`'s idempotency key.
+pub(super) async fn existing_run(
+    connection: &mut PgConnection,
+    run: &NewRun,
+) -> Result<CreateOutcome, Error> {
+    let (id, same): (String, bool) = sqlx::query_as(
+        "SELECT id::text, input = $3::jsonb FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
+    )
+    .bind(&run.workflow)
+    .bind(&run.idempotency_key)
+    .bind(&run.input)
+    .fetch_one(&mut *connection)
+    .await?;
+    let existing = parse_run_id(&id)?;
+    Ok(if same {
+        CreateOutcome::Existing(existing)
+    } else {
+        CreateOutcome::Conflict(existing)
+    })
+}
+
+pub(super) fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
+    if rows_affected == 1 {
+        Ok(WriteOut::Done)
+    } else {
+        Err(Error::LeaseLost {
+            run_id: lease.run_id,
+        })
+    }
+}
+
+pub(super) async fn transition(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    changed: u64,
+) -> Result<TransitionOutcome, Error> {
+    if changed == 1 {
+        return Ok(TransitionOutcome::Done);
+    }
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM wf_instance WHERE id = $1::uuid")
+            .bind(run_id.to_string())
+            .fetch_optional(connection)
+            .await?;
+    Ok(match status {
+        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
+        None => TransitionOutcome::NotFound,
+    })
+}
+
+impl RunStore for PostgresStore {
+    crate::store::ops::queued_run_writes!();
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn lease_duration(&self) -> Option<Duration> {
+        Some(self.lease)
+    }
+
+    fn watch(&self, signal: Arc<dyn Fn(StoreSignal) + Send + Sync>) {
+        *lock(&self.listener) = Some(listen(self.pool.clone(), signal));
+    }
+
+    fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move { next_ready_at(&self.pool, &workflows).await })
+    }
+
+    fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>> {
+        Box::pin(async move { load_journal(&self.pool, run_id).await })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.writer.close().await;
+            self.claimer.lock().await.close().await;
+            if let Some(listener) = lock(&self.listener).take() {
+                listener.abort();
+            }
+            self.pool.close().await;
+        })
+    }
+}
+
+/// Gives a running run back to `pending`, fenced by its lease.
+pub(super) async fn release(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    now: i64,
+    notes: &mut Notes,
+) -> Applied {
+    notes.wake = true;
+    Ok(fenced(
+        sqlx::query(
+            "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $2::uuid AND lease_token = $3 AND (status = 'running') IS TRUE",
+        )
+        .bind(now)
+        .bind(lease.run_id.to_string())
+        .bind(lease.token)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected(),
+        lease,
+    ))
+}
+
+/// Cancels a run and its unfinished descendants.
+pub(super) async fn cancel(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    now: i64,
+    notes: &mut Notes,
+) -> Applied {
+    let cancelled = cancel_tree(connection, run_id, true, now, notes).await?;
+    let outcome = if cancelled.contains(&run_id) {
+        TransitionOutcome::Done
+    } else {
+        transition(connection, run_id, 0).await?
+    };
+    Ok(Ok(WriteOut::Transition(outcome, cancelled)))
+}
+
+/// Moves a failed or timed-out run back to `pending`, deleting the step
+/// records that must run again.
+pub(super) async fn retry(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    now: i64,
+    deadline_at: Option<i64>,
+    notes: &mut Notes,
+) -> Applied {
+    let changed = sqlx::query(
+        "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
+         deadline_at = $2, output = NULL, error = NULL, finished_at = NULL \
+         WHERE id = $3::uuid AND status IN ('failed', 'timed_out')",
+    )
+    .bind(now)
+    .bind(deadline_at)
+    .bind(run_id.to_string())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        notes.wake = true;
+        // Unfinished and failed steps, the records of the failure's
+        // unwinding, and every step whose compensation completed: an
+        // undone step runs again instead of being replayed as done.
+        sqlx::query(
+            "DELETE FROM wf_step WHERE instance_id = $1::uuid AND (\
+             status IN ('pending', 'running', 'failed') \
+             OR substr(name, 1, 11) IN ('compensate/', 'on-failure/') \
+             OR 'compensate/' || name IN (SELECT name FROM wf_step \
+               WHERE instance_id = $1::uuid AND status = 'completed' \
+               AND substr(name, 1, 11) = 'compensate/'))",
+        )
+        .bind(run_id.to_string())
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed).await?,
+        Vec::new(),
+    )))
+}
+
+/// Creates a child run and records the step that started it.
+pub(super) async fn start_child(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &StepRecord,
+    child: &NewRun,
+    wait: bool,
+    notes: &mut Notes,
+) -> Applied {
+    if !holds_lease(connection, lease).await? {
+        return Ok(lease_lost(lease));
+    }
+    create_run(connection, child, Some(lease.run_id)).await?;
+    notes.wake = true;
+    if wait {
+        let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
+        upsert_step(connection, lease, step, &columns, None).await?;
+    } else {
+        let step = StepRecord {
+            output: Some(format!("\"{}\"", child.id)),
+            ..step.clone()
+        };
+        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
+    }
+    Ok(Ok(WriteOut::Done))
+}

@@ -1,0 +1,333 @@
+//! Waits on PostgreSQL: waiting steps, events and signals, and the
+//! settlement of the steps they satisfy. A wait and a send of one key take
+//! the same advisory lock, so across processes they cannot miss each other.
+
+use sqlx::PgConnection;
+
+use super::PostgresStore;
+use super::notify::Notes;
+use super::steps::{holds_lease, upsert_step};
+use super::writer::{Applied, lease_lost};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::BoxFuture;
+use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
+use crate::store::{
+    Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,
+};
+
+/// Serializes the waits and sends of one key (an event name, a run) across
+/// every worker, for the rest of the transaction.
+pub(super) async fn lock_key(connection: &mut PgConnection, key: &str) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(key)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn register_wait(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &StepRecord,
+    wait: &Wait,
+) -> Result<Result<Option<String>, Error>, Error> {
+    // What satisfies the wait at once: the step's output and status, and
+    // the event that settled it, if one did.
+    let satisfied: Option<(String, StepStatus, Option<i64>)> = match wait {
+        Wait::Event {
+            name,
+            filter,
+            lookback_from,
+        } => {
+            lock_key(connection, &format!("event:{name}")).await?;
+            match lookback_from {
+                // Not an event an earlier wait of this run took (see `Wait::Event`).
+                Some(from) => sqlx::query_as::<_, (i64, String)>(
+                    "SELECT id, data::text FROM wf_event WHERE name = $1 AND target_run IS NULL \
+                     AND created_at >= $2 AND ($3::jsonb IS NULL OR data @> $3::jsonb) \
+                     AND id NOT IN (SELECT (output->>'event_id')::bigint FROM wf_step \
+                       WHERE instance_id = $4::uuid AND kind = 'wait_for_event' \
+                       AND status = 'completed' AND output->>'event_id' IS NOT NULL) \
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(name)
+                .bind(from)
+                .bind(filter)
+                .bind(lease.run_id.to_string())
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|(id, data)| {
+                    (
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    )
+                }),
+                None => None,
+            }
+        }
+        Wait::Signal { name } => {
+            lock_key(connection, &format!("signal:{}:{name}", lease.run_id)).await?;
+            let buffered: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, data::text FROM wf_event WHERE target_run = $1::uuid AND name = $2 \
+                 AND consumed_by IS NULL ORDER BY id LIMIT 1",
+            )
+            .bind(lease.run_id.to_string())
+            .bind(name)
+            .fetch_optional(&mut *connection)
+            .await?;
+            match buffered {
+                Some((id, data)) => {
+                    consume_signal(connection, id, lease.run_id, &step.name).await?;
+                    Some((
+                        event_output_json(id, &data),
+                        StepStatus::Completed,
+                        Some(id),
+                    ))
+                }
+                None => None,
+            }
+        }
+        Wait::Run { run_id } => {
+            // Locks the awaited run's row against its finish until this
+            // transaction commits (see `settle_run_waiters`).
+            let ended: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT status, output::text, error FROM wf_instance WHERE id = $1::uuid FOR SHARE",
+            )
+            .bind(run_id.to_string())
+            .fetch_optional(&mut *connection)
+            .await?;
+            match ended {
+                None => return Ok(Err(Error::RunNotFound(*run_id))),
+                Some((status, output, error)) => {
+                    let parsed = parse_run_status(&status)?;
+                    parsed.is_terminal().then(|| {
+                        let outcome =
+                            run_outcome_json(&status, output.as_deref(), error.as_deref());
+                        let step_status = if parsed == RunStatus::Completed {
+                            StepStatus::Completed
+                        } else {
+                            StepStatus::Failed
+                        };
+                        (outcome, step_status, None)
+                    })
+                }
+            }
+        }
+    };
+    match satisfied {
+        Some((output, status, settled_by)) => {
+            let step = StepRecord {
+                status,
+                output: Some(output.clone()),
+                ..step.clone()
+            };
+            upsert_step(
+                connection,
+                lease,
+                &step,
+                &WaitColumns::default(),
+                settled_by,
+            )
+            .await?;
+            Ok(Ok(Some(output)))
+        }
+        None => {
+            let columns = WaitColumns::of(wait);
+            upsert_step(connection, lease, step, &columns, None).await?;
+            Ok(Ok(None))
+        }
+    }
+}
+
+pub(super) async fn consume_signal(
+    connection: &mut PgConnection,
+    id: i64,
+    run_id: RunId,
+    step: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE wf_event SET consumed_by = $1 WHERE id = $2")
+        .bind(format!("{run_id}/{step}"))
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn send_event(
+    connection: &mut PgConnection,
+    event: &NewEvent,
+) -> Result<SentEvent, Error> {
+    let target = event.target.map(|run| run.to_string());
+    let key = match &target {
+        Some(run) => format!("signal:{run}:{}", event.name),
+        None => format!("event:{}", event.name),
+    };
+    lock_key(connection, &key).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO wf_event (name, data, target_run, created_at) \
+         VALUES ($1, $2::jsonb, $3::uuid, $4) RETURNING id",
+    )
+    .bind(&event.name)
+    .bind(&event.data)
+    .bind(&target)
+    .bind(event.now)
+    .fetch_one(&mut *connection)
+    .await?;
+    // A run that ended takes no more events: its waiting steps stay as the
+    // end left them (see `StepStatus`).
+    let waiters: Vec<(String, String)> = match &target {
+        // A signal goes to its run's oldest waiting `listen` only.
+        Some(run) => {
+            sqlx::query_as(
+                "SELECT s.instance_id::text, s.name FROM wf_step AS s \
+             JOIN wf_instance AS i ON i.id = s.instance_id \
+             WHERE s.status = 'waiting' AND s.event_name = $1 AND s.kind = 'listen' \
+             AND s.instance_id = $2::uuid AND i.status IN ('pending', 'running', 'suspended') \
+             ORDER BY s.seq LIMIT 1",
+            )
+            .bind(&event.name)
+            .bind(run)
+            .fetch_all(&mut *connection)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT s.instance_id::text, s.name FROM wf_step AS s \
+             JOIN wf_instance AS i ON i.id = s.instance_id \
+             WHERE s.status = 'waiting' AND s.event_name = $1 AND s.kind = 'wait_for_event' \
+             AND (s.event_filter IS NULL OR $2::jsonb @> s.event_filter) \
+             AND i.status IN ('pending', 'running', 'suspended')",
+            )
+            .bind(&event.name)
+            .bind(&event.data)
+            .fetch_all(&mut *connection)
+            .await?
+        }
+    };
+    let output = event_output_json(id, &event.data);
+    let mut woken = Vec::with_capacity(waiters.len());
+    for (instance, step) in waiters {
+        complete_waiting_step(
+            connection,
+            &instance,
+            &step,
+            StepStatus::Completed,
+            &output,
+            id,
+            event.now,
+        )
+        .await?;
+        let run_id = parse_run_id(&instance)?;
+        if target.is_some() {
+            consume_signal(connection, id, run_id, &step).await?;
+        }
+        woken.push(run_id);
+    }
+    Ok(SentEvent { id, woken })
+}
+
+/// Completes a waiting step as settled by the event `event`, and makes its
+/// run due now (a running run keeps the wake in `ready_at`, which its
+/// suspension honours).
+pub(super) async fn complete_waiting_step(
+    connection: &mut PgConnection,
+    instance: &str,
+    step: &str,
+    status: StepStatus,
+    output: &str,
+    event: i64,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE wf_step SET status = $1, output = $2::jsonb, updated_at = $3, ended_at = $3, \
+           settled_by_event = $6 \
+         WHERE instance_id = $4::uuid AND name = $5 AND status = 'waiting'",
+    )
+    .bind(status.as_str())
+    .bind(output)
+    .bind(now)
+    .bind(instance)
+    .bind(step)
+    .bind(event)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $1 \
+           THEN $1 ELSE ready_at END, updated_at = $1 \
+         WHERE id = $2::uuid AND (status IN ('running', 'suspended')) IS TRUE",
+    )
+    .bind(now)
+    .bind(instance)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+impl WaitStore for PostgresStore {
+    crate::store::ops::queued_wait_writes!();
+}
+
+/// Completes a waiting step at its timeout with the output `null`, unless it
+/// was satisfied first; answers with the step's output either way.
+pub(super) async fn resolve_wait(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &str,
+    now: i64,
+) -> Applied {
+    // The lease check is part of the statement, so the write is fenced
+    // without a transaction of its own (see `WriteOp::is_single_write`).
+    let (held, output): (bool, Option<String>) = sqlx::query_as(
+        "WITH held AS ( \
+           SELECT 1 FROM wf_instance WHERE id = $2::uuid AND lease_token = $4 \
+             AND (status = 'running') IS TRUE FOR SHARE), \
+         resolved AS ( \
+           UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1, \
+             ended_at = $1 \
+           WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' \
+             AND EXISTS (SELECT 1 FROM held) RETURNING output) \
+         SELECT EXISTS (SELECT 1 FROM held), COALESCE((SELECT output::text FROM resolved), \
+           (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))",
+    )
+    .bind(now)
+    .bind(lease.run_id.to_string())
+    .bind(step)
+    .bind(lease.token)
+    .fetch_one(&mut *connection)
+    .await?;
+    if !held {
+        return Ok(lease_lost(lease));
+    }
+    Ok(Ok(WriteOut::Resolved(
+        output.unwrap_or_else(|| "null".into()),
+    )))
+}
+
+/// Sends an event, recording the step that sent it (if a run did) in the
+/// same transaction.
+pub(super) async fn send_event_from(
+    connection: &mut PgConnection,
+    event: &NewEvent,
+    origin: Option<&(Lease, StepRecord)>,
+    notes: &mut Notes,
+) -> Applied {
+    if let Some((lease, _)) = origin
+        && !holds_lease(connection, lease).await?
+    {
+        return Ok(lease_lost(lease));
+    }
+    let sent = send_event(connection, event).await?;
+    notes.wake |= !sent.woken.is_empty();
+    if let Some((lease, step)) = origin {
+        let step = StepRecord {
+            output: Some(sent.id.to_string()),
+            ..step.clone()
+        };
+        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
+    }
+    Ok(Ok(WriteOut::Sent(sent)))
+}

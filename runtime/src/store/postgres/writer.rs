@@ -1,0 +1,397 @@
+//! The PostgreSQL group-commit writer: applies a batch of writes in one
+//! transaction (or one autocommit statement), the hot writes (creates, step
+//! results, finishes) as one multi-row statement, and dispatches every other
+//! write to the file of its concern.
+
+use std::collections::HashSet;
+
+use sqlx::{Connection, PgConnection};
+
+use super::claims::{claim, renew_leases};
+use super::finish::{FinishColumns, HOT_FINISHED, cancel_descendants, cancel_timed_out_children};
+use super::maintenance::{delete_events, delete_finished, time_out_overdue};
+use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
+use super::options::OwnConnection;
+use super::runs::{
+    CreateColumns, HOT_CREATED, cancel, existing_run, release, retry, start_child, suspend_runs,
+};
+use super::steps::{
+    HOT_SAVED, SaveColumns, append_log, holds_lease, keep_last_write, step_saved, upsert_step,
+};
+use super::waits::{register_wait, resolve_wait, send_event_from};
+use crate::model::error::Error;
+use crate::model::ids::RunId;
+use crate::model::sync::BoxFuture;
+use crate::store::ops::{FINISH_PHASE, WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, unexpected};
+use crate::store::writer::{BatchApply, BatchResults};
+use crate::store::{ClaimAtCreate, CreateOutcome, FinishEffects, Lease, RunOutcome, StepRecord};
+
+/// The group-commit writer: applies batches on a connection of its own, so
+/// a write never waits for a connection of the pool.
+pub(super) struct PgWriter(pub(super) OwnConnection);
+
+pub(super) type Results = BatchResults<WriteOut>;
+
+impl BatchApply for PgWriter {
+    type Op = WriteOp;
+    type Out = WriteOut;
+
+    fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
+        Box::pin(async move {
+            let applied = apply_batch(self.0.get().await?, ops).await;
+            self.0.keep_if_ok(applied)
+        })
+    }
+}
+
+/// Applies `ops` in one transaction, or as one autocommit statement.
+///
+/// The writes most runs make (creates, step results and finishes) run as
+/// one statement ([`HOT_CREATED`]); a batch of nothing else needs no
+/// transaction. The others run in phase order (see [`WriteOp::phase`]),
+/// the hot statement taking the finishes' place: the ops of a batch were
+/// submitted concurrently, so any order is a valid serial order, except
+/// that a run's detached writes (log lines, `running` markers) must land
+/// before its finish.
+pub(super) async fn apply_batch(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+) -> Result<Results, Error> {
+    let mut notes = Notes::default();
+    let mut results: Vec<Option<Result<WriteOut, Error>>> = ops.iter().map(|_| None).collect();
+    // A suspension's steps are saved with the hot writes; the suspension
+    // itself follows them.
+    let mut hot: Vec<usize> = (0..ops.len())
+        .filter(|&i| is_hot(&ops[i]) || carries_steps(&ops[i]))
+        .collect();
+    let mut rest: Vec<usize> = (0..ops.len()).filter(|&i| !is_hot(&ops[i])).collect();
+    let cancels_descendants = hot.iter().any(|&i| ends_descendants(&ops[i]));
+    if rest.is_empty() && !cancels_descendants {
+        apply_hot(connection, ops, &hot, &mut results).await?;
+    } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
+        && ops[*index].is_single_write()
+    {
+        // One write whose only change is one statement (see
+        // `WriteOp::is_single_write`): autocommit saves the BEGIN and
+        // COMMIT round trips.
+        results[*index] = Some(apply_op(connection, &ops[*index], &mut notes).await?);
+        notes.send(connection).await?;
+    } else {
+        let mut tx = connection.begin().await?;
+        cancel_timed_out_children(&mut tx, ops, &mut hot, &mut results, &mut notes).await?;
+        rest.sort_by_key(|&index| ops[index].phase());
+        // The hot writes go where the finishes' phase is: a log line or a
+        // `running` marker a run queued before its finish lands first.
+        let split = rest.partition_point(|&index| ops[index].phase() < FINISH_PHASE);
+        for &index in &rest[..split] {
+            results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+        }
+        if !hot.is_empty() {
+            apply_hot(&mut tx, ops, &hot, &mut results).await?;
+            if cancels_descendants {
+                cancel_descendants(&mut tx, ops, &hot, &mut results, &mut notes).await?;
+            }
+        }
+        for group in rest[split..].chunk_by(|&a, &b| ops[a].phase() == ops[b].phase()) {
+            if let WriteOp::Suspend { .. } = &ops[group[0]] {
+                suspend_runs(&mut tx, ops, group, &mut results).await?;
+                continue;
+            }
+            for &index in group {
+                results[index] = Some(apply_op(&mut tx, &ops[index], &mut notes).await?);
+            }
+        }
+        notes.send(&mut tx).await?;
+        tx.commit().await?;
+    }
+    Ok(results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(unexpected())))
+        .collect())
+}
+
+/// Whether a write is a creation, a step result or a finish, which
+/// [`apply_hot`] applies in one statement.
+pub(super) fn is_hot(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. }
+    )
+}
+
+/// Whether a write is a suspension that saves steps as well.
+pub(super) fn carries_steps(op: &WriteOp) -> bool {
+    matches!(op, WriteOp::Suspend { steps, .. } if !steps.is_empty())
+}
+
+/// Whether a write ends a run whose unfinished descendants must then be
+/// cancelled (it timed out or aborted), which takes more statements.
+pub(super) fn ends_descendants(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Finish {
+            outcome: RunOutcome::TimedOut | RunOutcome::Cancelled(_),
+            ..
+        }
+    )
+}
+
+/// The statement of [`HOT_CREATED`] for the kinds of writes a batch holds.
+pub(super) fn hot_writes_sql(creates: bool, saves: bool, finishes: bool) -> &'static str {
+    static STATEMENTS: [std::sync::OnceLock<String>; 8] = [const { std::sync::OnceLock::new() }; 8];
+    let key = usize::from(creates) | usize::from(saves) << 1 | usize::from(finishes) << 2;
+    STATEMENTS[key].get_or_init(|| {
+        let mut parts = Vec::new();
+        let mut rows = Vec::new();
+        if creates {
+            parts.push(HOT_CREATED);
+            rows.push("SELECT 'created', id::text, NULL FROM created");
+            rows.push("SELECT 'announced', NULL, COUNT(*)::text FROM created_announced");
+        }
+        if saves {
+            parts.push(HOT_SAVED);
+            rows.push("SELECT 'saved', instance_id::text, name FROM saved");
+        }
+        let finished;
+        if finishes {
+            // With steps saved as well, the finishes wait for them (the
+            // condition reads `saved` first): a run's step result queued
+            // before its finish lands, and locking its row does not meet the
+            // row already updated by this statement.
+            let after_saved = if saves {
+                "AND (SELECT COUNT(*) FROM saved) >= 0 "
+            } else {
+                ""
+            };
+            finished = HOT_FINISHED.replace("{after_saved}", after_saved);
+            parts.push(&finished);
+            rows.push("SELECT 'finished', id::text, NULL FROM finished");
+            rows.push("SELECT DISTINCT 'awaited', awaited::text, NULL FROM settled");
+            rows.push("SELECT 'announced', NULL, COUNT(*)::text FROM finished_announced");
+        }
+        format!("WITH {} {}", parts.join(", "), rows.join(" UNION ALL "))
+    })
+}
+
+/// Applies the [`is_hot`] writes at `indices` in one statement
+/// ([`HOT_CREATED`]). A write
+/// that wrote nothing is then explained by reads: a taken idempotency key,
+/// a lost lease, or a step completed by another execution.
+pub(super) async fn apply_hot(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    indices: &[usize],
+    results: &mut [Option<Result<WriteOut, Error>>],
+) -> Result<(), Error> {
+    if let [index] = indices
+        && let WriteOp::SaveStep(lease, step) = &ops[*index]
+    {
+        // A lone step result (a run's steps one after another): the
+        // single-row statement costs less than the multi-row one.
+        let written = upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
+        results[*index] = Some(step_saved(connection, written, lease, step).await?);
+        return Ok(());
+    }
+    let mut creates = CreateColumns::default();
+    let mut finishes = FinishColumns::default();
+    let mut steps: Vec<(&Lease, &StepRecord)> = Vec::new();
+    for &index in indices {
+        match &ops[index] {
+            WriteOp::Create(run) => creates.push(run),
+            WriteOp::SaveStep(lease, step) => keep_last_write(&mut steps, lease, step),
+            // Its suspension (after this statement) is fenced as well and
+            // answers for it.
+            WriteOp::Suspend {
+                lease,
+                steps: carried,
+                ..
+            } => {
+                for step in carried {
+                    keep_last_write(&mut steps, lease, step);
+                }
+            }
+            WriteOp::Finish {
+                lease,
+                outcome,
+                steps: carried,
+                now,
+            } => {
+                // Saved by this statement before the finish (see
+                // `after_saved` in `hot_writes_sql`).
+                for step in carried {
+                    keep_last_write(&mut steps, lease, step);
+                }
+                finishes.push(lease, outcome, *now);
+            }
+            _ => {}
+        }
+    }
+    let mut saves = SaveColumns::default();
+    for (lease, step) in steps {
+        saves.push(lease, step);
+    }
+    let sql = hot_writes_sql(
+        !creates.ids.is_empty(),
+        !saves.ids.is_empty(),
+        !finishes.ids.is_empty(),
+    );
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(sql)
+        .bind(&creates.ids)
+        .bind(&creates.workflows)
+        .bind(&creates.inputs)
+        .bind(&creates.keys)
+        .bind(&creates.nows)
+        .bind(&creates.ready)
+        .bind(&creates.deadlines)
+        .bind(&creates.parents)
+        .bind(&creates.owners)
+        .bind(&creates.lease_expiries)
+        .bind(ClaimAtCreate::TOKEN)
+        .bind(&saves.ids)
+        .bind(&saves.names)
+        .bind(&saves.seqs)
+        .bind(&saves.kinds)
+        .bind(&saves.statuses)
+        .bind(&saves.inputs)
+        .bind(&saves.outputs)
+        .bind(&saves.errors)
+        .bind(&saves.attempts)
+        .bind(&saves.wake_ats)
+        .bind(&saves.updated_ats)
+        .bind(&saves.tokens)
+        .bind(&finishes.ids)
+        .bind(&finishes.statuses)
+        .bind(&finishes.outputs)
+        .bind(&finishes.errors)
+        .bind(&finishes.nows)
+        .bind(&finishes.tokens)
+        .bind(&finishes.outcomes)
+        .bind(&finishes.completed)
+        .bind(FINISHED_CHANNEL)
+        .bind(WAKE_CHANNEL)
+        .bind(&saves.started_ats)
+        .fetch_all(&mut *connection)
+        .await?;
+    let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();
+    let wrote = |kind: &str, run_id: RunId, step: Option<&str>| {
+        written.contains(&(
+            kind.to_owned(),
+            Some(run_id.to_string()),
+            step.map(str::to_owned),
+        ))
+    };
+    for &index in indices {
+        results[index] = Some(match &ops[index] {
+            WriteOp::Create(run) => Ok(WriteOut::Created(if wrote("created", run.id, None) {
+                CreateOutcome::Created(run.id)
+            } else {
+                // Its key is taken (also by another run of this batch).
+                existing_run(connection, run).await?
+            })),
+            WriteOp::SaveStep(lease, step) => {
+                let written = wrote("saved", lease.run_id, Some(step.name.as_str()));
+                step_saved(connection, written, lease, step).await?
+            }
+            WriteOp::Finish { lease, .. } if wrote("finished", lease.run_id, None) => {
+                Ok(WriteOut::Finished(FinishEffects {
+                    cancelled: Vec::new(),
+                    woke_waiters: wrote("awaited", lease.run_id, None),
+                    recorded: None,
+                }))
+            }
+            WriteOp::Finish { lease, .. } => Err(Error::LeaseLost {
+                run_id: lease.run_id,
+            }),
+            _ => continue,
+        });
+    }
+    Ok(())
+}
+
+/// What one write inside a batch's transaction did: the outer error fails
+/// the transaction; the inner one refuses this write alone.
+pub(super) type Applied = Result<Result<WriteOut, Error>, Error>;
+
+/// The error of a write whose run's lease is stale.
+pub(super) fn lease_lost(lease: &Lease) -> Result<WriteOut, Error> {
+    Err(Error::LeaseLost {
+        run_id: lease.run_id,
+    })
+}
+
+/// Applies one write inside the batch's transaction, by the file of its
+/// concern.
+pub(super) async fn apply_op(
+    connection: &mut PgConnection,
+    op: &WriteOp,
+    notes: &mut Notes,
+) -> Applied {
+    match op {
+        // Orphaned runs are reclaimed when their lease expires.
+        WriteOp::Recover { .. } => Ok(Ok(WriteOut::Count(0))),
+        WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. } => {
+            // `apply_batch` applies these with `apply_hot`; this is the same
+            // for one alone.
+            let mut results = [None];
+            apply_hot(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            cancel_descendants(
+                connection,
+                std::slice::from_ref(op),
+                &[0],
+                &mut results,
+                notes,
+            )
+            .await?;
+            let [result] = results;
+            Ok(result.unwrap_or_else(|| Err(unexpected())))
+        }
+        // `PostgresStore::write` runs claims on a connection of their own;
+        // one in a batch all the same is applied like the other writes.
+        WriteOp::Claim(request) => Ok(Ok(WriteOut::Claimed(claim(connection, request).await?))),
+        WriteOp::Suspend { .. } => {
+            // Suspends go through the multi-row path, also one alone.
+            let mut results = [None];
+            if carries_steps(op) {
+                apply_hot(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            }
+            suspend_runs(connection, std::slice::from_ref(op), &[0], &mut results).await?;
+            let [result] = results;
+            Ok(result.unwrap_or_else(|| Err(unexpected())))
+        }
+        WriteOp::Release { lease, now } => release(connection, lease, *now, notes).await,
+        WriteOp::Cancel { run_id, now } => cancel(connection, *run_id, *now, notes).await,
+        WriteOp::Retry {
+            run_id,
+            now,
+            deadline_at,
+        } => retry(connection, *run_id, *now, *deadline_at, notes).await,
+        WriteOp::RegisterWait { lease, step, wait } => {
+            if !holds_lease(connection, lease).await? {
+                return Ok(lease_lost(lease));
+            }
+            Ok(register_wait(connection, lease, step, wait)
+                .await?
+                .map(WriteOut::Waited))
+        }
+        WriteOp::ResolveWait { lease, step, now } => {
+            resolve_wait(connection, lease, step, *now).await
+        }
+        WriteOp::SendEvent { event, origin } => {
+            send_event_from(connection, event, origin.as_ref(), notes).await
+        }
+        WriteOp::StartChild {
+            lease,
+            step,
+            child,
+            wait,
+        } => start_child(connection, lease, step, child, *wait, notes).await,
+        WriteOp::AppendLog(lease, line) => append_log(connection, lease, line).await,
+        WriteOp::DeleteFinished(request) => delete_finished(connection, request).await,
+        WriteOp::TimeOutOverdue { now, limit } => {
+            time_out_overdue(connection, *now, *limit, notes).await
+        }
+        WriteOp::DeleteEvents { before, limit } => delete_events(connection, *before, *limit).await,
+        WriteOp::RenewLeases { leases, until } => renew_leases(connection, leases, *until).await,
+    }
+}
