@@ -143,6 +143,16 @@ async fn the_landed_runs_go_on(manifest: Manifest, builder: impl Fn() -> durable
             label: "order-7: 3 items".into(),
         }
     );
+    // Steps written before the store kept step times get them from their
+    // rows: started when written, ended then if they completed or failed.
+    let detail = engine.run_detail(manifest.completed).await.unwrap();
+    assert!(
+        detail.steps.iter().all(|step| {
+            (step.started_at, step.ended_at) == (Some(WRITTEN_AT_MS), Some(WRITTEN_AT_MS))
+        }),
+        "{:?}",
+        detail.steps
+    );
     let info = completed.info().await.unwrap();
     assert_eq!(
         (info.workflow.as_str(), info.status, info.executions),
