@@ -99,14 +99,14 @@ fn step(name: &str, seq: i64, status: StepStatus, output: Option<&str>) -> StepR
     }
 }
 
-/// `record` as a store reads it back after writing it once: started at its
-/// own start or else at its write, ended at its write if completed or failed.
-fn stored(record: &StepRecord) -> StepRecord {
-    let ended = matches!(record.status, StepStatus::Completed | StepStatus::Failed);
+/// `step` as a store reads it back after writing it once: started when it
+/// was written (it names no start), and ended then if it completed or failed.
+fn stored(step: &StepRecord) -> StepRecord {
+    let ended = matches!(step.status, StepStatus::Completed | StepStatus::Failed);
     StepRecord {
-        started_at: record.started_at.or(Some(record.updated_at)),
-        ended_at: ended.then_some(record.updated_at),
-        ..record.clone()
+        started_at: step.started_at.or(Some(step.updated_at)),
+        ended_at: ended.then_some(step.updated_at),
+        ..step.clone()
     }
 }
 
