@@ -3,10 +3,11 @@
 //! and run details.
 //!
 //! The lists read newest first by keyset, each by an index of migration 3:
-//! every run by `wf_instance_created`, by status `wf_instance_status`, by
-//! workflow `wf_instance_workflow` (and status: `wf_instance_list`), by
-//! parent `wf_instance_parent`; events by their primary key, the runs they
-//! woke by `wf_step_settled_by_event`. Each filter adds its condition to the
+//! every run by `wf_instance_created`, by status
+//! `wf_instance_status_created`, by workflow `wf_instance_workflow_created`
+//! (and status: `wf_instance_list`), by parent `wf_instance_parent`; the
+//! series by `wf_instance_started` and `wf_instance_finished`; events by
+//! their primary key, the runs they woke by `wf_step_settled_by_event`. Each filter adds its condition to the
 //! statement only when set, so each combination is planned for itself.
 
 use std::collections::HashMap;

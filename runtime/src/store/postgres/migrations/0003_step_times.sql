@@ -16,9 +16,9 @@ CREATE INDEX wf_step_settled_by_event ON wf_step (settled_by_event)
 
 -- Every run, or runs of some statuses, newest first.
 CREATE INDEX wf_instance_created ON wf_instance (created_at, id);
-CREATE INDEX wf_instance_status ON wf_instance (status, created_at, id);
+CREATE INDEX wf_instance_status_created ON wf_instance (status, created_at, id);
 -- A workflow's runs, newest first.
-CREATE INDEX wf_instance_workflow ON wf_instance (workflow, created_at, id);
+CREATE INDEX wf_instance_workflow_created ON wf_instance (workflow, created_at, id);
 -- A workflow's runs in one status, newest first; also its unfinished runs
 -- and the counts per workflow and status.
 DROP INDEX wf_instance_list;
@@ -27,3 +27,9 @@ CREATE INDEX wf_instance_list ON wf_instance (workflow, status, created_at, id);
 DROP INDEX wf_instance_parent;
 CREATE INDEX wf_instance_parent ON wf_instance (parent_id, created_at, id)
     WHERE parent_id IS NOT NULL;
+
+-- The per-minute series reads runs by when they first started and when they
+-- finished (the finish index also serves retention). The same indexes, by
+-- the same names, as SQLite's migration 2.
+CREATE INDEX wf_instance_started ON wf_instance (started_at) WHERE started_at IS NOT NULL;
+CREATE INDEX wf_instance_finished ON wf_instance (finished_at) WHERE finished_at IS NOT NULL;
