@@ -27,14 +27,35 @@ pub const WRITTEN_AT_MS: i64 = 1_700_000_000_000;
 /// over since `WRITTEN_AT_MS` + 2 s by the time a test opens it.
 pub const NAP: &str = "2s";
 
+/// The SQLite fixture's file name.
+pub const SQLITE_FIXTURE: &str = "landed-release.sqlite";
+
+/// The SQLite fixture's manifest: which run is which.
+pub const SQLITE_MANIFEST: &str = "landed-release.json";
+
+/// The PostgreSQL fixture's file name: SQL statements that create a schema
+/// named [`SCHEMA_PLACEHOLDER`] and fill it.
+pub const POSTGRES_FIXTURE: &str = "landed-release-postgres.sql";
+
+/// The PostgreSQL fixture's manifest.
+pub const POSTGRES_MANIFEST: &str = "landed-release-postgres.json";
+
+/// What stands for the schema's name in [`POSTGRES_FIXTURE`].
+pub const SCHEMA_PLACEHOLDER: &str = "__durable_fixture_schema__";
+
+/// The directory of the committed fixtures.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
 /// The fixture database, as committed.
 pub fn fixture_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/landed-release.sqlite")
+    fixtures_dir().join(SQLITE_FIXTURE)
 }
 
 /// The manifest written beside the fixture: which run is which.
 pub fn manifest_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/landed-release.json")
+    fixtures_dir().join(SQLITE_MANIFEST)
 }
 
 /// A token unique to this process, the same for every call in it.

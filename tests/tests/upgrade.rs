@@ -1,24 +1,25 @@
 //! Upgrade in place: a SQLite database written by the landed release
-//! (`tests/fixtures/landed-release.sqlite`, see `tests/fixtures/README.md`)
-//! opens with this checkout's engine, its finished runs read back as they
-//! were, and its suspended runs go on from where they stopped, without
-//! running any step body again.
+//! (`tests/fixtures/landed-release.sqlite`, see `tests/fixtures/README.md`),
+//! and a PostgreSQL schema of that release loaded from its dump
+//! (`tests/fixtures/landed-release-postgres.sql`), open with this checkout's
+//! engine, their finished runs read back as they were, and their suspended
+//! runs go on from where they stopped, without running any step body again.
 
 use std::time::Duration;
 
 use durable::StepStatus;
 use durable::prelude::*;
 use durable_tests::fixture_workflows::{
-    BeforeAndAfter, GO_EVENT, Manifest, Shipped, WRITTEN_AT_MS, fixture_path, manifest_path,
-    process_token, register_all,
+    BeforeAndAfter, GO_EVENT, Manifest, POSTGRES_FIXTURE, POSTGRES_MANIFEST, SCHEMA_PLACEHOLDER,
+    Shipped, WRITTEN_AT_MS, fixture_path, fixtures_dir, manifest_path, process_token, register_all,
 };
-use durable_tests::{Scratch, wait_for_status};
+use durable_tests::{Scratch, postgres_url, unique_schema, wait_for_status};
 
 /// How long a resumed run may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-fn manifest() -> Manifest {
-    let text = std::fs::read_to_string(manifest_path()).expect("read the fixture's manifest");
+fn manifest(path: std::path::PathBuf) -> Manifest {
+    let text = std::fs::read_to_string(path).expect("read the fixture's manifest");
     serde_json::from_str(&text).expect("parse the fixture's manifest")
 }
 
@@ -62,13 +63,66 @@ fn step(
 
 #[tokio::test]
 async fn a_database_of_the_landed_release_opens_and_its_runs_go_on() {
-    let manifest = manifest();
+    let scratch = Scratch::new("upgrade");
+    let database = copy_of_fixture(&scratch);
+    the_landed_runs_go_on(manifest(manifest_path()), || {
+        durable::Engine::builder().sqlite_file(&database)
+    })
+    .await;
+}
+
+/// The same on PostgreSQL: the landed release's schema and rows, loaded into
+/// a fresh schema, are migrated by this engine as it opens.
+#[tokio::test]
+async fn a_postgres_schema_of_the_landed_release_opens_and_its_runs_go_on() {
+    use sqlx::Connection;
+    let Some(url) = postgres_url() else { return };
+    let schema = unique_schema("upgrade");
+    let dump = std::fs::read_to_string(fixtures_dir().join(POSTGRES_FIXTURE))
+        .expect("read the PostgreSQL fixture");
+    let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&dump.replace(SCHEMA_PLACEHOLDER, &schema))
+        .execute(&mut connection)
+        .await
+        .expect("the fixture loads");
+    // pg_dump's statements empty the session's search path.
+    connection.close().await.unwrap();
+    let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+    assert_eq!(
+        migrations(&mut connection, &schema).await,
+        [1, 2],
+        "the fixture is of the landed schema"
+    );
+    the_landed_runs_go_on(manifest(fixtures_dir().join(POSTGRES_MANIFEST)), || {
+        durable::Engine::builder()
+            .postgres(&url)
+            .postgres_schema(&schema)
+    })
+    .await;
+    let upgraded = migrations(&mut connection, &schema).await;
+    assert!(
+        upgraded.starts_with(&[1, 2]),
+        "the migrations went on from the landed ones: {upgraded:?}"
+    );
+}
+
+/// The schema's applied migrations, in order.
+async fn migrations(connection: &mut sqlx::PgConnection, schema: &str) -> Vec<i64> {
+    let sql = format!("SELECT version FROM {schema}.wf_migration ORDER BY version");
+    sqlx::query_scalar(&sql)
+        .fetch_all(connection)
+        .await
+        .expect("read the applied migrations")
+}
+
+/// Opens the landed release's runs (named by `manifest`) with engines from
+/// `builder`: the finished ones read back, the suspended ones go on, and the
+/// upgraded database opens again.
+async fn the_landed_runs_go_on(manifest: Manifest, builder: impl Fn() -> durable::EngineBuilder) {
     let written_by = manifest.written_by.clone();
     let here = process_token();
     assert_ne!(written_by, here);
-    let scratch = Scratch::new("upgrade");
-    let database = copy_of_fixture(&scratch);
-    let engine = register_all(durable::Engine::builder().sqlite_file(&database))
+    let engine = register_all(builder())
         .start()
         .await
         .expect("the landed release's database opens");
@@ -88,6 +142,16 @@ async fn a_database_of_the_landed_release_opens_and_its_runs_go_on() {
             charged_by: written_by.clone(),
             label: "order-7: 3 items".into(),
         }
+    );
+    // Steps written before the store kept step times get them from their
+    // rows: started when written, ended then if they completed or failed.
+    let detail = engine.run_detail(manifest.completed).await.unwrap();
+    assert!(
+        detail.steps.iter().all(|step| {
+            (step.started_at, step.ended_at) == (Some(WRITTEN_AT_MS), Some(WRITTEN_AT_MS))
+        }),
+        "{:?}",
+        detail.steps
     );
     let info = completed.info().await.unwrap();
     assert_eq!(
@@ -212,7 +276,7 @@ async fn a_database_of_the_landed_release_opens_and_its_runs_go_on() {
     drop(engine);
 
     // The upgraded file opens again, with every run as this engine left it.
-    let engine = register_all(durable::Engine::builder().sqlite_file(&database))
+    let engine = register_all(builder())
         .start()
         .await
         .expect("the upgraded database opens again");
