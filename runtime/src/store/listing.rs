@@ -2,15 +2,13 @@
 //! search, the cut of a page fetched one entry long, and the zero-filled
 //! per-minute series.
 
-// TEMPORARY (removed when both backends use these helpers): nothing calls them yet.
-#![allow(dead_code)]
-
 use crate::model::info::RunInfo;
 use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage};
 
 /// A minute, in ms.
 pub(crate) const MINUTE_MS: i64 = 60_000;
 
+#[cfg(feature = "postgres")]
 /// The `LIKE` pattern that finds `text` anywhere, with `\` as the escape
 /// character (write `LIKE ? ESCAPE '\'`): `%`, `_` and `\` in the text
 /// match themselves.
@@ -107,6 +105,7 @@ pub(crate) fn minute_series(
 mod tests {
     use super::*;
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("abc"), "%abc%");

@@ -10,6 +10,10 @@ use crate::model::ids::RunId;
 /// One write queued for the writer.
 pub(crate) enum WriteOp {
     Recover {
+        #[cfg_attr(
+            not(feature = "sqlite"),
+            allow(dead_code, reason = "PostgreSQL recovers by lease expiry, not by time")
+        )]
         now: i64,
     },
     Create(NewRun),
@@ -58,6 +62,10 @@ pub(crate) enum WriteOp {
         wait: bool,
     },
     AppendLog(Lease, LogLine),
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "only PostgreSQL's leases expire and are renewed")
+    )]
     RenewLeases {
         leases: Vec<Lease>,
         until: i64,
@@ -138,7 +146,8 @@ impl WriteOp {
 /// writer answers it: the outer error fails the transaction (the writer
 /// then applies the batch's writes one by one); the inner one refuses this
 /// write alone (a stale lease, a step recorded elsewhere).
-pub(crate) type Applied = Result<Result<WriteOut, crate::Error>, crate::Error>;
+pub(crate) type Applied =
+    Result<Result<WriteOut, crate::model::error::Error>, crate::model::error::Error>;
 
 /// The phase of `Finish` writes (see [`WriteOp::phase`]).
 pub(crate) const FINISH_PHASE: u8 = 7;
@@ -159,6 +168,7 @@ pub(crate) enum WriteOut {
     Done,
 }
 
+#[cfg(feature = "sqlite")]
 /// Fills in the results of a group of `Finish` writes: done (with the runs
 /// the group cancelled, and whether the run's waiters were settled, as
 /// `woke_waiters` says) for those `finished` says were applied, a lost lease
@@ -169,7 +179,7 @@ pub(crate) fn finish_results(
     finished: impl Fn(RunId) -> bool,
     woke_waiters: impl Fn(RunId) -> bool,
     cancelled: &[RunId],
-    results: &mut [Option<Result<WriteOut, crate::Error>>],
+    results: &mut [Option<Result<WriteOut, crate::model::error::Error>>],
 ) {
     for &index in group {
         if let WriteOp::Finish { lease, .. } = &ops[index] {
@@ -180,7 +190,7 @@ pub(crate) fn finish_results(
                     recorded: None,
                 }))
             } else {
-                Err(crate::Error::LeaseLost {
+                Err(crate::model::error::Error::LeaseLost {
                     run_id: lease.run_id,
                 })
             });

@@ -36,47 +36,23 @@ pub(crate) trait ReadStore: Send + Sync + 'static {
     /// A page of runs that pass `filter`, newest first (by creation time,
     /// then id), at most `filter.limit` of them; `next` is set when more may
     /// follow. Fails with [`Error::InvalidFilter`] for a bad page size.
-    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
-        let _ = filter;
-        Box::pin(std::future::ready(Err(Error::InvalidFilter(
-            "TEMPORARY: list_runs not implemented".into(),
-        ))))
-    }
+    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>>;
 
     /// How many runs there are of each workflow in each status (pairs with
     /// no run are left out), by workflow then status.
-    fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>> {
-        Box::pin(std::future::ready(Err(Error::InvalidFilter(
-            "TEMPORARY: count_runs not implemented".into(),
-        ))))
-    }
+    fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>>;
 
     /// Runs started, completed and failed (or timed out) per minute, for
     /// every minute from the one holding `from` up to the one before
     /// `until` (ms since the epoch), minutes with nothing included as zeros;
     /// at most 1,440 minutes.
-    fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
-        let _ = (from, until);
-        Box::pin(std::future::ready(Err(Error::InvalidFilter(
-            "TEMPORARY: run_series not implemented".into(),
-        ))))
-    }
+    fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>>;
 
     /// One run with its steps (in the order reached, each with its start
     /// and end time and attempts) and its children, or `None`.
-    fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
-        let _ = run_id;
-        Box::pin(std::future::ready(Err(Error::InvalidFilter(
-            "TEMPORARY: run_detail not implemented".into(),
-        ))))
-    }
+    fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>>;
 
     /// A page of events (and signals) that pass `filter`, newest first, each
     /// with the runs whose waits it settled.
-    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, Error>> {
-        let _ = filter;
-        Box::pin(std::future::ready(Err(Error::InvalidFilter(
-            "TEMPORARY: list_events not implemented".into(),
-        ))))
-    }
+    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<EventPage, Error>>;
 }

@@ -37,9 +37,7 @@ pub(super) struct SqliteWriter {
 /// One result per write of a batch.
 pub(super) type Results = BatchResults<WriteOut>;
 
-/// What applying one write returns: the outer error fails the transaction,
-/// the inner one refuses this write alone.
-pub(super) type Applied = Result<Result<WriteOut, Error>, Error>;
+pub(super) use crate::store::ops::Applied;
 
 /// The results of a batch as they are filled in, by the position of the write.
 pub(super) type Slots = [Option<Result<WriteOut, Error>>];
