@@ -2,8 +2,10 @@
 //! search, the cut of a page fetched one entry long, and the zero-filled
 //! per-minute series.
 
+use crate::model::error::Error;
 use crate::model::info::RunInfo;
-use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage};
+use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage, StatusCount};
+use crate::store::rows::{decode_error, parse_run_status};
 
 /// A minute, in ms.
 pub(crate) const MINUTE_MS: i64 = 60_000;
@@ -64,6 +66,32 @@ pub(crate) enum SeriesColumn {
     Completed,
     /// A run failed or timed out.
     Failed,
+}
+
+/// A row of the series query, `(minute start, column label, count)`, with
+/// the label `started`, `completed` or `failed` as both backends' queries
+/// write it.
+pub(crate) fn series_row(
+    (minute, label, count): (i64, String, i64),
+) -> Result<(i64, SeriesColumn, u64), Error> {
+    let column = match label.as_str() {
+        "started" => SeriesColumn::Started,
+        "completed" => SeriesColumn::Completed,
+        "failed" => SeriesColumn::Failed,
+        other => return Err(decode_error(format!("unknown series column `{other}`"))),
+    };
+    Ok((minute, column, u64::try_from(count).unwrap_or(0)))
+}
+
+/// A row of the count query, `(workflow, status, count)`.
+pub(crate) fn status_count(
+    (workflow, status, count): (String, String, i64),
+) -> Result<StatusCount, Error> {
+    Ok(StatusCount {
+        workflow,
+        status: parse_run_status(&status)?,
+        count: u64::try_from(count).unwrap_or(0),
+    })
 }
 
 /// One entry per minute from the one holding `from` to the one holding

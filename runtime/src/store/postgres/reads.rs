@@ -23,11 +23,10 @@ use crate::model::listing::{
 };
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    MINUTE_MS, SeriesColumn, event_page, like_pattern, minute_of, minute_series, run_page,
+    MINUTE_MS, event_page, like_pattern, minute_of, minute_series, run_page, series_row,
+    status_count,
 };
-use crate::store::rows::{
-    RunRow, StepRow, parse_json, parse_run_id, parse_run_status, run_info, step_record,
-};
+use crate::store::rows::{RunRow, StepRow, parse_json, parse_run_id, run_info, step_record};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
@@ -112,15 +111,7 @@ impl ReadStore for PostgresStore {
             )
             .fetch_all(&self.pool)
             .await?;
-            rows.into_iter()
-                .map(|(workflow, status, count)| {
-                    Ok(StatusCount {
-                        workflow,
-                        status: parse_run_status(&status)?,
-                        count: u64::try_from(count).unwrap_or(0),
-                    })
-                })
-                .collect()
+            rows.into_iter().map(status_count).collect()
         })
     }
 
@@ -147,14 +138,10 @@ impl ReadStore for PostgresStore {
             .bind(MINUTE_MS)
             .fetch_all(&self.pool)
             .await?;
-            let rows = rows.into_iter().map(|(minute, column, count)| {
-                let column = match column.as_str() {
-                    "started" => SeriesColumn::Started,
-                    "completed" => SeriesColumn::Completed,
-                    _ => SeriesColumn::Failed,
-                };
-                (minute, column, u64::try_from(count).unwrap_or(0))
-            });
+            let rows = rows
+                .into_iter()
+                .map(series_row)
+                .collect::<Result<Vec<_>, Error>>()?;
             Ok(minute_series(from, until, rows))
         })
     }

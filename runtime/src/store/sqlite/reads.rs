@@ -15,12 +15,9 @@ use crate::model::listing::{
 };
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    MINUTE_MS, SeriesColumn, event_page, minute_of, minute_series, run_page,
+    MINUTE_MS, event_page, minute_of, minute_series, run_page, series_row, status_count,
 };
-use crate::store::rows::{
-    RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_status, run_info,
-    step_record,
-};
+use crate::store::rows::{RunRow, StepRow, parse_json, parse_run_id, run_info, step_record};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
@@ -259,11 +256,11 @@ fn event_infos(events: Vec<EventRow>, woke: Vec<Woke>) -> Result<Vec<EventInfo>,
 /// finished indexes (`+status` keeps the planner off the status index,
 /// which would read every finished run).
 pub(super) const SERIES_SQL: &str = "\
-    SELECT started_at - started_at % 60000, 0, COUNT(*) FROM wf_instance \
+    SELECT started_at - started_at % 60000, 'started', COUNT(*) FROM wf_instance \
       WHERE started_at >= ?1 AND started_at < ?2 GROUP BY 1 \
     UNION ALL \
     SELECT finished_at - finished_at % 60000, \
-      CASE WHEN status = 'completed' THEN 1 ELSE 2 END, COUNT(*) FROM wf_instance \
+      CASE WHEN status = 'completed' THEN 'completed' ELSE 'failed' END, COUNT(*) FROM wf_instance \
       WHERE finished_at >= ?1 AND finished_at < ?2 \
       AND +status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2";
 
@@ -295,17 +292,7 @@ impl ReadStore for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
         });
-        let result = rows.and_then(|rows| {
-            rows.into_iter()
-                .map(|(workflow, status, count)| {
-                    Ok(StatusCount {
-                        workflow,
-                        status: parse_run_status(&status)?,
-                        count: u64::try_from(count).unwrap_or(0),
-                    })
-                })
-                .collect()
-        });
+        let result = rows.and_then(|rows| rows.into_iter().map(status_count).collect());
         Box::pin(std::future::ready(result))
     }
 
@@ -318,7 +305,7 @@ impl ReadStore for SqliteStore {
                 .query_map(params![first, end], |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(1)?,
                         row.get::<_, i64>(2)?,
                     ))
                 })?
@@ -327,17 +314,7 @@ impl ReadStore for SqliteStore {
         let result = rows.and_then(|rows| {
             let rows = rows
                 .into_iter()
-                .map(|(minute, column, count)| {
-                    let column = match column {
-                        0 => SeriesColumn::Started,
-                        1 => SeriesColumn::Completed,
-                        2 => SeriesColumn::Failed,
-                        other => {
-                            return Err(decode_error(format!("unknown series column {other}")));
-                        }
-                    };
-                    Ok((minute, column, u64::try_from(count).unwrap_or(0)))
-                })
+                .map(series_row)
                 .collect::<Result<Vec<_>, Error>>()?;
             Ok(minute_series(from, until, rows))
         });
