@@ -34,6 +34,7 @@ macro_rules! every_case {
             a_send_from_a_stale_run_writes_nothing,
             children_settle_their_parent_and_die_with_it,
             a_child_timing_out_with_its_parent_is_cancelled,
+            each_timed_out_run_cancels_its_children_at_its_own_time,
             an_expired_lease_is_claimed_by_another_worker,
             retention_deletes_a_run_with_its_steps_and_logs,
             a_run_can_be_claimed_as_it_is_created,
@@ -768,6 +769,51 @@ pub(super) async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn 
     assert_eq!(status(second_child).await, RunStatus::Cancelled);
     assert_eq!(status(second_parent).await, RunStatus::TimedOut);
     assert_eq!(status(parent).await, RunStatus::TimedOut);
+}
+
+/// Runs timing out in one batch, each at its own time: each one's running
+/// child is cancelled at the time its own parent ended, not at another
+/// finish's time in the same batch.
+pub(super) async fn each_timed_out_run_cancels_its_children_at_its_own_time(store: &dyn Store) {
+    let mut parents = Vec::new();
+    for _ in 0..2 {
+        let parent = create_and_claim(store).await;
+        let child = NewRun {
+            parent_id: Some(parent.run_id),
+            claimed_by: None,
+            ..new_run("flow", "{}", None, NOW)
+        };
+        store
+            .start_child(
+                parent,
+                waiting("start", StepKind::StartChild, None),
+                child.clone(),
+                false,
+            )
+            .await
+            .unwrap();
+        let claimed = store.claim_ready(claim_request(1, NOW)).await.unwrap();
+        assert_eq!(claimed[0].lease.run_id, child.id);
+        parents.push((parent, child.id));
+    }
+    let ends = [NOW + 1_000, NOW + 2_000];
+    let finishes = parents
+        .iter()
+        .zip(ends)
+        .map(|((parent, _), end)| store.finish_run(*parent, RunOutcome::TimedOut, Vec::new(), end));
+    let results = futures_join_all(finishes).await;
+    for (((_, child), end), result) in parents.iter().zip(ends).zip(results) {
+        // A backend may report a batch's cancelled runs with each finish.
+        let cancelled = result.unwrap().cancelled;
+        assert!(cancelled.contains(child), "{cancelled:?}");
+        let info = store.get_run(*child).await.unwrap().unwrap();
+        assert_eq!(info.status, RunStatus::Cancelled);
+        assert_eq!(
+            info.finished_at,
+            Some(end),
+            "cancelled when its parent ended"
+        );
+    }
 }
 
 /// On a store shared by many workers, a run whose lease expired (its worker

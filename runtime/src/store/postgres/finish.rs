@@ -151,28 +151,33 @@ pub(super) async fn cancel_timed_out_children(
     Ok(())
 }
 
-/// After runs ended: settles the steps waiting for them (all in one
-/// statement), and cancels the unfinished descendants of those that timed
-/// out or were aborted, which it returns. The same shape as SQLite's
-/// `after_finish`, with the notes the commit sends.
+/// After runs ended (each with the time it ended): settles the steps
+/// waiting for them (at the latest of those times, in one statement), and
+/// cancels the unfinished descendants of those that timed out or were
+/// cancelled, at the time each ended, which it returns. The same contract
+/// as SQLite's `after_finish`, with the notes the commit sends.
 pub(super) async fn after_finish(
     connection: &mut PgConnection,
-    ended: &[(RunId, &RunOutcome)],
-    now: i64,
+    ended: &[(RunId, &RunOutcome, i64)],
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
     let mut settled = Vec::with_capacity(ended.len());
-    for (run_id, outcome) in ended {
+    for (run_id, outcome, _) in ended {
         notes.finished.push(run_id.to_string());
         let (status, output, error) = outcome_columns(outcome);
         let json = run_outcome_json(status.as_str(), output, error);
         settled.push((*run_id, json, status == RunStatus::Completed));
     }
-    settle_run_waiters(connection, &settled, now, notes).await?;
+    let latest = ended
+        .iter()
+        .map(|(_, _, now)| *now)
+        .max()
+        .unwrap_or_default();
+    settle_run_waiters(connection, &settled, latest, notes).await?;
     let mut cancelled = Vec::new();
-    for (run_id, outcome) in ended {
+    for (run_id, outcome, now) in ended {
         if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, now, notes).await?);
+            cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
         }
     }
     Ok(cancelled)
