@@ -27,6 +27,7 @@ macro_rules! every_case {
             completed_steps_are_never_overwritten,
             retry_keeps_completed_steps,
             one_refused_write_does_not_fail_its_batch,
+            stale_step_writes_write_nothing_in_a_batch,
             events_settle_matching_waits,
             lookback_sees_earlier_events,
             lookback_skips_events_the_run_took,
@@ -357,6 +358,56 @@ pub(super) async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store)
         .map(|lease| store.finish_run(*lease, RunOutcome::Completed("1".into()), Vec::new(), NOW));
     let results = futures_join_all(finishes).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+}
+
+/// Every write of a step under a stale lease (a step result, a child
+/// started, a wait registered) writes nothing and fails with `LeaseLost`,
+/// also when it shares a batch with the same writes of a live run.
+pub(super) async fn stale_step_writes_write_nothing_in_a_batch(store: &dyn Store) {
+    let stale = create_and_claim(store).await;
+    let live = create_and_claim(store).await;
+    store.cancel_run(stale.run_id, NOW).await.unwrap();
+    let child = |lease: Lease| NewRun {
+        parent_id: Some(lease.run_id),
+        ..new_run("flow", "{}", None, NOW)
+    };
+    let (stale_child, live_child) = (child(stale), child(live));
+    let wait = || Wait::Event {
+        name: "paid".into(),
+        filter: None,
+        lookback_from: None,
+    };
+    let writes = |lease: Lease, child: NewRun| async move {
+        tokio::join!(
+            store.save_step(lease, step("a", 0, StepStatus::Completed, Some("1"))),
+            store.start_child(
+                lease,
+                waiting("b", StepKind::StartChild, None),
+                child,
+                false
+            ),
+            store.register_wait(
+                lease,
+                waiting("c", StepKind::WaitForEvent, Some(NOW + 1_000)),
+                wait()
+            ),
+        )
+    };
+    let ((saved, started, registered), live_results) = tokio::join!(
+        writes(stale, stale_child.clone()),
+        writes(live, live_child.clone())
+    );
+    assert!(is_lease_lost(saved), "step result");
+    assert!(is_lease_lost(started), "child started");
+    assert!(is_lease_lost(registered), "wait registered");
+    assert!(store.load_journal(stale.run_id).await.unwrap().is_empty());
+    assert!(store.get_run(stale_child.id).await.unwrap().is_none());
+    let (saved, started, registered) = live_results;
+    saved.unwrap();
+    started.unwrap();
+    assert_eq!(registered.unwrap(), None);
+    assert_eq!(store.load_journal(live.run_id).await.unwrap().len(), 3);
+    assert!(store.get_run(live_child.id).await.unwrap().is_some());
 }
 
 /// Polls every future together, so their writes share batches.

@@ -103,6 +103,8 @@ impl SaveColumns {
 /// The step keeps the start first stored (else the record's, else this
 /// write's time), and ends at this write's time the first time it is
 /// completed or failed.
+/// The lease fence is in the statement itself (`WHERE EXISTS` on the run
+/// under its lease, `FOR SHARE`), whatever the caller checked before.
 pub(super) async fn upsert_step(
     connection: &mut PgConnection,
     lease: &Lease,
