@@ -11,6 +11,7 @@ use super::PostgresStore;
 use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
+use super::options::status_is;
 use super::steps::{holds_lease, load_journal, upsert_step};
 use super::writer::lease_lost;
 use crate::model::error::Error;
@@ -122,16 +123,18 @@ pub(super) async fn suspend_runs(
             tokens.push(lease.token);
         }
     }
-    let suspended: HashSet<String> = sqlx::query_scalar(
+    let suspended: HashSet<String> = sqlx::query_scalar(concat!(
         "UPDATE wf_instance AS i SET status = 'suspended', \
            ready_at = CASE WHEN i.ready_at IS NOT NULL \
              AND (v.ready IS NULL OR i.ready_at < v.ready) THEN i.ready_at ELSE v.ready END, \
            updated_at = v.now, lease_owner = NULL, lease_expires_at = NULL \
          FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
            AS v(id, ready, now, token) \
-         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND (i.status = 'running') IS TRUE \
-         RETURNING i.id::text",
-    )
+         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND ",
+        status_is!("i.status", "running"),
+        " \
+         RETURNING i.id::text"
+    ))
     .bind(&ids)
     .bind(&ready)
     .bind(&nows)
@@ -271,11 +274,12 @@ pub(super) async fn release(
 ) -> Applied {
     notes.wake = true;
     Ok(fenced(
-        sqlx::query(
+        sqlx::query(concat!(
             "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
              lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $2::uuid AND lease_token = $3 AND (status = 'running') IS TRUE",
-        )
+             WHERE id = $2::uuid AND lease_token = $3 AND ",
+            status_is!("status", "running")
+        ))
         .bind(now)
         .bind(lease.run_id.to_string())
         .bind(lease.token)
