@@ -18,7 +18,8 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
+use crate::store::rows::{WaitColumns, parse_run_id, unexpected};
+use crate::store::rules::{fenced, refused_transition};
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
     RunStore, StepRecord, StoreSignal, TransitionOutcome, Wait,
@@ -145,7 +146,7 @@ pub(super) async fn suspend_runs(
     .collect();
     for &index in group {
         if let WriteOp::Suspend { lease, .. } = &ops[index] {
-            let done = u64::from(suspended.contains(&lease.run_id.to_string()));
+            let done = suspended.contains(&lease.run_id.to_string());
             results[index] = Some(fenced(done, lease));
         }
     }
@@ -201,16 +202,6 @@ pub(super) async fn existing_run(
     })
 }
 
-pub(super) fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
-    if rows_affected == 1 {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    }
-}
-
 pub(super) async fn transition(
     connection: &mut PgConnection,
     run_id: RunId,
@@ -224,10 +215,7 @@ pub(super) async fn transition(
             .bind(run_id.to_string())
             .fetch_optional(connection)
             .await?;
-    Ok(match status {
-        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
-        None => TransitionOutcome::NotFound,
-    })
+    refused_transition(status.as_deref())
 }
 
 impl RunStore for PostgresStore {
@@ -285,7 +273,8 @@ pub(super) async fn release(
         .bind(lease.token)
         .execute(&mut *connection)
         .await?
-        .rows_affected(),
+        .rows_affected()
+            == 1,
         lease,
     ))
 }
