@@ -16,6 +16,7 @@ pub(crate) mod postgres;
 pub(crate) mod reads;
 pub(crate) mod records;
 pub(crate) mod rows;
+pub(crate) mod rules;
 pub(crate) mod runs;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;

@@ -27,6 +27,7 @@ macro_rules! every_case {
             completed_steps_are_never_overwritten,
             retry_keeps_completed_steps,
             one_refused_write_does_not_fail_its_batch,
+            stale_step_writes_write_nothing_in_a_batch,
             events_settle_matching_waits,
             lookback_sees_earlier_events,
             lookback_skips_events_the_run_took,
@@ -34,6 +35,7 @@ macro_rules! every_case {
             a_send_from_a_stale_run_writes_nothing,
             children_settle_their_parent_and_die_with_it,
             a_child_timing_out_with_its_parent_is_cancelled,
+            each_timed_out_run_cancels_its_children_at_its_own_time,
             an_expired_lease_is_claimed_by_another_worker,
             retention_deletes_a_run_with_its_steps_and_logs,
             a_run_can_be_claimed_as_it_is_created,
@@ -356,6 +358,56 @@ pub(super) async fn one_refused_write_does_not_fail_its_batch(store: &dyn Store)
         .map(|lease| store.finish_run(*lease, RunOutcome::Completed("1".into()), Vec::new(), NOW));
     let results = futures_join_all(finishes).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+}
+
+/// Every write of a step under a stale lease (a step result, a child
+/// started, a wait registered) writes nothing and fails with `LeaseLost`,
+/// also when it shares a batch with the same writes of a live run.
+pub(super) async fn stale_step_writes_write_nothing_in_a_batch(store: &dyn Store) {
+    let stale = create_and_claim(store).await;
+    let live = create_and_claim(store).await;
+    store.cancel_run(stale.run_id, NOW).await.unwrap();
+    let child = |lease: Lease| NewRun {
+        parent_id: Some(lease.run_id),
+        ..new_run("flow", "{}", None, NOW)
+    };
+    let (stale_child, live_child) = (child(stale), child(live));
+    let wait = || Wait::Event {
+        name: "paid".into(),
+        filter: None,
+        lookback_from: None,
+    };
+    let writes = |lease: Lease, child: NewRun| async move {
+        tokio::join!(
+            store.save_step(lease, step("a", 0, StepStatus::Completed, Some("1"))),
+            store.start_child(
+                lease,
+                waiting("b", StepKind::StartChild, None),
+                child,
+                false
+            ),
+            store.register_wait(
+                lease,
+                waiting("c", StepKind::WaitForEvent, Some(NOW + 1_000)),
+                wait()
+            ),
+        )
+    };
+    let ((saved, started, registered), live_results) = tokio::join!(
+        writes(stale, stale_child.clone()),
+        writes(live, live_child.clone())
+    );
+    assert!(is_lease_lost(saved), "step result");
+    assert!(is_lease_lost(started), "child started");
+    assert!(is_lease_lost(registered), "wait registered");
+    assert!(store.load_journal(stale.run_id).await.unwrap().is_empty());
+    assert!(store.get_run(stale_child.id).await.unwrap().is_none());
+    let (saved, started, registered) = live_results;
+    saved.unwrap();
+    started.unwrap();
+    assert_eq!(registered.unwrap(), None);
+    assert_eq!(store.load_journal(live.run_id).await.unwrap().len(), 3);
+    assert!(store.get_run(live_child.id).await.unwrap().is_some());
 }
 
 /// Polls every future together, so their writes share batches.
@@ -768,6 +820,51 @@ pub(super) async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn 
     assert_eq!(status(second_child).await, RunStatus::Cancelled);
     assert_eq!(status(second_parent).await, RunStatus::TimedOut);
     assert_eq!(status(parent).await, RunStatus::TimedOut);
+}
+
+/// Runs timing out in one batch, each at its own time: each one's running
+/// child is cancelled at the time its own parent ended, not at another
+/// finish's time in the same batch.
+pub(super) async fn each_timed_out_run_cancels_its_children_at_its_own_time(store: &dyn Store) {
+    let mut parents = Vec::new();
+    for _ in 0..2 {
+        let parent = create_and_claim(store).await;
+        let child = NewRun {
+            parent_id: Some(parent.run_id),
+            claimed_by: None,
+            ..new_run("flow", "{}", None, NOW)
+        };
+        store
+            .start_child(
+                parent,
+                waiting("start", StepKind::StartChild, None),
+                child.clone(),
+                false,
+            )
+            .await
+            .unwrap();
+        let claimed = store.claim_ready(claim_request(1, NOW)).await.unwrap();
+        assert_eq!(claimed[0].lease.run_id, child.id);
+        parents.push((parent, child.id));
+    }
+    let ends = [NOW + 1_000, NOW + 2_000];
+    let finishes = parents
+        .iter()
+        .zip(ends)
+        .map(|((parent, _), end)| store.finish_run(*parent, RunOutcome::TimedOut, Vec::new(), end));
+    let results = futures_join_all(finishes).await;
+    for (((_, child), end), result) in parents.iter().zip(ends).zip(results) {
+        // A backend may report a batch's cancelled runs with each finish.
+        let cancelled = result.unwrap().cancelled;
+        assert!(cancelled.contains(child), "{cancelled:?}");
+        let info = store.get_run(*child).await.unwrap().unwrap();
+        assert_eq!(info.status, RunStatus::Cancelled);
+        assert_eq!(
+            info.finished_at,
+            Some(end),
+            "cancelled when its parent ended"
+        );
+    }
 }
 
 /// On a store shared by many workers, a run whose lease expired (its worker

@@ -4,6 +4,8 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use super::options::status_is;
+
 use crate::model::error::Error;
 use crate::store::ops::{Applied, WriteOut};
 use crate::store::rows::{StepRow, decode_error, parse_run_id, step_record};
@@ -128,12 +130,14 @@ pub(super) async fn renew_leases(
         .map(|lease| lease.run_id.to_string())
         .collect();
     let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
-    let renewed: Vec<String> = sqlx::query_scalar(
+    let renewed: Vec<String> = sqlx::query_scalar(concat!(
         "UPDATE wf_instance AS i SET lease_expires_at = $3 \
          FROM UNNEST($1::text[], $2::bigint[]) AS l(id, token) \
-         WHERE i.id = l.id::uuid AND i.lease_token = l.token AND (i.status = 'running') IS TRUE \
-         RETURNING i.id::text",
-    )
+         WHERE i.id = l.id::uuid AND i.lease_token = l.token AND ",
+        status_is!("i.status", "running"),
+        " \
+         RETURNING i.id::text"
+    ))
     .bind(&ids)
     .bind(&tokens)
     .bind(until)

@@ -5,6 +5,7 @@
 use sqlx::PgConnection;
 
 use super::notify::Notes;
+use super::options::status_is;
 use super::steps::upsert_step;
 use super::writer::ends_descendants;
 use crate::model::error::Error;
@@ -15,7 +16,8 @@ use crate::store::rows::{EndedRun, WaitColumns, cancelled_runs, outcome_columns}
 use crate::store::{FinishEffects, Lease, RunOutcome, run_outcome_json};
 
 /// The finishes of [`HOT_CREATED`]'s statement.
-pub(super) const HOT_FINISHED: &str = "\
+pub(super) const HOT_FINISHED: &str = concat!(
+    "\
 finished AS ( \
   UPDATE wf_instance AS i SET status = v.status, output = v.output::jsonb, \
     error = v.error, finished_at = v.now, updated_at = v.now, ready_at = NULL, \
@@ -23,7 +25,9 @@ finished AS ( \
   FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], \
     $29::bigint[], $30::text[], $31::bool[]) \
     AS v(id, status, output, error, now, token, outcome, completed) \
-  WHERE i.id = v.id::uuid AND i.lease_token = v.token AND (i.status = 'running') IS TRUE \
+  WHERE i.id = v.id::uuid AND i.lease_token = v.token AND ",
+    status_is!("i.status", "running"),
+    " \
   {after_saved}RETURNING i.id, v.outcome, v.completed, v.now), \
 settled AS ( \
   UPDATE wf_step AS s SET \
@@ -36,12 +40,15 @@ woken AS ( \
     ready_at = CASE WHEN p.ready_at IS NULL OR p.ready_at > w.now \
       THEN w.now ELSE p.ready_at END \
   FROM (SELECT instance_id, MIN(now) AS now FROM settled GROUP BY instance_id) AS w \
-  WHERE p.id = w.instance_id AND (p.status IN ('running', 'suspended')) IS TRUE \
+  WHERE p.id = w.instance_id AND ",
+    status_is!("p.status", "running", "suspended"),
+    " \
     AND p.id NOT IN (SELECT id FROM finished) \
   RETURNING p.id), \
 finished_announced AS ( \
   SELECT pg_notify($32, id::text) FROM finished \
-  UNION ALL SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM woken))";
+  UNION ALL SELECT pg_notify($33, '') WHERE EXISTS (SELECT 1 FROM woken))"
+);
 
 /// The columns of the finished runs in [`HOT_FINISHED`], one array each.
 #[derive(Default)]
@@ -120,12 +127,16 @@ pub(super) async fn cancel_timed_out_children(
             kept.push(index);
             continue;
         };
-        let overdue_parent: Option<i32> = sqlx::query_scalar(
+        let overdue_parent: Option<i32> = sqlx::query_scalar(concat!(
             "SELECT 1 FROM wf_instance AS c JOIN wf_instance AS p ON p.id = c.parent_id \
-             WHERE c.id = $1::uuid AND c.lease_token = $2 AND (c.status = 'running') IS TRUE \
-             AND (p.status IN ('pending', 'running', 'suspended')) IS TRUE \
-             AND p.deadline_at IS NOT NULL AND p.deadline_at <= $3 FOR UPDATE OF c",
-        )
+             WHERE c.id = $1::uuid AND c.lease_token = $2 AND ",
+            status_is!("c.status", "running"),
+            " \
+             AND ",
+            status_is!("p.status", "pending", "running", "suspended"),
+            " \
+             AND p.deadline_at IS NOT NULL AND p.deadline_at <= $3 FOR UPDATE OF c"
+        ))
         .bind(lease.run_id.to_string())
         .bind(lease.token)
         .bind(now)
@@ -151,28 +162,33 @@ pub(super) async fn cancel_timed_out_children(
     Ok(())
 }
 
-/// After runs ended: settles the steps waiting for them (all in one
-/// statement), and cancels the unfinished descendants of those that timed
-/// out or were aborted, which it returns. The same shape as SQLite's
-/// `after_finish`, with the notes the commit sends.
+/// After runs ended (each with the time it ended): settles the steps
+/// waiting for them (at the latest of those times, in one statement), and
+/// cancels the unfinished descendants of those that timed out or were
+/// cancelled, at the time each ended, which it returns. The same contract
+/// as SQLite's `after_finish`, with the notes the commit sends.
 pub(super) async fn after_finish(
     connection: &mut PgConnection,
-    ended: &[(RunId, &RunOutcome)],
-    now: i64,
+    ended: &[(RunId, &RunOutcome, i64)],
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
     let mut settled = Vec::with_capacity(ended.len());
-    for (run_id, outcome) in ended {
+    for (run_id, outcome, _) in ended {
         notes.finished.push(run_id.to_string());
         let (status, output, error) = outcome_columns(outcome);
         let json = run_outcome_json(status.as_str(), output, error);
         settled.push((*run_id, json, status == RunStatus::Completed));
     }
-    settle_run_waiters(connection, &settled, now, notes).await?;
+    let latest = ended
+        .iter()
+        .map(|(_, _, now)| *now)
+        .max()
+        .unwrap_or_default();
+    settle_run_waiters(connection, &settled, latest, notes).await?;
     let mut cancelled = Vec::new();
-    for (run_id, outcome) in ended {
+    for (run_id, outcome, now) in ended {
         if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, now, notes).await?);
+            cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
         }
     }
     Ok(cancelled)
@@ -198,7 +214,7 @@ pub(super) async fn settle_run_waiters(
         .map(|(_, outcome, _)| outcome.as_str())
         .collect();
     let completed: Vec<bool> = ended.iter().map(|(_, _, completed)| *completed).collect();
-    let woken: i64 = sqlx::query_scalar(
+    let woken: i64 = sqlx::query_scalar(concat!(
         "WITH settled AS ( \
            UPDATE wf_step AS s SET \
              status = CASE WHEN o.completed THEN 'completed' ELSE 'failed' END, \
@@ -209,10 +225,12 @@ pub(super) async fn settle_run_waiters(
          woken AS ( \
            UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $4 \
              THEN $4 ELSE ready_at END, updated_at = $4 \
-           WHERE id IN (SELECT instance_id FROM settled) AND (status IN ('running', 'suspended')) IS TRUE \
+           WHERE id IN (SELECT instance_id FROM settled) AND ",
+        status_is!("status", "running", "suspended"),
+        " \
            RETURNING id) \
-         SELECT COUNT(*) FROM woken",
-    )
+         SELECT COUNT(*) FROM woken"
+    ))
     .bind(&ids)
     .bind(&outcomes)
     .bind(&completed)
@@ -231,13 +249,13 @@ pub(super) async fn cancel_tree(
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
     let ids: Vec<String> = sqlx::query_scalar(
-        "WITH RECURSIVE tree(id) AS ( \
+        concat!("WITH RECURSIVE tree(id) AS ( \
            SELECT $2::uuid UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
          UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
            lease_owner = NULL, lease_expires_at = NULL, ready_at = NULL, finished_at = $1, updated_at = $1 \
          WHERE id IN (SELECT id FROM tree) AND ($3 OR id <> $2::uuid) \
-           AND (status IN ('pending', 'running', 'suspended')) IS TRUE \
-         RETURNING id::text",
+           AND ", status_is!("status", "pending", "running", "suspended"), " \
+         RETURNING id::text"),
     )
     .bind(now)
     .bind(root.to_string())

@@ -87,7 +87,7 @@ pub(super) async fn time_out_overdue(
         let run_id = parse_run_id(&id)?;
         ended.push(run_id);
         ended.extend(
-            after_finish(connection, &[(run_id, &RunOutcome::TimedOut)], now, notes).await?,
+            after_finish(connection, &[(run_id, &RunOutcome::TimedOut, now)], notes).await?,
         );
     }
     Ok(Ok(WriteOut::Ended(ended)))

@@ -97,11 +97,7 @@ pub(super) async fn connect(
 /// 13 ms). A statement with no other way to read a table still scans it.
 ///
 /// For the same reason a statement that reads runs by id tests their
-/// status as `(status = 'running') IS TRUE`: the same test, but not one an
-/// index can answer. Written plainly, on empty tables it made the indexes
-/// by status (`wf_instance_list`, `wf_instance_lease`) look as cheap as the
-/// primary key, and the plan made then read every running run for each step
-/// saved (in W1, most of a batch's time went there).
+/// status with [`status_is`].
 pub(super) fn writer_options(options: &PgConnectOptions) -> PgConnectOptions {
     options.clone().options([
         ("plan_cache_mode", "force_generic_plan"),
@@ -172,3 +168,23 @@ impl OwnConnection {
         }
     }
 }
+
+/// SQL text, for `concat!`, testing that `$column` holds one of the
+/// statuses: `(<column> = '<status>') IS TRUE`, or `(<column> IN
+/// ('<status>', ...)) IS TRUE` for several. A statement that reads runs by
+/// id tests their status so because it is the same test, but not one an
+/// index can answer: the planner must not answer it from the status
+/// indexes. Written plainly, on empty tables it made the indexes by status
+/// (`wf_instance_list`, `wf_instance_lease`) look as cheap as the primary
+/// key (a generic plan, see [`writer_options`]), and the plan made then
+/// read every running run for each step saved (in W1, most of a batch's
+/// time went there).
+macro_rules! status_is {
+    ($column:literal, $status:literal) => {
+        concat!("(", $column, " = '", $status, "') IS TRUE")
+    };
+    ($column:literal, $first:literal $(, $rest:literal)+) => {
+        concat!("(", $column, " IN ('", $first, "'", $(", '", $rest, "'",)+ ")) IS TRUE")
+    };
+}
+pub(super) use status_is;

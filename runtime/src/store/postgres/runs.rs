@@ -11,13 +11,15 @@ use super::PostgresStore;
 use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
+use super::options::status_is;
 use super::steps::{holds_lease, load_journal, upsert_step};
 use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
+use crate::store::rows::{WaitColumns, parse_run_id, unexpected};
+use crate::store::rules::{fenced, refused_transition};
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
     RunStore, StepRecord, StoreSignal, TransitionOutcome, Wait,
@@ -122,16 +124,18 @@ pub(super) async fn suspend_runs(
             tokens.push(lease.token);
         }
     }
-    let suspended: HashSet<String> = sqlx::query_scalar(
+    let suspended: HashSet<String> = sqlx::query_scalar(concat!(
         "UPDATE wf_instance AS i SET status = 'suspended', \
            ready_at = CASE WHEN i.ready_at IS NOT NULL \
              AND (v.ready IS NULL OR i.ready_at < v.ready) THEN i.ready_at ELSE v.ready END, \
            updated_at = v.now, lease_owner = NULL, lease_expires_at = NULL \
          FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
            AS v(id, ready, now, token) \
-         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND (i.status = 'running') IS TRUE \
-         RETURNING i.id::text",
-    )
+         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND ",
+        status_is!("i.status", "running"),
+        " \
+         RETURNING i.id::text"
+    ))
     .bind(&ids)
     .bind(&ready)
     .bind(&nows)
@@ -142,7 +146,7 @@ pub(super) async fn suspend_runs(
     .collect();
     for &index in group {
         if let WriteOp::Suspend { lease, .. } = &ops[index] {
-            let done = u64::from(suspended.contains(&lease.run_id.to_string()));
+            let done = suspended.contains(&lease.run_id.to_string());
             results[index] = Some(fenced(done, lease));
         }
     }
@@ -198,16 +202,6 @@ pub(super) async fn existing_run(
     })
 }
 
-pub(super) fn fenced(rows_affected: u64, lease: &Lease) -> Result<WriteOut, Error> {
-    if rows_affected == 1 {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    }
-}
-
 pub(super) async fn transition(
     connection: &mut PgConnection,
     run_id: RunId,
@@ -221,10 +215,7 @@ pub(super) async fn transition(
             .bind(run_id.to_string())
             .fetch_optional(connection)
             .await?;
-    Ok(match status {
-        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
-        None => TransitionOutcome::NotFound,
-    })
+    refused_transition(status.as_deref())
 }
 
 impl RunStore for PostgresStore {
@@ -271,17 +262,19 @@ pub(super) async fn release(
 ) -> Applied {
     notes.wake = true;
     Ok(fenced(
-        sqlx::query(
+        sqlx::query(concat!(
             "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
              lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $2::uuid AND lease_token = $3 AND (status = 'running') IS TRUE",
-        )
+             WHERE id = $2::uuid AND lease_token = $3 AND ",
+            status_is!("status", "running")
+        ))
         .bind(now)
         .bind(lease.run_id.to_string())
         .bind(lease.token)
         .execute(&mut *connection)
         .await?
-        .rows_affected(),
+        .rows_affected()
+            == 1,
         lease,
     ))
 }

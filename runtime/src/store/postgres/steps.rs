@@ -4,6 +4,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use super::options::status_is;
 use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -13,7 +14,8 @@ use crate::store::rows::{StepRow, WaitColumns, step_record};
 use crate::store::{Lease, LogLine, StepRecord};
 
 /// The step results of [`HOT_CREATED`]'s statement.
-pub(super) const HOT_SAVED: &str = "\
+pub(super) const HOT_SAVED: &str = concat!(
+    "\
 saved AS ( \
   INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
     attempts, wake_at, created_at, updated_at, started_at, ended_at) \
@@ -27,7 +29,9 @@ saved AS ( \
     AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, \
       token, started_at) \
   WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
-    AND i.lease_token = v.token AND (i.status = 'running') IS TRUE FOR SHARE) \
+    AND i.lease_token = v.token AND ",
+    status_is!("i.status", "running"),
+    " FOR SHARE) \
   ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
     input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
     error = excluded.error, attempts = excluded.attempts, \
@@ -36,7 +40,8 @@ saved AS ( \
     ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
       THEN COALESCE(wf_step.ended_at, excluded.ended_at) END \
   WHERE wf_step.status <> 'completed' \
-  RETURNING instance_id, name)";
+  RETURNING instance_id, name)"
+);
 
 /// Adds a step write to `steps`, keeping one write per (run, step): the
 /// last one that is not a `running` marker, else the last one. PostgreSQL
@@ -103,6 +108,8 @@ impl SaveColumns {
 /// The step keeps the start first stored (else the record's, else this
 /// write's time), and ends at this write's time the first time it is
 /// completed or failed.
+/// The lease fence is in the statement itself (`WHERE EXISTS` on the run
+/// under its lease, `FOR SHARE`), whatever the caller checked before.
 pub(super) async fn upsert_step(
     connection: &mut PgConnection,
     lease: &Lease,
@@ -110,7 +117,7 @@ pub(super) async fn upsert_step(
     wait: &WaitColumns,
     settled_by: Option<i64>,
 ) -> Result<bool, Error> {
-    let written = sqlx::query(
+    let written = sqlx::query(concat!(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
            attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
            started_at, ended_at, settled_by_event) \
@@ -118,7 +125,9 @@ pub(super) async fn upsert_step(
            $13::uuid, $14, $14, COALESCE($16, $14), \
            CASE WHEN $5 IN ('completed', 'failed') THEN $14 END, $17 \
          WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $15 \
-           AND (status = 'running') IS TRUE FOR SHARE) \
+           AND ",
+        status_is!("status", "running"),
+        " FOR SHARE) \
          ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
            input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
            error = excluded.error, attempts = excluded.attempts, \
@@ -129,8 +138,8 @@ pub(super) async fn upsert_step(
            ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
              THEN COALESCE(wf_step.ended_at, excluded.ended_at) END, \
            settled_by_event = excluded.settled_by_event \
-         WHERE wf_step.status <> 'completed'",
-    )
+         WHERE wf_step.status <> 'completed'"
+    ))
     .bind(lease.run_id.to_string())
     .bind(&step.name)
     .bind(step.seq)
@@ -175,10 +184,12 @@ pub(super) async fn holds_lease(
     connection: &mut PgConnection,
     lease: &Lease,
 ) -> Result<bool, Error> {
-    let held: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND (status = 'running') IS TRUE \
-         FOR SHARE",
-    )
+    let held: Option<i32> = sqlx::query_scalar(concat!(
+        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND ",
+        status_is!("status", "running"),
+        " \
+         FOR SHARE"
+    ))
     .bind(lease.run_id.to_string())
     .bind(lease.token)
     .fetch_optional(connection)
@@ -195,16 +206,18 @@ pub(super) async fn append_log(
 ) -> Applied {
     // The lease check is part of the statement, so the write is fenced
     // without a transaction of its own (see `WriteOp::is_single_write`).
-    let held: bool = sqlx::query_scalar(
+    let held: bool = sqlx::query_scalar(concat!(
         "WITH held AS ( \
            SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $7 \
-             AND (status = 'running') IS TRUE FOR SHARE), \
+             AND ",
+        status_is!("status", "running"),
+        " FOR SHARE), \
          appended AS ( \
            INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
            SELECT $1::uuid, $2, $3, $4::jsonb, $5, $6 WHERE EXISTS (SELECT 1 FROM held) \
            ON CONFLICT (instance_id, key) DO NOTHING) \
-         SELECT EXISTS (SELECT 1 FROM held)",
-    )
+         SELECT EXISTS (SELECT 1 FROM held)"
+    ))
     .bind(lease.run_id.to_string())
     .bind(line.level.as_str())
     .bind(&line.message)

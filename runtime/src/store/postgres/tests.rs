@@ -11,7 +11,7 @@ use super::PostgresStore;
 use super::claims::claim;
 use super::migrate::{MIGRATION_TABLE, MIGRATIONS};
 use super::options::{
-    DEFAULT_CONNECT_TIMEOUT, claimer_options, split_connect_timeout, writer_options,
+    DEFAULT_CONNECT_TIMEOUT, claimer_options, split_connect_timeout, status_is, writer_options,
 };
 use super::reads::runs_query;
 use super::writer::apply_batch;
@@ -91,6 +91,29 @@ async fn a_start_against_a_refusing_server_says_it_refused() {
         assert!(message.to_lowercase().contains("refused"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
     }
+}
+
+/// The planner guard's text: one status compares with `=`, several with
+/// `IN`, each wrapped so no index answers it.
+#[test]
+fn status_is_writes_the_planner_guard() {
+    assert_eq!(
+        status_is!("i.status", "running"),
+        "(i.status = 'running') IS TRUE"
+    );
+    assert_eq!(
+        status_is!("status", "running", "suspended"),
+        "(status IN ('running', 'suspended')) IS TRUE"
+    );
+    assert_eq!(
+        concat!(
+            "AND ",
+            status_is!("p.status", "pending", "running", "suspended"),
+            " \
+                 AND"
+        ),
+        "AND (p.status IN ('pending', 'running', 'suspended')) IS TRUE AND"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 
 use super::PostgresStore;
 use super::notify::Notes;
+use super::options::status_is;
 use super::steps::{holds_lease, upsert_step};
 use super::writer::lease_lost;
 use crate::model::error::Error;
@@ -255,11 +256,12 @@ pub(super) async fn complete_waiting_step(
     .bind(event)
     .execute(&mut *connection)
     .await?;
-    sqlx::query(
+    sqlx::query(concat!(
         "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $1 \
            THEN $1 ELSE ready_at END, updated_at = $1 \
-         WHERE id = $2::uuid AND (status IN ('running', 'suspended')) IS TRUE",
-    )
+         WHERE id = $2::uuid AND ",
+        status_is!("status", "running", "suspended")
+    ))
     .bind(now)
     .bind(instance)
     .execute(connection)
@@ -281,18 +283,20 @@ pub(super) async fn resolve_wait(
 ) -> Applied {
     // The lease check is part of the statement, so the write is fenced
     // without a transaction of its own (see `WriteOp::is_single_write`).
-    let (held, output): (bool, Option<String>) = sqlx::query_as(
+    let (held, output): (bool, Option<String>) = sqlx::query_as(concat!(
         "WITH held AS ( \
            SELECT 1 FROM wf_instance WHERE id = $2::uuid AND lease_token = $4 \
-             AND (status = 'running') IS TRUE FOR SHARE), \
+             AND ",
+        status_is!("status", "running"),
+        " FOR SHARE), \
          resolved AS ( \
            UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1, \
              ended_at = $1 \
            WHERE instance_id = $2::uuid AND name = $3 AND status = 'waiting' \
              AND EXISTS (SELECT 1 FROM held) RETURNING output) \
          SELECT EXISTS (SELECT 1 FROM held), COALESCE((SELECT output::text FROM resolved), \
-           (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))",
-    )
+           (SELECT output::text FROM wf_step WHERE instance_id = $2::uuid AND name = $3))"
+    ))
     .bind(now)
     .bind(lease.run_id.to_string())
     .bind(step)

@@ -13,7 +13,8 @@ use super::writer::{Applied, Slots, optional_integer, optional_text, values_list
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status};
+use crate::store::rows::{WaitColumns, parse_run_id};
+use crate::store::rules::{fenced, refused_transition};
 use crate::store::{
     ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome, Wait,
 };
@@ -124,7 +125,8 @@ pub(super) fn suspend(
                 now,
                 lease.run_id.to_string(),
                 lease.token
-            ])?,
+            ])?
+            == 1,
         lease,
     ))
 }
@@ -137,7 +139,8 @@ pub(super) fn release(connection: &Connection, lease: &Lease, now: i64) -> Appli
                 "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
                  lease_owner = NULL WHERE id = ?2 AND lease_token = ?3 AND status = 'running'",
             )?
-            .execute(params![now, lease.run_id.to_string(), lease.token])?,
+            .execute(params![now, lease.run_id.to_string(), lease.token])?
+            == 1,
         lease,
     ))
 }
@@ -239,16 +242,6 @@ const RETRY_DELETE_SQL: &str = "\
         WHERE instance_id = ?1 AND status = 'completed' \
         AND substr(name, 1, 11) = 'compensate/'))";
 
-fn fenced(rows_affected: usize, lease: &Lease) -> Result<WriteOut, Error> {
-    if rows_affected == 1 {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    }
-}
-
 pub(super) fn transition(
     connection: &Connection,
     run_id: RunId,
@@ -261,8 +254,5 @@ pub(super) fn transition(
         .prepare_cached("SELECT status FROM wf_instance WHERE id = ?1")?
         .query_row(params![run_id.to_string()], |row| row.get(0))
         .optional()?;
-    Ok(match status {
-        Some(status) => TransitionOutcome::Refused(parse_run_status(&status)?),
-        None => TransitionOutcome::NotFound,
-    })
+    refused_transition(status.as_deref())
 }

@@ -128,8 +128,9 @@ pub(super) fn save_steps(
 }
 
 /// Inserts or updates a step record with its wait columns (never one
-/// already completed), and the event that settled it if one did. The caller
-/// has checked the lease in this transaction.
+/// already completed), and the event that settled it if one did.
+/// The lease fence is the caller's: it checks the lease in this same
+/// transaction (SQLite's one writer), so this statement does not.
 pub(super) fn upsert_step(
     connection: &Connection,
     run_id: RunId,
