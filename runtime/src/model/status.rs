@@ -62,6 +62,23 @@ impl RunStatus {
             RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled | RunStatus::TimedOut
         )
     }
+
+    /// Every status, in the order a run may go through them.
+    ///
+    /// ```
+    /// use durable::RunStatus;
+    /// assert_eq!(RunStatus::ALL.len(), 7);
+    /// assert!(RunStatus::ALL.iter().all(|s| RunStatus::parse(s.as_str()) == Some(*s)));
+    /// ```
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Suspended,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::TimedOut,
+    ];
 }
 
 status_enum! {

@@ -13,6 +13,7 @@ use crate::model::info::RunInfo;
 use crate::model::listing::{
     EventFilter, EventInfo, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
+use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
     MINUTE_MS, event_page, minute_of, minute_series, run_page, series_row, status_count,
@@ -32,9 +33,9 @@ const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 ///
 /// Each filter it narrows by has an index ending in `(created_at, id)`
 /// (see migration 2), so the page is read in order from the cursor on,
-/// however many runs there are. Several statuses are one indexed branch
-/// each, merged: an `IN` list would read every run of those statuses and
-/// sort them.
+/// however many runs there are. Several statuses (and no status: all of
+/// them) are one indexed branch each, merged: an `IN` list would read every
+/// run of those statuses and sort them.
 pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
     let fetch = Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX) + 1);
     let mut conditions = Vec::new();
@@ -98,7 +99,14 @@ pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
             params,
         )
     };
-    match filter.statuses.as_slice() {
+    // Without a status (or a parent, whose index serves it), the runs are
+    // read as one branch per status too: the status indexes serve it, and
+    // no index by creation time alone costs every write of a run.
+    let statuses = match filter.statuses.as_slice() {
+        [] if filter.parent.is_none() => RunStatus::ALL.as_slice(),
+        statuses => statuses,
+    };
+    match statuses {
         [] => branch(None),
         [status] => branch(Some(status.as_str())),
         statuses => {
