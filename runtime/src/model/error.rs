@@ -294,7 +294,7 @@ pub enum Error {
 
     /// A table durable needs exists but was not created by durable: it lacks
     /// columns durable uses. Nothing was written; keep durable's tables apart
-    /// (another SQLite file, or [`postgres_schema`](crate::EngineBuilder::postgres_schema)).
+    /// (another SQLite file, or `EngineBuilder::postgres_schema`).
     #[error(
         "the database already has a table `{table}` that durable did not create: it lacks the column(s) {missing}; give durable a database (or PostgreSQL schema) of its own"
     )]

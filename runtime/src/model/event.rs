@@ -2,7 +2,7 @@
 
 use crate::model::ids::RunId;
 
-/// What [`Store::send_event`] did.
+/// What sending an event did ([`Engine::send_event`](crate::Engine::send_event), [`Ctx::send_event`](crate::Ctx::send_event)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentEvent {
     /// The event's id (`wf_event.id`).

@@ -32,7 +32,7 @@ pub struct RunInfo {
     pub finished_at: Option<i64>,
     /// The run that started it as a child (`Ctx::invoke`, `Ctx::start_child`),
     /// or `None` for a run triggered from outside. Its children are listed by
-    /// [`RunHandle::children`].
+    /// [`RunHandle::children`](crate::RunHandle::children).
     pub parent: Option<RunId>,
     /// When the workflow timeout ends it (ms since the epoch).
     pub deadline_at: Option<i64>,

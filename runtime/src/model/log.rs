@@ -14,7 +14,7 @@ pub enum LogLevel {
     Warn,
     /// Something that went wrong.
     Error,
-    /// A milestone of the run ([`Ctx::progress`]).
+    /// A milestone of the run ([`Ctx::progress`](crate::Ctx::progress)).
     Progress,
 }
 

@@ -3,7 +3,7 @@
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
 
-/// Options for [`Engine::trigger_with`] and the generated `trigger_with`.
+/// Options for [`Engine::trigger_with`](crate::Engine::trigger_with) and the generated `trigger_with`.
 ///
 /// ```
 /// use durable::TriggerOptions;

@@ -2,10 +2,10 @@
 //! records it reads and writes, the group-commit writer the backends share,
 //! and the rules they share.
 //!
-//! SQL lives only under this module, one sub-module per backend
-//! ([`sqlite`], [`postgres`]). The engine never sees a connection: it calls
-//! the methods of [`Store`], and every write that belongs to a run is fenced
-//! by the run's [`Lease`].
+//! SQL lives only under this module, one sub-module per backend (`sqlite`,
+//! `postgres`). The engine never sees a connection: it calls the methods of
+//! `Store`, and every write that belongs to a run is fenced by the run's
+//! `Lease`.
 
 pub(crate) mod listing;
 pub(crate) mod maintenance;
