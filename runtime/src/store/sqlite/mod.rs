@@ -23,6 +23,7 @@
 //! write), [`claims`], [`runs`], [`steps`], [`waits`], [`finish`],
 //! [`maintenance`] and [`reads`].
 
+mod checkpoint;
 mod claims;
 mod file_lock;
 mod finish;
@@ -42,6 +43,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use self::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use self::file_lock::{FileLock, lock_database};
 use self::migrate::migrate;
 use self::options::{READERS, configure, open_connection};
@@ -65,6 +67,8 @@ pub(crate) use options::SqliteLocation;
 pub(crate) struct SqliteStore {
     readers: Readers,
     writer: GroupCommit<WriteOp, WriteOut>,
+    /// The WAL checkpointer of a database file, stopped at `close`.
+    checkpointer: Mutex<Option<Checkpointer>>,
     /// The lock on the database file, held until `close` (the OS releases
     /// it when the process ends, however it ends).
     file_lock: Mutex<Option<FileLock>>,
@@ -116,7 +120,7 @@ impl SqliteStore {
         location: &SqliteLocation,
         durability: Durability,
     ) -> Result<Self, Error> {
-        let (readers, connection, lock_file) = match location {
+        let (readers, connection, lock_file, checkpointer) = match location {
             SqliteLocation::File(path) => {
                 let lock_file = lock_database(path)?;
                 // Connections open the file the lock is on, whatever the
@@ -138,11 +142,20 @@ impl SqliteStore {
                     .pragma_update(None, "journal_mode", "WAL")
                     .map_err(|error| in_file("open")(error.into()))?;
                 migrate(&mut writer).map_err(in_file("migrate"))?;
+                writer
+                    .pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)
+                    .map_err(|error| in_file("open")(error.into()))?;
+                let checkpointer = Checkpointer::start(&canonical).map_err(in_file("open"))?;
                 let readers = Readers::File {
                     path: canonical,
                     idle: Mutex::new(Vec::new()),
                 };
-                (readers, WriterConnection::Owned(writer), Some(lock_file))
+                (
+                    readers,
+                    WriterConnection::Owned(writer),
+                    Some(lock_file),
+                    Some(checkpointer),
+                )
             }
             SqliteLocation::Memory => {
                 let mut connection = Connection::open_in_memory()?;
@@ -152,6 +165,7 @@ impl SqliteStore {
                 (
                     Readers::Shared(shared.clone()),
                     WriterConnection::Shared(shared),
+                    None,
                     None,
                 )
             }
@@ -163,6 +177,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             readers,
             writer: GroupCommit::spawn(writer, MAX_BATCH),
+            checkpointer: Mutex::new(checkpointer),
             file_lock: Mutex::new(lock_file),
         })
     }
@@ -200,6 +215,7 @@ impl RunStore for SqliteStore {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.writer.close().await;
+            drop(lock(&self.checkpointer).take());
             if let Readers::File { idle, .. } = &self.readers {
                 lock(idle).clear();
             }
