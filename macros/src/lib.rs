@@ -123,7 +123,7 @@ mod tests {
         assert!(
             expansion
                 .to_string()
-                .contains("impl :: durable :: Workflow for Flow")
+                .contains("impl :: durable :: __private :: Workflow for Flow")
         );
     }
 }
