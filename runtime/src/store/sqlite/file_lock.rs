@@ -29,11 +29,15 @@ static HELD: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        // The handle closes before the file is given back, so a successor in
-        // this process never sees its own lock refused by ours.
+        // Both under the registry's lock: no one in this process may see the
+        // key free while the file is still locked (a successor's lock would
+        // be refused by ours), nor the key held once the file is closed (a
+        // new database created on the freed inode would be refused).
+        #[cfg(unix)]
+        let mut held = lock(&HELD);
         drop(self.file.take());
         #[cfg(unix)]
-        lock(&HELD).retain(|key| *key != self.key);
+        held.retain(|key| *key != self.key);
     }
 }
 
