@@ -7,21 +7,13 @@ use sqlx::{PgConnection, PgPool};
 use super::options::status_is;
 
 use crate::model::error::Error;
+use crate::store::StepRecord;
 use crate::store::ops::{Applied, WriteOut};
-use crate::store::rows::{StepRow, decode_error, parse_run_id, step_record};
+use crate::store::rows::{StepRow, parse_run_id, step_record};
 use crate::store::{ClaimRequest, ClaimedRun, Lease};
 
-/// A claimed run: id, workflow, input, token, deadline, executions, and its
-/// journal as a JSON array of [`StepRow`]s (`NULL` when empty).
-pub(super) type ClaimRow = (
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    i32,
-    Option<String>,
-);
+/// A claimed run: id, workflow, input, token, deadline, executions.
+pub(super) type ClaimRow = (String, String, String, i64, Option<i64>, i32);
 
 pub(super) async fn claim(
     connection: &mut PgConnection,
@@ -52,12 +44,7 @@ pub(super) async fn claim(
            lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
            started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
          WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
-         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, \
-           (SELECT json_agg(json_build_array(s.name, s.seq, s.kind, s.status, s.input::text, \
-              s.output::text, s.error, s.attempts, s.wake_at, s.updated_at, s.started_at, \
-              s.ended_at) \
-              ORDER BY s.created_at, s.seq) \
-            FROM wf_step AS s WHERE s.instance_id = wf_instance.id AND executions > 1)::text",
+         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions",
     )
     .bind(&request.owner)
     .bind(request.now)
@@ -66,35 +53,52 @@ pub(super) async fn claim(
     .bind(request.lease_expires_at)
     .fetch_all(&mut *connection)
     .await?;
-    rows.into_iter()
-        .map(
-            |(id, workflow, input, token, deadline_at, executions, journal)| {
-                // The claim reads the journal along: one statement instead of a
-                // read per run.
-                let journal: Vec<StepRow> = match journal {
-                    Some(json) => serde_json::from_str(&json).map_err(|error| {
-                        decode_error(format!("a claimed run's journal: {error}"))
-                    })?,
-                    None => Vec::new(),
-                };
-                Ok(ClaimedRun {
-                    lease: Lease {
-                        run_id: parse_run_id(&id)?,
-                        token,
-                    },
-                    workflow,
-                    input,
-                    deadline_at,
-                    executions: i64::from(executions),
-                    journal: Some(
-                        journal
-                            .into_iter()
-                            .map(step_record)
-                            .collect::<Result<_, _>>()?,
-                    ),
-                })
-            },
+    // The journals of resumed runs are read by a statement of their own,
+    // after the claim: read inside it, they came from the snapshot the
+    // claim started with, which misses a step the previous execution
+    // committed while the claim waited for the run's row; the run then ran
+    // that step again. After the claim, every later write of the previous
+    // execution is fenced out, so this read sees the whole journal.
+    let resumed: Vec<String> = rows
+        .iter()
+        .filter(|row| row.5 > 1)
+        .map(|row| row.0.clone())
+        .collect();
+    let mut journals: std::collections::HashMap<String, Vec<StepRecord>> =
+        std::collections::HashMap::new();
+    if !resumed.is_empty() {
+        let steps: Vec<(String, sqlx::types::Json<StepRow>)> = sqlx::query_as(
+            "SELECT s.instance_id::text, json_build_array(s.name, s.seq, s.kind, s.status, \
+               s.input::text, s.output::text, s.error, s.attempts, s.wake_at, s.updated_at, \
+               s.started_at, s.ended_at) \
+             FROM wf_step AS s WHERE s.instance_id = ANY ($1::text[]::uuid[]) \
+             ORDER BY s.instance_id, s.created_at, s.seq",
         )
+        .bind(&resumed)
+        .fetch_all(&mut *connection)
+        .await?;
+        for (run_id, step) in steps {
+            journals
+                .entry(run_id)
+                .or_default()
+                .push(step_record(step.0)?);
+        }
+    }
+    rows.into_iter()
+        .map(|(id, workflow, input, token, deadline_at, executions)| {
+            let journal = journals.remove(&id).unwrap_or_default();
+            Ok(ClaimedRun {
+                lease: Lease {
+                    run_id: parse_run_id(&id)?,
+                    token,
+                },
+                workflow,
+                input,
+                deadline_at,
+                executions: i64::from(executions),
+                journal: Some(journal),
+            })
+        })
         .collect()
 }
 
