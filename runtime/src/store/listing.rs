@@ -5,7 +5,7 @@
 use crate::model::error::Error;
 use crate::model::info::RunInfo;
 use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage, StatusCount};
-use crate::store::rows::{decode_error, parse_run_status};
+use crate::store::rows::{decode_error, parse_json, parse_run_id, parse_run_status};
 
 /// A minute, in ms.
 pub(crate) const MINUTE_MS: i64 = 60_000;
@@ -50,6 +50,39 @@ pub(crate) fn event_page(mut events: Vec<EventInfo>, limit: usize) -> EventPage 
         None
     };
     EventPage { events, next }
+}
+
+/// A stored event: id, name, data, target run, created at.
+pub(crate) type EventRow = (i64, String, String, Option<String>, i64);
+
+/// The events of a page with the runs each woke, from the (event, run)
+/// pairs of its settlements in the order they settled, each run once.
+pub(crate) fn event_infos(
+    events: Vec<EventRow>,
+    woke: Vec<(i64, String)>,
+) -> Result<Vec<EventInfo>, Error> {
+    let mut infos = events
+        .into_iter()
+        .map(|(id, name, data, target, created_at)| {
+            Ok(EventInfo {
+                id,
+                name,
+                data: parse_json(&data)?,
+                target_run: target.as_deref().map(parse_run_id).transpose()?,
+                created_at,
+                woke: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    for (event, run) in woke {
+        let run = parse_run_id(&run)?;
+        if let Some(info) = infos.iter_mut().find(|info| info.id == event)
+            && !info.woke.contains(&run)
+        {
+            info.woke.push(run);
+        }
+    }
+    Ok(infos)
 }
 
 /// The start of the minute holding `at`.

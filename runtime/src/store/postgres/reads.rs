@@ -10,8 +10,6 @@
 //! their primary key, the runs they woke by `wf_step_settled_by_event`. Each filter adds its condition to the
 //! statement only when set, so each combination is planned for itself.
 
-use std::collections::HashMap;
-
 use sqlx::{Postgres, QueryBuilder};
 
 use super::PostgresStore;
@@ -19,14 +17,14 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventFilter, EventInfo, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    MINUTE_MS, event_page, like_pattern, minute_of, minute_series, run_page, series_row,
-    status_count,
+    EventRow, MINUTE_MS, event_infos, event_page, like_pattern, minute_of, minute_series, run_page,
+    series_row, status_count,
 };
-use crate::store::rows::{RunRow, StepRow, parse_json, parse_run_id, run_info, step_record};
+use crate::store::rows::{RunRow, StepRow, parse_run_id, run_info, step_record};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
@@ -197,8 +195,7 @@ impl ReadStore for PostgresStore {
             query
                 .push(" ORDER BY id DESC LIMIT ")
                 .push_bind(i64::try_from(filter.limit + 1).unwrap_or(i64::MAX));
-            let rows: Vec<(i64, String, String, Option<String>, i64)> =
-                query.build_query_as().fetch_all(&self.pool).await?;
+            let rows: Vec<EventRow> = query.build_query_as().fetch_all(&self.pool).await?;
             // The runs each event of the page woke, for the whole page at once.
             let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
             let settled: Vec<(i64, String)> = sqlx::query_as(
@@ -209,27 +206,7 @@ impl ReadStore for PostgresStore {
             .bind(&ids)
             .fetch_all(&self.pool)
             .await?;
-            let mut woke: HashMap<i64, Vec<RunId>> = HashMap::new();
-            for (event, run) in settled {
-                let run = parse_run_id(&run)?;
-                let runs = woke.entry(event).or_default();
-                if !runs.contains(&run) {
-                    runs.push(run);
-                }
-            }
-            let events = rows
-                .into_iter()
-                .map(|(id, name, data, target, created_at)| {
-                    Ok(EventInfo {
-                        id,
-                        name,
-                        data: parse_json(&data)?,
-                        target_run: target.as_deref().map(parse_run_id).transpose()?,
-                        created_at,
-                        woke: woke.remove(&id).unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<_, Error>>()?;
+            let events = event_infos(rows, settled)?;
             Ok(event_page(events, filter.limit))
         })
     }

@@ -11,14 +11,15 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventFilter, EventInfo, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
 use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    MINUTE_MS, event_page, minute_of, minute_series, run_page, series_row, status_count,
+    EventRow, MINUTE_MS, event_infos, event_page, minute_of, minute_series, run_page, series_row,
+    status_count,
 };
-use crate::store::rows::{RunRow, StepRow, parse_json, parse_run_id, run_info, step_record};
+use crate::store::rows::{RunRow, StepRow, parse_run_id, run_info, step_record};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
@@ -173,9 +174,6 @@ fn detail_rows(connection: &Connection, run_id: RunId) -> rusqlite::Result<Optio
     Ok(Some((run, steps, children)))
 }
 
-/// An event's columns: id, name, data, target run, created at.
-type EventRow = (i64, String, String, Option<String>, i64);
-
 /// A settlement: the event's id and the run whose waiting step it settled.
 type Woke = (i64, String);
 
@@ -232,31 +230,6 @@ fn event_rows(
         .query_map(params![ids], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok((events, woke))
-}
-
-fn event_infos(events: Vec<EventRow>, woke: Vec<Woke>) -> Result<Vec<EventInfo>, Error> {
-    let mut infos = events
-        .into_iter()
-        .map(|(id, name, data, target, created_at)| {
-            Ok(EventInfo {
-                id,
-                name,
-                data: parse_json(&data)?,
-                target_run: target.as_deref().map(parse_run_id).transpose()?,
-                created_at,
-                woke: Vec::new(),
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    for (event, run) in woke {
-        let run = parse_run_id(&run)?;
-        if let Some(info) = infos.iter_mut().find(|info| info.id == event)
-            && !info.woke.contains(&run)
-        {
-            info.woke.push(run);
-        }
-    }
-    Ok(infos)
 }
 
 /// The per-minute counts of runs first started, completed, and failed or
