@@ -1,0 +1,66 @@
+//! The cases of the store conformance suite: what every backend must do,
+//! written against the [`Store`](crate::store::Store) traits alone, one
+//! file per role. Each backend's driver calls every case with a fresh,
+//! empty store, through `every_case!`.
+
+mod finish;
+mod helpers;
+mod maintenance;
+mod read_counts;
+mod read_detail;
+mod read_events;
+mod read_lists;
+mod runs;
+mod steps;
+mod waits;
+
+/// Calls `$cases!(..)` with the name of every case of this suite, so each
+/// backend's test file runs them all and a new case cannot be left out.
+macro_rules! every_case {
+    ($cases:ident) => {
+        $cases!(
+            a_stale_lease_cannot_write,
+            recovery_fences_the_previous_worker,
+            idempotency_keys_name_one_run,
+            claims_respect_ready_time_and_workflow,
+            completed_steps_are_never_overwritten,
+            retry_keeps_completed_steps,
+            one_refused_write_does_not_fail_its_batch,
+            stale_step_writes_write_nothing_in_a_batch,
+            events_settle_matching_waits,
+            lookback_sees_earlier_events,
+            lookback_skips_events_the_run_took,
+            signals_are_buffered_for_one_run,
+            a_send_from_a_stale_run_writes_nothing,
+            children_settle_their_parent_and_die_with_it,
+            a_child_timing_out_with_its_parent_is_cancelled,
+            each_timed_out_run_cancels_its_children_at_its_own_time,
+            an_expired_lease_is_claimed_by_another_worker,
+            retention_deletes_a_run_with_its_steps_and_logs,
+            a_run_can_be_claimed_as_it_is_created,
+            a_suspension_saves_the_steps_it_carries,
+            a_finish_saves_the_steps_it_carries,
+            runs_are_listed_newest_first,
+            run_filters_narrow_the_list,
+            runs_are_found_by_text,
+            runs_are_listed_by_parent,
+            pages_walk_every_run_once,
+            page_sizes_outside_1_to_200_are_refused,
+            runs_are_counted_by_workflow_and_status,
+            the_series_counts_each_minute,
+            run_detail_has_steps_and_children,
+            events_are_listed_with_the_runs_they_woke,
+        );
+    };
+}
+pub(super) use every_case;
+
+pub(super) use finish::*;
+pub(super) use maintenance::*;
+pub(super) use read_counts::*;
+pub(super) use read_detail::*;
+pub(super) use read_events::*;
+pub(super) use read_lists::*;
+pub(super) use runs::*;
+pub(super) use steps::*;
+pub(super) use waits::*;
