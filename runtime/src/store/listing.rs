@@ -4,8 +4,13 @@
 
 use crate::model::error::Error;
 use crate::model::info::RunInfo;
-use crate::model::listing::{EventInfo, EventPage, MinuteCounts, RunCursor, RunPage, StatusCount};
-use crate::store::rows::{decode_error, parse_json, parse_run_id, parse_run_status};
+use crate::model::listing::{
+    EventInfo, EventPage, MinuteCounts, RunCursor, RunDetail, RunPage, StatusCount,
+};
+use crate::store::rows::{
+    RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_status, run_info, run_infos,
+    step_record,
+};
 
 /// A minute, in ms.
 pub(crate) const MINUTE_MS: i64 = 60_000;
@@ -85,6 +90,22 @@ pub(crate) fn event_infos(
     Ok(infos)
 }
 
+/// One run in full, from its row, its step rows and its children's rows.
+pub(crate) fn run_detail(
+    run: RunRow,
+    steps: Vec<StepRow>,
+    children: Vec<RunRow>,
+) -> Result<RunDetail, Error> {
+    Ok(RunDetail {
+        run: run_info(run)?,
+        steps: steps
+            .into_iter()
+            .map(|row| step_record(row).map(|step| step.to_info()))
+            .collect::<Result<_, Error>>()?,
+        children: run_infos(children)?,
+    })
+}
+
 /// The start of the minute holding `at`.
 pub(crate) fn minute_of(at: i64) -> i64 {
     at.div_euclid(MINUTE_MS) * MINUTE_MS
@@ -101,12 +122,33 @@ pub(crate) enum SeriesColumn {
     Failed,
 }
 
+/// The whole minutes the series of `[from, until)` reads, from the start of
+/// the one holding `from` to the end of the one holding `until - 1`; `None`
+/// for an empty range.
+pub(crate) fn series_bounds(from: i64, until: i64) -> Option<(i64, i64)> {
+    (until > from).then(|| (minute_of(from), minute_of(until - 1) + MINUTE_MS))
+}
+
 /// A row of the series query, `(minute start, column label, count)`, with
 /// the label `started`, `completed` or `failed` as both backends' queries
 /// write it.
-pub(crate) fn series_row(
-    (minute, label, count): (i64, String, i64),
-) -> Result<(i64, SeriesColumn, u64), Error> {
+pub(crate) type SeriesRow = (i64, String, i64);
+
+/// The series of `[from, until)` from the rows of the series query.
+pub(crate) fn series(
+    from: i64,
+    until: i64,
+    rows: Vec<SeriesRow>,
+) -> Result<Vec<MinuteCounts>, Error> {
+    let rows = rows
+        .into_iter()
+        .map(series_row)
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(minute_series(from, until, rows))
+}
+
+/// Reads one [`SeriesRow`].
+fn series_row((minute, label, count): SeriesRow) -> Result<(i64, SeriesColumn, u64), Error> {
     let column = match label.as_str() {
         "started" => SeriesColumn::Started,
         "completed" => SeriesColumn::Completed,

@@ -18,6 +18,7 @@ pub(crate) mod records;
 pub(crate) mod rows;
 pub(crate) mod rules;
 pub(crate) mod runs;
+pub(crate) mod settle;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 pub(crate) mod waits;
@@ -55,21 +56,6 @@ pub(crate) trait Store: RunStore + WaitStore + MaintenanceStore + ReadStore {}
 impl<T: RunStore + WaitStore + MaintenanceStore + ReadStore> Store for T {}
 
 pub use crate::core::json::json_contains;
-
-/// The output recorded for a step that waited for a run: how it ended.
-pub(crate) fn run_outcome_json(status: &str, output: Option<&str>, error: Option<&str>) -> String {
-    let output: serde_json::Value = output
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or(serde_json::Value::Null);
-    serde_json::json!({ "status": status, "output": output, "error": error }).to_string()
-}
-
-/// The output recorded for a wait satisfied by the event `id` with this
-/// data. The id is recorded so a later lookback wait of the same run skips
-/// the events its earlier waits took (see [`Wait::Event`]).
-pub(crate) fn event_output_json(id: i64, data: &str) -> String {
-    format!("{{\"data\":{data},\"event_id\":{id}}}")
-}
 
 /// Refuses a database whose schema version `found` is past the last of this
 /// durable's `migrations`: a newer durable migrated it, and this one would

@@ -149,6 +149,10 @@ impl WriteOp {
 pub(crate) type Applied =
     Result<Result<WriteOut, crate::model::error::Error>, crate::model::error::Error>;
 
+/// The results of a batch as a writer fills them in, by the position of
+/// each write in the batch (`None` until applied).
+pub(crate) type Slots = [Option<Result<WriteOut, crate::model::error::Error>>];
+
 /// The phase of `Finish` writes (see [`WriteOp::phase`]).
 pub(crate) const FINISH_PHASE: u8 = 7;
 
@@ -166,36 +170,6 @@ pub(crate) enum WriteOut {
     Sent(SentEvent),
     Lost(Vec<RunId>),
     Done,
-}
-
-#[cfg(feature = "sqlite")]
-/// Fills in the results of a group of `Finish` writes: done (with the runs
-/// the group cancelled, and whether the run's waiters were settled, as
-/// `woke_waiters` says) for those `finished` says were applied, a lost lease
-/// for the others.
-pub(crate) fn finish_results(
-    ops: &[WriteOp],
-    group: &[usize],
-    finished: impl Fn(RunId) -> bool,
-    woke_waiters: impl Fn(RunId) -> bool,
-    cancelled: &[RunId],
-    results: &mut [Option<Result<WriteOut, crate::model::error::Error>>],
-) {
-    for &index in group {
-        if let WriteOp::Finish { lease, .. } = &ops[index] {
-            results[index] = Some(if finished(lease.run_id) {
-                Ok(WriteOut::Finished(FinishEffects {
-                    cancelled: cancelled.to_vec(),
-                    woke_waiters: woke_waiters(lease.run_id),
-                    recorded: None,
-                }))
-            } else {
-                Err(crate::model::error::Error::LeaseLost {
-                    run_id: lease.run_id,
-                })
-            });
-        }
-    }
 }
 
 /// The [`RunStore`](super::RunStore) methods that are one queued write, for a

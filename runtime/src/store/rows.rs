@@ -1,7 +1,6 @@
 //! Stored rows to and from the engine's types, the same for every backend.
 
-use super::ops::WriteOut;
-use super::{Lease, RunOutcome, StepRecord, Wait, run_outcome_json};
+use super::{RunOutcome, StepRecord, Wait};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
@@ -114,6 +113,26 @@ pub(crate) type StepRow = (
     Option<i64>,
 );
 
+/// SQL text, the same on every backend: how a step write changes the
+/// record already stored (`wf_step`, keyed by run and name). It takes the
+/// record's columns as written (an input only if it names one), keeps the
+/// first start, and sets the end the first time the step completes or
+/// fails (`NULL` while it has not). A statement adds its own columns after
+/// it, then `WHERE wf_step.status <> 'completed'`: a completed step is never
+/// overwritten.
+macro_rules! step_on_conflict {
+    () => {
+        "ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
+           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
+           error = excluded.error, attempts = excluded.attempts, \
+           wake_at = excluded.wake_at, updated_at = excluded.updated_at, \
+           started_at = COALESCE(wf_step.started_at, excluded.started_at), \
+           ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
+             THEN COALESCE(wf_step.ended_at, excluded.updated_at) END"
+    };
+}
+pub(crate) use step_on_conflict;
+
 /// A stored step as a [`StepRecord`].
 pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
     let (
@@ -177,46 +196,14 @@ impl WaitColumns {
     }
 }
 
-/// A run that ended, as the parents waiting for it settle: its id, its
-/// outcome as JSON, and whether it completed.
-pub(crate) type EndedRun = (RunId, String, bool);
-
-/// The runs a cancellation ended, from their ids as read back, and how each
-/// settles the parents waiting for it: failed, with a `cancelled` outcome.
-pub(crate) fn cancelled_runs(ids: &[String]) -> Result<(Vec<RunId>, Vec<EndedRun>), Error> {
-    let cancelled = ids
-        .iter()
-        .map(|id| parse_run_id(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcome = run_outcome_json("cancelled", None, None);
-    let settled = cancelled
-        .iter()
-        .map(|id| (*id, outcome.clone(), false))
-        .collect();
-    Ok((cancelled, settled))
+/// Run ids as read back from their text.
+pub(crate) fn parse_run_ids(ids: &[String]) -> Result<Vec<RunId>, Error> {
+    ids.iter().map(|id| parse_run_id(id)).collect()
 }
 
-/// The result of a step write that wrote nothing, given whether the run's
-/// lease still holds: refused for a stale lease; for a completed step (never
-/// overwritten) harmless if the write was a `running` marker, else a sign
-/// that another execution recorded the step first.
-pub(crate) fn unwritten_step(
-    holds_lease: bool,
-    lease: &Lease,
-    step: &StepRecord,
-) -> Result<WriteOut, Error> {
-    if !holds_lease {
-        Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        })
-    } else if step.status == StepStatus::Running {
-        Ok(WriteOut::Done)
-    } else {
-        Err(Error::StepRecordedElsewhere {
-            run_id: lease.run_id,
-            step: step.name.clone(),
-        })
-    }
+/// Stored runs as the public [`RunInfo`]s.
+pub(crate) fn run_infos(rows: Vec<RunRow>) -> Result<Vec<RunInfo>, Error> {
+    rows.into_iter().map(run_info).collect()
 }
 
 /// A log line's columns: key, level, message, fields, created_at.

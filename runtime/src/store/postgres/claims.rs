@@ -4,7 +4,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::options::status_is;
+use super::options::batch_lease_holds;
 
 use crate::model::error::Error;
 use crate::store::StepRecord;
@@ -136,11 +136,9 @@ pub(super) async fn renew_leases(
     let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
     let renewed: Vec<String> = sqlx::query_scalar(concat!(
         "UPDATE wf_instance AS i SET lease_expires_at = $3 \
-         FROM UNNEST($1::text[], $2::bigint[]) AS l(id, token) \
-         WHERE i.id = l.id::uuid AND i.lease_token = l.token AND ",
-        status_is!("i.status", "running"),
-        " \
-         RETURNING i.id::text"
+         FROM UNNEST($1::text[], $2::bigint[]) AS v(id, token) WHERE ",
+        batch_lease_holds!(),
+        " RETURNING i.id::text"
     ))
     .bind(&ids)
     .bind(&tokens)

@@ -5,15 +5,17 @@
 use sqlx::PgConnection;
 
 use super::notify::Notes;
-use super::options::status_is;
+use super::options::{batch_lease_holds, status_is};
 use super::steps::upsert_step;
-use super::writer::ends_descendants;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::status::RunStatus;
-use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::rows::{EndedRun, WaitColumns, cancelled_runs, outcome_columns};
-use crate::store::{FinishEffects, Lease, RunOutcome, run_outcome_json};
+use crate::store::ops::{Slots, WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, outcome_columns};
+use crate::store::rules::finished_as_cancelled;
+use crate::store::settle::{
+    EndedRun, cancelled_runs, ended_runs, ends_descendants, waiter_outcome,
+};
+use crate::store::{Lease, RunOutcome};
 
 /// The finishes of [`HOT_CREATED`]'s statement.
 pub(super) const HOT_FINISHED: &str = concat!(
@@ -25,8 +27,8 @@ finished AS ( \
   FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], \
     $29::bigint[], $30::text[], $31::bool[]) \
     AS v(id, status, output, error, now, token, outcome, completed) \
-  WHERE i.id = v.id::uuid AND i.lease_token = v.token AND ",
-    status_is!("i.status", "running"),
+  WHERE ",
+    batch_lease_holds!(),
     " \
   {after_saved}RETURNING i.id, v.outcome, v.completed, v.now), \
 settled AS ( \
@@ -67,15 +69,15 @@ pub(super) struct FinishColumns {
 impl FinishColumns {
     pub(super) fn push(&mut self, lease: &Lease, outcome: &RunOutcome, now: i64) {
         let (status, output, error) = outcome_columns(outcome);
+        let (waiters_outcome, completed) = waiter_outcome(outcome);
         self.ids.push(lease.run_id.to_string());
         self.statuses.push(status.as_str());
         self.outputs.push(output.map(str::to_owned));
         self.errors.push(error.map(str::to_owned));
         self.nows.push(now);
         self.tokens.push(lease.token);
-        self.outcomes
-            .push(run_outcome_json(status.as_str(), output, error));
-        self.completed.push(status == RunStatus::Completed);
+        self.outcomes.push(waiters_outcome);
+        self.completed.push(completed);
     }
 }
 
@@ -85,12 +87,17 @@ pub(super) async fn cancel_descendants(
     connection: &mut PgConnection,
     ops: &[WriteOp],
     indices: &[usize],
-    results: &mut [Option<Result<WriteOut, Error>>],
+    results: &mut Slots,
     notes: &mut Notes,
 ) -> Result<(), Error> {
     for &index in indices {
-        if let WriteOp::Finish { lease, now, .. } = &ops[index]
-            && ends_descendants(&ops[index])
+        if let WriteOp::Finish {
+            lease,
+            outcome,
+            now,
+            ..
+        } = &ops[index]
+            && ends_descendants(outcome)
             && let Some(Ok(WriteOut::Finished(effects))) = &mut results[index]
         {
             effects
@@ -112,7 +119,7 @@ pub(super) async fn cancel_timed_out_children(
     connection: &mut PgConnection,
     ops: &[WriteOp],
     hot: &mut Vec<usize>,
-    results: &mut [Option<Result<WriteOut, Error>>],
+    results: &mut Slots,
     notes: &mut Notes,
 ) -> Result<(), Error> {
     let mut kept = Vec::with_capacity(hot.len());
@@ -149,14 +156,8 @@ pub(super) async fn cancel_timed_out_children(
         for step in steps {
             upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
         }
-        let mut cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
-        cancelled.retain(|run_id| *run_id != lease.run_id);
-        results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
-            cancelled,
-            // Its parent's `invoke` step was settled.
-            woke_waiters: true,
-            recorded: Some(RunOutcome::Cancelled(String::new())),
-        })));
+        let cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
+        results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
     }
     *hot = kept;
     Ok(())
@@ -172,22 +173,14 @@ pub(super) async fn after_finish(
     ended: &[(RunId, &RunOutcome, i64)],
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
-    let mut settled = Vec::with_capacity(ended.len());
-    for (run_id, outcome, _) in ended {
-        notes.finished.push(run_id.to_string());
-        let (status, output, error) = outcome_columns(outcome);
-        let json = run_outcome_json(status.as_str(), output, error);
-        settled.push((*run_id, json, status == RunStatus::Completed));
-    }
-    let latest = ended
-        .iter()
-        .map(|(_, _, now)| *now)
-        .max()
-        .unwrap_or_default();
+    notes
+        .finished
+        .extend(ended.iter().map(|(run_id, _, _)| run_id.to_string()));
+    let (settled, latest) = ended_runs(ended);
     settle_run_waiters(connection, &settled, latest, notes).await?;
     let mut cancelled = Vec::new();
     for (run_id, outcome, now) in ended {
-        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+        if ends_descendants(outcome) {
             cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
         }
     }

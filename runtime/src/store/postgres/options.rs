@@ -188,3 +188,48 @@ macro_rules! status_is {
     };
 }
 pub(super) use status_is;
+
+/// SQL text, for `concat!`: the row of `wf_instance` whose `id` is `$id` is
+/// still held by the lease token `$token` (both placeholders, e.g. `"$1"`):
+/// the run is running under that token. Every write of a run is fenced by
+/// it.
+macro_rules! lease_holds {
+    ($id:literal, $token:literal) => {
+        concat!(
+            "id = ",
+            $id,
+            "::uuid AND lease_token = ",
+            $token,
+            " AND ",
+            $crate::store::postgres::options::status_is!("status", "running")
+        )
+    };
+}
+pub(super) use lease_holds;
+
+/// SQL text, for `concat!`: a statement's read of the run `$id` held by
+/// `$token` (see [`lease_holds`]), locked `FOR SHARE` so that no claim
+/// takes the run until the statement's transaction ends.
+macro_rules! held_run {
+    ($id:literal, $token:literal) => {
+        concat!(
+            "SELECT 1 FROM wf_instance WHERE ",
+            $crate::store::postgres::options::lease_holds!($id, $token),
+            " FOR SHARE"
+        )
+    };
+}
+pub(super) use held_run;
+
+/// SQL text, for `concat!`: the fence of a multi-row write over
+/// `UNNEST(..) AS v(id, .., token, ..)`: the run `i` is `v`'s, and still
+/// held by `v.token` (see [`lease_holds`]).
+macro_rules! batch_lease_holds {
+    () => {
+        concat!(
+            "i.id = v.id::uuid AND i.lease_token = v.token AND ",
+            $crate::store::postgres::options::status_is!("i.status", "running")
+        )
+    };
+}
+pub(super) use batch_lease_holds;

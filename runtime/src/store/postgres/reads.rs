@@ -21,10 +21,10 @@ use crate::model::listing::{
 };
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    EventRow, MINUTE_MS, event_infos, event_page, like_pattern, minute_of, minute_series, run_page,
-    series_row, status_count,
+    EventRow, MINUTE_MS, SeriesRow, event_infos, event_page, like_pattern, run_detail, run_page,
+    series, series_bounds, status_count,
 };
-use crate::store::rows::{RunRow, StepRow, parse_run_id, run_info, step_record};
+use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
@@ -55,20 +55,20 @@ impl ReadStore for PostgresStore {
             .bind(&workflow)
             .fetch_all(&self.pool)
             .await?;
-            ids.iter().map(|id| parse_run_id(id)).collect()
+            parse_run_ids(&ids)
         })
     }
 
     fn load_logs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<LogLine>, Error>> {
         Box::pin(async move {
-            let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+            let rows: Vec<LogRow> = sqlx::query_as(
                 "SELECT key, level, message, fields::text, created_at FROM wf_log \
                  WHERE instance_id = $1::uuid ORDER BY id",
             )
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            rows.into_iter().map(crate::store::rows::log_line).collect()
+            rows.into_iter().map(log_line).collect()
         })
     }
 
@@ -81,12 +81,12 @@ impl ReadStore for PostgresStore {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            ids.iter().map(|id| parse_run_id(id)).collect()
+            parse_run_ids(&ids)
         })
     }
 
     fn get_run(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunInfo>, Error>> {
-        Box::pin(async move { get_run(&self.pool, run_id).await })
+        Box::pin(async move { run_row(&self.pool, run_id).await?.map(run_info).transpose() })
     }
 
     fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
@@ -94,8 +94,7 @@ impl ReadStore for PostgresStore {
             filter.validate()?;
             let mut query = runs_query("", &filter);
             let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
-            let runs = rows.into_iter().map(run_info).collect::<Result<_, _>>()?;
-            Ok(run_page(runs, filter.limit))
+            Ok(run_page(run_infos(rows)?, filter.limit))
         })
     }
 
@@ -115,14 +114,10 @@ impl ReadStore for PostgresStore {
 
     fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
         Box::pin(async move {
-            if until <= from {
+            let Some((start, end)) = series_bounds(from, until) else {
                 return Ok(Vec::new());
-            }
-            // Whole minutes: from the start of the one holding `from` to the
-            // end of the one holding `until - 1`.
-            let start = minute_of(from);
-            let end = minute_of(until - 1) + MINUTE_MS;
-            let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            };
+            let rows: Vec<SeriesRow> = sqlx::query_as(
                 "SELECT started_at - ((started_at % $3) + $3) % $3, 'started', COUNT(*) \
                  FROM wf_instance WHERE started_at >= $1 AND started_at < $2 GROUP BY 1 \
                  UNION ALL \
@@ -136,17 +131,13 @@ impl ReadStore for PostgresStore {
             .bind(MINUTE_MS)
             .fetch_all(&self.pool)
             .await?;
-            let rows = rows
-                .into_iter()
-                .map(series_row)
-                .collect::<Result<Vec<_>, Error>>()?;
-            Ok(minute_series(from, until, rows))
+            series(from, until, rows)
         })
     }
 
     fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
         Box::pin(async move {
-            let Some(run) = get_run(&self.pool, run_id).await? else {
+            let Some(run) = run_row(&self.pool, run_id).await? else {
                 return Ok(None);
             };
             let steps: Vec<StepRow> = sqlx::query_as(
@@ -157,10 +148,6 @@ impl ReadStore for PostgresStore {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            let steps = steps
-                .into_iter()
-                .map(|row| step_record(row).map(|step| step.to_info()))
-                .collect::<Result<_, _>>()?;
             let children: Vec<RunRow> = sqlx::query_as(&format!(
                 "SELECT {RUN_COLUMNS} FROM wf_instance WHERE parent_id = $1::uuid \
                  ORDER BY wf_instance.created_at, wf_instance.id"
@@ -168,15 +155,7 @@ impl ReadStore for PostgresStore {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-            let children = children
-                .into_iter()
-                .map(run_info)
-                .collect::<Result<_, _>>()?;
-            Ok(Some(RunDetail {
-                run,
-                steps,
-                children,
-            }))
+            run_detail(run, steps, children).map(Some)
         })
     }
 
@@ -212,15 +191,15 @@ impl ReadStore for PostgresStore {
     }
 }
 
-/// A run, or `None`.
-async fn get_run(pool: &sqlx::PgPool, run_id: RunId) -> Result<Option<RunInfo>, Error> {
+/// A run's row, or `None`.
+async fn run_row(pool: &sqlx::PgPool, run_id: RunId) -> Result<Option<RunRow>, Error> {
     let row: Option<RunRow> = sqlx::query_as(&format!(
         "SELECT {RUN_COLUMNS} FROM wf_instance WHERE id = $1::uuid"
     ))
     .bind(run_id.to_string())
     .fetch_optional(pool)
     .await?;
-    row.map(run_info).transpose()
+    Ok(row)
 }
 
 /// The statement of [`ReadStore::list_runs`] for `filter`, after `prefix`

@@ -11,18 +11,18 @@ use super::PostgresStore;
 use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
-use super::options::status_is;
+use super::options::{batch_lease_holds, lease_holds};
 use super::steps::{holds_lease, load_journal, upsert_step};
-use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
-use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, unexpected};
-use crate::store::rules::{fenced, refused_transition};
+use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
+use crate::store::rows::unexpected;
+use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::settle::child_step_write;
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, StepRecord, StoreSignal, TransitionOutcome, Wait,
+    RunStore, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -104,7 +104,7 @@ pub(super) async fn suspend_runs(
     connection: &mut PgConnection,
     ops: &[WriteOp],
     group: &[usize],
-    results: &mut [Option<Result<WriteOut, Error>>],
+    results: &mut Slots,
 ) -> Result<(), Error> {
     let mut ids = Vec::new();
     let mut ready = Vec::new();
@@ -131,10 +131,9 @@ pub(super) async fn suspend_runs(
            updated_at = v.now, lease_owner = NULL, lease_expires_at = NULL \
          FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
            AS v(id, ready, now, token) \
-         WHERE i.id = v.id::uuid AND i.lease_token = v.token AND ",
-        status_is!("i.status", "running"),
-        " \
-         RETURNING i.id::text"
+         WHERE ",
+        batch_lease_holds!(),
+        " RETURNING i.id::text"
     ))
     .bind(&ids)
     .bind(&ready)
@@ -178,11 +177,11 @@ pub(super) async fn create_run(
     if inserted == 1 {
         return Ok(CreateOutcome::Created(run.id));
     }
-    existing_run(connection, run).await
+    key_holder(connection, run).await
 }
 
 /// The run that holds `run`'s idempotency key.
-pub(super) async fn existing_run(
+pub(super) async fn key_holder(
     connection: &mut PgConnection,
     run: &NewRun,
 ) -> Result<CreateOutcome, Error> {
@@ -194,12 +193,7 @@ pub(super) async fn existing_run(
     .bind(&run.input)
     .fetch_one(&mut *connection)
     .await?;
-    let existing = parse_run_id(&id)?;
-    Ok(if same {
-        CreateOutcome::Existing(existing)
-    } else {
-        CreateOutcome::Conflict(existing)
-    })
+    existing_run(&id, same)
 }
 
 pub(super) async fn transition(
@@ -264,9 +258,8 @@ pub(super) async fn release(
     Ok(fenced(
         sqlx::query(concat!(
             "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
-             lease_owner = NULL, lease_expires_at = NULL \
-             WHERE id = $2::uuid AND lease_token = $3 AND ",
-            status_is!("status", "running")
+             lease_owner = NULL, lease_expires_at = NULL WHERE ",
+            lease_holds!("$2", "$3")
         ))
         .bind(now)
         .bind(lease.run_id.to_string())
@@ -352,15 +345,7 @@ pub(super) async fn start_child(
     }
     create_run(connection, child, Some(lease.run_id)).await?;
     notes.wake = true;
-    if wait {
-        let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
-        upsert_step(connection, lease, step, &columns, None).await?;
-    } else {
-        let step = StepRecord {
-            output: Some(format!("\"{}\"", child.id)),
-            ..step.clone()
-        };
-        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
-    }
+    let write = child_step_write(step, child.id, wait);
+    upsert_step(connection, lease, &write.step, &write.wait, None).await?;
     Ok(Ok(WriteOut::Done))
 }

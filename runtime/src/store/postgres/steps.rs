@@ -4,13 +4,13 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::options::status_is;
-use super::writer::lease_lost;
+use super::options::{batch_lease_holds, held_run};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::status::StepStatus;
 use crate::store::ops::{Applied, WriteOut};
-use crate::store::rows::{StepRow, WaitColumns, step_record};
+use crate::store::rows::{StepRow, WaitColumns, step_on_conflict, step_record};
+use crate::store::rules::{lease_lost, unwritten_step};
 use crate::store::{Lease, LogLine, StepRecord};
 
 /// The step results of [`HOT_CREATED`]'s statement.
@@ -28,18 +28,11 @@ saved AS ( \
     $23::bigint[], $34::bigint[]) \
     AS v(id, name, seq, kind, status, input, output, error, attempts, wake_at, updated_at, \
       token, started_at) \
-  WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE i.id = v.id::uuid \
-    AND i.lease_token = v.token AND ",
-    status_is!("i.status", "running"),
-    " FOR SHARE) \
-  ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-    input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-    error = excluded.error, attempts = excluded.attempts, \
-    wake_at = excluded.wake_at, updated_at = excluded.updated_at, \
-    started_at = COALESCE(wf_step.started_at, excluded.started_at), \
-    ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
-      THEN COALESCE(wf_step.ended_at, excluded.ended_at) END \
-  WHERE wf_step.status <> 'completed' \
+  WHERE EXISTS (SELECT 1 FROM wf_instance AS i WHERE ",
+    batch_lease_holds!(),
+    " FOR SHARE) ",
+    step_on_conflict!(),
+    " WHERE wf_step.status <> 'completed' \
   RETURNING instance_id, name)"
 );
 
@@ -124,20 +117,12 @@ pub(super) async fn upsert_step(
          SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
            $13::uuid, $14, $14, COALESCE($16, $14), \
            CASE WHEN $5 IN ('completed', 'failed') THEN $14 END, $17 \
-         WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $15 \
-           AND ",
-        status_is!("status", "running"),
-        " FOR SHARE) \
-         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-           error = excluded.error, attempts = excluded.attempts, \
-           wake_at = excluded.wake_at, event_name = excluded.event_name, \
-           event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
-           updated_at = excluded.updated_at, \
-           started_at = COALESCE(wf_step.started_at, excluded.started_at), \
-           ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
-             THEN COALESCE(wf_step.ended_at, excluded.ended_at) END, \
-           settled_by_event = excluded.settled_by_event \
+         WHERE EXISTS (",
+        held_run!("$1", "$15"),
+        ") ",
+        step_on_conflict!(),
+        ", event_name = excluded.event_name, event_filter = excluded.event_filter, \
+           wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event \
          WHERE wf_step.status <> 'completed'"
     ))
     .bind(lease.run_id.to_string())
@@ -163,7 +148,7 @@ pub(super) async fn upsert_step(
     Ok(written == 1)
 }
 
-/// The result of a step write (see [`crate::store::rows::unwritten_step`]).
+/// The result of a step write (see [`unwritten_step`]).
 pub(super) async fn step_saved(
     connection: &mut PgConnection,
     written: bool,
@@ -173,7 +158,7 @@ pub(super) async fn step_saved(
     if written {
         return Ok(Ok(WriteOut::Done));
     }
-    Ok(crate::store::rows::unwritten_step(
+    Ok(unwritten_step(
         holds_lease(connection, lease).await?,
         lease,
         step,
@@ -184,16 +169,11 @@ pub(super) async fn holds_lease(
     connection: &mut PgConnection,
     lease: &Lease,
 ) -> Result<bool, Error> {
-    let held: Option<i32> = sqlx::query_scalar(concat!(
-        "SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $2 AND ",
-        status_is!("status", "running"),
-        " \
-         FOR SHARE"
-    ))
-    .bind(lease.run_id.to_string())
-    .bind(lease.token)
-    .fetch_optional(connection)
-    .await?;
+    let held: Option<i32> = sqlx::query_scalar(held_run!("$1", "$2"))
+        .bind(lease.run_id.to_string())
+        .bind(lease.token)
+        .fetch_optional(connection)
+        .await?;
     Ok(held.is_some())
 }
 
@@ -207,11 +187,9 @@ pub(super) async fn append_log(
     // The lease check is part of the statement, so the write is fenced
     // without a transaction of its own (see `WriteOp::is_single_write`).
     let held: bool = sqlx::query_scalar(concat!(
-        "WITH held AS ( \
-           SELECT 1 FROM wf_instance WHERE id = $1::uuid AND lease_token = $7 \
-             AND ",
-        status_is!("status", "running"),
-        " FOR SHARE), \
+        "WITH held AS (",
+        held_run!("$1", "$7"),
+        "), \
          appended AS ( \
            INSERT INTO wf_log (instance_id, level, message, fields, key, created_at) \
            SELECT $1::uuid, $2, $3, $4::jsonb, $5, $6 WHERE EXISTS (SELECT 1 FROM held) \

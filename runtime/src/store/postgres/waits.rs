@@ -6,18 +6,20 @@ use sqlx::PgConnection;
 
 use super::PostgresStore;
 use super::notify::Notes;
-use super::options::status_is;
+use super::options::{held_run, status_is};
 use super::steps::{holds_lease, upsert_step};
-use super::writer::lease_lost;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::status::{RunStatus, StepStatus};
+use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, parse_run_status, unexpected};
-use crate::store::{
-    Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,
+use crate::store::rows::{WaitColumns, parse_run_id, unexpected};
+use crate::store::rules::lease_lost;
+use crate::store::settle::{
+    AwaitedRow, Satisfied, event_output_json, satisfied_by_event, satisfied_by_run, sent_step,
+    wait_write,
 };
+use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
 
 /// Serializes the waits and sends of one key (an event name, a run) across
 /// every worker, for the rest of the transaction.
@@ -35,9 +37,7 @@ pub(super) async fn register_wait(
     step: &StepRecord,
     wait: &Wait,
 ) -> Result<Result<Option<String>, Error>, Error> {
-    // What satisfies the wait at once: the step's output and status, and
-    // the event that settled it, if one did.
-    let satisfied: Option<(String, StepStatus, Option<i64>)> = match wait {
+    let satisfied: Option<Satisfied> = match wait {
         Wait::Event {
             name,
             filter,
@@ -60,13 +60,7 @@ pub(super) async fn register_wait(
                 .bind(lease.run_id.to_string())
                 .fetch_optional(&mut *connection)
                 .await?
-                .map(|(id, data)| {
-                    (
-                        event_output_json(id, &data),
-                        StepStatus::Completed,
-                        Some(id),
-                    )
-                }),
+                .map(|(id, data)| satisfied_by_event(id, &data)),
                 None => None,
             }
         }
@@ -83,11 +77,7 @@ pub(super) async fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name).await?;
-                    Some((
-                        event_output_json(id, &data),
-                        StepStatus::Completed,
-                        Some(id),
-                    ))
+                    Some(satisfied_by_event(id, &data))
                 }
                 None => None,
             }
@@ -95,7 +85,7 @@ pub(super) async fn register_wait(
         Wait::Run { run_id } => {
             // Locks the awaited run's row against its finish until this
             // transaction commits (see `settle_run_waiters`).
-            let ended: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            let ended: Option<AwaitedRow> = sqlx::query_as(
                 "SELECT status, output::text, error FROM wf_instance WHERE id = $1::uuid FOR SHARE",
             )
             .bind(run_id.to_string())
@@ -103,45 +93,20 @@ pub(super) async fn register_wait(
             .await?;
             match ended {
                 None => return Ok(Err(Error::RunNotFound(*run_id))),
-                Some((status, output, error)) => {
-                    let parsed = parse_run_status(&status)?;
-                    parsed.is_terminal().then(|| {
-                        let outcome =
-                            run_outcome_json(&status, output.as_deref(), error.as_deref());
-                        let step_status = if parsed == RunStatus::Completed {
-                            StepStatus::Completed
-                        } else {
-                            StepStatus::Failed
-                        };
-                        (outcome, step_status, None)
-                    })
-                }
+                Some(ended) => satisfied_by_run(ended)?,
             }
         }
     };
-    match satisfied {
-        Some((output, status, settled_by)) => {
-            let step = StepRecord {
-                status,
-                output: Some(output.clone()),
-                ..step.clone()
-            };
-            upsert_step(
-                connection,
-                lease,
-                &step,
-                &WaitColumns::default(),
-                settled_by,
-            )
-            .await?;
-            Ok(Ok(Some(output)))
-        }
-        None => {
-            let columns = WaitColumns::of(wait);
-            upsert_step(connection, lease, step, &columns, None).await?;
-            Ok(Ok(None))
-        }
-    }
+    let (write, output) = wait_write(step, wait, satisfied);
+    upsert_step(
+        connection,
+        lease,
+        &write.step,
+        &write.wait,
+        write.settled_by,
+    )
+    .await?;
+    Ok(Ok(output))
 }
 
 pub(super) async fn consume_signal(
@@ -284,11 +249,9 @@ pub(super) async fn resolve_wait(
     // The lease check is part of the statement, so the write is fenced
     // without a transaction of its own (see `WriteOp::is_single_write`).
     let (held, output): (bool, Option<String>) = sqlx::query_as(concat!(
-        "WITH held AS ( \
-           SELECT 1 FROM wf_instance WHERE id = $2::uuid AND lease_token = $4 \
-             AND ",
-        status_is!("status", "running"),
-        " FOR SHARE), \
+        "WITH held AS (",
+        held_run!("$2", "$4"),
+        "), \
          resolved AS ( \
            UPDATE wf_step SET status = 'completed', output = 'null'::jsonb, updated_at = $1, \
              ended_at = $1 \
@@ -327,10 +290,7 @@ pub(super) async fn send_event_from(
     let sent = send_event(connection, event).await?;
     notes.wake |= !sent.woken.is_empty();
     if let Some((lease, step)) = origin {
-        let step = StepRecord {
-            output: Some(sent.id.to_string()),
-            ..step.clone()
-        };
+        let step = sent_step(step, sent.id);
         upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
     }
     Ok(Ok(WriteOut::Sent(sent)))

@@ -13,7 +13,7 @@ use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
-    CreateColumns, HOT_CREATED, cancel, existing_run, release, retry, start_child, suspend_runs,
+    CreateColumns, HOT_CREATED, cancel, key_holder, release, retry, start_child, suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_log, holds_lease, keep_last_write, step_saved, upsert_step,
@@ -22,10 +22,12 @@ use super::waits::{register_wait, resolve_wait, send_event_from};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{Applied, FINISH_PHASE, WriteOp, WriteOut};
+use crate::store::ops::{Applied, FINISH_PHASE, Slots, WriteOp, WriteOut};
 use crate::store::rows::{WaitColumns, unexpected};
+use crate::store::rules::{finished, lease_lost};
+use crate::store::settle::ends_descendants;
 use crate::store::writer::{BatchApply, BatchResults};
-use crate::store::{ClaimAtCreate, CreateOutcome, FinishEffects, Lease, RunOutcome, StepRecord};
+use crate::store::{ClaimAtCreate, CreateOutcome, Lease, StepRecord};
 
 /// The group-commit writer: applies batches on a connection of its own, so
 /// a write never waits for a connection of the pool.
@@ -66,7 +68,9 @@ pub(super) async fn apply_batch(
         .filter(|&i| is_hot(&ops[i]) || carries_steps(&ops[i]))
         .collect();
     let mut rest: Vec<usize> = (0..ops.len()).filter(|&i| !is_hot(&ops[i])).collect();
-    let cancels_descendants = hot.iter().any(|&i| ends_descendants(&ops[i]));
+    let cancels_descendants = hot
+        .iter()
+        .any(|&i| matches!(&ops[i], WriteOp::Finish { outcome, .. } if ends_descendants(outcome)));
     if rest.is_empty() && !cancels_descendants {
         apply_hot(connection, ops, &hot, &mut results).await?;
     } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
@@ -125,18 +129,6 @@ pub(super) fn carries_steps(op: &WriteOp) -> bool {
     matches!(op, WriteOp::Suspend { steps, .. } if !steps.is_empty())
 }
 
-/// Whether a write ends a run whose unfinished descendants must then be
-/// cancelled (it timed out or aborted), which takes more statements.
-pub(super) fn ends_descendants(op: &WriteOp) -> bool {
-    matches!(
-        op,
-        WriteOp::Finish {
-            outcome: RunOutcome::TimedOut | RunOutcome::Cancelled(_),
-            ..
-        }
-    )
-}
-
 /// The statement of [`HOT_CREATED`] for the kinds of writes a batch holds.
 pub(super) fn hot_writes_sql(creates: bool, saves: bool, finishes: bool) -> &'static str {
     static STATEMENTS: [std::sync::OnceLock<String>; 8] = [const { std::sync::OnceLock::new() }; 8];
@@ -182,7 +174,7 @@ pub(super) async fn apply_hot(
     connection: &mut PgConnection,
     ops: &[WriteOp],
     indices: &[usize],
-    results: &mut [Option<Result<WriteOut, Error>>],
+    results: &mut Slots,
 ) -> Result<(), Error> {
     if let [index] = indices
         && let WriteOp::SaveStep(lease, step) = &ops[*index]
@@ -287,33 +279,21 @@ pub(super) async fn apply_hot(
                 CreateOutcome::Created(run.id)
             } else {
                 // Its key is taken (also by another run of this batch).
-                existing_run(connection, run).await?
+                key_holder(connection, run).await?
             })),
             WriteOp::SaveStep(lease, step) => {
                 let written = wrote("saved", lease.run_id, Some(step.name.as_str()));
                 step_saved(connection, written, lease, step).await?
             }
-            WriteOp::Finish { lease, .. } if wrote("finished", lease.run_id, None) => {
-                Ok(WriteOut::Finished(FinishEffects {
-                    cancelled: Vec::new(),
-                    woke_waiters: wrote("awaited", lease.run_id, None),
-                    recorded: None,
-                }))
+            WriteOp::Finish { lease, .. } => {
+                let applied = wrote("finished", lease.run_id, None);
+                let woke_waiters = applied && wrote("awaited", lease.run_id, None);
+                finished(lease, applied, woke_waiters, &[])
             }
-            WriteOp::Finish { lease, .. } => Err(Error::LeaseLost {
-                run_id: lease.run_id,
-            }),
             _ => continue,
         });
     }
     Ok(())
-}
-
-/// The error of a write whose run's lease is stale.
-pub(super) fn lease_lost(lease: &Lease) -> Result<WriteOut, Error> {
-    Err(Error::LeaseLost {
-        run_id: lease.run_id,
-    })
 }
 
 /// Applies one write inside the batch's transaction, by the file of its

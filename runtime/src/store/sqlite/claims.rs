@@ -5,10 +5,9 @@
 use rusqlite::{Connection, params};
 
 use super::steps::journal_rows;
-use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::store::ops::WriteOut;
+use crate::store::ops::{Applied, WriteOut};
 use crate::store::rows::{parse_run_id, step_record};
 use crate::store::{ClaimRequest, ClaimedRun, Lease};
 

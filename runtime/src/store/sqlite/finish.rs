@@ -8,14 +8,15 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::steps::save_step;
+use super::values::values_list;
 use super::waits::settle_run_waiters;
-use super::writer::{Slots, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::status::RunStatus;
-use crate::store::ops::{WriteOp, WriteOut, finish_results};
-use crate::store::rows::{cancelled_runs, outcome_columns};
-use crate::store::{FinishEffects, RunOutcome, run_outcome_json};
+use crate::store::RunOutcome;
+use crate::store::ops::{Slots, WriteOp};
+use crate::store::rows::outcome_columns;
+use crate::store::rules::{finished, finished_as_cancelled};
+use crate::store::settle::{cancelled_runs, ended_runs, ends_descendants};
 
 /// Several `Finish` writes as one fenced multi-row update.
 pub(super) fn finish_runs(
@@ -60,7 +61,7 @@ pub(super) fn finish_runs(
          AND wf_instance.status = 'running' RETURNING wf_instance.id",
         values_list(values.len() / 6, 6)
     );
-    let finished: HashSet<String> = connection
+    let finished_runs: HashSet<String> = connection
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), |row| row.get(0))?
         .collect::<Result<_, _>>()?;
@@ -75,15 +76,19 @@ pub(super) fn finish_runs(
             now,
             ..
         } = &ops[index]
-            && finished.contains(&lease.run_id.to_string())
+            && finished_runs.contains(&lease.run_id.to_string())
         {
             ended.push((lease.run_id, outcome, *now));
         }
     }
     let (cancelled, awaited) = after_finish(connection, &ended)?;
-    let applied = |run_id: RunId| finished.contains(&run_id.to_string());
-    let woke_waiters = |run_id: RunId| awaited.contains(&run_id);
-    finish_results(ops, chunk, applied, woke_waiters, &cancelled, results);
+    for &index in chunk {
+        if let WriteOp::Finish { lease, .. } = &ops[index] {
+            let applied = finished_runs.contains(&lease.run_id.to_string());
+            let woke_waiters = awaited.contains(&lease.run_id);
+            results[index] = Some(finished(lease, applied, woke_waiters, &cancelled));
+        }
+    }
     Ok(())
 }
 
@@ -126,14 +131,8 @@ fn cancel_timed_out_children(
             for step in steps {
                 let _saved = save_step(connection, lease, step)?;
             }
-            let mut cancelled = cancel_tree(connection, lease.run_id, true, *now)?;
-            cancelled.retain(|run_id| *run_id != lease.run_id);
-            results[index] = Some(Ok(WriteOut::Finished(FinishEffects {
-                cancelled,
-                // Its parent's `invoke` step was settled.
-                woke_waiters: true,
-                recorded: Some(RunOutcome::Cancelled(String::new())),
-            })));
+            let cancelled = cancel_tree(connection, lease.run_id, true, *now)?;
+            results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
         } else {
             rest.push(index);
         }
@@ -150,21 +149,13 @@ pub(super) fn after_finish(
     connection: &Connection,
     ended: &[(RunId, &RunOutcome, i64)],
 ) -> Result<(Vec<RunId>, HashSet<RunId>), Error> {
-    let mut settled = Vec::with_capacity(ended.len());
+    let (settled, latest) = ended_runs(ended);
     let mut cancelled = Vec::new();
     for (run_id, outcome, now) in ended {
-        let (status, output, error) = outcome_columns(outcome);
-        let outcome_json = run_outcome_json(status.as_str(), output, error);
-        settled.push((*run_id, outcome_json, status == RunStatus::Completed));
-        if matches!(outcome, RunOutcome::TimedOut | RunOutcome::Cancelled(_)) {
+        if ends_descendants(outcome) {
             cancelled.extend(cancel_tree(connection, *run_id, false, *now)?);
         }
     }
-    let latest = ended
-        .iter()
-        .map(|(_, _, now)| *now)
-        .max()
-        .unwrap_or_default();
     let awaited = settle_run_waiters(connection, &settled, latest)?;
     Ok((cancelled, awaited))
 }

@@ -5,11 +5,10 @@ use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use super::finish::{after_finish, cancel_tree};
-use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::{DeleteFinished, MaintenanceStore, RunOutcome};
 

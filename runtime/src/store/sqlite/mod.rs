@@ -21,7 +21,8 @@
 //! [`options`] (connection settings), [`file_lock`], [`migrate`] (the
 //! schema), [`writer`] (the group-commit writer and the dispatch of each
 //! write), [`claims`], [`runs`], [`steps`], [`waits`], [`finish`],
-//! [`maintenance`] and [`reads`].
+//! [`maintenance`] and [`reads`]; [`values`] builds the multi-row statements'
+//! parameters.
 
 mod checkpoint;
 mod claims;
@@ -35,6 +36,7 @@ mod runs;
 mod steps;
 #[cfg(test)]
 mod tests;
+mod values;
 mod waits;
 mod writer;
 

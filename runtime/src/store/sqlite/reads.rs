@@ -16,10 +16,10 @@ use crate::model::listing::{
 use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    EventRow, MINUTE_MS, event_infos, event_page, minute_of, minute_series, run_page, series_row,
+    EventRow, SeriesRow, event_infos, event_page, run_detail, run_page, series, series_bounds,
     status_count,
 };
-use crate::store::rows::{RunRow, StepRow, parse_run_id, run_info, step_record};
+use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
@@ -139,10 +139,6 @@ fn run_rows(
         .collect()
 }
 
-fn run_infos(rows: Vec<RunRow>) -> Result<Vec<RunInfo>, Error> {
-    rows.into_iter().map(run_info).collect()
-}
-
 /// What [`ReadStore::run_detail`] reads, in one snapshot.
 type DetailRows = (RunRow, Vec<StepRow>, Vec<RunRow>);
 
@@ -208,15 +204,7 @@ fn event_rows(
             "SELECT id, name, data, target_run, created_at FROM wf_event {filtered} \
              ORDER BY id DESC LIMIT ?"
         ))?
-        .query_map(params_from_iter(values), |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })?
+        .query_map(params_from_iter(values), |row| EventRow::try_from(row))?
         .collect::<rusqlite::Result<_>>()?;
     let ids: Vec<i64> = events.iter().map(|event| event.0).collect();
     let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
@@ -264,13 +252,7 @@ impl ReadStore for SqliteStore {
                     "SELECT workflow, status, COUNT(*) FROM wf_instance \
                      GROUP BY workflow, status ORDER BY workflow, status",
                 )?
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                })?
+                .query_map([], |row| <(String, String, i64)>::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()
         });
         let result = rows.and_then(|rows| rows.into_iter().map(status_count).collect());
@@ -278,27 +260,16 @@ impl ReadStore for SqliteStore {
     }
 
     fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>> {
-        let first = minute_of(from);
-        let end = minute_of(until.saturating_sub(1)) + MINUTE_MS;
+        let Some((first, end)) = series_bounds(from, until) else {
+            return Box::pin(std::future::ready(Ok(Vec::new())));
+        };
         let rows = self.readers.read(|connection| {
             connection
                 .prepare_cached(SERIES_SQL)?
-                .query_map(params![first, end], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                })?
+                .query_map(params![first, end], |row| SeriesRow::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()
         });
-        let result = rows.and_then(|rows| {
-            let rows = rows
-                .into_iter()
-                .map(series_row)
-                .collect::<Result<Vec<_>, Error>>()?;
-            Ok(minute_series(from, until, rows))
-        });
+        let result = rows.and_then(|rows| series(from, until, rows));
         Box::pin(std::future::ready(result))
     }
 
@@ -307,17 +278,8 @@ impl ReadStore for SqliteStore {
             .readers
             .read(|connection| detail_rows(connection, run_id));
         let result = rows.and_then(|rows| {
-            rows.map(|(run, steps, children)| {
-                Ok(RunDetail {
-                    run: run_info(run)?,
-                    steps: steps
-                        .into_iter()
-                        .map(|row| step_record(row).map(|step| step.to_info()))
-                        .collect::<Result<_, Error>>()?,
-                    children: run_infos(children)?,
-                })
-            })
-            .transpose()
+            rows.map(|(run, steps, children)| run_detail(run, steps, children))
+                .transpose()
         });
         Box::pin(std::future::ready(result))
     }
@@ -354,7 +316,7 @@ impl ReadStore for SqliteStore {
                 .query_map(params![workflow], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()
         });
-        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        let result = rows.and_then(|ids| parse_run_ids(&ids));
         Box::pin(std::future::ready(result))
     }
 
@@ -365,20 +327,12 @@ impl ReadStore for SqliteStore {
                     "SELECT key, level, message, fields, created_at FROM wf_log \
                      WHERE instance_id = ?1 ORDER BY id",
                 )?
-                .query_map(params![run_id.to_string()], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })?
+                .query_map(params![run_id.to_string()], |row| LogRow::try_from(row))?
                 .collect::<Result<Vec<_>, _>>()
         });
-        Box::pin(std::future::ready(result.and_then(|rows| {
-            rows.into_iter().map(crate::store::rows::log_line).collect()
-        })))
+        Box::pin(std::future::ready(
+            result.and_then(|rows| rows.into_iter().map(log_line).collect()),
+        ))
     }
 
     fn child_runs(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
@@ -390,7 +344,7 @@ impl ReadStore for SqliteStore {
                 .query_map(params![run_id.to_string()], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()
         });
-        let result = rows.and_then(|ids| ids.iter().map(|id| parse_run_id(id)).collect());
+        let result = rows.and_then(|ids| parse_run_ids(&ids));
         Box::pin(std::future::ready(result))
     }
 

@@ -9,18 +9,16 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::finish::cancel_tree;
 use super::steps::{holds_lease, save_step, upsert_step};
-use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
+use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id};
-use crate::store::rules::{fenced, refused_transition};
-use crate::store::{
-    ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome, Wait,
-};
+use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
+use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::settle::child_step_write;
+use crate::store::{ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome};
 
 /// The run that holds `run`'s idempotency key.
-fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
+fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
     let (id, input): (String, String) = connection
         .prepare_cached(
             "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
@@ -28,12 +26,7 @@ fn existing_run(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, 
         .query_row(params![run.workflow, run.idempotency_key], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?;
-    let existing = parse_run_id(&id)?;
-    Ok(if input == run.input {
-        CreateOutcome::Existing(existing)
-    } else {
-        CreateOutcome::Conflict(existing)
-    })
+    existing_run(&id, input == run.input)
 }
 
 /// `Create` writes as one multi-row insert (also a lone one).
@@ -90,7 +83,7 @@ pub(super) fn create_runs(
             if inserted.contains(&run.id.to_string()) {
                 CreateOutcome::Created(run.id)
             } else {
-                existing_run(connection, run)?
+                key_holder(connection, run)?
             },
         )));
     }
@@ -166,9 +159,7 @@ pub(super) fn start_child(
     wait: bool,
 ) -> Applied {
     if !holds_lease(connection, lease)? {
-        return Ok(Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        }));
+        return Ok(lease_lost(lease));
     }
     connection
         .prepare_cached(
@@ -185,22 +176,8 @@ pub(super) fn start_child(
             child.deadline_at,
             lease.run_id.to_string()
         ])?;
-    if wait {
-        let columns = WaitColumns::of(&Wait::Run { run_id: child.id });
-        upsert_step(connection, lease.run_id, step, &columns, None)?;
-    } else {
-        let step = StepRecord {
-            output: Some(format!("\"{}\"", child.id)),
-            ..step.clone()
-        };
-        upsert_step(
-            connection,
-            lease.run_id,
-            &step,
-            &WaitColumns::default(),
-            None,
-        )?;
-    }
+    let write = child_step_write(step, child.id, wait);
+    upsert_step(connection, lease.run_id, &write.step, &write.wait, None)?;
     Ok(Ok(WriteOut::Done))
 }
 

@@ -7,21 +7,32 @@ use std::collections::HashSet;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::writer::{Applied, Slots, optional_integer, optional_text, values_list};
+use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::rows::{StepRow, WaitColumns};
+use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
+use crate::store::rows::{StepRow, WaitColumns, step_on_conflict};
+use crate::store::rules::{lease_lost, unwritten_step};
 use crate::store::{Lease, LogLine, StepRecord};
 
-/// The times a step record keeps when it is written over: its first start,
-/// and its end, set the first time it completes or fails (`NULL` while it
-/// has not).
-macro_rules! step_times_on_conflict {
-    () => {
-        "started_at = COALESCE(wf_step.started_at, excluded.started_at), \
-         ended_at = CASE WHEN excluded.status IN ('completed', 'failed') \
-           THEN COALESCE(wf_step.ended_at, excluded.updated_at) END"
+/// The parameters of a one-row step write: `?1` the run's id, `?2` to `?10`
+/// the record's name, seq, kind, status, input, output, error, attempts and
+/// wake-up, then `$rest` from `?11` on.
+macro_rules! step_params {
+    ($run_id:expr, $step:expr, $($rest:expr),+ $(,)?) => {
+        params![
+            $run_id,
+            $step.name,
+            $step.seq,
+            $step.kind.as_str(),
+            $step.status.as_str(),
+            $step.input,
+            $step.output,
+            $step.error,
+            $step.attempts,
+            $step.wake_at,
+            $($rest),+
+        ]
     };
 }
 
@@ -34,29 +45,17 @@ pub(super) fn save_step(connection: &Connection, lease: &Lease, step: &StepRecor
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, COALESCE(?13, ?11), \
                CASE WHEN ?5 IN ('completed', 'failed') THEN ?11 END \
              WHERE EXISTS (SELECT 1 FROM wf_instance WHERE id = ?1 AND lease_token = ?12 \
-               AND status = 'running') \
-             ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-               input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-               error = excluded.error, attempts = excluded.attempts, \
-               wake_at = excluded.wake_at, updated_at = excluded.updated_at, ",
-            step_times_on_conflict!(),
+               AND status = 'running') ",
+            step_on_conflict!(),
             " WHERE wf_step.status <> 'completed'",
         ))?
-        .execute(params![
+        .execute(step_params!(
             lease.run_id.to_string(),
-            step.name,
-            step.seq,
-            step.kind.as_str(),
-            step.status.as_str(),
-            step.input,
-            step.output,
-            step.error,
-            step.attempts,
-            step.wake_at,
+            step,
             step.updated_at,
             lease.token,
             step.started_at,
-        ])?;
+        ))?;
     step_saved(connection, written == 1, lease, step)
 }
 
@@ -104,15 +103,11 @@ pub(super) fn save_steps(
            CASE WHEN v.column5 IN ('completed', 'failed') THEN v.column11 END \
          FROM ({values}) AS v JOIN wf_instance AS i ON i.id = v.column1 \
            AND i.lease_token = v.column12 AND i.status = 'running' \
-         WHERE true ORDER BY v.column13 \
-         ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-           input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-           error = excluded.error, attempts = excluded.attempts, \
-           wake_at = excluded.wake_at, updated_at = excluded.updated_at, {times} \
+         WHERE true ORDER BY v.column13 {on_conflict} \
          WHERE wf_step.status <> 'completed' \
          RETURNING instance_id, name",
         values = values_list(steps.len(), 14),
-        times = step_times_on_conflict!(),
+        on_conflict = step_on_conflict!(),
     );
     let written: HashSet<(String, String)> = connection
         .prepare_cached(&sql)?
@@ -144,47 +139,31 @@ pub(super) fn upsert_step(
                attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
                started_at, ended_at, settled_by_event) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
-               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16) \
-             ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status, \
-               input = COALESCE(excluded.input, wf_step.input), output = excluded.output, \
-               error = excluded.error, attempts = excluded.attempts, \
-               wake_at = excluded.wake_at, event_name = excluded.event_name, \
-               event_filter = excluded.event_filter, wait_run = excluded.wait_run, \
-               updated_at = excluded.updated_at, settled_by_event = excluded.settled_by_event, ",
-            step_times_on_conflict!(),
-            " WHERE wf_step.status <> 'completed'",
+               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16) ",
+            step_on_conflict!(),
+            ", event_name = excluded.event_name, event_filter = excluded.event_filter, \
+               wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event \
+             WHERE wf_step.status <> 'completed'",
         ))?
-        .execute(params![
+        .execute(step_params!(
             run_id.to_string(),
-            step.name,
-            step.seq,
-            step.kind.as_str(),
-            step.status.as_str(),
-            step.input,
-            step.output,
-            step.error,
-            step.attempts,
-            step.wake_at,
+            step,
             wait.event,
             wait.filter,
             wait.run,
             step.updated_at,
             step.started_at,
             settled_by_event,
-        ])?;
+        ))?;
     Ok(())
 }
 
-/// The result of a step write (see [`crate::store::rows::unwritten_step`]).
+/// The result of a step write (see [`unwritten_step`]).
 fn step_saved(connection: &Connection, written: bool, lease: &Lease, step: &StepRecord) -> Applied {
     if written {
         return Ok(Ok(WriteOut::Done));
     }
-    Ok(crate::store::rows::unwritten_step(
-        holds_lease(connection, lease)?,
-        lease,
-        step,
-    ))
+    Ok(unwritten_step(holds_lease(connection, lease)?, lease, step))
 }
 
 /// Whether `lease` is the current lease of its running run.
@@ -218,9 +197,7 @@ pub(super) fn journal_rows(
 /// Appends a log line of a run, once per key (a replay does not log twice).
 pub(super) fn append_log(connection: &Connection, lease: &Lease, line: &LogLine) -> Applied {
     if !holds_lease(connection, lease)? {
-        return Ok(Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        }));
+        return Ok(lease_lost(lease));
     }
     connection
         .prepare_cached(

@@ -8,18 +8,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::steps::{holds_lease, upsert_step};
-use super::writer::Applied;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::status::{RunStatus, StepStatus};
+use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
-use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::rows::{
-    EndedRun, WaitColumns, decode_error, parse_run_id, parse_run_status, unexpected,
+use crate::store::ops::{Applied, WriteOp, WriteOut};
+use crate::store::rows::{WaitColumns, decode_error, parse_run_id, unexpected};
+use crate::store::rules::lease_lost;
+use crate::store::settle::{
+    AwaitedRow, EndedRun, event_output_json, run_wait_status, satisfied_by_event, satisfied_by_run,
+    sent_step, wait_write,
 };
-use crate::store::{
-    Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore, event_output_json, run_outcome_json,
-};
+use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
 
 impl WaitStore for SqliteStore {
     crate::store::ops::queued_wait_writes!();
@@ -33,9 +33,7 @@ pub(super) fn register_wait_op(
     wait: &Wait,
 ) -> Applied {
     if !holds_lease(connection, lease)? {
-        return Ok(Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        }));
+        return Ok(lease_lost(lease));
     }
     Ok(register_wait(connection, lease, step, wait)?.map(WriteOut::Waited))
 }
@@ -49,9 +47,7 @@ pub(super) fn resolve_wait(
     now: i64,
 ) -> Applied {
     if !holds_lease(connection, lease)? {
-        return Ok(Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        }));
+        return Ok(lease_lost(lease));
     }
     let run_id = lease.run_id.to_string();
     connection
@@ -79,16 +75,11 @@ pub(super) fn send_event_op(
     if let Some((lease, _)) = origin
         && !holds_lease(connection, lease)?
     {
-        return Ok(Err(Error::LeaseLost {
-            run_id: lease.run_id,
-        }));
+        return Ok(lease_lost(lease));
     }
     let sent = send_event(connection, event)?;
     if let Some((lease, step)) = origin {
-        let step = StepRecord {
-            output: Some(sent.id.to_string()),
-            ..step.clone()
-        };
+        let step = sent_step(step, sent.id);
         upsert_step(
             connection,
             lease.run_id,
@@ -128,11 +119,7 @@ fn register_wait(
             while let Some(row) = rows.next()? {
                 let (id, data): (i64, String) = (row.get(0)?, row.get(1)?);
                 if matches_filter(&data, filter.as_ref()) {
-                    found = Some((
-                        event_output_json(id, &data),
-                        StepStatus::Completed,
-                        Some(id),
-                    ));
+                    found = Some(satisfied_by_event(id, &data));
                     break;
                 }
             }
@@ -152,57 +139,31 @@ fn register_wait(
             match buffered {
                 Some((id, data)) => {
                     consume_signal(connection, id, lease.run_id, &step.name)?;
-                    Some((
-                        event_output_json(id, &data),
-                        StepStatus::Completed,
-                        Some(id),
-                    ))
+                    Some(satisfied_by_event(id, &data))
                 }
                 None => None,
             }
         }
         Wait::Run { run_id } => {
-            let ended: Option<(String, Option<String>, Option<String>)> = connection
+            let ended: Option<AwaitedRow> = connection
                 .prepare_cached("SELECT status, output, error FROM wf_instance WHERE id = ?1")?
-                .query_row(params![run_id.to_string()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
+                .query_row(params![run_id.to_string()], |row| AwaitedRow::try_from(row))
                 .optional()?;
             match ended {
                 None => return Ok(Err(Error::RunNotFound(*run_id))),
-                Some((status, output, error)) => {
-                    let parsed = parse_run_status(&status)?;
-                    parsed.is_terminal().then(|| {
-                        let outcome =
-                            run_outcome_json(&status, output.as_deref(), error.as_deref());
-                        (outcome, run_wait_status(parsed), None)
-                    })
-                }
+                Some(ended) => satisfied_by_run(ended)?,
             }
         }
     };
-    match satisfied {
-        Some((output, status, event)) => {
-            let step = StepRecord {
-                status,
-                output: Some(output.clone()),
-                ..step.clone()
-            };
-            upsert_step(
-                connection,
-                lease.run_id,
-                &step,
-                &WaitColumns::default(),
-                event,
-            )?;
-            Ok(Ok(Some(output)))
-        }
-        None => {
-            let columns = WaitColumns::of(wait);
-            upsert_step(connection, lease.run_id, step, &columns, None)?;
-            Ok(Ok(None))
-        }
-    }
+    let (write, output) = wait_write(step, wait, satisfied);
+    upsert_step(
+        connection,
+        lease.run_id,
+        &write.step,
+        &write.wait,
+        write.settled_by,
+    )?;
+    Ok(Ok(output))
 }
 
 fn parse_filter(filter: Option<&str>) -> Result<Option<serde_json::Value>, Error> {
@@ -359,23 +320,10 @@ pub(super) fn settle_run_waiters(
     for (instance, step, wait_run) in waiters {
         let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
         if let Some((run_id, outcome, completed)) = ended {
-            let status = if *completed {
-                StepStatus::Completed
-            } else {
-                StepStatus::Failed
-            };
+            let status = run_wait_status(*completed);
             complete_waiting_step(connection, (&instance, &step), status, outcome, None, now)?;
             awaited.insert(*run_id);
         }
     }
     Ok(awaited)
-}
-
-/// The status of a step that waited for a run that ended with `status`.
-fn run_wait_status(status: RunStatus) -> StepStatus {
-    if status == RunStatus::Completed {
-        StepStatus::Completed
-    } else {
-        StepStatus::Failed
-    }
 }

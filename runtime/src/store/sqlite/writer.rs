@@ -4,13 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{claims, finish, maintenance, runs, steps, waits};
 use crate::model::error::Error;
 use crate::model::sync::{BoxFuture, lock};
-use crate::store::ops::{WriteOp, WriteOut};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 use crate::store::writer::{BatchApply, BatchResults};
 
@@ -36,11 +35,6 @@ pub(super) struct SqliteWriter {
 
 /// One result per write of a batch.
 pub(super) type Results = BatchResults<WriteOut>;
-
-pub(super) use crate::store::ops::Applied;
-
-/// The results of a batch as they are filled in, by the position of the write.
-pub(super) type Slots = [Option<Result<WriteOut, Error>>];
 
 impl BatchApply for SqliteWriter {
     type Op = WriteOp;
@@ -169,18 +163,4 @@ pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
             deadline_at,
         } => runs::retry(connection, *run_id, *now, *deadline_at),
     }
-}
-
-/// `VALUES (?, ?), (?, ?)` for `rows` rows of `columns` parameters.
-pub(super) fn values_list(rows: usize, columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    format!("VALUES {}", vec![row; rows].join(", "))
-}
-
-pub(super) fn optional_text(text: &Option<String>) -> Value {
-    text.clone().map_or(Value::Null, Value::Text)
-}
-
-pub(super) fn optional_integer(number: Option<i64>) -> Value {
-    number.map_or(Value::Null, Value::Integer)
 }
