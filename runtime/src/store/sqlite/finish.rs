@@ -54,17 +54,29 @@ pub(super) fn finish_runs(
             ]);
         }
     }
-    let sql = format!(
-        "UPDATE wf_instance SET status = v.column2, output = v.column3, error = v.column4, \
-         finished_at = v.column5, updated_at = v.column5, ready_at = NULL, lease_owner = NULL \
-         FROM ({}) AS v WHERE wf_instance.id = v.column1 AND wf_instance.lease_token = v.column6 \
-         AND wf_instance.status = 'running' RETURNING wf_instance.id",
-        values_list(values.len() / 6, 6)
-    );
-    let finished_runs: HashSet<String> = connection
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(values), |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let finished_runs: HashSet<String> = if let [Value::Text(run_id), ..] = values.as_slice()
+        && values.len() == 6
+    {
+        // One finish alone: a plain fenced update, without the join and the
+        // RETURNING that SQLite runs through temporary tables.
+        let changed = connection
+            .prepare_cached(LONE_FINISH_SQL)?
+            .execute(params_from_iter(values.iter()))?;
+        (changed == 1).then(|| run_id.clone()).into_iter().collect()
+    } else {
+        let sql = format!(
+            "UPDATE wf_instance SET status = v.column2, output = v.column3, error = v.column4, \
+             finished_at = v.column5, updated_at = v.column5, ready_at = NULL, \
+             lease_owner = NULL FROM ({}) AS v WHERE wf_instance.id = v.column1 \
+             AND wf_instance.lease_token = v.column6 AND wf_instance.status = 'running' \
+             RETURNING wf_instance.id",
+            values_list(values.len() / 6, 6)
+        );
+        connection
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(values), |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
     // Settle the waiters of every run the chunk finished in one pass. The
     // runs it cancelled are reported with each finish: stopping a run
     // locally twice is harmless.
@@ -91,6 +103,12 @@ pub(super) fn finish_runs(
     }
     Ok(())
 }
+
+/// One `Finish` alone, with the parameters of one row of the multi-row form.
+const LONE_FINISH_SQL: &str = "\
+    UPDATE wf_instance SET status = ?2, output = ?3, error = ?4, finished_at = ?5, \
+    updated_at = ?5, ready_at = NULL, lease_owner = NULL \
+    WHERE id = ?1 AND lease_token = ?6 AND status = 'running'";
 
 /// Whether the run `lease` holds is a child whose parent is unfinished and
 /// past its deadline at `now`. (Under a stale lease: no, the finish then

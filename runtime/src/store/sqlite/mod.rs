@@ -50,7 +50,7 @@ use self::file_lock::{FileLock, lock_database};
 use self::migrate::migrate;
 use self::options::{READERS, configure, open_connection};
 use self::steps::journal_rows;
-use self::writer::{MAX_BATCH, SqliteWriter, WriterConnection};
+use self::writer::{MAX_BATCH, SqliteWriter};
 use super::ops::{WriteOp, WriteOut};
 use super::rows::{step_record, unexpected};
 use super::writer::GroupCommit;
@@ -147,29 +147,21 @@ impl SqliteStore {
                 writer
                     .pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)
                     .map_err(|error| in_file("open")(error.into()))?;
-                let checkpointer = Checkpointer::start(&canonical).map_err(in_file("open"))?;
+                let writer = Arc::new(Mutex::new(writer));
+                let checkpointer =
+                    Checkpointer::start(&canonical, writer.clone()).map_err(in_file("open"))?;
                 let readers = Readers::File {
                     path: canonical,
                     idle: Mutex::new(Vec::new()),
                 };
-                (
-                    readers,
-                    WriterConnection::Owned(writer),
-                    Some(lock_file),
-                    Some(checkpointer),
-                )
+                (readers, writer, Some(lock_file), Some(checkpointer))
             }
             SqliteLocation::Memory => {
                 let mut connection = Connection::open_in_memory()?;
                 configure(&connection, durability)?;
                 migrate(&mut connection)?;
                 let shared = Arc::new(Mutex::new(connection));
-                (
-                    Readers::Shared(shared.clone()),
-                    WriterConnection::Shared(shared),
-                    None,
-                    None,
-                )
+                (Readers::Shared(shared.clone()), shared, None, None)
             }
         };
         let writer = SqliteWriter {

@@ -29,7 +29,7 @@ fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Er
     existing_run(&id, input == run.input)
 }
 
-/// `Create` writes as one multi-row insert (also a lone one).
+/// `Create` writes as one multi-row insert (a lone one without RETURNING).
 pub(super) fn create_runs(
     connection: &Connection,
     ops: &[WriteOp],
@@ -43,6 +43,7 @@ pub(super) fn create_runs(
             _ => None,
         })
         .collect();
+    let lone = runs.len() == 1;
     let mut values = Vec::with_capacity(runs.len() * 8);
     for (_, run) in &runs {
         values.extend([
@@ -69,15 +70,26 @@ pub(super) fn create_runs(
            CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
            CASE WHEN column8 IS NULL THEN NULL ELSE column5 END \
          FROM ({values}) WHERE true \
-         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING id",
+         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING{returning}",
         token = ClaimAtCreate::TOKEN,
-        values = values_list(runs.len(), 8)
+        values = values_list(runs.len(), 8),
+        returning = if lone { "" } else { " RETURNING id" },
     );
-    let inserted: HashSet<String> = connection
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(values), |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let mut statement = connection.prepare_cached(&sql)?;
+    // A lone insert needs no RETURNING (which SQLite buffers in a temporary
+    // table): the count of rows it changed says whether it inserted.
+    let inserted: HashSet<String> = if lone {
+        let changed = statement.execute(params_from_iter(values))?;
+        runs.iter()
+            .filter(|_| changed == 1)
+            .map(|(_, run)| run.id.to_string())
+            .collect()
+    } else {
+        statement
+            .query_map(params_from_iter(values), |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    drop(statement);
     for (index, run) in runs {
         results[index] = Some(Ok(WriteOut::Created(
             if inserted.contains(&run.id.to_string()) {

@@ -306,17 +306,27 @@ pub(super) fn settle_run_waiters(
     if ended.is_empty() {
         return Ok(awaited);
     }
-    let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
-    let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
-    let waiters: Vec<(String, String, String)> = connection
-        .prepare_cached(
-            "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
-             AND wait_run IN (SELECT value FROM json_each(?1))",
-        )?
-        .query_map(params![ids], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
-        .collect::<Result<_, _>>()?;
+    let waiter = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
+    let waiters: Vec<(String, String, String)> = if let [(id, _, _)] = ended {
+        // One run alone: no JSON list for SQLite to expand into a temporary table.
+        connection
+            .prepare_cached(
+                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+                 AND wait_run = ?1",
+            )?
+            .query_map(params![id.to_string()], waiter)?
+            .collect::<Result<_, _>>()?
+    } else {
+        let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
+        let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
+        connection
+            .prepare_cached(
+                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+                 AND wait_run IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_map(params![ids], waiter)?
+            .collect::<Result<_, _>>()?
+    };
     for (instance, step, wait_run) in waiters {
         let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
         if let Some((run_id, outcome, completed)) = ended {

@@ -19,16 +19,12 @@ pub(super) const MAX_BATCH: usize = 1024;
 /// Rows per multi-row statement, well under SQLite's 32,766 parameters.
 const ROWS_PER_STATEMENT: usize = 256;
 
-/// The writer's connection: its own for a file, the one shared with the
-/// readers for an in-memory database.
-pub(super) enum WriterConnection {
-    Owned(Connection),
-    Shared(Arc<Mutex<Connection>>),
-}
-
 /// The [`BatchApply`] side of SQLite's group commit.
 pub(super) struct SqliteWriter {
-    pub(super) connection: WriterConnection,
+    /// The writer's connection, behind a lock that others take to keep the
+    /// writer out for a moment: the readers of an in-memory database (the
+    /// same connection), and the checkpointer while it starts the log over.
+    pub(super) connection: Arc<Mutex<Connection>>,
     /// Commits wait for an fsync: tell tokio this task blocks.
     pub(super) blocking: bool,
 }
@@ -55,10 +51,7 @@ impl BatchApply for SqliteWriter {
 
 impl SqliteWriter {
     fn apply_now(&mut self, ops: &[WriteOp]) -> Result<Results, Error> {
-        match &mut self.connection {
-            WriterConnection::Owned(connection) => apply_in_transaction(connection, ops),
-            WriterConnection::Shared(shared) => apply_in_transaction(&mut lock(shared), ops),
-        }
+        apply_in_transaction(&mut lock(&self.connection), ops)
     }
 }
 
