@@ -4,6 +4,7 @@
 
 use super::{Ctx, StepName};
 use crate::exec::run_state::Undo;
+use crate::exec::trace;
 use crate::model::error::Error;
 use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
@@ -43,6 +44,7 @@ impl Ctx {
     pub(crate) async fn unwind(&self, error: &str, hook: Option<OnFailure>) {
         let compensations = std::mem::take(&mut self.run.state().compensations);
         for (name, output, undo) in compensations.into_iter().rev() {
+            trace::compensating(&name);
             let result = self
                 .step(format!("compensate/{name}"))
                 .run(|| undo(output.clone()))

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::{Busy, Ctx, StepName};
 use crate::core::replay::StepStart;
 use crate::core::retry::Retry;
 use crate::exec::run_state::Undo;
+use crate::exec::trace;
 use crate::exec::unwind::catch_unwind_future;
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::{Error, StepError};
@@ -332,22 +334,27 @@ impl<C> StepBuilder<'_, C> {
                 );
                 std::future::pending::<()>().await;
             };
-            let outcome: Result<T, StepError> = tokio::select! {
-                // The body first: an attempt that is done when its timeout
-                // is due too counts as done, and a zero timeout fails only
-                // the attempts that do not finish at once (not a random half).
-                biased;
-                outcome = catch_unwind_future(attempt_future) => match outcome {
-                    Ok(outcome) => outcome.map_err(Into::into),
-                    // A panicking body fails its attempt like an error would.
-                    Err(panic) => Err(StepError::retryable(format!("the step body {panic}"))),
-                },
-                () = timed_out => Err(StepError::retryable(format!(
-                    "attempt {attempt} timed out after {} ms",
-                    timeout.unwrap_or_default().as_millis()
-                ))),
-                () = running_marker => unreachable!("the marker future never completes"),
-            };
+            let span = trace::step_span(name, StepKind::Run.as_str(), attempt);
+            let outcome: Result<T, StepError> = async {
+                tokio::select! {
+                    // The body first: an attempt that is done when its timeout
+                    // is due too counts as done, and a zero timeout fails only
+                    // the attempts that do not finish at once (not a random half).
+                    biased;
+                    outcome = catch_unwind_future(attempt_future) => match outcome {
+                        Ok(outcome) => outcome.map_err(Into::into),
+                        // A panicking body fails its attempt like an error would.
+                        Err(panic) => Err(StepError::retryable(format!("the step body {panic}"))),
+                    },
+                    () = timed_out => Err(StepError::retryable(format!(
+                        "attempt {attempt} timed out after {} ms",
+                        timeout.unwrap_or_default().as_millis()
+                    ))),
+                    () = running_marker => unreachable!("the marker future never completes"),
+                }
+            }
+            .instrument(span.clone())
+            .await;
             drop(busy);
             let base = StepRecord {
                 attempts: attempt,
@@ -357,6 +364,7 @@ impl<C> StepBuilder<'_, C> {
             };
             match outcome {
                 Ok(value) => {
+                    span.record("outcome", "completed");
                     let output = ctx.encode(name, &value).await;
                     ctx.save_later(StepRecord {
                         output: Some(output.clone()),
@@ -369,6 +377,8 @@ impl<C> StepBuilder<'_, C> {
                     let wake_at = clock
                         .now_ms()
                         .saturating_add(millis(retry.jittered_delay_after(attempt)));
+                    span.record("outcome", "retrying");
+                    trace::retrying(name, attempt, wake_at, error.message());
                     ctx.save(StepRecord {
                         status: StepStatus::Pending,
                         error: Some(error.message().to_owned()),
@@ -379,6 +389,7 @@ impl<C> StepBuilder<'_, C> {
                     resume_at = Some(wake_at);
                 }
                 Err(error) => {
+                    span.record("outcome", "failed");
                     ctx.save(StepRecord {
                         status: StepStatus::Failed,
                         error: Some(error.message().to_owned()),

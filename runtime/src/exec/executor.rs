@@ -8,10 +8,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tracing::{Instrument, Span};
+
 use crate::exec::active::ActiveRuns;
 use crate::exec::env::RunEnv;
 use crate::exec::run_state::RunContext;
 use crate::exec::slots::{Slot, Slots};
+use crate::exec::trace;
 use crate::exec::unwind::catch_unwind_future;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -85,10 +88,15 @@ impl Executor {
             slot,
             lease,
         };
-        self.active.spawn(lease, async move {
-            let guard = guard;
-            guard.executor.execute(&guard.slot, run).await;
-        });
+        let span = trace::run_span(&run.workflow, lease.run_id, run.executions);
+        self.active.spawn(
+            lease,
+            async move {
+                let guard = guard;
+                guard.executor.execute(&guard.slot, run).await;
+            }
+            .instrument(span),
+        );
     }
 
     async fn execute(&self, slot: &Arc<Slot>, run: ClaimedRun) {
@@ -99,8 +107,10 @@ impl Executor {
         slot.end();
         let store = &self.env.store;
         let now = self.env.clock.now_ms();
+        let span = Span::current();
         let written = match ending {
             Ending::Finished(outcome, steps) => {
+                span.record("outcome", trace::run_outcome_name(&outcome));
                 match store.finish_run(lease, outcome.clone(), steps, now).await {
                     Ok(effects) => {
                         // Off the active runs first: a waiter that comes after
@@ -123,14 +133,20 @@ impl Executor {
                 }
             }
             Ending::Suspended(ready_at, steps) => {
+                span.record("outcome", "suspended");
+                trace::suspended(ready_at);
                 let result = store.suspend_run(lease, ready_at, steps, now).await;
                 // The run may be due again before the dispatcher's current timer.
                 self.env.dispatch.notify_one();
                 result
             }
             // A stale worker writes nothing: the run belongs to someone else.
-            Ending::Stopped(Error::LeaseLost { .. }) => Ok(()),
+            Ending::Stopped(Error::LeaseLost { .. }) => {
+                span.record("outcome", "stopped");
+                Ok(())
+            }
             Ending::Stopped(error) => {
+                span.record("outcome", "stopped");
                 tracing::warn!(run_id = %lease.run_id, %error, "handing the run back to replay it");
                 store.release_run(lease, now).await
             }
@@ -164,6 +180,9 @@ impl Executor {
             },
             None => Vec::new(),
         };
+        if !journal.is_empty() {
+            trace::resumed(journal.len());
+        }
         let context = RunContext::new(env.clone(), slot.clone(), name, lease, deadline, journal);
         let mut current = catch_unwind_future((body.start)(context.clone(), run.input));
         // Set once the body failed and its compensations and on-failure hook run.

@@ -3,7 +3,8 @@
 //! (`slots`), the runs in memory and their waiters (`active`), the
 //! per-execution state the executor and the step API share (`run_state`),
 //! and the narrow environment the step API (`ctx`) sees instead of the
-//! whole engine (`env`). Imports only `model`, `core` and `store`; workflow
+//! whole engine (`env`), and the tracing spans and events it and the step
+//! API emit (`trace`). Imports only `model`, `core` and `store`; workflow
 //! bodies reach it as type-erased functions.
 
 pub(crate) mod active;
@@ -12,4 +13,5 @@ pub(crate) mod env;
 pub(crate) mod executor;
 pub(crate) mod run_state;
 pub(crate) mod slots;
+pub(crate) mod trace;
 pub(crate) mod unwind;
