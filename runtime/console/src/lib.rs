@@ -101,7 +101,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// let router: axum::Router = console.router();
 /// # Ok::<(), durable::Error>(()) }).unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Console {
     engine: durable::Engine,
     token: String,
@@ -111,6 +111,21 @@ pub struct Console {
     preview_bytes: usize,
     max_body_bytes: usize,
     hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for Console {
+    // The token stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("engine", &self.engine)
+            .field("token", &"<redacted>")
+            .field("token_set", &self.token_set)
+            .field("read_only", &self.read_only)
+            .field("preview_bytes", &self.preview_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
 }
 
 impl Console {

@@ -80,6 +80,8 @@ pub(crate) async fn check(
     request: Request,
     next: Next,
 ) -> Response {
+    // A request without `Host` (HTTP/1.0) comes from no browser, and DNS
+    // rebinding needs one; it is let through to the token check.
     if let Some(host) = request.headers().get(header::HOST) {
         let host = host.to_str().unwrap_or_default();
         if !access.allows_host(host) {
