@@ -167,6 +167,22 @@ impl QueryPairs {
     }
 }
 
+/// The path's parameters as `T` (a `String`, or a tuple of them). The
+/// router's own refusal (a segment that is not UTF-8 once decoded) becomes
+/// `invalid_path`.
+pub(crate) struct PathParams<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(params)| PathParams(params))
+            .map_err(|rejection| ApiError::new(ErrorCode::InvalidPath, rejection.body_text()))
+    }
+}
+
 /// A run id from a path segment.
 pub(crate) fn run_id(text: &str) -> Result<durable::RunId, ApiError> {
     text.parse().map_err(|_| {

@@ -2,14 +2,14 @@
 //! the list of those sent with the runs they woke.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use durable::RunId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryPairs, run_id};
+use crate::extract::{JsonBody, PathParams, QueryPairs, run_id};
 use crate::filter::event_filter;
 use crate::views;
 
@@ -63,7 +63,7 @@ impl Action {
 /// run and answers with the run as it is then.
 pub(super) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     Action::Cancel.answer(&state, &id).await
 }
@@ -72,7 +72,7 @@ pub(super) async fn cancel(
 /// pending and answers with the run as it is then.
 pub(super) async fn retry(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     Action::Retry.answer(&state, &id).await
 }
@@ -81,7 +81,7 @@ pub(super) async fn retry(
 /// a signal to the run, kept until it listens.
 pub(super) async fn signal(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(message): JsonBody<Message>,
 ) -> Result<Json<Value>, ApiError> {
     let id = run_id(&id)?;

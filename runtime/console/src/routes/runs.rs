@@ -3,12 +3,12 @@
 //! list or a detail shows only a preview of.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{QueryPairs, run_id};
+use crate::extract::{PathParams, QueryPairs, run_id};
 use crate::filter::run_filter;
 use crate::views;
 
@@ -33,7 +33,7 @@ pub(super) async fn list(
 /// `GET /api/v1/runs/{id}`: the run, its steps and its children.
 pub(super) async fn detail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let detail = state.engine.run_detail(run_id(&id)?).await?;
     let limit = state.preview_bytes;
@@ -48,7 +48,7 @@ pub(super) async fn detail(
 /// them.
 pub(super) async fn steps(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let detail = state.engine.run_detail(run_id(&id)?).await?;
     let steps: Vec<Value> = detail
@@ -62,7 +62,7 @@ pub(super) async fn steps(
 /// `GET /api/v1/runs/{id}/logs`: its log lines, oldest first.
 pub(super) async fn logs(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let run = state.engine.run(run_id(&id)?);
     // An unknown run has no lines either; say that it is unknown.
@@ -74,7 +74,7 @@ pub(super) async fn logs(
 /// `GET /api/v1/runs/{id}/children`: the runs it started, oldest first.
 pub(super) async fn children(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let detail = state.engine.run_detail(run_id(&id)?).await?;
     let children: Vec<Value> = detail
@@ -169,7 +169,7 @@ async fn step_part(
 /// `GET /api/v1/runs/{id}/input`: the run's whole input.
 pub(super) async fn run_input(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     run_part(state, id, Part::Input).await
 }
@@ -177,7 +177,7 @@ pub(super) async fn run_input(
 /// `GET /api/v1/runs/{id}/output`: the run's whole output, once completed.
 pub(super) async fn run_output(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     run_part(state, id, Part::Output).await
 }
@@ -185,7 +185,7 @@ pub(super) async fn run_output(
 /// `GET /api/v1/runs/{id}/error`: the run's whole error, as a JSON string.
 pub(super) async fn run_error(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     run_part(state, id, Part::Error).await
 }
@@ -193,7 +193,7 @@ pub(super) async fn run_error(
 /// `GET /api/v1/runs/{id}/steps/{seq}/input`: a step's whole recorded input.
 pub(super) async fn step_input(
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    PathParams(path): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     step_part(state, path, Part::Input).await
 }
@@ -201,7 +201,7 @@ pub(super) async fn step_input(
 /// `GET /api/v1/runs/{id}/steps/{seq}/output`: a step's whole output.
 pub(super) async fn step_output(
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    PathParams(path): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     step_part(state, path, Part::Output).await
 }
@@ -209,7 +209,7 @@ pub(super) async fn step_output(
 /// `GET /api/v1/runs/{id}/steps/{seq}/error`: a step's whole last error.
 pub(super) async fn step_error(
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    PathParams(path): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     step_part(state, path, Part::Error).await
 }

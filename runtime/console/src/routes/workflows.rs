@@ -13,14 +13,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use durable::{Engine, TriggerOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, PathParams};
 use crate::views;
 
 /// `GET /api/v1/workflows`: the workflows that have runs, each with its
@@ -44,7 +44,7 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 /// runs in the database.
 pub(super) async fn one(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     if let Err(unknown) = state.engine.input_schema(&name) {
         let has_runs = state
@@ -91,7 +91,7 @@ pub(super) struct Trigger {
 /// with the first run.
 pub(super) async fn trigger(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(trigger): JsonBody<Trigger>,
 ) -> Result<Json<Value>, ApiError> {
     let options = options(&trigger)?;

@@ -224,5 +224,8 @@ async fn unknown_runs_and_ids_that_are_not_ids_are_refused() {
             "invalid_path",
         )
         .await;
+        // Not UTF-8 once decoded: the router's own refusal, as JSON.
+        api.get_refused(&format!("/api/v1/runs/%FF{route}"), 400, "invalid_path")
+            .await;
     }
 }
