@@ -189,8 +189,10 @@ impl Console {
     }
 
     /// The API as a router, for tests (`tower::ServiceExt::oneshot`) and
-    /// for serving it inside another axum application. It checks `Host`
-    /// against the local names and [`allow_host`](Console::allow_host)'s.
+    /// for serving it inside another axum application. Its requests need
+    /// the [`access_token`](Console::access_token), and a `Host` that is a
+    /// local name, a loopback address or one of
+    /// [`allow_host`](Console::allow_host)'s (it knows no bound address).
     pub fn router(&self) -> Router {
         self.router_on(None)
     }
