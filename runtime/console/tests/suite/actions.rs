@@ -1,0 +1,158 @@
+//! Actions on one run and events: cancel, retry, signal, send an event,
+//! the list of events; and the actions refused: an unknown run, a run in
+//! the wrong status, a body that is not JSON or is too large.
+
+use serde_json::json;
+
+use super::workflows::trigger;
+use super::{Api, UNKNOWN_RUN, wait_for};
+
+#[tokio::test]
+async fn cancel_ends_a_suspended_run_and_refuses_a_finished_one() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.wait", json!("a")).await;
+    wait_for(&api, &id, "suspended").await;
+    let cancelled = api
+        .post(&format!("/api/v1/runs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["run"]["status"], "cancelled");
+    let again = api
+        .post_refused(
+            &format!("/api/v1/runs/{id}/cancel"),
+            "",
+            409,
+            "invalid_transition",
+        )
+        .await;
+    assert!(again.contains("it is cancelled"), "{again}");
+    let retry = api
+        .post_refused(
+            &format!("/api/v1/runs/{id}/retry"),
+            "",
+            409,
+            "invalid_transition",
+        )
+        .await;
+    assert!(
+        retry.contains("failed or timed out") || retry.contains("failed"),
+        "{retry}"
+    );
+    api.post_refused(
+        &format!("/api/v1/runs/{UNKNOWN_RUN}/cancel"),
+        "",
+        404,
+        "run_not_found",
+    )
+    .await;
+    api.post_refused(
+        &format!("/api/v1/runs/{UNKNOWN_RUN}/retry"),
+        "",
+        404,
+        "run_not_found",
+    )
+    .await;
+    api.post_refused("/api/v1/runs/x/cancel", "", 400, "invalid_path")
+        .await;
+}
+
+#[tokio::test]
+async fn retry_runs_a_failed_run_again() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.fail", json!("declined")).await;
+    let failed = wait_for(&api, &id, "failed").await;
+    assert_eq!(failed["run"]["executions"], 1);
+    let retried = api
+        .post(&format!("/api/v1/runs/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_ne!(retried.body["run"]["status"], "failed", "{}", retried.body);
+    // It fails again, after a second execution.
+    let started = std::time::Instant::now();
+    loop {
+        let detail = wait_for(&api, &id, "failed").await;
+        if detail["run"]["executions"] == 2 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 10, "{detail}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_signal_resumes_its_run_and_a_finished_run_refuses_one() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.wait", json!("b")).await;
+    wait_for(&api, &id, "suspended").await;
+    let path = format!("/api/v1/runs/{id}/signal");
+    let sent = api
+        .post(&path, json!({"name": "approve", "data": true}))
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.body["id"].is_i64());
+    let done = wait_for(&api, &id, "completed").await;
+    assert_eq!(done["run"]["output"]["value"], "b: Some(true)");
+    api.post_refused(
+        &path,
+        r#"{"name": "approve", "data": true}"#,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    api.post_refused(
+        &format!("/api/v1/runs/{UNKNOWN_RUN}/signal"),
+        r#"{"name": "approve"}"#,
+        404,
+        "run_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_wakes_its_waiter_and_is_listed_with_it() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.event", json!(42)).await;
+    wait_for(&api, &id, "suspended").await;
+    let sent = api
+        .post(
+            "/api/v1/events",
+            json!({"name": "console.paid", "data": {"order": 42, "cents": 900}}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.body["woken"], json!([id]));
+    let done = wait_for(&api, &id, "completed").await;
+    assert_eq!(done["run"]["output"]["value"], 900);
+    let events = api.get("/api/v1/events?name=console.paid").await;
+    assert_eq!(events.status, 200, "{}", events.body);
+    let listed = &events.body["events"][0];
+    assert_eq!(listed["data"]["value"]["cents"], 900);
+    assert_eq!(listed["woke"], json!([id]));
+}
+
+#[tokio::test]
+async fn bad_events_and_signals_are_refused() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.wait", json!("c")).await;
+    let signal = format!("/api/v1/runs/{id}/signal");
+    for path in ["/api/v1/events", signal.as_str()] {
+        api.post_refused(path, r#"{"name": "x", "data": "#, 400, "invalid_json")
+            .await;
+        api.post_refused(path, r#"{"name": "", "data": 1}"#, 400, "invalid_event")
+            .await;
+        let missing = api
+            .post_refused(path, r#"{"data": 1}"#, 422, "invalid_request")
+            .await;
+        assert!(missing.contains("name"), "{missing}");
+        let big = json!({"name": "x", "data": "y".repeat(1_100_000)}).to_string();
+        let limit = api.post_refused(path, &big, 413, "payload_too_large").await;
+        assert!(limit.contains("bytes"), "{limit}");
+    }
+    let events = api.get("/api/v1/events").await;
+    assert_eq!(events.body["events"], json!([]), "nothing was stored");
+}
