@@ -3,11 +3,11 @@
 //! and run details.
 //!
 //! The lists read newest first by keyset, each by an index of migration 3:
-//! every run by `wf_instance_created`, by status
-//! `wf_instance_status_created`, by workflow `wf_instance_workflow_created`
-//! (and status: `wf_instance_list`), by parent `wf_instance_parent`; the
-//! series by `wf_instance_started` and `wf_instance_finished`; events by
-//! their primary key, the runs they woke by `wf_step_settled_by_event`. Each filter adds its condition to the
+//! by status `wf_instance_status_created`, by workflow and status
+//! `wf_instance_list`, by parent `wf_instance_parent`, and lists of several
+//! statuses or none as one branch per status; the series' finished runs by
+//! `wf_instance_finished`; events by their primary key, the runs they woke
+//! by `wf_step_settled_by_event`. Each filter adds its condition to the
 //! statement only when set, so each combination is planned for itself.
 
 use sqlx::{Postgres, QueryBuilder};
@@ -19,6 +19,7 @@ use crate::model::info::RunInfo;
 use crate::model::listing::{
     EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
+use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
     EventRow, MINUTE_MS, SeriesRow, event_infos, event_page, like_pattern, run_detail, run_page,
@@ -31,6 +32,11 @@ use crate::store::{LogLine, ReadStore};
 const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
     idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
     parent_id::text, started_at";
+
+/// The columns [`RUN_COLUMNS`] reads, as they are: the branches of a
+/// merged list select these, and the merge casts them once.
+const BRANCH_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
+    created_at, finished_at, deadline_at, executions, parent_id, started_at";
 
 impl ReadStore for PostgresStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
@@ -205,20 +211,55 @@ async fn run_row(pool: &sqlx::PgPool, run_id: RunId) -> Result<Option<RunRow>, E
 /// The statement of [`ReadStore::list_runs`] for `filter`, after `prefix`
 /// (the plan tests put `EXPLAIN` there): a condition for each filter set,
 /// newest first, one run more than the page.
+///
+/// As on SQLite, several statuses (and no status and no parent: all of
+/// them) are one branch per status, each read newest first by an index
+/// ending in `(created_at, id)` and merged: an `IN` list would read every
+/// run of those statuses and sort them, and an index by creation time alone
+/// (or by workflow alone) would cost every write of a run, since no update
+/// of a run's status can be a HOT update.
 pub(super) fn runs_query(prefix: &str, filter: &RunFilter) -> QueryBuilder<'static, Postgres> {
-    let mut query = QueryBuilder::<Postgres>::new(format!(
-        "{prefix}SELECT {RUN_COLUMNS} FROM wf_instance WHERE TRUE"
-    ));
+    let fetch = i64::try_from(filter.limit + 1).unwrap_or(i64::MAX);
+    let statuses: Vec<Option<RunStatus>> = match filter.statuses.as_slice() {
+        [] if filter.parent.is_some() => vec![None],
+        [] => RunStatus::ALL.iter().copied().map(Some).collect(),
+        statuses => statuses.iter().copied().map(Some).collect(),
+    };
+    let mut query = QueryBuilder::<Postgres>::new(prefix);
+    if let [status] = statuses.as_slice() {
+        push_branch(&mut query, RUN_COLUMNS, filter, *status, fetch);
+        return query;
+    }
+    query.push(format!("SELECT {RUN_COLUMNS} FROM ("));
+    for (index, status) in statuses.iter().enumerate() {
+        if index > 0 {
+            query.push(" UNION ALL ");
+        }
+        query.push("(");
+        push_branch(&mut query, BRANCH_COLUMNS, filter, *status, fetch);
+        query.push(")");
+    }
+    query
+        .push(") AS branches ORDER BY branches.created_at DESC, branches.id DESC LIMIT ")
+        .push_bind(fetch);
+    query
+}
+
+/// One branch of [`runs_query`]: `columns` of the filter's runs in
+/// `status` (or every status), newest first, `fetch` of them.
+fn push_branch(
+    query: &mut QueryBuilder<'static, Postgres>,
+    columns: &str,
+    filter: &RunFilter,
+    status: Option<RunStatus>,
+    fetch: i64,
+) {
+    query.push(format!("SELECT {columns} FROM wf_instance WHERE TRUE"));
+    if let Some(status) = status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
     if let Some(workflow) = &filter.workflow {
         query.push(" AND workflow = ").push_bind(workflow.clone());
-    }
-    if !filter.statuses.is_empty() {
-        query.push(" AND status IN (");
-        let mut statuses = query.separated(", ");
-        for status in &filter.statuses {
-            statuses.push_bind(status.as_str());
-        }
-        query.push(")");
     }
     if let Some(from) = filter.created_from {
         query.push(" AND created_at >= ").push_bind(from);
@@ -260,6 +301,5 @@ pub(super) fn runs_query(prefix: &str, filter: &RunFilter) -> QueryBuilder<'stat
     // sorting by that is not the index's order.
     query
         .push(" ORDER BY wf_instance.created_at DESC, wf_instance.id DESC LIMIT ")
-        .push_bind(i64::try_from(filter.limit + 1).unwrap_or(i64::MAX));
-    query
+        .push_bind(fetch);
 }
