@@ -169,11 +169,11 @@ impl Metrics {
                 family.get_or_create(&label).inc();
             }
             ChangeKind::Step {
-                status,
+                status: StepStatus::Completed | StepStatus::Failed,
                 attempts,
                 duration_ms,
                 ..
-            } if matches!(status, StepStatus::Completed | StepStatus::Failed) => {
+            } => {
                 if let Some(ms) = duration_ms {
                     self.step_seconds
                         .get_or_create(&label)

@@ -280,11 +280,12 @@ impl Inner {
             (WriteOp::Cancel { now, .. }, WriteOut::Transition(_, cancelled)) => {
                 self.ended(cancelled, *now, RunStatus::Cancelled, changes);
             }
-            (WriteOp::Retry { run_id, now, .. }, WriteOut::Transition(outcome, _)) => {
-                if *outcome == TransitionOutcome::Done {
-                    let name = self.workflow_of(run_id);
-                    changes.status(*run_id, &name, *now, RunStatus::Pending);
-                }
+            (
+                WriteOp::Retry { run_id, now, .. },
+                WriteOut::Transition(TransitionOutcome::Done, _),
+            ) => {
+                let name = self.workflow_of(run_id);
+                changes.status(*run_id, &name, *now, RunStatus::Pending);
             }
             (WriteOp::TimeOutOverdue { now, .. }, WriteOut::Ended(ended)) => {
                 self.ended(ended, *now, RunStatus::TimedOut, changes);

@@ -124,7 +124,7 @@ fn outline(events: &[Sse]) -> Vec<(String, String)> {
         .iter()
         .map(|event| {
             let what = match event.event.as_str() {
-                "run" => format!("{}", event.data["status"].as_str().unwrap()),
+                "run" => event.data["status"].as_str().unwrap().to_owned(),
                 "step" => format!(
                     "{} {}",
                     event.data["name"].as_str().unwrap(),
