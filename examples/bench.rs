@@ -141,12 +141,7 @@ fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .map(|i| args.get(i + 1).cloned())
-    };
+    let value = w1::flag;
     let durability = match value("--synchronous") {
         None => Durability::Normal,
         Some(Some(value)) if value == "normal" => Durability::Normal,

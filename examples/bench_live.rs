@@ -138,12 +138,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
+    let value = |name: &str| w1::flag(name).flatten();
     let pairs: usize = value("--pairs").map_or(Ok(3), |text| text.parse())?;
     let url = value("--url");
     let url = url.as_deref();
