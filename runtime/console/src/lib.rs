@@ -29,7 +29,15 @@
 //! - workflows: `GET /api/v1/workflows`, `GET /api/v1/workflows/{name}`,
 //!   `POST /api/v1/workflows/{name}/trigger` with `{input, idempotency_key?,
 //!   delay? | start_at?}`;
-//! - `GET /healthz`, `GET /openapi.json`.
+//! - live updates (server-sent events, keep-alives every
+//!   [`Console::keep_alive`]): `GET /api/v1/runs/{id}/events` (one run's
+//!   `run`, `step` and `log` changes, then `end`; resumable with
+//!   `Last-Event-ID`), `GET /api/v1/runs/events?workflow` (every run's
+//!   `status` changes);
+//! - `GET /healthz`, `GET /metrics` (OpenMetrics text: runs started,
+//!   completed, failed, timed out and cancelled and step histograms counted
+//!   from the engine's change feed; pending, running and suspended runs and
+//!   the oldest due run's age read at each scrape), `GET /openapi.json`.
 //!
 //! Lists and details show a value (an input, an output, an error, an
 //! event's data) whole while it is small, and cut to a preview over
