@@ -24,20 +24,15 @@
 //! with `--url postgres://...` in a fresh schema of that server (dropped
 //! after).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use durable::prelude::*;
 use durable::{Durability, EngineBuilder, RunFilter};
 
-#[workflow(name = "bench-three-steps")]
-async fn three_steps(ctx: Ctx) -> Result<u32, Error> {
-    let a: u32 = ctx.run("a", async || Ok::<_, StepError>(1)).await?;
-    let b: u32 = ctx.run("b", async || Ok::<_, StepError>(2)).await?;
-    let c: u32 = ctx.run("c", async || Ok::<_, StepError>(3)).await?;
-    Ok(a + b + c)
-}
+#[path = "support/w1.rs"]
+mod w1;
+use w1::{ThreeSteps, closed_loop};
 
 #[workflow(name = "bench-many-steps")]
 async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
@@ -139,34 +134,6 @@ fn resident_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Runs `count` three-step runs with at most `in_flight` at once; returns
-/// the elapsed time and every run's trigger-to-result latency.
-async fn closed_loop(
-    engine: &Engine,
-    count: usize,
-    in_flight: usize,
-) -> anyhow::Result<(Duration, Vec<Duration>)> {
-    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for _ in 0..count {
-        let permit = slots.clone().acquire_owned().await?;
-        let engine = engine.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let begun = Instant::now();
-            let run = ThreeSteps::trigger(&engine).await?;
-            anyhow::ensure!(run.result().await? == 6, "wrong result");
-            Ok::<_, anyhow::Error>(begun.elapsed())
-        }));
-    }
-    let mut latencies = Vec::with_capacity(count);
-    for task in tasks {
-        latencies.push(task.await??);
-    }
-    Ok((started.elapsed(), latencies))
-}
-
 fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
@@ -174,12 +141,7 @@ fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .map(|i| args.get(i + 1).cloned())
-    };
+    let value = w1::flag;
     let durability = match value("--synchronous") {
         None => Durability::Normal,
         Some(Some(value)) if value == "normal" => Durability::Normal,

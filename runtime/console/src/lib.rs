@@ -29,7 +29,15 @@
 //! - workflows: `GET /api/v1/workflows`, `GET /api/v1/workflows/{name}`,
 //!   `POST /api/v1/workflows/{name}/trigger` with `{input, idempotency_key?,
 //!   delay? | start_at?}`;
-//! - `GET /healthz`, `GET /openapi.json`.
+//! - live updates (server-sent events, keep-alives every
+//!   [`Console::keep_alive`]): `GET /api/v1/runs/{id}/events` (one run's
+//!   `run`, `step` and `log` changes, then `end`; resumable with
+//!   `Last-Event-ID`), `GET /api/v1/runs/events?workflow` (every run's
+//!   `status` changes);
+//! - `GET /healthz`, `GET /metrics` (OpenMetrics text: runs started,
+//!   completed, failed, timed out and cancelled and step histograms counted
+//!   from the engine's change feed; pending, running and suspended runs and
+//!   the oldest due run's age read at each scrape), `GET /openapi.json`.
 //!
 //! Lists and details show a value (an input, an output, an error, an
 //! event's data) whole while it is small, and cut to a preview over
@@ -59,12 +67,15 @@
 mod error;
 mod extract;
 mod filter;
+mod live;
+mod metrics;
 mod routes;
 mod security;
 mod serve;
 mod views;
 
 pub use error::ErrorCode;
+pub use live::{DEFAULT_KEEP_ALIVE, DEFAULT_POLL};
 
 /// The crate README's code block, compiled as a doctest.
 #[cfg(doctest)]
@@ -111,6 +122,7 @@ pub struct Console {
     preview_bytes: usize,
     max_body_bytes: usize,
     hosts: Vec<String>,
+    live: live::LiveSettings,
 }
 
 impl std::fmt::Debug for Console {
@@ -124,6 +136,7 @@ impl std::fmt::Debug for Console {
             .field("preview_bytes", &self.preview_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("hosts", &self.hosts)
+            .field("live", &self.live)
             .finish()
     }
 }
@@ -139,6 +152,7 @@ impl Console {
             preview_bytes: DEFAULT_PREVIEW_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             hosts: Vec::new(),
+            live: live::LiveSettings::default(),
         }
     }
 
@@ -182,6 +196,21 @@ impl Console {
         self
     }
 
+    /// How often a live stream with nothing to send sends a keep-alive
+    /// comment (default [`DEFAULT_KEEP_ALIVE`]).
+    pub fn keep_alive(mut self, every: std::time::Duration) -> Self {
+        self.live.keep_alive = every;
+        self
+    }
+
+    /// How often one run's live stream reads the run again when the
+    /// engine's change feed told nothing (default [`DEFAULT_POLL`]): what
+    /// other processes commit to a shared database reaches it that way.
+    pub fn poll_interval(mut self, every: std::time::Duration) -> Self {
+        self.live.poll = every.max(std::time::Duration::from_millis(10));
+        self
+    }
+
     /// The token requests must carry: the one set with
     /// [`token`](Console::token), or the random one.
     pub fn access_token(&self) -> &str {
@@ -205,10 +234,14 @@ impl Console {
             bound,
             hosts: self.hosts.clone(),
         });
+        let metrics = Arc::new(metrics::Metrics::new());
+        metrics::follow(&self.engine, &metrics);
         let state = routes::AppState {
             engine: self.engine.clone(),
             preview_bytes: self.preview_bytes,
             read_only: self.read_only,
+            live: self.live,
+            metrics,
         };
         routes::router(state)
             .layer(axum::middleware::from_fn_with_state(

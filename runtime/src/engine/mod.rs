@@ -4,6 +4,7 @@
 //! The top layer: it may import every layer below it (`exec`, `ctx`, ...).
 
 pub(crate) mod builder;
+pub(crate) mod changes;
 pub(crate) mod config;
 pub(crate) mod core;
 pub(crate) mod dispatch;

@@ -43,6 +43,30 @@ impl Engine {
         self.core.env.store.count_runs().await
     }
 
+    /// How long the pending run that has waited longest for a worker has
+    /// been due, among the runs due now (a delayed run counts from its
+    /// start time, not its trigger); `None` when no pending run is due.
+    /// A queue that workers keep up with stays near zero.
+    ///
+    /// ```no_run
+    /// # async fn f(engine: durable::Engine) -> Result<(), durable::Error> {
+    /// if let Some(waited) = engine.oldest_pending_age().await? {
+    ///     println!("the oldest due run has waited {} ms", waited.as_millis());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn oldest_pending_age(&self) -> Result<Option<std::time::Duration>, Error> {
+        let now = self.core.env.clock.now_ms();
+        let oldest = self.core.env.store.oldest_due_pending(now).await?;
+        Ok(oldest.map(|ready_at| {
+            std::time::Duration::from_millis(u64::try_from(now - ready_at).unwrap_or(0))
+        }))
+    }
+
     /// Runs started, completed and failed per minute over `[from, until)`
     /// (ms since the epoch), one entry per minute, at most a day of them;
     /// [`Error::InvalidFilter`] for an empty or longer range.

@@ -7,6 +7,7 @@
 //! `Store`, and every write that belongs to a run is fenced by the run's
 //! `Lease`.
 
+pub(crate) mod changes;
 pub(crate) mod listing;
 pub(crate) mod maintenance;
 pub(crate) mod open;

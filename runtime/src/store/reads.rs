@@ -48,6 +48,11 @@ pub(crate) trait ReadStore: Send + Sync + 'static {
     /// at most 1,440 minutes.
     fn run_series(&self, from: i64, until: i64) -> BoxFuture<'_, Result<Vec<MinuteCounts>, Error>>;
 
+    /// When the pending run that has waited longest for a worker became
+    /// due (its `ready_at`, ms), among the pending runs due at `now`; `None`
+    /// when none is. Delayed runs not yet due do not count.
+    fn oldest_due_pending(&self, now: i64) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+
     /// One run with its steps (in the order reached, each with its start
     /// and end time and attempts) and its children, or `None`.
     fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>>;

@@ -1,5 +1,6 @@
 //! The storage of runs and their steps (the write side a worker uses).
 
+use super::changes::ChangeFeed;
 use super::records::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, StoreSignal, TransitionOutcome,
 };
@@ -134,6 +135,11 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// waited for (ordered before later writes), dropped for a stale lease.
     fn append_log(&self, lease: Lease, line: LogLine);
 
-    /// Stops the writer after the writes queued so far, and closes connections.
+    /// What the store's committed writes change, told in commit order (see
+    /// [`ChangeFeed`]).
+    fn changes(&self) -> &ChangeFeed;
+
+    /// Stops the writer after the writes queued so far, closes the change
+    /// feed, and closes connections.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

@@ -41,7 +41,7 @@ pub(crate) struct GroupCommit<Op, Out> {
     finished: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
-impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
+impl<Op: Send + Sync + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
     /// Starts the writer as a task of the current runtime; it ends on
     /// `close` or when the handle is dropped.
     ///
@@ -50,11 +50,18 @@ impl<Op: Send + 'static, Out: Send + 'static> GroupCommit<Op, Out> {
     /// within one worker thread, which costs less per write than waking a
     /// thread of the writer's own (the bench's W2 on PostgreSQL: 0.24–0.26
     /// ms per sequential step, against 0.29–0.32 ms with a writer thread).
-    pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(applier: A, max_batch: usize) -> Self {
+    ///
+    /// `observe` sees each committed batch's writes and results before
+    /// their callers hear of them (the store's change feed).
+    pub(crate) fn spawn<A: BatchApply<Op = Op, Out = Out>>(
+        applier: A,
+        max_batch: usize,
+        observe: impl FnMut(&[Op], &[Result<Out, Error>]) + Send + 'static,
+    ) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (done, finished) = oneshot::channel();
         tokio::spawn(async move {
-            write_loop(applier, receiver, max_batch.max(1)).await;
+            write_loop(applier, receiver, max_batch.max(1), observe).await;
             let _ = done.send(());
         });
         GroupCommit {
@@ -100,31 +107,29 @@ async fn write_loop<A: BatchApply>(
     mut applier: A,
     mut receiver: mpsc::UnboundedReceiver<(A::Op, Reply<A::Out>)>,
     max_batch: usize,
+    mut observe: impl FnMut(&[A::Op], &[Result<A::Out, Error>]),
 ) {
     let mut queued = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut queued, max_batch).await > 0 {
         let (ops, replies): (Vec<_>, Vec<_>) = queued.drain(..).unzip();
-        match applier.apply(&ops).await {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    send(reply, result);
-                }
-            }
-            Err(error) if ops.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    send(reply, Err(error));
-                }
-            }
+        let results = match applier.apply(&ops).await {
+            Ok(results) => results,
+            Err(error) if ops.len() == 1 => vec![Err(error)],
             Err(_) => {
                 // One bad write must not fail the others: apply each alone.
-                for (op, reply) in ops.into_iter().zip(replies) {
-                    let result = match applier.apply(std::slice::from_ref(&op)).await {
+                let mut results = Vec::with_capacity(ops.len());
+                for op in &ops {
+                    results.push(match applier.apply(std::slice::from_ref(op)).await {
                         Ok(mut results) => results.pop().unwrap_or(Err(Error::Shutdown)),
                         Err(error) => Err(error),
-                    };
-                    send(reply, result);
+                    });
                 }
+                results
             }
+        };
+        observe(&ops, &results);
+        for (reply, result) in replies.into_iter().zip(results) {
+            send(reply, result);
         }
     }
 }

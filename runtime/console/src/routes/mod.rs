@@ -1,7 +1,8 @@
 //! The API's routes, as one table ([`routes`]) that builds the router and
 //! that the OpenAPI test compares with `openapi.json`; the handlers are
 //! split by concern: runs (reads), actions (on one run, events, bulk),
-//! stats, workflows and the service's own routes (health, the document).
+//! stats, workflows and the service's own routes (health, the document);
+//! the live streams are in `crate::live`, `/metrics` in `crate::metrics`.
 
 mod actions;
 mod bulk;
@@ -23,6 +24,10 @@ pub(crate) struct AppState {
     pub(crate) engine: durable::Engine,
     pub(crate) preview_bytes: usize,
     pub(crate) read_only: bool,
+    /// The timings of the live streams.
+    pub(crate) live: crate::live::LiveSettings,
+    /// The figures `/metrics` shows.
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// The methods the API serves.
@@ -76,6 +81,7 @@ pub(crate) fn routes() -> Vec<Route> {
     use Verb::{Get, Post};
     vec![
         route(Get, "/healthz", meta::healthz),
+        route(Get, "/metrics", crate::metrics::metrics),
         route(Get, "/openapi.json", meta::openapi),
         route(Get, "/api/v1/runs", runs::list),
         route(Get, "/api/v1/runs/{id}", runs::detail),
@@ -92,6 +98,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Get, "/api/v1/runs/{id}/steps/{seq}/error", runs::step_error),
         route(Get, "/api/v1/runs/{id}/logs", runs::logs),
         route(Get, "/api/v1/runs/{id}/children", runs::children),
+        route(Get, "/api/v1/runs/{id}/events", crate::live::run_events),
+        route(Get, "/api/v1/runs/events", crate::live::all_events),
         route(Post, "/api/v1/runs/{id}/cancel", actions::cancel),
         route(Post, "/api/v1/runs/{id}/retry", actions::retry),
         route(Post, "/api/v1/runs/{id}/signal", actions::signal),

@@ -32,7 +32,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -44,6 +44,7 @@ use self::options::{
     MAX_BATCH, OwnConnection, claimer_options, connect, host_of, no_answer, split_connect_timeout,
 };
 use self::writer::PgWriter;
+use super::changes::ChangeFeed;
 use super::ops::{WriteOp, WriteOut};
 use super::writer::GroupCommit;
 use crate::model::error::Error;
@@ -63,6 +64,8 @@ pub(crate) struct PostgresStore {
     claimer: tokio::sync::Mutex<OwnConnection>,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
     lease: Duration,
+    /// What each committed batch changed, for the engine's change feed.
+    changes: Arc<ChangeFeed>,
 }
 
 impl PostgresStore {
@@ -145,8 +148,13 @@ impl PostgresStore {
                 reason: error.to_string(),
             })?;
         migrate(&pool).await?;
+        let changes = Arc::new(ChangeFeed::default());
+        let feed = changes.clone();
         Ok(PostgresStore {
-            writer: GroupCommit::spawn(writer, MAX_BATCH),
+            writer: GroupCommit::spawn(writer, MAX_BATCH, move |ops, results| {
+                feed.observe(ops, results)
+            }),
+            changes,
             pool,
             claimer,
             listener: Mutex::new(None),
@@ -161,7 +169,9 @@ impl PostgresStore {
             WriteOp::Claim(request) => {
                 let mut claimer = self.claimer.lock().await;
                 let claimed = claim(claimer.get().await?, &request).await;
-                Ok(WriteOut::Claimed(claimer.keep_if_ok(claimed)?))
+                let claimed = claimer.keep_if_ok(claimed)?;
+                self.changes.claimed(&claimed, request.now);
+                Ok(WriteOut::Claimed(claimed))
             }
             op => self.writer.submit(op).await,
         }

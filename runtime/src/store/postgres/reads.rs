@@ -29,6 +29,13 @@ use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_i
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
+/// The `ready_at` of the pending run due longest (see
+/// [`ReadStore::oldest_due_pending`]): one step along the `wf_instance_ready`
+/// index.
+const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
+     WHERE status IN ('pending', 'suspended') AND status = 'pending' AND ready_at <= $1 \
+     ORDER BY ready_at LIMIT 1";
+
 const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
     idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
     parent_id::text, started_at";
@@ -115,6 +122,16 @@ impl ReadStore for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
             rows.into_iter().map(status_count).collect()
+        })
+    }
+
+    fn oldest_due_pending(&self, now: i64) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let oldest: Option<i64> = sqlx::query_scalar(OLDEST_DUE_PENDING_SQL)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(oldest)
         })
     }
 

@@ -16,6 +16,7 @@ use super::steps::{holds_lease, load_journal, upsert_step};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
+use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
@@ -235,9 +236,14 @@ impl RunStore for PostgresStore {
         Box::pin(async move { load_journal(&self.pool, run_id).await })
     }
 
+    fn changes(&self) -> &ChangeFeed {
+        &self.changes
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.writer.close().await;
+            self.changes.close();
             self.claimer.lock().await.close().await;
             if let Some(listener) = lock(&self.listener).take() {
                 listener.abort();

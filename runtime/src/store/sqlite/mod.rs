@@ -51,6 +51,7 @@ use self::migrate::migrate;
 use self::options::{READERS, configure, open_connection};
 use self::steps::journal_rows;
 use self::writer::{MAX_BATCH, SqliteWriter};
+use super::changes::ChangeFeed;
 use super::ops::{WriteOp, WriteOut};
 use super::rows::{step_record, unexpected};
 use super::writer::GroupCommit;
@@ -74,6 +75,8 @@ pub(crate) struct SqliteStore {
     /// The lock on the database file, held until `close` (the OS releases
     /// it when the process ends, however it ends).
     file_lock: Mutex<Option<FileLock>>,
+    /// What each committed batch changed, for the engine's change feed.
+    changes: Arc<ChangeFeed>,
 }
 
 /// Connections for reads.
@@ -168,9 +171,14 @@ impl SqliteStore {
             connection,
             blocking: durability == Durability::Full,
         };
+        let changes = Arc::new(ChangeFeed::default());
+        let feed = changes.clone();
         Ok(SqliteStore {
             readers,
-            writer: GroupCommit::spawn(writer, MAX_BATCH),
+            writer: GroupCommit::spawn(writer, MAX_BATCH, move |ops, results| {
+                feed.observe(ops, results)
+            }),
+            changes,
             checkpointer: Mutex::new(checkpointer),
             file_lock: Mutex::new(lock_file),
         })
@@ -206,9 +214,14 @@ impl RunStore for SqliteStore {
         Box::pin(std::future::ready(result))
     }
 
+    fn changes(&self) -> &ChangeFeed {
+        &self.changes
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.writer.close().await;
+            self.changes.close();
             drop(lock(&self.checkpointer).take());
             if let Readers::File { idle, .. } = &self.readers {
                 lock(idle).clear();

@@ -27,6 +27,13 @@ const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, idempoten
     created_at, finished_at, deadline_at, executions, parent_id, started_at";
 
 /// The newest-first order of the run lists, which their indexes end in.
+/// The `ready_at` of the pending run due longest (see
+/// [`ReadStore::oldest_due_pending`]): one step along the `wf_instance_ready`
+/// index, whose condition the query repeats so that SQLite uses it.
+const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
+     WHERE status IN ('pending', 'suspended') AND status = 'pending' AND ready_at <= ?1 \
+     ORDER BY ready_at LIMIT 1";
+
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 
 /// The query of one page of [`RunFilter`]'s runs, `limit + 1` long, and its
@@ -256,6 +263,16 @@ impl ReadStore for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
         });
         let result = rows.and_then(|rows| rows.into_iter().map(status_count).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn oldest_due_pending(&self, now: i64) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+        let result = self.readers.read(|connection| {
+            connection
+                .prepare_cached(OLDEST_DUE_PENDING_SQL)?
+                .query_row(params![now], |row| row.get(0))
+                .optional()
+        });
         Box::pin(std::future::ready(result))
     }
 

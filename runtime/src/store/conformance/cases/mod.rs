@@ -48,6 +48,7 @@ macro_rules! every_case {
             page_sizes_outside_1_to_200_are_refused,
             runs_are_counted_by_workflow_and_status,
             the_series_counts_each_minute,
+            the_oldest_due_pending_run_is_found,
             run_detail_has_steps_and_children,
             events_are_listed_with_the_runs_they_woke,
         );

@@ -34,6 +34,39 @@ pub(crate) async fn runs_are_counted_by_workflow_and_status(store: &dyn Store) {
     );
 }
 
+/// The oldest due pending run is the one due longest: delayed runs not yet
+/// due, suspended and running runs do not count.
+pub(crate) async fn the_oldest_due_pending_run_is_found(store: &dyn Store) {
+    assert_eq!(store.oldest_due_pending(NOW).await.unwrap(), None);
+    let fixture = fixture(store).await;
+    // The fixture's one pending run was due at NOW; a later one and a
+    // delayed one do not change that.
+    create(store, run_at("orders", "{}", NOW + 2_000)).await;
+    let mut delayed = run_at("orders", "{}", NOW - 60_000);
+    delayed.ready_at = NOW + 60_000;
+    create(store, delayed).await;
+    assert_eq!(
+        store.oldest_due_pending(NOW + 10_000).await.unwrap(),
+        Some(NOW)
+    );
+    // Before anything was due, nothing is.
+    assert_eq!(store.oldest_due_pending(NOW - 1).await.unwrap(), None);
+    // Once the oldest is cancelled, the next one is the oldest.
+    store
+        .cancel_run(fixture.pending, NOW + 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.oldest_due_pending(NOW + 10_000).await.unwrap(),
+        Some(NOW + 2_000)
+    );
+    // The delayed run counts once it is due.
+    assert_eq!(
+        store.oldest_due_pending(NOW + 120_000).await.unwrap(),
+        Some(NOW + 2_000)
+    );
+}
+
 fn claim_flow(now: i64) -> ClaimRequest {
     ClaimRequest {
         owner: "reads".into(),
