@@ -8,17 +8,22 @@
 
 use std::path::Path;
 
-use durable::Engine;
+use std::time::Duration;
+
+use durable::{Engine, Retention};
 
 use super::args::Target;
 use super::client::CliError;
 
+/// A retention period that never passes: a hundred years.
+const KEEP: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// The engine on `--database-url` (and `--schema`).
 ///
-/// It registers no workflow, so it claims no run; it still runs the
-/// maintenance every engine runs (once a minute: overdue timeouts and the
-/// default retention), which matters only for a long-lived `durable
-/// console`. On a SQLite file, it takes the file's lock like any engine:
+/// It registers no workflow, so it claims no run. It still runs the
+/// maintenance every engine runs once a minute (a long-lived `durable
+/// console` does): it ends overdue runs as `timed_out`, as any worker's
+/// would, and deletes nothing, its retention being a hundred years. On a SQLite file, it takes the file's lock like any engine:
 /// while a worker holds the file this fails with
 /// [`durable::Error::DatabaseInUse`] (and [`hint`] says to use `--api`).
 pub(crate) async fn open_engine(target: &Target) -> Result<Engine, CliError> {
@@ -37,7 +42,15 @@ pub(crate) async fn open_engine(target: &Target) -> Result<Engine, CliError> {
             path.display()
         )));
     }
-    let mut builder = Engine::builder().database_url(url);
+    // The workers' retention decides what is deleted: this engine, whose
+    // maintenance would apply the default retention to every workflow,
+    // keeps everything.
+    let keep = Retention::default()
+        .completed(KEEP)
+        .failed(KEEP)
+        .cancelled(KEEP)
+        .events(KEEP);
+    let mut builder = Engine::builder().database_url(url).retention(keep);
     if let Some(schema) = &target.schema {
         builder = builder.postgres_schema(schema);
     }
@@ -67,6 +80,33 @@ pub(crate) fn hint(error: &durable::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use durable::Clock;
+
+    #[tokio::test]
+    async fn the_cli_engine_deletes_nothing_the_workers_keep() {
+        let db = durable_tests::TestDb::sqlite("cli-retention");
+        let month_ago = durable::SystemClock.now_ms() - 30 * 86_400_000;
+        let (old, _clock) = db.start_on_manual_clock(month_ago, |builder| builder).await;
+        old.send_event("old", serde_json::json!(1)).await.unwrap();
+        old.shutdown().await;
+        drop(old);
+        let durable_tests::TestDb::Sqlite { path, .. } = &db else {
+            panic!("a SQLite test database");
+        };
+        let target = Target {
+            database_url: Some(format!("sqlite://{}", path.display())),
+            schema: None,
+            api: None,
+            token: None,
+        };
+        let cli = open_engine(&target).await.unwrap();
+        assert_eq!(cli.run_maintenance().await.unwrap().events_deleted, 0);
+        cli.shutdown().await;
+        drop(cli);
+        // An engine with the default retention deletes the month-old event.
+        let worker = db.builder().start().await.unwrap();
+        assert_eq!(worker.run_maintenance().await.unwrap().events_deleted, 1);
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

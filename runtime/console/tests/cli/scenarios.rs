@@ -83,6 +83,20 @@ async fn list_and_show(engine: &Engine, cli: &Cli) {
     assert_eq!(detail["run"]["id"], id.as_str());
     assert_eq!(detail["steps"][0]["name"], "charge");
 
+    let workflows = cli.run(&["workflows", "list"]).await;
+    assert!(
+        workflows.code(0).stdout.contains("cli.order"),
+        "{workflows:?}"
+    );
+    let workflow = cli.run(&["workflows", "show", "cli.order", "--json"]).await;
+    assert_eq!(workflow.code(0).json()["name"], "cli.order");
+    let workflow = cli.run(&["workflows", "show", "cli.order"]).await;
+    assert!(
+        workflow.code(0).stdout.starts_with("workflow  cli.order\n"),
+        "{workflow:?}"
+    );
+    cli.run(&["workflows", "show", "cli.nope"]).await.code(3);
+
     let unknown = cli.run(&["runs", "show", UNKNOWN_RUN]).await;
     unknown.code(3);
     assert!(unknown.stderr.contains("not found"), "{unknown:?}");
@@ -181,6 +195,27 @@ async fn bulk(engine: &Engine, cli: &Cli) {
     }
     let none = cli.run(&[&["runs", "cancel"][..], &filter].concat()).await;
     assert_eq!(none.code(0).stdout, "matched 0, succeeded 0, failed 0\n");
+    // Pages: the table says how to get the next one; the cursor gives it.
+    let first = cli.run(&["runs", "list", "--limit", "1"]).await;
+    let cursor = first
+        .code(0)
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("more runs: add --after "))
+        .unwrap_or_else(|| panic!("no cursor: {first:?}"))
+        .to_owned();
+    let newest = cli
+        .run(&["runs", "list", "--limit", "1", "--json"])
+        .await
+        .code(0)
+        .json();
+    let next = cli
+        .run(&["runs", "list", "--limit", "1", "--after", &cursor, "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_ne!(newest[0]["id"], next[0]["id"], "{newest} {next}");
+    assert!(next[0]["created_at"].as_i64() <= newest[0]["created_at"].as_i64());
     let empty = cli.run(&["runs", "retry"]).await;
     empty.code(2);
     assert!(
