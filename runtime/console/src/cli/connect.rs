@@ -23,9 +23,10 @@ const KEEP: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// It registers no workflow, so it claims no run. It still runs the
 /// maintenance every engine runs once a minute (a long-lived `durable
 /// console` does): it ends overdue runs as `timed_out`, as any worker's
-/// would, and deletes nothing, its retention being a hundred years. On a SQLite file, it takes the file's lock like any engine:
-/// while a worker holds the file this fails with
-/// [`durable::Error::DatabaseInUse`] (and [`hint`] says to use `--api`).
+/// would, and deletes nothing, its retention being a hundred years. On a
+/// SQLite file, it takes the file's lock like any engine: while a worker
+/// holds the file this fails with [`durable::Error::DatabaseInUse`] (and
+/// [`hint`] says to use `--api`).
 pub(crate) async fn open_engine(target: &Target) -> Result<Engine, CliError> {
     let Some(url) = &target.database_url else {
         return Err(CliError::Usage(
