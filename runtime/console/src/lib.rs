@@ -64,6 +64,8 @@
 //!   the `Origin` its `Host` names; both refusals are 403.
 //! - [`Console::read_only`] refuses every action with 403 `read_only`.
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 mod extract;
 mod filter;

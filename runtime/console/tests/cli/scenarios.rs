@@ -1,0 +1,441 @@
+//! The CLI's commands against a worker engine's runs, whichever way the
+//! CLI reaches the API: `operate` (list, show, cancel, retry, bulk, events,
+//! signal, watch, and their refusals) and `trigger_and_wait` (trigger, with
+//! `--wait`, and its refusals), which needs an API that can trigger the
+//! fixture workflows.
+
+use std::time::Duration;
+
+use durable::{Engine, RunId, RunStatus};
+use serde_json::{Value, json};
+
+use super::{Cli, OrderInput, Wait, finish, rows, wait_for};
+
+/// A run id no run has.
+const UNKNOWN_RUN: &str = "0190e0a4-4c6e-7a3e-9d0b-5b1f3c2a1d00";
+
+/// Every command but `trigger`, on runs that `engine` (a worker) runs.
+pub(crate) async fn operate(engine: &Engine, cli: &Cli) {
+    list_and_show(engine, cli).await;
+    cancel_and_retry(engine, cli).await;
+    bulk(engine, cli).await;
+    events_and_signals(engine, cli).await;
+    watch(engine, cli).await;
+}
+
+async fn list_and_show(engine: &Engine, cli: &Cli) {
+    let run = engine
+        .trigger::<super::Order>(OrderInput {
+            order_id: "o-1".into(),
+        })
+        .await
+        .unwrap();
+    wait_for(engine, run.id(), RunStatus::Completed).await;
+    let id = run.id().to_string();
+
+    let table = cli.run(&["runs", "list"]).await;
+    table.code(0);
+    let line = table
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {table:?}"));
+    assert!(
+        line.contains("cli.order") && line.contains("completed"),
+        "{line}"
+    );
+    assert!(table.stdout.starts_with("ID "), "{table:?}");
+
+    let listed = cli.run(&["runs", "list", "--json"]).await;
+    let runs = listed.code(0).json();
+    let runs = runs.as_array().expect("--json prints an array of runs");
+    let mine = runs
+        .iter()
+        .find(|run| run["id"] == id.as_str())
+        .expect("the run");
+    assert_eq!(mine["status"], "completed");
+
+    let filtered = cli
+        .run(&[
+            "runs",
+            "list",
+            "--workflow",
+            "cli.order",
+            "--status",
+            "failed,cancelled",
+            "--json",
+        ])
+        .await;
+    assert_eq!(filtered.code(0).json(), json!([]), "{filtered:?}");
+    let limited = cli.run(&["runs", "list", "--limit", "1", "--json"]).await;
+    assert_eq!(limited.code(0).json().as_array().unwrap().len(), 1);
+
+    let shown = cli.run(&["runs", "show", &id]).await;
+    shown.code(0);
+    assert!(shown.stdout.contains("status      completed"), "{shown:?}");
+    assert!(shown.stdout.contains("receipt-o-1"), "{shown:?}");
+    assert!(shown.stdout.contains("charge"), "{shown:?}");
+    let detail = cli
+        .run(&["runs", "show", &id, "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(detail["run"]["id"], id.as_str());
+    assert_eq!(detail["steps"][0]["name"], "charge");
+
+    let workflows = cli.run(&["workflows", "list"]).await;
+    assert!(
+        workflows.code(0).stdout.contains("cli.order"),
+        "{workflows:?}"
+    );
+    let workflow = cli.run(&["workflows", "show", "cli.order", "--json"]).await;
+    assert_eq!(workflow.code(0).json()["name"], "cli.order");
+    let workflow = cli.run(&["workflows", "show", "cli.order"]).await;
+    assert!(
+        workflow.code(0).stdout.starts_with("workflow  cli.order\n"),
+        "{workflow:?}"
+    );
+    cli.run(&["workflows", "show", "cli.nope"]).await.code(3);
+
+    let unknown = cli.run(&["runs", "show", UNKNOWN_RUN]).await;
+    unknown.code(3);
+    assert!(unknown.stderr.contains("not found"), "{unknown:?}");
+    assert!(unknown.stdout.is_empty(), "{unknown:?}");
+    cli.run(&["runs", "show", "not-a-run-id"]).await.code(2);
+    let bad_status = cli.run(&["runs", "list", "--status", "bogus"]).await;
+    bad_status.code(2);
+    assert!(
+        bad_status.stderr.contains("not a run status"),
+        "{bad_status:?}"
+    );
+    cli.run(&["runs", "frobnicate"]).await.code(2);
+}
+
+async fn cancel_and_retry(engine: &Engine, cli: &Cli) {
+    let waiting = engine.trigger::<Wait>("c".into()).await.unwrap().id();
+    wait_for(engine, waiting, RunStatus::Suspended).await;
+    let id = waiting.to_string();
+    let cancelled = cli.run(&["runs", "cancel", &id]).await;
+    cancelled.code(0);
+    assert!(cancelled.stdout.contains("now cancelled"), "{cancelled:?}");
+    assert_eq!(
+        engine.run(waiting).status().await.unwrap(),
+        RunStatus::Cancelled
+    );
+    let again = cli.run(&["runs", "cancel", &id]).await;
+    again.code(4);
+    assert!(again.stderr.contains("invalid_transition"), "{again:?}");
+    cli.run(&["runs", "cancel", UNKNOWN_RUN]).await.code(3);
+    cli.run(&["runs", "cancel", &id, "--workflow", "cli.wait"])
+        .await
+        .code(2);
+
+    let failing = engine
+        .trigger::<super::Fail>("declined".into())
+        .await
+        .unwrap()
+        .id();
+    wait_for(engine, failing, RunStatus::Failed).await;
+    let retried = cli
+        .run(&["runs", "retry", &failing.to_string(), "--json"])
+        .await;
+    let answer = retried.code(0).json();
+    assert_ne!(answer["run"]["status"], "failed", "{answer}");
+    // The worker runs it again, and it fails again.
+    let started = std::time::Instant::now();
+    loop {
+        let info = engine.run(failing).info().await.unwrap();
+        if info.executions == 2 && info.status == RunStatus::Failed {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{info:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cli.run(&["runs", "retry", &id]).await.code(4);
+}
+
+async fn bulk(engine: &Engine, cli: &Cli) {
+    let mut ids = Vec::new();
+    for label in ["b1", "b2"] {
+        ids.push(engine.trigger::<Wait>(label.into()).await.unwrap().id());
+    }
+    for id in &ids {
+        wait_for(engine, *id, RunStatus::Suspended).await;
+    }
+    let filter = ["--workflow", "cli.wait", "--status", "suspended"];
+    let dry = cli
+        .run(&[&["runs", "cancel"][..], &filter, &["--dry-run"]].concat())
+        .await;
+    dry.code(0);
+    assert_eq!(
+        dry.stdout, "dry run: matched 2; nothing changed\n",
+        "{dry:?}"
+    );
+    for id in &ids {
+        assert_eq!(
+            engine.run(*id).status().await.unwrap(),
+            RunStatus::Suspended
+        );
+    }
+    let done = cli
+        .run(&[&["runs", "cancel"][..], &filter, &["--json"]].concat())
+        .await
+        .code(0)
+        .json();
+    assert_eq!(
+        (done["matched"].clone(), done["succeeded"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(done["failed"], 0);
+    for id in &ids {
+        assert_eq!(
+            engine.run(*id).status().await.unwrap(),
+            RunStatus::Cancelled
+        );
+    }
+    let none = cli.run(&[&["runs", "cancel"][..], &filter].concat()).await;
+    assert_eq!(none.code(0).stdout, "matched 0, succeeded 0, failed 0\n");
+    // Pages: the table says how to get the next one; the cursor gives it.
+    let first = cli.run(&["runs", "list", "--limit", "1"]).await;
+    let cursor = first
+        .code(0)
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("more runs: add --after "))
+        .unwrap_or_else(|| panic!("no cursor: {first:?}"))
+        .to_owned();
+    let newest = cli
+        .run(&["runs", "list", "--limit", "1", "--json"])
+        .await
+        .code(0)
+        .json();
+    let next = cli
+        .run(&["runs", "list", "--limit", "1", "--after", &cursor, "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_ne!(newest[0]["id"], next[0]["id"], "{newest} {next}");
+    assert!(next[0]["created_at"].as_i64() <= newest[0]["created_at"].as_i64());
+    let empty = cli.run(&["runs", "retry"]).await;
+    empty.code(2);
+    assert!(
+        empty.stderr.contains("needs a run id, or filter options"),
+        "{empty:?}"
+    );
+    let retry_dry = cli
+        .run(&[
+            "runs",
+            "retry",
+            "--workflow",
+            "cli.fail",
+            "--status",
+            "failed",
+            "--dry-run",
+        ])
+        .await;
+    assert!(
+        retry_dry.code(0).stdout.contains("matched 1"),
+        "{retry_dry:?}"
+    );
+}
+
+async fn events_and_signals(engine: &Engine, cli: &Cli) {
+    let paying = engine.trigger::<super::Event>(7).await.unwrap();
+    wait_for(engine, paying.id(), RunStatus::Suspended).await;
+    let before = rows(engine).await;
+    let bad = cli
+        .run(&["events", "send", "cli.paid", "--data", "{order: 7}"])
+        .await;
+    bad.code(2);
+    assert!(bad.stderr.contains("--data: not JSON"), "{bad:?}");
+    assert_eq!(rows(engine).await, before, "a refused event was written");
+    let sent = cli
+        .run(&[
+            "events",
+            "send",
+            "cli.paid",
+            "--data",
+            r#"{"order": 7, "cents": 250}"#,
+        ])
+        .await;
+    sent.code(0);
+    assert!(sent.stdout.contains("woke 1 run(s)"), "{sent:?}");
+    assert!(sent.stdout.contains(&paying.id().to_string()), "{sent:?}");
+    wait_for(engine, paying.id(), RunStatus::Completed).await;
+    assert_eq!(paying.result().await.unwrap(), 250);
+    let listed = cli
+        .run(&["events", "list", "--name", "cli.paid", "--json"])
+        .await;
+    assert_eq!(listed.code(0).json()[0]["data"]["value"]["cents"], 250);
+
+    let approving = engine.trigger::<Wait>("s".into()).await.unwrap();
+    wait_for(engine, approving.id(), RunStatus::Suspended).await;
+    let id = approving.id().to_string();
+    let signalled = cli
+        .run(&["signal", &id, "approve", "--data", "true", "--json"])
+        .await;
+    assert_eq!(signalled.code(0).json()["woken"], json!([id]));
+    assert_eq!(approving.result().await.unwrap(), "s: Some(true)");
+    cli.run(&["signal", UNKNOWN_RUN, "approve"]).await.code(3);
+    cli.run(&["signal", &id, "approve"]).await.code(4);
+}
+
+async fn watch(engine: &Engine, cli: &Cli) {
+    let waiting = engine.trigger::<Wait>("w".into()).await.unwrap();
+    wait_for(engine, waiting.id(), RunStatus::Suspended).await;
+    let id = waiting.id().to_string();
+    let args = ["runs", "watch", &id, "--interval", "20ms"];
+    let child = cli.command(&args).spawn().unwrap();
+    // The watcher sees the run suspended first, then the signal's effect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    engine
+        .run(waiting.id())
+        .signal("approve", true)
+        .await
+        .unwrap();
+    let out = finish(child, &args).await;
+    out.code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let suspended = lines
+        .iter()
+        .position(|line| line.ends_with(&format!("run {id} suspended")));
+    let completed = lines
+        .iter()
+        .position(|line| line.ends_with(&format!("run {id} completed")));
+    assert!(suspended.is_some() && completed > suspended, "{out:?}");
+    assert!(
+        out.stdout.contains("approval (listen) completed"),
+        "{out:?}"
+    );
+    assert!(out.stdout.ends_with("output: w: Some(true)\n"), "{out:?}");
+
+    // A run that ended otherwise: exit 1, at once.
+    let cancelled = engine.trigger::<Wait>("x".into()).await.unwrap().id();
+    engine.run(cancelled).cancel().await.unwrap();
+    let out = cli.run(&["runs", "watch", &cancelled.to_string()]).await;
+    out.code(1);
+    let json = cli.run(&["runs", "watch", &id, "--json"]).await;
+    let line: Value = serde_json::from_str(json.code(0).stdout.trim()).expect("one JSON line");
+    assert_eq!(line["run"]["status"], "completed");
+    cli.run(&["runs", "watch", UNKNOWN_RUN]).await.code(3);
+}
+
+/// `trigger`, with and without `--wait`, on an API whose engine registers
+/// the fixture workflows; `engine` reads the same database.
+pub(crate) async fn trigger_and_wait(engine: &Engine, cli: &Cli) {
+    let waited = cli
+        .run(&[
+            "trigger",
+            "cli.order",
+            "--input",
+            r#"{"order_id": "o-9"}"#,
+            "--wait",
+        ])
+        .await;
+    waited.code(0);
+    assert_eq!(waited.json(), json!("receipt-o-9"), "{waited:?}");
+    assert!(
+        waited.stderr.contains("waiting for it to end"),
+        "{waited:?}"
+    );
+
+    let failed = cli
+        .run(&[
+            "trigger",
+            "cli.fail",
+            "--input",
+            r#""out of stock""#,
+            "--wait",
+        ])
+        .await;
+    failed.code(1);
+    assert!(
+        failed.stderr.contains("ended failed") && failed.stderr.contains("out of stock"),
+        "{failed:?}"
+    );
+
+    let scratch = durable_tests::Scratch::new("cli-input");
+    let file = scratch.join("order.json");
+    std::fs::write(&file, r#"{"order_id": "o-10"}"#).unwrap();
+    let input = format!("@{}", file.display());
+    let keyed = [
+        "trigger",
+        "cli.order",
+        "--input",
+        &input,
+        "--idempotency-key",
+        "k-10",
+        "--json",
+    ];
+    let first = cli.run(&keyed).await.code(0).json();
+    let again = cli.run(&keyed).await.code(0).json();
+    assert_eq!(
+        first["run"]["id"], again["run"]["id"],
+        "the key gives the first run"
+    );
+    let id: RunId = first["run"]["id"].as_str().unwrap().parse().unwrap();
+    wait_for(engine, id, RunStatus::Completed).await;
+    let result = cli
+        .run(&[
+            "trigger",
+            "cli.order",
+            "--input",
+            r#"{"order_id": "o-11"}"#,
+            "--wait",
+            "--json",
+        ])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(result["output"], "receipt-o-11");
+    assert_eq!(result["run"]["status"], "completed");
+    let delayed = cli
+        .run(&[
+            "trigger",
+            "cli.order",
+            "--input",
+            r#"{"order_id": "o-12"}"#,
+            "--delay",
+            "1h",
+            "--json",
+        ])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(delayed["run"]["status"], "pending");
+
+    // Refusals write nothing.
+    let before = rows(engine).await;
+    let invalid = cli
+        .run(&["trigger", "cli.order", "--input", r#"{"order_id": 5}"#])
+        .await;
+    invalid.code(4);
+    assert!(
+        invalid.stderr.contains("order_id") && invalid.stderr.contains("invalid_input"),
+        "{invalid:?}"
+    );
+    cli.run(&["trigger", "cli.order", "--input", "{"])
+        .await
+        .code(2);
+    cli.run(&["trigger", "cli.order", "--input", "@/no/such/file.json"])
+        .await
+        .code(2);
+    let unknown = cli.run(&["trigger", "cli.nope", "--wait"]).await;
+    unknown.code(3);
+    assert!(unknown.stderr.contains("unknown_workflow"), "{unknown:?}");
+    let reused = cli
+        .run(&[
+            "trigger",
+            "cli.order",
+            "--input",
+            r#"{"order_id": "other"}"#,
+            "--idempotency-key",
+            "k-10",
+        ])
+        .await;
+    reused.code(4);
+    cli.run(&["trigger", "cli.order", "--input", "{}", "--delay", "soon"])
+        .await
+        .code(2);
+    assert_eq!(rows(engine).await, before, "a refused trigger wrote a run");
+}
