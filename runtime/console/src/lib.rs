@@ -29,7 +29,9 @@
 //! - workflows: `GET /api/v1/workflows`, `GET /api/v1/workflows/{name}`,
 //!   `POST /api/v1/workflows/{name}/trigger` with `{input, idempotency_key?,
 //!   delay? | start_at?}`;
-//! - `GET /healthz`, `GET /openapi.json`.
+//! - `GET /healthz`, `GET /openapi.json`;
+//! - the web console: `GET /` (open the printed URL in a browser) and its
+//!   files under `/ui/`, compiled into the binary.
 //!
 //! Lists and details show a value (an input, an output, an error, an
 //! event's data) whole while it is small, and cut to a preview over
@@ -62,6 +64,7 @@ mod filter;
 mod routes;
 mod security;
 mod serve;
+mod ui;
 mod views;
 
 pub use error::ErrorCode;
@@ -211,6 +214,7 @@ impl Console {
             read_only: self.read_only,
         };
         routes::router(state)
+            .merge(ui::router())
             .layer(axum::middleware::from_fn_with_state(
                 access,
                 security::check,
