@@ -132,6 +132,67 @@ mod tests {
         );
     }
 
+    async fn get(router: &Router, path: &str, token: Option<&str>, host: &str) -> Response {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::get(path).header(header::HOST, host);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request.body(axum::body::Body::empty()).expect("a request");
+        router.clone().oneshot(request).await.expect("an answer")
+    }
+
+    #[tokio::test]
+    async fn the_pages_are_served_behind_the_token_and_the_host_check() {
+        let engine = durable::Engine::builder()
+            .sqlite_memory()
+            .start()
+            .await
+            .expect("an engine");
+        let router = crate::Console::new(&engine).token("t0ken").router();
+        let index = get(&router, "/", Some("t0ken"), "localhost:7777").await;
+        assert_eq!(index.status(), 200);
+        assert_eq!(
+            index.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert!(
+            index.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .expect("text")
+                .contains("script-src 'self'")
+        );
+        let body = axum::body::to_bytes(index.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        assert!(
+            std::str::from_utf8(&body)
+                .expect("utf-8")
+                .contains("/ui/app.js")
+        );
+        let script = get(&router, "/ui/layout.js", Some("t0ken"), "127.0.0.1:7777").await;
+        assert_eq!(script.status(), 200);
+        assert_eq!(script.headers()[header::CONTENT_TYPE], JS);
+        let missing = get(&router, "/ui/secrets.txt", Some("t0ken"), "localhost").await;
+        assert_eq!(missing.status(), 404);
+        let outside = get(&router, "/ui/../Cargo.toml", Some("t0ken"), "localhost").await;
+        assert_eq!(outside.status(), 404);
+        assert_eq!(get(&router, "/", None, "localhost").await.status(), 401);
+        assert_eq!(
+            get(&router, "/ui/app.js", Some("wrong"), "localhost")
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(
+            get(&router, "/", Some("t0ken"), "evil.example")
+                .await
+                .status(),
+            403
+        );
+        engine.shutdown().await;
+    }
+
     #[test]
     fn modules_import_only_files_that_are_served() {
         for asset in ASSETS.iter().filter(|asset| asset.name.ends_with(".js")) {

@@ -380,6 +380,35 @@ async fn the_console_in_a_real_browser() {
         "the page reloaded"
     );
 
+    // The inspector's event form sends the event the run waits for.
+    let paid = Wait::trigger(&engine, 9).await.expect("trigger");
+    wait_status(&engine, paid.id(), RunStatus::Suspended).await;
+    client
+        .goto(&format!("{base}/#/run/{}", paid.id()))
+        .await
+        .expect("goto");
+    until(
+        &client,
+        "the event form",
+        "return document.querySelector('details.send summary')",
+    )
+    .await;
+    click(&client, "details.send summary").await;
+    js(&client, "const f = document.querySelector('form[data-form=Event]'); f.name.value = 'ui.paid'; f.data.value = '{\"order\": 9, \"cents\": 5}'; return true").await;
+    click(&client, "form[data-form=Event] button[type=submit]").await;
+    let said = until(
+        &client,
+        "the event's answer",
+        "return document.querySelector('form[data-form=Event] .form-result')?.innerText",
+    )
+    .await;
+    assert!(
+        said.as_str().unwrap_or_default().contains("woke 1 run"),
+        "{said}"
+    );
+    wait_status(&engine, paid.id(), RunStatus::Completed).await;
+    assert_eq!(paid.result().await.expect("the output"), 5);
+
     // Cancel from the inspector cancels the run.
     let doomed = Wait::trigger(&engine, 8).await.expect("trigger");
     wait_status(&engine, doomed.id(), RunStatus::Suspended).await;
@@ -411,7 +440,7 @@ async fn the_console_in_a_real_browser() {
     until(
         &client,
         "the counts",
-        "return document.querySelector('[data-count=completed]')?.textContent === '4'",
+        "return document.querySelector('[data-count=completed]')?.textContent === '5'",
     )
     .await;
     screenshot(&client, "overview").await;

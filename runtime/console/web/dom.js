@@ -30,7 +30,7 @@ export function s(tag, attrs, ...children) {
 
 /** A symbol per status, so that the status reads without its colour. */
 export const STATUS_SYMBOL = {
-  pending: "○", running: "▶", suspended: "⏸", completed: "✓", failed: "✗", cancelled: "⊘", timed_out: "⌛",
+  pending: "○", running: "▶", suspended: "‖", completed: "✓", failed: "✗", cancelled: "⊘", timed_out: "⚠",
   sleeping: "☾", waiting: "…", done: "✓", not_reached: "·", retrying: "↻",
 };
 

@@ -55,6 +55,13 @@ function messageForm(title, path, { name = "", hint = "", data = "null", describ
   return form;
 }
 
+/** What sending an event did: the runs it woke (`woken`, their ids), as links. */
+function woke(sent) {
+  const ids = Array.isArray(sent.woken) ? sent.woken : [];
+  return [`Event sent; it woke ${ids.length} run${ids.length === 1 ? "" : "s"}`, ids.length ? ": " : ".",
+    ids.map((id, i) => [i ? ", " : "", h("a", { href: link("run", [id]), class: "mono" }, `${id.slice(0, 8)}…`)])];
+}
+
 function actions(run, steps, manifest, refresh) {
   const out = h("p", { class: "action-result", "aria-live": "polite" });
   const act = (action) => async () => {
@@ -79,9 +86,10 @@ function actions(run, steps, manifest, refresh) {
     h("h2", { id: "actions-title" }, "Actions"),
     buttons.childElementCount ? buttons : h("p", { class: "muted" }, `A ${run.status.replace("_", " ")} run can be neither cancelled nor retried.`),
     out,
-    ended ? null : h("div", { class: "forms" },
-      messageForm("Event", "/events", { name: eventName, hint: waiting ? `the event step “${waiting.name}” waits for` : "event name", data: "{}", describe: (sent) => `Event sent; it woke ${sent.woken} run${sent.woken === 1 ? "" : "s"}.` }),
-      messageForm("Signal", `/runs/${run.id}/signal`, { hint: "signal name", describe: () => "Signal sent; the run keeps it until it listens." })));
+    // Folded away until asked for: the views stay near the top.
+    ended ? null : h("details", { class: "send" }, h("summary", {}, "Send an event or a signal"), h("div", { class: "forms" },
+      messageForm("Event", "/events", { name: eventName, hint: waiting ? `the event step “${waiting.name}” waits for` : "event name", data: "{}", describe: woke }),
+      messageForm("Signal", `/runs/${run.id}/signal`, { hint: "signal name", describe: () => "Signal sent; the run keeps it until it listens." }))));
 }
 
 /** Draws the inspector of run `parts[0]`. */

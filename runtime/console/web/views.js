@@ -82,8 +82,10 @@ export function timelineView(run, steps, zoom = 1) {
   svg.append(s("defs", {}, s("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
     s("rect", { width: 6, height: 6, class: "hatch-bg" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" }))));
   for (const tick of layout.ticks) {
+    // A label at the right edge ends there, so that it is not cut.
+    const anchor = tick.x > width - 40 ? "end" : "middle";
     svg.append(s("line", { class: "grid", x1: tick.x, x2: tick.x, y1: 16, y2: layout.height }));
-    svg.append(s("text", { class: "axis", x: tick.x, y: 12, "text-anchor": "middle" }, tick.label));
+    svg.append(s("text", { class: "axis", x: tick.x, y: 12, "text-anchor": anchor }, tick.label));
   }
   for (const row of layout.rows) {
     const label = `${"  ".repeat(row.depth)}${STATUS_SYMBOL[row.status] || ""} ${row.name}`;
@@ -94,7 +96,7 @@ export function timelineView(run, steps, zoom = 1) {
       svg.append(s("rect", { class: `bar bar-${seg.type} bar-${row.status}${seg.open ? " bar-open" : ""}`, x: seg.x, y: row.y + 4, width: seg.w, height: 16, rx: 2,
         fill: seg.type === "wait" ? "url(#hatch)" : null, "data-step": row.name, "data-type": seg.type, "data-start": seg.start, "data-end": seg.end },
       s("title", {}, title)));
-      if (seg.type === "wait" && seg.wake) {
+      if (seg.type === "wait" && seg.wake && seg.open) {
         svg.append(s("text", { class: "bar-note", x: Math.min(seg.x + seg.w + 4, width - 90), y: row.y + 16 }, `wakes ${clock(seg.wake)}`));
       }
     }
