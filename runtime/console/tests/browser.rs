@@ -1,5 +1,6 @@
 //! The web console in a real browser: Debian's headless Chromium, driven
-//! through chromedriver, on a console served by a real engine (SQLite).
+//! through chromedriver, on a console served by a real engine, on SQLite and (with
+//! `DURABLE_TEST_POSTGRES_URL`) PostgreSQL.
 //! Without chromium the test prints a notice and passes, except in CI
 //! (`CI=true`). Screenshots of every page go to
 //! `target/console-screenshots/`.
@@ -10,7 +11,7 @@ mod harness;
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{Engine, FanOut, RunStatus};
+use durable::{Engine, EngineBuilder, FanOut, RunStatus};
 use fantoccini::Client;
 use harness::{Browser, click, js, screenshot, until};
 
@@ -112,12 +113,29 @@ async fn bars(client: &Client, selector: &str) -> Vec<(f64, f64, f64, f64)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_in_a_real_browser() {
+async fn the_console_in_a_real_browser_on_sqlite() {
     let Some(browser) = Browser::find() else {
         return;
     };
-    let engine = Engine::builder()
-        .sqlite_memory()
+    scenario(&browser, Engine::builder().sqlite_memory(), "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser_on_postgres() {
+    // Needs `DURABLE_TEST_POSTGRES_URL` (a notice and a pass without it).
+    let Some(db) = durable_tests::TestDb::postgres("console_browser") else {
+        return;
+    };
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    scenario(&browser, db.builder(), "postgres-").await;
+}
+
+/// Every check, on an engine from `builder`; screenshots are named
+/// `<prefix><page>.png`.
+async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
+    let engine = builder
         .register(Order)
         .register(Fail)
         .register(Sleepy)
@@ -150,7 +168,7 @@ async fn the_console_in_a_real_browser() {
         file.as_str().unwrap_or_default().contains("unauthorized"),
         "{file}"
     );
-    screenshot(&stranger, "refused-without-token").await;
+    screenshot(&stranger, prefix, "refused-without-token").await;
     stranger.close().await.expect("close");
 
     let client = browser.session(&driver).await;
@@ -189,7 +207,7 @@ async fn the_console_in_a_real_browser() {
         |id: durable::RunId| format!("return document.querySelector('tr[data-run=\"{id}\"]')");
     until(&client, "the triggered run in the list", &row(ordered.id())).await;
     until(&client, "the failed run in the list", &row(failed.id())).await;
-    screenshot(&client, "runs").await;
+    screenshot(&client, prefix, "runs").await;
     click(&client, "input[name=status][value=failed]").await;
     click(&client, ".filters button[type=submit]").await;
     until(
@@ -208,7 +226,7 @@ async fn the_console_in_a_real_browser() {
     )
     .await;
     assert_eq!(statuses, json!(["failed"]));
-    screenshot(&client, "runs-filtered-failed").await;
+    screenshot(&client, prefix, "runs-filtered-failed").await;
 
     // Bulk retry shows how many it would retry, and retries nothing yet.
     click(&client, ".bulk button:nth-of-type(4)").await;
@@ -224,7 +242,7 @@ async fn the_console_in_a_real_browser() {
         RunStatus::Failed,
         "a dry run changed the run"
     );
-    screenshot(&client, "runs-bulk-retry-count").await;
+    screenshot(&client, prefix, "runs-bulk-retry-count").await;
 
     // A step's Input tab shows its recorded input.
     client
@@ -255,7 +273,7 @@ async fn the_console_in_a_real_browser() {
         "{output}"
     );
     click(&client, "tr.step-detail:not([hidden]) [data-tab=Input]").await;
-    screenshot(&client, "inspector-steps-input").await;
+    screenshot(&client, prefix, "inspector-steps-input").await;
 
     // A sleep is a hatched bar on the timeline, much longer than the work.
     let sleepy = Sleepy::trigger(&engine, ()).await.expect("trigger");
@@ -301,7 +319,7 @@ async fn the_console_in_a_real_browser() {
         finish[0].0 >= sleep[0].1 && finish[0].2 >= sleep[0].2 + sleep[0].3 - 4.0,
         "the work after the sleep starts after the gap: {sleep:?} {finish:?}"
     );
-    screenshot(&client, "inspector-timeline-sleep").await;
+    screenshot(&client, prefix, "inspector-timeline-sleep").await;
 
     // A map with concurrency 3 shows overlapping bars, three at most at once.
     let fanned = Fan::trigger(&engine, ()).await.expect("trigger");
@@ -329,7 +347,7 @@ async fn the_console_in_a_real_browser() {
             .any(|b| a.2 < b.2 + b.3 && b.2 < a.2 + a.3)
     });
     assert!(pixel_overlaps, "the bars overlap on screen: {branches:?}");
-    screenshot(&client, "inspector-timeline-map").await;
+    screenshot(&client, prefix, "inspector-timeline-map").await;
     client
         .goto(&format!("{base}/#/run/{}?view=graph", fanned.id()))
         .await
@@ -340,7 +358,7 @@ async fn the_console_in_a_real_browser() {
         "return document.querySelectorAll('g.node[data-state=done]').length >= 7",
     )
     .await;
-    screenshot(&client, "inspector-graph-map").await;
+    screenshot(&client, prefix, "inspector-graph-map").await;
 
     // A waiting run: the graph marks the waiting step; an event sent from
     // outside changes the page's status without a reload.
@@ -362,7 +380,7 @@ async fn the_console_in_a_real_browser() {
         "return document.querySelector('#run-status [data-status=suspended]')",
     )
     .await;
-    screenshot(&client, "inspector-graph-waiting").await;
+    screenshot(&client, prefix, "inspector-graph-waiting").await;
     js(&client, "window.__sameDocument = true; return true").await;
     engine
         .send_event("ui.paid", &json!({ "order": 7, "cents": 250 }))
@@ -430,7 +448,7 @@ async fn the_console_in_a_real_browser() {
         "return document.querySelector('#run-status [data-status=cancelled]')",
     )
     .await;
-    screenshot(&client, "inspector-cancelled").await;
+    screenshot(&client, prefix, "inspector-cancelled").await;
 
     // The overview counts them; the pages read on a phone too.
     client
@@ -443,7 +461,7 @@ async fn the_console_in_a_real_browser() {
         "return document.querySelector('[data-count=completed]')?.textContent === '5'",
     )
     .await;
-    screenshot(&client, "overview").await;
+    screenshot(&client, prefix, "overview").await;
     client
         .set_window_size(390, 844)
         .await
@@ -468,9 +486,10 @@ async fn the_console_in_a_real_browser() {
         json!(true),
         "the inspector scrolls sideways on a phone"
     );
-    screenshot(&client, "phone-inspector").await;
+    screenshot(&client, prefix, "phone-inspector").await;
 
     client.close().await.expect("close");
     drop(driver);
     console.shutdown().await.expect("shutdown");
+    engine.shutdown().await;
 }

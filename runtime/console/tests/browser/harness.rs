@@ -175,12 +175,12 @@ pub(crate) fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// Saves a PNG of the page as `<name>.png`.
-pub(crate) async fn screenshot(client: &Client, name: &str) {
+/// Saves a PNG of the page as `<prefix><name>.png`.
+pub(crate) async fn screenshot(client: &Client, prefix: &str, name: &str) {
     // Fonts and layout settle after the last change.
     tokio::time::sleep(Duration::from_millis(150)).await;
     let png = client.screenshot().await.expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
-    std::fs::write(screenshot_dir().join(format!("{name}.png")), png)
+    std::fs::write(screenshot_dir().join(format!("{prefix}{name}.png")), png)
         .expect("the screenshot is written");
 }
