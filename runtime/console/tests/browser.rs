@@ -244,6 +244,35 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     );
     screenshot(&client, prefix, "runs-bulk-retry-count").await;
 
+    // A run triggered while the list is open is announced, not inserted,
+    // until the reader asks for it.
+    client.goto(&format!("{base}/#/runs")).await.expect("goto");
+    until(&client, "the list", &row(ordered.id())).await;
+    let later = Order::trigger(
+        &engine,
+        OrderInput {
+            order_id: "o-18".into(),
+        },
+    )
+    .await
+    .expect("trigger");
+    let new = until(
+        &client,
+        "the new-runs notice",
+        "return document.querySelector('[data-new]')?.dataset.new",
+    )
+    .await;
+    assert_eq!(new, json!("1"));
+    assert_eq!(
+        js(&client, &row(later.id())).await,
+        json!(null),
+        "the new run jumped into the rows"
+    );
+    screenshot(&client, prefix, "runs-new-announced").await;
+    click(&client, "[data-new]").await;
+    until(&client, "the new run's row", &row(later.id())).await;
+    later.result().await.expect("ui.order completes");
+
     // A step's Input tab shows its recorded input.
     client
         .goto(&format!("{base}/#/run/{}", ordered.id()))
@@ -458,7 +487,7 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     until(
         &client,
         "the counts",
-        "return document.querySelector('[data-count=completed]')?.textContent === '5'",
+        "return document.querySelector('[data-count=completed]')?.textContent === '6'",
     )
     .await;
     screenshot(&client, prefix, "overview").await;
