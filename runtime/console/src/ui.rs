@@ -44,6 +44,7 @@ pub(crate) const ASSETS: &[Asset] = assets![
     "run.js" => JS,
     "views.js" => JS,
     "charts.js" => JS,
+    "workflows.js" => JS,
 ];
 
 /// What the pages may load: only this server's own files and API, no

@@ -26,6 +26,11 @@ struct OrderInput {
 /// One step with a recorded input.
 #[workflow(name = "ui.order")]
 async fn order(ctx: Ctx, input: OrderInput) -> Result<String, Error> {
+    ctx.log(
+        durable::LogLevel::Info,
+        "charging the card",
+        json!({ "order": input.order_id }),
+    );
     let id = input.order_id.clone();
     ctx.step("charge")
         .input(&input.order_id)
@@ -304,6 +309,20 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     click(&client, "tr.step-detail:not([hidden]) [data-tab=Input]").await;
     screenshot(&client, prefix, "inspector-steps-input").await;
 
+    // The Logs view shows the run's line with its level and fields.
+    click(&client, "a[data-view=logs]").await;
+    let logs = until(
+        &client,
+        "the log line",
+        "return document.querySelector('table.logs tbody')?.innerText",
+    )
+    .await;
+    let logs = logs.as_str().unwrap_or_default();
+    assert!(
+        logs.contains("INFO") && logs.contains("charging the card") && logs.contains("o-17"),
+        "{logs}"
+    );
+
     // A sleep is a hatched bar on the timeline, much longer than the work.
     let sleepy = Sleepy::trigger(&engine, ()).await.expect("trigger");
     sleepy.result().await.expect("ui.sleepy completes");
@@ -479,6 +498,66 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     .await;
     screenshot(&client, prefix, "inspector-cancelled").await;
 
+    // A workflow's trigger form starts from its schema, shows the field
+    // error the API returns, and starts a run with a good input.
+    client
+        .goto(&format!("{base}/#/workflows"))
+        .await
+        .expect("goto");
+    click(&client, "a[data-workflow=\"ui.order\"]").await;
+    let start = until(
+        &client,
+        "the trigger form",
+        "return document.querySelector('form[data-form=trigger] textarea')?.value",
+    )
+    .await;
+    let start: serde_json::Value =
+        serde_json::from_str(start.as_str().unwrap_or_default()).expect("JSON");
+    assert_eq!(start, json!({ "order_id": "" }));
+    let runs_before = engine
+        .count_runs()
+        .await
+        .expect("counts")
+        .iter()
+        .map(|c| c.count)
+        .sum::<u64>();
+    js(&client, "document.querySelector('form[data-form=trigger] textarea').value = '{\"order_id\": 5}'; return true").await;
+    click(&client, "form[data-form=trigger] button[type=submit]").await;
+    let refused = until(
+        &client,
+        "the field error",
+        "return document.querySelector('form[data-form=trigger] .error-box')?.innerText",
+    )
+    .await;
+    let refused = refused.as_str().unwrap_or_default();
+    assert!(
+        refused.contains("invalid_input") && refused.contains("order_id"),
+        "{refused}"
+    );
+    let runs_after = engine
+        .count_runs()
+        .await
+        .expect("counts")
+        .iter()
+        .map(|c| c.count)
+        .sum::<u64>();
+    assert_eq!(runs_before, runs_after, "a refused trigger wrote a run");
+    screenshot(&client, prefix, "workflow-trigger-error").await;
+    js(&client, "document.querySelector('form[data-form=trigger] textarea').value = '{\"order_id\": \"o-99\"}'; return true").await;
+    click(&client, "form[data-form=trigger] button[type=submit]").await;
+    let triggered = until(
+        &client,
+        "the triggered run",
+        "return document.querySelector('[data-triggered]')?.dataset.triggered",
+    )
+    .await;
+    let triggered: durable::RunId = triggered
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .expect("a run id");
+    wait_status(&engine, triggered, RunStatus::Completed).await;
+
     // The overview counts them; the pages read on a phone too.
     client
         .goto(&format!("{base}/#/overview"))
@@ -487,7 +566,7 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     until(
         &client,
         "the counts",
-        "return document.querySelector('[data-count=completed]')?.textContent === '6'",
+        "return document.querySelector('[data-count=completed]')?.textContent === '7'",
     )
     .await;
     screenshot(&client, prefix, "overview").await;

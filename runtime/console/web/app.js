@@ -5,8 +5,9 @@ import { errorBox, replace } from "./dom.js";
 import { overviewPage } from "./overview.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
+import { workflowsPage } from "./workflows.js";
 
-const PAGES = { overview: overviewPage, runs: runsPage, run: runPage };
+const PAGES = { overview: overviewPage, runs: runsPage, run: runPage, workflows: workflowsPage };
 
 // What the page now shown stops when another one replaces it (a live
 // stream, a timer).

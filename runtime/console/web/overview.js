@@ -49,7 +49,7 @@ function workflowTable(workflows, counts) {
       const total = mine.reduce((sum, c) => sum + c.count, 0);
       const failed = mine.filter((c) => c.status === "failed" || c.status === "timed_out").reduce((sum, c) => sum + c.count, 0);
       return h("tr", {},
-        h("td", {}, h("a", { href: link("runs", [], new URLSearchParams({ workflow: wf.name })) }, wf.name)),
+        h("td", {}, h("a", { href: link("workflows", [wf.name]) }, wf.name), " · ", h("a", { href: link("runs", [], new URLSearchParams({ workflow: wf.name })) }, "runs")),
         h("td", {}, String(total)), h("td", {}, String(failed)),
         h("td", {}, Array.isArray(wf.versions) ? String(wf.versions.length) : String(wf.versions ?? "—")),
         h("td", {}, wf.registered_here ? "yes" : "no"));

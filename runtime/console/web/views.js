@@ -107,7 +107,14 @@ export function timelineView(run, steps, zoom = 1) {
 
 /** The graph view: the manifest's steps (or the run's) with this run's state on each. */
 export function graphView(run, steps, manifest, children) {
-  const layout = graphLayout(manifest, steps);
+  const svg = graphSvg(graphLayout(manifest, steps));
+  const legend = h("p", { class: "muted" }, manifest ? "Drawn from the workflow's manifest: steps this run has not reached are marked “not reached”." : "Drawn from the run's steps (this server shows no manifest for the workflow).");
+  const kids = children.length ? h("p", {}, "Children: ", children.map((child) => [h("a", { href: `#/run/${child.id}`, class: "mono" }, `${child.workflow} ${child.id.slice(0, 8)}…`), " ", statusBadge(child.status), " "])) : null;
+  return h("div", {}, legend, h("div", { class: "scroll" }, svg), kids);
+}
+
+/** A laid-out graph (layout.js's `graphLayout`) as SVG: nodes with their state in words. */
+export function graphSvg(layout) {
   const svg = s("svg", { class: "graph", width: layout.width, height: layout.height, viewBox: `0 0 ${layout.width} ${layout.height}`, role: "img",
     "aria-label": `Flow graph: ${layout.nodes.length} steps` });
   svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
@@ -124,16 +131,14 @@ export function graphView(run, steps, manifest, children) {
       s("text", { x: 8, y: 31, class: "node-state" }, `${STATUS_SYMBOL[node.state] || ""} ${node.state.replace("_", " ")} · ${node.kind.replaceAll("_", " ")}`));
     svg.append(group);
   }
-  const legend = h("p", { class: "muted" }, manifest ? "Drawn from the workflow's manifest: steps this run has not reached are marked “not reached”." : "Drawn from the run's steps (this server shows no manifest for the workflow).");
-  const kids = children.length ? h("p", {}, "Children: ", children.map((child) => [h("a", { href: `#/run/${child.id}`, class: "mono" }, `${child.workflow} ${child.id.slice(0, 8)}…`), " ", statusBadge(child.status), " "])) : null;
-  return h("div", {}, legend, h("div", { class: "scroll" }, svg), kids);
+  return svg;
 }
 
 /** The logs view: the run's lines with their levels and fields. */
 export function logsView(lines) {
   if (!lines.length) return h("p", { class: "muted" }, "No log line.");
   return h("div", { class: "scroll" }, h("table", { class: "logs" },
-    h("thead", {}, h("tr", {}, ["time", "level", "step", "message", "fields"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["time", "level", "where", "message", "fields"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, lines.map((line) => h("tr", { class: `log-${line.level}` },
       h("td", {}, formatTime(line.created_at)), h("td", {}, h("span", { class: `level level-${line.level}` }, String(line.level).toUpperCase())),
       h("td", {}, line.key || ""), h("td", {}, line.message), h("td", { class: "mono" }, line.fields || ""))))));

@@ -178,3 +178,18 @@ test("branches whose fan-out recorded no step of its own hang under one fan-out 
   const withManifest = graphLayout([{ name: "fan", kind: "map", parent: null }, { name: "work", kind: "run", parent: "fan" }], steps.slice(0, 3));
   assert.equal(withManifest.nodes[0].state, "running", "a manifest's fan-out takes its branches' state");
 });
+
+test("a trigger form starts from the input schema's required fields", async () => {
+  const { skeleton } = await import("../../web/workflows.js");
+  const schema = {
+    type: "object", required: ["order_id", "amount", "items", "address"],
+    properties: {
+      order_id: { type: "string" }, amount: { type: "integer" }, items: { type: "array" },
+      address: { $ref: "#/$defs/Address" }, note: { type: ["string", "null"] },
+    },
+    $defs: { Address: { type: "object", required: ["city"], properties: { city: { type: "string", default: "Lyon" } } } },
+  };
+  assert.deepEqual(skeleton(schema), { order_id: "", amount: 0, items: [], address: { city: "Lyon" } });
+  assert.equal(skeleton({ type: "string", enum: ["a", "b"] }), "a");
+  assert.equal(skeleton(null), null);
+});
