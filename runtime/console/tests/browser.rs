@@ -13,7 +13,7 @@ use std::time::Duration;
 use durable::prelude::*;
 use durable::{Engine, EngineBuilder, FanOut, RunStatus};
 use fantoccini::Client;
-use harness::{Browser, click, js, screenshot, until};
+use harness::{Browser, appears, attribute, click, js, screenshot, set_value, text, until, visit};
 
 const TOKEN: &str = "browser-token";
 
@@ -83,6 +83,14 @@ async fn wait(ctx: Ctx, order: u32) -> Result<u64, Error> {
         .timeout("1h")
         .await?;
     Ok(paid.and_then(|paid| paid["cents"].as_u64()).unwrap_or(0))
+}
+
+/// Triggers `ui.order` for `order_id`.
+async fn order_run(engine: &Engine, order_id: &str) -> durable::RunHandle<String> {
+    let input = OrderInput {
+        order_id: order_id.into(),
+    };
+    Order::trigger(engine, input).await.expect("trigger")
 }
 
 async fn status_of(engine: &Engine, id: durable::RunId) -> RunStatus {
@@ -159,15 +167,12 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
 
     // Without the token the page and its files are refused.
     let stranger = browser.session(&driver).await;
-    stranger.goto(&format!("{base}/")).await.expect("goto");
+    visit(&stranger, &format!("{base}/")).await;
     let refused = js(&stranger, "return document.body.innerText").await;
     let refused = refused.as_str().unwrap_or_default();
     assert!(refused.contains("unauthorized"), "{refused}");
     assert!(!refused.contains("Overview"), "{refused}");
-    stranger
-        .goto(&format!("{base}/ui/app.js"))
-        .await
-        .expect("goto");
+    visit(&stranger, &format!("{base}/ui/app.js")).await;
     let file = js(&stranger, "return document.body.innerText").await;
     assert!(
         file.as_str().unwrap_or_default().contains("unauthorized"),
@@ -177,16 +182,8 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     stranger.close().await.expect("close");
 
     let client = browser.session(&driver).await;
-    client
-        .goto(&format!("{base}/?token={TOKEN}"))
-        .await
-        .expect("goto");
-    until(
-        &client,
-        "the overview",
-        "return document.querySelector('[data-count=\"completed\"]')",
-    )
-    .await;
+    visit(&client, &format!("{base}/?token={TOKEN}")).await;
+    appears(&client, "[data-count=\"completed\"]").await;
     let address = js(&client, "return location.href").await;
     assert!(
         !address.as_str().unwrap_or_default().contains("token"),
@@ -194,20 +191,13 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     );
 
     // The runs list shows a triggered run; a status filter narrows it.
-    let ordered = Order::trigger(
-        &engine,
-        OrderInput {
-            order_id: "o-17".into(),
-        },
-    )
-    .await
-    .expect("trigger");
+    let ordered = order_run(&engine, "o-17").await;
     ordered.result().await.expect("ui.order completes");
     let failed = Fail::trigger(&engine, "card declined".into())
         .await
         .expect("trigger");
     wait_status(&engine, failed.id(), RunStatus::Failed).await;
-    client.goto(&format!("{base}/#/runs")).await.expect("goto");
+    visit(&client, &format!("{base}/#/runs")).await;
     let row =
         |id: durable::RunId| format!("return document.querySelector('tr[data-run=\"{id}\"]')");
     until(&client, "the triggered run in the list", &row(ordered.id())).await;
@@ -235,13 +225,8 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
 
     // Bulk retry shows how many it would retry, and retries nothing yet.
     click(&client, ".bulk button:nth-of-type(4)").await;
-    let dry = until(
-        &client,
-        "the dry-run count",
-        "return document.querySelector('[data-dry-run]')?.dataset.dryRun",
-    )
-    .await;
-    assert_eq!(dry, json!("1"));
+    let dry = attribute(&client, "[data-dry-run]", "data-dry-run").await;
+    assert_eq!(dry, "1");
     assert_eq!(
         status_of(&engine, failed.id()).await,
         RunStatus::Failed,
@@ -251,23 +236,11 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
 
     // A run triggered while the list is open is announced, not inserted,
     // until the reader asks for it.
-    client.goto(&format!("{base}/#/runs")).await.expect("goto");
+    visit(&client, &format!("{base}/#/runs")).await;
     until(&client, "the list", &row(ordered.id())).await;
-    let later = Order::trigger(
-        &engine,
-        OrderInput {
-            order_id: "o-18".into(),
-        },
-    )
-    .await
-    .expect("trigger");
-    let new = until(
-        &client,
-        "the new-runs notice",
-        "return document.querySelector('[data-new]')?.dataset.new",
-    )
-    .await;
-    assert_eq!(new, json!("1"));
+    let later = order_run(&engine, "o-18").await;
+    let new = attribute(&client, "[data-new]", "data-new").await;
+    assert_eq!(new, "1");
     assert_eq!(
         js(&client, &row(later.id())).await,
         json!(null),
@@ -279,45 +252,20 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     later.result().await.expect("ui.order completes");
 
     // A step's Input tab shows its recorded input.
-    client
-        .goto(&format!("{base}/#/run/{}", ordered.id()))
-        .await
-        .expect("goto");
-    until(
-        &client,
-        "the steps",
-        "return document.querySelector('button[data-step=\"charge\"]')",
-    )
-    .await;
+    visit(&client, &format!("{base}/#/run/{}", ordered.id())).await;
+    appears(&client, "button[data-step=\"charge\"]").await;
     click(&client, "button[data-step=\"charge\"]").await;
-    let input = until(&client, "the Input tab", "const p = document.querySelector('tr.step-detail:not([hidden]) [role=tabpanel]'); return p && p.innerText").await;
-    assert!(
-        input.as_str().unwrap_or_default().contains("o-17"),
-        "{input}"
-    );
+    let input = text(&client, "tr.step-detail:not([hidden]) [role=tabpanel]").await;
+    assert!(input.contains("o-17"), "{input}");
     click(&client, "tr.step-detail:not([hidden]) [data-tab=Output]").await;
-    let output = until(
-        &client,
-        "the Output tab",
-        "return document.querySelector('tr.step-detail:not([hidden]) [role=tabpanel]').innerText",
-    )
-    .await;
-    assert!(
-        output.as_str().unwrap_or_default().contains("receipt-o-17"),
-        "{output}"
-    );
+    let output = text(&client, "tr.step-detail:not([hidden]) [role=tabpanel]").await;
+    assert!(output.contains("receipt-o-17"), "{output}");
     click(&client, "tr.step-detail:not([hidden]) [data-tab=Input]").await;
     screenshot(&client, prefix, "inspector-steps-input").await;
 
     // The Logs view shows the run's line with its level and fields.
     click(&client, "a[data-view=logs]").await;
-    let logs = until(
-        &client,
-        "the log line",
-        "return document.querySelector('table.logs tbody')?.innerText",
-    )
-    .await;
-    let logs = logs.as_str().unwrap_or_default();
+    let logs = text(&client, "table.logs tbody").await;
     assert!(
         logs.contains("INFO") && logs.contains("charging the card") && logs.contains("o-17"),
         "{logs}"
@@ -326,16 +274,12 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     // A sleep is a hatched bar on the timeline, much longer than the work.
     let sleepy = Sleepy::trigger(&engine, ()).await.expect("trigger");
     sleepy.result().await.expect("ui.sleepy completes");
-    client
-        .goto(&format!("{base}/#/run/{}?view=timeline", sleepy.id()))
-        .await
-        .expect("goto");
-    until(
+    visit(
         &client,
-        "the timeline",
-        "return document.querySelector('rect[data-step=\"cool-off\"]')",
+        &format!("{base}/#/run/{}?view=timeline", sleepy.id()),
     )
     .await;
+    appears(&client, "rect[data-step=\"cool-off\"]").await;
     let sleep = bars(&client, "rect[data-step=\"cool-off\"]").await;
     let prepare = bars(&client, "rect[data-step=\"prepare\"]").await;
     let finish = bars(&client, "rect[data-step=\"finish\"]").await;
@@ -372,10 +316,11 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     // A map with concurrency 3 shows overlapping bars, three at most at once.
     let fanned = Fan::trigger(&engine, ()).await.expect("trigger");
     assert_eq!(fanned.result().await.expect("ui.fan completes"), 15);
-    client
-        .goto(&format!("{base}/#/run/{}?view=timeline", fanned.id()))
-        .await
-        .expect("goto");
+    visit(
+        &client,
+        &format!("{base}/#/run/{}?view=timeline", fanned.id()),
+    )
+    .await;
     until(
         &client,
         "the branches",
@@ -396,10 +341,7 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     });
     assert!(pixel_overlaps, "the bars overlap on screen: {branches:?}");
     screenshot(&client, prefix, "inspector-timeline-map").await;
-    client
-        .goto(&format!("{base}/#/run/{}?view=graph", fanned.id()))
-        .await
-        .expect("goto");
+    visit(&client, &format!("{base}/#/run/{}?view=graph", fanned.id())).await;
     until(
         &client,
         "the graph",
@@ -412,34 +354,20 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     // outside changes the page's status without a reload.
     let waiting = Wait::trigger(&engine, 7).await.expect("trigger");
     wait_status(&engine, waiting.id(), RunStatus::Suspended).await;
-    client
-        .goto(&format!("{base}/#/run/{}?view=graph", waiting.id()))
-        .await
-        .expect("goto");
-    until(
+    visit(
         &client,
-        "the waiting node",
-        "return document.querySelector('g.node[data-node=\"paid\"][data-state=waiting]')",
+        &format!("{base}/#/run/{}?view=graph", waiting.id()),
     )
     .await;
-    until(
-        &client,
-        "the suspended status",
-        "return document.querySelector('#run-status [data-status=suspended]')",
-    )
-    .await;
+    appears(&client, "g.node[data-node=\"paid\"][data-state=waiting]").await;
+    appears(&client, "#run-status [data-status=suspended]").await;
     screenshot(&client, prefix, "inspector-graph-waiting").await;
     js(&client, "window.__sameDocument = true; return true").await;
     engine
         .send_event("ui.paid", &json!({ "order": 7, "cents": 250 }))
         .await
         .expect("send");
-    until(
-        &client,
-        "the completed status",
-        "return document.querySelector('#run-status [data-status=completed]')",
-    )
-    .await;
+    appears(&client, "#run-status [data-status=completed]").await;
     assert_eq!(
         js(&client, "return window.__sameDocument === true").await,
         json!(true),
@@ -449,61 +377,35 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     // The inspector's event form sends the event the run waits for.
     let paid = Wait::trigger(&engine, 9).await.expect("trigger");
     wait_status(&engine, paid.id(), RunStatus::Suspended).await;
-    client
-        .goto(&format!("{base}/#/run/{}", paid.id()))
-        .await
-        .expect("goto");
-    until(
-        &client,
-        "the event form",
-        "return document.querySelector('details.send summary')",
-    )
-    .await;
+    visit(&client, &format!("{base}/#/run/{}", paid.id())).await;
+    appears(&client, "details.send summary").await;
     click(&client, "details.send summary").await;
-    js(&client, "const f = document.querySelector('form[data-form=Event]'); f.name.value = 'ui.paid'; f.data.value = '{\"order\": 9, \"cents\": 5}'; return true").await;
-    click(&client, "form[data-form=Event] button[type=submit]").await;
-    let said = until(
+    set_value(&client, "form[data-form=Event] input[name=name]", "ui.paid").await;
+    set_value(
         &client,
-        "the event's answer",
-        "return document.querySelector('form[data-form=Event] .form-result')?.innerText",
+        "form[data-form=Event] textarea",
+        r#"{"order": 9, "cents": 5}"#,
     )
     .await;
-    assert!(
-        said.as_str().unwrap_or_default().contains("woke 1 run"),
-        "{said}"
-    );
+    click(&client, "form[data-form=Event] button[type=submit]").await;
+    let said = text(&client, "form[data-form=Event] .form-result").await;
+    assert!(said.contains("woke 1 run"), "{said}");
     wait_status(&engine, paid.id(), RunStatus::Completed).await;
     assert_eq!(paid.result().await.expect("the output"), 5);
 
     // Cancel from the inspector cancels the run.
     let doomed = Wait::trigger(&engine, 8).await.expect("trigger");
     wait_status(&engine, doomed.id(), RunStatus::Suspended).await;
-    client
-        .goto(&format!("{base}/#/run/{}", doomed.id()))
-        .await
-        .expect("goto");
-    until(
-        &client,
-        "the cancel button",
-        "return document.querySelector('button[data-action=cancel]')",
-    )
-    .await;
+    visit(&client, &format!("{base}/#/run/{}", doomed.id())).await;
+    appears(&client, "button[data-action=cancel]").await;
     click(&client, "button[data-action=cancel]").await;
     wait_status(&engine, doomed.id(), RunStatus::Cancelled).await;
-    until(
-        &client,
-        "the cancelled status",
-        "return document.querySelector('#run-status [data-status=cancelled]')",
-    )
-    .await;
+    appears(&client, "#run-status [data-status=cancelled]").await;
     screenshot(&client, prefix, "inspector-cancelled").await;
 
     // A workflow's trigger form starts from its schema, shows the field
     // error the API returns, and starts a run with a good input.
-    client
-        .goto(&format!("{base}/#/workflows"))
-        .await
-        .expect("goto");
+    visit(&client, &format!("{base}/#/workflows")).await;
     click(&client, "a[data-workflow=\"ui.order\"]").await;
     let start = until(
         &client,
@@ -521,15 +423,14 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         .iter()
         .map(|c| c.count)
         .sum::<u64>();
-    js(&client, "document.querySelector('form[data-form=trigger] textarea').value = '{\"order_id\": 5}'; return true").await;
-    click(&client, "form[data-form=trigger] button[type=submit]").await;
-    let refused = until(
+    set_value(
         &client,
-        "the field error",
-        "return document.querySelector('form[data-form=trigger] .error-box')?.innerText",
+        "form[data-form=trigger] textarea",
+        r#"{"order_id": 5}"#,
     )
     .await;
-    let refused = refused.as_str().unwrap_or_default();
+    click(&client, "form[data-form=trigger] button[type=submit]").await;
+    let refused = text(&client, "form[data-form=trigger] .error-box").await;
     assert!(
         refused.contains("invalid_input") && refused.contains("order_id"),
         "{refused}"
@@ -543,26 +444,19 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         .sum::<u64>();
     assert_eq!(runs_before, runs_after, "a refused trigger wrote a run");
     screenshot(&client, prefix, "workflow-trigger-error").await;
-    js(&client, "document.querySelector('form[data-form=trigger] textarea').value = '{\"order_id\": \"o-99\"}'; return true").await;
-    click(&client, "form[data-form=trigger] button[type=submit]").await;
-    let triggered = until(
+    set_value(
         &client,
-        "the triggered run",
-        "return document.querySelector('[data-triggered]')?.dataset.triggered",
+        "form[data-form=trigger] textarea",
+        r#"{"order_id": "o-99"}"#,
     )
     .await;
-    let triggered: durable::RunId = triggered
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .expect("a run id");
+    click(&client, "form[data-form=trigger] button[type=submit]").await;
+    let triggered = attribute(&client, "[data-triggered]", "data-triggered").await;
+    let triggered: durable::RunId = triggered.parse().expect("a run id");
     wait_status(&engine, triggered, RunStatus::Completed).await;
 
     // The overview counts them; the pages read on a phone too.
-    client
-        .goto(&format!("{base}/#/overview"))
-        .await
-        .expect("goto");
+    visit(&client, &format!("{base}/#/overview")).await;
     until(
         &client,
         "the counts",
@@ -574,16 +468,8 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         .set_window_size(390, 844)
         .await
         .expect("a phone's size");
-    client
-        .goto(&format!("{base}/#/run/{}", sleepy.id()))
-        .await
-        .expect("goto");
-    until(
-        &client,
-        "the inspector",
-        "return document.querySelector('#run-status')",
-    )
-    .await;
+    visit(&client, &format!("{base}/#/run/{}", sleepy.id())).await;
+    appears(&client, "#run-status").await;
     let wide = js(
         &client,
         "return document.documentElement.scrollWidth <= window.innerWidth + 1",

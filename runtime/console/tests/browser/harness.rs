@@ -184,3 +184,53 @@ pub(crate) async fn screenshot(client: &Client, prefix: &str, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{prefix}{name}.png")), png)
         .expect("the screenshot is written");
 }
+
+/// Waits until `selector` finds an element.
+pub(crate) async fn appears(client: &Client, selector: &str) {
+    let script = format!("return document.querySelector({})", json!(selector));
+    until(client, selector, &script).await;
+}
+
+/// Waits until the element `selector` finds has some text, and returns it.
+pub(crate) async fn text(client: &Client, selector: &str) -> String {
+    let script = format!(
+        "return document.querySelector({})?.innerText",
+        json!(selector)
+    );
+    let value = until(client, &format!("text in {selector}"), &script).await;
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Sets the value of the field `selector` finds.
+pub(crate) async fn set_value(client: &Client, selector: &str, value: &str) {
+    let script = format!(
+        "const el = document.querySelector({}); if (!el) return false; el.value = {}; return true",
+        json!(selector),
+        json!(value)
+    );
+    assert_eq!(
+        js(client, &script).await,
+        json!(true),
+        "no field {selector}"
+    );
+}
+
+/// Waits until the element `selector` finds has the attribute `name`, and
+/// returns its value.
+pub(crate) async fn attribute(client: &Client, selector: &str, name: &str) -> String {
+    let script = format!(
+        "return document.querySelector({})?.getAttribute({})",
+        json!(selector),
+        json!(name)
+    );
+    let value = until(client, &format!("{name} of {selector}"), &script).await;
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Opens `url` in the page.
+pub(crate) async fn visit(client: &Client, url: &str) {
+    client
+        .goto(url)
+        .await
+        .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
+}
