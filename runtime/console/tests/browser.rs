@@ -166,6 +166,8 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     let driver = browser.driver().await;
 
     // Without the token the page and its files are refused.
+    // (Every control the pages draw is a link, a button or a field, so the
+    // keyboard reaches it; the step tabs are checked with the arrow keys.)
     let stranger = browser.session(&driver).await;
     visit(&stranger, &format!("{base}/")).await;
     let refused = js(&stranger, "return document.body.innerText").await;
@@ -257,7 +259,26 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     click(&client, "button[data-step=\"charge\"]").await;
     let input = text(&client, "tr.step-detail:not([hidden]) [role=tabpanel]").await;
     assert!(input.contains("o-17"), "{input}");
-    click(&client, "tr.step-detail:not([hidden]) [data-tab=Output]").await;
+    // The tabs take the keyboard: the right arrow moves to Output.
+    client
+        .find(fantoccini::Locator::Css(
+            "tr.step-detail:not([hidden]) [data-tab=Input]",
+        ))
+        .await
+        .expect("the Input tab")
+        .send_keys("\u{E014}")
+        .await
+        .expect("the arrow key");
+    let focused = js(&client, "return document.activeElement.dataset.tab").await;
+    assert_eq!(focused, json!("Output"), "the arrow key moved the focus");
+    // Whatever takes a click also takes the focus (tabs by the arrows).
+    let unreachable = js(
+        &client,
+        "return [...document.querySelectorAll('main *')].filter(el => getComputedStyle(el).cursor === 'pointer' \
+         && el.tabIndex < 0 && el.getAttribute('role') !== 'tab').map(el => el.outerHTML.slice(0, 80))",
+    )
+    .await;
+    assert_eq!(unreachable, json!([]), "controls the keyboard cannot reach");
     let output = text(&client, "tr.step-detail:not([hidden]) [role=tabpanel]").await;
     assert!(output.contains("receipt-o-17"), "{output}");
     click(&client, "tr.step-detail:not([hidden]) [data-tab=Input]").await;
