@@ -154,8 +154,10 @@ pub(crate) async fn until(client: &Client, what: &str, script: &str) -> Value {
     }
 }
 
-/// Clicks the element `selector` finds (failing when none does).
+/// Clicks the element `selector` finds, once the page has drawn it
+/// (failing when it never does).
 pub(crate) async fn click(client: &Client, selector: &str) {
+    appears(client, selector).await;
     client
         .find(fantoccini::Locator::Css(selector))
         .await
