@@ -37,7 +37,9 @@
 //! - `GET /healthz`, `GET /metrics` (OpenMetrics text: runs started,
 //!   completed, failed, timed out and cancelled and step histograms counted
 //!   from the engine's change feed; pending, running and suspended runs and
-//!   the oldest due run's age read at each scrape), `GET /openapi.json`.
+//!   the oldest due run's age read at each scrape), `GET /openapi.json`;
+//! - the web console: `GET /` (open the printed URL in a browser) and its
+//!   files under `/ui/`, compiled into the binary.
 //!
 //! Lists and details show a value (an input, an output, an error, an
 //! event's data) whole while it is small, and cut to a preview over
@@ -74,6 +76,7 @@ mod metrics;
 mod routes;
 mod security;
 mod serve;
+mod ui;
 mod views;
 
 pub use error::ErrorCode;
@@ -246,6 +249,7 @@ impl Console {
             metrics,
         };
         routes::router(state)
+            .merge(ui::router())
             .layer(axum::middleware::from_fn_with_state(
                 access,
                 security::check,
