@@ -1,7 +1,8 @@
 //! The API's routes, as one table ([`routes`]) that builds the router and
 //! that the OpenAPI test compares with `openapi.json`; the handlers are
 //! split by concern: runs (reads), actions (on one run, events, bulk),
-//! stats, workflows and the service's own routes (health, the document).
+//! stats, workflows and workers, and the service's own routes (health, the
+//! document).
 
 mod actions;
 mod bulk;
@@ -104,6 +105,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Get, "/api/v1/workflows", workflows::list),
         route(Get, "/api/v1/workflows/{name}", workflows::one),
         route(Post, "/api/v1/workflows/{name}/trigger", workflows::trigger),
+        route(Get, "/api/v1/workers", workflows::workers),
     ]
 }
 
