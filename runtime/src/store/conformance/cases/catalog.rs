@@ -64,7 +64,7 @@ pub(crate) async fn catalog_keeps_each_version_of_a_workflow(store: &dyn Store) 
         .unwrap();
     assert_eq!(
         store.workflow_versions("orders".into()).await.unwrap(),
-        [v1.clone()]
+        std::slice::from_ref(&v1)
     );
     let v2 = version("orders", "bbbb", "refund", NOW + 10);
     store
@@ -118,7 +118,10 @@ pub(crate) async fn workers_heartbeat_and_leave(store: &dyn Store) {
     let v1 = version("orders", "aaaa", "charge", NOW);
     let worker = record("w1", vec![v1], NOW);
     store.record_worker(worker.clone()).await.unwrap();
-    assert_eq!(store.list_workers().await.unwrap(), [worker.worker.clone()]);
+    assert_eq!(
+        store.list_workers().await.unwrap(),
+        std::slice::from_ref(&worker.worker)
+    );
     let refs = worker.worker.workflows.clone();
     assert!(
         store
