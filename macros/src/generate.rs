@@ -171,6 +171,14 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
                 #call
             }
 
+            fn output_schema() -> ::core::option::Option<#durable::serde_json::Value> {
+                // Autoref specialization: the schema when the output type
+                // implements `JsonSchema`, `None` when it does not.
+                #[allow(unused_imports, reason = "one of the two traits answers, the other goes unused")]
+                use #durable::{HasJsonSchema as _, NoJsonSchema as _};
+                (&&#durable::SchemaOf::<#output>::new()).schema_json()
+            }
+
             #on_failure
             #cron
         }

@@ -152,6 +152,9 @@ pub(crate) fn code_of(error: &durable::Error) -> ErrorCode {
         E::InvalidFilter(_) => ErrorCode::InvalidFilter,
         E::InvalidEvent(_) => ErrorCode::InvalidEvent,
         E::InvalidDuration(_) => ErrorCode::InvalidRequest,
+        // The engine opened its database read-only (a SQLite file another
+        // engine holds); the message says why.
+        E::ReadOnly { .. } => ErrorCode::ReadOnly,
         E::Shutdown | E::Connect { .. } | E::DatabaseInUse { .. } => ErrorCode::Unavailable,
         // `durable::Error` is non-exhaustive: a variant added later answers
         // 500 with its own message until it gets a code of its own.
@@ -206,6 +209,13 @@ mod tests {
                 400,
             ),
             (durable::Error::Shutdown, ErrorCode::Unavailable, 503),
+            (
+                durable::Error::ReadOnly {
+                    reason: "another engine holds the file".into(),
+                },
+                ErrorCode::ReadOnly,
+                403,
+            ),
         ];
         for (error, code, status) in cases {
             let api = ApiError::from(error);

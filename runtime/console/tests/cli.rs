@@ -5,8 +5,9 @@
 //! standalone (`durable console`).
 //!
 //! On SQLite the worker holds the file, so the CLI acts through the
-//! worker's embedded console (`--api`), and reads the file itself
-//! (`--database-url`) once the worker stopped. On PostgreSQL the CLI opens
+//! worker's embedded console (`--api`); with `--database-url` it reads the
+//! file beside the worker (read-only) and refuses actions, or uses it
+//! fully once the worker stopped. On PostgreSQL the CLI opens
 //! the database itself for everything (it needs `DURABLE_TEST_POSTGRES_URL`;
 //! without it those tests print a notice and pass).
 
@@ -100,14 +101,20 @@ async fn sqlite_database_url_reads_what_a_worker_left() {
 }
 
 #[tokio::test]
-async fn sqlite_database_url_while_a_worker_holds_the_file_points_to_api() {
+async fn sqlite_database_url_reads_beside_a_worker_and_refuses_actions() {
     let db = TestDb::sqlite("cli-sqlite-held");
-    let _worker = register(db.builder()).start().await.unwrap();
-    let held = Cli::database(&db).run(&["runs", "list"]).await;
-    held.code(5);
-    assert!(
-        held.stderr.contains("in use") && held.stderr.contains("--api"),
-        "{held:?}"
+    let worker = register(db.builder()).start().await.unwrap();
+    let waiting = worker.trigger::<Wait>("held".into()).await.unwrap().id();
+    wait_for(&worker, waiting, RunStatus::Suspended).await;
+    let cli = Cli::database(&db);
+    let listed = cli.run(&["runs", "list", "--json"]).await.code(0).json();
+    assert_eq!(listed[0]["id"], waiting.to_string(), "{listed}");
+    let refused = cli.run(&["runs", "cancel", &waiting.to_string()]).await;
+    refused.code(4);
+    assert!(refused.stderr.contains("read_only"), "{refused:?}");
+    assert_eq!(
+        worker.run(waiting).status().await.unwrap(),
+        RunStatus::Suspended
     );
 }
 
@@ -186,7 +193,6 @@ async fn postgres_trigger_and_wait_over_the_api() {
 }
 
 #[tokio::test]
-#[ignore = "needs the catalog: a CLI that registers no workflow triggers by the catalog's schema (EngineBuilder::client, issue 13)"]
 async fn postgres_trigger_and_wait_by_database_url() {
     let Some(db) = TestDb::postgres("cli_pg_trigger_url") else {
         return;

@@ -1,10 +1,12 @@
 //! Pure decisions, each unit-tested with no store and no runtime: replay
 //! (answer a step from the journal, run it, or fail as non-deterministic),
 //! timing (when a run is due, when it times out), cron schedules and
-//! overlap, retry policy, retention policy, and JSON decoding and matching.
+//! overlap, retry policy, retention policy, JSON decoding and matching, and
+//! the catalog's fingerprints and schema checks.
 //!
 //! Imports only [`crate::model`].
 
+pub(crate) mod catalog;
 pub(crate) mod cron;
 pub(crate) mod json;
 pub(crate) mod replay;

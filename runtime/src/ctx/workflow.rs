@@ -61,6 +61,65 @@ pub trait Workflow: Send + Sync + 'static {
     fn input_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Self::Input)).unwrap_or_default()
     }
+
+    /// The JSON Schema of [`Workflow::Output`], or `None` when the output
+    /// type does not implement `JsonSchema` (the output needs only serde).
+    /// `#[workflow]` generates it; the catalog stores it beside the input's.
+    fn output_schema() -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// What `#[workflow]` asks for a type's JSON Schema through, when the type
+/// may not have one: `(&&SchemaOf::<T>::new()).schema_json()` is
+/// [`HasJsonSchema::schema_json`] when `T: JsonSchema` and
+/// [`NoJsonSchema::schema_json`] (`None`) otherwise, chosen by method
+/// resolution (autoref specialization), so a workflow whose output has no
+/// schema still compiles.
+///
+/// ```
+/// use durable::__private::{HasJsonSchema as _, NoJsonSchema as _, SchemaOf};
+/// struct Plain;
+/// assert!((&&SchemaOf::<u32>::new()).schema_json().is_some());
+/// assert!((&&SchemaOf::<Plain>::new()).schema_json().is_none());
+/// ```
+pub struct SchemaOf<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> SchemaOf<T> {
+    /// The probe for `T`.
+    pub const fn new() -> Self {
+        SchemaOf(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for SchemaOf<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The schema of a type that has one (see [`SchemaOf`]).
+pub trait HasJsonSchema {
+    /// `T`'s JSON Schema.
+    fn schema_json(&self) -> Option<serde_json::Value>;
+}
+
+impl<T: JsonSchema> HasJsonSchema for &SchemaOf<T> {
+    fn schema_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(schemars::schema_for!(T)).ok()
+    }
+}
+
+/// The fallback for a type without a schema (see [`SchemaOf`]).
+pub trait NoJsonSchema {
+    /// `None`.
+    fn schema_json(&self) -> Option<serde_json::Value>;
+}
+
+impl<T> NoJsonSchema for SchemaOf<T> {
+    fn schema_json(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Splits a workflow's return type into its output and error. Implemented for

@@ -1,5 +1,6 @@
-//! [`EngineBuilder`]: the engine's settings, and [`start`](EngineBuilder::start),
-//! which opens the store and spawns the engine's tasks.
+//! [`EngineBuilder`]: the engine's settings, [`start`](EngineBuilder::start),
+//! which opens the store, records the engine in the catalog and spawns its
+//! tasks, and [`client`](EngineBuilder::client), which only opens the store.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use super::Engine;
 use crate::core::cron::CronSchedule;
 use crate::core::retention::Retention;
 use crate::ctx::workflow::Workflow;
+use crate::engine::catalog::{DEFAULT_HEARTBEAT, worker_heartbeat_loop, worker_record};
 use crate::engine::config::EngineConfig;
 use crate::engine::core::EngineCore;
 use crate::engine::dispatch::{dispatch_loop, heartbeat_loop};
@@ -32,7 +34,6 @@ use crate::store::sqlite::Durability;
 use crate::store::{Store, StoreSignal};
 
 /// Configures and starts an [`Engine`].
-/// Configures and starts an [`Engine`].
 pub struct EngineBuilder {
     /// `None` until one is chosen, in a build without SQLite (whose default
     /// is the file `durable.db`).
@@ -47,6 +48,7 @@ pub struct EngineBuilder {
     lease: Duration,
     retention: Retention,
     retention_overrides: HashMap<String, Retention>,
+    heartbeat: Duration,
     errors: Vec<String>,
 }
 
@@ -75,6 +77,7 @@ impl EngineBuilder {
             lease: DEFAULT_LEASE,
             retention: Retention::default(),
             retention_overrides: HashMap::new(),
+            heartbeat: DEFAULT_HEARTBEAT,
             errors: Vec::new(),
         }
     }
@@ -235,6 +238,21 @@ impl EngineBuilder {
         self
     }
 
+    /// How often the engine moves its heartbeat in the catalog's worker
+    /// table (`wf_worker.heartbeat_at`), and the `last_seen` of the
+    /// workflow versions it serves (default 10 s). A worker whose heartbeat
+    /// is much older than this stopped without saying so.
+    pub fn heartbeat(mut self, every: impl IntoDuration) -> Self {
+        match every.into_duration() {
+            Ok(every) if every >= Duration::from_millis(10) => self.heartbeat = every,
+            Ok(_) => self
+                .errors
+                .push("a heartbeat must be at least 10ms apart".into()),
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
     /// Uses `clock` for every timestamp and timer (tests use
     /// [`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -255,6 +273,56 @@ impl EngineBuilder {
     /// when one of durable's table names is taken by another table;
     /// [`Error::Database`] when the database cannot be reached or migrated.
     pub async fn start(self) -> Result<Engine, Error> {
+        self.launch(false).await
+    }
+
+    /// Opens the database as a client: an engine that registers no
+    /// workflow, claims no run and runs no dispatcher, cron or maintenance,
+    /// and records nothing in the catalog. It reads (runs, events, the
+    /// catalog of [`Engine::workflows`]), and it triggers
+    /// ([`Engine::trigger_json`] by name, checked against the catalog's
+    /// input schema), cancels, retries, sends events and signals; the
+    /// workers that serve a workflow run what it starts. A standalone
+    /// console or CLI is one.
+    ///
+    /// On PostgreSQL, a client is a full client beside any number of
+    /// workers. A SQLite file belongs to one engine at a time: when another
+    /// engine holds it, the client opens it **read-only** instead of
+    /// failing with [`Error::DatabaseInUse`]; it then reads beside that
+    /// engine, [`Engine::is_read_only`] is true, and every write fails with
+    /// [`Error::ReadOnly`] saying why. A client that finds the file free
+    /// holds it as an engine does, until it stops.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), durable::Error> {
+    /// let client = durable::Engine::builder()
+    ///     .database_url("postgres://app@db/app")
+    ///     .client()
+    ///     .await?;
+    /// for version in client.workflows().await? {
+    ///     println!("{} {}", version.name, version.fingerprint);
+    /// }
+    /// let run = client
+    ///     .trigger_json("order-fulfillment", serde_json::json!({ "order_id": "o-1" }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](EngineBuilder::start), and [`Error::Config`] when a
+    /// workflow was registered (a client serves none).
+    pub async fn client(self) -> Result<Engine, Error> {
+        self.launch(true).await
+    }
+
+    /// Starts the engine, as a worker or as a client.
+    async fn launch(self, client: bool) -> Result<Engine, Error> {
+        if client && !self.registry.is_empty() {
+            return Err(Error::Config(
+                "a client registers no workflows: call .start() to serve them".into(),
+            ));
+        }
         if self.concurrency == 0 {
             return Err(Error::Config("concurrency must be at least 1".into()));
         }
@@ -283,6 +351,7 @@ impl EngineBuilder {
             #[cfg(feature = "sqlite")]
             durability: self.durability,
             lease: self.lease,
+            client,
         };
         let store: Arc<dyn Store> = open::open(location, options).await?;
         let mut crons = Vec::new();
@@ -296,7 +365,16 @@ impl EngineBuilder {
         let workflow_names: Arc<str> = serde_json::to_string(&names)
             .map_err(|error| Error::Config(error.to_string()))?
             .into();
-        store.recover(self.clock.now_ms()).await?;
+        let owner = format!("{}-{}", std::process::id(), RunId::new());
+        let worker = if client {
+            None
+        } else {
+            let now = self.clock.now_ms();
+            store.recover(now).await?;
+            let record = worker_record(&owner, self.registry.values(), now);
+            store.record_worker(record.clone()).await?;
+            Some(record)
+        };
         let env = Arc::new(RunEnv {
             store,
             clock: self.clock,
@@ -335,12 +413,16 @@ impl EngineBuilder {
             config: EngineConfig {
                 retention: self.retention,
                 retention_overrides: self.retention_overrides,
-                owner: format!("{}-{}", std::process::id(), RunId::new()),
+                owner,
             },
             registry: self.registry,
             workflow_names,
+            worker,
             shut_down: AtomicBool::new(false),
         });
+        if client {
+            return Ok(Engine::new(core, Vec::new()));
+        }
         let mut tasks = vec![tokio::spawn(dispatch_loop(core.clone())).abort_handle()];
         tasks.push(tokio::spawn(maintenance_loop(core.clone())).abort_handle());
         let started = core.env.clock.now_ms();
@@ -351,6 +433,8 @@ impl EngineBuilder {
         if let Some(lease) = core.env.store.lease_duration() {
             tasks.push(tokio::spawn(heartbeat_loop(core.exec.clone(), lease)).abort_handle());
         }
+        let beat = worker_heartbeat_loop(core.clone(), self.heartbeat);
+        tasks.push(tokio::spawn(beat).abort_handle());
         Ok(Engine::new(core, tasks))
     }
 }

@@ -11,6 +11,7 @@ use crate::engine::config::EngineConfig;
 use crate::engine::registry::Registered;
 use crate::exec::env::RunEnv;
 use crate::exec::executor::Executor;
+use crate::model::catalog::WorkerRecord;
 use crate::model::error::Error;
 
 /// The engine's state shared by its tasks and handles.
@@ -23,6 +24,9 @@ pub(crate) struct EngineCore {
     pub(crate) registry: HashMap<&'static str, Registered>,
     /// The registered workflows' names as a JSON array, for claims.
     pub(crate) workflow_names: Arc<str>,
+    /// What this engine recorded of itself in the catalog; `None` for a
+    /// client, which serves nothing.
+    pub(crate) worker: Option<WorkerRecord>,
     pub(crate) shut_down: AtomicBool,
 }
 
@@ -47,6 +51,11 @@ impl EngineCore {
             if let Err(error) = self.env.store.release_run(lease, now).await {
                 tracing::warn!(run_id = %lease.run_id, %error, "could not hand a run back at shutdown");
             }
+        }
+        if let Some(worker) = &self.worker
+            && let Err(error) = self.env.store.remove_worker(worker.worker.id.clone()).await
+        {
+            tracing::warn!(%error, "could not remove this worker from the catalog at shutdown");
         }
         self.env.store.close().await;
     }

@@ -1,9 +1,11 @@
 //! The engine: the public [`Engine`] handle, its builder, the workflow
 //! registry, the shared core with the functions on runs, the dispatcher,
-//! maintenance, events sent from outside, and the sources that start runs.
+//! maintenance, events sent from outside, the catalog, and the sources that
+//! start runs.
 //! The top layer: it may import every layer below it (`exec`, `ctx`, ...).
 
 pub(crate) mod builder;
+mod catalog;
 pub(crate) mod changes;
 pub(crate) mod config;
 pub(crate) mod core;
@@ -63,6 +65,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("backend", &self.core.env.store.backend())
             .field("workflows", &self.core.workflow_names)
+            .field("read_only", &self.is_read_only())
             .finish_non_exhaustive()
     }
 }
@@ -156,9 +159,20 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownWorkflow`], [`Error::InvalidInput`] naming the field
-    /// that is wrong, [`Error::PayloadTooLarge`], or a database error.
-    /// Nothing is written when it fails.
+    /// A workflow this engine does not register, but that another engine
+    /// recorded in the database's catalog (see [`workflows`](Engine::workflows)),
+    /// is triggered all the same: the input is checked against the input
+    /// schema of its most recently seen version, and the run waits for a
+    /// worker that serves it. This is how a client
+    /// ([`EngineBuilder::client`](crate::EngineBuilder::client)) starts runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownWorkflow`] when neither this engine nor the catalog
+    /// knows the name, [`Error::InvalidInput`] naming the field that is
+    /// wrong, [`Error::PayloadTooLarge`], [`Error::ReadOnly`] on a
+    /// read-only client, or a database error. Nothing is written when it
+    /// fails.
     pub async fn trigger_json(
         &self,
         workflow: &str,
@@ -180,15 +194,8 @@ impl Engine {
         input: serde_json::Value,
         options: TriggerOptions,
     ) -> Result<RunHandle<serde_json::Value>, Error> {
-        let registered = self.core.registered(workflow)?;
-        let input = (registered.validate)(input).map_err(|message| Error::InvalidInput {
-            workflow: workflow.to_owned(),
-            message,
-        })?;
-        let id = self
-            .core
-            .create(registered.spec.name, input, options)
-            .await?;
+        let (target, input) = self.core.checked_target(workflow, input).await?;
+        let id = self.core.create_in(target, input, options).await?;
         Ok(self.handle(id))
     }
 

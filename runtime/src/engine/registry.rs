@@ -13,7 +13,7 @@ use crate::exec::env::WorkflowSpec;
 use crate::exec::executor::Body;
 use crate::exec::run_state::RunContext;
 use crate::model::sync::BoxFuture;
-use crate::model::workflow::Failure;
+use crate::model::workflow::{Failure, StepManifest};
 
 /// How a registered workflow is started and checked, with its types erased.
 pub(crate) struct Registered {
@@ -27,6 +27,10 @@ pub(crate) struct Registered {
     pub(crate) validate: fn(serde_json::Value) -> Result<String, String>,
     /// The JSON Schema of the input type.
     pub(crate) schema: fn() -> serde_json::Value,
+    /// The JSON Schema of the output type, when it has one.
+    pub(crate) output_schema: fn() -> Option<serde_json::Value>,
+    /// The steps the macro found in the body, for the catalog.
+    pub(crate) steps: &'static [StepManifest],
 }
 
 impl Registered {
@@ -45,6 +49,8 @@ impl Registered {
             cron: W::CRON.map(|expression| (expression, W::TIMEZONE, W::OVERLAP)),
             validate: validate_erased::<W>,
             schema: W::input_schema,
+            output_schema: W::output_schema,
+            steps: W::STEPS,
         }
     }
 }

@@ -23,17 +23,46 @@ use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, TransitionO
 /// arrives (a run finished by another process).
 const RESULT_POLL: Duration = Duration::from_millis(500);
 
+/// The workflow a new run is of: registered here, or known from the
+/// catalog only (its runs are left to the workers that serve it).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The workflow's name.
+    pub(crate) name: String,
+    /// Its timeout, if it has one.
+    pub(crate) timeout_ms: Option<u64>,
+    /// Whether this engine executes it, so may start the run at once.
+    pub(crate) here: bool,
+}
+
 impl EngineCore {
-    /// Creates a run of `workflow` with its input as stored (checked
-    /// already), and starts it here at once when it is due and a slot is
-    /// free. Returns its id (an existing run's, for a known idempotency key).
+    /// Creates a run of the registered `workflow`: see [`create_in`](Self::create_in).
     pub(crate) async fn create(
         &self,
         workflow: &str,
         input: String,
         options: TriggerOptions,
     ) -> Result<RunId, Error> {
-        let registered = self.registered(workflow)?;
+        let spec = self.registered(workflow)?.spec;
+        let target = Target {
+            name: spec.name.to_owned(),
+            timeout_ms: spec.timeout_ms,
+            here: true,
+        };
+        self.create_in(target, input, options).await
+    }
+
+    /// Creates a run of `target` with its input as stored (checked
+    /// already), and starts it here at once when this engine executes the
+    /// workflow, the run is due and a slot is free. Returns its id (an
+    /// existing run's, for a known idempotency key).
+    pub(crate) async fn create_in(
+        &self,
+        target: Target,
+        input: String,
+        options: TriggerOptions,
+    ) -> Result<RunId, Error> {
+        let workflow = target.name.as_str();
         let limit = self.env.limits.max_input_bytes;
         if input.len() > limit {
             return Err(Error::PayloadTooLarge {
@@ -52,15 +81,15 @@ impl EngineCore {
             .max(options.start_at_ms.unwrap_or(i64::MIN));
         // A run due now starts here at once if a slot is free: it is created
         // claimed, which saves the claim's write and the dispatcher's trip.
-        let slot = if ready_at <= now {
+        let slot = if ready_at <= now && target.here {
             self.exec.try_take_slot()
         } else {
             None
         };
-        let deadline_at = deadline(ready_at, registered.spec.timeout_ms);
+        let deadline_at = deadline(ready_at, target.timeout_ms);
         let run = NewRun {
             id: RunId::new(),
-            workflow: registered.spec.name.to_owned(),
+            workflow: workflow.to_owned(),
             input: input.clone(),
             idempotency_key: options.idempotency_key.clone(),
             now,
@@ -86,7 +115,7 @@ impl EngineCore {
                                 run_id: id,
                                 token: ClaimAtCreate::TOKEN,
                             },
-                            workflow: registered.spec.name.to_owned(),
+                            workflow: workflow.to_owned(),
                             input,
                             deadline_at,
                             executions: 1,
@@ -201,10 +230,17 @@ impl EngineCore {
     /// Moves the failed or timed-out run `id` back to pending.
     pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
         let info = self.run_info(id).await?;
-        let timeout_ms = self
-            .registry
-            .get(info.workflow.as_str())
-            .and_then(|w| w.spec.timeout_ms);
+        let timeout_ms = match self.registry.get(info.workflow.as_str()) {
+            Some(registered) => registered.spec.timeout_ms,
+            // A workflow served elsewhere: its latest version's timeout.
+            None => self
+                .env
+                .store
+                .workflow_versions(info.workflow.clone())
+                .await?
+                .first()
+                .and_then(|version| version.timeout_ms),
+        };
         let now = self.env.clock.now_ms();
         match self
             .env

@@ -310,6 +310,16 @@ pub enum Error {
     #[error("invalid engine configuration: {0}")]
     Config(String),
 
+    /// The engine is a client that opened its database read-only (a SQLite
+    /// file another engine holds, see `EngineBuilder::client`): it reads,
+    /// and refuses every write. Nothing was written.
+    #[error("the database is open read-only: {reason}")]
+    ReadOnly {
+        /// Why, e.g. that another engine holds the SQLite file, and what to
+        /// do instead.
+        reason: String,
+    },
+
     /// The engine was shut down.
     #[error("the engine is shut down")]
     Shutdown,

@@ -4,6 +4,7 @@
 //! The bottom layer: nothing here does I/O, and nothing here imports a
 //! module outside `model`.
 
+pub(crate) mod catalog;
 pub(crate) mod change;
 pub(crate) mod duration;
 pub(crate) mod error;

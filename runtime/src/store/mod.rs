@@ -7,6 +7,7 @@
 //! `Store`, and every write that belongs to a run is fenced by the run's
 //! `Lease`.
 
+pub(crate) mod catalog;
 pub(crate) mod changes;
 pub(crate) mod listing;
 pub(crate) mod maintenance;
@@ -33,6 +34,7 @@ pub(crate) use crate::model::journal::{StepRecord, Wait};
 pub(crate) use crate::model::lease::Lease;
 pub use crate::model::log::LogLine;
 pub(crate) use crate::model::outcome::RunOutcome;
+pub(crate) use catalog::CatalogStore;
 pub(crate) use maintenance::MaintenanceStore;
 pub(crate) use reads::ReadStore;
 pub(crate) use records::{
@@ -52,9 +54,12 @@ use crate::model::error::Error;
 /// grouped with other runs' writes into one transaction (group commit); a
 /// method returns once its write is durable in the sense of the backend's
 /// durability setting.
-pub(crate) trait Store: RunStore + WaitStore + MaintenanceStore + ReadStore {}
+pub(crate) trait Store:
+    RunStore + WaitStore + MaintenanceStore + ReadStore + CatalogStore
+{
+}
 
-impl<T: RunStore + WaitStore + MaintenanceStore + ReadStore> Store for T {}
+impl<T: RunStore + WaitStore + MaintenanceStore + ReadStore + CatalogStore> Store for T {}
 
 pub use crate::core::json::json_contains;
 

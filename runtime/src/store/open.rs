@@ -57,6 +57,13 @@ pub(crate) struct OpenOptions {
         )
     )]
     pub(crate) lease: Duration,
+    /// Opened for a client (`EngineBuilder::client`): a SQLite file another
+    /// engine holds is opened read-only instead of refused.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "only a SQLite file belongs to one engine")
+    )]
+    pub(crate) client: bool,
 }
 
 /// The feature a location needs, when this build lacks it.
@@ -86,9 +93,14 @@ pub(crate) async fn open(
     }
     match location {
         #[cfg(feature = "sqlite")]
-        StoreLocation::SqliteFile(path) => Ok(Arc::new(
-            SqliteStore::open(&SqliteLocation::File(path.clone()), options.durability).await?,
-        )),
+        StoreLocation::SqliteFile(path) => {
+            let location = SqliteLocation::File(path.clone());
+            Ok(Arc::new(if options.client {
+                SqliteStore::open_client(&location, options.durability).await?
+            } else {
+                SqliteStore::open(&location, options.durability).await?
+            }))
+        }
         #[cfg(feature = "sqlite")]
         StoreLocation::SqliteMemory => Ok(Arc::new(
             SqliteStore::open(&SqliteLocation::Memory, options.durability).await?,
@@ -194,6 +206,7 @@ mod tests {
             #[cfg(feature = "sqlite")]
             durability: Durability::Normal,
             lease: DEFAULT_LEASE,
+            client: false,
         };
         let location = if cfg!(feature = "postgres") {
             StoreLocation::SqliteMemory

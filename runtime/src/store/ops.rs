@@ -5,6 +5,7 @@ use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
     NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
 };
+use crate::model::catalog::{WorkerRecord, WorkflowRef};
 use crate::model::ids::RunId;
 
 /// One write queued for the writer.
@@ -84,6 +85,14 @@ pub(crate) enum WriteOp {
         now: i64,
         deadline_at: Option<i64>,
     },
+    /// A starting engine's catalog rows (see `CatalogStore::record_worker`).
+    RecordWorker(WorkerRecord),
+    Heartbeat {
+        worker: String,
+        workflows: Vec<WorkflowRef>,
+        now: i64,
+    },
+    RemoveWorker(String),
 }
 
 impl WriteOp {
@@ -113,6 +122,7 @@ impl WriteOp {
                 | WriteOp::RenewLeases { .. }
                 | WriteOp::DeleteFinished(_)
                 | WriteOp::DeleteEvents { .. }
+                | WriteOp::RemoveWorker(_)
         )
     }
 
@@ -138,6 +148,8 @@ impl WriteOp {
             WriteOp::DeleteFinished(_)
             | WriteOp::DeleteEvents { .. }
             | WriteOp::TimeOutOverdue { .. } => 10,
+            // The catalog touches no run: any place in the batch will do.
+            WriteOp::RecordWorker(_) | WriteOp::Heartbeat { .. } | WriteOp::RemoveWorker(_) => 10,
         }
     }
 }

@@ -18,6 +18,12 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;
 
+    /// Why every write is refused, when the store was opened read-only (a
+    /// client on a SQLite file another engine holds); `None` otherwise.
+    fn read_only(&self) -> Option<&str> {
+        None
+    }
+
     /// How long a claim holds a run unless renewed with
     /// [`renew_leases`](Self::renew_leases); `None` when leases never expire
     /// (one engine owns the database).

@@ -18,15 +18,12 @@ use super::client::CliError;
 /// A retention period that never passes: a hundred years.
 const KEEP: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-/// The engine on `--database-url` (and `--schema`).
-///
-/// It registers no workflow, so it claims no run. It still runs the
-/// maintenance every engine runs once a minute (a long-lived `durable
-/// console` does): it ends overdue runs as `timed_out`, as any worker's
-/// would, and deletes nothing, its retention being a hundred years. On a
-/// SQLite file, it takes the file's lock like any engine: while a worker
-/// holds the file this fails with [`durable::Error::DatabaseInUse`] (and
-/// [`hint`] says to use `--api`).
+/// The engine on `--database-url` (and `--schema`): a client
+/// ([`durable::EngineBuilder::client`]), which claims no run and runs no
+/// loop. On a SQLite file a worker holds, it reads beside the worker and
+/// refuses every action with `read_only` (exit 4); use `--api` with the
+/// worker's console to act. (Its retention of a hundred years is moot for
+/// a client, which runs no maintenance; it stays in case that changes.)
 pub(crate) async fn open_engine(target: &Target) -> Result<Engine, CliError> {
     let Some(url) = &target.database_url else {
         return Err(CliError::Usage(
@@ -55,7 +52,7 @@ pub(crate) async fn open_engine(target: &Target) -> Result<Engine, CliError> {
     if let Some(schema) = &target.schema {
         builder = builder.postgres_schema(schema);
     }
-    builder.start().await.map_err(CliError::Open)
+    builder.client().await.map_err(CliError::Open)
 }
 
 /// The file a `sqlite://FILE` or `sqlite:FILE` URL names (not the

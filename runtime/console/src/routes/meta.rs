@@ -13,9 +13,12 @@ use super::AppState;
 /// a test checks it against the route table.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
 
-/// `GET /healthz`: the console answers.
+/// `GET /healthz`: the console answers, and whether it refuses actions:
+/// set read-only, or on an engine that opened its database read-only (a
+/// SQLite file another engine holds).
 pub(super) async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "read_only": state.read_only }))
+    let read_only = state.read_only || state.engine.is_read_only();
+    Json(json!({ "status": "ok", "read_only": read_only }))
 }
 
 /// `GET /openapi.json`.

@@ -1,8 +1,9 @@
 //! The API's routes, as one table ([`routes`]) that builds the router and
 //! that the OpenAPI test compares with `openapi.json`; the handlers are
 //! split by concern: runs (reads), actions (on one run, events, bulk),
-//! stats, workflows and the service's own routes (health, the document);
-//! the live streams are in `crate::live`, `/metrics` in `crate::metrics`.
+//! stats, workflows and workers, and the service's own routes (health, the
+//! document); the live streams are in `crate::live`, `/metrics` in
+//! `crate::metrics`.
 
 mod actions;
 mod bulk;
@@ -112,6 +113,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Get, "/api/v1/workflows", workflows::list),
         route(Get, "/api/v1/workflows/{name}", workflows::one),
         route(Post, "/api/v1/workflows/{name}/trigger", workflows::trigger),
+        route(Get, "/api/v1/workers", workflows::workers),
     ]
 }
 

@@ -1,20 +1,15 @@
-//! Workflows: the list, one workflow's input schema, and a trigger with a
-//! JSON input.
-//!
-//! Until the engine has a catalog of workflows in the database
-//! (`Engine::workflows()`), this module knows only what the public engine
-//! offers: the input schema of a workflow registered on this engine
-//! (`Engine::input_schema`), and the names of workflows that have runs
-//! (`Engine::count_runs`). A workflow registered here that has no run yet
-//! is found by name (`/workflows/{name}`, trigger) but not listed. The
-//! catalog replaces both in this one module.
+//! Workflows and workers, read from the database's catalog (what every
+//! engine on it recorded when it started, not only this console's engine):
+//! the list, one workflow with its versions, manifests and workers, a
+//! trigger with a JSON input (checked against the catalog's input schema
+//! when this engine does not register the workflow, so a standalone
+//! console triggers too), and the workers.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
-use durable::{Engine, TriggerOptions};
+use durable::{Engine, TriggerOptions, WorkflowVersion};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,47 +18,65 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{JsonBody, PathParams};
 use crate::views;
 
-/// `GET /api/v1/workflows`: the workflows that have runs, each with its
-/// input schema when this engine registers it.
+/// `GET /api/v1/workflows`: every workflow of the catalog, by name, each
+/// as its most recently seen version with how many versions it has.
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let names: BTreeSet<String> = state
-        .engine
-        .count_runs()
-        .await?
-        .into_iter()
-        .map(|count| count.workflow)
-        .collect();
-    let workflows: Vec<Value> = names
-        .iter()
-        .map(|name| describe(&state.engine, name))
-        .collect();
+    let versions = state.engine.workflows().await?;
+    let mut workflows: Vec<Value> = Vec::new();
+    // The catalog lists by name, the most recently seen version first.
+    for group in versions.chunk_by(|a, b| a.name == b.name) {
+        let mut latest = version_view(&group[0]);
+        latest["registered_here"] = json!(registered_here(&state.engine, &group[0].name));
+        latest["versions"] = json!(group.len());
+        workflows.push(latest);
+    }
     Ok(Json(json!({ "workflows": workflows })))
 }
 
-/// `GET /api/v1/workflows/{name}`: one workflow, registered here or with
-/// runs in the database.
+/// `GET /api/v1/workflows/{name}`: one workflow of the catalog: its most
+/// recently seen version's schemas and manifest, and every version with
+/// the workers that serve it.
 pub(super) async fn one(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Err(unknown) = state.engine.input_schema(&name) {
-        let has_runs = state
-            .engine
-            .count_runs()
-            .await?
-            .iter()
-            .any(|count| count.workflow == name);
-        if !has_runs {
-            return Err(unknown.into());
-        }
+    let detail = state.engine.workflow(&name).await?;
+    let versions: Vec<Value> = detail
+        .versions
+        .iter()
+        .map(|served| {
+            let mut view = version_view(&served.version);
+            view["workers"] = json!(served.workers);
+            view
+        })
+        .collect();
+    let mut body = versions.first().cloned().unwrap_or_else(|| json!({}));
+    if let Value::Object(latest) = &mut body {
+        latest.remove("workers");
     }
-    Ok(Json(describe(&state.engine, &name)))
+    body["name"] = json!(detail.name);
+    body["registered_here"] = json!(registered_here(&state.engine, &detail.name));
+    body["versions"] = Value::Array(versions);
+    Ok(Json(body))
 }
 
-/// A workflow as the routes show it.
-fn describe(engine: &Engine, name: &str) -> Value {
-    let schema = engine.input_schema(name).ok();
-    json!({ "name": name, "registered_here": schema.is_some(), "input_schema": schema })
+/// `GET /api/v1/workers`: the engines recorded in the catalog, the most
+/// recently started first, with their heartbeats and the versions they
+/// serve.
+pub(super) async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let workers = state.engine.workers().await?;
+    Ok(Json(json!({ "workers": workers })))
+}
+
+/// A version as the routes show it: the catalog's row as JSON.
+fn version_view(version: &WorkflowVersion) -> Value {
+    serde_json::to_value(version).unwrap_or_else(|_| json!({ "name": version.name }))
+}
+
+/// Whether the console's own engine registers the workflow (so executes
+/// its runs itself).
+fn registered_here(engine: &Engine, name: &str) -> bool {
+    engine.input_schema(name).is_ok()
 }
 
 /// The body of a trigger.
@@ -86,7 +99,8 @@ pub(super) struct Trigger {
 }
 
 /// `POST /api/v1/workflows/{name}/trigger`: starts a run with a JSON input,
-/// checked against the workflow's input type first; nothing is written when
+/// checked against the workflow's input type (registered here) or the
+/// catalog's input schema (served elsewhere) first; nothing is written when
 /// it does not fit. A repeated idempotency key with the same input answers
 /// with the first run.
 pub(super) async fn trigger(

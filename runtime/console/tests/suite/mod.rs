@@ -35,6 +35,7 @@ macro_rules! test_db {
 
 mod actions;
 mod bulk;
+mod catalog;
 mod live;
 mod runs;
 mod security;

@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_tables.sql")),
     (2, include_str!("migrations/0002_no_foreign_keys.sql")),
     (3, include_str!("migrations/0003_step_times.sql")),
+    (4, include_str!("migrations/0004_catalog.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

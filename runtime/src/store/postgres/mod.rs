@@ -15,8 +15,10 @@
 //! One file per concern: connection settings (`options`), the schema
 //! (`migrate`), the batch writer (`writer`), claims and leases (`claims`),
 //! runs (`runs`), steps (`steps`), waits and events (`waits`), finishing
-//! runs (`finish`), maintenance, reads, and LISTEN/NOTIFY (`notify`).
+//! runs (`finish`), maintenance, reads, the catalog (`catalog`), and
+//! LISTEN/NOTIFY (`notify`).
 
+mod catalog;
 mod claims;
 mod finish;
 mod maintenance;

@@ -587,7 +587,7 @@ async fn a_version_2_schema_gets_step_times_backfilled() {
     .fetch_all(&mut admin)
     .await
     .unwrap();
-    assert_eq!(versions, [1, 2, 3], "migrations 1 and 2 ran once");
+    assert_eq!(versions, [1, 2, 3, 4], "migrations 1 and 2 ran once");
     store.close().await;
     sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)

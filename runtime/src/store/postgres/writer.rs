@@ -369,5 +369,8 @@ pub(super) async fn apply_op(
         }
         WriteOp::DeleteEvents { before, limit } => delete_events(connection, *before, *limit).await,
         WriteOp::RenewLeases { leases, until } => renew_leases(connection, leases, *until).await,
+        WriteOp::RecordWorker(_) | WriteOp::Heartbeat { .. } | WriteOp::RemoveWorker(_) => {
+            super::catalog::apply(connection, op).await
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::model::error::Error;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_schema.sql")),
     (2, include_str!("migrations/0002_step_times.sql")),
+    (3, include_str!("migrations/0003_catalog.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {
@@ -40,6 +41,33 @@ pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Checks, on a read-only connection to a file another engine holds, that
+/// its schema is the one this durable reads: a newer one is refused as
+/// [`migrate`] refuses it, an older one (an engine of an older durable holds
+/// the file, and would migrate it at its next start) with a configuration
+/// error, since tables this durable reads are missing.
+pub(super) fn check_read_only_schema(connection: &Connection, path: &str) -> Result<(), Error> {
+    let found: i64 = connection
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM wf_migration",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|error| Error::DatabaseFile {
+            path: path.to_owned(),
+            action: "read the schema version of",
+            source: Box::new(error),
+        })?;
+    crate::store::refuse_newer_schema(found, MIGRATIONS)?;
+    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if found < supported {
+        return Err(Error::Config(format!(
+            "the SQLite database {path} is held by an engine of an older durable (schema version {found}, this durable reads version {supported}); open it once that engine stopped, or upgrade it"
+        )));
+    }
     Ok(())
 }
 

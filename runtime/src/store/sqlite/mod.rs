@@ -15,15 +15,19 @@
 //! be orphaned and are handed back at start ([`Store::recover`]). The lock
 //! belongs to the file, not to the path it was named by (see
 //! `lock_database`), so a symlink, a relative path or a hard link cannot
-//! open a second engine on a live database.
+//! open a second engine on a live database. A client
+//! (`EngineBuilder::client`) that finds the file held opens it read-only
+//! instead: it reads beside the engine that holds it, and its writer
+//! refuses every write with [`Error::ReadOnly`].
 //!
 //! The code is split by concern, as the PostgreSQL backend's is:
 //! [`options`] (connection settings), [`file_lock`], [`migrate`] (the
 //! schema), [`writer`] (the group-commit writer and the dispatch of each
 //! write), [`claims`], [`runs`], [`steps`], [`waits`], [`finish`],
-//! [`maintenance`] and [`reads`]; [`values`] builds the multi-row statements'
+//! [`maintenance`], [`reads`] and [`catalog`]; [`values`] builds the multi-row statements'
 //! parameters.
 
+mod catalog;
 mod checkpoint;
 mod claims;
 mod file_lock;
@@ -47,10 +51,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use self::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use self::file_lock::{FileLock, lock_database};
-use self::migrate::migrate;
-use self::options::{READERS, configure, open_connection};
+use self::migrate::{check_read_only_schema, migrate};
+use self::options::{READERS, configure, open_connection, open_read_only};
 use self::steps::journal_rows;
-use self::writer::{MAX_BATCH, SqliteWriter};
+use self::writer::{MAX_BATCH, ReadOnlyWriter, SqliteWriter};
 use super::changes::ChangeFeed;
 use super::ops::{WriteOp, WriteOut};
 use super::rows::{step_record, unexpected};
@@ -77,6 +81,9 @@ pub(crate) struct SqliteStore {
     file_lock: Mutex<Option<FileLock>>,
     /// What each committed batch changed, for the engine's change feed.
     changes: Arc<ChangeFeed>,
+    /// Why every write is refused, for a client that opened a file another
+    /// engine holds.
+    read_only: Option<String>,
 }
 
 /// Connections for reads.
@@ -85,6 +92,8 @@ enum Readers {
     File {
         path: PathBuf,
         idle: Mutex<Vec<Connection>>,
+        /// Opened read-only: the file belongs to another engine.
+        read_only: bool,
     },
     /// The in-memory database's one connection, shared with the writer.
     Shared(Arc<Mutex<Connection>>),
@@ -94,10 +103,15 @@ impl Readers {
     fn read<T>(&self, query: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
         match self {
             Readers::Shared(connection) => Ok(query(&lock(connection))?),
-            Readers::File { path, idle } => {
+            Readers::File {
+                path,
+                idle,
+                read_only,
+            } => {
                 let connection = lock(idle).pop();
                 let connection = match connection {
                     Some(connection) => connection,
+                    None if *read_only => open_read_only(path)?,
                     None => open_connection(path, Durability::Normal)?,
                 };
                 let result = query(&connection);
@@ -125,9 +139,39 @@ impl SqliteStore {
         location: &SqliteLocation,
         durability: Durability,
     ) -> Result<Self, Error> {
+        Self::open_as(location, durability, false).await
+    }
+
+    /// [`open`](Self::open) for a client: a file another engine holds is
+    /// opened read-only instead of refused with [`Error::DatabaseInUse`],
+    /// and every write then fails with [`Error::ReadOnly`].
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), and [`Error::Config`] when the engine that
+    /// holds the file is of an older durable whose schema lacks tables this
+    /// one reads.
+    pub(crate) async fn open_client(
+        location: &SqliteLocation,
+        durability: Durability,
+    ) -> Result<Self, Error> {
+        Self::open_as(location, durability, true).await
+    }
+
+    async fn open_as(
+        location: &SqliteLocation,
+        durability: Durability,
+        client: bool,
+    ) -> Result<Self, Error> {
         let (readers, connection, lock_file, checkpointer) = match location {
             SqliteLocation::File(path) => {
-                let lock_file = lock_database(path)?;
+                let lock_file = match lock_database(path) {
+                    Ok(lock_file) => lock_file,
+                    Err(Error::DatabaseInUse { .. }) if client => {
+                        return Self::open_read_only(path);
+                    }
+                    Err(error) => return Err(error),
+                };
                 // Connections open the file the lock is on, whatever the
                 // working directory becomes later.
                 let canonical = lock_file.canonical.clone();
@@ -156,6 +200,7 @@ impl SqliteStore {
                 let readers = Readers::File {
                     path: canonical,
                     idle: Mutex::new(Vec::new()),
+                    read_only: false,
                 };
                 (readers, writer, Some(lock_file), Some(checkpointer))
             }
@@ -181,6 +226,50 @@ impl SqliteStore {
             changes,
             checkpointer: Mutex::new(checkpointer),
             file_lock: Mutex::new(lock_file),
+            read_only: None,
+        })
+    }
+
+    /// Opens a file another engine holds for reading only: no lock, no
+    /// migration, no checkpointer, and a writer that refuses every write
+    /// with [`Error::ReadOnly`].
+    fn open_read_only(path: &std::path::Path) -> Result<Self, Error> {
+        let in_file = |action| {
+            move |error: Error| match error {
+                Error::Database(source) => Error::DatabaseFile {
+                    path: path.display().to_string(),
+                    action,
+                    source,
+                },
+                other => other,
+            }
+        };
+        let canonical = std::fs::canonicalize(path).map_err(|error| Error::DatabaseFile {
+            path: path.display().to_string(),
+            action: "find the file of",
+            source: Box::new(error),
+        })?;
+        let connection = open_read_only(&canonical).map_err(in_file("open"))?;
+        check_read_only_schema(&connection, &path.display().to_string())?;
+        let reason = format!(
+            "another durable engine holds the SQLite file {}, so this client only reads it; \
+             send writes through that engine (or its console), or use PostgreSQL, which \
+             many engines share",
+            path.display()
+        );
+        Ok(SqliteStore {
+            readers: Readers::File {
+                path: canonical,
+                idle: Mutex::new(vec![connection]),
+                read_only: true,
+            },
+            // Nothing commits here, so the feed tells nothing: the
+            // console of such a client reads runs again to follow them.
+            writer: GroupCommit::spawn(ReadOnlyWriter(reason.clone()), MAX_BATCH, |_, _| {}),
+            changes: Arc::new(ChangeFeed::default()),
+            checkpointer: Mutex::new(None),
+            file_lock: Mutex::new(None),
+            read_only: Some(reason),
         })
     }
 
@@ -194,6 +283,10 @@ impl RunStore for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn read_only(&self) -> Option<&str> {
+        self.read_only.as_deref()
     }
 
     fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {

@@ -43,6 +43,17 @@ pub(super) fn open_connection(path: &Path, durability: Durability) -> Result<Con
     Ok(connection)
 }
 
+/// A connection that only reads a file another engine writes: SQLite
+/// refuses any write on it, whatever the caller tries.
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, Error> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
 pub(super) fn configure(connection: &Connection, durability: Durability) -> Result<(), Error> {
     let synchronous = match durability {
         Durability::Normal => "NORMAL",

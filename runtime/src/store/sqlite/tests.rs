@@ -152,7 +152,7 @@ fn a_version_1_database_gets_step_times_backfilled() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 /// The run lists read a page by index, in order, from the cursor on, for

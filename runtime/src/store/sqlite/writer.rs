@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{claims, finish, maintenance, runs, steps, waits};
+use super::{catalog, claims, finish, maintenance, runs, steps, waits};
 use crate::model::error::Error;
 use crate::model::sync::{BoxFuture, lock};
 use crate::store::ops::{Applied, WriteOp, WriteOut};
@@ -46,6 +46,27 @@ impl BatchApply for SqliteWriter {
             self.apply_now(ops)
         };
         Box::pin(std::future::ready(result))
+    }
+}
+
+/// The writer of a client that opened a file another engine holds: it
+/// answers every write with [`Error::ReadOnly`], so nothing is written.
+pub(super) struct ReadOnlyWriter(pub(super) String);
+
+impl BatchApply for ReadOnlyWriter {
+    type Op = WriteOp;
+    type Out = WriteOut;
+
+    fn apply<'a>(&'a mut self, ops: &'a [WriteOp]) -> BoxFuture<'a, Result<Results, Error>> {
+        let refused = ops
+            .iter()
+            .map(|_| {
+                Err(Error::ReadOnly {
+                    reason: self.0.clone(),
+                })
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(refused)))
     }
 }
 
@@ -155,5 +176,8 @@ pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
             now,
             deadline_at,
         } => runs::retry(connection, *run_id, *now, *deadline_at),
+        WriteOp::RecordWorker(_) | WriteOp::Heartbeat { .. } | WriteOp::RemoveWorker(_) => {
+            catalog::apply(connection, op)
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! file per role. Each backend's driver calls every case with a fresh,
 //! empty store, through `every_case!`.
 
+mod catalog;
 mod finish;
 mod helpers;
 mod maintenance;
@@ -51,11 +52,14 @@ macro_rules! every_case {
             the_oldest_due_pending_run_is_found,
             run_detail_has_steps_and_children,
             events_are_listed_with_the_runs_they_woke,
+            catalog_keeps_each_version_of_a_workflow,
+            workers_heartbeat_and_leave,
         );
     };
 }
 pub(super) use every_case;
 
+pub(super) use catalog::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
 pub(super) use read_counts::*;

@@ -1,0 +1,94 @@
+//! The catalog's routes: a workflow with its versions, step manifest and
+//! workers, the workers, and a standalone console (a client engine that
+//! registers nothing) that lists, checks and triggers through the catalog,
+//! or says it is read-only on a SQLite file another engine holds.
+
+use super::{Api, Db, wait_for};
+
+#[tokio::test]
+async fn a_workflow_shows_its_versions_manifest_and_workers() {
+    let db = test_db!();
+    let engine = db.engine().await;
+    let me = engine.worker_id().expect("a worker").to_owned();
+    let api = Api::new(&engine);
+    let list = api.get("/api/v1/workflows").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let workflows = list.body["workflows"].as_array().unwrap();
+    // Listed from the catalog, with no run yet.
+    let order = workflows
+        .iter()
+        .find(|w| w["name"] == "console.order")
+        .expect("console.order is listed before any run");
+    assert_eq!(order["versions"], 1);
+    assert_eq!(order["registered_here"], true);
+    assert_eq!(order["steps"][0]["name"], "charge");
+    assert_eq!(order["output_schema"]["type"], "string");
+    let one = api.get("/api/v1/workflows/console.parent").await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["steps"][0]["kind"], "invoke");
+    assert_eq!(one.body["fingerprint"].as_str().unwrap().len(), 16);
+    let versions = one.body["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["fingerprint"], one.body["fingerprint"]);
+    assert_eq!(versions[0]["workers"][0]["id"], me.as_str());
+    let workers = api.get("/api/v1/workers").await;
+    assert_eq!(workers.status, 200, "{}", workers.body);
+    let listed = workers.body["workers"].as_array().unwrap();
+    let mine = listed.iter().find(|w| w["id"] == me.as_str()).unwrap();
+    assert_eq!(mine["pid"], std::process::id());
+    assert_eq!(mine["workflows"].as_array().unwrap().len(), 6);
+    let unknown = api
+        .get_refused("/api/v1/workflows/nope", 404, "unknown_workflow")
+        .await;
+    assert!(unknown.contains("console.order"), "{unknown}");
+}
+
+#[tokio::test]
+async fn a_standalone_console_triggers_through_the_catalog() {
+    let db = test_db!();
+    let Db::Test(test) = &db else {
+        // An in-memory database has no second process to share it with.
+        return;
+    };
+    let worker = db.engine().await;
+    let postgres = matches!(test, durable_tests::TestDb::Postgres { .. });
+    let client = test.builder().client().await.unwrap();
+    let api = Api::new(&client);
+    let one = api.get("/api/v1/workflows/console.order").await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["registered_here"], false);
+    let path = "/api/v1/workflows/console.order/trigger";
+    let violation = api
+        .post_refused(
+            path,
+            r#"{"input": {"order_id": "o-1", "amount": "five"}}"#,
+            422,
+            "invalid_input",
+        )
+        .await;
+    assert!(violation.contains("amount"), "names the field: {violation}");
+    api.post_refused(path, r#"{"input": {"amount": 5}}"#, 422, "invalid_input")
+        .await;
+    api.post_refused(
+        "/api/v1/workflows/nope/trigger",
+        r#"{"input": 1}"#,
+        404,
+        "unknown_workflow",
+    )
+    .await;
+    let valid = r#"{"input": {"order_id": "o-1", "amount": 5}}"#;
+    if postgres {
+        let answer = api.post(path, serde_json::from_str(valid).unwrap()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let id = answer.body["run"]["id"].as_str().unwrap();
+        // The worker beside the console runs it.
+        let detail = wait_for(&api, id, "completed").await;
+        assert_eq!(detail["run"]["output"]["value"], "receipt-o-1");
+    } else {
+        let reason = api.post_refused(path, valid, 403, "read_only").await;
+        assert!(reason.contains("another durable engine holds"), "{reason}");
+        let health = api.get("/healthz").await;
+        assert_eq!(health.body["read_only"], true, "{}", health.body);
+    }
+    drop(worker);
+}

@@ -1,0 +1,135 @@
+//! The catalog as readers see it: the workflow versions engines recorded in
+//! `wf_workflow` (schemas, step manifest, timeout, cron) and the engines
+//! themselves in `wf_worker`, so a process with only the database URL knows
+//! what it may trigger and who serves it.
+
+use serde::{Deserialize, Serialize};
+
+use super::workflow::StepManifest;
+
+/// One step of a workflow version's manifest, as the catalog stores it: the
+/// owned form of the [`StepManifest`] the macro emits.
+///
+/// The kind is kept as text (`run`, `sleep`, `wait_for_event`, ...): a
+/// catalog may hold versions recorded by a newer durable with kinds this one
+/// does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogStep {
+    /// The step's name (for a keyed step, its base name).
+    pub name: String,
+    /// The step's kind, as [`StepKind::as_str`](crate::StepKind::as_str) writes it.
+    pub kind: String,
+    /// Whether the name is keyed: one entry stands for many steps at run time.
+    pub keyed: bool,
+    /// Options written at the call site, as `(option, literal text)`.
+    pub options: Vec<(String, String)>,
+    /// For a step inside a fan-out branch, the fan-out's name.
+    pub parent: Option<String>,
+    /// The source line of the call.
+    pub line: u32,
+}
+
+impl From<&StepManifest> for CatalogStep {
+    fn from(step: &StepManifest) -> Self {
+        CatalogStep {
+            name: step.name.to_owned(),
+            kind: step.kind.as_str().to_owned(),
+            keyed: step.keyed,
+            options: step
+                .options
+                .iter()
+                .map(|(option, value)| ((*option).to_owned(), (*value).to_owned()))
+                .collect(),
+            parent: step.parent.map(str::to_owned),
+            line: step.line,
+        }
+    }
+}
+
+/// One version of a workflow in the catalog (a row of `wf_workflow`): what
+/// an engine that registered it recorded at its start.
+///
+/// Two engines whose workflows of one name differ in their steps or schemas
+/// record two versions, told apart by [`fingerprint`](Self::fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowVersion {
+    /// The workflow's name.
+    pub name: String,
+    /// The version's fingerprint: 16 hex digits of a SHA-256 over its
+    /// steps (names, kinds, order) and schemas.
+    pub fingerprint: String,
+    /// The JSON Schema of the input.
+    pub input_schema: serde_json::Value,
+    /// The JSON Schema of the output, when the output type has one.
+    pub output_schema: Option<serde_json::Value>,
+    /// The steps the macro found in the body, in source order.
+    pub steps: Vec<CatalogStep>,
+    /// The workflow's timeout in milliseconds, if it has one.
+    pub timeout_ms: Option<u64>,
+    /// The cron expression that starts runs, if any.
+    pub cron: Option<String>,
+    /// The cron expression's time zone (IANA name), with `cron`.
+    pub timezone: Option<String>,
+    /// When an engine first recorded this version (ms since the epoch).
+    pub first_seen: i64,
+    /// When an engine serving this version last started or heartbeat.
+    pub last_seen: i64,
+}
+
+/// A workflow version by its key: name and fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WorkflowRef {
+    /// The workflow's name.
+    pub name: String,
+    /// The version's fingerprint.
+    pub fingerprint: String,
+}
+
+/// An engine as it recorded itself in `wf_worker`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// The engine's id (also the owner of the runs it claims).
+    pub id: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started (ms since the epoch).
+    pub started_at: i64,
+    /// Its last heartbeat (ms since the epoch): a worker whose heartbeat is
+    /// much older than its interval has stopped without saying so.
+    pub heartbeat_at: i64,
+    /// The workflow versions it serves.
+    pub workflows: Vec<WorkflowRef>,
+}
+
+/// One version of a workflow with the engines that serve it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedVersion {
+    /// The version.
+    pub version: WorkflowVersion,
+    /// The recorded engines that serve it (none when every engine that
+    /// served it stopped).
+    pub workers: Vec<WorkerInfo>,
+}
+
+/// A workflow in the catalog: every recorded version, the most recently
+/// seen first, each with its workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowDetail {
+    /// The workflow's name.
+    pub name: String,
+    /// Its versions, the most recently seen first.
+    pub versions: Vec<ServedVersion>,
+}
+
+/// What an engine records of itself when it starts: the row of
+/// `wf_worker`, and the versions it serves for `wf_workflow`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorkerRecord {
+    /// The worker's row (its `workflows` are the versions' keys).
+    pub(crate) worker: WorkerInfo,
+    /// The versions it serves (their `first_seen` and `last_seen` are the
+    /// start time).
+    pub(crate) versions: Vec<WorkflowVersion>,
+}

@@ -1,0 +1,184 @@
+//! The storage of the catalog: the workflow versions engines serve
+//! (`wf_workflow`) and the engines themselves (`wf_worker`), and the rows
+//! both backends read them as.
+
+use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use crate::model::error::Error;
+use crate::model::sync::BoxFuture;
+
+/// The catalog: what engines record of themselves, and what any process
+/// with the database reads of it.
+pub(crate) trait CatalogStore: Send + Sync + 'static {
+    /// Records a starting engine: each version it serves (new versions
+    /// added with `first_seen`, known ones get a new `last_seen`) and its
+    /// worker row, in one transaction. On SQLite, whose file belongs to one
+    /// engine at a time, the rows of earlier workers are removed with it:
+    /// they are gone.
+    fn record_worker(&self, record: WorkerRecord) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Moves the worker's heartbeat, and the `last_seen` of the versions it
+    /// serves, to `now`. Returns whether the worker's row was there (it is
+    /// not after someone removed it; the engine then records itself again).
+    fn heartbeat_worker(
+        &self,
+        worker: String,
+        workflows: Vec<WorkflowRef>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<bool, Error>>;
+
+    /// Removes a stopping engine's worker row; its versions stay.
+    fn remove_worker(&self, worker: String) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Every version of every workflow, by name, the most recently seen
+    /// version of each first.
+    fn list_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>>;
+
+    /// The versions of one workflow, the most recently seen first (empty
+    /// for a name never recorded).
+    fn workflow_versions(&self, name: String)
+    -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>>;
+
+    /// Every recorded worker, the most recently started first.
+    fn list_workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, Error>>;
+}
+
+/// The columns of `wf_workflow` that make a [`WorkflowVersion`], in the
+/// order of [`WorkflowRow`].
+pub(crate) const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema, output_schema, \
+    manifest, timeout_ms, cron, timezone, first_seen, last_seen";
+
+/// The order of the version lists: by name, the most recently seen first.
+pub(crate) const VERSIONS_ORDER: &str =
+    "ORDER BY name, last_seen DESC, first_seen DESC, fingerprint";
+
+/// The columns of `wf_worker` that make a [`WorkerInfo`], in the order of
+/// [`WorkerRow`].
+pub(crate) const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows";
+
+/// A row of `wf_workflow` as both backends read it (JSON as text).
+pub(crate) type WorkflowRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+/// A row of `wf_worker` as both backends read it (JSON as text).
+pub(crate) type WorkerRow = (String, String, i64, i64, i64, String);
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|error| {
+        Error::Database(format!("the catalog's {what} is not valid: {error}").into())
+    })
+}
+
+/// A version from its row.
+pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Error> {
+    let (name, fingerprint, input, output, manifest, timeout, cron, timezone, first, last) = row;
+    let steps: Vec<CatalogStep> = json("manifest", &manifest)?;
+    Ok(WorkflowVersion {
+        input_schema: json("input schema", &input)?,
+        output_schema: output
+            .map(|output| json("output schema", &output))
+            .transpose()?,
+        steps,
+        timeout_ms: timeout.and_then(|ms| u64::try_from(ms).ok()),
+        cron,
+        timezone,
+        first_seen: first,
+        last_seen: last,
+        name,
+        fingerprint,
+    })
+}
+
+/// A worker from its row.
+pub(crate) fn worker_info(row: WorkerRow) -> Result<WorkerInfo, Error> {
+    let (id, host, pid, started_at, heartbeat_at, workflows) = row;
+    Ok(WorkerInfo {
+        workflows: json("worker's workflows", &workflows)?,
+        pid: u32::try_from(pid).unwrap_or_default(),
+        id,
+        host,
+        started_at,
+        heartbeat_at,
+    })
+}
+
+/// A version's values as both backends write them: JSON as text, the
+/// timeout as a signed integer.
+pub(crate) struct VersionValues {
+    pub(crate) input_schema: String,
+    pub(crate) output_schema: Option<String>,
+    pub(crate) manifest: String,
+    pub(crate) timeout_ms: Option<i64>,
+}
+
+impl VersionValues {
+    pub(crate) fn of(version: &WorkflowVersion) -> VersionValues {
+        VersionValues {
+            input_schema: version.input_schema.to_string(),
+            output_schema: version.output_schema.as_ref().map(ToString::to_string),
+            manifest: serde_json::to_string(&version.steps).unwrap_or_else(|_| "[]".into()),
+            timeout_ms: version.timeout_ms.and_then(|ms| i64::try_from(ms).ok()),
+        }
+    }
+}
+
+/// The worker's `workflows` column: its versions' keys as a JSON array.
+pub(crate) fn workflows_json(workflows: &[WorkflowRef]) -> String {
+    serde_json::to_string(workflows).unwrap_or_else(|_| "[]".into())
+}
+
+/// The [`CatalogStore`] methods that are one queued write, for a backend
+/// with `async fn write(&self, WriteOp) -> Result<WriteOut, Error>`: every
+/// backend answers them the same way.
+macro_rules! queued_catalog_writes {
+    () => {
+        fn record_worker(
+            &self,
+            record: $crate::model::catalog::WorkerRecord,
+        ) -> BoxFuture<'_, Result<(), Error>> {
+            Box::pin(async move {
+                self.write(WriteOp::RecordWorker(record)).await?;
+                Ok(())
+            })
+        }
+
+        fn heartbeat_worker(
+            &self,
+            worker: String,
+            workflows: Vec<$crate::model::catalog::WorkflowRef>,
+            now: i64,
+        ) -> BoxFuture<'_, Result<bool, Error>> {
+            Box::pin(async move {
+                match self
+                    .write(WriteOp::Heartbeat {
+                        worker,
+                        workflows,
+                        now,
+                    })
+                    .await?
+                {
+                    WriteOut::Count(count) => Ok(count > 0),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn remove_worker(&self, worker: String) -> BoxFuture<'_, Result<(), Error>> {
+            Box::pin(async move {
+                self.write(WriteOp::RemoveWorker(worker)).await?;
+                Ok(())
+            })
+        }
+    };
+}
+
+pub(crate) use queued_catalog_writes;

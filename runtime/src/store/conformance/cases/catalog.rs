@@ -1,0 +1,162 @@
+//! Conformance cases of the catalog: versions kept per fingerprint with
+//! their first and last sighting, workers recorded, heartbeat and removed.
+
+use serde_json::json;
+
+use super::helpers::NOW;
+use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use crate::store::Store;
+
+fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> WorkflowVersion {
+    WorkflowVersion {
+        name: name.into(),
+        fingerprint: fingerprint.into(),
+        input_schema: json!({ "type": "object", "required": ["id"] }),
+        output_schema: Some(json!({ "type": "string" })),
+        steps: vec![CatalogStep {
+            name: step.into(),
+            kind: "run".into(),
+            keyed: false,
+            options: vec![("timeout".into(), "30s".into())],
+            parent: Some("fan".into()),
+            line: 12,
+        }],
+        timeout_ms: Some(60_000),
+        cron: Some("0 * * * *".into()),
+        timezone: Some("Europe/Paris".into()),
+        first_seen: at,
+        last_seen: at,
+    }
+}
+
+fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> WorkerRecord {
+    WorkerRecord {
+        worker: WorkerInfo {
+            id: id.into(),
+            host: "host-a".into(),
+            pid: 4242,
+            started_at: at,
+            heartbeat_at: at,
+            workflows: versions
+                .iter()
+                .map(|v| WorkflowRef {
+                    name: v.name.clone(),
+                    fingerprint: v.fingerprint.clone(),
+                })
+                .collect(),
+        },
+        versions,
+    }
+}
+
+/// Two fingerprints of one name are two versions, each read back whole;
+/// recording a known version again keeps its first sighting and moves its
+/// last; versions list by name, the most recently seen first.
+pub(crate) async fn catalog_keeps_each_version_of_a_workflow(store: &dyn Store) {
+    let v1 = version("orders", "aaaa", "charge", NOW);
+    store
+        .record_worker(record(
+            "w1",
+            vec![v1.clone(), version("alpha", "cccc", "a", NOW)],
+            NOW,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.workflow_versions("orders".into()).await.unwrap(),
+        std::slice::from_ref(&v1)
+    );
+    let v2 = version("orders", "bbbb", "refund", NOW + 10);
+    store
+        .record_worker(record("w2", vec![v2.clone()], NOW + 10))
+        .await
+        .unwrap();
+    let versions = store.workflow_versions("orders".into()).await.unwrap();
+    assert_eq!(versions, [v2.clone(), v1.clone()]);
+    // The first version seen again later: first_seen stays, last_seen moves.
+    let again = version("orders", "aaaa", "charge", NOW + 20);
+    store
+        .record_worker(record("w3", vec![again], NOW + 20))
+        .await
+        .unwrap();
+    let versions = store.workflow_versions("orders".into()).await.unwrap();
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.fingerprint.as_str(), v.first_seen, v.last_seen))
+            .collect::<Vec<_>>(),
+        [("aaaa", NOW, NOW + 20), ("bbbb", NOW + 10, NOW + 10)]
+    );
+    let all: Vec<(String, String)> = store
+        .list_workflows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.name, v.fingerprint))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("alpha".to_owned(), "cccc".to_owned()),
+            ("orders".to_owned(), "aaaa".to_owned()),
+            ("orders".to_owned(), "bbbb".to_owned()),
+        ]
+    );
+    assert!(
+        store
+            .workflow_versions("nope".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A worker is read back as recorded; its heartbeat moves its row and the
+/// last sighting of its versions (never backwards), answers whether the
+/// row was there, and a removed worker is gone while its versions stay.
+pub(crate) async fn workers_heartbeat_and_leave(store: &dyn Store) {
+    let v1 = version("orders", "aaaa", "charge", NOW);
+    let worker = record("w1", vec![v1], NOW);
+    store.record_worker(worker.clone()).await.unwrap();
+    assert_eq!(
+        store.list_workers().await.unwrap(),
+        std::slice::from_ref(&worker.worker)
+    );
+    let refs = worker.worker.workflows.clone();
+    assert!(
+        store
+            .heartbeat_worker("w1".into(), refs.clone(), NOW + 500)
+            .await
+            .unwrap()
+    );
+    // A late heartbeat (another clock) does not move it back.
+    assert!(
+        store
+            .heartbeat_worker("w1".into(), refs.clone(), NOW + 100)
+            .await
+            .unwrap()
+    );
+    let workers = store.list_workers().await.unwrap();
+    assert_eq!(workers[0].heartbeat_at, NOW + 500);
+    let versions = store.workflow_versions("orders".into()).await.unwrap();
+    assert_eq!(
+        (versions[0].first_seen, versions[0].last_seen),
+        (NOW, NOW + 500)
+    );
+    store.remove_worker("w1".into()).await.unwrap();
+    assert!(store.list_workers().await.unwrap().is_empty());
+    assert!(
+        !store
+            .heartbeat_worker("w1".into(), refs, NOW + 900)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .workflow_versions("orders".into())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

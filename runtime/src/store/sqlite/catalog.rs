@@ -1,0 +1,152 @@
+//! The catalog on SQLite: the versions an engine serves and its worker row,
+//! written by the writer at start, on each heartbeat and at shutdown, and
+//! read on the reader connections.
+
+use rusqlite::{Connection, params};
+
+use super::SqliteStore;
+use crate::model::catalog::{WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use crate::model::error::Error;
+use crate::model::sync::BoxFuture;
+use crate::store::CatalogStore;
+use crate::store::catalog::{
+    VERSIONS_ORDER, VersionValues, WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow,
+    worker_info, workflow_version, workflows_json,
+};
+use crate::store::ops::{Applied, WriteOp, WriteOut};
+use crate::store::rows::unexpected;
+
+impl CatalogStore for SqliteStore {
+    crate::store::catalog::queued_catalog_writes!();
+
+    fn list_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
+        let sql = format!("SELECT {WORKFLOW_COLUMNS} FROM wf_workflow {VERSIONS_ORDER}");
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([], |row| WorkflowRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn workflow_versions(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
+        let sql =
+            format!("SELECT {WORKFLOW_COLUMNS} FROM wf_workflow WHERE name = ?1 {VERSIONS_ORDER}");
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([&name], |row| WorkflowRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn list_workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, Error>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM wf_worker ORDER BY started_at DESC, id");
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([], |row| WorkerRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().map(worker_info).collect());
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// Records a starting engine's versions and worker row. Workers recorded
+/// before it are removed: the file lock lets one engine at a time use the
+/// file, so they stopped (or died) before this one started.
+pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> Applied {
+    let mut upsert = connection.prepare_cached(
+        "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
+           timeout_ms, cron, timezone, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+         ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
+           timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
+           timezone = excluded.timezone, last_seen = MAX(last_seen, excluded.last_seen)",
+    )?;
+    for version in &record.versions {
+        let values = VersionValues::of(version);
+        upsert.execute(params![
+            version.name,
+            version.fingerprint,
+            values.input_schema,
+            values.output_schema,
+            values.manifest,
+            values.timeout_ms,
+            version.cron,
+            version.timezone,
+            version.last_seen,
+        ])?;
+    }
+    connection
+        .prepare_cached("DELETE FROM wf_worker")?
+        .execute([])?;
+    let worker = &record.worker;
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            worker.id,
+            worker.host,
+            worker.pid,
+            worker.started_at,
+            worker.heartbeat_at,
+            workflows_json(&worker.workflows),
+        ])?;
+    Ok(Ok(WriteOut::Done))
+}
+
+/// Moves a worker's heartbeat and its versions' `last_seen` to `now`;
+/// answers how many worker rows it moved (0 or 1).
+pub(super) fn heartbeat(
+    connection: &Connection,
+    worker: &str,
+    workflows: &[WorkflowRef],
+    now: i64,
+) -> Applied {
+    let moved = connection
+        .prepare_cached("UPDATE wf_worker SET heartbeat_at = MAX(heartbeat_at, ?2) WHERE id = ?1")?
+        .execute(params![worker, now])?;
+    if moved > 0 {
+        let mut seen = connection.prepare_cached(
+            "UPDATE wf_workflow SET last_seen = MAX(last_seen, ?3) \
+             WHERE name = ?1 AND fingerprint = ?2",
+        )?;
+        for workflow in workflows {
+            seen.execute(params![workflow.name, workflow.fingerprint, now])?;
+        }
+    }
+    Ok(Ok(WriteOut::Count(moved as u64)))
+}
+
+/// Removes a stopping worker's row.
+pub(super) fn remove_worker(connection: &Connection, worker: &str) -> Applied {
+    connection
+        .prepare_cached("DELETE FROM wf_worker WHERE id = ?1")?
+        .execute([worker])?;
+    Ok(Ok(WriteOut::Done))
+}
+
+/// Applies a catalog write (the writer's dispatch for these ops).
+pub(super) fn apply(connection: &Connection, op: &WriteOp) -> Applied {
+    match op {
+        WriteOp::RecordWorker(record) => record_worker(connection, record),
+        WriteOp::Heartbeat {
+            worker,
+            workflows,
+            now,
+        } => heartbeat(connection, worker, workflows, *now),
+        WriteOp::RemoveWorker(worker) => remove_worker(connection, worker),
+        _ => Err(unexpected()),
+    }
+}
