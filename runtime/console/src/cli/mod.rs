@@ -6,9 +6,9 @@
 //! [`Console`](crate::Console), so the CLI and the API cannot disagree:
 //! with `--api URL` they go over HTTP to a console that is serving (the
 //! `?token=` of the URL it printed, or `--token`); with `--database-url
-//! URL` the CLI opens an engine on the database (registering no workflow)
+//! URL` the CLI opens an engine on the database (a client engine)
 //! and sends them to a console router built in this process, through no
-//! socket ([`connect`]). `durable console` serves that router on an
+//! socket (`cli/connect.rs`). `durable console` serves that router on an
 //! address.
 //!
 //! ```text
