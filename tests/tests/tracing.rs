@@ -137,6 +137,27 @@ async fn runs_and_step_attempts_are_spans_with_their_outcomes() -> anyhow::Resul
     assert!(saga.result().await.is_err());
     engine.shutdown().await;
 
+    // A run's span closes when its task returns, a moment after the task
+    // hands its result over (and the recorder sees a span when it closes):
+    // wait for both runs' last spans, boundedly, rather than race them.
+    let ended = |id: String| {
+        let spans = recorder.spans.clone();
+        move || {
+            spans.lock().unwrap().iter().any(|span| {
+                span.name == "durable.run"
+                    && span.field("run_id") == Some(&id)
+                    && matches!(span.field("outcome"), Some("completed" | "failed"))
+            })
+        }
+    };
+    let (run_ended, saga_ended) = (ended(run.id().to_string()), ended(saga.id().to_string()));
+    for _ in 0..500 {
+        if run_ended() && saga_ended() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
     let spans = recorder.spans.lock().unwrap().clone();
     let events = recorder.events.lock().unwrap().clone();
     let run_id = run.id().to_string();
