@@ -20,6 +20,8 @@ use durable::prelude::*;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+#[path = "support/args.rs"]
+mod args;
 #[path = "support/w1.rs"]
 mod w1;
 use w1::{ThreeSteps, closed_loop};
@@ -138,7 +140,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let value = |name: &str| w1::flag(name).flatten();
+    let value = |name: &str| args::flag(name).flatten();
     let pairs: usize = value("--pairs").map_or(Ok(3), |text| text.parse())?;
     let url = value("--url");
     let url = url.as_deref();

@@ -1,5 +1,5 @@
 //! What the bench's W1 shares between `bench.rs` and `bench_live.rs`: the
-//! three-step workflow, the closed loop that runs it, and reading a flag.
+//! three-step workflow and the closed loop that runs it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,13 +40,4 @@ pub(crate) async fn closed_loop(
         latencies.push(task.await??);
     }
     Ok((started.elapsed(), latencies))
-}
-
-/// The value after `--flag` on the command line: `None` without the flag,
-/// `Some(None)` when nothing follows it.
-pub(crate) fn flag(name: &str) -> Option<Option<String>> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == name)
-        .map(|index| args.get(index + 1).cloned())
 }
