@@ -69,7 +69,9 @@ export function follow(path, onChange) {
   };
   if (typeof EventSource === "function") {
     source = new EventSource(`/api/v1${path}`);
-    for (const name of ["run", "step", "log", "end", "status", "resync", "message"]) source.addEventListener(name, fire);
+    // `open` too: what changed before the server subscribed this stream to
+    // the engine's changes (the page was drawn before) is read once then.
+    for (const name of ["open", "run", "step", "log", "end", "status", "resync", "message"]) source.addEventListener(name, fire);
     // A 404 (no such route here) or any answer that is not a stream closes
     // it for good: poll instead. An `end` means the run ended.
     source.addEventListener("error", () => source && source.readyState === EventSource.CLOSED && poll());
