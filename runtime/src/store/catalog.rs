@@ -43,7 +43,8 @@ pub(crate) trait CatalogStore: Send + Sync + 'static {
 }
 
 /// The columns of `wf_workflow` that make a [`WorkflowVersion`], in the
-/// order of [`WorkflowRow`].
+/// order of [`WorkflowRow`]. (PostgreSQL reads its JSONB columns as text.)
+#[cfg(feature = "sqlite")]
 pub(crate) const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema, output_schema, \
     manifest, timeout_ms, cron, timezone, first_seen, last_seen";
 
@@ -52,7 +53,8 @@ pub(crate) const VERSIONS_ORDER: &str =
     "ORDER BY name, last_seen DESC, first_seen DESC, fingerprint";
 
 /// The columns of `wf_worker` that make a [`WorkerInfo`], in the order of
-/// [`WorkerRow`].
+/// [`WorkerRow`]. (PostgreSQL reads its JSONB column as text.)
+#[cfg(feature = "sqlite")]
 pub(crate) const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows";
 
 /// A row of `wf_workflow` as both backends read it (JSON as text).

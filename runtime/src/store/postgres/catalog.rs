@@ -17,11 +17,11 @@ use crate::store::catalog::{
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 
-/// `store::catalog::WORKFLOW_COLUMNS` with the JSONB columns read as text.
+/// SQLite's `WORKFLOW_COLUMNS` (in `store::catalog`) with the JSONB columns read as text.
 const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_schema::text, \
     manifest::text, timeout_ms, cron, timezone, first_seen, last_seen";
 
-/// `store::catalog::WORKER_COLUMNS` with the JSONB column read as text.
+/// SQLite's `WORKER_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
 const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows::text";
 
 impl CatalogStore for PostgresStore {
