@@ -2,7 +2,7 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,l1]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
@@ -14,6 +14,29 @@
 //!   the sleep ran, minus when the sleep was due), and the process's
 //!   resident memory while they sleep. The results are read after the
 //!   wake-ups, so that reading them does not load the machine meanwhile.
+//! - W4: 10,000 runs each waiting for `payment.received` with its own filter
+//!   `{"order": i}` (suspended), then 10,000 events `{"order": i, "amount":
+//!   ..}` sent from outside, 64 at a time, each waking exactly its run:
+//!   events per second (sends answered), and the p50/p99 time from starting
+//!   a send to the woken run's next step. Then the p99 of 100 events among
+//!   10,000 waiters and among 100 waiters, and their ratio: one send's cost
+//!   must not grow with the waiters whose filters it does not match.
+//! - W5: one run mapping over 10,000 items, 100 at once, each branch one
+//!   no-op step, after a warm-up run of 100: items per second, trigger to
+//!   result, and the process's peak resident memory while it ran (`VmHWM`,
+//!   reset to the resident memory just before the run by writing 5 to
+//!   `/proc/self/clear_refs`, or 0 where it cannot be). Not sampled: the
+//!   kernel's own high-water mark catches a peak between any two samples,
+//!   and the reset keeps W3's sleepers out of it.
+//! - W6: one run of 10,000 sequential no-op steps (after a run of 1,000 on
+//!   the same database, which brings its tables out of their empty state),
+//!   stopped while its last step runs (the engine shuts down, handing the
+//!   run back as a crashed worker's lease would), then resumed by a new
+//!   engine on the same database: the median cost of one of the first and of the last 1,000
+//!   steps (from a body's start to the next one's; means in brackets), which
+//!   must not differ by more than 20%, and the time from starting the new
+//!   engine to the run's result (it replays the 10,000 recorded steps and
+//!   runs the last one; no body runs again).
 //! - L1 (only when named in `--only`: loading its database takes a while):
 //!   1,000,000 runs of 8 workflows in a realistic mix of statuses, created
 //!   over 30 days and written straight into the runs table; then 200 times
@@ -34,10 +57,16 @@ use durable::{Durability, EngineBuilder, RunFilter};
 mod args;
 #[path = "support/l1.rs"]
 mod l1;
+#[path = "support/scale.rs"]
+mod scale;
 #[path = "support/w1.rs"]
 mod w1;
+#[path = "support/w4.rs"]
+mod w4;
 use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
+use scale::{W5_ITEMS, W6_STEPS, resident_mib, workload_w5, workload_w6};
 use w1::{ThreeSteps, closed_loop};
+use w4::workload_w4;
 
 #[workflow(name = "bench-many-steps")]
 async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
@@ -71,27 +100,13 @@ impl Database {
     }
 
     fn builder(&self, durability: Durability) -> EngineBuilder {
-        self.backend(durability)
+        w4::register(self.backend(durability))
             .concurrency(256)
             .keep_in_memory_below("100ms")
             .register(ThreeSteps)
             .register(ManySteps)
             .register(Sleeper)
     }
-}
-
-/// The process's resident memory in MiB (Linux), or 0 where unknown.
-fn resident_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[tokio::main]
@@ -116,9 +131,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if let Some(unknown) = only
         .iter()
-        .find(|name| !["w1", "w2", "c1", "w3", "l1"].contains(&name.as_str()))
+        .find(|name| !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "l1"].contains(&name.as_str()))
     {
-        anyhow::bail!("--only knows w1, w2, c1, w3 and l1, not {unknown:?}");
+        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6 and l1, not {unknown:?}");
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
     let selected = |name: &str| only.is_empty() || named(name);
@@ -149,6 +164,56 @@ async fn main() -> anyhow::Result<()> {
         let (p99, sleeping_mib, baseline_mib) = workload_w3(url, durability).await?;
         println!(
             "{name} W3 p99_late_ms={p99:.1} rss_mb={sleeping_mib:.1} (before={baseline_mib:.1})"
+        );
+    }
+    if selected("w4") {
+        let mut rounds = Vec::new();
+        for (label, waiters, events) in [
+            ("w4", 10_000, 10_000),
+            ("w4b", 10_000, 100),
+            ("w4c", 100, 100),
+        ] {
+            let database = Database::new(label, url)?;
+            let engine = database.engine(durability).await?;
+            rounds.push(workload_w4(&engine, waiters, events).await.context("W4")?);
+            engine.shutdown().await;
+            database.drop_data().await?;
+        }
+        let [all, few, small] = &rounds[..] else {
+            unreachable!("three rounds")
+        };
+        println!(
+            "{name} W4 events/s={:.0} p50_ms={:.2} p99_ms={:.2} | 100 events p99_ms={:.2} \
+             (waiters=10000) {:.2} (waiters=100) ratio={:.2}",
+            all.events_per_s,
+            all.p50_ms,
+            all.p99_ms,
+            few.p99_ms,
+            small.p99_ms,
+            few.p99_ms / small.p99_ms
+        );
+    }
+    if selected("w5") {
+        let database = Database::new("w5", url)?;
+        let w5 = workload_w5(database.builder(durability)).await?;
+        database.drop_data().await?;
+        println!(
+            "{name} W5 items/s={:.0} peak_rss_mb={:.1} (before={:.1} items={W5_ITEMS})",
+            w5.items_per_s, w5.peak_mib, w5.before_mib
+        );
+    }
+    if selected("w6") {
+        let database = Database::new("w6", url)?;
+        let w6 = workload_w6(|| database.builder(durability)).await?;
+        database.drop_data().await?;
+        println!(
+            "{name} W6 first_step_ms={:.3} last_step_ms={:.3} resume_ms={:.0} \
+             (means {:.3} {:.3}, steps={W6_STEPS})",
+            w6.first_ms.1,
+            w6.last_ms.1,
+            w6.resume.as_secs_f64() * 1000.0,
+            w6.first_ms.0,
+            w6.last_ms.0
         );
     }
     if named("l1") {

@@ -1,13 +1,20 @@
 //! The order workflow of the README: validate, charge, confirm, a durable
 //! sleep, notify. Runs on the embedded default, a SQLite file `durable.db`
-//! in the working directory.
+//! in the working directory, and serves the web console beside its run on
+//! a loopback port, printing the URL of the run's inspector: open it while
+//! the run sleeps and watch the graph and the timeline fill in.
 //!
 //! ```text
-//! cargo run --example order_fulfillment
+//! cargo run --example order_fulfillment                 # ends 5 s after the run
+//! cargo run --example order_fulfillment -- --keep-open  # serves until Ctrl-C
 //! ```
 //!
 //! Stop it with Ctrl-C during the cool-off sleep and start it again: the run
 //! resumes after the sleep, and the finished steps do not run again.
+//!
+//! It is an example of the `durable-console` package (which depends on
+//! `durable`), so that serving the console needs no dependency of `durable`
+//! on its own console.
 
 use std::time::Duration;
 
@@ -95,8 +102,8 @@ async fn order_fulfillment(ctx: Ctx, input: OrderInput) -> Result<Fulfilled, Err
 
     // Code outside steps runs again on every replay, so this prints twice:
     // once before the run suspends and once when it resumes.
-    say("workflow", "reached the 2s cool-off sleep");
-    ctx.sleep("cool-off", "2s").await?;
+    say("workflow", "reached the 5s cool-off sleep");
+    ctx.sleep("cool-off", "5s").await?;
 
     ctx.run("notify-customer", async || {
         say(
@@ -113,9 +120,18 @@ async fn order_fulfillment(ctx: Ctx, input: OrderInput) -> Result<Fulfilled, Err
     })
 }
 
+/// How long the console stays up after the run ended, without `--keep-open`:
+/// long enough to see the finished run, short enough for CI to wait for.
+const LINGER: Duration = Duration::from_secs(5);
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let keep_open = std::env::args().skip(1).any(|arg| arg == "--keep-open");
     let engine = Engine::builder().register(OrderFulfillment).start().await?;
+    // Loopback only, with a random token that the printed URL carries.
+    let console = durable_console::Console::new(&engine)
+        .bind("127.0.0.1:0")
+        .await?;
 
     let order_id = format!("order-{}", std::process::id());
     println!("triggering order-fulfillment for {order_id}");
@@ -129,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     println!("run {} started", run.id());
+    println!(
+        "watch it in the console: {}#/run/{}?view=graph",
+        console.url(),
+        run.id()
+    );
 
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     println!("status while sleeping: {}", run.status().await?);
@@ -141,6 +162,19 @@ async fn main() -> anyhow::Result<()> {
             step.name, step.status, step.attempts
         );
     }
+    if keep_open {
+        println!("the console stays up until Ctrl-C: {}", console.url());
+        tokio::signal::ctrl_c().await?;
+    } else {
+        println!(
+            "the console stays up {} s more (pass -- --keep-open to keep it until Ctrl-C)",
+            LINGER.as_secs()
+        );
+        tokio::time::sleep(LINGER).await;
+    }
+    // A page left open holds its live stream: stopping waits for the
+    // requests in flight a moment, then the process ends them.
+    let _ = tokio::time::timeout(Duration::from_secs(1), console.shutdown()).await;
     engine.shutdown().await;
     Ok(())
 }

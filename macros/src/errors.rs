@@ -31,6 +31,16 @@ impl Errors {
         self.error_at(tokens.span(), message);
     }
 
+    /// Reports `message` over all of `tokens`, from their first token to
+    /// their last (where `error_spanned_by` marks only the first one).
+    pub(crate) fn error_over<T: quote::ToTokens + ?Sized>(
+        &self,
+        tokens: &T,
+        message: impl Display,
+    ) {
+        self.syn_error(syn::Error::new_spanned(tokens, message));
+    }
+
     /// Reports `message` at `span`.
     pub(crate) fn error_at(&self, span: Span, message: impl Display) {
         self.syn_error(syn::Error::new(span, message));

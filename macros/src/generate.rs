@@ -8,12 +8,24 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::check::{Input, ValidWorkflow};
 
-/// The user's fn, unchanged, followed by the errors: IDEs keep seeing the fn.
-pub(crate) fn errors_beside(item: TokenStream, errors: &syn::Error) -> TokenStream {
+/// The user's fn followed by the errors, so IDEs keep seeing the fn: as
+/// parsed (without the `#[durable::allow_nondeterministic]` attributes),
+/// or the tokens unchanged if they did not parse.
+pub(crate) fn errors_beside(
+    item: TokenStream,
+    function: Option<&syn::ItemFn>,
+    errors: &syn::Error,
+) -> TokenStream {
     let errors = errors.to_compile_error();
-    quote! {
-        #item
-        #errors
+    match function {
+        Some(function) => quote! {
+            #function
+            #errors
+        },
+        None => quote! {
+            #item
+            #errors
+        },
     }
 }
 
@@ -38,15 +50,23 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
     };
+    let version = valid.version.map(|version| {
+        quote!(const VERSION: ::core::option::Option<u32> = ::core::option::Option::Some(#version);)
+    });
     let steps = valid.steps.iter().map(|step| {
         let step_name = &step.name;
         let keyed = step.keyed;
         // A fieldless variant's `Debug` is its name.
         let kind = format_ident!("{}", format!("{:?}", step.kind));
+        let typed = step
+            .event_type
+            .as_ref()
+            .map(|(key, ty)| quote!((#key, <#ty as #durable::Event>::NAME)));
         let options = step
             .options
             .iter()
-            .map(|(key, value)| quote!((#key, #value)));
+            .map(|(key, value)| quote!((#key, #value)))
+            .chain(typed);
         let line = quote_spanned!(step.span=> ::core::line!());
         let parent = match &step.parent {
             Some(parent) => quote!(::core::option::Option::Some(#parent)),
@@ -64,6 +84,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         }
     });
 
+    let events = &valid.events;
     let input_ident = format_ident!("{}Input", type_ident);
     let (input_type, input_struct, params, make_input, call) = match &valid.input {
         Input::Unit => (
@@ -159,7 +180,9 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
         impl #durable::Workflow for #type_ident {
             const NAME: &'static str = #name;
             const TIMEOUT_MS: ::core::option::Option<u64> = #timeout;
+            #version
             const STEPS: &'static [#durable::StepManifest] = &[#(#steps),*];
+            const EVENTS: &'static [#durable::EventType] = &[#(#durable::EventType::of::<#events>()),*];
             type Input = #input_type;
             type Output = #output;
             type Error = <#return_type as ::durable::__private::WorkflowResult>::Err;

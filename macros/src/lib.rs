@@ -6,11 +6,13 @@
 //! the model, one small fn per rule; `generate` turns a valid model into code
 //! (the only file that writes tokens). Parsing and every check report into
 //! one collector (`errors`), so all problems show in one compile; on errors
-//! the user's fn is still emitted unchanged beside them, so IDEs keep
-//! working. Every name the macro recognises is in one table, `symbols`.
+//! the user's fn is still emitted beside them (unchanged but for the
+//! `#[durable::allow_nondeterministic]` marks only the macro reads), so
+//! IDEs keep working. Every name the macro recognises is in one table, `symbols`.
 
 mod check;
 mod errors;
+mod event;
 mod generate;
 mod model;
 mod symbols;
@@ -25,6 +27,12 @@ pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into()).into()
 }
 
+/// Makes a struct a typed event. See `durable::Event`.
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(item: TokenStream) -> TokenStream {
+    event::expand(item.into()).into()
+}
+
 fn expand(
     attr: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
@@ -37,7 +45,11 @@ fn expand(
     let valid = model.as_ref().and_then(|model| check::run(&cx, model));
     match (cx.check(), valid) {
         (Ok(()), Some(valid)) => generate::workflow(&valid),
-        (Err(errors), _) => generate::errors_beside(item, &errors),
+        (Err(errors), _) => {
+            // The fn as parsed, without the attributes only the macro reads.
+            let function = model.as_ref().map(|model| &model.function);
+            generate::errors_beside(item, function, &errors)
+        }
         (Ok(()), None) => {
             unreachable!("the checks made no workflow but reported no error")
         }

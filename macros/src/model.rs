@@ -1,34 +1,29 @@
 //! Stage one: parse the attribute and the fn into a typed model, recording
-//! what the checks need (spans, loop nesting, literal arguments) and nothing
-//! else. Only syntax errors of the attribute are reported here, into the
-//! one collector.
+//! what the checks need (spans, loop nesting, `if`/`match` arms, literal
+//! arguments, calls a replay would not repeat, written step output types)
+//! and nothing else. Only syntax errors of the attribute are reported here,
+//! into the one collector.
+
+mod allow;
+mod options;
+mod outputs;
+mod typed;
+
+use std::collections::HashSet;
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Expr, ExprLit, Lit, LitStr, Token};
+use syn::{Expr, LitStr, Token};
 
 use crate::errors::Errors;
-use crate::symbols::{self, Symbol};
+use crate::symbols::{self, Nondeterminism};
 
-/// The options of `#[workflow(...)]`.
-#[derive(Default)]
-pub(crate) struct WorkflowOptions {
-    /// `name = "..."`.
-    pub(crate) name: Option<LitStr>,
-    /// `timeout = "..."`.
-    pub(crate) timeout: Option<LitStr>,
-    /// `on_failure = path::to::hook`.
-    pub(crate) on_failure: Option<syn::Path>,
-    /// `cron = "0 9 * * 1-5"`.
-    pub(crate) cron: Option<LitStr>,
-    /// `timezone = "Europe/Berlin"`.
-    pub(crate) timezone: Option<LitStr>,
-    /// `overlap = "skip" | "allow" | "cancel_previous"`.
-    pub(crate) overlap: Option<LitStr>,
-}
+pub(crate) use self::options::WorkflowOptions;
+use self::options::{parse_options, string_literal};
+pub(crate) use self::typed::TypedEvent;
 
 /// What kind of step a call is: the table the runtime records too.
 pub(crate) use durable_grammar::StepKind;
@@ -58,6 +53,49 @@ pub(crate) struct StepCall {
     pub(crate) scope: Option<(String, usize)>,
     /// Options written with literals, e.g. `("timeout", "30s")`.
     pub(crate) options: Vec<(&'static str, LitStr)>,
+    /// The branches of `if`/`match` the call is in, outermost first: for
+    /// each, a number unique per `if` or `match` and the arm's index. Two
+    /// calls whose lists first differ in the arm of the same `if`/`match`
+    /// never both run.
+    pub(crate) arms: Vec<(usize, usize)>,
+    /// For the typed forms `ctx.wait_for::<E>(..)` and `ctx.publish(..)`:
+    /// the event type, where the source writes it.
+    pub(crate) typed_event: Option<TypedEvent>,
+}
+
+/// What a duration literal in the body is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DurationUse {
+    /// `ctx.sleep(name, "5m")`.
+    Sleep,
+    /// `.timeout("30s")` of a step or a wait.
+    StepTimeout,
+    /// `.lookback("1h")` of an event wait.
+    Lookback,
+    /// The delays of `Retry::fixed`/`exponential(..).max_delay(..)`.
+    RetryDelay,
+}
+
+impl DurationUse {
+    /// What messages call it.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            DurationUse::Sleep => "sleep duration",
+            DurationUse::StepTimeout => "step timeout",
+            DurationUse::Lookback => "event lookback",
+            DurationUse::RetryDelay => "retry delay",
+        }
+    }
+}
+
+/// A call in workflow code, outside every step body, that a replay would
+/// not repeat the same: `SystemTime::now()`, `rand::random()`...
+pub(crate) struct NondeterministicCall {
+    pub(crate) class: Nondeterminism,
+    /// The path as written, e.g. `SystemTime::now`.
+    pub(crate) path: syn::Path,
+    /// Whether its statement is marked `#[durable::allow_nondeterministic]`.
+    pub(crate) allowed: bool,
 }
 
 /// A parameter after `ctx`.
@@ -77,14 +115,21 @@ pub(crate) struct WorkflowModel {
     pub(crate) params: Vec<Param>,
     pub(crate) steps: Vec<StepCall>,
     /// String literals that must be durations, with what they are for.
-    pub(crate) durations: Vec<(&'static str, LitStr)>,
+    pub(crate) durations: Vec<(DurationUse, LitStr)>,
+    /// Nondeterministic calls in workflow code.
+    pub(crate) nondeterministic: Vec<NondeterministicCall>,
+    /// Step output types written in the source.
+    pub(crate) step_outputs: Vec<syn::Type>,
 }
 
 impl WorkflowModel {
     /// The model of `function` with the options in `attr`; syntax errors of
-    /// the options go to `cx`.
+    /// the options go to `cx`. The model's fn is `function` without its
+    /// `#[durable::allow_nondeterministic]` attributes.
     pub(crate) fn parse(cx: &Errors, attr: TokenStream, function: &syn::ItemFn) -> Self {
         let options = parse_options(cx, attr);
+        let mut function = function.clone();
+        let allowed = allow::strip_allowances(&mut function);
         let mut inputs = function.sig.inputs.iter();
         let mut receivers = Vec::new();
         let mut typed = Vec::new();
@@ -113,129 +158,26 @@ impl WorkflowModel {
             steps: Vec::new(),
             durations: Vec::new(),
             chain_options: Vec::new(),
+            allowed,
+            allowed_depth: 0,
+            step_body_depth: 0,
+            arms: Vec::new(),
+            constructs_opened: 0,
+            nondeterministic: Vec::new(),
+            step_outputs: Vec::new(),
         };
         finder.visit_block(&function.block);
         WorkflowModel {
             options,
-            function: function.clone(),
             ctx,
             receivers,
             params,
             steps: finder.steps,
             durations: finder.durations,
+            nondeterministic: finder.nondeterministic,
+            step_outputs: finder.step_outputs,
+            function,
         }
-    }
-}
-
-fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
-    let mut options = WorkflowOptions::default();
-    let parsed = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(attr);
-    let pairs = match parsed {
-        Ok(pairs) => pairs,
-        Err(error) => {
-            cx.error_at(
-                error.span(),
-                format!(
-                    "expected options like `#[workflow({} = \"{}\", {} = \"{}\")]`",
-                    symbols::NAME,
-                    example(symbols::NAME),
-                    symbols::TIMEOUT,
-                    example(symbols::TIMEOUT),
-                ),
-            );
-            return options;
-        }
-    };
-    for pair in pairs {
-        let key = pair
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let Some(option) = symbols::OPTIONS.into_iter().find(|option| key == *option) else {
-            cx.error_spanned_by(
-                &pair.path,
-                format!(
-                    "unknown option `{key}`; #[workflow] accepts {}",
-                    symbols::listed(&symbols::OPTIONS, "`", "and")
-                ),
-            );
-            continue;
-        };
-        let Some(slot) = options.string_slot(option) else {
-            // The one option that is not a string: `on_failure`.
-            match &pair.value {
-                Expr::Path(path) if options.on_failure.is_none() => {
-                    options.on_failure = Some(path.path.clone());
-                }
-                Expr::Path(_) => cx.error_spanned_by(
-                    &pair.path,
-                    format!("option `{option}` is given twice; keep one"),
-                ),
-                other => cx.error_spanned_by(
-                    other,
-                    format!(
-                        "option `{option}` takes the path of an async fn, e.g. `{option} = {}`",
-                        example(option)
-                    ),
-                ),
-            }
-            continue;
-        };
-        match string_literal(&pair.value) {
-            Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
-            Some(_) => cx.error_spanned_by(
-                &pair.path,
-                format!("option `{option}` is given twice; keep one"),
-            ),
-            None => cx.error_spanned_by(
-                &pair.value,
-                format!(
-                    "option `{option}` takes a string literal, e.g. `{option} = \"{}\"`",
-                    example(option)
-                ),
-            ),
-        }
-    }
-    options
-}
-
-impl WorkflowOptions {
-    /// Where the value of a string option goes; `None` for `on_failure`.
-    fn string_slot(&mut self, option: Symbol) -> Option<&mut Option<LitStr>> {
-        match option {
-            symbols::NAME => Some(&mut self.name),
-            symbols::TIMEOUT => Some(&mut self.timeout),
-            symbols::CRON => Some(&mut self.cron),
-            symbols::TIMEZONE => Some(&mut self.timezone),
-            symbols::OVERLAP => Some(&mut self.overlap),
-            _ => None,
-        }
-    }
-}
-
-/// A value of `option` that messages show as an example.
-fn example(option: Symbol) -> &'static str {
-    match option {
-        symbols::TIMEOUT => "24h",
-        symbols::ON_FAILURE => "notify_support",
-        symbols::CRON => "0 9 * * 1-5",
-        symbols::TIMEZONE => "Europe/Berlin",
-        symbols::OVERLAP => symbols::OVERLAP_POLICIES[0].0.as_str(),
-        _ => "order-fulfillment",
-    }
-}
-
-/// The string literal an expression is, through parentheses and groups.
-fn string_literal(expr: &Expr) -> Option<&LitStr> {
-    match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(literal),
-            ..
-        }) => Some(literal),
-        Expr::Paren(inner) => string_literal(&inner.expr),
-        Expr::Group(inner) => string_literal(&inner.expr),
-        _ => None,
     }
 }
 
@@ -252,7 +194,19 @@ struct StepFinder {
     /// there are branches.
     branch_arguments: Option<String>,
     steps: Vec<StepCall>,
-    durations: Vec<(&'static str, LitStr)>,
+    durations: Vec<(DurationUse, LitStr)>,
+    /// Statements marked `#[durable::allow_nondeterministic]`, by address.
+    allowed: HashSet<*const syn::Stmt>,
+    /// How many marked statements enclose the current expression.
+    allowed_depth: usize,
+    /// How many step bodies enclose the current expression.
+    step_body_depth: usize,
+    /// The `if`/`match` arms enclosing the current expression.
+    arms: Vec<(usize, usize)>,
+    /// `if`s and `match`es met so far, to number them.
+    constructs_opened: usize,
+    nondeterministic: Vec<NondeterministicCall>,
+    step_outputs: Vec<syn::Type>,
     /// Options of builder chains whose root `ctx.step(..)` call is not
     /// visited yet, keyed by the root's address in the syntax tree.
     chain_options: Vec<(*const syn::ExprMethodCall, &'static str, LitStr)>,
@@ -290,6 +244,55 @@ impl StepFinder {
         let result = visit(self);
         self.repeat_depth -= 1;
         result
+    }
+
+    /// Whether the call's arguments are step code: `ctx.run(name, body)`,
+    /// or `.run(body)`, `.run_with_attempt(body)` and `.compensate(undo)`
+    /// of a `ctx.step(..)` chain.
+    fn is_step_body_call(&self, call: &syn::ExprMethodCall) -> bool {
+        (call.method == symbols::RUN && self.is_ctx(&call.receiver))
+            || (symbols::STEP_BODY_METHODS
+                .iter()
+                .any(|method| call.method == *method)
+                && self
+                    .step_chain_root(&call.receiver)
+                    .is_some_and(|root| root.method == symbols::STEP))
+    }
+
+    /// Visits the arguments of a step body call, recording the output types
+    /// written there.
+    fn visit_step_body_call(&mut self, call: &syn::ExprMethodCall) {
+        if call.method != symbols::COMPENSATE {
+            if call.method == symbols::RUN
+                && self.is_ctx(&call.receiver)
+                && let Some(turbofish) = &call.turbofish
+                && let Some(ty) = outputs::first_type_argument(turbofish)
+            {
+                self.step_outputs.push(ty.clone());
+            }
+            if let Some(body) = call.args.last() {
+                outputs::body_output_types(body, &mut self.step_outputs);
+            }
+        }
+        self.visit_expr(&call.receiver);
+        self.step_body_depth += 1;
+        for arg in &call.args {
+            self.visit_expr(arg);
+        }
+        self.step_body_depth -= 1;
+    }
+
+    /// Visits `visit` as arm `arm` of the `if`/`match` numbered `construct`.
+    fn in_arm(&mut self, construct: usize, arm: usize, visit: impl FnOnce(&mut Self)) {
+        self.arms.push((construct, arm));
+        visit(self);
+        self.arms.pop();
+    }
+
+    /// A number for the next `if` or `match`.
+    fn open_construct(&mut self) -> usize {
+        self.constructs_opened += 1;
+        self.constructs_opened
     }
 }
 
@@ -357,7 +360,7 @@ impl<'ast> Visit<'ast> for StepFinder {
             match kind {
                 StepKind::Sleep => {
                     if let Some(duration) = second.and_then(string_literal) {
-                        self.durations.push(("sleep duration", duration.clone()));
+                        self.durations.push((DurationUse::Sleep, duration.clone()));
                         options.push((symbols::DURATION.as_str(), duration.clone()));
                     }
                 }
@@ -381,6 +384,7 @@ impl<'ast> Visit<'ast> for StepFinder {
                 _ => {}
             }
             options.extend(chained);
+            let typed_event = typed::typed_event(call);
             let fan_out_name = match &name {
                 StepNameArg::Literal(literal) | StepNameArg::Keyed(literal) => literal.value(),
                 _ => String::new(),
@@ -392,6 +396,8 @@ impl<'ast> Visit<'ast> for StepFinder {
                 repeated: self.repeat_depth > 0,
                 scope: self.scope.clone(),
                 options,
+                arms: self.arms.clone(),
+                typed_event,
             });
             if kind.has_branches() {
                 self.visit_expr(&call.receiver);
@@ -408,9 +414,9 @@ impl<'ast> Visit<'ast> for StepFinder {
             && let Some(literal) = call.args.first().and_then(string_literal)
         {
             let (what, option) = if call.method == symbols::TIMEOUT {
-                ("step timeout", symbols::TIMEOUT.as_str())
+                (DurationUse::StepTimeout, symbols::TIMEOUT.as_str())
             } else {
-                ("event lookback", symbols::LOOKBACK.as_str())
+                (DurationUse::Lookback, symbols::LOOKBACK.as_str())
             };
             self.durations.push((what, literal.clone()));
             // The chain's root `ctx.step(..)` is visited after this call
@@ -422,16 +428,81 @@ impl<'ast> Visit<'ast> for StepFinder {
             && is_retry_chain(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)
         {
-            self.durations.push(("retry delay", literal.clone()));
+            self.durations
+                .push((DurationUse::RetryDelay, literal.clone()));
         }
-        syn::visit::visit_expr_method_call(self, call);
+        if self.is_step_body_call(call) {
+            self.visit_step_body_call(call);
+        } else {
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+
+    fn visit_expr_path(&mut self, node: &'ast syn::ExprPath) {
+        if self.step_body_depth == 0 && node.qself.is_none() {
+            let segments: Vec<String> = node
+                .path
+                .segments
+                .iter()
+                .map(|segment| segment.ident.to_string())
+                .collect();
+            if let Some(class) = symbols::nondeterminism_of(&segments) {
+                self.nondeterministic.push(NondeterministicCall {
+                    class,
+                    path: node.path.clone(),
+                    allowed: self.allowed_depth > 0,
+                });
+            }
+        }
+        syn::visit::visit_expr_path(self, node);
+    }
+
+    fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
+        let allowed = self.allowed.contains(&(stmt as *const syn::Stmt));
+        self.allowed_depth += usize::from(allowed);
+        syn::visit::visit_stmt(self, stmt);
+        self.allowed_depth -= usize::from(allowed);
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let Some((Expr::MethodCall(call), ty)) = outputs::let_output(local)
+            && call.method != symbols::COMPENSATE
+            && self.is_step_body_call(call)
+        {
+            self.step_outputs.push(ty.clone());
+        }
+        syn::visit::visit_local(self, local);
+    }
+
+    fn visit_expr_if(&mut self, node: &'ast syn::ExprIf) {
+        // The condition always runs; then one of the two branches.
+        self.visit_expr(&node.cond);
+        let construct = self.open_construct();
+        self.in_arm(construct, 0, |this| this.visit_block(&node.then_branch));
+        if let Some((_, otherwise)) = &node.else_branch {
+            self.in_arm(construct, 1, |this| this.visit_expr(otherwise));
+        }
+    }
+
+    fn visit_expr_match(&mut self, node: &'ast syn::ExprMatch) {
+        // The scrutinee always runs, and a guard may run before a later arm
+        // is taken: both are outside the arms.
+        self.visit_expr(&node.expr);
+        let construct = self.open_construct();
+        for (index, arm) in node.arms.iter().enumerate() {
+            if let Some((_, guard)) = &arm.guard {
+                self.visit_expr(guard);
+            }
+            self.in_arm(construct, index, |this| this.visit_expr(&arm.body));
+        }
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         if is_retry_constructor(call)
             && let Some(literal) = call.args.iter().nth(1).and_then(string_literal)
         {
-            self.durations.push(("retry delay", literal.clone()));
+            self.durations
+                .push((DurationUse::RetryDelay, literal.clone()));
         }
         syn::visit::visit_expr_call(self, call);
     }

@@ -59,8 +59,13 @@ pub(crate) const TIMEZONE: Symbol = Symbol("timezone");
 /// `overlap = "skip" | "allow" | "cancel_previous"`.
 pub(crate) const OVERLAP: Symbol = Symbol("overlap");
 
+/// `version = 2`: the version runs are pinned to, kept while the steps
+/// change behind `ctx.patched`.
+pub(crate) const VERSION: Symbol = Symbol("version");
+
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 6] = [NAME, TIMEOUT, ON_FAILURE, CRON, TIMEZONE, OVERLAP];
+pub(crate) const OPTIONS: [Symbol; 7] =
+    [NAME, TIMEOUT, ON_FAILURE, CRON, TIMEZONE, OVERLAP, VERSION];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;
 /// the first is the default.
@@ -78,8 +83,12 @@ pub(crate) const STEP: Symbol = Symbol(StepKind::BUILDER_METHOD);
 pub(crate) const WAIT_FOR_EVENT: Symbol = Symbol(StepKind::WaitForEvent.as_str());
 /// `ctx.listen(name, signal)`, configurable with a builder chain.
 pub(crate) const LISTEN: Symbol = Symbol(StepKind::Listen.as_str());
+/// `ctx.wait_for::<E>(name)`: the typed event wait, configurable too.
+pub(crate) const WAIT_FOR: Symbol = Symbol(StepKind::TYPED_METHODS[0].0);
+/// `ctx.publish(name, event)`: the typed event send.
+pub(crate) const PUBLISH: Symbol = Symbol(StepKind::TYPED_METHODS[1].0);
 /// The `Ctx` methods whose call starts a builder chain of step options.
-pub(crate) const CONFIGURABLE_STEPS: [Symbol; 3] = [STEP, WAIT_FOR_EVENT, LISTEN];
+pub(crate) const CONFIGURABLE_STEPS: [Symbol; 4] = [STEP, WAIT_FOR_EVENT, LISTEN, WAIT_FOR];
 /// `.lookback("1h")` in an event wait's builder chain; also its manifest key.
 pub(crate) const LOOKBACK: Symbol = Symbol("lookback");
 /// `Retry::exponential(..).max_delay("1m")`.
@@ -90,6 +99,91 @@ pub(crate) const RETRY: Symbol = Symbol("Retry");
 pub(crate) const FIXED: Symbol = Symbol("fixed");
 /// `Retry::exponential(attempts, "initial delay")`.
 pub(crate) const EXPONENTIAL: Symbol = Symbol("exponential");
+
+/// `ctx.step(..).run(body)` and `ctx.run(name, body)`: a step body.
+pub(crate) const RUN: Symbol = Symbol(StepKind::Run.as_str());
+/// `ctx.step(..).run_with_attempt(body)`: a step body told its attempt.
+pub(crate) const RUN_WITH_ATTEMPT: Symbol = Symbol("run_with_attempt");
+/// `ctx.step(..).compensate(undo)`: the undo of a step, step code too.
+pub(crate) const COMPENSATE: Symbol = Symbol("compensate");
+/// The builder methods whose arguments are step code.
+pub(crate) const STEP_BODY_METHODS: [Symbol; 3] = [RUN, RUN_WITH_ATTEMPT, COMPENSATE];
+/// `Ok::<T, E>(..)`, whose turbofish names a step's output type.
+pub(crate) const OK: Symbol = Symbol("Ok");
+
+// Calls that a replay would not repeat the same, outside a step.
+
+/// `#[durable::allow_nondeterministic]` on a statement of the body: its
+/// calls are intended, the macro lets them through (and removes the
+/// attribute).
+pub(crate) const ALLOW_NONDETERMINISTIC: Symbol = Symbol("allow_nondeterministic");
+/// The crate the attribute may be written under, `#[durable::...]`.
+pub(crate) const DURABLE: Symbol = Symbol("durable");
+
+/// Why a call in workflow code would differ in a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nondeterminism {
+    /// It reads the clock.
+    Clock,
+    /// It draws random numbers.
+    Random,
+    /// It makes a random or time-based UUID.
+    Uuid,
+    /// It waits in memory.
+    Sleep,
+    /// It starts a task the engine does not record.
+    Spawn,
+    /// It reads the process environment.
+    Environment,
+}
+
+/// Paths matched by their last segments (so `use std::time::SystemTime;`
+/// then `SystemTime::now()` matches), with what they do.
+pub(crate) const NONDETERMINISTIC_PATHS: [(&[&str], Nondeterminism); 18] = [
+    (&["SystemTime", "now"], Nondeterminism::Clock),
+    (&["Instant", "now"], Nondeterminism::Clock),
+    (&["Utc", "now"], Nondeterminism::Clock),
+    (&["Local", "now"], Nondeterminism::Clock),
+    (&["thread_rng"], Nondeterminism::Random),
+    (&["Uuid", "new_v4"], Nondeterminism::Uuid),
+    (&["Uuid", "now_v1"], Nondeterminism::Uuid),
+    (&["Uuid", "now_v6"], Nondeterminism::Uuid),
+    (&["Uuid", "now_v7"], Nondeterminism::Uuid),
+    (&["time", "sleep"], Nondeterminism::Sleep),
+    (&["time", "sleep_until"], Nondeterminism::Sleep),
+    (&["thread", "sleep"], Nondeterminism::Sleep),
+    (&["tokio", "spawn"], Nondeterminism::Spawn),
+    (&["task", "spawn"], Nondeterminism::Spawn),
+    (&["task", "spawn_blocking"], Nondeterminism::Spawn),
+    (&["thread", "spawn"], Nondeterminism::Spawn),
+    (&["env", "var"], Nondeterminism::Environment),
+    (&["env", "var_os"], Nondeterminism::Environment),
+];
+
+/// Crates every path of which draws random numbers, matched by a path's
+/// first segment (`rand::random()`, `fastrand::u32(..)`).
+pub(crate) const RANDOM_CRATES: [&str; 2] = ["rand", "fastrand"];
+
+/// What the call at the end of `segments` does, if a replay would not
+/// repeat it the same.
+pub(crate) fn nondeterminism_of(segments: &[String]) -> Option<Nondeterminism> {
+    if segments.len() > 1
+        && let Some(first) = segments.first()
+        && RANDOM_CRATES.contains(&first.as_str())
+    {
+        return Some(Nondeterminism::Random);
+    }
+    NONDETERMINISTIC_PATHS
+        .iter()
+        .find(|(suffix, _)| {
+            segments.len() >= suffix.len()
+                && segments[segments.len() - suffix.len()..]
+                    .iter()
+                    .zip(suffix.iter())
+                    .all(|(segment, expected)| segment == expected)
+        })
+        .map(|(_, class)| *class)
+}
 
 // The types the checks recognise by their last path segment.
 
@@ -106,6 +200,37 @@ pub(crate) const DURATION: Symbol = Symbol("duration");
 pub(crate) const EVENT: Symbol = Symbol("event");
 /// The child workflow of `ctx.invoke` / `ctx.start_child`.
 pub(crate) const WORKFLOW: Symbol = Symbol("workflow");
+
+// The attributes `#[derive(Event)]` reads.
+
+/// `#[event(name = "...")]` on an event type.
+pub(crate) const EVENT_ATTRIBUTE: Symbol = Symbol("event");
+/// `#[serde(..)]`, read for the keys serde writes the fields under.
+pub(crate) const SERDE: Symbol = Symbol("serde");
+/// `#[serde(rename_all = "camelCase")]` on the struct.
+pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
+/// `#[serde(rename = "key")]` on a field.
+pub(crate) const RENAME: Symbol = Symbol("rename");
+/// Field options after which a field is no key of the event's data (or not
+/// always): no typed field is generated for it.
+pub(crate) const HIDING_SERDE_OPTIONS: [Symbol; 5] = [
+    Symbol("skip"),
+    Symbol("skip_serializing"),
+    Symbol("skip_deserializing"),
+    Symbol("skip_serializing_if"),
+    Symbol("flatten"),
+];
+/// serde's `rename_all` cases.
+pub(crate) const SERDE_CASES: [&str; 8] = [
+    "lowercase",
+    "UPPERCASE",
+    "PascalCase",
+    "camelCase",
+    "snake_case",
+    "SCREAMING_SNAKE_CASE",
+    "kebab-case",
+    "SCREAMING-KEBAB-CASE",
+];
 
 /// Names listed in a message, each between `quote`s: `` `a`, `b` and `c` ``
 /// for `` listed(.., "`", "and") ``.
@@ -129,7 +254,7 @@ mod tests {
     fn lists_names_as_messages_do() {
         assert_eq!(
             listed(&OPTIONS, "`", "and"),
-            "`name`, `timeout`, `on_failure`, `cron`, `timezone` and `overlap`"
+            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap` and `version`"
         );
         assert_eq!(
             listed(&OVERLAP_POLICIES.map(|(policy, _)| policy), "\"", "or"),
@@ -140,10 +265,44 @@ mod tests {
     }
 
     #[test]
+    fn nondeterministic_paths_match_by_suffix_and_random_crates_by_prefix() {
+        let of = |path: &str| {
+            let segments: Vec<String> = path.split("::").map(str::to_owned).collect();
+            nondeterminism_of(&segments)
+        };
+        assert_eq!(
+            of("std::time::SystemTime::now"),
+            Some(Nondeterminism::Clock)
+        );
+        assert_eq!(of("SystemTime::now"), Some(Nondeterminism::Clock));
+        assert_eq!(of("chrono::Utc::now"), Some(Nondeterminism::Clock));
+        assert_eq!(of("rand::random"), Some(Nondeterminism::Random));
+        assert_eq!(of("fastrand::Rng::new"), Some(Nondeterminism::Random));
+        assert_eq!(of("uuid::Uuid::now_v7"), Some(Nondeterminism::Uuid));
+        assert_eq!(of("tokio::time::sleep"), Some(Nondeterminism::Sleep));
+        assert_eq!(of("std::env::var"), Some(Nondeterminism::Environment));
+        assert_eq!(of("tokio::spawn"), Some(Nondeterminism::Spawn));
+        // A user's own names that only share a segment are not matched.
+        assert_eq!(of("now"), None);
+        assert_eq!(of("rand"), None);
+        assert_eq!(of("sleep"), None);
+        assert_eq!(of("Uuid::new_v5"), None);
+        assert_eq!(of("my::SystemTime::now_ish"), None);
+    }
+
+    #[test]
     fn step_methods_come_from_the_step_kind_table() {
         for method in CONFIGURABLE_STEPS {
             assert!(StepKind::from_method(method.as_str()).is_some(), "{method}");
         }
         assert_eq!(StepKind::from_method(STEP.as_str()), Some(StepKind::Run));
+        assert_eq!(
+            StepKind::from_method(WAIT_FOR.as_str()),
+            Some(StepKind::WaitForEvent)
+        );
+        assert_eq!(
+            StepKind::from_method(PUBLISH.as_str()),
+            Some(StepKind::SendEvent)
+        );
     }
 }

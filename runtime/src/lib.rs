@@ -71,6 +71,7 @@ pub use ctx::{Ctx, StepName};
 pub use durable_grammar::DurationError;
 pub use engine::Engine;
 pub use engine::builder::EngineBuilder;
+pub use engine::catalog::{GONE_AFTER_HEARTBEATS, GONE_AT_LEAST, STALE_AFTER_HEARTBEATS};
 pub use engine::changes::RunChanges;
 pub use engine::handle::RunHandle;
 pub use engine::maintenance::MaintenanceReport;
@@ -81,9 +82,9 @@ pub use model::catalog::{
 pub use model::change::{ChangeKind, ChangesError, RunChange};
 pub use model::duration::IntoDuration;
 pub use model::error::{Error, StepError};
-pub use model::event::SentEvent;
+pub use model::event::{Event, EventType, EventTypeInfo, Field, SentEvent};
 pub use model::ids::RunId;
-pub use model::info::{RunInfo, StepInfo};
+pub use model::info::{AttemptInfo, RunInfo, StepInfo};
 pub use model::limits::Limits;
 pub use model::listing::{
     DEFAULT_PAGE, EventFilter, EventInfo, EventPage, MAX_PAGE, MinuteCounts, RunCursor, RunDetail,
@@ -104,6 +105,10 @@ pub use uuid::Uuid;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// Makes a struct an [`Event`](trait@Event): `#[derive(Event)]` with
+/// `#[event(name = "shipment.label.scanned")]`, beside `Serialize`,
+/// `Deserialize` and `JsonSchema`. See the README's "Typed events".
+pub use durable_macros::Event;
 /// Turns an async fn into a durable workflow.
 ///
 /// ```
@@ -216,11 +221,37 @@ pub struct ReadmeDoctests;
 /// - the fn is `async`, has no generics and no `self`, takes `ctx: Ctx` first
 ///   and owned parameters after it, and returns a `Result`;
 /// - step names are string literals (or the keyed form `("name", key)`) and
-///   unique within the workflow;
+///   unique within the workflow, except in the arms of one `if` or `match`,
+///   of which only one runs;
 /// - a step with a plain literal name is not inside a loop or closure, where
 ///   each iteration would reuse it (use the keyed form there);
 /// - duration literals in the attribute, in `sleep`, `timeout` and `Retry`
-///   calls follow the duration grammar.
+///   calls follow the duration grammar, and no `sleep` or step timeout
+///   literal is longer than the workflow's `timeout`;
+/// - a step output type written in the source (`Ok::<T, _>`, `-> Result<T, _>`,
+///   `let x: T = ctx.run(..).await?`) is owned, not `&str` or `&[u8]`;
+/// - workflow code outside a step does not read the clock
+///   (`SystemTime::now`, `Instant::now`, `Utc::now`, `Local::now`), draw
+///   random numbers (`rand::*`, `fastrand::*`), make UUIDs (`Uuid::new_v4`,
+///   `Uuid::now_v7`), sleep in memory (`tokio::time::sleep`,
+///   `std::thread::sleep`), spawn tasks (`tokio::spawn`) or read the
+///   environment (`std::env::var`): a replay would not repeat them the same.
+///   The message points at `ctx.now`, `ctx.uuid`, `ctx.sleep` or `ctx.run`.
+///   Paths are matched by their last segments, so `use std::time::SystemTime;`
+///   does not hide a call. An intended exception is marked on its statement
+///   with `#[durable::allow_nondeterministic]`, which the macro removes:
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow]
+///   async fn timed(ctx: Ctx) -> Result<(), Error> {
+///       #[durable::allow_nondeterministic] // the duration is only logged
+///       let started = std::time::Instant::now();
+///       ctx.run("work", async || Ok::<_, StepError>(())).await?;
+///       ctx.progress(format!("took {:?}", started.elapsed()));
+///       Ok(())
+///   }
+///   ```
 ///
 /// ```compile_fail
 /// use durable::prelude::*;
@@ -229,6 +260,16 @@ pub struct ReadmeDoctests;
 /// async fn twice(ctx: Ctx) -> Result<(), Error> {
 ///     ctx.run("charge", async || Ok::<_, StepError>(())).await?;
 ///     ctx.run("charge", async || Ok::<_, StepError>(())).await?; // error: duplicate step name
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use durable::prelude::*;
+///
+/// #[workflow]
+/// async fn stamp(ctx: Ctx) -> Result<(), Error> {
+///     let _at = std::time::SystemTime::now(); // error: reads the clock; write `ctx.now("name")`
 ///     Ok(())
 /// }
 /// ```
@@ -267,6 +308,7 @@ pub use durable_macros::workflow;
 /// let _: Option<(durable::store::SentEvent, durable::store::LogLine)> = None;
 /// ```
 pub mod prelude {
+    pub use crate::Event;
     pub use crate::{
         Ctx, Engine, Error, Failure, FanOut, LogLevel, Retention, Retry, RunHandle, RunId,
         RunStatus, StepError, StepStatus, TriggerOptions, Workflow, branch, workflow,
@@ -281,8 +323,8 @@ pub mod prelude {
 pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
-        Ctx, Engine, Error, Failure, Overlap, RunHandle, StepKind, StepManifest, TriggerOptions,
-        Workflow,
+        Ctx, Engine, Error, Event, EventType, Failure, Field, Overlap, RunHandle, StepKind,
+        StepManifest, TriggerOptions, Workflow,
     };
     pub use schemars;
     pub use serde;

@@ -191,3 +191,58 @@ pub async fn wait_for_idle(engine: &durable::Engine) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+
+/// Waits (at most 10 s) until a new receiver of a PostgreSQL engine's
+/// changes hears that the other processes now relay theirs to it: the
+/// `Interrupted` its engine tells once they had time to begin. Changes
+/// before it are skipped.
+pub async fn until_relayed(changes: &mut durable::RunChanges) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), changes.recv())
+            .await
+            .expect("the other processes relay within 10 s")
+        {
+            Err(durable::ChangesError::Interrupted) => return,
+            Ok(_) => {}
+            Err(other) => panic!("the feed failed: {other:?}"),
+        }
+    }
+}
+
+/// The changes of `run` until its status is terminal (at most 10 s); a
+/// note that other processes' changes may be missing is skipped.
+pub async fn until_ended(
+    changes: &mut durable::RunChanges,
+    run: durable::RunId,
+) -> Vec<durable::RunChange> {
+    let mut seen = Vec::new();
+    loop {
+        let change = match tokio::time::timeout(Duration::from_secs(10), changes.recv())
+            .await
+            .expect("a change within 10 s")
+        {
+            Ok(change) => change,
+            Err(durable::ChangesError::Interrupted) => continue,
+            Err(other) => panic!("the feed failed: {other:?}"),
+        };
+        if change.run_id != run {
+            continue;
+        }
+        let ended = matches!(change.kind, durable::ChangeKind::Status { status, .. } if status.is_terminal());
+        seen.push(change);
+        if ended {
+            return seen;
+        }
+    }
+}
+
+/// The statuses among `changes`, in order.
+pub fn statuses(changes: &[durable::RunChange]) -> Vec<durable::RunStatus> {
+    changes
+        .iter()
+        .filter_map(|change| match change.kind {
+            durable::ChangeKind::Status { status, .. } => Some(status),
+            _ => None,
+        })
+        .collect()
+}

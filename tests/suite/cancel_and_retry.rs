@@ -123,7 +123,9 @@ async fn retry_resumes_a_failed_run_from_the_failed_step() {
 
 #[workflow(timeout = "1h")]
 async fn naps_long(ctx: Ctx) -> Result<(), Error> {
-    ctx.sleep("nap", "2h").await
+    // Not a literal: the macro rejects a literal sleep longer than the
+    // workflow's timeout, and this run is meant to time out asleep.
+    ctx.sleep("nap", Duration::from_secs(2 * 3600)).await
 }
 
 /// A run cancelled, or timed out, during a sleep leaves the sleep

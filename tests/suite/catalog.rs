@@ -312,3 +312,66 @@ async fn heartbeats_move_the_worker_and_its_versions_and_shutdown_removes_it() {
     assert!(client.workers().await.unwrap().is_empty());
     assert_eq!(client.workflows().await.unwrap().len(), 1, "versions stay");
 }
+
+#[tokio::test]
+async fn a_silent_worker_shows_stale_then_a_live_one_s_heartbeat_removes_it() {
+    let db = test_db!();
+    // A SQLite file has one engine at a time, whose start removes the rows
+    // of those before it; the store's conformance suite covers its
+    // heartbeat's removal.
+    if !is_postgres(&db) {
+        return;
+    }
+    let start = 1_800_000_000_000;
+    let (live, clock) = db
+        .start_on_manual_clock(start, |builder| {
+            builder.register(OrdersV1).heartbeat("20ms")
+        })
+        .await;
+    // Beats once an hour: silent, as a crashed worker is, for this test.
+    let silent = db
+        .builder()
+        .clock(clock.clone())
+        .register(OrdersV1)
+        .heartbeat("1h")
+        .start()
+        .await
+        .unwrap();
+    let silent_id = silent.worker_id().unwrap().to_owned();
+    let find = async |at: i64| {
+        let waited = Instant::now();
+        loop {
+            let workers = live.workers().await.unwrap();
+            let mine = workers
+                .iter()
+                .find(|w| Some(w.id.as_str()) == live.worker_id());
+            if mine.is_some_and(|w| w.heartbeat_at == at) {
+                return workers;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(5), "no heartbeat");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let workers = find(start).await;
+    assert_eq!(workers.len(), 2);
+    assert!(workers.iter().all(|w| !live.is_stale(w)), "{workers:?}");
+
+    // A minute later: stale (3 heartbeats of the live engine's 20 ms), but
+    // not gone (5 minutes at least).
+    clock.advance(Duration::from_secs(60));
+    let workers = find(start + 60_000).await;
+    let stale: Vec<&str> = workers
+        .iter()
+        .filter(|w| live.is_stale(w))
+        .map(|w| w.id.as_str())
+        .collect();
+    assert_eq!(stale, [silent_id.as_str()]);
+
+    // Past 5 minutes of silence, the live engine's next beat removes it.
+    clock.advance(Duration::from_secs(241));
+    let workers = find(start + 301_000).await;
+    let ids: Vec<&str> = workers.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, [live.worker_id().unwrap()]);
+    silent.shutdown().await;
+    live.shutdown().await;
+}

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use durable::prelude::*;
-use durable::{ChangeKind, ChangesError, RunChange, RunChanges, StepStatus};
-use durable_tests::wait_for_status;
+use durable::{ChangeKind, ChangesError, RunChange, StepStatus};
+use durable_tests::{statuses, until_ended, wait_for_status};
 
 #[workflow(name = "changes.two-steps")]
 async fn two_steps(ctx: Ctx, fail: bool) -> Result<u32, Error> {
@@ -27,36 +27,6 @@ async fn two_steps(ctx: Ctx, fail: bool) -> Result<u32, Error> {
 #[workflow(name = "changes.sleeper")]
 async fn sleeper(ctx: Ctx) -> Result<(), Error> {
     ctx.sleep("nap", "1h").await
-}
-
-/// The changes of `run` until its status is terminal (at most 10 s).
-async fn until_ended(changes: &mut RunChanges, run: RunId) -> Vec<RunChange> {
-    let mut seen = Vec::new();
-    loop {
-        let change = tokio::time::timeout(Duration::from_secs(10), changes.recv())
-            .await
-            .expect("a change within 10 s")
-            .expect("the feed is open");
-        if change.run_id != run {
-            continue;
-        }
-        let ended =
-            matches!(change.kind, ChangeKind::Status { status, .. } if status.is_terminal());
-        seen.push(change);
-        if ended {
-            return seen;
-        }
-    }
-}
-
-fn statuses(changes: &[RunChange]) -> Vec<RunStatus> {
-    changes
-        .iter()
-        .filter_map(|change| match change.kind {
-            ChangeKind::Status { status, .. } => Some(status),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -44,6 +44,12 @@ async fn waiter(ctx: Ctx, order: u32) -> Result<u32, Error> {
     Ok(paid["cents"].as_u64().unwrap_or(0) as u32)
 }
 
+#[workflow(name = "reads.napper")]
+async fn napper(ctx: Ctx) -> Result<u32, Error> {
+    ctx.sleep("nap", Duration::from_millis(50)).await?;
+    ctx.run("after", async || Ok::<_, StepError>(7)).await
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -79,6 +85,47 @@ async fn a_run_in_full_shows_its_steps_with_start_and_end_times() {
         engine.run_detail(unknown).await,
         Err(Error::RunNotFound(id)) if id == unknown
     ));
+}
+
+#[tokio::test]
+async fn a_sleep_that_is_over_shows_completed_in_the_run_in_full() {
+    let db = test_db!();
+    let engine = db.builder().register(Napper).start().await.unwrap();
+    let run = Napper::trigger(&engine).await.unwrap();
+    assert_eq!(run.result().await.unwrap(), 7);
+    let detail = engine.run_detail(run.id()).await.unwrap();
+    let nap = &detail.steps[0];
+    assert_eq!(nap.name, "nap");
+    assert_eq!(nap.status, StepStatus::Completed, "{nap:?}");
+    assert_eq!(nap.ended_at, nap.wake_at, "a sleep ends at its wake time");
+    assert!(nap.ended_at.unwrap() >= nap.started_at.unwrap() + 50);
+    // The run's steps read through its handle agree.
+    let steps = run.steps().await.unwrap();
+    assert_eq!(steps[0].status, StepStatus::Completed);
+    assert_eq!(steps[0].ended_at, nap.ended_at);
+}
+
+#[tokio::test]
+async fn a_run_in_full_is_read_at_one_moment() {
+    // The last step's result travels with the run's finish: a detail read
+    // in pieces could show the run completed without that step.
+    let db = test_db!();
+    let engine = db.builder().register(Order).start().await.unwrap();
+    for index in 0..30 {
+        let run = Order::trigger(&engine, format!("o-{index}"), false)
+            .await
+            .unwrap();
+        loop {
+            let detail = engine.run_detail(run.id()).await.unwrap();
+            if detail.run.status == RunStatus::Completed {
+                assert_eq!(detail.steps.len(), 1, "run {index}: {detail:?}");
+                assert_eq!(detail.steps[0].status, StepStatus::Completed);
+                break;
+            }
+            // SQLite answers reads at once: let the engine's tasks run.
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
 #[tokio::test]

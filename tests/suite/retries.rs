@@ -1,6 +1,7 @@
 //! Step retries: attempts until success or the policy's limit, permanent
 //! errors and zero retries running the body once, long backoffs that suspend
-//! the run, and panics failing an attempt (retried) or the run.
+//! the run, each attempt's own times and error, and panics failing an
+//! attempt (retried) or the run.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -39,6 +40,26 @@ async fn a_step_is_retried_until_it_succeeds_and_attempts_are_visible() {
         (steps[0].status, steps[0].attempts),
         (StepStatus::Completed, 3)
     );
+    // Each attempt with its own times: the failed ones with their errors,
+    // then the one that completed the step, each after the last ended.
+    let log = &steps[0].attempt_log;
+    assert_eq!(
+        log.iter()
+            .map(|a| (a.attempt, a.error.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (1, Some("attempt 1 failed")),
+            (2, Some("attempt 2 failed")),
+            (3, None)
+        ]
+    );
+    assert!(log.windows(2).all(|w| w[0].ended_at <= w[1].started_at));
+    assert_eq!(log[0].started_at, steps[0].started_at.unwrap());
+    assert_eq!(log[2].ended_at, steps[0].ended_at.unwrap());
+    // A step done at its first attempt keeps no log.
+    let once = Flaky::trigger(&engine, 0).await.unwrap();
+    assert_eq!(once.result().await.unwrap(), 1);
+    assert!(once.steps().await.unwrap()[0].attempt_log.is_empty());
 }
 
 #[tokio::test]
@@ -57,6 +78,19 @@ async fn retries_stop_at_the_policy_limit_with_the_last_error() {
         (StepStatus::Failed, 3)
     );
     assert_eq!(run.status().await.unwrap(), RunStatus::Failed);
+    let errors: Vec<Option<&str>> = steps[0]
+        .attempt_log
+        .iter()
+        .map(|attempt| attempt.error.as_deref())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            Some("attempt 1 failed"),
+            Some("attempt 2 failed"),
+            Some("attempt 3 failed")
+        ]
+    );
 }
 
 static NO_RETRY_CALLS: AtomicU32 = AtomicU32::new(0);
@@ -112,15 +146,28 @@ async fn slow_retry(ctx: Ctx) -> Result<u32, Error> {
         .await
 }
 
-#[tokio::test]
-async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
-    let db = test_db!();
+/// An engine on a manual clock at [`START_MS`] with a `SlowRetry` run
+/// suspended in its hour of back-off after its first attempt failed.
+async fn slow_retry_in_backoff(
+    db: &durable_tests::TestDb,
+) -> (
+    durable::Engine,
+    durable::ManualClock,
+    durable::RunHandle<u32>,
+) {
     let (engine, clock) = db
         .start_on_manual_clock(START_MS, |builder| builder.register(SlowRetry))
         .await;
     let run = SlowRetry::trigger(&engine).await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     durable_tests::wait_for_idle(&engine).await;
+    (engine, clock, run)
+}
+
+#[tokio::test]
+async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
+    let db = test_db!();
+    let (_engine, clock, run) = slow_retry_in_backoff(&db).await;
     let step = &run.steps().await.unwrap()[0];
     assert_eq!((step.status, step.attempts), (StepStatus::Pending, 1));
     assert_eq!(step.wake_at, Some(START_MS + 3_600_000));
@@ -135,6 +182,40 @@ async fn a_long_backoff_suspends_the_run_and_never_retries_early() {
 
     clock.advance(Duration::from_secs(1));
     assert_eq!(run.result().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn each_attempt_keeps_its_own_times_and_error() {
+    let db = test_db!();
+    let (engine, clock, run) = slow_retry_in_backoff(&db).await;
+    let waiting = &run.steps().await.unwrap()[0];
+    let failed = durable::AttemptInfo {
+        attempt: 1,
+        started_at: START_MS,
+        ended_at: START_MS,
+        error: Some("not yet".into()),
+    };
+    assert_eq!(waiting.attempt_log, std::slice::from_ref(&failed));
+
+    // The second attempt runs after the hour of back-off (in another
+    // execution of the run) and completes the step.
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(run.result().await.unwrap(), 2);
+    let retried = START_MS + 3_600_000;
+    let completed = durable::AttemptInfo {
+        attempt: 2,
+        started_at: retried,
+        ended_at: retried,
+        error: None,
+    };
+    let detail = engine.run_detail(run.id()).await.unwrap();
+    let step = &detail.steps[0];
+    assert_eq!(step.attempt_log, [failed, completed]);
+    assert_eq!(
+        (step.started_at, step.ended_at),
+        (Some(START_MS), Some(retried))
+    );
+    assert_eq!(run.steps().await.unwrap()[0].attempt_log, step.attempt_log);
 }
 
 // ---------------------------------------------------------------- panics

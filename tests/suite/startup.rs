@@ -454,7 +454,7 @@ async fn bad_engine_settings_are_refused() {
     assert!(
         error
             .to_string()
-            .contains("two workflows are registered under the name `sleepy`"),
+            .contains("workflow `sleepy` is registered twice"),
         "{error}"
     );
 }

@@ -34,7 +34,9 @@ async fn a_step_timeout_fails_each_attempt() {
 
 #[workflow(timeout = "1h")]
 async fn overslept(ctx: Ctx) -> Result<(), Error> {
-    ctx.sleep("nap", "2h").await
+    // Not a literal: the macro rejects a literal sleep longer than the
+    // workflow's timeout, and this run is meant to time out asleep.
+    ctx.sleep("nap", Duration::from_secs(2 * 3600)).await
 }
 
 #[workflow(timeout = "50ms")]

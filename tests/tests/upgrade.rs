@@ -204,6 +204,10 @@ async fn the_landed_runs_go_on(manifest: Manifest, builder: impl Fn() -> durable
     assert_eq!(steps[0].output, Some(json!(written_by)));
     let step_error = steps[1].error.as_deref().unwrap_or_default();
     assert!(step_error.contains("card declined"), "{step_error}");
+    // Written before attempt times were kept: no attempt log, not an error.
+    assert!(steps.iter().all(|step| step.attempt_log.is_empty()));
+    let detail = engine.run_detail(manifest.failed).await.unwrap();
+    assert!(detail.steps.iter().all(|step| step.attempt_log.is_empty()));
     assert_eq!(
         logs_of(&failed).await,
         [("warn".to_owned(), "charging a doubtful card".to_owned())]

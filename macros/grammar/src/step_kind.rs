@@ -43,11 +43,13 @@ pub enum StepKind {
     StartChild,
     /// `ctx.wait_for_run`: waits for another run to end.
     WaitForRun,
+    /// `ctx.patched`: the marker of a run that took the new side of a patch.
+    Patch,
 }
 
 impl StepKind {
     /// Every kind.
-    pub const ALL: [StepKind; 15] = [
+    pub const ALL: [StepKind; 16] = [
         StepKind::Run,
         StepKind::Sleep,
         StepKind::SleepUntil,
@@ -63,6 +65,7 @@ impl StepKind {
         StepKind::Invoke,
         StepKind::StartChild,
         StepKind::WaitForRun,
+        StepKind::Patch,
     ];
 
     /// The `Ctx` method that starts a configurable `run` step:
@@ -70,7 +73,8 @@ impl StepKind {
     pub const BUILDER_METHOD: &'static str = "step";
 
     /// The name stored in `wf_step.kind`, which is also the name of the
-    /// `Ctx` method that makes the step.
+    /// `Ctx` method that makes the step, except for [`Patch`](Self::Patch)
+    /// (see [`method`](Self::method)).
     pub const fn as_str(self) -> &'static str {
         match self {
             StepKind::Run => "run",
@@ -88,8 +92,29 @@ impl StepKind {
             StepKind::Invoke => "invoke",
             StepKind::StartChild => "start_child",
             StepKind::WaitForRun => "wait_for_run",
+            StepKind::Patch => "patch",
         }
     }
+
+    /// The `Ctx` method that makes the step: [`as_str`](Self::as_str), but
+    /// `patched` for a [`Patch`](Self::Patch) (the method answers a
+    /// question; the record is a marker).
+    pub const fn method(self) -> &'static str {
+        match self {
+            StepKind::Patch => "patched",
+            kind => kind.as_str(),
+        }
+    }
+
+    /// The typed forms of `Ctx` methods: `ctx.wait_for::<E>(name)` is a
+    /// [`WaitForEvent`](Self::WaitForEvent) of the event `E::NAME`, and
+    /// `ctx.publish(name, event)` a [`SendEvent`](Self::SendEvent), recorded
+    /// as their string forms are, so a change from one form to the other
+    /// replays.
+    pub const TYPED_METHODS: [(&'static str, StepKind); 2] = [
+        ("wait_for", StepKind::WaitForEvent),
+        ("publish", StepKind::SendEvent),
+    ];
 
     /// The kind stored as `text` in `wf_step.kind`.
     pub fn parse(text: &str) -> Option<Self> {
@@ -97,13 +122,20 @@ impl StepKind {
     }
 
     /// The kind of step the `Ctx` method `method` makes
-    /// ([`BUILDER_METHOD`](Self::BUILDER_METHOD) is the builder form of `run`).
+    /// ([`BUILDER_METHOD`](Self::BUILDER_METHOD) is the builder form of `run`;
+    /// the [`TYPED_METHODS`](Self::TYPED_METHODS) are the typed forms of
+    /// event steps).
     pub fn from_method(method: &str) -> Option<Self> {
         if method == Self::BUILDER_METHOD {
-            Some(StepKind::Run)
-        } else {
-            Self::parse(method)
+            return Some(StepKind::Run);
         }
+        if let Some((_, kind)) = Self::TYPED_METHODS
+            .into_iter()
+            .find(|(typed, _)| *typed == method)
+        {
+            return Some(kind);
+        }
+        Self::ALL.into_iter().find(|kind| kind.method() == method)
     }
 
     /// Whether the step runs branches (closures among its arguments), each
@@ -125,10 +157,17 @@ mod tests {
         for kind in StepKind::ALL {
             assert_eq!(StepKind::ALL.iter().filter(|k| **k == kind).count(), 1);
             assert_eq!(StepKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(StepKind::from_method(kind.as_str()), Some(kind));
+            assert_eq!(StepKind::from_method(kind.method()), Some(kind));
         }
         assert_eq!(StepKind::parse("nap"), None);
         assert_eq!(StepKind::from_method("step"), Some(StepKind::Run));
         assert_eq!(StepKind::from_method("log"), None);
+        assert_eq!(StepKind::from_method("patched"), Some(StepKind::Patch));
+        assert_eq!(StepKind::from_method("patch"), None);
+        assert_eq!(
+            StepKind::from_method("wait_for"),
+            Some(StepKind::WaitForEvent)
+        );
+        assert_eq!(StepKind::from_method("publish"), Some(StepKind::SendEvent));
     }
 }

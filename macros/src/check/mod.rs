@@ -1,8 +1,10 @@
 //! Stage two: validate the model. Each rule is one small fn that reports
 //! what is wrong, and what to write instead, into the one collector; [`run`]
 //! calls them in one list, so every problem is reported in one pass and in
-//! the order a reader meets them: the fn's shape, its options, its steps.
+//! the order a reader meets them: the fn's shape, its options, its steps,
+//! what the body does.
 
+mod body;
 mod options;
 mod signature;
 mod steps;
@@ -30,6 +32,10 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) on_failure: Option<&'m syn::Path>,
     /// The cron expression, its time zone, and the overlap policy's variant.
     pub(crate) cron: Option<(String, String, &'static str)>,
+    /// `version = N`, if given.
+    pub(crate) version: Option<u32>,
+    /// The event types of typed event steps, each once, in source order.
+    pub(crate) events: Vec<syn::Type>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -51,6 +57,9 @@ pub(crate) struct ValidStep {
     pub(crate) options: Vec<(&'static str, String)>,
     /// The fan-out whose branches the step is in.
     pub(crate) parent: Option<String>,
+    /// The event type of a typed event step, whose name the manifest
+    /// records under this option key.
+    pub(crate) event_type: Option<(&'static str, syn::Type)>,
 }
 
 /// Runs every check of `model`, reporting into `cx`. Returns what generation
@@ -70,8 +79,14 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let name = options::check_workflow_name(cx, model);
     let cron = options::check_cron_options(cx, model);
     let timeout_ms = options::check_workflow_timeout(cx, model);
+    let version = options::check_workflow_version(cx, model);
     options::check_durations(cx, model);
+    body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
+    steps::check_typed_waits_name_their_type(cx, model);
+    let events = steps::event_types(&steps);
+    body::check_step_outputs_owned(cx, model);
+    body::check_deterministic(cx, model);
     Some(ValidWorkflow {
         function: &model.function,
         name,
@@ -82,6 +97,8 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         steps,
         on_failure: model.options.on_failure.as_ref(),
         cron,
+        version,
+        events,
     })
 }
 

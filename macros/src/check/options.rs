@@ -36,11 +36,30 @@ pub(super) fn check_workflow_timeout(cx: &Errors, model: &WorkflowModel) -> Opti
         .ok()
 }
 
+/// `version = N` is a whole number from 1 to `u32::MAX`, without a suffix.
+/// It, if given and valid.
+pub(super) fn check_workflow_version(cx: &Errors, model: &WorkflowModel) -> Option<u32> {
+    let literal = model.options.version.as_ref()?;
+    match literal.base10_parse::<u32>() {
+        Ok(version) if version >= 1 && literal.suffix().is_empty() => Some(version),
+        _ => {
+            cx.error_spanned_by(
+                literal,
+                format!(
+                    "a workflow version is a whole number from 1 to {}, e.g. `version = 2`",
+                    u32::MAX
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Every duration literal in the body (sleeps, step timeouts, lookbacks,
 /// retry delays) is a valid duration.
 pub(super) fn check_durations(cx: &Errors, model: &WorkflowModel) {
     for (what, literal) in &model.durations {
-        if let Err(error) = duration_ms(literal, what) {
+        if let Err(error) = duration_ms(literal, what.label()) {
             cx.syn_error(error);
         }
     }
@@ -135,7 +154,7 @@ fn check_cron_without_params(cx: &Errors, model: &WorkflowModel) {
 }
 
 /// A duration literal in milliseconds; the error names `what` it is for.
-fn duration_ms(literal: &LitStr, what: &str) -> Result<u64, syn::Error> {
+pub(super) fn duration_ms(literal: &LitStr, what: &str) -> Result<u64, syn::Error> {
     durable_grammar::parse_duration(&literal.value())
         .map(|duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
         .map_err(|error| syn::Error::new(literal.span(), format!("{what}: {error}")))

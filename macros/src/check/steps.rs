@@ -9,9 +9,11 @@ use syn::LitStr;
 use super::ValidStep;
 use crate::errors::Errors;
 use crate::model::{StepCall, StepNameArg, WorkflowModel};
+use crate::symbols;
 
-/// Where each step name was first used, per branch scope.
-type FirstUses = HashMap<(Option<usize>, String), Span>;
+/// Where each step name was used, per branch scope: the literal's span and
+/// the `if`/`match` arms the use is in.
+type FirstUses = HashMap<(Option<usize>, String), Vec<(Span, Vec<(usize, usize)>)>>;
 
 /// Checks every step call in turn; the steps of the manifest, without the
 /// calls whose name cannot be known.
@@ -77,7 +79,8 @@ fn check_step_not_repeated(cx: &Errors, call: &StepCall, literal: &LitStr, keyed
 }
 
 /// Step names are unique within their scope (the body, or one fan-out
-/// branch); a duplicate is reported at both uses.
+/// branch), except in different arms of one `if`/`match`, of which only one
+/// runs; a duplicate is reported at both uses.
 fn check_step_name_unique(
     cx: &Errors,
     call: &StepCall,
@@ -86,21 +89,31 @@ fn check_step_name_unique(
 ) {
     let name = literal.value();
     let scope_key = (call.scope.as_ref().map(|(_, id)| *id), name.clone());
-    match first_uses.get(&scope_key) {
-        Some(first) => {
-            cx.error_spanned_by(
-                literal,
-                format!("duplicate step name `{name}`: each step of a workflow needs its own name"),
-            );
-            cx.error_at(
-                *first,
-                format!("step `{name}` is first named here; rename one of the two"),
-            );
-        }
-        None => {
-            first_uses.insert(scope_key, literal.span());
-        }
+    let uses = first_uses.entry(scope_key).or_default();
+    let clash = uses.iter().find(|(_, arms)| !exclusive(arms, &call.arms));
+    if let Some((first, _)) = clash {
+        cx.error_spanned_by(
+            literal,
+            format!(
+                "duplicate step name `{name}`: each step of a workflow needs its own name (only the arms of one `if`/`match` may share one)"
+            ),
+        );
+        cx.error_at(
+            *first,
+            format!("step `{name}` is first named here; rename one of the two"),
+        );
     }
+    uses.push((literal.span(), call.arms.clone()));
+}
+
+/// Whether two calls, in the `if`/`match` arms `a` and `b`, never both run:
+/// where their arms first differ, they are two arms of the same `if` or
+/// `match`. (A call after an `if` and one inside it both run.)
+fn exclusive(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
+    a.iter()
+        .zip(b)
+        .find(|(a, b)| a != b)
+        .is_some_and(|((construct_a, _), (construct_b, _))| construct_a == construct_b)
 }
 
 /// The manifest entry of a step call.
@@ -120,5 +133,42 @@ fn valid_step(call: &StepCall, literal: &LitStr, keyed: bool) -> ValidStep {
             .as_ref()
             .map(|(fan_out, _)| fan_out.clone())
             .filter(|fan_out| !fan_out.is_empty()),
+        event_type: call
+            .typed_event
+            .as_ref()
+            .and_then(|typed| typed.ty.clone())
+            .map(|ty| (symbols::EVENT.as_str(), ty)),
     }
+}
+
+/// A typed wait names its event type, `ctx.wait_for::<E>(..)`, so that the
+/// manifest knows the event and the catalog its schema (a type left to
+/// inference is invisible to the macro).
+pub(super) fn check_typed_waits_name_their_type(cx: &Errors, model: &WorkflowModel) {
+    for call in &model.steps {
+        if let Some(typed) = &call.typed_event
+            && typed.waits
+            && typed.ty.is_none()
+        {
+            cx.error_at(
+                call.span,
+                format!(
+                    "write the event type of this wait, e.g. `{}::<ShipmentScanned>(..)`, so the workflow's manifest and the catalog know which event it waits for",
+                    symbols::WAIT_FOR
+                ),
+            );
+        }
+    }
+}
+
+/// The event types of the typed steps, each once (by their tokens), in
+/// source order.
+pub(super) fn event_types(steps: &[ValidStep]) -> Vec<syn::Type> {
+    let mut seen = std::collections::HashSet::new();
+    steps
+        .iter()
+        .filter_map(|step| step.event_type.as_ref())
+        .filter(|(_, ty)| seen.insert(quote::ToTokens::to_token_stream(ty).to_string()))
+        .map(|(_, ty)| ty.clone())
+        .collect()
 }

@@ -287,3 +287,324 @@ fn names_default_to_kebab_case_and_types_to_upper_camel() {
     assert_eq!(timeout_ms, Some(5_400_000));
     assert_eq!(fields, 2);
 }
+
+#[test]
+fn flags_nondeterministic_calls_in_workflow_code_only() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                let started = SystemTime::now();
+                let id = uuid::Uuid::new_v4();
+                let roll: u8 = rand::random();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::spawn(async {});
+                let home = std::env::var("HOME");
+                ctx.map("all", ids, FanOut::new(), async |ctx, id| {
+                    let at = chrono::Utc::now();
+                    ctx.run("inside", async || Ok(Instant::now().elapsed().as_millis() as u64)).await
+                }).await?;
+                ctx.step("timed").run(async || Ok(fastrand::u32(..))).await?;
+                Ok(())
+            }
+        },
+    );
+    let paths: Vec<&str> = errors
+        .iter()
+        .map(|error| error.split('`').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "SystemTime::now",
+            "uuid::Uuid::new_v4",
+            "rand::random",
+            "tokio::time::sleep",
+            "tokio::spawn",
+            "std::env::var",
+            "chrono::Utc::now",
+        ],
+        "{errors:?}"
+    );
+    assert!(errors[0].contains("ctx.now(\"name\")"), "{errors:?}");
+    assert!(errors[1].contains("ctx.uuid(\"name\")"), "{errors:?}");
+    assert!(
+        errors[3].contains("ctx.sleep(\"name\", \"5m\")"),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|error| error.contains("#[durable::allow_nondeterministic]")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_marked_statement_may_call_the_clock_and_loses_its_mark() {
+    let function: syn::ItemFn = parse_quote! {
+        async fn flow(ctx: Ctx) -> Result<(), Error> {
+            #[durable::allow_nondeterministic]
+            let started = std::time::Instant::now();
+            #[durable::allow_nondeterministic]
+            tokio::time::sleep(Duration::from_millis(started.elapsed().as_millis() as u64)).await;
+            Ok(())
+        }
+    };
+    let emitted = checked(attr!(), function, |valid| {
+        quote::ToTokens::to_token_stream(valid.function).to_string()
+    })
+    .unwrap();
+    assert!(!emitted.contains("allow_nondeterministic"), "{emitted}");
+    // Only its own statement is marked.
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                #[durable::allow_nondeterministic]
+                let started = std::time::Instant::now();
+                let again = std::time::Instant::now();
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
+#[test]
+fn the_arms_of_one_if_or_match_may_share_a_step_name() {
+    let steps = step_names(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx, express: bool, tier: u8) -> Result<(), Error> {
+                if express {
+                    ctx.run("ship", async || Ok(1)).await?;
+                } else if tier > 1 {
+                    ctx.run("ship", async || Ok(2)).await?;
+                } else {
+                    ctx.sleep("ship", "1s").await?;
+                }
+                match tier {
+                    0 => ctx.run("notify", async || Ok(0)).await?,
+                    1 => { if express { ctx.run("notify", async || Ok(1)).await? } else { 2 } }
+                    _ => ctx.run("notify", async || Ok(3)).await?,
+                };
+                Ok(())
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        steps,
+        ["ship", "ship", "ship", "notify", "notify", "notify"]
+    );
+}
+
+#[test]
+fn a_name_reused_outside_the_arms_is_still_a_duplicate() {
+    for function in [
+        // In a branch and after the `if`.
+        parse_quote! {
+            async fn flow(ctx: Ctx, express: bool) -> Result<(), Error> {
+                if express { ctx.run("ship", async || Ok(1)).await?; }
+                ctx.run("ship", async || Ok(2)).await?;
+                Ok(())
+            }
+        },
+        // Twice in one arm.
+        parse_quote! {
+            async fn flow(ctx: Ctx, express: bool) -> Result<(), Error> {
+                if express {
+                    ctx.run("ship", async || Ok(1)).await?;
+                    ctx.run("ship", async || Ok(2)).await?;
+                }
+                Ok(())
+            }
+        },
+        // In two `if`s one after the other: both may run.
+        parse_quote! {
+            async fn flow(ctx: Ctx, a: bool, b: bool) -> Result<(), Error> {
+                if a { ctx.run("ship", async || Ok(1)).await?; }
+                if b { ctx.run("ship", async || Ok(2)).await?; }
+                Ok(())
+            }
+        },
+        // In the condition and in a branch.
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                if ctx.run("check", async || Ok(true)).await? {
+                    ctx.run("check", async || Ok(false)).await?;
+                }
+                Ok(())
+            }
+        },
+        // In a guard, which runs before a later arm is taken.
+        parse_quote! {
+            async fn flow(ctx: Ctx, n: u8) -> Result<(), Error> {
+                match n {
+                    0 if ctx.run("probe", async || Ok(true)).await? => {}
+                    _ => { ctx.run("probe", async || Ok(false)).await?; }
+                }
+                Ok(())
+            }
+        },
+    ] {
+        let errors = errors(attr!(), function);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("duplicate step name"), "{errors:?}");
+    }
+}
+
+#[test]
+fn rejects_borrowed_step_outputs_where_their_type_is_written() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.run("turbofish", async || Ok::<&str, StepError>("a")).await?;
+                ctx.run::<&'static [u8], StepError, _, _>("method", async || Ok(&b"a"[..])).await?;
+                ctx.run("annotated", async || -> Result<Vec<&str>, StepError> { Ok(vec![]) }).await?;
+                let _bound: &str = ctx.run("bound", async || Ok("a")).await?;
+                let _chained: Result<Cow<'_, str>, Error> = ctx.step("chained").run(async || Ok("a".into())).await;
+                ctx.run("tail", async || { let a = 1; Ok::<&str, StepError>("a") }).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 6, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|error| error.starts_with("step outputs are owned and serializable")),
+        "{errors:?}"
+    );
+    let owned = step_names(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                let _: String = ctx.run("owned", async || Ok::<String, StepError>("a".into())).await?;
+                let _: Cow<'static, str> = ctx.run("static", async || Ok("a".into())).await?;
+                let _: &str = other.get("not a step").await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(owned.unwrap(), ["owned", "static"]);
+}
+
+#[test]
+fn rejects_sleeps_and_step_timeouts_longer_than_the_workflow() {
+    let errors = errors(
+        attr!(timeout = "1h"),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.sleep("exact", "60m").await?;
+                ctx.sleep("long", "2h").await?;
+                ctx.step("slow").timeout("90m").run(async || Ok(1)).await?;
+                ctx.step("quick").timeout("5m").run(async || Ok(1)).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0]
+            .starts_with("this sleep of \"2h\" is longer than the workflow's `timeout = \"1h\"`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("this timeout of \"90m\" is longer"),
+        "{errors:?}"
+    );
+    // Without a workflow timeout any sleep fits.
+    let steps = step_names(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.sleep("long", "365d").await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(steps.unwrap(), ["long"]);
+}
+
+#[test]
+fn typed_event_steps_carry_their_event_type_once_each() {
+    let found = checked(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                let _ = ctx.wait_for::<Scanned>("scan").timeout("1h").await?;
+                ctx.publish("tell", Scanned { id: 1 }).await?;
+                ctx.publish::<Paid>("paid", paid).await?;
+                ctx.publish("untyped", value).await?;
+                Ok(())
+            }
+        },
+        |valid| {
+            let steps: Vec<(String, StepKind, Option<String>, Vec<&'static str>)> = valid
+                .steps
+                .iter()
+                .map(|step| {
+                    let ty = step
+                        .event_type
+                        .as_ref()
+                        .map(|(_, ty)| quote::ToTokens::to_token_stream(ty).to_string());
+                    let keys = step.options.iter().map(|(key, _)| *key).collect();
+                    (step.name.clone(), step.kind, ty, keys)
+                })
+                .collect();
+            let events: Vec<String> = valid
+                .events
+                .iter()
+                .map(|ty| quote::ToTokens::to_token_stream(ty).to_string())
+                .collect();
+            (steps, events)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        found.0,
+        [
+            (
+                "scan".to_owned(),
+                StepKind::WaitForEvent,
+                Some("Scanned".to_owned()),
+                vec!["timeout"]
+            ),
+            (
+                "tell".to_owned(),
+                StepKind::SendEvent,
+                Some("Scanned".to_owned()),
+                vec![]
+            ),
+            (
+                "paid".to_owned(),
+                StepKind::SendEvent,
+                Some("Paid".to_owned()),
+                vec![]
+            ),
+            ("untyped".to_owned(), StepKind::SendEvent, None, vec![]),
+        ]
+    );
+    assert_eq!(found.1, ["Scanned", "Paid"]);
+}
+
+#[test]
+fn a_typed_wait_must_name_its_event_type() {
+    let messages = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                let _: Option<Scanned> = ctx.wait_for("scan").await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("write the event type of this wait"),
+        "{messages:?}"
+    );
+}

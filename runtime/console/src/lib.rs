@@ -210,7 +210,8 @@ impl Console {
 
     /// How often one run's live stream reads the run again when the
     /// engine's change feed told nothing (default [`DEFAULT_POLL`]): what
-    /// other processes commit to a shared database reaches it that way.
+    /// an engine holding the SQLite file a read-only console opened commits
+    /// reaches it that way (on PostgreSQL the feed tells it).
     pub fn poll_interval(mut self, every: std::time::Duration) -> Self {
         self.live.poll = every.max(std::time::Duration::from_millis(10));
         self

@@ -204,10 +204,15 @@ pub(crate) fn follow(engine: &durable::Engine, metrics: &Arc<Metrics>) {
                 return;
             };
             match change {
+                // Each process counts its own: summed over the processes,
+                // another's counted here too would count twice.
+                Ok(change) if change.remote => {}
                 Ok(change) => metrics.count(&change),
                 Err(ChangesError::Lagged { missed }) => {
                     metrics.missed.inc_by(missed);
                 }
+                // Only other processes' changes were missed: not counted.
+                Err(ChangesError::Interrupted) => {}
                 Err(ChangesError::Closed) => return,
             }
         }

@@ -45,6 +45,7 @@ pub(crate) const ASSETS: &[Asset] = assets![
     "views.js" => JS,
     "charts.js" => JS,
     "workflows.js" => JS,
+    "events.js" => JS,
 ];
 
 /// What the pages may load: only this server's own files and API, no

@@ -32,7 +32,14 @@ pub(crate) fn preview(value: &Value, limit: usize) -> Value {
 /// replaced by its [`preview`].
 fn with_previews(item: &impl Serialize, fields: &[&str], limit: usize) -> Value {
     let mut value = serde_json::to_value(item).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
+    preview_fields(&mut value, fields, limit);
+    value
+}
+
+/// Replaces each of `fields` of the object `value` (when present and not
+/// null) by its [`preview`].
+fn preview_fields(value: &mut Value, fields: &[&str], limit: usize) {
+    if let Value::Object(map) = value {
         for field in fields {
             if let Some(slot) = map.get_mut(*field)
                 && !slot.is_null()
@@ -41,7 +48,6 @@ fn with_previews(item: &impl Serialize, fields: &[&str], limit: usize) -> Value 
             }
         }
     }
-    value
 }
 
 /// A run ([`durable::RunInfo`]) with its input, output and error previewed.
@@ -49,9 +55,16 @@ pub(crate) fn run(info: &durable::RunInfo, limit: usize) -> Value {
     with_previews(info, &["input", "output", "error"], limit)
 }
 
-/// A step ([`durable::StepInfo`]) with its input, output and error previewed.
+/// A step ([`durable::StepInfo`]) with its input, output and error
+/// previewed, and the error of each attempt in its `attempt_log`.
 pub(crate) fn step(info: &durable::StepInfo, limit: usize) -> Value {
-    with_previews(info, &["input", "output", "error"], limit)
+    let mut value = with_previews(info, &["input", "output", "error"], limit);
+    if let Some(Value::Array(attempts)) = value.get_mut("attempt_log") {
+        for attempt in attempts {
+            preview_fields(attempt, &["error"], limit);
+        }
+    }
+    value
 }
 
 /// An event ([`durable::EventInfo`]) with its data previewed.

@@ -54,6 +54,22 @@ async fn sleepy(ctx: Ctx, _input: ()) -> Result<(), Error> {
     Ok(())
 }
 
+/// A step whose first attempt fails and whose second succeeds, each
+/// working 40 ms, 200 ms apart.
+#[workflow(name = "ui.retry")]
+async fn retried(ctx: Ctx, _input: ()) -> Result<u32, Error> {
+    ctx.step("charge")
+        .retry(Retry::exponential(3, "200ms"))
+        .run_with_attempt(async |attempt| {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            match attempt {
+                1 => Err(StepError::retryable("the provider timed out")),
+                n => Ok(n),
+            }
+        })
+        .await
+}
+
 /// Six branches, three at a time, each working 300 ms.
 #[workflow(name = "ui.fan")]
 async fn fan(ctx: Ctx, _input: ()) -> Result<u32, Error> {
@@ -77,12 +93,16 @@ async fn fan(ctx: Ctx, _input: ()) -> Result<u32, Error> {
 /// Waits for the event `ui.paid` of its order.
 #[workflow(name = "ui.wait")]
 async fn wait(ctx: Ctx, order: u32) -> Result<u64, Error> {
+    let reserved: u32 = ctx
+        .run("reserve", async || Ok::<_, StepError>(order))
+        .await?;
     let paid: Option<serde_json::Value> = ctx
         .wait_for_event("paid", "ui.paid")
-        .matching(json!({ "order": order }))
+        .matching(json!({ "order": reserved }))
         .timeout("1h")
         .await?;
-    Ok(paid.and_then(|paid| paid["cents"].as_u64()).unwrap_or(0))
+    let cents = paid.and_then(|paid| paid["cents"].as_u64()).unwrap_or(0);
+    ctx.run("ship", async || Ok::<_, StepError>(cents)).await
 }
 
 /// Triggers `ui.order` for `order_id`.
@@ -125,11 +145,33 @@ async fn bars(client: &Client, selector: &str) -> Vec<(f64, f64, f64, f64)> {
         .collect()
 }
 
+/// A console with [`TOKEN`] on `engine`, on a loopback port, and its URL.
+async fn serve(engine: &Engine) -> (durable_console::ServingConsole, String) {
+    let console = durable_console::Console::new(engine)
+        .token(TOKEN)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the console binds");
+    let base = format!("http://{}", console.local_addr());
+    (console, base)
+}
+
+/// Stops the console, then its engine.
+async fn stop(console: durable_console::ServingConsole, engine: Engine) {
+    console.shutdown().await.expect("shutdown");
+    engine.shutdown().await;
+}
+
+/// One browser at a time: two Chromiums on a small machine make each
+/// page slower than the checks' patience.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_real_browser_on_sqlite() {
     let Some(browser) = Browser::find() else {
         return;
     };
+    let _alone = ONE_BROWSER.lock().await;
     scenario(&browser, Engine::builder().sqlite_memory(), "").await;
 }
 
@@ -142,7 +184,118 @@ async fn the_console_in_a_real_browser_on_postgres() {
     let Some(browser) = Browser::find() else {
         return;
     };
+    let _alone = ONE_BROWSER.lock().await;
     scenario(&browser, db.builder(), "postgres-").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_how_long_the_oldest_pending_run_has_waited() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let _alone = ONE_BROWSER.lock().await;
+    // No worker may claim the run: a worker records `ui.order` in the
+    // catalog and stops; then a client, which claims nothing, on a clock the
+    // test moves, triggers it and waits two and a half minutes.
+    let db = durable_tests::TestDb::sqlite("console_browser_pending");
+    let worker = db
+        .builder()
+        .register(Order)
+        .start()
+        .await
+        .expect("the worker starts");
+    worker.shutdown().await;
+    let clock = clock_at_now();
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .client()
+        .await
+        .expect("the client opens");
+    let (console, base) = serve(&engine).await;
+    let driver = browser.driver().await;
+    let client = browser.session(&driver).await;
+    visit(&client, &format!("{base}/?token={TOKEN}")).await;
+    let idle = attribute(&client, "[data-oldest-pending]", "data-oldest-pending").await;
+    assert_eq!(idle, "none");
+    engine
+        .trigger_json("ui.order", json!({ "order_id": "o-1" }))
+        .await
+        .expect("the client triggers");
+    clock.advance(Duration::from_secs(150));
+    let said = overview_again(
+        (&client, &base),
+        "the oldest pending run's wait",
+        "[data-oldest-pending=\"150000\"]",
+    )
+    .await;
+    assert!(said.contains("2m 30s"), "{said}");
+    screenshot(&client, "", "overview-oldest-pending").await;
+    client.close().await.expect("close");
+    drop(driver);
+    stop(console, engine).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_says_a_silent_worker_is_stale() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let _alone = ONE_BROWSER.lock().await;
+    // A worker whose heartbeat comes in an hour of real time, on a clock
+    // the test moves past three of them.
+    let clock = clock_at_now();
+    let engine = Engine::builder()
+        .sqlite_memory()
+        .register(Order)
+        .clock(clock.clone())
+        .heartbeat("1h")
+        .start()
+        .await
+        .expect("the worker starts");
+    let (console, base) = serve(&engine).await;
+    let driver = browser.driver().await;
+    let client = browser.session(&driver).await;
+    visit(&client, &format!("{base}/?token={TOKEN}")).await;
+    until(
+        &client,
+        "the workers' table",
+        "return document.querySelector('#workers + div table')",
+    )
+    .await;
+    let none = client
+        .execute(
+            "return document.querySelectorAll('[data-stale]').length",
+            vec![],
+        )
+        .await
+        .expect("a count");
+    assert_eq!(none, json!(0));
+    clock.advance(Duration::from_secs(3 * 3600 + 1));
+    let said = overview_again((&client, &base), "the stale worker", "[data-stale]").await;
+    assert!(said.contains("stale: no heartbeat"), "{said}");
+    client.close().await.expect("close");
+    drop(driver);
+    stop(console, engine).await;
+}
+
+/// A manual clock standing at the wall clock's time.
+fn clock_at_now() -> durable::ManualClock {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    durable::ManualClock::new(i64::try_from(now).expect("ms fit"))
+}
+
+/// The overview loaded anew (through another page, so it reads the API
+/// again) until `selector` matches (`what` names it): the text there.
+async fn overview_again((client, base): (&Client, &str), what: &str, selector: &str) -> String {
+    visit(client, &format!("{base}/#/workflows")).await;
+    visit(client, &format!("{base}/#/overview")).await;
+    let find = format!("return document.querySelector({selector:?})");
+    until(client, what, &find).await;
+    text(client, selector).await
 }
 
 /// Every check, on an engine from `builder`; screenshots are named
@@ -154,15 +307,11 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         .register(Sleepy)
         .register(Fan)
         .register(Wait)
+        .register(Retried)
         .start()
         .await
         .expect("the engine starts");
-    let console = durable_console::Console::new(&engine)
-        .token(TOKEN)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the console binds");
-    let base = format!("http://{}", console.local_addr());
+    let (console, base) = serve(&engine).await;
     let driver = browser.driver().await;
 
     // Without the token the page and its files are refused.
@@ -191,6 +340,50 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         !address.as_str().unwrap_or_default().contains("token"),
         "the token left the address bar: {address}"
     );
+
+    // The graph of a workflow that never ran shows every step of its
+    // manifest, none reached; a map's steps as the template of its lanes.
+    for (workflow, steps) in [
+        ("ui.sleepy", json!(["prepare", "cool-off", "finish"])),
+        ("ui.fan", json!(["fan", "[each] work"])),
+        ("ui.wait", json!(["reserve", "paid", "ship"])),
+    ] {
+        visit(&client, &format!("{base}/#/workflows/{workflow}")).await;
+        // Only a hash changed: the graph read is this workflow's once its
+        // page's heading names it.
+        let nodes = until(
+            &client,
+            &format!("the graph of {workflow}"),
+            &format!(
+                "const h1 = document.querySelector('main h1'); \
+                 if (!h1 || !h1.textContent.includes({})) return null; \
+                 return [...document.querySelectorAll('svg.graph g.node')].map(g => [g.dataset.node, g.dataset.state])",
+                json!(workflow)
+            ),
+        )
+        .await;
+        let names: Vec<_> = nodes
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n[0].clone())
+            .collect();
+        assert_eq!(json!(names), steps, "{workflow}: {nodes}");
+        assert!(
+            nodes
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .all(|n| n[1] == "not_reached"),
+            "{workflow}: {nodes}"
+        );
+        screenshot(
+            &client,
+            prefix,
+            &format!("workflow-graph-never-ran-{workflow}"),
+        )
+        .await;
+    }
 
     // The runs list shows a triggered run; a status filter narrows it.
     let ordered = order_run(&engine, "o-17").await;
@@ -334,6 +527,91 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     );
     screenshot(&client, prefix, "inspector-timeline-sleep").await;
 
+    // A retried step is one row: each attempt its own segment, the failed
+    // one cross-hatched and labelled, the back-off between them a gap.
+    let retried = Retried::trigger(&engine, ()).await.expect("trigger");
+    assert_eq!(retried.result().await.expect("ui.retry completes"), 2);
+    visit(
+        &client,
+        &format!("{base}/#/run/{}?view=timeline", retried.id()),
+    )
+    .await;
+    appears(&client, "rect[data-step=\"charge\"]").await;
+    let charge = js(
+        &client,
+        "return [...document.querySelectorAll('rect[data-step=\"charge\"]')].map(r => [r.dataset.type, r.dataset.attempt ?? null, r.dataset.failed ?? null, r.dataset.retry ?? null])",
+    )
+    .await;
+    assert_eq!(
+        charge,
+        json!([
+            ["work", "1", "true", null],
+            ["wait", null, null, "true"],
+            ["work", "2", "false", null]
+        ])
+    );
+    let segments = bars(&client, "rect[data-step=\"charge\"]").await;
+    let (first, backoff, second) = (segments[0], segments[1], segments[2]);
+    assert!(
+        first.1 == backoff.0 && backoff.1 == second.0 && backoff.1 - backoff.0 >= 150.0,
+        "the back-off lies between the attempts: {segments:?}"
+    );
+    assert!(
+        second.2 >= backoff.2 + backoff.3 - 4.0 && backoff.3 > 2.0 * first.3,
+        "and is drawn as a gap wider than an attempt: {segments:?}"
+    );
+    // Failed is said by pattern and text, not by colour alone.
+    let fill = js(
+        &client,
+        "return getComputedStyle(document.querySelector('rect[data-step=\"charge\"][data-failed=\"true\"]')).fill",
+    )
+    .await;
+    assert!(
+        fill.as_str().unwrap_or_default().contains("failed-hatch"),
+        "{fill}"
+    );
+    let labels = js(
+        &client,
+        "return document.querySelector('svg.timeline').textContent",
+    )
+    .await;
+    let labels = labels.as_str().unwrap_or_default();
+    assert!(labels.contains("✕1") && labels.contains("✓2"), "{labels}");
+    assert!(!labels.contains("in one bar"), "{labels}");
+    let tooltip = js(
+        &client,
+        "return document.querySelector('rect[data-step=\"charge\"][data-failed=\"true\"] title').textContent",
+    )
+    .await;
+    let tooltip = tooltip.as_str().unwrap_or_default();
+    assert!(
+        tooltip.contains("attempt 1 (failed: the provider timed out)"),
+        "{tooltip}"
+    );
+    screenshot(&client, prefix, "inspector-timeline-retried").await;
+
+    // Its Attempts tab lists both attempts with their times and the error.
+    click(&client, "a[data-view=steps]").await;
+    appears(&client, "button[data-step=\"charge\"]").await;
+    click(&client, "button[data-step=\"charge\"]").await;
+    click(&client, "tr.step-detail:not([hidden]) [data-tab=Attempts]").await;
+    appears(&client, "tr.step-detail:not([hidden]) table.attempts").await;
+    let attempts = js(
+        &client,
+        "return [...document.querySelectorAll('tr.step-detail:not([hidden]) table.attempts tbody tr')].map(r => [r.dataset.attempt, r.dataset.outcome, r.cells[5].textContent])",
+    )
+    .await;
+    assert_eq!(
+        attempts,
+        json!([
+            ["1", "failed", "the provider timed out"],
+            ["2", "completed", ""]
+        ])
+    );
+    let panel = text(&client, "tr.step-detail:not([hidden]) [role=tabpanel]").await;
+    assert!(!panel.contains("not recorded"), "{panel}");
+    screenshot(&client, prefix, "inspector-steps-attempts").await;
+
     // A map with concurrency 3 shows overlapping bars, three at most at once.
     let fanned = Fan::trigger(&engine, ()).await.expect("trigger");
     assert_eq!(fanned.result().await.expect("ui.fan completes"), 15);
@@ -382,6 +660,21 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     .await;
     appears(&client, "g.node[data-node=\"paid\"][data-state=waiting]").await;
     appears(&client, "#run-status [data-status=suspended]").await;
+    // The run's graph marks what is done, what waits and what is ahead.
+    let states = js(
+        &client,
+        "return [...document.querySelectorAll('svg.graph g.node')].map(g => [g.dataset.node, g.dataset.state])",
+    )
+    .await;
+    assert_eq!(
+        states,
+        json!([
+            ["reserve", "done"],
+            ["paid", "waiting"],
+            ["ship", "not_reached"]
+        ]),
+        "the waiting run's graph"
+    );
     screenshot(&client, prefix, "inspector-graph-waiting").await;
     js(&client, "window.__sameDocument = true; return true").await;
     engine
@@ -394,6 +687,47 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
         json!(true),
         "the page reloaded"
     );
+
+    // The events page shows that event, newest first, with its data and
+    // the run it woke as a link to that run (and one that woke none).
+    engine
+        .send_event("ui.unheard", &json!({ "n": 1 }))
+        .await
+        .expect("send");
+    visit(&client, &format!("{base}/#/events")).await;
+    let woke = format!(
+        "tr[data-name=\"ui.paid\"] a[data-woke=\"{}\"]",
+        waiting.id()
+    );
+    appears(&client, &woke).await;
+    let data = text(&client, "tr[data-name=\"ui.paid\"] .event-data").await;
+    assert!(data.contains("250"), "{data}");
+    let names = js(
+        &client,
+        "return [...document.querySelectorAll('tr[data-event]')].map(r => r.dataset.name)",
+    )
+    .await;
+    assert_eq!(names, json!(["ui.unheard", "ui.paid"]), "newest first");
+    let unheard = text(&client, "tr[data-name=\"ui.unheard\"] .woke").await;
+    assert_eq!(unheard, "no run");
+    screenshot(&client, prefix, "events").await;
+    // A page of one: the older events are one link away, then the newest.
+    visit(&client, &format!("{base}/#/events?limit=1")).await;
+    appears(&client, "a[data-next]").await;
+    let newest = attribute(&client, "tr[data-event]", "data-event").await;
+    click(&client, "a[data-next]").await;
+    until(&client, "the older page", &format!(
+        "const rows = [...document.querySelectorAll('tr[data-event]')]; \
+         return rows.length === 1 && rows[0].dataset.name === 'ui.paid' && +rows[0].dataset.event < {newest} \
+         && location.hash.includes('before=')"
+    ))
+    .await;
+    visit(&client, &format!("{base}/#/events")).await;
+    appears(&client, &woke).await;
+    click(&client, &woke).await;
+    appears(&client, "#run-status [data-status=completed]").await;
+    let address = js(&client, "return location.hash").await;
+    assert_eq!(address, json!(format!("#/run/{}", waiting.id())));
 
     // The inspector's event form sends the event the run waits for.
     let paid = Wait::trigger(&engine, 9).await.expect("trigger");
@@ -409,9 +743,11 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     )
     .await;
     click(&client, "form[data-form=Event] button[type=submit]").await;
-    let said = text(&client, "form[data-form=Event] .form-result").await;
-    assert!(said.contains("woke 1 run"), "{said}");
     wait_status(&engine, paid.id(), RunStatus::Completed).await;
+    // The run ended, so its forms went; what the event did stays said.
+    appears(&client, "#run-status [data-status=completed]").await;
+    let said = text(&client, ".actions .action-result").await;
+    assert!(said.contains("woke 1 run"), "{said}");
     assert_eq!(paid.result().await.expect("the output"), 5);
 
     // Cancel from the inspector cancels the run.
@@ -481,7 +817,7 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     until(
         &client,
         "the counts",
-        "return document.querySelector('[data-count=completed]')?.textContent === '7'",
+        "return document.querySelector('[data-count=completed]')?.textContent === '8'",
     )
     .await;
     screenshot(&client, prefix, "overview").await;
@@ -505,6 +841,5 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
 
     client.close().await.expect("close");
     drop(driver);
-    console.shutdown().await.expect("shutdown");
-    engine.shutdown().await;
+    stop(console, engine).await;
 }

@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 #[path = "cli/mod.rs"]
 mod cli;
 
-use cli::{Cli, Wait, operate, register, trigger_and_wait, wait_for};
+use cli::{Cli, Wait, operate, register, trigger_and_wait, wait_for, watch_follows_the_stream};
 
 /// The token of the tests' consoles.
 const TOKEN: &str = "cli-test-token";
@@ -57,6 +57,13 @@ async fn sqlite_trigger_and_wait_over_the_api() {
     let (engine, console, cli) = worker_with_console(&db).await;
     trigger_and_wait(&engine, &cli).await;
     console.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_watch_over_the_api_follows_the_stream() {
+    let db = TestDb::sqlite("cli-sqlite-follow");
+    let engine = register(db.builder()).start().await.unwrap();
+    watch_follows_the_stream(&engine, TOKEN).await;
 }
 
 #[tokio::test]
@@ -190,6 +197,15 @@ async fn postgres_trigger_and_wait_over_the_api() {
     let (engine, console, cli) = worker_with_console(&db).await;
     trigger_and_wait(&engine, &cli).await;
     console.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_watch_over_the_api_follows_the_stream() {
+    let Some(db) = TestDb::postgres("cli_pg_follow") else {
+        return;
+    };
+    let engine = register(db.builder()).start().await.unwrap();
+    watch_follows_the_stream(&engine, TOKEN).await;
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@ import { overviewPage } from "./overview.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { workflowsPage } from "./workflows.js";
+import { eventsPage } from "./events.js";
 
-const PAGES = { overview: overviewPage, runs: runsPage, run: runPage, workflows: workflowsPage };
+const PAGES = { overview: overviewPage, runs: runsPage, run: runPage, workflows: workflowsPage, events: eventsPage };
 
 // What the page now shown stops when another one replaces it (a live
 // stream, a timer).
@@ -24,7 +25,7 @@ async function show() {
   }
   const draw = PAGES[page];
   if (!draw) {
-    replace(main, errorBox(new Error(`no page “${page}”; see Overview or Runs`)));
+    replace(main, errorBox(new Error(`no page “${page}”; see Overview, Runs or Events`)));
     return;
   }
   try {

@@ -62,7 +62,8 @@ export function jsonBlock(value) {
 
 /**
  * A value as the API previews it (`{truncated, bytes, value | preview}`):
- * whole while small; cut, with a link to the whole value, when large.
+ * whole while small; cut, with a link to the whole value where the API has
+ * a route for it (`wholeHref`), when large.
  */
 export function previewBlock(view, wholeHref, empty = "none") {
   if (view == null) return h("p", { class: "muted" }, empty);
@@ -70,7 +71,7 @@ export function previewBlock(view, wholeHref, empty = "none") {
   return h("div", {},
     h("pre", { class: "json" }, `${view.preview}…`),
     h("p", {}, `Cut to a preview: ${view.bytes.toLocaleString()} bytes in all. `,
-      h("a", { href: wholeHref, download: "value.json" }, "Download the whole value")));
+      wholeHref ? h("a", { href: wholeHref, download: "value.json" }, "Download the whole value") : null));
 }
 
 /** Removes every child of `el` and appends `children`. */

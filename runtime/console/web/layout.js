@@ -81,8 +81,9 @@ export function splitName(name) {
 /**
  * The segments of one step on the time axis: `work` for a step's
  * attempts, `wait` for a sleep or a wait (until its wake time when it has
- * one), `group` for a fan-out's span. An unfinished segment is `open` and
- * ends at `now` (a sleep at its wake time).
+ * one) and for a retry's back-off (`retry` set), `group` for a fan-out's
+ * span. An unfinished segment is `open` and ends at `now` (a sleep at its
+ * wake time).
  */
 function segmentsOf(step, runStart, now) {
   const start = step.started_at ?? runStart;
@@ -97,15 +98,90 @@ function segmentsOf(step, runStart, now) {
   if (INSTANT_KINDS.has(step.kind)) {
     return [{ type: "work", start, end: end ?? start, open: false }];
   }
-  const segments = [{ type: "work", start, end: Math.max(end ?? now, start), open: end == null }];
+  const log = step.attempt_log ?? [];
+  if (log.length) return attemptSegments(step, log, now);
+  // No attempt times recorded (a step done at its first attempt, or one
+  // recorded before they were kept): the attempts are one segment
+  // (`attempts` of them), with no boundary drawn between them.
+  const attempts = step.attempts ?? 0;
+  const segments = [{ type: "work", start, end: Math.max(end ?? now, start), open: end == null, attempts }];
   // A step waiting for its next attempt: its back-off is a wait on the same
-  // row, up to the time of the next attempt.
+  // row, up to the time of the next attempt. When the last attempt ended is
+  // not recorded either, only that it was by now: the wait is drawn from
+  // now, the part of the back-off that is known.
   if (step.status === "pending" && step.wake_at != null && step.wake_at > now) {
-    segments[0].end = now;
+    segments[0].end = Math.max(now, start);
     segments[0].open = false;
-    segments.push({ type: "wait", start: now, end: step.wake_at, open: true, wake: step.wake_at });
+    segments[0].endKnown = false;
+    segments.push({ type: "wait", start: now, end: step.wake_at, open: true, wake: step.wake_at, retry: true });
   }
   return segments;
+}
+
+/**
+ * A retried step's segments from its attempt log: each recorded attempt
+ * its own `work` segment (`attempt` its number, `failed` with its `error`),
+ * the back-off between two attempts a `wait` with `retry` set, and after
+ * the last one either the back-off to the next attempt (a pending step) or
+ * the attempt under way (a running step, from the last end: its own start
+ * is not recorded until it ends, so `startKnown` is false).
+ */
+function attemptSegments(step, log, now) {
+  const segments = [];
+  log.forEach((attempt, i) => {
+    if (i > 0 && attempt.started_at > log[i - 1].ended_at) {
+      segments.push({ type: "wait", start: log[i - 1].ended_at, end: attempt.started_at, open: false, retry: true });
+    }
+    segments.push({
+      type: "work", start: attempt.started_at, end: Math.max(attempt.ended_at, attempt.started_at), open: false,
+      attempt: attempt.attempt, failed: attempt.error != null, error: errorText(attempt.error),
+    });
+  });
+  const last = log[log.length - 1];
+  if (step.status === "pending" && step.wake_at != null) {
+    const wake = Math.max(step.wake_at, last.ended_at);
+    segments.push({ type: "wait", start: last.ended_at, end: wake, open: wake > now, wake: step.wake_at, retry: true });
+  } else if (step.status === "running") {
+    segments.push({ type: "work", start: last.ended_at, end: Math.max(now, last.ended_at), open: true, attempt: last.attempt + 1, startKnown: false });
+  }
+  return segments;
+}
+
+/** An error as the API shows it (a preview, or text) as text; null for none. */
+function errorText(error) {
+  if (error == null) return null;
+  if (typeof error === "string") return error;
+  return error.truncated ? `${error.preview}…` : String(error.value ?? "");
+}
+
+/**
+ * The rows of a step's Attempts tab: each attempt with `attempt`, `start`,
+ * `end`, `duration` (ms), `outcome` (`failed`, `completed`, or the step's
+ * status for the one under way) and `error` text. From the attempt log
+ * when the step has one; a step done at its first attempt is that attempt.
+ * `unrecorded` counts the attempts started whose times are not listed (a
+ * step recorded before attempt times were kept, attempts whose worker
+ * stopped, or more than the log keeps).
+ * @param {object} step a step as the API shows it
+ * @returns {{rows: object[], unrecorded: number}}
+ */
+export function attemptRows(step) {
+  const log = step.attempt_log ?? [];
+  const rows = log.map((attempt) => ({
+    attempt: attempt.attempt, start: attempt.started_at, end: attempt.ended_at,
+    duration: attempt.ended_at - attempt.started_at,
+    outcome: attempt.error != null ? "failed" : "completed", error: errorText(attempt.error),
+  }));
+  const attempts = step.attempts ?? 0;
+  if (!log.length && attempts === 1 && step.started_at != null) {
+    const ended = step.ended_at ?? null;
+    rows.push({
+      attempt: 1, start: step.started_at, end: ended, duration: ended == null ? null : ended - step.started_at,
+      outcome: ended == null ? step.status : step.status === "failed" ? "failed" : "completed",
+      error: step.status === "failed" ? errorText(step.error) : null,
+    });
+  }
+  return { rows, unrecorded: Math.max(attempts - rows.length, 0) };
 }
 
 /**
@@ -126,16 +202,21 @@ export function ticks(from, until, max = 8) {
  * @param {object} run the run as the API shows it (`created_at`,
  *   `started_at`, `finished_at`)
  * @param {object[]} steps its steps (`seq`, `name`, `kind`, `status`,
- *   `attempts`, `started_at`, `ended_at`, `wake_at`)
+ *   `attempts`, `started_at`, `ended_at`, `wake_at`, `attempt_log`)
  * @param {object} options `now` (ms), `width` of the drawing (px),
  *   `labelWidth` (px left of the axis), `rowHeight` (px), `minWidth` (px of
- *   the shortest bar)
+ *   the shortest bar), `noteHeight` (px added under a row whose `note`
+ *   says how many attempts its bar holds)
  * @returns {{from: number, until: number, x0: number, x1: number,
  *   rows: object[], ticks: object[], height: number}} each row has `y` and
- *   `depth` (how deep in fan-outs), each segment `x` and `w` in px
+ *   `depth` (how deep in fan-outs), each segment `x` and `w` in px; a
+ *   retried step's recorded attempts are one `work` segment each (`attempt`,
+ *   `failed`, `error`) with the back-off between them a `wait` segment with
+ *   `retry` set; without recorded attempt times its attempts share one
+ *   `work` segment (their count in `attempts`), and the row has a `note`
  */
 export function timelineLayout(run, steps, options = {}) {
-  const { now = Date.now(), width = 960, labelWidth = 220, rowHeight = 26, minWidth = 3, axisHeight = 24 } = options;
+  const { now = Date.now(), width = 960, labelWidth = 220, rowHeight = 26, minWidth = 3, axisHeight = 24, noteHeight = 12 } = options;
   const runStart = run.started_at ?? run.created_at;
   const ordered = [...steps].sort((a, b) => a.seq - b.seq);
   const rows = ordered.map((step) => ({
@@ -160,8 +241,14 @@ export function timelineLayout(run, steps, options = {}) {
   const x1 = Math.max(width - 8, x0 + 1);
   const scale = (x1 - x0) / (until - from);
   const xOf = (t) => x0 + (t - from) * scale;
-  rows.forEach((row, index) => {
-    row.y = axisHeight + index * rowHeight;
+  // A row whose attempts share one bar (their times not recorded) has a
+  // line under it that says how many: it is taller by that line, so that
+  // the last row's is not cut.
+  let y = axisHeight;
+  rows.forEach((row) => {
+    row.y = y;
+    row.note = row.attempts > 1 && !WAIT_KINDS.has(row.kind) && !row.segments.some((segment) => segment.attempt != null);
+    y += rowHeight + (row.note ? noteHeight : 0);
     for (const segment of row.segments) {
       segment.x = xOf(segment.start);
       segment.w = Math.max((segment.end - segment.start) * scale, minWidth);
@@ -176,7 +263,7 @@ export function timelineLayout(run, steps, options = {}) {
     x1,
     rows,
     ticks: ticks(from, until).map((tick) => ({ ...tick, x: xOf(from + tick.offset) })),
-    height: axisHeight + rows.length * rowHeight + 4,
+    height: y + 4,
   };
 }
 
@@ -389,4 +476,24 @@ function graphModel(manifest, steps, maxLanes) {
     if (at < 0) rows.push(node); else rows.splice(at, 0, node);
   }
   return rows;
+}
+
+/**
+ * The typed events a workflow's manifest names (the `event` option of its
+ * waits and sends), each once in the order the steps name them, with the
+ * catalog's schema (`GET /api/v1/event-types`) and the steps that use it.
+ * Events the catalog does not list as typed (string names) are left out.
+ */
+export function manifestEvents(manifest, eventTypes) {
+  const schemas = new Map();
+  for (const type of eventTypes || []) if (!schemas.has(type.name)) schemas.set(type.name, type);
+  const found = new Map();
+  for (const step of manifest || []) {
+    const option = (step.options || []).find(([key]) => key === "event");
+    const type = option && schemas.get(option[1]);
+    if (!type) continue;
+    if (!found.has(type.name)) found.set(type.name, { name: type.name, schema: type.schema, steps: [] });
+    found.get(type.name).steps.push(step.name);
+  }
+  return [...found.values()];
 }

@@ -1,9 +1,10 @@
-// The overview page: runs by status, runs per minute over the last hour,
-// the workflows that have runs, and the workers (where the server has the
-// catalog's /workers route).
+// The overview page: runs by status, how long the oldest due pending run
+// has waited, runs per minute over the last hour, the workflows that have
+// runs, and the workers (where the server has the catalog's /workers route).
 import { api, optional, link, POLL_MS } from "./api.js";
 import { h, replace, statusBadge, formatTime, errorBox } from "./dom.js";
 import { seriesChart } from "./charts.js";
+import { formatDuration } from "./layout.js";
 
 const STATUSES = ["pending", "running", "suspended", "completed", "failed", "cancelled", "timed_out"];
 
@@ -20,7 +21,8 @@ export async function overviewPage(main) {
         h("ul", { class: "cards" }, STATUSES.map((status) =>
           h("li", {}, h("a", { class: "card", href: link("runs", [], new URLSearchParams({ status })) },
             h("span", { class: "count", "data-count": status }, String(counts.by_status[status] ?? 0)),
-            statusBadge(status)))))),
+            statusBadge(status))))),
+        oldestPending(counts.oldest_pending_ms)),
       h("section", { "aria-labelledby": "per-minute" },
         h("h2", { id: "per-minute" }, "The last hour, per minute"),
         seriesChart(series)),
@@ -38,6 +40,19 @@ export async function overviewPage(main) {
   }
   const timer = setInterval(() => draw().catch(() => {}), POLL_MS * 4);
   return () => clearInterval(timer);
+}
+
+/**
+ * How long the pending run due longest has waited for a worker: a queue
+ * that workers keep up with stays near zero. `undefined` where the server
+ * does not say.
+ */
+function oldestPending(ms) {
+  if (ms === undefined) return null;
+  const pending = h("a", { href: link("runs", [], new URLSearchParams({ status: "pending" })) }, "pending runs");
+  if (ms === null) return h("p", { class: "oldest", "data-oldest-pending": "none" }, "No pending run is due: the workers keep up. ", pending);
+  return h("p", { class: "oldest", "data-oldest-pending": ms },
+    "The oldest pending run has waited ", h("strong", {}, formatDuration(ms)), " for a worker. ", pending);
 }
 
 function workflowTable(workflows, counts) {
@@ -64,6 +79,9 @@ function workerTable(workers) {
       h("td", {}, String(w.id ?? w.name ?? "")),
       h("td", {}, String(w.host ?? w.hostname ?? "")),
       h("td", {}, formatTime(w.started_at)),
-      h("td", {}, formatTime(w.heartbeat_at ?? w.last_seen)),
+      h("td", {}, formatTime(w.heartbeat_at ?? w.last_seen),
+        // Said in words, not by colour alone (the server judges it: 3 of
+        // its heartbeats missed).
+        w.stale ? h("span", { class: "stale", "data-stale": "true" }, " · stale: no heartbeat for 3 intervals, it may have crashed") : null),
       h("td", {}, (w.workflows || w.serves || []).map((x) => (typeof x === "string" ? x : x.name)).join(", ")))))));
 }

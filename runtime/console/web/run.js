@@ -26,8 +26,12 @@ function facts(run) {
     h("dt", {}, "parent"), h("dd", {}, run.parent ? h("a", { href: link("run", [run.parent]), class: "mono" }, run.parent) : "—"));
 }
 
-/** A small form posting `{name, data}` to `path`; reports what it did. */
-function messageForm(title, path, { name = "", hint = "", data = "null", describe }) {
+/**
+ * A small form posting `{name, data}` to `path`; reports what it did, in
+ * the form and through `report` (a function making the report again: the
+ * form goes when the run ends, which sending an event often makes it do).
+ */
+function messageForm(title, path, { name = "", hint = "", data = "null", describe, report }) {
   const out = h("p", { class: "form-result", "aria-live": "polite" });
   const nameInput = h("input", { name: "name", required: true, value: name, placeholder: hint });
   const dataInput = h("textarea", { name: "data", rows: 3, spellcheck: "false" }, data);
@@ -48,6 +52,7 @@ function messageForm(title, path, { name = "", hint = "", data = "null", describ
     try {
       const sent = await api(path, { body: { name: nameInput.value.trim(), data: value } });
       replace(out, describe(sent));
+      report(() => describe(sent));
     } catch (error) {
       replace(out, errorBox(error));
     }
@@ -62,12 +67,20 @@ function woke(sent) {
     ids.map((id, i) => [i ? ", " : "", h("a", { href: link("run", [id]), class: "mono" }, `${id.slice(0, 8)}…`)])];
 }
 
-function actions(run, steps, manifest, refresh) {
-  const out = h("p", { class: "action-result", "aria-live": "polite" });
+/**
+ * The inspector's actions. `memory.said` makes the last action's report
+ * again, so it stays on the page when the run's change redraws it.
+ */
+function actions(run, steps, manifest, refresh, memory) {
+  const out = h("p", { class: "action-result", "aria-live": "polite" }, memory.said ? memory.said() : null);
+  const report = (said) => {
+    memory.said = said;
+    replace(out, said());
+  };
   const act = (action) => async () => {
     try {
       await api(`/runs/${run.id}/${action}`, { body: {} });
-      replace(out, action === "cancel" ? "Cancelled." : "Moved back to pending.");
+      report(() => (action === "cancel" ? "Cancelled." : "Moved back to pending."));
       refresh();
     } catch (error) {
       replace(out, errorBox(error));
@@ -88,8 +101,8 @@ function actions(run, steps, manifest, refresh) {
     out,
     // Folded away until asked for: the views stay near the top.
     ended ? null : h("details", { class: "send" }, h("summary", {}, "Send an event or a signal"), h("div", { class: "forms" },
-      messageForm("Event", "/events", { name: eventName, hint: waiting ? `the event step “${waiting.name}” waits for` : "event name", data: "{}", describe: woke }),
-      messageForm("Signal", `/runs/${run.id}/signal`, { hint: "signal name", describe: () => "Signal sent; the run keeps it until it listens." }))));
+      messageForm("Event", "/events", { name: eventName, hint: waiting ? `the event step “${waiting.name}” waits for` : "event name", data: "{}", describe: woke, report }),
+      messageForm("Signal", `/runs/${run.id}/signal`, { hint: "signal name", describe: () => "Signal sent; the run keeps it until it listens.", report }))));
 }
 
 /** Draws the inspector of run `parts[0]`. */
@@ -105,6 +118,8 @@ export async function runPage(main, parts, params) {
   let latest = null;
   let drawn = "";
   let headDrawn = "";
+  // What the last action said, kept across redraws (see `actions`).
+  const memory = { said: null };
 
   const drawView = async (detail) => {
     const { run, steps, children } = detail;
@@ -144,7 +159,7 @@ export async function runPage(main, parts, params) {
         run.error ? h("section", {}, h("h2", {}, "Error"), previewBlock(run.error, `${base}/error`)) : null),
       children.length ? h("section", {}, h("h2", {}, `Children (${children.length})`), h("ul", {}, children.map((child) =>
         h("li", {}, h("a", { href: link("run", [child.id]), class: "mono" }, child.id), ` ${child.workflow} `, statusBadge(child.status))))) : null,
-      actions(run, steps, manifest, () => draw().catch(() => {})));
+      actions(run, steps, manifest, () => draw().catch(() => {}), memory));
     headDrawn = headSeen;
     drawn = seen;
     await drawView(detail);

@@ -2,7 +2,7 @@
 // Error and Attempts tabs), its timeline and its flow graph as SVG (laid
 // out by layout.js), and its log lines.
 import { h, s, statusBadge, formatTime, clock, previewBlock, STATUS_SYMBOL, replace } from "./dom.js";
-import { formatDuration, timelineLayout, graphLayout } from "./layout.js";
+import { formatDuration, timelineLayout, graphLayout, attemptRows } from "./layout.js";
 
 const TABS = ["Input", "Output", "Error", "Attempts"];
 
@@ -42,12 +42,7 @@ function stepTabs(step, base) {
       case "Input": return previewBlock(step.input, `${base}/input`, "This step recorded no input.");
       case "Output": return previewBlock(step.output, `${base}/output`, step.status === "completed" ? "No output." : "No output yet.");
       case "Error": return previewBlock(step.error, `${base}/error`, "No error.");
-      default: return h("dl", { class: "facts" },
-        h("dt", {}, "attempts started"), h("dd", {}, String(step.attempts)),
-        h("dt", {}, "first started"), h("dd", {}, formatTime(step.started_at)),
-        h("dt", {}, "ended"), h("dd", {}, formatTime(step.ended_at)),
-        h("dt", {}, step.status === "pending" ? "next attempt" : "wakes"), h("dd", {}, formatTime(step.wake_at)),
-        h("dt", {}, "last error"), h("dd", {}, step.error ? (step.error.value ?? step.error.preview) : "none"));
+      default: return attemptsTab(step);
     }
   };
   const buttons = TABS.map((tab) => h("button", { role: "tab", id: `${id}-${tab}`, "aria-controls": `${id}-panel`, "data-tab": tab }, tab));
@@ -72,6 +67,31 @@ function stepTabs(step, base) {
   return h("div", { class: "tabs" }, h("div", { role: "tablist", "aria-label": `Step ${step.name}` }, buttons), body);
 }
 
+/** The Attempts tab: the step's attempt facts and each attempt with its times and error. */
+function attemptsTab(step) {
+  const { rows, unrecorded } = attemptRows(step);
+  const facts = h("dl", { class: "facts" },
+    h("dt", {}, "attempts started"), h("dd", {}, String(step.attempts)),
+    h("dt", {}, "first started"), h("dd", {}, formatTime(step.started_at)),
+    h("dt", {}, "ended"), h("dd", {}, formatTime(step.ended_at)),
+    h("dt", {}, step.status === "pending" ? "next attempt" : "wakes"), h("dd", {}, formatTime(step.wake_at)));
+  const table = rows.length ? h("table", { class: "attempts" },
+    h("thead", {}, h("tr", {}, ["#", "started", "ended", "took", "outcome", "error"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((row) => h("tr", { "data-attempt": row.attempt, "data-outcome": row.outcome },
+      h("td", {}, String(row.attempt)), h("td", {}, formatTime(row.start)), h("td", {}, formatTime(row.end)),
+      h("td", {}, row.duration == null ? "—" : formatDuration(row.duration)),
+      h("td", {}, `${row.outcome === "failed" ? "✕" : row.outcome === "completed" ? "✓" : "…"} ${row.outcome}`),
+      h("td", { class: "mono" }, row.error ?? ""))))) : null;
+  // Only attempts without recorded times get a note.
+  let note = null;
+  if (unrecorded > 0 && !(step.attempt_log ?? []).length) {
+    note = "Each attempt's own start and end were not recorded for this step (recorded before durable kept them): the first start and the last end are.";
+  } else if (unrecorded > 0) {
+    note = `${unrecorded} more attempt${unrecorded === 1 ? "" : "s"} started without times listed here: one under way, one whose worker stopped, or older than the last 100 kept.`;
+  }
+  return h("div", {}, facts, table, note ? h("p", { class: "muted attempts-note" }, note) : null);
+}
+
 /** The timeline view: one row per step on a shared axis, `zoom` times wider than fits. */
 export function timelineView(run, steps, zoom = 1) {
   const width = Math.max(640, Math.min(1200, window.innerWidth - 48)) * zoom;
@@ -80,7 +100,10 @@ export function timelineView(run, steps, zoom = 1) {
   const svg = s("svg", { class: "timeline", width, height: layout.height, viewBox: `0 0 ${width} ${layout.height}`, role: "img",
     "aria-label": `Timeline of ${steps.length} steps over ${formatDuration(layout.until - layout.from)}` });
   svg.append(s("defs", {}, s("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
-    s("rect", { width: 6, height: 6, class: "hatch-bg" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" }))));
+    s("rect", { width: 6, height: 6, class: "hatch-bg" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" })),
+  // A failed attempt is cross-hatched (and labelled ✕), not only red.
+  s("pattern", { id: "failed-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse" },
+    s("rect", { width: 6, height: 6, class: "failed-bg" }), s("path", { d: "M0,0 L6,6 M6,0 L0,6", class: "failed-line" }))));
   for (const tick of layout.ticks) {
     // A label at the right edge ends there, so that it is not cut.
     const anchor = tick.x > width - 40 ? "end" : "middle";
@@ -91,18 +114,38 @@ export function timelineView(run, steps, zoom = 1) {
     const label = `${"  ".repeat(row.depth)}${STATUS_SYMBOL[row.status] || ""} ${row.name}`;
     svg.append(s("text", { class: "row-label", x: 4 + row.depth * 10, y: row.y + 16 }, s("title", {}, `${row.name}: ${row.status}`), label.trim()));
     for (const seg of row.segments) {
-      const end = seg.start + (seg.end - seg.start);
-      const title = `${row.name} (${seg.type === "wait" ? row.kind.replaceAll("_", " ") : row.kind}): ${clock(seg.start)} → ${seg.open ? (seg.wake ? `wakes ${clock(seg.wake)}` : "now") : clock(end)}, ${formatDuration(seg.end - seg.start)}`;
-      svg.append(s("rect", { class: `bar bar-${seg.type} bar-${row.status}${seg.open ? " bar-open" : ""}`, x: seg.x, y: row.y + 4, width: seg.w, height: 16, rx: 2,
-        fill: seg.type === "wait" ? "url(#hatch)" : null, "data-step": row.name, "data-type": seg.type, "data-start": seg.start, "data-end": seg.end },
+      const title = segmentTitle(row, seg);
+      // A recorded attempt shows its own outcome; the one under way, the step's.
+      const status = seg.attempt == null || seg.open ? `bar-${row.status}` : seg.failed ? "bar-attempt-failed" : "bar-completed";
+      svg.append(s("rect", { class: `bar bar-${seg.type} ${status}${seg.open ? " bar-open" : ""}`, x: seg.x, y: row.y + 4, width: seg.w, height: 16, rx: 2,
+        fill: seg.type === "wait" ? "url(#hatch)" : null, "data-step": row.name, "data-type": seg.type, "data-start": seg.start, "data-end": seg.end,
+        "data-attempts": seg.attempts ?? null, "data-attempt": seg.attempt ?? null, "data-failed": seg.attempt == null || seg.open ? null : String(seg.failed),
+        "data-retry": seg.retry ? "true" : null },
       s("title", {}, title)));
+      if (seg.attempt != null && seg.w >= 22) {
+        svg.append(s("text", { class: "bar-label", x: seg.x + 3, y: row.y + 16 }, `${seg.failed ? "✕" : seg.open ? "…" : "✓"}${seg.attempt}`));
+      }
       if (seg.type === "wait" && seg.wake && seg.open) {
-        svg.append(s("text", { class: "bar-note", x: Math.min(seg.x + seg.w + 4, width - 90), y: row.y + 16 }, `wakes ${clock(seg.wake)}`));
+        svg.append(s("text", { class: "bar-note", x: Math.min(seg.x + seg.w + 4, width - 90), y: row.y + 16 }, `${seg.retry ? "next attempt" : "wakes"} ${clock(seg.wake)}`));
       }
     }
-    if (row.attempts > 1) svg.append(s("text", { class: "bar-note", x: row.segments[0].x, y: row.y + 30 }, `${row.attempts} attempts`));
+    if (row.note) svg.append(s("text", { class: "bar-note", x: row.segments[0].x, y: row.y + 30 }, `${row.attempts} attempts in one bar (their own times were not recorded)`));
   }
   return h("div", { class: "scroll timeline-wrap" }, svg);
+}
+
+/** What a timeline bar's tooltip says: the step, its times, each attempt's outcome and, where times are missing, what is not known. */
+function segmentTitle(row, seg) {
+  const kind = seg.type === "wait" ? (seg.retry ? "back-off" : row.kind.replaceAll("_", " ")) : row.kind;
+  const until = seg.open ? (seg.wake ? `${seg.retry ? "next attempt" : "wakes"} ${clock(seg.wake)}` : "now") : seg.endKnown === false ? "now (the last attempt ended by then)" : clock(seg.end);
+  if (seg.attempt != null) {
+    const outcome = seg.open ? "under way" : seg.failed ? `failed: ${seg.error}` : "completed";
+    const from = seg.startKnown === false ? `after ${clock(seg.start)}` : clock(seg.start);
+    return `${row.name} attempt ${seg.attempt} (${outcome}): ${from} → ${until}, ${formatDuration(seg.end - seg.start)}`;
+  }
+  const attempts = seg.type === "work" && seg.attempts > 1
+    ? `; ${seg.attempts} attempts, from the first start to the last end (each attempt's own times were not recorded)` : "";
+  return `${row.name} (${kind}): ${clock(seg.start)} → ${until}, ${formatDuration(seg.end - seg.start)}${attempts}`;
 }
 
 /** The graph view: the manifest's steps (or the run's) with this run's state on each. */

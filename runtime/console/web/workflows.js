@@ -2,10 +2,11 @@
 // workflow's page with its versions, workers and static step graph (from
 // the catalog's manifest, where the server has one) and a trigger form
 // whose input starts from the schema and shows the field error the API
-// returns.
-import { api, link } from "./api.js";
+// returns, and the typed events its steps wait for or publish with their
+// schemas.
+import { api, link, optional } from "./api.js";
 import { h, replace, errorBox, jsonBlock, formatTime } from "./dom.js";
-import { graphLayout } from "./layout.js";
+import { graphLayout, manifestEvents } from "./layout.js";
 import { graphSvg } from "./views.js";
 
 /**
@@ -45,6 +46,9 @@ export async function workflowsPage(main, parts) {
 async function workflowPage(main, name) {
   const wf = await api(`/workflows/${encodeURIComponent(name)}`);
   const manifest = Array.isArray(wf.steps) ? wf.steps : null;
+  // A server without the route shows no typed events, not an error.
+  const types = await optional("/event-types");
+  const events = manifestEvents(manifest, types?.event_types);
   const input = h("textarea", { name: "input", rows: 8, spellcheck: "false", "aria-describedby": "trigger-help" },
     JSON.stringify(skeleton(wf.input_schema), null, 2));
   const key = h("input", { name: "idempotency_key", placeholder: "optional" });
@@ -86,8 +90,19 @@ async function workflowPage(main, name) {
       : h("p", { class: "muted" }, "This server shows no manifest for the workflow: its steps appear in a run's graph.")),
     form,
     h("section", {}, h("h2", {}, "Input schema"), wf.input_schema ? jsonBlock(wf.input_schema) : h("p", { class: "muted" }, "Not known here.")),
+    events.length ? h("section", { "data-section": "typed-events" }, h("h2", {}, "Typed events"),
+      h("p", { class: "muted" }, "Events of these names must fit their schema; the API refuses one that does not, naming the field."),
+      events.map((event) => h("div", { "data-event-type": event.name },
+        h("h3", {}, h("span", { class: "mono" }, event.name), ` · steps ${event.steps.join(", ")}`),
+        jsonBlock(event.schema)))) : null,
     versions.length ? h("section", {}, h("h2", {}, `Versions (${versions.length})`), h("ul", {}, versions.map((v) =>
       h("li", {}, h("span", { class: "mono" }, v.fingerprint || "?"), ` first seen ${formatTime(v.first_seen)}, last seen ${formatTime(v.last_seen)}`,
-        Array.isArray(v.workers) && v.workers.length ? `, served by ${v.workers.length} worker${v.workers.length === 1 ? "" : "s"}` : "")))) : null);
+        Array.isArray(v.workers) && v.workers.length ? `, served by ${v.workers.length} worker${v.workers.length === 1 ? "" : "s"}${staleCount(v.workers)}` : "")))) : null);
   return () => {};
+}
+
+/** How many of `workers` the server says are stale, as words (or none). */
+function staleCount(workers) {
+  const stale = workers.filter((w) => w.stale).length;
+  return stale ? ` (${stale} stale: no heartbeat for 3 intervals)` : "";
 }

@@ -41,12 +41,36 @@ pub(crate) fn fingerprint(
     canonical(input_schema, &mut text);
     text.push('\n');
     canonical(output_schema.unwrap_or(&Value::Null), &mut text);
+    hex_digest(&text)
+}
+
+/// The fingerprint of a typed event's schema, as [`fingerprint`] hashes a
+/// workflow's: SHA-256 over the schema with its keys sorted, 16 hex digits.
+pub(crate) fn schema_fingerprint(schema: &Value) -> String {
+    let mut text = String::new();
+    canonical(schema, &mut text);
+    hex_digest(&text)
+}
+
+/// The first [`FINGERPRINT_DIGITS`] hex digits of the SHA-256 of `text`.
+fn hex_digest(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let mut hex = String::with_capacity(FINGERPRINT_DIGITS);
     for byte in digest.iter().take(FINGERPRINT_DIGITS / 2) {
         let _ = write!(hex, "{byte:02x}");
     }
     hex
+}
+
+/// The version runs of a workflow are pinned to: `v2` for one declared
+/// with `#[workflow(version = 2)]`, else its [`fingerprint`], so that a
+/// change to its steps or schemas is a new version by itself, and a
+/// declared version stays one while its steps change behind `ctx.patched`.
+pub(crate) fn version_key(declared: Option<u32>, fingerprint: &str) -> String {
+    match declared {
+        Some(version) => format!("v{version}"),
+        None => fingerprint.to_owned(),
+    }
 }
 
 /// Writes `value` as JSON with every object's keys sorted.
@@ -80,17 +104,68 @@ fn canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// Checks `input` against the JSON Schema `schema`, or says what is wrong
-/// in words, naming the field as `Engine::trigger_json` does for a
-/// registered workflow (`order_id: "order_id" is a required property`,
-/// `items[0].qty: "x" is not of type "integer"`).
-///
-/// The validator resolves no remote reference (durable builds `jsonschema`
-/// without its HTTP and file resolvers): a schema that needs one is refused
-/// with a message saying so.
-pub(crate) fn validate_input(schema: &Value, input: &Value) -> Result<(), String> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|error| format!("the stored input schema cannot be used: {error}"))?;
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema)
+        .map_err(|error| format!("the stored input schema cannot be used: {error}"))
+}
+
+/// How many compiled schemas a [`Validators`] keeps before it starts over.
+const CACHED_VALIDATORS: usize = 256;
+
+/// Compiled input schemas by (workflow, fingerprint): a catalog version's
+/// schema never changes under its fingerprint, so a trigger by name
+/// compiles it once, not on every call.
+#[derive(Default)]
+pub(crate) struct Validators {
+    cache: std::sync::Mutex<
+        std::collections::HashMap<(String, String), std::sync::Arc<jsonschema::Validator>>,
+    >,
+}
+
+impl Validators {
+    /// Checks `input` against the JSON Schema `schema`, or says what is wrong
+    /// in words, naming the field as `Engine::trigger_json` does for a
+    /// registered workflow (`order_id: "order_id" is a required property`,
+    /// `items[0].qty: "x" is not of type "integer"`).
+    ///
+    /// The validator resolves no remote reference (durable builds `jsonschema`
+    /// without its HTTP and file resolvers): a schema that needs one is refused
+    /// with a message saying so.
+    ///
+    /// `schema` is that of `workflow`'s version `fingerprint`, compiled
+    /// once.
+    pub(crate) fn validate(
+        &self,
+        (workflow, fingerprint): (&str, &str),
+        schema: &Value,
+        input: &Value,
+    ) -> Result<(), String> {
+        let key = (workflow.to_owned(), fingerprint.to_owned());
+        let cached = crate::model::sync::lock(&self.cache).get(&key).cloned();
+        let validator = match cached {
+            Some(validator) => validator,
+            None => {
+                let validator = std::sync::Arc::new(compile(schema)?);
+                let mut cache = crate::model::sync::lock(&self.cache);
+                // Bounded: versions come and go over a long-lived client's life.
+                if cache.len() >= CACHED_VALIDATORS {
+                    cache.clear();
+                }
+                cache.insert(key, validator.clone());
+                validator
+            }
+        };
+        check(&validator, input)
+    }
+
+    /// How many compiled schemas are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        crate::model::sync::lock(&self.cache).len()
+    }
+}
+
+fn check(validator: &jsonschema::Validator, input: &Value) -> Result<(), String> {
     let mut problems = Vec::new();
     let mut more = 0usize;
     for error in validator.iter_errors(input) {
@@ -158,6 +233,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn validate_input(schema: &Value, input: &Value) -> Result<(), String> {
+        Validators::default().validate(("test", "test"), schema, input)
+    }
+
+    #[test]
+    fn a_schema_fingerprint_ignores_key_order_and_tells_schemas_apart() {
+        let a = json!({ "type": "object", "required": ["id"] });
+        let b: Value = serde_json::from_str(r#"{ "required": ["id"], "type": "object" }"#).unwrap();
+        assert_eq!(schema_fingerprint(&a), schema_fingerprint(&b));
+        assert_eq!(schema_fingerprint(&a).len(), FINGERPRINT_DIGITS);
+        let other = json!({ "type": "object", "required": ["order"] });
+        assert_ne!(schema_fingerprint(&a), schema_fingerprint(&other));
+    }
 
     fn step(name: &str, kind: &str) -> CatalogStep {
         CatalogStep {
@@ -232,6 +321,29 @@ mod tests {
         let schema = json!({ "type": "object", "required": ["a", "b", "c", "d", "e"] });
         let error = validate_input(&schema, &json!({})).unwrap_err();
         assert!(error.ends_with("and 2 more"), "{error}");
+    }
+
+    #[test]
+    fn a_version_s_schema_is_compiled_once_and_still_checks() {
+        let validators = Validators::default();
+        let schema = json!({"type": "object", "required": ["id"]});
+        for _ in 0..3 {
+            assert!(
+                validators
+                    .validate(("flow", "f1"), &schema, &json!({"id": 1}))
+                    .is_ok()
+            );
+            let refused = validators.validate(("flow", "f1"), &schema, &json!({}));
+            assert!(refused.unwrap_err().contains("id"));
+        }
+        assert_eq!(validators.len(), 1);
+        let other = json!({"type": "string"});
+        assert!(
+            validators
+                .validate(("flow", "f2"), &other, &json!("x"))
+                .is_ok()
+        );
+        assert_eq!(validators.len(), 2);
     }
 
     #[test]

@@ -7,6 +7,16 @@
 //! of one fan-out branch (`charge-all[3]/charge`) are numbered within
 //! `charge-all[3]`, so branches that interleave differently on replay keep
 //! their positions.
+//!
+//! A patch marker ([`StepKind::Patch`], written by `ctx.patched`) records
+//! that a run took the new side of a code change. [`Journal::patch`]
+//! decides the answer: the marker is recorded → true; the journal holds
+//! other steps of this scope (or scopes below it) that the replay has not
+//! reached yet → the run went past this point before the patch existed →
+//! false, and nothing is recorded; otherwise the run is new here → a marker
+//! is recorded → true. A replay skips the position of a marker the code no
+//! longer asks about, so deleting a `patched` call (once no run that started
+//! before it is in flight) keeps the other steps' positions.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +37,22 @@ pub(crate) enum StepStart {
     },
 }
 
+/// What the journal says about a patch the code just reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PatchStart {
+    /// The run started before the patch: it takes the old code. Nothing is
+    /// recorded.
+    Before,
+    /// The journal has the patch's marker: the run takes the new code.
+    Recorded,
+    /// The run reaches the patch for the first time: it records a marker
+    /// at this position and takes the new code.
+    New {
+        /// The position to record.
+        seq: i64,
+    },
+}
+
 /// A run's journal during one execution.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
@@ -35,11 +61,22 @@ pub(crate) struct Journal {
     name_at_seq: HashMap<(String, i64), String>,
     reached: HashSet<String>,
     next_seq: HashMap<String, i64>,
+    /// Per scope, how many records in it or in a scope below it (other than
+    /// patch markers) the replay has not reached yet.
+    unreplayed: HashMap<String, usize>,
 }
 
 /// The scope of a step name: everything before its last `/`.
 pub(crate) fn scope_of(name: &str) -> &str {
     name.rsplit_once('/').map_or("", |(scope, _)| scope)
+}
+
+/// The scopes a step is in: its own, then each enclosing one up to the top
+/// scope `""` (`a[1]/b[2]/c` is in `a[1]/b[2]`, `a[1]` and `""`).
+fn scopes_around(name: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(scope_of(name)), |scope| {
+        (!scope.is_empty()).then(|| scope_of(scope))
+    })
 }
 
 impl Journal {
@@ -52,9 +89,61 @@ impl Journal {
         for record in records {
             let position = (scope_of(&record.name).to_owned(), record.seq);
             journal.name_at_seq.insert(position, record.name.clone());
+            if record.kind != StepKind::Patch {
+                for scope in scopes_around(&record.name) {
+                    *journal.unreplayed.entry(scope.to_owned()).or_default() += 1;
+                }
+            }
             journal.by_name.insert(record.name.clone(), record);
         }
         journal
+    }
+
+    /// The code reached the patch `name` (see the module's doc for the rule).
+    pub(crate) fn patch(&mut self, name: &str) -> Result<PatchStart, Error> {
+        let scope = scope_of(name);
+        let went_past = self.unreplayed.get(scope).is_some_and(|count| *count > 0);
+        if went_past && !self.by_name.contains_key(name) {
+            if !self.reached.insert(name.to_owned()) {
+                return Err(self.duplicate(name));
+            }
+            return Ok(PatchStart::Before);
+        }
+        Ok(match self.reach(name, StepKind::Patch)? {
+            StepStart::Recorded(_) => PatchStart::Recorded,
+            StepStart::New { seq } => PatchStart::New { seq },
+        })
+    }
+
+    fn duplicate(&self, name: &str) -> Error {
+        Error::DuplicateStep {
+            run_id: self.run_id(),
+            step: name.to_owned(),
+        }
+    }
+
+    fn run_id(&self) -> RunId {
+        self.run_id.unwrap_or(RunId(uuid::Uuid::nil()))
+    }
+
+    /// The next position in `scope` for the step `name`, past the markers of
+    /// patches the code no longer asks about (a marker is never reached
+    /// then, so its position would otherwise shift every later step's).
+    fn next_position(&mut self, scope: &str, name: &str) -> i64 {
+        let next = self.next_seq.entry(scope.to_owned()).or_default();
+        loop {
+            let seq = *next;
+            *next += 1;
+            let stale_marker = self
+                .name_at_seq
+                .get(&(scope.to_owned(), seq))
+                .filter(|recorded| *recorded != name && !self.reached.contains(*recorded))
+                .and_then(|recorded| self.by_name.get(recorded))
+                .is_some_and(|record| record.kind == StepKind::Patch);
+            if !stale_marker {
+                return seq;
+            }
+        }
     }
 
     /// The code reached step `name` of `kind`: answer it from the journal, or
@@ -63,17 +152,12 @@ impl Journal {
     /// Steps are matched by name. The position check catches code that now
     /// reaches a new step where the journal recorded a different one.
     pub(crate) fn reach(&mut self, name: &str, kind: StepKind) -> Result<StepStart, Error> {
-        let run_id = self.run_id.unwrap_or(RunId(uuid::Uuid::nil()));
+        let run_id = self.run_id();
         if !self.reached.insert(name.to_owned()) {
-            return Err(Error::DuplicateStep {
-                run_id,
-                step: name.to_owned(),
-            });
+            return Err(self.duplicate(name));
         }
         let scope = scope_of(name);
-        let next = self.next_seq.entry(scope.to_owned()).or_default();
-        let seq = *next;
-        *next += 1;
+        let seq = self.next_position(scope, name);
         if let Some(record) = self.by_name.get(name) {
             if record.kind != kind {
                 return Err(Error::NonDeterminism {
@@ -81,6 +165,13 @@ impl Journal {
                     expected: format!("{name}` of kind `{}", record.kind.as_str()),
                     found: format!("{name}` of kind `{}", kind.as_str()),
                 });
+            }
+            if kind != StepKind::Patch {
+                for scope in scopes_around(name) {
+                    if let Some(count) = self.unreplayed.get_mut(scope) {
+                        *count = count.saturating_sub(1);
+                    }
+                }
             }
             return Ok(StepStart::Recorded(record.clone()));
         }
@@ -212,6 +303,87 @@ mod tests {
             journal.reach("c", StepKind::Run).unwrap(),
             StepStart::New { seq: 2 }
         );
+    }
+
+    #[test]
+    fn a_patch_is_false_where_the_run_went_past_it_and_takes_no_position() {
+        // v1 ran a, b and is asleep; v2 asks for patch p between a and b.
+        let mut journal = journal(vec![
+            StepRecord::completed("a", 0, StepKind::Run),
+            StepRecord::completed("b", 1, StepKind::Run),
+            StepRecord::completed("nap", 2, StepKind::Sleep),
+        ]);
+        journal.reach("a", StepKind::Run).unwrap();
+        assert_eq!(journal.patch("p").unwrap(), PatchStart::Before);
+        for (name, kind) in [("b", StepKind::Run), ("nap", StepKind::Sleep)] {
+            assert!(matches!(
+                journal.reach(name, kind),
+                Ok(StepStart::Recorded(_))
+            ));
+        }
+        assert_eq!(
+            journal.reach("c", StepKind::Run).unwrap(),
+            StepStart::New { seq: 3 }
+        );
+        assert!(matches!(
+            journal.patch("p"),
+            Err(Error::DuplicateStep { step, .. }) if step == "p"
+        ));
+    }
+
+    #[test]
+    fn a_patch_is_new_past_the_journal_and_recorded_on_replay() {
+        let mut first = journal(vec![StepRecord::completed("a", 0, StepKind::Run)]);
+        first.reach("a", StepKind::Run).unwrap();
+        assert_eq!(first.patch("p").unwrap(), PatchStart::New { seq: 1 });
+        let mut replay = journal(vec![
+            StepRecord::completed("a", 0, StepKind::Run),
+            StepRecord::completed("p", 1, StepKind::Patch),
+            StepRecord::completed("b2", 2, StepKind::Run),
+            StepRecord::completed("nap", 3, StepKind::Sleep),
+        ]);
+        replay.reach("a", StepKind::Run).unwrap();
+        // The steps after the marker do not make it look old.
+        assert_eq!(replay.patch("p").unwrap(), PatchStart::Recorded);
+        replay.reach("b2", StepKind::Run).unwrap();
+        replay.reach("nap", StepKind::Sleep).unwrap();
+        assert_eq!(
+            replay.reach("c", StepKind::Run).unwrap(),
+            StepStart::New { seq: 4 }
+        );
+    }
+
+    #[test]
+    fn a_patch_before_a_fan_out_the_run_entered_is_false() {
+        // The fan-out writes no record of its own: its branches' steps tell.
+        let mut journal = journal(vec![StepRecord::completed("m[0]/x", 0, StepKind::Run)]);
+        assert_eq!(journal.patch("p").unwrap(), PatchStart::Before);
+        // In a branch the run has not entered, the patch is new.
+        assert_eq!(journal.patch("m[1]/p").unwrap(), PatchStart::New { seq: 0 });
+    }
+
+    #[test]
+    fn a_marker_the_code_no_longer_asks_about_is_skipped() {
+        // Recorded by a version that called patched("p") after a; the code
+        // now calls neither patched nor anything recorded after it.
+        let mut journal = journal(vec![
+            StepRecord::completed("a", 0, StepKind::Run),
+            StepRecord::completed("p", 1, StepKind::Patch),
+        ]);
+        journal.reach("a", StepKind::Run).unwrap();
+        assert_eq!(
+            journal.reach("c", StepKind::Run).unwrap(),
+            StepStart::New { seq: 2 }
+        );
+    }
+
+    #[test]
+    fn a_patch_named_like_a_recorded_step_is_non_deterministic() {
+        let mut journal = journal(vec![StepRecord::completed("p", 0, StepKind::Run)]);
+        assert!(matches!(
+            journal.patch("p"),
+            Err(Error::NonDeterminism { .. })
+        ));
     }
 
     mod properties {

@@ -172,8 +172,10 @@ impl Ctx {
         let env = &self.run.env;
         let registered = env
             .workflows
-            .get(W::NAME)
-            .ok_or_else(|| Error::unknown_workflow(W::NAME, env.workflows.keys().copied()))?;
+            .get(&std::any::TypeId::of::<W>())
+            .ok_or_else(|| {
+                Error::unknown_workflow(W::NAME, env.workflows.values().map(|spec| spec.name))
+            })?;
         let input = serde_json::to_string(&input).map_err(|error| Error::Serialization {
             what: format!("input of child workflow {:?}", W::NAME),
             message: error.to_string(),
@@ -203,6 +205,7 @@ impl Ctx {
             now,
             ready_at: now,
             deadline_at,
+            version: Some(registered.version.to_string()),
             parent_id: Some(self.run_id()),
             claimed_by: None,
         };

@@ -31,6 +31,7 @@ use super::{Ctx, StepName, WakeUp};
 use crate::core::replay::StepStart;
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
+use crate::model::event::{Event, Field};
 use crate::model::journal::{StepRecord, Wait};
 use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
@@ -48,7 +49,7 @@ pub struct WaitForEvent<'a, T> {
     name: StepName,
     event: String,
     kind: StepKind,
-    filter: Result<Option<String>, Error>,
+    filter: Result<Option<serde_json::Value>, Error>,
     timeout: Result<Option<Duration>, Error>,
     lookback: Result<Option<Duration>, Error>,
     payload: PhantomData<fn() -> T>,
@@ -68,7 +69,7 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
     /// `{"orderId": "o-1"}` matches any object with that key and value).
     pub fn matching(mut self, filter: impl Serialize) -> Self {
         self.filter =
-            serde_json::to_string(&filter)
+            serde_json::to_value(&filter)
                 .map(Some)
                 .map_err(|error| Error::Serialization {
                     what: format!("filter of step {:?}", self.name.as_str()),
@@ -105,6 +106,7 @@ impl<'a, T: DeserializeOwned + Send + 'a> WaitForEvent<'a, T> {
             ..
         } = self;
         let (filter, timeout, lookback) = (filter?, timeout?, lookback?);
+        let filter = filter.map(|filter| filter.to_string());
         if event.is_empty() {
             return Err(Error::InvalidEvent("an event name cannot be empty".into()));
         }
@@ -155,6 +157,54 @@ impl<'a, T: DeserializeOwned + Send + 'a> IntoFuture for WaitForEvent<'a, T> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.wait())
+    }
+}
+
+impl<'a, E: Event> WaitForEvent<'a, E> {
+    /// Only events whose field `field` equals `value`: the typed form of
+    /// [`matching`](Self::matching), for waits made with [`Ctx::wait_for`].
+    /// The field is one of `E::fields()`, so a field `E` does not have, a
+    /// field of another event type, or a value of another type does not
+    /// compile. Calls add up (every field must match), and add to a
+    /// `matching` object written before them.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// #[derive(Serialize, Deserialize, JsonSchema, Event)]
+    /// #[event(name = "shipment.label.scanned")]
+    /// struct ShipmentScanned { order_id: String, tracking: String }
+    ///
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// let scan: Option<ShipmentScanned> = ctx
+    ///     .wait_for::<ShipmentScanned>("scan")
+    ///     .matching_field(ShipmentScanned::fields().order_id, "o-1")
+    ///     .timeout("7d")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn matching_field<V: Serialize>(mut self, field: Field<E, V>, value: impl Into<V>) -> Self {
+        let value = serde_json::to_value(value.into()).map_err(|error| Error::Serialization {
+            what: format!(
+                "filter field `{}` of step {:?}",
+                field.key(),
+                self.name.as_str()
+            ),
+            message: error.to_string(),
+        });
+        self.filter = match (self.filter, value) {
+            (Err(error), _) | (_, Err(error)) => Err(error),
+            (Ok(None), Ok(value)) => Ok(Some(serde_json::json!({ field.key(): value }))),
+            (Ok(Some(serde_json::Value::Object(mut fields))), Ok(value)) => {
+                fields.insert(field.key().to_owned(), value);
+                Ok(Some(serde_json::Value::Object(fields)))
+            }
+            (Ok(Some(_)), Ok(_)) => Err(Error::Serialization {
+                what: format!("filter of step {:?}", self.name.as_str()),
+                message: "a field filter adds to an object filter; `matching` gave another value"
+                    .into(),
+            }),
+        };
+        self
     }
 }
 
@@ -226,6 +276,30 @@ impl Ctx {
         signal: impl Into<String>,
     ) -> WaitForEvent<'_, T> {
         self.event_wait(name, signal, StepKind::Listen)
+    }
+
+    /// Waits for an event of type `E`, as the step `name`: the typed form of
+    /// [`wait_for_event`](Ctx::wait_for_event), with the same options
+    /// (`timeout`, `lookback`, `matching`) and typed filters
+    /// ([`matching_field`](WaitForEvent::matching_field)). The event's name
+    /// is `E::NAME`, and `#[workflow]` records `E`'s schema in the catalog.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// #[derive(Serialize, Deserialize, JsonSchema, Event)]
+    /// #[event(name = "shipment.label.scanned")]
+    /// struct ShipmentScanned { order_id: String, tracking: String }
+    ///
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// let scan: Option<ShipmentScanned> = ctx.wait_for::<ShipmentScanned>("scan").timeout("7d").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait_for_event`](Ctx::wait_for_event).
+    pub fn wait_for<E: Event>(&self, name: impl Into<StepName>) -> WaitForEvent<'_, E> {
+        self.event_wait(name, E::NAME, StepKind::WaitForEvent)
     }
 
     fn event_wait<T>(
@@ -300,6 +374,34 @@ impl Ctx {
             self.run.env.dispatch.notify_one();
         }
         Ok(sent.id)
+    }
+
+    /// Publishes the event `event` from this run, as the step `name`: the
+    /// typed form of [`send_event`](Ctx::send_event) (the name is
+    /// `E::NAME`), sent exactly once however often the run replays. Returns
+    /// the event's id. Write the type (`ctx.publish::<E>(..)`) or a struct
+    /// literal for `#[workflow]` to record the event type in the catalog.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// #[derive(Serialize, Deserialize, JsonSchema, Event)]
+    /// #[event(name = "order.shipped")]
+    /// struct OrderShipped { order_id: String }
+    ///
+    /// # async fn f(ctx: Ctx) -> Result<(), Error> {
+    /// ctx.publish("announce", OrderShipped { order_id: "o-1".into() }).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`send_event`](Ctx::send_event).
+    pub async fn publish<E: Event>(
+        &self,
+        name: impl Into<StepName>,
+        event: E,
+    ) -> Result<i64, Error> {
+        self.send_event(name, E::NAME, event).await
     }
 
     /// Waits for a registered wait to be satisfied, or resolves it at its

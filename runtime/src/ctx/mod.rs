@@ -1,6 +1,6 @@
 //! The workflow context: the steps a workflow body calls, one file per
 //! primitive (`steps`: `run` and retries; `timers`: sleeps; `memo`: `now`,
-//! `uuid`; `events`, `children`, `fanout`, `log`, `saga`), and the
+//! `uuid`; `events`, `children`, `fanout`, `log`, `saga`, `patch`), and the
 //! bookkeeping that makes them durable (`persist`).
 //!
 //! Each step asks the replay core ([`crate::core::replay::Journal`]) whether
@@ -15,6 +15,7 @@ pub(crate) mod events;
 pub(crate) mod fanout;
 pub(crate) mod log;
 pub(crate) mod memo;
+pub(crate) mod patch;
 pub(crate) mod persist;
 pub(crate) mod saga;
 pub(crate) mod steps;
@@ -257,6 +258,8 @@ impl Ctx {
             updated_at: self.run.env.clock.now_ms(),
             started_at: None,
             ended_at: None,
+            finished_attempt: None,
+            attempt_log: Box::default(),
         }
     }
 }

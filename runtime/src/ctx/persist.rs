@@ -28,17 +28,20 @@ impl Ctx {
     /// what must come after them: a step body (which runs only once the
     /// results before it are committed), or another write of the run. When
     /// this returns, every record kept before it was called is written,
-    /// also by another branch of the run; a lost lease or a store that stays
-    /// down ends the run.
+    /// also by another branch of the run (then this one writes nothing, so
+    /// the branches of a fan-out share writes instead of queueing for one
+    /// each); a lost lease or a store that stays down ends the run.
     pub(super) async fn save_unsaved(&self) {
+        // The records this caller waits for are those kept before it asked;
+        // one kept meanwhile by a concurrent branch may be written later.
+        let mark = self.run.state().unsaved.mark();
         let _turn = self.run.saving.lock().await;
-        let records = std::mem::take(&mut self.run.state().unsaved);
-        if records.is_empty() {
+        let Some(batch) = self.run.state().unsaved.batch_for(mark) else {
             return;
-        }
+        };
         let store = &self.run.env.store;
         let lease = self.run.lease;
-        let writes = records.iter().map(|record| {
+        let writes = batch.records.iter().map(|record| {
             self.persist_now(&record.name, || store.save_step(lease, record.clone()))
         });
         for written in futures_util::future::join_all(writes).await {
@@ -46,6 +49,7 @@ impl Ctx {
                 self.stop(error).await
             }
         }
+        self.run.state().unsaved.written(&batch);
     }
 
     /// Writes a step record, retrying storage errors in-process; ends the run

@@ -19,6 +19,7 @@ use crate::exec::trace;
 use crate::exec::unwind::catch_unwind_future;
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::{Error, StepError};
+use crate::model::info::AttemptInfo;
 use crate::model::journal::StepRecord;
 use crate::model::status::StepStatus;
 use crate::model::workflow::StepKind;
@@ -304,7 +305,7 @@ impl<C> StepBuilder<'_, C> {
             ctx.save_unsaved().await;
             // The store keeps the first start it is given, so a step's
             // start is its first attempt's, whichever record lands first.
-            let attempt_started = Some(clock.now_ms());
+            let attempt_started = clock.now_ms();
             let busy = Busy::working(&ctx.run).await;
             let attempt_future = body(attempt);
             let timed_out = async {
@@ -328,7 +329,7 @@ impl<C> StepBuilder<'_, C> {
                     StepRecord {
                         attempts: attempt,
                         input: input.clone(),
-                        started_at: attempt_started,
+                        started_at: Some(attempt_started),
                         ..ctx.record(name, seq, StepKind::Run, StepStatus::Running)
                     },
                 );
@@ -359,15 +360,30 @@ impl<C> StepBuilder<'_, C> {
             let base = StepRecord {
                 attempts: attempt,
                 input: input.clone(),
-                started_at: attempt_started,
+                started_at: Some(attempt_started),
                 ..ctx.record(name, seq, StepKind::Run, StepStatus::Completed)
+            };
+            // This attempt for the step's attempt log, ending when its
+            // record is written (the step's end, if it is the last).
+            let ended_at = base.updated_at;
+            let ended = |error: Option<&str>| {
+                Box::new(AttemptInfo {
+                    attempt,
+                    started_at: attempt_started,
+                    ended_at,
+                    error: error.map(str::to_owned),
+                })
             };
             match outcome {
                 Ok(value) => {
                     span.record("outcome", "completed");
                     let output = ctx.encode(name, &value).await;
+                    // A step done at its first attempt keeps no log: its
+                    // start and end are that attempt's.
+                    let finished_attempt = (attempt > 1).then(|| ended(None));
                     ctx.save_later(StepRecord {
                         output: Some(output.clone()),
+                        finished_attempt,
                         ..base
                     });
                     ctx.register_compensation(name, &output, undo);
@@ -383,6 +399,7 @@ impl<C> StepBuilder<'_, C> {
                         status: StepStatus::Pending,
                         error: Some(error.message().to_owned()),
                         wake_at: Some(wake_at),
+                        finished_attempt: Some(ended(Some(error.message()))),
                         ..base
                     })
                     .await;
@@ -393,6 +410,7 @@ impl<C> StepBuilder<'_, C> {
                     ctx.save(StepRecord {
                         status: StepStatus::Failed,
                         error: Some(error.message().to_owned()),
+                        finished_attempt: Some(ended(Some(error.message()))),
                         ..base
                     })
                     .await;

@@ -74,6 +74,7 @@ impl Ctx {
                     let record = self.record(name, seq, kind, StepStatus::Sleeping);
                     self.run.state().unsaved.push(StepRecord {
                         wake_at: Some(wake_at),
+                        started_at: Some(now),
                         ..record
                     });
                     return self.suspend(WakeUp::Timer(wake_at)).await;
@@ -88,9 +89,13 @@ impl Ctx {
                     StepStatus::Completed
                 };
                 let record = self.record(name, seq, kind, status);
+                // Started when its wake time was reckoned, not when the
+                // record is written (later, under load): a sleep's record
+                // spans exactly its duration.
                 self.save(StepRecord {
                     output: (status == StepStatus::Completed).then(|| "null".into()),
                     wake_at: Some(wake_at),
+                    started_at: Some(now),
                     ..record
                 })
                 .await;

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::Ctx;
 use crate::core::cron::Overlap;
 use crate::model::error::Error;
+use crate::model::event::EventType;
 use crate::model::workflow::{Failure, StepManifest};
 
 /// A workflow: a named, typed, resumable async function.
@@ -23,6 +24,11 @@ pub trait Workflow: Send + Sync + 'static {
     const TIMEOUT_MS: Option<u64>;
     /// Every step the macro found in the body, in source order.
     const STEPS: &'static [StepManifest];
+    /// The event types the body waits for (`ctx.wait_for::<E>`) or
+    /// publishes (`ctx.publish::<E>`), each once: the catalog records their
+    /// schemas, and events of these names sent from outside are checked
+    /// against them.
+    const EVENTS: &'static [EventType] = &[];
 
     /// The input, stored as JSON in `wf_instance.input`.
     type Input: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
@@ -37,6 +43,11 @@ pub trait Workflow: Send + Sync + 'static {
         ctx: Ctx,
         input: Self::Input,
     ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+
+    /// The version runs of this workflow are pinned to when it is declared
+    /// (`#[workflow(version = 2)]`); `None` pins them to the fingerprint of
+    /// its steps and schemas instead (see [`RunInfo::version`](crate::RunInfo::version)).
+    const VERSION: Option<u32> = None;
 
     /// The cron expression that starts runs (`#[workflow(cron = "...")]`).
     const CRON: Option<&'static str> = None;

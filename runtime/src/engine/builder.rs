@@ -17,7 +17,7 @@ use crate::engine::config::EngineConfig;
 use crate::engine::core::EngineCore;
 use crate::engine::dispatch::{dispatch_loop, heartbeat_loop};
 use crate::engine::maintenance::maintenance_loop;
-use crate::engine::registry::Registered;
+use crate::engine::registry::{Registered, Registry};
 use crate::engine::sources;
 use crate::exec::active::ActiveRuns;
 use crate::exec::clock::{Clock, SystemClock};
@@ -40,7 +40,7 @@ pub struct EngineBuilder {
     backend: Option<StoreLocation>,
     #[cfg(feature = "sqlite")]
     durability: Durability,
-    registry: HashMap<&'static str, Registered>,
+    registry: Registry,
     concurrency: usize,
     keep_in_memory: Duration,
     limits: Limits,
@@ -69,7 +69,7 @@ impl EngineBuilder {
                 .then(|| StoreLocation::SqliteFile(PathBuf::from("durable.db"))),
             #[cfg(feature = "sqlite")]
             durability: Durability::default(),
-            registry: HashMap::new(),
+            registry: Registry::default(),
             concurrency: 64,
             keep_in_memory: Duration::from_secs(1),
             limits: Limits::default(),
@@ -161,16 +161,16 @@ impl EngineBuilder {
     }
 
     /// Registers a workflow so this engine can trigger and execute it.
+    ///
+    /// Runs are pinned to the version of the workflow they started on
+    /// (see the README's "Upgrading workflows"): to finish the runs of an
+    /// older version, register it beside the newer one under the same name,
+    /// each with its own `#[workflow(version = N)]`. New runs take the
+    /// highest version; [`start`](Self::start) fails when two workflows
+    /// share a name without declaring distinct versions.
     pub fn register<W: Workflow>(mut self, _workflow: W) -> Self {
-        if self
-            .registry
-            .insert(W::NAME, Registered::of::<W>())
-            .is_some()
-        {
-            self.errors.push(format!(
-                "two workflows are registered under the name `{}`",
-                W::NAME
-            ));
+        if let Err(problem) = self.registry.insert(Registered::of::<W>()) {
+            self.errors.push(problem);
         }
         self
     }
@@ -241,7 +241,11 @@ impl EngineBuilder {
     /// How often the engine moves its heartbeat in the catalog's worker
     /// table (`wf_worker.heartbeat_at`), and the `last_seen` of the
     /// workflow versions it serves (default 10 s). A worker whose heartbeat
-    /// is much older than this stopped without saying so.
+    /// is older than 3 heartbeats is stale ([`Engine::is_stale`]); one
+    /// older than 30 heartbeats, and 5 minutes at least, stopped without
+    /// saying so (it crashed), and each heartbeat removes it from the
+    /// catalog. Engines on one database are meant to share the interval:
+    /// each judges the others by its own.
     pub fn heartbeat(mut self, every: impl IntoDuration) -> Self {
         match every.into_duration() {
             Ok(every) if every >= Duration::from_millis(10) => self.heartbeat = every,
@@ -355,26 +359,24 @@ impl EngineBuilder {
         };
         let store: Arc<dyn Store> = open::open(location, options).await?;
         let mut crons = Vec::new();
-        for registered in self.registry.values() {
+        for registered in self.registry.current() {
             if let Some((expression, zone, overlap)) = registered.cron {
                 let schedule = CronSchedule::new(registered.spec.name, expression, zone, overlap)?;
                 crons.push(Arc::new(schedule));
             }
         }
-        let names: Vec<&str> = self.registry.keys().copied().collect();
-        let workflow_names: Arc<str> = serde_json::to_string(&names)
-            .map_err(|error| Error::Config(error.to_string()))?
-            .into();
+        let served = self.registry.served();
         let owner = format!("{}-{}", std::process::id(), RunId::new());
         let worker = if client {
             None
         } else {
             let now = self.clock.now_ms();
             store.recover(now).await?;
-            let record = worker_record(&owner, self.registry.values(), now);
+            let record = worker_record(&owner, self.registry.all(), now);
             store.record_worker(record.clone()).await?;
             Some(record)
         };
+        let event_types = crate::engine::catalog::event_types_of(self.registry.all(), 0);
         let env = Arc::new(RunEnv {
             store,
             clock: self.clock,
@@ -384,16 +386,19 @@ impl EngineBuilder {
             dispatch: tokio::sync::Notify::new(),
             workflows: self
                 .registry
-                .values()
-                .map(|registered| (registered.spec.name, registered.spec))
+                .all()
+                .map(|registered| (registered.type_id, registered.spec.clone()))
                 .collect(),
         });
         let exec = Arc::new(Executor {
             env: env.clone(),
             bodies: self
                 .registry
-                .values()
-                .map(|registered| (registered.spec.name, registered.body))
+                .all()
+                .map(|registered| {
+                    let key = (registered.spec.name, registered.spec.version.clone());
+                    (key, registered.body)
+                })
                 .collect(),
             slots: Arc::new(Slots::new(self.concurrency)),
             active: ActiveRuns::default(),
@@ -414,11 +419,14 @@ impl EngineBuilder {
                 retention: self.retention,
                 retention_overrides: self.retention_overrides,
                 owner,
+                heartbeat: self.heartbeat,
             },
             registry: self.registry,
-            workflow_names,
+            served,
             worker,
             shut_down: AtomicBool::new(false),
+            validators: Default::default(),
+            event_types,
         });
         if client {
             return Ok(Engine::new(core, Vec::new()));
@@ -433,7 +441,7 @@ impl EngineBuilder {
         if let Some(lease) = core.env.store.lease_duration() {
             tasks.push(tokio::spawn(heartbeat_loop(core.exec.clone(), lease)).abort_handle());
         }
-        let beat = worker_heartbeat_loop(core.clone(), self.heartbeat);
+        let beat = worker_heartbeat_loop(core.clone());
         tasks.push(tokio::spawn(beat).abort_handle());
         Ok(Engine::new(core, tasks))
     }

@@ -1,14 +1,16 @@
-//! The engine's side of the catalog: what it records of its workflows and
-//! itself when it starts, its worker heartbeat, and the catalog's reads on
-//! [`Engine`] (`workflows`, `workflow`, `workers`), which show what every
-//! engine on the database recorded, not only this one.
+//! The engine's side of the catalog: what it records of its workflows, their
+//! typed events and itself when it starts, its worker heartbeat, the
+//! catalog's reads on [`Engine`] (`workflows`, `workflow`, `workers`,
+//! `event_types`), which show what every engine on the database recorded,
+//! not only this one, and the checks against the catalog's schemas (a
+//! trigger's input, a typed event's data).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
-use crate::core::catalog::{fingerprint, validate_input};
+use crate::core::catalog::schema_fingerprint;
 use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
 use crate::engine::runs::Target;
@@ -17,10 +19,34 @@ use crate::model::catalog::{
     WorkflowVersion,
 };
 use crate::model::error::Error;
+use crate::model::event::EventTypeInfo;
 
 /// How often an engine tells the catalog it is alive, unless
 /// `EngineBuilder::heartbeat` says otherwise.
 pub(crate) const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How many heartbeats a worker may miss before it shows as stale: a late
+/// beat or two is a busy database, three is a worker in trouble.
+pub const STALE_AFTER_HEARTBEATS: u32 = 3;
+
+/// How many heartbeats a worker may miss before the others remove its row
+/// (see [`GONE_AT_LEAST`]): long past stale, so that a worker paused or cut
+/// off for a while is not forgotten, and records itself again anyway when
+/// it finds its row gone.
+pub const GONE_AFTER_HEARTBEATS: u32 = 30;
+
+/// The least silence after which a worker's row is removed, whatever the
+/// heartbeat: a short heartbeat (in tests, or tuned low) must not remove a
+/// worker that a deploy or a GC pause held back for a minute.
+pub const GONE_AT_LEAST: Duration = Duration::from_secs(300);
+
+/// How long after its last heartbeat a worker is taken for gone, for an
+/// engine whose heartbeat is `every`.
+pub(crate) fn gone_after(every: Duration) -> Duration {
+    every
+        .saturating_mul(GONE_AFTER_HEARTBEATS)
+        .max(GONE_AT_LEAST)
+}
 
 /// The catalog's version of a registered workflow, first and last seen `now`.
 pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
@@ -29,7 +55,7 @@ pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
     let output_schema = (registered.output_schema)();
     WorkflowVersion {
         name: registered.spec.name.to_owned(),
-        fingerprint: fingerprint(&steps, &input_schema, output_schema.as_ref()),
+        fingerprint: registered.fingerprint.clone(),
         input_schema,
         output_schema,
         steps,
@@ -43,13 +69,41 @@ pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
     }
 }
 
+/// The typed events the workflows of `registry` wait for or publish, each
+/// schema once, by name, seen `now`.
+pub(crate) fn event_types_of<'a>(
+    registry: impl Iterator<Item = &'a Registered>,
+    now: i64,
+) -> Vec<EventTypeInfo> {
+    let mut events: Vec<EventTypeInfo> = Vec::new();
+    for event in registry.flat_map(|registered| registered.events) {
+        let schema = (event.schema)();
+        let fingerprint = schema_fingerprint(&schema);
+        let known = events
+            .iter()
+            .any(|known| known.name == event.name && known.fingerprint == fingerprint);
+        if !known {
+            events.push(EventTypeInfo {
+                name: event.name.to_owned(),
+                fingerprint,
+                schema,
+                first_seen: now,
+                last_seen: now,
+            });
+        }
+    }
+    events.sort_by(|a, b| a.name.cmp(&b.name));
+    events
+}
+
 /// What an engine with id `id` that registers `registry` records of itself
 /// when it starts at `now`.
 pub(crate) fn worker_record<'a>(
     id: &str,
-    registry: impl Iterator<Item = &'a Registered>,
+    registry: impl Iterator<Item = &'a Registered> + Clone,
     now: i64,
 ) -> WorkerRecord {
+    let event_types = event_types_of(registry.clone(), now);
     let mut versions: Vec<WorkflowVersion> = registry.map(|r| version_of(r, now)).collect();
     versions.sort_by(|a, b| a.name.cmp(&b.name));
     WorkerRecord {
@@ -68,6 +122,7 @@ pub(crate) fn worker_record<'a>(
                 .collect(),
         },
         versions,
+        event_types,
     }
 }
 
@@ -82,19 +137,24 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Moves this engine's heartbeat in the catalog every `every`; records the
-/// engine again when its row is gone (someone removed it).
-pub(crate) async fn worker_heartbeat_loop(core: Arc<EngineCore>, every: Duration) {
+/// Moves this engine's heartbeat in the catalog every heartbeat, and
+/// removes the rows of workers silent for longer than [`gone_after`] (they
+/// crashed: a worker that stops removes its own); records the engine again
+/// when its row is gone (someone removed it).
+pub(crate) async fn worker_heartbeat_loop(core: Arc<EngineCore>) {
     let Some(record) = core.worker.clone() else {
         return;
     };
+    let every = core.config.heartbeat;
+    let gone = crate::model::duration::millis(gone_after(every));
     loop {
         tokio::time::sleep(every).await;
         let now = core.env.clock.now_ms();
         let store = &core.env.store;
         let id = record.worker.id.clone();
+        let workflows = record.worker.workflows.clone();
         match store
-            .heartbeat_worker(id, record.worker.workflows.clone(), now)
+            .heartbeat_worker(id, workflows, now, now.saturating_sub(gone))
             .await
         {
             Ok(true) => {}
@@ -129,12 +189,7 @@ impl EngineCore {
         };
         if let Some(registered) = self.registry.get(name) {
             let stored = (registered.validate)(input).map_err(invalid)?;
-            let target = Target {
-                name: registered.spec.name.to_owned(),
-                timeout_ms: registered.spec.timeout_ms,
-                here: true,
-            };
-            return Ok((target, stored));
+            return Ok((Target::registered(registered), stored));
         }
         let versions = self.env.store.workflow_versions(name.to_owned()).await?;
         let Some(latest) = versions.into_iter().next() else {
@@ -142,21 +197,97 @@ impl EngineCore {
             let names: BTreeSet<&str> = known
                 .iter()
                 .map(|version| version.name.as_str())
-                .chain(self.registry.keys().copied())
+                .chain(self.registry.keys())
                 .collect();
             return Err(Error::unknown_workflow(name, names));
         };
-        validate_input(&latest.input_schema, &input).map_err(invalid)?;
+        self.validators
+            .validate(
+                (&latest.name, &latest.fingerprint),
+                &latest.input_schema,
+                &input,
+            )
+            .map_err(invalid)?;
         let target = Target {
             name: latest.name,
             timeout_ms: latest.timeout_ms,
             here: false,
+            version: None,
         };
         Ok((target, input.to_string()))
     }
 }
 
+impl EngineCore {
+    /// Checks the data of an event named `name` sent from outside against
+    /// the event's type, when it is typed: the schema of a workflow this
+    /// engine registers, or else the catalog's most recently seen one (a
+    /// typed event another engine's workflows wait for). Untyped names pass
+    /// (their data is not even parsed again).
+    pub(crate) async fn check_event(&self, name: &str, data: &str) -> Result<(), Error> {
+        let recorded;
+        let event = match self.event_types.iter().find(|event| event.name == name) {
+            Some(event) => event,
+            None => {
+                recorded = self.env.store.event_type(name.to_owned()).await?;
+                match &recorded {
+                    Some(event) => event,
+                    None => return Ok(()),
+                }
+            }
+        };
+        let data: serde_json::Value = serde_json::from_str(data).map_err(|error| {
+            Error::InvalidEvent(format!(
+                "the data of event `{}` is not JSON: {error}",
+                crate::model::error::clip(name)
+            ))
+        })?;
+        let key = format!("event {name}");
+        self.validators
+            .validate((&key, &event.fingerprint), &event.schema, &data)
+            .map_err(|message| {
+                Error::InvalidEvent(format!(
+                    "the data of event `{}` does not fit its type: {message}",
+                    crate::model::error::clip(name)
+                ))
+            })
+    }
+}
+
 impl Engine {
+    /// Every typed event of the database's catalog (`wf_event_type`): its
+    /// name and JSON Schema, as engines whose workflows wait for or publish
+    /// it recorded them; by name, the most recently seen schema of each
+    /// first.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    ///
+    /// #[derive(Serialize, Deserialize, JsonSchema, Event)]
+    /// #[event(name = "shipment.label.scanned")]
+    /// struct ShipmentScanned { order_id: String }
+    ///
+    /// #[workflow(name = "ship")]
+    /// async fn ship(ctx: Ctx) -> Result<(), Error> {
+    ///     let _scan = ctx.wait_for::<ShipmentScanned>("scan").timeout("1s").await?;
+    ///     Ok(())
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let engine = Engine::builder().sqlite_memory().register(Ship).start().await?;
+    /// let events = engine.event_types().await?;
+    /// assert_eq!(events[0].name, "shipment.label.scanned");
+    /// assert_eq!(events[0].schema["required"][0], "order_id");
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn event_types(&self) -> Result<Vec<EventTypeInfo>, Error> {
+        self.core.env.store.list_event_types().await
+    }
+
     /// Every version of every workflow in the database's catalog, by name,
     /// the most recently seen version of each first: what every engine on
     /// this database recorded when it started, not only this one's
@@ -236,6 +367,21 @@ impl Engine {
     /// A database error.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, Error> {
         self.core.env.store.list_workers().await
+    }
+
+    /// Whether `worker`'s last heartbeat is older than
+    /// [`STALE_AFTER_HEARTBEATS`] of this engine's heartbeat interval, by
+    /// this engine's clock: it may have stopped without saying so, or be
+    /// cut off from the database. (Each heartbeat of a live engine removes
+    /// the workers silent for [`GONE_AFTER_HEARTBEATS`], 5 minutes at least.)
+    pub fn is_stale(&self, worker: &WorkerInfo) -> bool {
+        let stale = self
+            .core
+            .config
+            .heartbeat
+            .saturating_mul(STALE_AFTER_HEARTBEATS);
+        let silent = self.core.env.clock.now_ms() - worker.heartbeat_at;
+        silent > crate::model::duration::millis(stale)
     }
 
     /// This engine's id in the catalog (`wf_worker.id`, also the owner of

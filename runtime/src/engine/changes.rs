@@ -9,20 +9,41 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::engine::Engine;
 use crate::model::change::{ChangesError, RunChange};
 use crate::store::Store;
-use crate::store::changes::UNKNOWN_WORKFLOW;
+use crate::store::changes::{FeedItem, UNKNOWN_WORKFLOW};
 
 impl Engine {
-    /// A receiver of every change this engine commits from now on, in
-    /// commit order: runs created, claimed, suspended, released and ended
-    /// (also when another run's cancel or timeout ends them), step records
-    /// written and log lines appended, each once its write is durable.
+    /// A receiver of every change committed from now on, in commit order:
+    /// runs created, claimed, suspended, released and ended (also when
+    /// another run's cancel or timeout ends them), step records written and
+    /// log lines appended, each once its write is durable.
     ///
-    /// The feed holds the changes of this engine's own writes, on either
-    /// backend. Changes that other processes commit to a shared PostgreSQL
-    /// database are not in it; whoever needs those reads the database (see
-    /// [`list_runs`](Engine::list_runs)). A receiver costs nothing while
-    /// nothing changes; the engine keeps 65,536 changes for a slow one, and
-    /// tells one that fell further behind ([`ChangesError::Lagged`]).
+    /// On SQLite the feed holds this engine's own writes (the file has no
+    /// other writer). On PostgreSQL it also holds what the other processes
+    /// on the database commit (marked [`remote`](crate::RunChange::remote)),
+    /// which each process tells the others with `NOTIFY` right after its
+    /// commit: their statuses exactly, their steps and log lines as one
+    /// [`ChangeKind::Activity`](crate::ChangeKind::Activity) per run and
+    /// batch. They come in each process's commit order, a little after that
+    /// process's own receivers got them; a process that dies between a
+    /// commit and its note leaves that change untold (the run's next
+    /// change, such as another worker reclaiming it, is told). When the
+    /// connection that listens for them is lost, the receiver hears of it
+    /// ([`ChangesError::Interrupted`]) once it is back.
+    ///
+    /// The other processes send their changes only while some process
+    /// wants them: an engine whose feed has receivers says so when it gets
+    /// its first one, and every 10 s after, and the others keep relaying
+    /// for 30 s after each time they hear it (nobody pays a `NOTIFY` per
+    /// commit while nobody follows). A process that begins to relay
+    /// because of it says so, and this engine's receivers then hear
+    /// [`ChangesError::Interrupted`] once: that process's changes from
+    /// before (a moment after the first receiver came) are not told, so
+    /// read again what you show. An engine that starts later asks, and is
+    /// answered at once.
+    ///
+    /// A receiver costs nothing while nothing changes; the engine keeps
+    /// 65,536 changes for a slow one, and tells one that fell further
+    /// behind ([`ChangesError::Lagged`]).
     ///
     /// ```
     /// use durable::prelude::*;
@@ -62,7 +83,7 @@ impl Engine {
 /// A receiver of an engine's changes: see [`Engine::changes`]. Dropping it
 /// stops the engine keeping changes for it.
 pub struct RunChanges {
-    receiver: broadcast::Receiver<RunChange>,
+    receiver: broadcast::Receiver<FeedItem>,
     /// Reads the workflow of a change whose write did not name it.
     store: Arc<dyn Store>,
 }
@@ -81,12 +102,14 @@ impl RunChanges {
     /// # Errors
     ///
     /// [`ChangesError::Lagged`] when this receiver fell behind and missed
-    /// changes (the next call answers again), [`ChangesError::Closed`] once
-    /// the engine stopped.
+    /// changes, [`ChangesError::Interrupted`] when other processes' changes
+    /// may have been missed (the next call answers again after either), and
+    /// [`ChangesError::Closed`] once the engine stopped.
     pub async fn recv(&mut self) -> Result<RunChange, ChangesError> {
         loop {
             let mut change = match self.receiver.recv().await {
-                Ok(change) => change,
+                Ok(FeedItem::Change(change)) => change,
+                Ok(FeedItem::Gap) => return Err(ChangesError::Interrupted),
                 Err(RecvError::Lagged(missed)) => return Err(ChangesError::Lagged { missed }),
                 Err(RecvError::Closed) => return Err(ChangesError::Closed),
             };
@@ -94,7 +117,8 @@ impl RunChanges {
                 return Ok(change);
             }
             // A run this engine did not hold (cancelled, retried or timed
-            // out from outside): its workflow is in its row. A run already
+            // out from outside), or another process's whose note left it
+            // out: its workflow is in its row. A run already
             // deleted has nothing left to tell.
             if let Ok(Some(run)) = self.store.get_run(change.run_id).await {
                 change.workflow = run.workflow.into();

@@ -13,4 +13,7 @@ pub(crate) struct EngineConfig {
     pub(crate) retention_overrides: HashMap<String, Retention>,
     /// This engine's name in claims (`wf_instance.claimed_by`).
     pub(crate) owner: String,
+    /// How often this engine moves its heartbeat in the catalog, and so
+    /// when it judges a worker's heartbeat stale or the worker gone.
+    pub(crate) heartbeat: std::time::Duration,
 }

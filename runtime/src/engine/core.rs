@@ -1,18 +1,18 @@
 //! The engine's shared core: what its tasks, its handles and its run
 //! sources share, and how it stops.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::task::AbortHandle;
 
 use crate::engine::config::EngineConfig;
-use crate::engine::registry::Registered;
+use crate::engine::registry::{Registered, Registry};
 use crate::exec::env::RunEnv;
 use crate::exec::executor::Executor;
 use crate::model::catalog::WorkerRecord;
 use crate::model::error::Error;
+use crate::store::Served;
 
 /// The engine's state shared by its tasks and handles.
 pub(crate) struct EngineCore {
@@ -21,21 +21,38 @@ pub(crate) struct EngineCore {
     /// Executes the claimed runs.
     pub(crate) exec: Arc<Executor>,
     pub(crate) config: EngineConfig,
-    pub(crate) registry: HashMap<&'static str, Registered>,
-    /// The registered workflows' names as a JSON array, for claims.
-    pub(crate) workflow_names: Arc<str>,
+    pub(crate) registry: Registry,
+    /// The registered workflows and versions, for claims.
+    pub(crate) served: Served,
     /// What this engine recorded of itself in the catalog; `None` for a
     /// client, which serves nothing.
     pub(crate) worker: Option<WorkerRecord>,
     pub(crate) shut_down: AtomicBool,
+    /// The catalog's input schemas, compiled, for triggers by name of
+    /// workflows another engine serves.
+    pub(crate) validators: crate::core::catalog::Validators,
+    /// The typed events of the registered workflows, whose schemas events
+    /// of their names sent from outside must fit.
+    pub(crate) event_types: Vec<crate::model::event::EventTypeInfo>,
 }
 
 impl EngineCore {
-    /// The registered workflow named `workflow`.
+    /// The current version of the registered workflow named `workflow`.
     pub(crate) fn registered(&self, workflow: &str) -> Result<&Registered, Error> {
         self.registry
             .get(workflow)
-            .ok_or_else(|| Error::unknown_workflow(workflow, self.registry.keys().copied()))
+            .ok_or_else(|| Error::unknown_workflow(workflow, self.registry.keys()))
+    }
+
+    /// The registered workflow of the type `#[workflow]` generated for it.
+    pub(crate) fn registered_type(
+        &self,
+        type_id: std::any::TypeId,
+        workflow: &str,
+    ) -> Result<&Registered, Error> {
+        self.registry
+            .of_type(type_id)
+            .ok_or_else(|| Error::unknown_workflow(workflow, self.registry.keys()))
     }
 
     /// Stops the engine: see `Engine::shutdown`.

@@ -44,7 +44,7 @@ pub(crate) async fn dispatch_loop(core: Arc<EngineCore>) {
                     owner: core.config.owner.clone(),
                     now,
                     limit,
-                    workflows: core.workflow_names.clone(),
+                    workflows: core.served.clone(),
                     lease_expires_at: env
                         .store
                         .lease_duration()
@@ -56,7 +56,7 @@ pub(crate) async fn dispatch_loop(core: Arc<EngineCore>) {
                 exec.spawn(run);
             }
             if !claimed_all {
-                next_ready = env.store.next_ready_at(core.workflow_names.clone()).await?;
+                next_ready = env.store.next_ready_at(core.served.clone()).await?;
             }
             Ok::<(), Error>(())
         };

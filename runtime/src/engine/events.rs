@@ -7,7 +7,7 @@ use super::Engine;
 use crate::ctx::events::event_data;
 use crate::engine::core::EngineCore;
 use crate::model::error::Error;
-use crate::model::event::SentEvent;
+use crate::model::event::{Event, SentEvent};
 use crate::model::ids::RunId;
 use crate::store::NewEvent;
 
@@ -19,9 +19,53 @@ impl Engine {
     ///
     /// [`Error::InvalidEvent`] for an empty name, [`Error::PayloadTooLarge`],
     /// or a database error. Nothing is written when it fails.
+    ///
+    /// When the name is that of a typed event (see [`publish`](Engine::publish))
+    /// that a workflow of this engine or of the catalog waits for or
+    /// publishes, the data must fit the event's JSON Schema:
+    /// [`Error::InvalidEvent`] names the field that does not.
     pub async fn send_event(&self, event: &str, data: impl Serialize) -> Result<SentEvent, Error> {
         let data = event_data(&data, self.core.env.limits.max_input_bytes)?;
+        self.core.check_event(event, &data).await?;
         self.core.deliver(event, data, None).await
+    }
+
+    /// Publishes the typed event `event` to every run waiting for it
+    /// ([`Ctx::wait_for`](crate::Ctx::wait_for)): the typed form of
+    /// [`send_event`](Engine::send_event), named `E::NAME`.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    ///
+    /// #[derive(Serialize, Deserialize, JsonSchema, Event)]
+    /// #[event(name = "shipment.label.scanned")]
+    /// struct ShipmentScanned { order_id: String, tracking: String }
+    ///
+    /// #[workflow(name = "ship")]
+    /// async fn ship(ctx: Ctx, order_id: String) -> Result<String, Error> {
+    ///     let scan = ctx
+    ///         .wait_for::<ShipmentScanned>("scan")
+    ///         .matching_field(ShipmentScanned::fields().order_id, order_id)
+    ///         .lookback("1h")
+    ///         .await?;
+    ///     Ok(scan.map(|scan| scan.tracking).unwrap_or_default())
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let engine = Engine::builder().sqlite_memory().register(Ship).start().await?;
+    /// let run = Ship::trigger(&engine, "o-1".into()).await?;
+    /// engine
+    ///     .publish(ShipmentScanned { order_id: "o-1".into(), tracking: "1Z".into() })
+    ///     .await?;
+    /// assert_eq!(run.result().await?, "1Z");
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send_event`](Engine::send_event).
+    pub async fn publish<E: Event>(&self, event: E) -> Result<SentEvent, Error> {
+        self.send_event(E::NAME, event).await
     }
 
     /// Sends an event whose data is JSON text, checked first.

@@ -5,7 +5,7 @@
 //! The top layer: it may import every layer below it (`exec`, `ctx`, ...).
 
 pub(crate) mod builder;
-mod catalog;
+pub(crate) mod catalog;
 pub(crate) mod changes;
 pub(crate) mod config;
 pub(crate) mod core;
@@ -64,7 +64,7 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("backend", &self.core.env.store.backend())
-            .field("workflows", &self.core.workflow_names)
+            .field("workflows", &self.core.served.names)
             .field("read_only", &self.is_read_only())
             .finish_non_exhaustive()
     }
@@ -124,7 +124,11 @@ impl Engine {
             what: format!("input of workflow {:?}", W::NAME),
             message: error.to_string(),
         })?;
-        let id = self.core.create(W::NAME, input, options).await?;
+        let registered = self
+            .core
+            .registered_type(std::any::TypeId::of::<W>(), W::NAME)?;
+        let target = crate::engine::runs::Target::registered(registered);
+        let id = self.core.create_in(target, input, options).await?;
         Ok(self.handle(id))
     }
 

@@ -3,6 +3,7 @@
 //! recent events with the runs they woke. Every read goes to the database,
 //! so it sees the runs of every engine that shares it.
 
+use crate::core::timing::settle_elapsed_sleeps;
 use crate::engine::Engine;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -82,13 +83,19 @@ impl Engine {
 
     /// One run with its steps (start and end times, attempts), its parent
     /// and its children; [`Error::RunNotFound`] for an unknown id.
+    ///
+    /// A sleep whose wake time passed shows `completed`, ended at its wake
+    /// time, as in [`RunHandle::steps`](crate::RunHandle::steps).
     pub async fn run_detail(&self, id: RunId) -> Result<RunDetail, Error> {
-        self.core
+        let mut detail = self
+            .core
             .env
             .store
             .run_detail(id)
             .await?
-            .ok_or(Error::RunNotFound(id))
+            .ok_or(Error::RunNotFound(id))?;
+        settle_elapsed_sleeps(&mut detail.steps, &detail.run, self.core.env.clock.now_ms());
+        Ok(detail)
     }
 
     /// A page of events and signals, newest first, each with the runs whose

@@ -1,9 +1,13 @@
 //! The workflow registry: each registered workflow's body, hook, input
 //! check and schema with their types erased, built by generic functions
-//! that wrap the executor's run state in the step API's [`Ctx`].
+//! that wrap the executor's run state in the step API's [`Ctx`]; and the
+//! versions of one name an engine keeps side by side.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::core::catalog::{fingerprint, version_key};
 use crate::core::cron::Overlap;
 use crate::core::json::decode_json;
 use crate::ctx::Ctx;
@@ -12,13 +16,23 @@ use crate::ctx::workflow::Workflow;
 use crate::exec::env::WorkflowSpec;
 use crate::exec::executor::Body;
 use crate::exec::run_state::RunContext;
+use crate::model::catalog::CatalogStep;
+use crate::model::event::EventType;
 use crate::model::sync::BoxFuture;
 use crate::model::workflow::{Failure, StepManifest};
+use crate::store::Served;
 
 /// How a registered workflow is started and checked, with its types erased.
 pub(crate) struct Registered {
-    /// Its name and timeout.
+    /// Its name, version and timeout.
     pub(crate) spec: WorkflowSpec,
+    /// The type `#[workflow]` generated, which typed triggers and children
+    /// name.
+    pub(crate) type_id: TypeId,
+    /// `#[workflow(version = N)]`, if declared.
+    pub(crate) declared: Option<u32>,
+    /// The catalog's fingerprint of its steps and schemas.
+    pub(crate) fingerprint: String,
     /// How the executor runs it.
     pub(crate) body: Body,
     /// The cron expression, time zone and overlap policy, for a cron workflow.
@@ -31,16 +45,24 @@ pub(crate) struct Registered {
     pub(crate) output_schema: fn() -> Option<serde_json::Value>,
     /// The steps the macro found in the body, for the catalog.
     pub(crate) steps: &'static [StepManifest],
+    /// The typed events the body waits for or publishes, for the catalog.
+    pub(crate) events: &'static [EventType],
 }
 
 impl Registered {
     /// The registry entry of `W`.
     pub(crate) fn of<W: Workflow>() -> Self {
+        let steps: Vec<CatalogStep> = W::STEPS.iter().map(CatalogStep::from).collect();
+        let fingerprint = fingerprint(&steps, &W::input_schema(), W::output_schema().as_ref());
         Registered {
             spec: WorkflowSpec {
                 name: W::NAME,
+                version: version_key(W::VERSION, &fingerprint).into(),
                 timeout_ms: W::TIMEOUT_MS,
             },
+            type_id: TypeId::of::<W>(),
+            declared: W::VERSION,
+            fingerprint,
             body: Body {
                 start: start_erased::<W>,
                 unwind: unwind_erased::<W>,
@@ -51,7 +73,97 @@ impl Registered {
             schema: W::input_schema,
             output_schema: W::output_schema,
             steps: W::STEPS,
+            events: W::EVENTS,
         }
+    }
+}
+
+/// The workflows an engine registers: per name, every version it keeps,
+/// the current one (which new runs and runs not pinned yet get) first.
+#[derive(Default)]
+pub(crate) struct Registry {
+    by_name: HashMap<&'static str, Vec<Registered>>,
+}
+
+impl Registry {
+    /// Adds `registered`. One name takes several versions only if each
+    /// declares its own (`#[workflow(version = N)]`); the highest is current.
+    pub(crate) fn insert(&mut self, registered: Registered) -> Result<(), String> {
+        let name = registered.spec.name;
+        let versions = self.by_name.entry(name).or_default();
+        if let Some(other) = versions.first() {
+            match (other.declared, registered.declared) {
+                _ if versions
+                    .iter()
+                    .any(|known| known.type_id == registered.type_id) =>
+                {
+                    return Err(format!("workflow `{name}` is registered twice"));
+                }
+                (Some(_), Some(new))
+                    if versions.iter().all(|known| known.declared != Some(new)) => {}
+                (Some(_), Some(new)) => {
+                    return Err(format!(
+                        "two workflows named `{name}` declare version {new}; give each its own"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "two workflows are registered under the name `{name}`; to keep an older \
+                         version beside a newer one, declare each one's version, e.g. \
+                         `#[workflow(name = \"{name}\", version = 2)]`"
+                    ));
+                }
+            }
+        }
+        versions.push(registered);
+        versions.sort_by_key(|known| std::cmp::Reverse(known.declared));
+        Ok(())
+    }
+
+    /// The current version of the workflow `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Registered> {
+        self.by_name.get(name).and_then(|versions| versions.first())
+    }
+
+    /// The workflow of the generated type `type_id`.
+    pub(crate) fn of_type(&self, type_id: TypeId) -> Option<&Registered> {
+        self.all().find(|registered| registered.type_id == type_id)
+    }
+
+    /// Whether a workflow is registered under `name`.
+    pub(crate) fn contains_key(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Whether nothing is registered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The names registered.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().copied()
+    }
+
+    /// The current version of each name.
+    pub(crate) fn current(&self) -> impl Iterator<Item = &Registered> {
+        self.by_name
+            .values()
+            .filter_map(|versions| versions.first())
+    }
+
+    /// Every version of every name.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Registered> + Clone {
+        self.by_name.values().flatten()
+    }
+
+    /// What a claim by this engine takes.
+    pub(crate) fn served(&self) -> Served {
+        Served::of(self.by_name.iter().filter_map(|(name, versions)| {
+            let current = versions.first()?;
+            let served = versions.iter().map(|known| &*known.spec.version).collect();
+            Some((*name, served, &*current.spec.version))
+        }))
     }
 }
 

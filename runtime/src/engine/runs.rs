@@ -5,8 +5,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::core::timing::deadline;
+use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
+use crate::engine::registry::Registered;
 use crate::model::duration::millis;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -14,7 +15,7 @@ use crate::model::info::{RunInfo, StepInfo};
 use crate::model::lease::Lease;
 use crate::model::log::LogLine;
 use crate::model::outcome::RunOutcome;
-use crate::model::status::{RunStatus, StepStatus};
+use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
 use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, TransitionOutcome};
@@ -33,22 +34,33 @@ pub(crate) struct Target {
     pub(crate) timeout_ms: Option<u64>,
     /// Whether this engine executes it, so may start the run at once.
     pub(crate) here: bool,
+    /// The version the run is pinned to; `None` leaves it to the first
+    /// claim (the claiming engine's current version).
+    pub(crate) version: Option<String>,
+}
+
+impl Target {
+    /// A run of the registered `registered`, pinned to its version.
+    pub(crate) fn registered(registered: &Registered) -> Self {
+        Target {
+            name: registered.spec.name.to_owned(),
+            timeout_ms: registered.spec.timeout_ms,
+            here: true,
+            version: Some(registered.spec.version.to_string()),
+        }
+    }
 }
 
 impl EngineCore {
-    /// Creates a run of the registered `workflow`: see [`create_in`](Self::create_in).
+    /// Creates a run of the current version of the registered `workflow`:
+    /// see [`create_in`](Self::create_in).
     pub(crate) async fn create(
         &self,
         workflow: &str,
         input: String,
         options: TriggerOptions,
     ) -> Result<RunId, Error> {
-        let spec = self.registered(workflow)?.spec;
-        let target = Target {
-            name: spec.name.to_owned(),
-            timeout_ms: spec.timeout_ms,
-            here: true,
-        };
+        let target = Target::registered(self.registered(workflow)?);
         self.create_in(target, input, options).await
     }
 
@@ -95,6 +107,7 @@ impl EngineCore {
             now,
             ready_at,
             deadline_at,
+            version: target.version.clone(),
             parent_id: None,
             claimed_by: slot.as_ref().map(|_| ClaimAtCreate {
                 owner: self.config.owner.clone(),
@@ -119,6 +132,7 @@ impl EngineCore {
                             input,
                             deadline_at,
                             executions: 1,
+                            version: target.version,
                             journal: Some(Vec::new()),
                         },
                     ),
@@ -152,30 +166,11 @@ impl EngineCore {
     /// The steps of run `id`, in the order it reached them.
     pub(crate) async fn run_steps(&self, id: RunId) -> Result<Vec<StepInfo>, Error> {
         let journal = self.env.store.load_journal(id).await?;
-        // A sleep is over at its wake time, unless its run ended first (see
-        // `StepStatus`): the journal is read before the run, so a run that
-        // ends in between is read ended and its sleeps stay `sleeping`.
+        // Read after the journal: see `settle_elapsed_sleeps`.
         let run = self.run_info(id).await?;
-        let now = self.env.clock.now_ms();
-        let over_by = match run.finished_at {
-            Some(finished) if run.status.is_terminal() => finished.min(now),
-            _ => now,
-        };
-        Ok(journal
-            .iter()
-            .map(|record| {
-                let mut info = record.to_info();
-                // A sleep is over at its wake time; its record is not
-                // rewritten (see `Ctx::sleep`).
-                if info.status == StepStatus::Sleeping
-                    && info.wake_at.is_some_and(|at| at <= over_by)
-                {
-                    info.status = StepStatus::Completed;
-                    info.output = Some(serde_json::Value::Null);
-                }
-                info
-            })
-            .collect())
+        let mut steps: Vec<StepInfo> = journal.iter().map(|record| record.to_info()).collect();
+        settle_elapsed_sleeps(&mut steps, &run, self.env.clock.now_ms());
+        Ok(steps)
     }
 
     /// The log lines of run `id`, oldest first.

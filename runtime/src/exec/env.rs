@@ -3,6 +3,7 @@
 //! workflows its children may be of. The step API (`ctx`) gets this, never
 //! the engine itself.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,10 +14,12 @@ use crate::model::limits::Limits;
 use crate::store::Store;
 
 /// A registered workflow as a run needs it: to start it as a child.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct WorkflowSpec {
     /// Its name.
     pub(crate) name: &'static str,
+    /// The version its runs are pinned to (see `core::catalog::version_key`).
+    pub(crate) version: Arc<str>,
     /// Its timeout, if it has one.
     pub(crate) timeout_ms: Option<u64>,
 }
@@ -36,6 +39,7 @@ pub(crate) struct RunEnv {
     /// Woken when a run may have become ready (a child started, an event
     /// sent, a run suspended).
     pub(crate) dispatch: Notify,
-    /// The workflows the engine registers, by name.
-    pub(crate) workflows: HashMap<&'static str, WorkflowSpec>,
+    /// The workflows the engine registers, by the type `#[workflow]`
+    /// generated (a version kept beside a newer one is a type of its own).
+    pub(crate) workflows: HashMap<TypeId, WorkflowSpec>,
 }

@@ -5,7 +5,6 @@
 //! [`RunContext`] ([`Body`]); the engine builds them, wrapping the context
 //! in the step API.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tracing::{Instrument, Span};
@@ -44,8 +43,9 @@ pub(crate) struct Body {
 /// Executes claimed runs: what every execution shares.
 pub(crate) struct Executor {
     pub(crate) env: Arc<RunEnv>,
-    /// The bodies of the registered workflows, by name.
-    pub(crate) bodies: HashMap<&'static str, Body>,
+    /// The bodies of the registered workflows, by name and version, the
+    /// current version of each name first.
+    pub(crate) bodies: Vec<((&'static str, Arc<str>), Body)>,
     pub(crate) slots: Arc<Slots>,
     pub(crate) active: ActiveRuns,
 }
@@ -160,14 +160,33 @@ impl Executor {
     async fn drive(&self, slot: &Arc<Slot>, run: ClaimedRun) -> Ending {
         let lease = run.lease;
         let env = &self.env;
-        let Some((&name, body)) = self.bodies.get_key_value(run.workflow.as_str()) else {
+        let pinned = run.version.as_deref();
+        let found = self.bodies.iter().find(|((name, version), _)| {
+            *name == run.workflow && pinned.is_none_or(|pinned| **version == *pinned)
+        });
+        let Some(((name, _), body)) = found else {
+            // A claim takes only the versions served here, so this is a run
+            // created pinned to a version this engine lacks: another engine
+            // may serve it.
+            if self
+                .bodies
+                .iter()
+                .any(|((name, _), _)| *name == run.workflow)
+            {
+                let version = pinned.unwrap_or_default();
+                return Ending::Stopped(Error::Config(format!(
+                    "run of workflow `{}` is pinned to version `{version}`, which this engine \
+                     does not register",
+                    run.workflow
+                )));
+            }
+            let names = self.bodies.iter().map(|((name, _), _)| *name);
             return Ending::Finished(
-                RunOutcome::Failed(
-                    Error::unknown_workflow(&run.workflow, self.bodies.keys().copied()).to_string(),
-                ),
+                RunOutcome::Failed(Error::unknown_workflow(&run.workflow, names).to_string()),
                 Vec::new(),
             );
         };
+        let name = *name;
         let deadline = run.deadline_at;
         if deadline.is_some_and(|at| at <= env.clock.now_ms()) {
             return Ending::Finished(RunOutcome::TimedOut, Vec::new());
@@ -195,8 +214,7 @@ impl Executor {
         };
         tokio::pin!(timeout);
         // The run's step records not written yet go with its finish.
-        let finished =
-            |outcome| Ending::Finished(outcome, std::mem::take(&mut context.state().unsaved));
+        let finished = |outcome| Ending::Finished(outcome, context.state().unsaved.take_all());
         loop {
             let failure = tokio::select! {
                 biased;
@@ -213,7 +231,7 @@ impl Executor {
                 () = context.control.notified() => {
                     let mut state = context.state();
                     if let Some(error) = state.stop.take() {
-                        let unsaved = std::mem::take(&mut state.unsaved);
+                        let unsaved = state.unsaved.take_all();
                         return match error {
                             Error::LeaseLost { .. }
                             | Error::Database(_)
@@ -228,7 +246,7 @@ impl Executor {
                     }
                     if state.busy == 0 && state.suspended {
                         let ready_at = state.ready_at(deadline, env.claim_early_ms);
-                        return Ending::Suspended(ready_at, std::mem::take(&mut state.unsaved));
+                        return Ending::Suspended(ready_at, state.unsaved.take_all());
                     }
                     match state.fail.take() {
                         Some(message) if unwinding.is_none() => message,

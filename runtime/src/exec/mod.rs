@@ -3,9 +3,10 @@
 //! (`slots`), the runs in memory and their waiters (`active`), the
 //! per-execution state the executor and the step API share (`run_state`),
 //! and the narrow environment the step API (`ctx`) sees instead of the
-//! whole engine (`env`), and the tracing spans and events it and the step
-//! API emit (`trace`). Imports only `model`, `core` and `store`; workflow
-//! bodies reach it as type-erased functions.
+//! whole engine (`env`), the tracing spans and events it and the step API
+//! emit (`trace`), and the step records a run keeps unsaved (`unsaved`).
+//! Imports only `model`, `core` and `store`; workflow bodies reach it as
+//! type-erased functions.
 
 pub(crate) mod active;
 pub(crate) mod clock;
@@ -14,4 +15,5 @@ pub(crate) mod executor;
 pub(crate) mod run_state;
 pub(crate) mod slots;
 pub(crate) mod trace;
+pub(crate) mod unsaved;
 pub(crate) mod unwind;

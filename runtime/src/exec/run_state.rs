@@ -12,6 +12,7 @@ use crate::core::replay::Journal;
 use crate::core::timing;
 use crate::exec::env::RunEnv;
 use crate::exec::slots::Slot;
+use crate::exec::unsaved::Unsaved;
 use crate::model::error::{Error, StepError};
 use crate::model::journal::StepRecord;
 use crate::model::lease::Lease;
@@ -58,7 +59,7 @@ pub(crate) struct RunState {
     /// with its suspension or its finish. The results of completed steps wait
     /// here (so a run's last results travel with its finish), and the record
     /// of a sleep that suspends the run (it travels with the suspension).
-    pub(crate) unsaved: Vec<StepRecord>,
+    pub(crate) unsaved: Unsaved,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
     /// The compensations of the steps completed so far, in completion order:

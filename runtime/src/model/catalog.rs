@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::EventTypeInfo;
 use super::workflow::StepManifest;
 
 /// One step of a workflow version's manifest, as the catalog stores it: the
@@ -132,4 +133,8 @@ pub(crate) struct WorkerRecord {
     /// The versions it serves (their `first_seen` and `last_seen` are the
     /// start time).
     pub(crate) versions: Vec<WorkflowVersion>,
+    /// The typed events its workflows wait for or publish, for
+    /// `wf_event_type` (their `first_seen` and `last_seen` are the start
+    /// time).
+    pub(crate) event_types: Vec<EventTypeInfo>,
 }

@@ -23,17 +23,23 @@ use crate::model::status::{RunStatus, StepStatus};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunChange {
     /// The change's place in this engine's feed: 1 for the first change the
-    /// engine saw, one more for each after it. A gap between two changes a
-    /// receiver got means it missed some (see [`ChangesError::Lagged`]).
+    /// engine saw, one more for each after it, its own and other processes'
+    /// alike (a change of another process gets its place when this engine
+    /// hears of it). A gap between two changes a receiver got means it
+    /// missed some (see [`ChangesError::Lagged`]).
     pub seq: u64,
     /// The run.
     pub run_id: RunId,
     /// The run's workflow.
     pub workflow: Arc<str>,
-    /// When it changed (ms since the epoch, the engine's clock).
+    /// When it changed (ms since the epoch, the clock of the engine that
+    /// wrote it).
     pub at: i64,
     /// What changed.
     pub kind: ChangeKind,
+    /// Whether another process committed it (on PostgreSQL, which tells
+    /// each process the others' changes); `false` for this engine's own.
+    pub remote: bool,
 }
 
 /// What changed in a [`RunChange`].
@@ -65,6 +71,11 @@ pub enum ChangeKind {
     /// The run wrote a log line (read it with
     /// [`RunHandle::logs`](crate::RunHandle::logs)).
     Log,
+    /// Another process wrote step records or log lines of the run: its note
+    /// (PostgreSQL's `NOTIFY`, at most 8000 bytes) names the run, not what
+    /// changed, so whoever follows the run reads its steps and logs again.
+    /// At most one per run for each batch that process committed.
+    Activity,
 }
 
 /// Why [`RunChanges::recv`](crate::RunChanges::recv) returned no change.
@@ -79,6 +90,14 @@ pub enum ChangesError {
         /// How many changes were missed.
         missed: u64,
     },
+    /// The engine lost, and has since regained, its connection for other
+    /// processes' changes (PostgreSQL's `LISTEN`): what they committed
+    /// meanwhile is not in the feed. Whoever follows runs should read their
+    /// state again; the next `recv` answers again.
+    #[error(
+        "the change feed lost its connection for other processes' changes and may have missed some"
+    )]
+    Interrupted,
     /// The engine stopped; no change will come.
     #[error("the engine stopped; its change feed is closed")]
     Closed,

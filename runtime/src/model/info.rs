@@ -1,6 +1,6 @@
 //! What a run and its steps look like to a reader: [`RunInfo`] and [`StepInfo`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::ids::RunId;
 use crate::model::status::{RunStatus, StepStatus};
@@ -38,6 +38,15 @@ pub struct RunInfo {
     pub deadline_at: Option<i64>,
     /// How many times a worker has started executing it.
     pub executions: i64,
+    /// The workflow version it is pinned to: `v2` for a workflow declared
+    /// with `#[workflow(version = 2)]`, else the fingerprint of the
+    /// workflow's steps and schemas (as in [`WorkflowVersion`]). Only an
+    /// engine that registers that version executes it. `None` until its
+    /// first claim for a run triggered by a process that does not register
+    /// the workflow, and for runs written before versions were recorded.
+    ///
+    /// [`WorkflowVersion`]: crate::WorkflowVersion
+    pub version: Option<String>,
 }
 
 /// A step as stored in `wf_step`.
@@ -67,4 +76,26 @@ pub struct StepInfo {
     /// When it completed or failed for good (ms since the epoch); `None`
     /// while it has not.
     pub ended_at: Option<i64>,
+    /// The attempts of a step that did not complete at its first, oldest
+    /// first: each attempt that failed (and was retried, or failed the
+    /// step) and the one that completed it, with their own times and
+    /// errors. Empty for a step that completed at its first attempt (that
+    /// attempt is `started_at` to `ended_at`) and for a step recorded before
+    /// durable kept attempt times. An attempt whose worker stopped inside
+    /// the body never ended and is not listed. At most the last 100 attempts
+    /// are kept; `attempts` stays the exact count.
+    pub attempt_log: Vec<AttemptInfo>,
+}
+
+/// One ended attempt of a step, as [`StepInfo::attempt_log`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptInfo {
+    /// Its number: 1 for the step's first attempt.
+    pub attempt: u32,
+    /// When it started (ms since the epoch).
+    pub started_at: i64,
+    /// When it ended (ms since the epoch).
+    pub ended_at: i64,
+    /// Why it failed; `None` for the attempt that completed the step.
+    pub error: Option<String>,
 }

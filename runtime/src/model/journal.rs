@@ -1,7 +1,7 @@
 //! The journal of a run: its step records, and what a waiting step waits for.
 
 use crate::model::ids::RunId;
-use crate::model::info::StepInfo;
+use crate::model::info::{AttemptInfo, StepInfo};
 use crate::model::status::StepStatus;
 use crate::model::workflow::StepKind;
 
@@ -35,6 +35,15 @@ pub(crate) struct StepRecord {
     /// When the step completed or failed for good, in ms: set by the store
     /// when the record reaches that status.
     pub ended_at: Option<i64>,
+    /// Written only: the attempt this write ends, which the store appends
+    /// to the step's attempt log (a failed attempt, or the one that
+    /// completed a step after others). `None` for every other write, among
+    /// them a step completed at its first attempt (no log to write), and
+    /// for every record read back.
+    pub finished_attempt: Option<Box<AttemptInfo>>,
+    /// Read only: the step's attempt log as stored (see
+    /// [`StepInfo::attempt_log`]); a write ignores it.
+    pub attempt_log: Box<[AttemptInfo]>,
 }
 
 #[cfg(test)]
@@ -54,6 +63,8 @@ impl StepRecord {
             updated_at: 0,
             started_at: None,
             ended_at: None,
+            finished_attempt: None,
+            attempt_log: Box::default(),
         }
     }
 }
@@ -75,6 +86,7 @@ impl StepRecord {
             wake_at: self.wake_at,
             started_at: self.started_at,
             ended_at: self.ended_at,
+            attempt_log: self.attempt_log.to_vec(),
         }
     }
 }

@@ -25,7 +25,8 @@ impl TriggerOptions {
     /// A key that makes the trigger idempotent: a second trigger of the same
     /// workflow with the same key and the same input returns the first run;
     /// with a different input it is rejected with
-    /// [`Error::IdempotencyConflict`].
+    /// [`Error::IdempotencyConflict`]. Inputs are compared as JSON values
+    /// (key order and spacing do not matter), on both backends.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self

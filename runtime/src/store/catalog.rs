@@ -4,6 +4,7 @@
 
 use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
 use crate::model::error::Error;
+use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
 
 /// The catalog: what engines record of themselves, and what any process
@@ -17,13 +18,16 @@ pub(crate) trait CatalogStore: Send + Sync + 'static {
     fn record_worker(&self, record: WorkerRecord) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Moves the worker's heartbeat, and the `last_seen` of the versions it
-    /// serves, to `now`. Returns whether the worker's row was there (it is
-    /// not after someone removed it; the engine then records itself again).
+    /// serves, to `now`, and removes every other worker whose heartbeat is
+    /// older than `gone_before` (crashed: a worker that stops removes its
+    /// own row). Returns whether the worker's row was there (it is not
+    /// after someone removed it; the engine then records itself again).
     fn heartbeat_worker(
         &self,
         worker: String,
         workflows: Vec<WorkflowRef>,
         now: i64,
+        gone_before: i64,
     ) -> BoxFuture<'_, Result<bool, Error>>;
 
     /// Removes a stopping engine's worker row; its versions stay.
@@ -40,6 +44,34 @@ pub(crate) trait CatalogStore: Send + Sync + 'static {
 
     /// Every recorded worker, the most recently started first.
     fn list_workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, Error>>;
+
+    /// Every recorded schema of every typed event, by name, the most
+    /// recently seen of each first.
+    fn list_event_types(&self) -> BoxFuture<'_, Result<Vec<EventTypeInfo>, Error>>;
+
+    /// The most recently seen schema of the typed event `name`, or `None`
+    /// for a name no engine recorded as typed.
+    fn event_type(&self, name: String) -> BoxFuture<'_, Result<Option<EventTypeInfo>, Error>>;
+}
+
+/// The columns of `wf_event_type` that make an [`EventTypeInfo`], in the
+/// order of [`EventTypeRow`]. (PostgreSQL reads its JSONB column as text.)
+#[cfg(feature = "sqlite")]
+pub(crate) const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema, first_seen, last_seen";
+
+/// A row of `wf_event_type` as both backends read it (JSON as text).
+pub(crate) type EventTypeRow = (String, String, String, i64, i64);
+
+/// An event type from its row.
+pub(crate) fn event_type_info(row: EventTypeRow) -> Result<EventTypeInfo, Error> {
+    let (name, fingerprint, schema, first_seen, last_seen) = row;
+    Ok(EventTypeInfo {
+        schema: json("event schema", &schema)?,
+        name,
+        fingerprint,
+        first_seen,
+        last_seen,
+    })
 }
 
 /// The columns of `wf_workflow` that make a [`WorkflowVersion`], in the
@@ -158,6 +190,7 @@ macro_rules! queued_catalog_writes {
             worker: String,
             workflows: Vec<$crate::model::catalog::WorkflowRef>,
             now: i64,
+            gone_before: i64,
         ) -> BoxFuture<'_, Result<bool, Error>> {
             Box::pin(async move {
                 match self
@@ -165,6 +198,7 @@ macro_rules! queued_catalog_writes {
                         worker,
                         workflows,
                         now,
+                        gone_before,
                     })
                     .await?
                 {

@@ -1,12 +1,15 @@
-//! What both backends' list queries share: the LIKE pattern of a text
+//! What both backends' list queries share: the conditions of a run list
+//! (which each backend writes in its dialect), the LIKE pattern of a text
 //! search, the cut of a page fetched one entry long, and the zero-filled
 //! per-minute series.
 
 use crate::model::error::Error;
+use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventInfo, EventPage, MinuteCounts, RunCursor, RunDetail, RunPage, StatusCount,
+    EventInfo, EventPage, MinuteCounts, RunCursor, RunDetail, RunFilter, RunPage, StatusCount,
 };
+use crate::model::status::RunStatus;
 use crate::store::rows::{
     RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_status, run_info, run_infos,
     step_record,
@@ -30,6 +33,96 @@ pub(crate) fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// One condition of a run list, with the values it binds: the same on
+/// every backend, written by each in its dialect (placeholders, casts, the
+/// text search).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RunCondition {
+    /// In this status.
+    Status(RunStatus),
+    /// Of this workflow.
+    Workflow(String),
+    /// A child of this run.
+    Parent(RunId),
+    /// Created at or after this time.
+    CreatedFrom(i64),
+    /// Created before this time.
+    CreatedUntil(i64),
+    /// Finished at or after this time.
+    FinishedFrom(i64),
+    /// Finished before this time.
+    FinishedUntil(i64),
+    /// Older than the cursor's run in the newest-first order: created
+    /// before it, or in its millisecond with a smaller id.
+    Before(RunCursor),
+    /// The text in the input, output or error, as it is: case sensitive,
+    /// wildcards matching themselves.
+    Text(String),
+}
+
+/// The statement of one page of a run list, without its SQL: branches, each
+/// read newest first with its conditions, merged newest first when there
+/// are several, `fetch` (the page size and one) of them.
+///
+/// Several statuses (and no status and no parent: all of them) are one
+/// branch per status, each read by an index ending in `(created_at, id)`
+/// and merged: an `IN` list would read every run of those statuses and sort
+/// them, and an index by creation time alone (or by workflow alone) would
+/// cost every write of a run. A parent's index serves its children without
+/// a status.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunListQuery {
+    /// The conditions of each branch, a branch's status first.
+    pub(crate) branches: Vec<Vec<RunCondition>>,
+    /// How many runs the statement reads: one more than the page.
+    pub(crate) fetch: i64,
+}
+
+impl RunListQuery {
+    /// The statement of `filter`'s page.
+    pub(crate) fn of(filter: &RunFilter) -> Self {
+        let mut shared = Vec::new();
+        if let Some(workflow) = &filter.workflow {
+            shared.push(RunCondition::Workflow(workflow.clone()));
+        }
+        if let Some(parent) = filter.parent {
+            shared.push(RunCondition::Parent(parent));
+        }
+        let times = [
+            filter.created_from.map(RunCondition::CreatedFrom),
+            filter.created_until.map(RunCondition::CreatedUntil),
+            filter.finished_from.map(RunCondition::FinishedFrom),
+            filter.finished_until.map(RunCondition::FinishedUntil),
+            filter.after.map(RunCondition::Before),
+            filter.text.clone().map(RunCondition::Text),
+        ];
+        shared.extend(times.into_iter().flatten());
+        let statuses = match filter.statuses.as_slice() {
+            [] if filter.parent.is_none() => RunStatus::ALL.as_slice(),
+            statuses => statuses,
+        };
+        let branches = if statuses.is_empty() {
+            vec![shared]
+        } else {
+            statuses
+                .iter()
+                .map(|status| {
+                    let mut conditions = Vec::with_capacity(shared.len() + 1);
+                    conditions.push(RunCondition::Status(*status));
+                    conditions.extend(shared.iter().cloned());
+                    conditions
+                })
+                .collect()
+        };
+        RunListQuery {
+            branches,
+            fetch: i64::try_from(filter.limit)
+                .unwrap_or(i64::MAX)
+                .saturating_add(1),
+        }
+    }
 }
 
 /// The page of `limit` runs out of `runs`, fetched `limit + 1` long so that
@@ -207,12 +300,45 @@ pub(crate) fn minute_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::listing::DEFAULT_PAGE;
 
     #[cfg(feature = "postgres")]
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("abc"), "%abc%");
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn a_run_list_reads_a_branch_per_status_unless_a_parent_serves_it() {
+        let every = RunListQuery::of(&RunFilter::new());
+        assert_eq!(every.branches.len(), RunStatus::ALL.len());
+        assert_eq!(every.branches[0], [RunCondition::Status(RunStatus::ALL[0])]);
+        assert_eq!(every.fetch, DEFAULT_PAGE as i64 + 1);
+        let parent = RunId::new();
+        let children = RunListQuery::of(&RunFilter::new().parent(parent));
+        assert_eq!(children.branches, [vec![RunCondition::Parent(parent)]]);
+        let cursor = RunCursor {
+            created_at: 5,
+            id: RunId::new(),
+        };
+        let one = RunListQuery::of(
+            &RunFilter::new()
+                .statuses([RunStatus::Failed])
+                .workflow("w")
+                .after(cursor)
+                .limit(10)
+                .unwrap(),
+        );
+        assert_eq!(
+            one.branches,
+            [vec![
+                RunCondition::Status(RunStatus::Failed),
+                RunCondition::Workflow("w".into()),
+                RunCondition::Before(cursor),
+            ]]
+        );
+        assert_eq!(one.fetch, 11);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `Lease`.
 
 pub(crate) mod catalog;
+pub(crate) mod change_notes;
 pub(crate) mod changes;
 pub(crate) mod listing;
 pub(crate) mod maintenance;
@@ -23,6 +24,7 @@ pub(crate) mod runs;
 pub(crate) mod settle;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+pub(crate) mod wait_keys;
 pub(crate) mod waits;
 pub(crate) mod writer;
 
@@ -39,7 +41,7 @@ pub(crate) use maintenance::MaintenanceStore;
 pub(crate) use reads::ReadStore;
 pub(crate) use records::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects,
-    NewEvent, NewRun, StoreSignal, TransitionOutcome,
+    NewEvent, NewRun, Served, StoreSignal, TransitionOutcome,
 };
 pub(crate) use runs::RunStore;
 pub(crate) use waits::WaitStore;

@@ -87,10 +87,14 @@ pub(crate) enum WriteOp {
     },
     /// A starting engine's catalog rows (see `CatalogStore::record_worker`).
     RecordWorker(WorkerRecord),
+    /// A worker's heartbeat, which also removes the workers whose
+    /// heartbeat is older than `gone_before` (see
+    /// `CatalogStore::heartbeat_worker`).
     Heartbeat {
         worker: String,
         workflows: Vec<WorkflowRef>,
         now: i64,
+        gone_before: i64,
     },
     RemoveWorker(String),
 }
@@ -110,6 +114,9 @@ impl WriteOp {
         if let WriteOp::Suspend { steps, .. } = self {
             return steps.is_empty();
         }
+        if self.appends_attempt() {
+            return false;
+        }
         matches!(
             self,
             WriteOp::Recover { .. }
@@ -124,6 +131,21 @@ impl WriteOp {
                 | WriteOp::DeleteEvents { .. }
                 | WriteOp::RemoveWorker(_)
         )
+    }
+
+    /// Whether the op saves a step record that ends an attempt
+    /// ([`StepRecord::finished_attempt`]): the step's write is then followed
+    /// by the append to its attempt log, in the same transaction. Only a
+    /// retried or failed step's writes do; a step that completes at its
+    /// first attempt never does.
+    pub(crate) fn appends_attempt(&self) -> bool {
+        match self {
+            WriteOp::SaveStep(_, step) => step.finished_attempt.is_some(),
+            WriteOp::Suspend { steps, .. } | WriteOp::Finish { steps, .. } => {
+                steps.iter().any(|step| step.finished_attempt.is_some())
+            }
+            _ => false,
+        }
     }
 
     /// The order in which a batch applies its kinds of write. Writes that

@@ -1,6 +1,8 @@
 //! The records the store interface takes and returns besides the model's
 //! own: requests (a run to create, a claim), and what writes did.
 
+use std::sync::Arc;
+
 use crate::model::ids::RunId;
 use crate::model::journal::StepRecord;
 use crate::model::lease::Lease;
@@ -24,6 +26,9 @@ pub(crate) struct NewRun {
     pub ready_at: i64,
     /// When it times out (ms).
     pub deadline_at: Option<i64>,
+    /// The workflow version it is pinned to (see [`Served`]); `None` pins
+    /// it at its first claim, to the claiming engine's current version.
+    pub version: Option<String>,
     /// The run that started it, for a child run.
     #[cfg_attr(
         not(feature = "postgres"),
@@ -73,8 +78,8 @@ pub(crate) struct ClaimRequest {
     pub now: i64,
     /// At most this many runs.
     pub limit: usize,
-    /// Only runs of these workflows (a JSON array of names).
-    pub workflows: std::sync::Arc<str>,
+    /// Only runs of these workflows and versions.
+    pub workflows: Served,
     /// When the leases of the claimed runs expire (ms), on a store whose
     /// leases expire.
     #[cfg_attr(
@@ -82,6 +87,63 @@ pub(crate) struct ClaimRequest {
         allow(dead_code, reason = "only the PostgreSQL backend reads it")
     )]
     pub lease_expires_at: Option<i64>,
+}
+
+/// The workflows an engine serves, as the claim statements read them: a
+/// run is claimed only if its workflow is served and either it is not
+/// pinned to a version yet or its version is served; a run not pinned yet
+/// is pinned by its claim to its workflow's current version.
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    /// The workflow names, a JSON array.
+    pub names: Arc<str>,
+    /// Every version served, a JSON array of `name` + U+001F + `version`.
+    pub versions: Arc<str>,
+    /// Each workflow's current version, a JSON object by name.
+    pub current: Arc<str>,
+}
+
+/// What separates a workflow's name from a version in [`Served::versions`]
+/// (U+001F, the unit separator: no name or version holds it in practice,
+/// and a pair that did would only fail to match).
+pub(crate) const VERSION_SEPARATOR: char = '\u{1f}';
+
+impl Served {
+    /// The workflows and versions of `(name, versions, current)` entries.
+    pub(crate) fn of<'a>(
+        entries: impl IntoIterator<Item = (&'a str, Vec<&'a str>, &'a str)>,
+    ) -> Self {
+        let mut names = Vec::new();
+        let mut versions = Vec::new();
+        let mut current = serde_json::Map::new();
+        for (name, served, now) in entries {
+            names.push(serde_json::Value::from(name));
+            for version in served {
+                versions.push(serde_json::Value::from(format!(
+                    "{name}{VERSION_SEPARATOR}{version}"
+                )));
+            }
+            current.insert(name.to_owned(), now.into());
+        }
+        Served {
+            names: serde_json::Value::Array(names).to_string().into(),
+            versions: serde_json::Value::Array(versions).to_string().into(),
+            current: serde_json::Value::Object(current).to_string().into(),
+        }
+    }
+}
+
+/// The workflows of a JSON array of names, with no version: only runs not
+/// pinned to a version are claimed, and a claim pins none (the store's
+/// tests, which know no versions).
+impl From<&str> for Served {
+    fn from(names: &str) -> Self {
+        Served {
+            names: names.into(),
+            versions: "[]".into(),
+            current: "{}".into(),
+        }
+    }
 }
 
 /// A run a worker claimed.
@@ -97,6 +159,10 @@ pub(crate) struct ClaimedRun {
     pub deadline_at: Option<i64>,
     /// 1 for its first execution; above 1 the journal must be loaded.
     pub executions: i64,
+    /// The workflow version it is pinned to (set by its first claim, if it
+    /// had none); `None` only where the claim did not name a current
+    /// version for its workflow.
+    pub version: Option<String>,
     /// The run's journal, when the claim read it along (a store that can
     /// do so in the claim's statement saves a read per run); `None` leaves
     /// it to [`Store::load_journal`].

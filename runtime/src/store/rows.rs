@@ -3,14 +3,14 @@
 use super::{RunOutcome, StepRecord, Wait};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::info::RunInfo;
+use crate::model::info::{AttemptInfo, RunInfo};
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::status::{RunStatus, StepStatus};
 use crate::model::workflow::StepKind;
 
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
-/// finished, deadline, executions, parent, started.
+/// finished, deadline, executions, parent, started, version.
 pub(crate) type RunRow = (
     String,
     String,
@@ -25,6 +25,7 @@ pub(crate) type RunRow = (
     i64,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 /// A stored run as the public [`RunInfo`].
@@ -43,6 +44,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         executions,
         parent,
         started,
+        version,
     ) = row;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
@@ -58,6 +60,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         parent: parent.as_deref().map(parse_run_id).transpose()?,
         deadline_at: deadline,
         executions,
+        version,
     })
 }
 
@@ -97,7 +100,7 @@ pub(crate) fn unexpected() -> Error {
 
 /// The columns of `wf_step` that make a [`StepRecord`], in this order: name,
 /// seq, kind, status, input, output, error, attempts, wake at, updated at,
-/// started at, ended at.
+/// started at, ended at, attempt log (JSON text).
 pub(crate) type StepRow = (
     String,
     i64,
@@ -111,7 +114,29 @@ pub(crate) type StepRow = (
     i64,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
+
+/// How many attempts a step's attempt log (`wf_step.attempt_log`) keeps:
+/// appending to a full log drops its oldest entry. Each backend appends
+/// with a statement of its own after the step's write, in the same
+/// transaction, only for a write that ends an attempt
+/// ([`StepRecord::finished_attempt`]) and only once per attempt number (a
+/// write applied again appends nothing), so a step that completes at its
+/// first attempt never writes the column.
+pub(crate) const ATTEMPT_LOG_KEPT: i32 = 100;
+
+/// An attempt as its attempt log stores it: a JSON object with the fields
+/// of [`AttemptInfo`], which reading the log decodes.
+pub(crate) fn attempt_entry(attempt: &AttemptInfo) -> String {
+    serde_json::json!({
+        "attempt": attempt.attempt,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "error": attempt.error,
+    })
+    .to_string()
+}
 
 /// SQL text, the same on every backend: how a step write changes the
 /// record already stored (`wf_step`, keyed by run and name). It takes the
@@ -148,7 +173,18 @@ pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
         updated_at,
         started_at,
         ended_at,
+        attempt_log,
     ) = row;
+    // A step written before the log existed, or that never needed one,
+    // has no log: an empty one.
+    let attempt_log = match attempt_log {
+        Some(text) => serde_json::from_str(&text).map_err(|error| {
+            decode_error(format!(
+                "wf_step.attempt_log of {name:?} is invalid: {error}"
+            ))
+        })?,
+        None => Box::default(),
+    };
     Ok(StepRecord {
         kind: StepKind::parse(&kind)
             .ok_or_else(|| decode_error(format!("unknown step kind {kind:?}")))?,
@@ -164,6 +200,8 @@ pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
         updated_at,
         started_at,
         ended_at,
+        finished_attempt: None,
+        attempt_log,
     })
 }
 
@@ -172,6 +210,8 @@ pub(crate) fn step_record(row: StepRow) -> Result<StepRecord, Error> {
 pub(crate) struct WaitColumns {
     pub(crate) event: Option<String>,
     pub(crate) filter: Option<String>,
+    /// The key the waiter is found by (see [`wait_keys`](crate::store::wait_keys)).
+    pub(crate) key: Option<String>,
     pub(crate) run: Option<String>,
 }
 
@@ -182,6 +222,7 @@ impl WaitColumns {
             Wait::Event { name, filter, .. } => WaitColumns {
                 event: Some(name.clone()),
                 filter: filter.clone(),
+                key: crate::store::wait_keys::filter_key(filter.as_deref()),
                 run: None,
             },
             Wait::Signal { name } => WaitColumns {

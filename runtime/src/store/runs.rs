@@ -2,7 +2,8 @@
 
 use super::changes::ChangeFeed;
 use super::records::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, StoreSignal, TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Served, StoreSignal,
+    TransitionOutcome,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -61,11 +62,8 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     fn claim_ready(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<ClaimedRun>, Error>>;
 
     /// The earliest `ready_at` among pending and suspended runs of these
-    /// workflows (a JSON array of names).
-    fn next_ready_at(
-        &self,
-        workflows: std::sync::Arc<str>,
-    ) -> BoxFuture<'_, Result<Option<i64>, Error>>;
+    /// workflows that a claim with them would take (see [`Served`]).
+    fn next_ready_at(&self, workflows: Served) -> BoxFuture<'_, Result<Option<i64>, Error>>;
 
     /// A run's journal: every step record, in the order they were first written.
     fn load_journal(&self, run_id: RunId) -> BoxFuture<'_, Result<Vec<StepRecord>, Error>>;

@@ -39,36 +39,83 @@ pub(crate) fn run_wait_status(completed: bool) -> StepStatus {
 }
 
 /// A run that ended, as the steps waiting for it settle: its id, its
-/// outcome as JSON, and whether it completed.
-pub(crate) type EndedRun = (RunId, String, bool);
+/// outcome as JSON, and the status those steps end in.
+pub(crate) type EndedRun = (RunId, String, StepStatus);
 
 /// How a run that ended with `outcome` settles the steps waiting for it:
-/// the outcome as JSON, and whether the run completed.
-pub(crate) fn waiter_outcome(outcome: &RunOutcome) -> (String, bool) {
+/// the outcome as JSON, and the status they end in.
+pub(crate) fn waiter_outcome(outcome: &RunOutcome) -> (String, StepStatus) {
     let (status, output, error) = outcome_columns(outcome);
     (
         run_outcome_json(status.as_str(), output, error),
-        status == RunStatus::Completed,
+        run_wait_status(status == RunStatus::Completed),
     )
 }
 
-/// How runs that ended (each with the time it ended) settle the steps
-/// waiting for them, and the latest of those times, at which a backend
-/// settles them all at once.
-pub(crate) fn ended_runs(ended: &[(RunId, &RunOutcome, i64)]) -> (Vec<EndedRun>, i64) {
+#[cfg(feature = "sqlite")]
+/// A step waiting for a run, as a backend reads it (SQLite; PostgreSQL
+/// settles them in its statement): its run's id, its name, and the id of
+/// the run it waits for.
+pub(crate) type RunWaiterRow = (String, String, String);
+
+#[cfg(feature = "sqlite")]
+/// The waiting steps `waiters` settle, each `(run id, step name)` with the
+/// ended run it waited for and so how it ends; a row for a run not in
+/// `ended` settles nothing.
+pub(crate) fn run_waiters_settled(
+    ended: &[EndedRun],
+    waiters: Vec<RunWaiterRow>,
+) -> Vec<((String, String), &EndedRun)> {
+    waiters
+        .into_iter()
+        .filter_map(|(instance, step, awaited)| {
+            ended
+                .iter()
+                .find(|(id, _, _)| id.to_string() == awaited)
+                .map(|run| ((instance, step), run))
+        })
+        .collect()
+}
+
+/// What follows the end of runs, the same on every backend: how the steps
+/// waiting for them settle, when, and which trees below them are cancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AfterEnds {
+    /// How each ended run settles the steps waiting for it.
+    pub(crate) settled: Vec<EndedRun>,
+    /// When they settle: the latest of the ends, so that a backend settles
+    /// them all at once.
+    pub(crate) at: i64,
+    /// The runs whose unfinished descendants end with them (they timed out
+    /// or were cancelled), each with the time it ended, at which its tree
+    /// is cancelled.
+    pub(crate) cancel_below: Vec<(RunId, i64)>,
+}
+
+/// What follows the end of these runs, each with how and when it ended.
+pub(crate) fn after_ends(ended: &[(RunId, &RunOutcome, i64)]) -> AfterEnds {
     let settled = ended
         .iter()
         .map(|(run_id, outcome, _)| {
-            let (outcome, completed) = waiter_outcome(outcome);
-            (*run_id, outcome, completed)
+            let (outcome, status) = waiter_outcome(outcome);
+            (*run_id, outcome, status)
         })
         .collect();
-    let latest = ended
+    let at = ended
         .iter()
         .map(|(_, _, now)| *now)
         .max()
         .unwrap_or_default();
-    (settled, latest)
+    let cancel_below = ended
+        .iter()
+        .filter(|(_, outcome, _)| ends_descendants(outcome))
+        .map(|(run_id, _, now)| (*run_id, *now))
+        .collect();
+    AfterEnds {
+        settled,
+        at,
+        cancel_below,
+    }
 }
 
 /// The runs a cancellation ended, from their ids as read back, and how each
@@ -78,7 +125,7 @@ pub(crate) fn cancelled_runs(ids: &[String]) -> Result<(Vec<RunId>, Vec<EndedRun
     let outcome = run_outcome_json("cancelled", None, None);
     let settled = cancelled
         .iter()
-        .map(|id| (*id, outcome.clone(), false))
+        .map(|id| (*id, outcome.clone(), run_wait_status(false)))
         .collect();
     Ok((cancelled, settled))
 }
@@ -123,6 +170,18 @@ pub(crate) struct StepWrite<'a> {
     pub(crate) step: Cow<'a, StepRecord>,
     pub(crate) wait: WaitColumns,
     pub(crate) settled_by: Option<i64>,
+}
+
+impl<'a> StepWrite<'a> {
+    /// A step record to write as it is: no wait columns, settled by no
+    /// event.
+    pub(crate) fn plain(step: &'a StepRecord) -> Self {
+        StepWrite {
+            step: Cow::Borrowed(step),
+            wait: WaitColumns::default(),
+            settled_by: None,
+        }
+    }
 }
 
 /// What a wait records, and the output it answers: the step completed (or
@@ -240,16 +299,48 @@ mod tests {
     }
 
     #[test]
-    fn ended_runs_settle_at_the_latest_end() {
+    fn ended_runs_settle_at_the_latest_end_and_a_timeout_takes_its_tree() {
         let (a, b) = (RunId(uuid::Uuid::now_v7()), RunId(uuid::Uuid::now_v7()));
-        let (settled, latest) = ended_runs(&[
+        let AfterEnds {
+            settled,
+            at,
+            cancel_below,
+        } = after_ends(&[
             (a, &RunOutcome::Completed("1".into()), 20),
             (b, &RunOutcome::TimedOut, 10),
         ]);
-        assert_eq!(latest, 20);
-        assert_eq!((settled[0].0, settled[0].2), (a, true));
-        assert_eq!((settled[1].0, settled[1].2), (b, false));
+        assert_eq!(at, 20);
+        assert_eq!(cancel_below, [(b, 10)]);
+        assert_eq!((settled[0].0, settled[0].2), (a, StepStatus::Completed));
+        assert_eq!((settled[1].0, settled[1].2), (b, StepStatus::Failed));
         assert!(ends_descendants(&RunOutcome::TimedOut));
         assert!(!ends_descendants(&RunOutcome::Failed("x".into())));
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn waiters_settle_by_the_run_they_wait_for() {
+        let (a, b) = (RunId(uuid::Uuid::now_v7()), RunId(uuid::Uuid::now_v7()));
+        let settled = after_ends(&[
+            (a, &RunOutcome::Completed("1".into()), 20),
+            (b, &RunOutcome::TimedOut, 10),
+        ])
+        .settled;
+        let waiters = vec![
+            ("p".to_owned(), "s1".to_owned(), b.to_string()),
+            (
+                "q".to_owned(),
+                "s2".to_owned(),
+                RunId(uuid::Uuid::now_v7()).to_string(),
+            ),
+            ("r".to_owned(), "s3".to_owned(), a.to_string()),
+        ];
+        let settles = run_waiters_settled(&settled, waiters);
+        assert_eq!(settles.len(), 2);
+        assert_eq!((settles[0].0.0.as_str(), settles[0].1.0), ("p", b));
+        assert_eq!(
+            (settles[1].0.1.as_str(), settles[1].1.2),
+            ("s3", StepStatus::Completed)
+        );
     }
 }

@@ -35,8 +35,10 @@ pub async fn several_inputs(ctx: Ctx, name: String, times: u32, items: Vec<u64>)
         .await?;
     ctx.sleep("nap", "1ms").await?;
     ctx.sleep("nap-duration", Duration::from_millis(1)).await?;
-    ctx.sleep_until("until", SystemTime::now()).await?;
-    let _started: SystemTime = ctx.now("started").await?;
+    // The recorded time, not `SystemTime::now()`: the macro rejects reading
+    // the clock outside a step.
+    let started: SystemTime = ctx.now("started").await?;
+    ctx.sleep_until("until", started).await?;
     let _id: durable::Uuid = ctx.uuid("id").await?;
     let _ = name;
     Ok(step_total)

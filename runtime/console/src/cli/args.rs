@@ -78,7 +78,7 @@ pub(crate) enum ApiCommand {
     Runs(RunsCommand),
     /// Start a run of a workflow.
     Trigger(TriggerArgs),
-    /// Events: `send NAME --data JSON`, `list`.
+    /// Events: `send NAME --data JSON`, `list`, `types`.
     #[command(subcommand)]
     Events(EventsCommand),
     /// Send a signal to one run.
@@ -163,8 +163,9 @@ pub(crate) struct ListArgs {
 pub(crate) struct WatchArgs {
     /// The run's id.
     pub(crate) id: String,
-    /// How often to read the run (a duration: `250ms`, `2s`).
-    #[arg(long, default_value = "200ms")]
+    /// Accepted, and ignored, for scripts written when the watch read the
+    /// run at this interval: it follows the run's event stream now.
+    #[arg(long, default_value = "200ms", hide = true)]
     pub(crate) interval: String,
 }
 
@@ -204,8 +205,10 @@ pub(crate) struct TriggerArgs {
     /// the exit code says how it ended (0 completed, 1 otherwise).
     #[arg(long)]
     pub(crate) wait: bool,
-    /// With `--wait`: how often to read the run.
-    #[arg(long, default_value = "200ms", requires = "wait")]
+    /// Accepted with `--wait`, and ignored, for scripts written when the
+    /// wait read the run at this interval: it follows the run's event
+    /// stream now.
+    #[arg(long, default_value = "200ms", requires = "wait", hide = true)]
     pub(crate) interval: String,
 }
 
@@ -220,6 +223,9 @@ pub(crate) enum EventsCommand {
         #[arg(long, value_name = "JSON|@FILE|-")]
         data: Option<String>,
     },
+    /// The typed events of the catalog, each with its schema's fields:
+    /// events of these names must fit their schema.
+    Types,
     /// The newest events and signals, with the runs they woke.
     List {
         /// Only events of this name.

@@ -3,6 +3,7 @@
 //! (`--database-url`). Either way a command sees the API's JSON answer, or
 //! its refusal as a [`CliError`] whose [`Exit`] a script can branch on.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use tower::ServiceExt;
 use super::Exit;
 use super::args::Target;
 use super::connect;
+use super::sse::{SseEvent, SseParser};
 
 /// How long connecting to a console may take before the CLI gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,23 +155,70 @@ impl Api {
         path: &str,
         body: Option<String>,
     ) -> Result<Value, CliError> {
-        let (status, bytes) = match &self.transport {
+        let json = body.is_some();
+        let head = |uri: &str, token: Option<&str>| request(method.clone(), uri, token, json);
+        let response = self.respond(path, head, body.unwrap_or_default()).await?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map_err(|error| self.lost(error.to_string()))?;
+        answer(status, &bytes)
+    }
+
+    /// `GET path` as a stream of server-sent events; a reconnect gives
+    /// `last_id` (the last event id seen) as `Last-Event-ID`. A refusal
+    /// (the run does not exist) is the error it would be for [`Api::get`].
+    pub(crate) async fn events(
+        &self,
+        path: &str,
+        last_id: Option<&str>,
+    ) -> Result<EventStream, CliError> {
+        let head = |uri: &str, token: Option<&str>| {
+            let builder =
+                request(Method::GET, uri, token, false).header(header::ACCEPT, "text/event-stream");
+            match last_id {
+                Some(id) => builder.header("last-event-id", id),
+                None => builder,
+            }
+        };
+        let response = self.respond(path, head, String::new()).await?;
+        let status = response.status();
+        let body = response.into_body();
+        if !status.is_success() {
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .map_err(|error| self.lost(error.to_string()))?;
+            answer(status, &bytes)?;
+            return Err(CliError::Server(format!("{status} is no event stream")));
+        }
+        Ok(EventStream {
+            body,
+            parser: SseParser::default(),
+            queue: VecDeque::new(),
+        })
+    }
+
+    /// The answer's head to the request `head` builds (from the URI and the
+    /// token) for `path` with `body`; its body comes as it is read. Only
+    /// the head is timed: an event stream lasts as long as its run.
+    async fn respond(
+        &self,
+        path: &str,
+        head: impl Fn(&str, Option<&str>) -> axum::http::request::Builder,
+        body: String,
+    ) -> Result<axum::response::Response, CliError> {
+        match &self.transport {
             Transport::Local { router, token, .. } => {
-                let request = request(method, path, Some(token), body.is_some())
-                    .body(Body::from(body.unwrap_or_default()))
+                let request = head(path, Some(token))
+                    .body(Body::from(body))
                     .map_err(|error| {
                         CliError::Usage(format!("bad request path {path}: {error}"))
                     })?;
                 // The router's service never fails: its errors are answers.
-                let response = match router.clone().oneshot(request).await {
-                    Ok(response) => response,
+                match router.clone().oneshot(request).await {
+                    Ok(response) => Ok(response),
                     Err(never) => match never {},
-                };
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .map_err(|error| CliError::Server(error.to_string()))?;
-                (status, bytes)
+                }
             }
             Transport::Remote {
                 client,
@@ -177,34 +226,63 @@ impl Api {
                 token,
             } => {
                 let uri = format!("{base}{path}");
-                let request = request(method, &uri, token.as_deref(), body.is_some())
-                    .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                let request = head(&uri, token.as_deref())
+                    .body(Full::new(Bytes::from(body)))
                     .map_err(|error| CliError::Usage(format!("bad request URL {uri}: {error}")))?;
-                let unreachable = |message: String| CliError::Connect {
-                    target: base.clone(),
-                    message,
-                };
                 let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
                     .await
-                    .map_err(|_| unreachable(format!("no answer in {REQUEST_TIMEOUT:?}")))?
-                    .map_err(|error| unreachable(describe(&error)))?;
-                let status = response.status();
-                let bytes = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|error| unreachable(error.to_string()))?
-                    .to_bytes();
-                (status, bytes)
+                    .map_err(|_| self.lost(format!("no answer in {REQUEST_TIMEOUT:?}")))?
+                    .map_err(|error| self.lost(describe(&error)))?;
+                Ok(response.map(Body::new))
             }
-        };
-        answer(status, &bytes)
+        }
+    }
+
+    /// The error of an answer that could not be had: for a serving
+    /// console, that it cannot be reached.
+    fn lost(&self, message: String) -> CliError {
+        match &self.transport {
+            Transport::Local { .. } => CliError::Server(message),
+            Transport::Remote { base, .. } => CliError::Connect {
+                target: base.clone(),
+                message,
+            },
+        }
     }
 
     /// Lets go of the database (a SQLite file is free for a worker again).
     pub(crate) async fn close(self) {
         if let Transport::Local { engine, .. } = self.transport {
             engine.shutdown().await;
+        }
+    }
+}
+
+/// An open stream of server-sent events ([`Api::events`]).
+pub(crate) struct EventStream {
+    body: Body,
+    parser: SseParser,
+    /// Events read but not yet taken.
+    queue: VecDeque<SseEvent>,
+}
+
+impl EventStream {
+    /// The next event, waiting for it; `Ok(None)` once the server closed
+    /// the stream, an error when the connection broke.
+    pub(crate) async fn next(&mut self) -> Result<Option<SseEvent>, String> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Ok(Some(event));
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(error)) => return Err(error.to_string()),
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        self.queue.extend(self.parser.push(data));
+                    }
+                }
+            }
         }
     }
 }

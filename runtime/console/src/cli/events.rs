@@ -1,5 +1,5 @@
-//! `durable events send|list` and `durable signal`: messages to runs
-//! waiting for them.
+//! `durable events send|list|types` and `durable signal`: messages to runs
+//! waiting for them, and the typed events whose schemas they must fit.
 
 use serde_json::{Value, json};
 
@@ -20,6 +20,15 @@ pub(crate) async fn run(api: &Api, command: &EventsCommand, json: bool) -> Resul
                 .post("/api/v1/events", &json!({ "name": name, "data": data }))
                 .await?;
             report(&sent, &format!("event {name}"), json);
+        }
+        EventsCommand::Types => {
+            let body = api.get("/api/v1/event-types").await?;
+            let types = body["event_types"].as_array().cloned().unwrap_or_default();
+            if json {
+                show::json(&Value::Array(types));
+            } else {
+                print!("{}", types_table(&types));
+            }
         }
         EventsCommand::List { name, limit } => {
             let mut pairs = Vec::new();
@@ -77,6 +86,43 @@ fn report(sent: &Value, what: &str, json: bool) {
         if woken.is_empty() { "" } else { ": " },
         woken.join(", ")
     );
+}
+
+/// Typed events as a table: each schema's top-level fields, the required
+/// ones marked `*`.
+fn types_table(types: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = types
+        .iter()
+        .map(|event| {
+            let schema = &event["schema"];
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let fields: Vec<String> = schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(field, _)| {
+                    let mark = if required.contains(&field.as_str()) {
+                        "*"
+                    } else {
+                        ""
+                    };
+                    format!("{field}{mark}")
+                })
+                .collect();
+            vec![
+                text(&event["name"]),
+                text(&event["fingerprint"]),
+                time(&event["last_seen"]),
+                fields.join(", "),
+            ]
+        })
+        .collect();
+    render(&["NAME", "FINGERPRINT", "LAST SEEN", "FIELDS"], &rows)
 }
 
 /// Events as a table.

@@ -28,6 +28,7 @@ mod input;
 mod runs;
 mod serve;
 mod show;
+mod sse;
 mod table;
 mod watch;
 mod workflows;

@@ -26,7 +26,9 @@ pub(crate) async fn run(api: &Api, command: &RunsCommand, json: bool) -> Result<
             Ok(Exit::Ok)
         }
         RunsCommand::Watch(args) => {
-            watch::watch(api, &args.id, interval(&args.interval)?, json, true).await
+            // No longer used, but still checked: a typo stays an error.
+            interval(&args.interval)?;
+            watch::watch(api, &args.id, json, true).await
         }
         RunsCommand::Cancel(args) => action(api, "cancel", args, json).await,
         RunsCommand::Retry(args) => action(api, "retry", args, json).await,
@@ -160,7 +162,8 @@ async fn bulk(
 pub(crate) async fn trigger(api: &Api, args: &TriggerArgs, json: bool) -> Result<Exit, CliError> {
     // Read everything first: a mistake sends nothing.
     let input = json_arg("--input", args.input.as_deref())?;
-    let every = interval(&args.interval)?;
+    // No longer used, but still checked: a typo stays an error.
+    interval(&args.interval)?;
     let mut body = json!({ "input": input });
     if let Some(key) = &args.idempotency_key {
         body["idempotency_key"] = json!(key);
@@ -196,7 +199,7 @@ pub(crate) async fn trigger(api: &Api, args: &TriggerArgs, json: bool) -> Result
     if !json {
         eprintln!("triggered run {id}; waiting for it to end");
     }
-    watch::watch(api, &id, every, json, false).await
+    watch::watch(api, &id, json, false).await
 }
 
 #[cfg(test)]

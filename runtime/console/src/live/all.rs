@@ -5,9 +5,11 @@
 //! ([`durable::RunChange::seq`]). The feed keeps no history for a client
 //! that was away, so a stream opened with `Last-Event-ID` starts with a
 //! `resync` event (`{"reason": "reconnected", "last_event_id": n}`), and one
-//! that fell too far behind gets `{"reason": "lagged", "missed": n}`: the
-//! client reads the runs again (`GET /api/v1/runs`) and follows on from
-//! there.
+//! that fell too far behind gets `{"reason": "lagged", "missed": n}`, and one
+//! whose engine lost its connection for other processes' changes (PostgreSQL)
+//! gets `{"reason": "interrupted"}`: the client reads the runs again (`GET
+//! /api/v1/runs`) and follows on from there. On PostgreSQL the stream tells
+//! every process's changes, not only this console's engine's.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -71,6 +73,12 @@ fn events(stream: AllStream) -> impl Stream<Item = Result<Event, Infallible>> {
                 }
                 Err(ChangesError::Lagged { missed }) => {
                     let data = json!({ "reason": "lagged", "missed": missed });
+                    let event = Event::default().event("resync").data(data.to_string());
+                    return Some((Ok(event), stream));
+                }
+                Err(ChangesError::Interrupted) => {
+                    // Other processes' changes of an unknown span are missing.
+                    let data = json!({ "reason": "interrupted" });
                     let event = Event::default().event("resync").data(data.to_string());
                     return Some((Ok(event), stream));
                 }

@@ -3,11 +3,11 @@
 //! id) and every run's status changes (`all.rs`), fed by the engine's
 //! change feed ([`durable::Engine::changes`]), with keep-alives.
 //!
-//! Where the feed cannot see (runs of other processes on a shared
-//! database, or a console opened read-only on a SQLite file another engine
-//! holds), one run's stream still follows it: it reads the run again every
-//! [`LiveSettings::poll`] (default [`DEFAULT_POLL`]). The all-runs stream
-//! has only the feed: it tells what this console's engine commits.
+//! On PostgreSQL the feed tells what every process on the database
+//! commits. Where it cannot see (a console opened read-only on a SQLite
+//! file another engine holds), one run's stream still follows the run: it
+//! reads it again every [`LiveSettings::poll`] (default [`DEFAULT_POLL`]).
+//! The all-runs stream has only the feed.
 
 mod all;
 pub(crate) mod cursor;

@@ -2,9 +2,11 @@
 //! as they change, resumable with `Last-Event-ID`, ending after the run's
 //! final status.
 //!
-//! Each time the engine's feed tells of a change of the run (or the poll
-//! interval passes: changes other processes commit reach the feed of none
-//! of this console's engine), the stream reads the run and sends what
+//! Each time the engine's feed tells of a change of the run (other
+//! processes' too on PostgreSQL, whose steps and logs come as one
+//! `Activity` per batch), may have missed one, or the poll interval passes
+//! (what a SQLite file's other engine commits reaches a read-only console
+//! only so), the stream reads the run and sends what
 //! differs from what the client has seen ([`Cursor`]): a `run` event when
 //! its status or execution changed, a `step` event per step whose status
 //! or attempts changed, a `log` event per new line; the run's final status
@@ -112,7 +114,8 @@ impl RunStream {
                 change = self.changes.recv() => match change {
                     Ok(change) if change.run_id == self.id => return,
                     Ok(_) => {}
-                    Err(ChangesError::Lagged { .. }) => return,
+                    // Missed changes, maybe of this run: read it again.
+                    Err(ChangesError::Lagged { .. } | ChangesError::Interrupted) => return,
                     Err(ChangesError::Closed) => self.closed = true,
                 },
                 () = &mut tick => return,

@@ -114,6 +114,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Get, "/api/v1/workflows/{name}", workflows::one),
         route(Post, "/api/v1/workflows/{name}/trigger", workflows::trigger),
         route(Get, "/api/v1/workers", workflows::workers),
+        route(Get, "/api/v1/event-types", workflows::event_types),
     ]
 }
 

@@ -3,7 +3,8 @@
 //! the list, one workflow with its versions, manifests and workers, a
 //! trigger with a JSON input (checked against the catalog's input schema
 //! when this engine does not register the workflow, so a standalone
-//! console triggers too), and the workers.
+//! console triggers too), the workers, and the typed events with their
+//! schemas.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -46,7 +47,12 @@ pub(super) async fn one(
         .iter()
         .map(|served| {
             let mut view = version_view(&served.version);
-            view["workers"] = json!(served.workers);
+            let workers: Vec<Value> = served
+                .workers
+                .iter()
+                .map(|worker| worker_view(&state.engine, worker))
+                .collect();
+            view["workers"] = Value::Array(workers);
             view
         })
         .collect();
@@ -61,11 +67,34 @@ pub(super) async fn one(
 }
 
 /// `GET /api/v1/workers`: the engines recorded in the catalog, the most
-/// recently started first, with their heartbeats and the versions they
-/// serve.
+/// recently started first, with their heartbeats (and whether each is
+/// stale) and the versions they serve.
 pub(super) async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let workers = state.engine.workers().await?;
+    let workers: Vec<Value> = state
+        .engine
+        .workers()
+        .await?
+        .iter()
+        .map(|worker| worker_view(&state.engine, worker))
+        .collect();
     Ok(Json(json!({ "workers": workers })))
+}
+
+/// `GET /api/v1/event-types`: the typed events of the catalog, each with
+/// its JSON Schema, by name, the most recently seen schema of each first:
+/// events of these names sent through `POST /api/v1/events` must fit it.
+pub(super) async fn event_types(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let event_types = state.engine.event_types().await?;
+    Ok(Json(json!({ "event_types": event_types })))
+}
+
+/// A worker as the API shows it: its record, and `stale` when its last
+/// heartbeat is older than 3 of the console's engine's heartbeats
+/// ([`durable::Engine::is_stale`]).
+fn worker_view(engine: &durable::Engine, worker: &durable::WorkerInfo) -> Value {
+    let mut view = json!(worker);
+    view["stale"] = json!(engine.is_stale(worker));
+    view
 }
 
 /// A version as the routes show it: the catalog's row as JSON.

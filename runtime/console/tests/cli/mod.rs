@@ -6,10 +6,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use durable::prelude::*;
+// The workflow `cli.event` below makes a type `Event`, which shadows the
+// prelude's trait: bring the trait in for `Paid::fields()`.
+use durable::Event as _;
 use durable::{EngineBuilder, RunId, RunStatus};
 use serde_json::Value;
 
+mod follow;
 mod scenarios;
+pub(crate) use follow::watch_follows_the_stream;
 pub(crate) use scenarios::{operate, trigger_and_wait};
 
 /// The input of `cli.order`; unknown fields are refused.
@@ -43,15 +48,23 @@ pub(crate) async fn wait(ctx: Ctx, label: String) -> Result<String, Error> {
     Ok(format!("{label}: {approved:?}"))
 }
 
+/// The typed event `cli.paid`: its schema is in the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, durable::Event)]
+#[event(name = "cli.paid")]
+pub(crate) struct Paid {
+    pub(crate) order: u32,
+    pub(crate) cents: u64,
+}
+
 /// Suspends until the event `cli.paid` for `order`; answers its cents.
 #[workflow(name = "cli.event")]
 pub(crate) async fn event(ctx: Ctx, order: u32) -> Result<u64, Error> {
-    let paid: Option<Value> = ctx
-        .wait_for_event("paid", "cli.paid")
-        .matching(json!({ "order": order }))
+    let paid = ctx
+        .wait_for::<Paid>("paid")
+        .matching_field(Paid::fields().order, order)
         .timeout("1h")
         .await?;
-    Ok(paid.and_then(|paid| paid["cents"].as_u64()).unwrap_or(0))
+    Ok(paid.map_or(0, |paid| paid.cents))
 }
 
 /// `builder` with the fixture workflows.

@@ -249,6 +249,34 @@ async fn events_and_signals(engine: &Engine, cli: &Cli) {
     bad.code(2);
     assert!(bad.stderr.contains("--data: not JSON"), "{bad:?}");
     assert_eq!(rows(engine).await, before, "a refused event was written");
+    // `cli.paid` is typed: the catalog shows its schema, and data that does
+    // not fit it is refused by the API, naming the field.
+    let types = cli.run(&["events", "types"]).await;
+    assert!(
+        types.code(0).stdout.contains("cli.paid") && types.stdout.contains("cents*"),
+        "{types:?}"
+    );
+    let types = cli.run(&["events", "types", "--json"]).await;
+    assert_eq!(
+        types.code(0).json()[0]["schema"]["properties"]["order"]["type"],
+        "integer"
+    );
+    let unfit = cli
+        .run(&[
+            "events",
+            "send",
+            "cli.paid",
+            "--data",
+            r#"{"order": 7, "cents": "many"}"#,
+        ])
+        .await;
+    // A 400 `invalid_event`, as for any malformed event.
+    assert!(unfit.code(2).stderr.contains("cents:"), "{unfit:?}");
+    assert_eq!(
+        rows(engine).await,
+        before,
+        "an event that does not fit was written"
+    );
     let sent = cli
         .run(&[
             "events",
@@ -314,9 +342,12 @@ async fn watch(engine: &Engine, cli: &Cli) {
     engine.run(cancelled).cancel().await.unwrap();
     let out = cli.run(&["runs", "watch", &cancelled.to_string()]).await;
     out.code(1);
+    // A line of JSON per change: the run and its steps; the last one ended.
     let json = cli.run(&["runs", "watch", &id, "--json"]).await;
-    let line: Value = serde_json::from_str(json.code(0).stdout.trim()).expect("one JSON line");
+    let last = json.code(0).stdout.lines().last().unwrap_or_default();
+    let line: Value = serde_json::from_str(last).expect("JSON lines");
     assert_eq!(line["run"]["status"], "completed");
+    assert_eq!(line["steps"][0]["name"], "approval", "{line}");
     cli.run(&["runs", "watch", UNKNOWN_RUN]).await.code(3);
 }
 

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  formatDuration, splitName, ticks, timelineLayout, overlaps, graphLayout, nodeState,
+  formatDuration, splitName, ticks, timelineLayout, overlaps, graphLayout, nodeState, attemptRows,
+  manifestEvents,
 } from "../../web/layout.js";
 
 const run = { created_at: 1000, started_at: 1000, finished_at: null };
@@ -91,7 +92,102 @@ test("a step waiting for its next attempt shows its back-off on its row", () => 
   const layout = timelineLayout(run, steps, { now: 3000 });
   const types = layout.rows[0].segments.map((segment) => segment.type);
   assert.deepEqual(types, ["work", "wait"]);
+  assert.equal(layout.rows.length, 1, "the attempts and the back-off share the step's row");
   assert.equal(layout.rows[0].attempts, 2);
+  const [work, wait] = layout.rows[0].segments;
+  // When the last attempt ended is not recorded, only that it was by now.
+  assert.equal(work.attempts, 2);
+  assert.equal(work.endKnown, false);
+  assert.deepEqual([wait.start, wait.end, wait.retry, wait.wake], [3000, 9000, true, 9000]);
+  assert.ok(wait.x >= work.x + work.w - 1e-9, "the back-off follows the attempts");
+});
+
+const attempt = (n, started_at, ended_at, error = null) => ({ attempt: n, started_at, ended_at, error });
+
+test("a retried step's recorded attempts are segments of its row, the back-offs between them", () => {
+  const log = [
+    attempt(1, 1000, 1100, { truncated: false, bytes: 4, value: "boom" }),
+    attempt(2, 2100, 2200, { truncated: false, bytes: 4, value: "bang" }),
+    attempt(3, 3900, 4000),
+  ];
+  const steps = [
+    step(0, "charge", "run", "completed", 1000, 4000, { attempts: 3, attempt_log: log }),
+    step(1, "confirm", "run", "completed", 4000, 4100),
+  ];
+  const layout = timelineLayout(run, steps, { now: 5000 });
+  const [charge, confirm] = layout.rows;
+  assert.equal(layout.rows.length, 2, "one row per step, the retries on it");
+  assert.deepEqual(charge.segments.map((seg) => [seg.type, seg.start, seg.end, seg.attempt ?? null, seg.failed ?? null, seg.retry ?? null]), [
+    ["work", 1000, 1100, 1, true, null],
+    ["wait", 1100, 2100, null, null, true],
+    ["work", 2100, 2200, 2, true, null],
+    ["wait", 2200, 3900, null, null, true],
+    ["work", 3900, 4000, 3, false, null],
+  ]);
+  assert.deepEqual(charge.segments.filter((seg) => seg.failed).map((seg) => seg.error), ["boom", "bang"]);
+  // In pixels: each segment starts where the one before it ended, and the
+  // back-off is wider than the attempts around it.
+  for (let i = 1; i < charge.segments.length; i++) {
+    const [before, after] = [charge.segments[i - 1], charge.segments[i]];
+    assert.ok(Math.abs(after.x - (before.x + before.w)) < 4, JSON.stringify([before, after]));
+  }
+  assert.ok(charge.segments[3].w > 5 * charge.segments[4].w);
+  assert.equal(charge.note, false, "recorded attempts need no note");
+  assert.equal(confirm.y - charge.y, 26, "and no taller row");
+});
+
+test("after its last recorded attempt, a pending step shows its back-off and a running one its attempt under way", () => {
+  const log = [attempt(1, 1000, 1200, "e1")];
+  const pending = timelineLayout(run, [step(0, "charge", "run", "pending", 1000, null, { attempts: 1, wake_at: 9000, attempt_log: log })], { now: 3000 });
+  assert.deepEqual(pending.rows[0].segments.map((seg) => [seg.type, seg.start, seg.end, seg.open, seg.retry ?? null]), [
+    ["work", 1000, 1200, false, null],
+    ["wait", 1200, 9000, true, true],
+  ]);
+  assert.equal(pending.rows[0].segments[0].error, "e1");
+  const running = timelineLayout(run, [step(0, "charge", "run", "running", 1000, null, { attempts: 2, attempt_log: log })], { now: 3000 });
+  const [first, second] = running.rows[0].segments;
+  assert.equal(first.failed, true);
+  assert.deepEqual([second.type, second.start, second.end, second.open, second.attempt, second.startKnown], ["work", 1200, 3000, true, 2, false]);
+});
+
+test("the Attempts tab lists each attempt with its times, outcome and error", () => {
+  const log = [attempt(1, 1000, 1100, { truncated: true, bytes: 9000, preview: "too long" }), attempt(2, 1500, 1600)];
+  const retried = attemptRows(step(0, "charge", "run", "completed", 1000, 1600, { attempts: 2, attempt_log: log }));
+  assert.deepEqual(retried.rows.map((row) => [row.attempt, row.start, row.end, row.duration, row.outcome, row.error]), [
+    [1, 1000, 1100, 100, "failed", "too long…"],
+    [2, 1500, 1600, 100, "completed", null],
+  ]);
+  assert.equal(retried.unrecorded, 0);
+  // A step done at its first attempt: that attempt is the step.
+  const once = attemptRows(step(0, "a", "run", "completed", 1000, 1040));
+  assert.deepEqual(once.rows.map((row) => [row.attempt, row.start, row.end, row.outcome]), [[1, 1000, 1040, "completed"]]);
+  // Recorded before attempt times were kept: nothing listed, all counted.
+  const old = attemptRows(step(0, "b", "run", "failed", 1000, 4000, { attempts: 3 }));
+  assert.deepEqual([old.rows.length, old.unrecorded], [0, 3]);
+  // One attempt under way after the recorded ones.
+  assert.equal(attemptRows(step(0, "c", "run", "running", 1000, null, { attempts: 2, attempt_log: [log[0]] })).unrecorded, 1);
+});
+
+test("a step recorded without attempt times keeps its attempts in one segment: no attempt boundary is invented", () => {
+  // Rows written before attempt times were kept: the store has the first
+  // start (1000), the last end (4000) and the count (3), not each attempt's.
+  const steps = [
+    step(0, "charge", "run", "completed", 1000, 4000, { attempts: 3 }),
+    step(1, "confirm", "run", "completed", 4000, 4100),
+  ];
+  const layout = timelineLayout(run, steps, { now: 5000 });
+  const [charge, confirm] = layout.rows;
+  assert.equal(charge.segments.length, 1);
+  assert.deepEqual([charge.segments[0].type, charge.segments[0].start, charge.segments[0].end], ["work", 1000, 4000]);
+  assert.equal(charge.segments[0].attempts, 3);
+  assert.equal(charge.segments[0].endKnown, undefined, "a finished step's end is known");
+  assert.equal(confirm.segments[0].attempts, 1);
+  // The retried row is taller by the line that gives the count; the last
+  // row ends inside the drawing.
+  assert.equal(charge.note, true);
+  assert.equal(confirm.note, false);
+  assert.equal(confirm.y - charge.y, 26 + 12);
+  assert.equal(layout.height, confirm.y + 26 + 4);
 });
 
 const manifest = [
@@ -192,4 +288,25 @@ test("a trigger form starts from the input schema's required fields", async () =
   assert.deepEqual(skeleton(schema), { order_id: "", amount: 0, items: [], address: { city: "Lyon" } });
   assert.equal(skeleton({ type: "string", enum: ["a", "b"] }), "a");
   assert.equal(skeleton(null), null);
+});
+
+test("a manifest's typed events come with their schemas, each once", () => {
+  const manifest = [
+    { name: "scan", kind: "wait_for_event", options: [["timeout", "7d"], ["event", "parcel.scanned"]] },
+    { name: "charge", kind: "run", options: [] },
+    { name: "rescan", kind: "wait_for_event", options: [["event", "parcel.scanned"]] },
+    { name: "legacy", kind: "wait_for_event", options: [["event", "untyped.name"]] },
+    { name: "tell", kind: "send_event", options: [["event", "order.shipped"]] },
+  ];
+  const types = [
+    { name: "order.shipped", schema: { required: ["order"] } },
+    { name: "parcel.scanned", schema: { required: ["id"] } },
+    { name: "parcel.scanned", schema: { required: ["old"] } },
+  ];
+  assert.deepEqual(manifestEvents(manifest, types), [
+    { name: "parcel.scanned", schema: { required: ["id"] }, steps: ["scan", "rescan"] },
+    { name: "order.shipped", schema: { required: ["order"] }, steps: ["tell"] },
+  ]);
+  assert.deepEqual(manifestEvents(null, types), []);
+  assert.deepEqual(manifestEvents(manifest, undefined), []);
 });

@@ -135,6 +135,40 @@ async fn an_event_wakes_its_waiter_and_is_listed_with_it() {
 }
 
 #[tokio::test]
+async fn events_are_paged_newest_first_by_their_cursor() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    for n in 0..3 {
+        let sent = api
+            .post("/api/v1/events", json!({"name": "console.page", "data": n}))
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+    }
+    let data = |page: &serde_json::Value| -> Vec<serde_json::Value> {
+        page["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|event| event["data"]["value"].clone())
+            .collect()
+    };
+    let first = api.get("/api/v1/events?name=console.page&limit=2").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(data(&first.body), [json!(2), json!(1)], "{}", first.body);
+    let next = first.body["next"].as_i64().expect("a next page");
+    let second = api
+        .get(&format!(
+            "/api/v1/events?name=console.page&limit=2&before={next}"
+        ))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(data(&second.body), [json!(0)], "{}", second.body);
+    assert_eq!(second.body["next"], json!(null), "{}", second.body);
+    api.get_refused("/api/v1/events?before=soon", 400, "invalid_query")
+        .await;
+}
+
+#[tokio::test]
 async fn bad_events_and_signals_are_refused() {
     let db = test_db!();
     let api = Api::new(&db.engine().await);

@@ -44,6 +44,38 @@ async fn a_workflow_shows_its_versions_manifest_and_workers() {
 }
 
 #[tokio::test]
+async fn a_worker_silent_for_3_heartbeats_is_stale() {
+    let db = test_db!();
+    let clock = durable::ManualClock::new(1_800_000_000_000);
+    // Its own heartbeat comes in an hour of real time: not in this test.
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .heartbeat("1h")
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&engine);
+    let stale = async || {
+        let workers = api.get("/api/v1/workers").await.body;
+        let one = api.get("/api/v1/workflows/console.order").await.body;
+        (
+            workers["workers"][0]["stale"].clone(),
+            one["versions"][0]["workers"][0]["stale"].clone(),
+        )
+    };
+    assert_eq!(stale().await, (false.into(), false.into()));
+    clock.advance(std::time::Duration::from_secs(3 * 3600));
+    assert_eq!(
+        stale().await,
+        (false.into(), false.into()),
+        "3 h is not over 3 h"
+    );
+    clock.advance(std::time::Duration::from_millis(1));
+    assert_eq!(stale().await, (true.into(), true.into()));
+}
+
+#[tokio::test]
 async fn a_standalone_console_triggers_through_the_catalog() {
     let db = test_db!();
     let Db::Test(test) = &db else {
@@ -91,4 +123,59 @@ async fn a_standalone_console_triggers_through_the_catalog() {
         assert_eq!(health.body["read_only"], true, "{}", health.body);
     }
     drop(worker);
+}
+
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, durable::Event)]
+#[event(name = "console.parcel.scanned")]
+struct ParcelScanned {
+    order: String,
+    grams: u32,
+}
+
+#[durable::workflow(name = "console.typed")]
+async fn console_typed(ctx: durable::Ctx) -> Result<Option<ParcelScanned>, durable::Error> {
+    ctx.wait_for::<ParcelScanned>("scan").await
+}
+
+#[tokio::test]
+async fn typed_events_show_their_schemas_and_data_that_does_not_fit_is_refused() {
+    let db = test_db!();
+    let engine = db.builder().register(ConsoleTyped).start().await.unwrap();
+    let api = Api::new(&engine);
+    let listed = api.get("/api/v1/event-types").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let types = listed.body["event_types"].as_array().unwrap();
+    assert_eq!(types.len(), 1, "{}", listed.body);
+    assert_eq!(types[0]["name"], "console.parcel.scanned");
+    assert_eq!(types[0]["schema"]["properties"]["grams"]["type"], "integer");
+    assert_eq!(types[0]["fingerprint"].as_str().unwrap().len(), 16);
+    let one = api.get("/api/v1/workflows/console.typed").await;
+    assert_eq!(one.body["steps"][0]["kind"], "wait_for_event");
+    assert_eq!(
+        one.body["steps"][0]["options"],
+        serde_json::json!([["event", "console.parcel.scanned"]])
+    );
+    let message = api
+        .post_refused(
+            "/api/v1/events",
+            r#"{"name": "console.parcel.scanned", "data": {"order": "o-1", "grams": "heavy"}}"#,
+            400,
+            "invalid_event",
+        )
+        .await;
+    assert!(message.contains("grams:"), "{message}");
+    let events = api.get("/api/v1/events?name=console.parcel.scanned").await;
+    assert_eq!(
+        events.body["events"],
+        serde_json::json!([]),
+        "{}",
+        events.body
+    );
+    let sent = api
+        .post(
+            "/api/v1/events",
+            serde_json::json!({"name": "console.parcel.scanned", "data": {"order": "o-1", "grams": 3}}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
 }

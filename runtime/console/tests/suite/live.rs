@@ -523,3 +523,49 @@ fn request_clone(request: &axum::http::Request<Body>) -> axum::http::Request<Bod
     }
     builder.body(Body::empty()).unwrap()
 }
+
+#[tokio::test]
+async fn a_client_console_follows_a_worker_s_runs_and_steps_on_postgres() {
+    let db = test_db!();
+    // Only PostgreSQL has separate processes' engines on one database.
+    let super::Db::Test(shared @ durable_tests::TestDb::Postgres { .. }) = &db else {
+        return;
+    };
+    let worker = Api::new(&db.engine().await);
+    let client = shared.builder().client().await.unwrap();
+    // A poll would take an hour: what the streams tell within the tests'
+    // 10 s comes from the client's change feed.
+    let console = Api::with(&client, |console| {
+        console.poll_interval(Duration::from_secs(3600))
+    });
+    let mut all = Stream::open(&console, "/api/v1/runs/events", &[]).await;
+    // The worker relays once the client wants its changes, and says so:
+    // the stream asks its reader to read again what it shows.
+    let began = all.until(|event| event.event == "resync").await;
+    assert_eq!(began.last().unwrap().data["reason"], "interrupted");
+    let id = trigger(&worker, "console.wait", json!("remote")).await;
+    let of_run = |status: &'static str| {
+        let id = id.clone();
+        move |event: &Sse| event.data["run_id"] == id.as_str() && event.data["status"] == status
+    };
+    let seen = all.until(of_run("suspended")).await;
+    assert!(seen.iter().all(|event| event.event == "status"), "{seen:?}");
+    assert_eq!(seen.last().unwrap().data["workflow"], "console.wait");
+    let mut one = Stream::open(&console, &format!("/api/v1/runs/{id}/events"), &[]).await;
+    one.until(|event| event.event == "step" && event.data["name"] == "approval")
+        .await;
+    let sent = worker
+        .post(
+            &format!("/api/v1/runs/{id}/signal"),
+            json!({"name": "approve", "data": true}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let rest = outline(&one.rest().await);
+    assert!(
+        rest.contains(&pair("step", "approval completed")),
+        "{rest:?}"
+    );
+    assert_eq!(rest.last().unwrap(), &pair("end", "completed"), "{rest:?}");
+    all.until(of_run("completed")).await;
+}

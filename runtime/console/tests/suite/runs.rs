@@ -181,6 +181,46 @@ async fn large_values_are_cut_to_a_preview_and_served_whole_apart() {
 }
 
 #[tokio::test]
+async fn a_failed_step_lists_its_attempts_with_their_times_and_previewed_errors() {
+    let db = test_db!();
+    let api = Api::with(&db.engine().await, |console| console.preview_bytes(100));
+    let reason = "declined ".repeat(50);
+    let id = trigger(&api, "console.fail", json!(reason)).await;
+    let detail = wait_for(&api, &id, "failed").await;
+    let step = &detail["steps"][0];
+    let log = step["attempt_log"].as_array().expect("an attempt log");
+    assert_eq!(log.len(), 1, "{step}");
+    let attempt = &log[0];
+    assert_eq!(attempt["attempt"], 1);
+    let (started, ended) = (
+        attempt["started_at"].as_i64().unwrap(),
+        attempt["ended_at"].as_i64().unwrap(),
+    );
+    assert!(step["started_at"].as_i64().unwrap() <= started && started <= ended);
+    assert!(ended <= step["ended_at"].as_i64().unwrap());
+    assert_eq!(attempt["error"]["truncated"], true, "{attempt}");
+    assert_eq!(attempt["error"]["preview"].as_str().unwrap().len(), 100);
+
+    // The document describes every field the step and its attempts carry.
+    let document = api.get("/openapi.json").await.body;
+    let schemas = &document["components"]["schemas"];
+    for (value, schema) in [(step, &schemas["Step"]), (attempt, &schemas["Attempt"])] {
+        for key in value.as_object().unwrap().keys() {
+            assert!(
+                schema["properties"][key].is_object(),
+                "{key} is not documented"
+            );
+        }
+        for key in schema["required"].as_array().unwrap() {
+            assert!(
+                value.get(key.as_str().unwrap()).is_some(),
+                "{key} is missing"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_parent_lists_its_children() {
     let db = test_db!();
     let api = Api::new(&db.engine().await);

@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use super::workflows::trigger;
-use super::{Api, wait_for};
+use super::workflows::{trigger, trigger_with};
+use super::{Api, Db, wait_for};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -52,6 +52,54 @@ async fn counts_and_the_series_show_what_ran() {
     let default = api.get("/api/v1/stats/series").await;
     assert_eq!(default.status, 200, "{}", default.body);
     assert_eq!(default.body["minutes"].as_array().unwrap().len(), 60);
+}
+
+#[tokio::test]
+async fn counts_say_how_long_the_oldest_due_pending_run_has_waited() {
+    let db = test_db!();
+    // No worker may claim the run: a worker records the suite's workflows
+    // in the catalog and stops, then a client (which claims nothing) on a
+    // clock the test moves triggers them. An in-memory database ends with
+    // its engine, so only the file and PostgreSQL variants can do this.
+    let Db::Test(test) = &db else {
+        return;
+    };
+    db.engine().await.shutdown().await;
+    let clock = durable::ManualClock::new(now_ms());
+    let client = test
+        .builder()
+        .clock(clock.clone())
+        .client()
+        .await
+        .expect("the client opens");
+    let api = Api::new(&client);
+    let idle = api.get("/api/v1/stats/counts").await;
+    assert_eq!(idle.status, 200, "{}", idle.body);
+    assert_eq!(idle.body["oldest_pending_ms"], json!(null), "{}", idle.body);
+
+    let first = trigger(&api, "console.order", json!({"order_id": "a", "amount": 1})).await;
+    clock.advance(std::time::Duration::from_secs(90));
+    trigger(&api, "console.order", json!({"order_id": "b", "amount": 1})).await;
+    // A delayed run is pending, but not due: it does not count.
+    trigger_with(
+        &api,
+        "console.order",
+        json!({"input": {"order_id": "c", "amount": 1}, "delay": "1h"}),
+    )
+    .await;
+    let counts = api.get("/api/v1/stats/counts").await;
+    assert_eq!(counts.status, 200, "{}", counts.body);
+    assert_eq!(counts.body["by_status"]["pending"], 3, "{}", counts.body);
+    assert_eq!(counts.body["oldest_pending_ms"], 90_000, "{}", counts.body);
+
+    // Once the oldest is cancelled, the next one's wait is the oldest.
+    let answer = api
+        .post(&format!("/api/v1/runs/{first}/cancel"), json!({}))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let counts = api.get("/api/v1/stats/counts").await;
+    assert_eq!(counts.body["oldest_pending_ms"], 0, "{}", counts.body);
+    client.shutdown().await;
 }
 
 #[tokio::test]

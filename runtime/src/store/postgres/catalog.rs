@@ -8,11 +8,12 @@ use sqlx::PgConnection;
 use super::PostgresStore;
 use crate::model::catalog::{WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
 use crate::model::error::Error;
+use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
-    VERSIONS_ORDER, VersionValues, WorkerRow, WorkflowRow, worker_info, workflow_version,
-    workflows_json,
+    EventTypeRow, VERSIONS_ORDER, VersionValues, WorkerRow, WorkflowRow, event_type_info,
+    worker_info, workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
@@ -20,6 +21,9 @@ use crate::store::rows::unexpected;
 /// SQLite's `WORKFLOW_COLUMNS` (in `store::catalog`) with the JSONB columns read as text.
 const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_schema::text, \
     manifest::text, timeout_ms, cron, timezone, first_seen, last_seen";
+
+/// SQLite's `EVENT_TYPE_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
+const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema::text, first_seen, last_seen";
 
 /// SQLite's `WORKER_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
 const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows::text";
@@ -59,6 +63,27 @@ impl CatalogStore for PostgresStore {
             rows.into_iter().map(worker_info).collect()
         })
     }
+
+    fn list_event_types(&self) -> BoxFuture<'_, Result<Vec<EventTypeInfo>, Error>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {EVENT_TYPE_COLUMNS} FROM wf_event_type {VERSIONS_ORDER}");
+            let rows: Vec<EventTypeRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+            rows.into_iter().map(event_type_info).collect()
+        })
+    }
+
+    fn event_type(&self, name: String) -> BoxFuture<'_, Result<Option<EventTypeInfo>, Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {EVENT_TYPE_COLUMNS} FROM wf_event_type WHERE name = $1 {VERSIONS_ORDER} LIMIT 1"
+            );
+            let row: Option<EventTypeRow> = sqlx::query_as(&sql)
+                .bind(&name)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(event_type_info).transpose()
+        })
+    }
 }
 
 /// Records a starting engine's versions and its worker row.
@@ -86,6 +111,20 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         .execute(&mut *connection)
         .await?;
     }
+    for event in &record.event_types {
+        sqlx::query(
+            "INSERT INTO wf_event_type (name, fingerprint, schema, first_seen, last_seen) \
+             VALUES ($1, $2, $3::jsonb, $4, $4) \
+             ON CONFLICT (name, fingerprint) DO UPDATE SET \
+               last_seen = GREATEST(wf_event_type.last_seen, excluded.last_seen)",
+        )
+        .bind(&event.name)
+        .bind(&event.fingerprint)
+        .bind(event.schema.to_string())
+        .bind(event.last_seen)
+        .execute(&mut *connection)
+        .await?;
+    }
     let worker = &record.worker;
     sqlx::query(
         "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows) \
@@ -104,14 +143,20 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
     Ok(Ok(WriteOut::Done))
 }
 
-/// Moves a worker's heartbeat and its versions' `last_seen` to `now`;
-/// answers how many worker rows it moved (0 or 1).
+/// Moves a worker's heartbeat and its versions' `last_seen` to `now`, and
+/// removes the other workers silent since before `gone_before`; answers
+/// how many worker rows it moved (0 or 1).
 pub(super) async fn heartbeat(
     connection: &mut PgConnection,
     worker: &str,
     workflows: &[WorkflowRef],
-    now: i64,
+    (now, gone_before): (i64, i64),
 ) -> Applied {
+    sqlx::query("DELETE FROM wf_worker WHERE heartbeat_at < $2 AND id <> $1")
+        .bind(worker)
+        .bind(gone_before)
+        .execute(&mut *connection)
+        .await?;
     let moved =
         sqlx::query("UPDATE wf_worker SET heartbeat_at = GREATEST(heartbeat_at, $2) WHERE id = $1")
             .bind(worker)
@@ -152,7 +197,8 @@ pub(super) async fn apply(connection: &mut PgConnection, op: &WriteOp) -> Applie
             worker,
             workflows,
             now,
-        } => heartbeat(connection, worker, workflows, *now).await,
+            gone_before,
+        } => heartbeat(connection, worker, workflows, (*now, *gone_before)).await,
         WriteOp::RemoveWorker(worker) => remove_worker(connection, worker).await,
         _ => Err(unexpected()),
     }

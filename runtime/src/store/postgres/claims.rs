@@ -10,10 +10,30 @@ use crate::model::error::Error;
 use crate::store::StepRecord;
 use crate::store::ops::{Applied, WriteOut};
 use crate::store::rows::{StepRow, parse_run_id, step_record};
-use crate::store::{ClaimRequest, ClaimedRun, Lease};
+use crate::store::{ClaimRequest, ClaimedRun, Lease, Served};
 
-/// A claimed run: id, workflow, input, token, deadline, executions.
-pub(super) type ClaimRow = (String, String, String, i64, Option<i64>, i32);
+/// A claimed run: id, workflow, input, token, deadline, executions, version.
+pub(super) type ClaimRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i32,
+    Option<String>,
+);
+
+/// The condition that a run's version is served (see `Served`): `$v` is
+/// the JSON array of served `name` U+001F `version` pairs.
+macro_rules! version_served {
+    ($v:literal) => {
+        concat!(
+            "(version IS NULL OR workflow || chr(31) || version = ANY (ARRAY(SELECT jsonb_array_elements_text(",
+            $v,
+            "::jsonb))))"
+        )
+    };
+}
 
 pub(super) async fn claim(
     connection: &mut PgConnection,
@@ -30,27 +50,34 @@ pub(super) async fn claim(
         // array filter, not a join, which would lose the index order; the
         // update finds the claimed rows by primary key (as a join, the plan
         // scanned the whole table).
-        "WITH expired AS ( \
+        concat!(
+            "WITH expired AS ( \
            SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
-             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
-           ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            version_served!("$6"),
+            " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
          due AS ( \
            SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
              AND ready_at <= $2 \
-             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) \
-           ORDER BY ready_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM expired), 0) \
+             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            version_served!("$6"),
+            " ORDER BY ready_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM expired), 0) \
            FOR UPDATE SKIP LOCKED) \
          UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
            lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
-           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL \
+           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL, \
+           version = COALESCE(version, $7::jsonb ->> workflow) \
          WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
-         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions",
+         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, version"
+        ),
     )
     .bind(&request.owner)
     .bind(request.now)
     .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
-    .bind(&*request.workflows)
+    .bind(&*request.workflows.names)
     .bind(request.lease_expires_at)
+    .bind(&*request.workflows.versions)
+    .bind(&*request.workflows.current)
     .fetch_all(&mut *connection)
     .await?;
     // The journals of resumed runs are read by a statement of their own,
@@ -70,7 +97,7 @@ pub(super) async fn claim(
         let steps: Vec<(String, sqlx::types::Json<StepRow>)> = sqlx::query_as(
             "SELECT s.instance_id::text, json_build_array(s.name, s.seq, s.kind, s.status, \
                s.input::text, s.output::text, s.error, s.attempts, s.wake_at, s.updated_at, \
-               s.started_at, s.ended_at) \
+               s.started_at, s.ended_at, s.attempt_log::text) \
              FROM wf_step AS s WHERE s.instance_id = ANY ($1::text[]::uuid[]) \
              ORDER BY s.instance_id, s.created_at, s.seq",
         )
@@ -85,38 +112,44 @@ pub(super) async fn claim(
         }
     }
     rows.into_iter()
-        .map(|(id, workflow, input, token, deadline_at, executions)| {
-            let journal = journals.remove(&id).unwrap_or_default();
-            Ok(ClaimedRun {
-                lease: Lease {
-                    run_id: parse_run_id(&id)?,
-                    token,
-                },
-                workflow,
-                input,
-                deadline_at,
-                executions: i64::from(executions),
-                journal: Some(journal),
-            })
-        })
+        .map(
+            |(id, workflow, input, token, deadline_at, executions, version)| {
+                let journal = journals.remove(&id).unwrap_or_default();
+                Ok(ClaimedRun {
+                    lease: Lease {
+                        run_id: parse_run_id(&id)?,
+                        token,
+                    },
+                    workflow,
+                    input,
+                    deadline_at,
+                    executions: i64::from(executions),
+                    version,
+                    journal: Some(journal),
+                })
+            },
+        )
         .collect()
 }
 
 /// The earliest time a run of these workflows may need a worker: the first
 /// `ready_at` of a pending or suspended run, or the first lease of a running
 /// run to expire.
-pub(super) async fn next_ready_at(pool: &PgPool, workflows: &str) -> Result<Option<i64>, Error> {
-    let next: Option<i64> = sqlx::query_scalar(
+pub(super) async fn next_ready_at(pool: &PgPool, workflows: &Served) -> Result<Option<i64>, Error> {
+    let next: Option<i64> = sqlx::query_scalar(concat!(
         "SELECT LEAST( \
            (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
               AND ready_at IS NOT NULL \
-              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
-              ORDER BY ready_at LIMIT 1), \
+              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+        version_served!("$2"),
+        " ORDER BY ready_at LIMIT 1), \
            (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
-              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
-              ORDER BY lease_expires_at LIMIT 1))",
-    )
-    .bind(workflows)
+              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+        version_served!("$2"),
+        " ORDER BY lease_expires_at LIMIT 1))"
+    ))
+    .bind(&*workflows.names)
+    .bind(&*workflows.versions)
     .fetch_one(pool)
     .await?;
     Ok(next)

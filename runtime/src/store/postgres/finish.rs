@@ -10,10 +10,10 @@ use super::steps::upsert_step;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Slots, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, outcome_columns};
-use crate::store::rules::finished_as_cancelled;
+use crate::store::rows::outcome_columns;
+use crate::store::rules::{finished_as_cancelled, timeout_finish};
 use crate::store::settle::{
-    EndedRun, cancelled_runs, ended_runs, ends_descendants, waiter_outcome,
+    EndedRun, StepWrite, after_ends, cancelled_runs, ends_descendants, waiter_outcome,
 };
 use crate::store::{Lease, RunOutcome};
 
@@ -25,16 +25,15 @@ finished AS ( \
     error = v.error, finished_at = v.now, updated_at = v.now, ready_at = NULL, \
     lease_owner = NULL, lease_expires_at = NULL \
   FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], \
-    $29::bigint[], $30::text[], $31::bool[]) \
-    AS v(id, status, output, error, now, token, outcome, completed) \
+    $29::bigint[], $30::text[], $31::text[]) \
+    AS v(id, status, output, error, now, token, outcome, waiter_status) \
   WHERE ",
     batch_lease_holds!(),
     " \
-  {after_saved}RETURNING i.id, v.outcome, v.completed, v.now), \
+  {after_saved}RETURNING i.id, v.outcome, v.waiter_status, v.now), \
 settled AS ( \
   UPDATE wf_step AS s SET \
-    status = CASE WHEN f.completed THEN 'completed' ELSE 'failed' END, \
-    output = f.outcome::jsonb, updated_at = f.now, ended_at = f.now \
+    status = f.waiter_status, output = f.outcome::jsonb, updated_at = f.now, ended_at = f.now \
   FROM finished AS f WHERE s.wait_run = f.id AND s.status = 'waiting' \
   RETURNING s.instance_id, f.now, f.id AS awaited), \
 woken AS ( \
@@ -63,13 +62,14 @@ pub(super) struct FinishColumns {
     pub(super) tokens: Vec<i64>,
     /// How each run ended, as the steps waiting for it record it.
     pub(super) outcomes: Vec<String>,
-    pub(super) completed: Vec<bool>,
+    /// The status the steps waiting for each run end in.
+    pub(super) waiter_statuses: Vec<&'static str>,
 }
 
 impl FinishColumns {
     pub(super) fn push(&mut self, lease: &Lease, outcome: &RunOutcome, now: i64) {
         let (status, output, error) = outcome_columns(outcome);
-        let (waiters_outcome, completed) = waiter_outcome(outcome);
+        let (waiters_outcome, waiter_status) = waiter_outcome(outcome);
         self.ids.push(lease.run_id.to_string());
         self.statuses.push(status.as_str());
         self.outputs.push(output.map(str::to_owned));
@@ -77,7 +77,7 @@ impl FinishColumns {
         self.nows.push(now);
         self.tokens.push(lease.token);
         self.outcomes.push(waiters_outcome);
-        self.completed.push(completed);
+        self.waiter_statuses.push(waiter_status.as_str());
     }
 }
 
@@ -124,13 +124,7 @@ pub(super) async fn cancel_timed_out_children(
 ) -> Result<(), Error> {
     let mut kept = Vec::with_capacity(hot.len());
     for &index in hot.iter() {
-        let WriteOp::Finish {
-            lease,
-            outcome: RunOutcome::TimedOut,
-            steps,
-            now,
-        } = &ops[index]
-        else {
+        let Some((lease, steps, now)) = timeout_finish(&ops[index]) else {
             kept.push(index);
             continue;
         };
@@ -154,9 +148,9 @@ pub(super) async fn cancel_timed_out_children(
             continue;
         }
         for step in steps {
-            upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
+            upsert_step(connection, lease, &StepWrite::plain(step)).await?;
         }
-        let cancelled = cancel_tree(connection, lease.run_id, true, *now, notes).await?;
+        let cancelled = cancel_tree(connection, lease.run_id, true, now, notes).await?;
         results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
     }
     *hot = kept;
@@ -176,13 +170,11 @@ pub(super) async fn after_finish(
     notes
         .finished
         .extend(ended.iter().map(|(run_id, _, _)| run_id.to_string()));
-    let (settled, latest) = ended_runs(ended);
-    settle_run_waiters(connection, &settled, latest, notes).await?;
+    let after = after_ends(ended);
+    settle_run_waiters(connection, &after.settled, after.at, notes).await?;
     let mut cancelled = Vec::new();
-    for (run_id, outcome, now) in ended {
-        if ends_descendants(outcome) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, *now, notes).await?);
-        }
+    for (run_id, now) in after.cancel_below {
+        cancelled.extend(cancel_tree(connection, run_id, false, now, notes).await?);
     }
     Ok(cancelled)
 }
@@ -206,13 +198,11 @@ pub(super) async fn settle_run_waiters(
         .iter()
         .map(|(_, outcome, _)| outcome.as_str())
         .collect();
-    let completed: Vec<bool> = ended.iter().map(|(_, _, completed)| *completed).collect();
+    let statuses: Vec<&str> = ended.iter().map(|(_, _, status)| status.as_str()).collect();
     let woken: i64 = sqlx::query_scalar(concat!(
         "WITH settled AS ( \
-           UPDATE wf_step AS s SET \
-             status = CASE WHEN o.completed THEN 'completed' ELSE 'failed' END, \
-             output = o.outcome::jsonb, updated_at = $4, ended_at = $4 \
-           FROM UNNEST($1::text[], $2::text[], $3::bool[]) AS o(id, outcome, completed) \
+           UPDATE wf_step AS s SET status = o.status, output = o.outcome::jsonb, updated_at = $4, ended_at = $4 \
+           FROM UNNEST($1::text[], $2::text[], $3::text[]) AS o(id, outcome, status) \
            WHERE s.wait_run = o.id::uuid AND s.status = 'waiting' \
            RETURNING s.instance_id), \
          woken AS ( \
@@ -226,7 +216,7 @@ pub(super) async fn settle_run_waiters(
     ))
     .bind(&ids)
     .bind(&outcomes)
-    .bind(&completed)
+    .bind(&statuses)
     .bind(now)
     .fetch_one(&mut *connection)
     .await?;

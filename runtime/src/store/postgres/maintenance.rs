@@ -11,7 +11,7 @@ use super::notify::Notes;
 use crate::model::error::Error;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{parse_run_id, unexpected};
+use crate::store::rows::{outcome_columns, parse_run_id, unexpected};
 use crate::store::{DeleteFinished, MaintenanceStore, RunOutcome};
 
 impl MaintenanceStore for PostgresStore {
@@ -71,8 +71,10 @@ pub(super) async fn time_out_overdue(
     for id in children {
         ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now, notes).await?);
     }
+    // The others end as a worker's finish ends a run that timed out.
+    let (status, _, error) = outcome_columns(&RunOutcome::TimedOut);
     let ids: Vec<String> = sqlx::query_scalar(
-        "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
+        "UPDATE wf_instance SET status = $3, error = $4, \
          finished_at = $1, updated_at = $1, ready_at = NULL, \
          lease_token = lease_token + 1, lease_owner = NULL, lease_expires_at = NULL \
          WHERE id IN (SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
@@ -81,6 +83,8 @@ pub(super) async fn time_out_overdue(
     )
     .bind(now)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(status.as_str())
+    .bind(error)
     .fetch_all(&mut *connection)
     .await?;
     for id in ids {

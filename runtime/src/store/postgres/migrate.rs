@@ -13,6 +13,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_no_foreign_keys.sql")),
     (3, include_str!("migrations/0003_step_times.sql")),
     (4, include_str!("migrations/0004_catalog.sql")),
+    (5, include_str!("migrations/0005_attempt_log.sql")),
+    (6, include_str!("migrations/0006_wait_keys.sql")),
+    (7, include_str!("migrations/0007_versions.sql")),
+    (8, include_str!("migrations/0008_event_types.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

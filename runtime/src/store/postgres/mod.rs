@@ -43,7 +43,8 @@ use sqlx::{Connection, PgPool};
 use self::claims::claim;
 use self::migrate::migrate;
 use self::options::{
-    MAX_BATCH, OwnConnection, claimer_options, connect, host_of, no_answer, split_connect_timeout,
+    MAX_BATCH, OwnConnection, claimer_options, connect, host_of, listener_options, no_answer,
+    split_connect_timeout,
 };
 use self::writer::PgWriter;
 use super::changes::ChangeFeed;
@@ -64,7 +65,19 @@ pub(crate) struct PostgresStore {
     /// Claims run here, beside the writer, not queued behind its batches:
     /// a claim then takes one statement's time, however busy the writer is.
     claimer: tokio::sync::Mutex<OwnConnection>,
+    /// The listener's pool: its one connection (see `listener_options`).
+    listen_pool: PgPool,
     listener: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The listener's connection, opened with the store so that an engine
+    /// hears of every change committed once it started; the listener's
+    /// task takes it.
+    ready_listener: Mutex<Option<sqlx::postgres::PgListener>>,
+    /// Sends the batches' changes to the other processes (see
+    /// `notify::relay`); awaited when the store closes.
+    relay: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Says, while the feed has receivers, that this process wants the
+    /// others' notes (see `notify::announce`); stopped when the store closes.
+    announcer: Option<tokio::task::AbortHandle>,
     lease: Duration,
     /// What each committed batch changed, for the engine's change feed.
     changes: Arc<ChangeFeed>,
@@ -150,7 +163,30 @@ impl PostgresStore {
                 reason: error.to_string(),
             })?;
         migrate(&pool).await?;
-        let changes = Arc::new(ChangeFeed::default());
+        let (relay_sender, relay_receiver) = tokio::sync::mpsc::unbounded_channel();
+        let origin: Arc<str> = crate::model::ids::RunId::new().to_string().into();
+        // The schema the tables are in (the URL's search_path may set it).
+        let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        let schema: Arc<str> = current.unwrap_or_default().into();
+        let changes = Arc::new(ChangeFeed::relayed(
+            origin.clone(),
+            schema.clone(),
+            relay_sender,
+        ));
+        let relay = notify::relay(pool.clone(), origin, schema, relay_receiver);
+        let announcer = changes
+            .announcer()
+            .map(|wake| notify::announce(pool.clone(), changes.clone(), wake));
+        // The listener's one connection, in a pool of its own: named apart
+        // (`listener_options`), and reopened there after a loss.
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(connect_timeout)
+            .connect_lazy_with(listener_options(&options));
+        // Without it now, the listener connects (and tells of a gap) later.
+        let ready_listener = notify::connect_listener(&listen_pool).await.ok();
         let feed = changes.clone();
         Ok(PostgresStore {
             writer: GroupCommit::spawn(writer, MAX_BATCH, move |ops, results| {
@@ -159,7 +195,11 @@ impl PostgresStore {
             changes,
             pool,
             claimer,
+            listen_pool,
             listener: Mutex::new(None),
+            ready_listener: Mutex::new(ready_listener),
+            relay: Mutex::new(Some(relay)),
+            announcer,
             lease,
         })
     }

@@ -115,6 +115,18 @@ pub(super) fn claimer_options(options: &PgConnectOptions) -> PgConnectOptions {
     writer_options(options).options([("enable_sort", "off")])
 }
 
+/// The listening connection's settings: the store's, named for operators
+/// (`pg_stat_activity.application_name`) as the URL's application name,
+/// or `durable`, with ` listener` after it: the connection that hears the
+/// other processes' notes, which a DBA may want to tell from the others.
+pub(super) fn listener_options(options: &PgConnectOptions) -> PgConnectOptions {
+    let name = format!(
+        "{} listener",
+        options.get_application_name().unwrap_or("durable")
+    );
+    options.clone().application_name(&name)
+}
+
 /// A connection of the store's own, outside the pool, with the writer's
 /// settings ([`writer_options`]): opened on first use, and again after a
 /// failure left it in doubt.

@@ -19,11 +19,10 @@ use crate::model::info::RunInfo;
 use crate::model::listing::{
     EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
-use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    EventRow, MINUTE_MS, SeriesRow, event_infos, event_page, like_pattern, run_detail, run_page,
-    series, series_bounds, status_count,
+    EventRow, MINUTE_MS, RunCondition, RunListQuery, SeriesRow, event_infos, event_page,
+    like_pattern, run_detail, run_page, series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
 use crate::store::{LogLine, ReadStore};
@@ -38,12 +37,12 @@ const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
 
 const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
     idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
-    parent_id::text, started_at";
+    parent_id::text, started_at, version";
 
 /// The columns [`RUN_COLUMNS`] reads, as they are: the branches of a
 /// merged list select these, and the merge casts them once.
 const BRANCH_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
-    created_at, finished_at, deadline_at, executions, parent_id, started_at";
+    created_at, finished_at, deadline_at, executions, parent_id, started_at, version";
 
 impl ReadStore for PostgresStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
@@ -160,24 +159,33 @@ impl ReadStore for PostgresStore {
 
     fn run_detail(&self, run_id: RunId) -> BoxFuture<'_, Result<Option<RunDetail>, Error>> {
         Box::pin(async move {
-            let Some(run) = run_row(&self.pool, run_id).await? else {
+            // One snapshot for the run, its steps and its children: read
+            // apart, a run that ends in between would show as completed
+            // without the step that travelled with its finish.
+            let mut snapshot = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?;
+            let Some(run) = run_row(&mut *snapshot, run_id).await? else {
                 return Ok(None);
             };
             let steps: Vec<StepRow> = sqlx::query_as(
                 "SELECT name, seq, kind, status, input::text, output::text, error, \
-                 attempts::bigint, wake_at, updated_at, started_at, ended_at FROM wf_step \
-                 WHERE instance_id = $1::uuid ORDER BY seq, name",
+                 attempts::bigint, wake_at, updated_at, started_at, ended_at, \
+                 attempt_log::text FROM wf_step WHERE instance_id = $1::uuid \
+                 ORDER BY seq, name",
             )
             .bind(run_id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *snapshot)
             .await?;
             let children: Vec<RunRow> = sqlx::query_as(&format!(
                 "SELECT {RUN_COLUMNS} FROM wf_instance WHERE parent_id = $1::uuid \
                  ORDER BY wf_instance.created_at, wf_instance.id"
             ))
             .bind(run_id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *snapshot)
             .await?;
+            snapshot.commit().await?;
             run_detail(run, steps, children).map(Some)
         })
     }
@@ -215,108 +223,110 @@ impl ReadStore for PostgresStore {
 }
 
 /// A run's row, or `None`.
-async fn run_row(pool: &sqlx::PgPool, run_id: RunId) -> Result<Option<RunRow>, Error> {
+async fn run_row(
+    connection: impl sqlx::PgExecutor<'_>,
+    run_id: RunId,
+) -> Result<Option<RunRow>, Error> {
     let row: Option<RunRow> = sqlx::query_as(&format!(
         "SELECT {RUN_COLUMNS} FROM wf_instance WHERE id = $1::uuid"
     ))
     .bind(run_id.to_string())
-    .fetch_optional(pool)
+    .fetch_optional(connection)
     .await?;
     Ok(row)
 }
 
 /// The statement of [`ReadStore::list_runs`] for `filter`, after `prefix`
-/// (the plan tests put `EXPLAIN` there): a condition for each filter set,
-/// newest first, one run more than the page.
-///
-/// As on SQLite, several statuses (and no status and no parent: all of
-/// them) are one branch per status, each read newest first by an index
-/// ending in `(created_at, id)` and merged: an `IN` list would read every
-/// run of those statuses and sort them, and an index by creation time alone
-/// (or by workflow alone) would cost every write of a run, since no update
-/// of a run's status can be a HOT update.
+/// (the plan tests put `EXPLAIN` there): [`RunListQuery`] in PostgreSQL's
+/// dialect, one parenthesised branch each, merged by a `UNION ALL` whose
+/// newest-first order the planner reads as a Merge Append.
 pub(super) fn runs_query(prefix: &str, filter: &RunFilter) -> QueryBuilder<'static, Postgres> {
-    let fetch = i64::try_from(filter.limit + 1).unwrap_or(i64::MAX);
-    let statuses: Vec<Option<RunStatus>> = match filter.statuses.as_slice() {
-        [] if filter.parent.is_some() => vec![None],
-        [] => RunStatus::ALL.iter().copied().map(Some).collect(),
-        statuses => statuses.iter().copied().map(Some).collect(),
-    };
+    let list = RunListQuery::of(filter);
     let mut query = QueryBuilder::<Postgres>::new(prefix);
-    if let [status] = statuses.as_slice() {
-        push_branch(&mut query, RUN_COLUMNS, filter, *status, fetch);
+    if let [conditions] = list.branches.as_slice() {
+        push_branch(&mut query, RUN_COLUMNS, conditions, list.fetch);
         return query;
     }
     query.push(format!("SELECT {RUN_COLUMNS} FROM ("));
-    for (index, status) in statuses.iter().enumerate() {
+    for (index, conditions) in list.branches.iter().enumerate() {
         if index > 0 {
             query.push(" UNION ALL ");
         }
         query.push("(");
-        push_branch(&mut query, BRANCH_COLUMNS, filter, *status, fetch);
+        push_branch(&mut query, BRANCH_COLUMNS, conditions, list.fetch);
         query.push(")");
     }
     query
         .push(") AS branches ORDER BY branches.created_at DESC, branches.id DESC LIMIT ")
-        .push_bind(fetch);
+        .push_bind(list.fetch);
     query
 }
 
-/// One branch of [`runs_query`]: `columns` of the filter's runs in
-/// `status` (or every status), newest first, `fetch` of them.
+/// One branch of [`runs_query`]: `columns` of the runs that meet
+/// `conditions`, newest first, `fetch` of them.
 fn push_branch(
     query: &mut QueryBuilder<'static, Postgres>,
     columns: &str,
-    filter: &RunFilter,
-    status: Option<RunStatus>,
+    conditions: &[RunCondition],
     fetch: i64,
 ) {
     query.push(format!("SELECT {columns} FROM wf_instance WHERE TRUE"));
-    if let Some(status) = status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(workflow) = &filter.workflow {
-        query.push(" AND workflow = ").push_bind(workflow.clone());
-    }
-    if let Some(from) = filter.created_from {
-        query.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(until) = filter.created_until {
-        query.push(" AND created_at < ").push_bind(until);
-    }
-    if let Some(from) = filter.finished_from {
-        query.push(" AND finished_at >= ").push_bind(from);
-    }
-    if let Some(until) = filter.finished_until {
-        query.push(" AND finished_at < ").push_bind(until);
-    }
-    if let Some(parent) = filter.parent {
-        query
-            .push(" AND parent_id = ")
-            .push_bind(parent.to_string())
-            .push("::uuid");
-    }
-    if let Some(text) = &filter.text {
-        let pattern = like_pattern(text);
-        query.push(" AND (input::text LIKE ");
-        query.push_bind(pattern.clone());
-        query.push(" ESCAPE '\\' OR output::text LIKE ");
-        query.push_bind(pattern.clone());
-        query.push(" ESCAPE '\\' OR error LIKE ");
-        query.push_bind(pattern);
-        query.push(" ESCAPE '\\')");
-    }
-    if let Some(after) = filter.after {
-        query
-            .push(" AND (created_at, id) < (")
-            .push_bind(after.created_at)
-            .push(", ")
-            .push_bind(after.id.to_string())
-            .push("::uuid)");
+    for condition in conditions {
+        push_condition(query, condition);
     }
     // Qualified: a bare `id` would name the output column (its text), and
     // sorting by that is not the index's order.
     query
         .push(" ORDER BY wf_instance.created_at DESC, wf_instance.id DESC LIMIT ")
         .push_bind(fetch);
+}
+
+/// One condition of a run list in PostgreSQL's dialect, after ` AND `.
+fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCondition) {
+    match condition {
+        RunCondition::Status(status) => {
+            query.push(" AND status = ").push_bind(status.as_str());
+        }
+        RunCondition::Workflow(workflow) => {
+            query.push(" AND workflow = ").push_bind(workflow.clone());
+        }
+        RunCondition::Parent(parent) => {
+            query
+                .push(" AND parent_id = ")
+                .push_bind(parent.to_string())
+                .push("::uuid");
+        }
+        RunCondition::CreatedFrom(at) => {
+            query.push(" AND created_at >= ").push_bind(*at);
+        }
+        RunCondition::CreatedUntil(at) => {
+            query.push(" AND created_at < ").push_bind(*at);
+        }
+        RunCondition::FinishedFrom(at) => {
+            query.push(" AND finished_at >= ").push_bind(*at);
+        }
+        RunCondition::FinishedUntil(at) => {
+            query.push(" AND finished_at < ").push_bind(*at);
+        }
+        RunCondition::Before(cursor) => {
+            // A row comparison, which the index on `(…, created_at, id)`
+            // seeks to.
+            query
+                .push(" AND (created_at, id) < (")
+                .push_bind(cursor.created_at)
+                .push(", ")
+                .push_bind(cursor.id.to_string())
+                .push("::uuid)");
+        }
+        RunCondition::Text(text) => {
+            let pattern = like_pattern(text);
+            query.push(" AND (input::text LIKE ");
+            query.push_bind(pattern.clone());
+            query.push(" ESCAPE '\\' OR output::text LIKE ");
+            query.push_bind(pattern.clone());
+            query.push(" ESCAPE '\\' OR error LIKE ");
+            query.push_bind(pattern);
+            query.push(" ESCAPE '\\')");
+        }
+    }
 }

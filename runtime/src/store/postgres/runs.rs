@@ -23,7 +23,7 @@ use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, StepRecord, StoreSignal, TransitionOutcome,
+    RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -51,16 +51,16 @@ pub(super) const HOT_CREATED: &str = "\
 created AS ( \
   INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
     updated_at, ready_at, deadline_at, parent_id, lease_owner, lease_expires_at, \
-    lease_token, executions, started_at) \
+    lease_token, executions, started_at, version) \
   SELECT v.id::uuid, v.workflow, \
     CASE WHEN v.owner IS NULL THEN 'pending' ELSE 'running' END, v.input::jsonb, v.key, \
     v.now, v.now, CASE WHEN v.owner IS NULL THEN v.ready END, v.deadline, v.parent::uuid, \
     v.owner, v.expires, CASE WHEN v.owner IS NULL THEN 0 ELSE $11 END, \
     CASE WHEN v.owner IS NULL THEN 0 ELSE 1 END, \
-    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END \
+    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END, v.version \
   FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-    $7::bigint[], $8::text[], $9::text[], $10::bigint[]) \
-    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires) \
+    $7::bigint[], $8::text[], $9::text[], $10::bigint[], $35::text[]) \
+    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires, version) \
   ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
   RETURNING id, lease_owner), \
 created_announced AS ( \
@@ -79,6 +79,7 @@ pub(super) struct CreateColumns<'a> {
     pub(super) parents: Vec<Option<String>>,
     pub(super) owners: Vec<Option<&'a str>>,
     pub(super) lease_expiries: Vec<Option<i64>>,
+    pub(super) versions: Vec<Option<&'a str>>,
 }
 
 impl<'a> CreateColumns<'a> {
@@ -95,6 +96,7 @@ impl<'a> CreateColumns<'a> {
         self.owners.push(claim.map(|claim| claim.owner.as_str()));
         self.lease_expiries
             .push(claim.and_then(|claim| claim.lease_expires_at));
+        self.versions.push(run.version.as_deref());
     }
 }
 
@@ -160,8 +162,8 @@ pub(super) async fn create_run(
 ) -> Result<CreateOutcome, Error> {
     let inserted = sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, parent_id) \
-         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid) \
+           updated_at, ready_at, deadline_at, parent_id, version) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9) \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(run.id.to_string())
@@ -172,6 +174,7 @@ pub(super) async fn create_run(
     .bind(run.ready_at)
     .bind(run.deadline_at)
     .bind(parent.or(run.parent_id).map(|id| id.to_string()))
+    .bind(&run.version)
     .execute(&mut *connection)
     .await?
     .rows_affected();
@@ -186,15 +189,14 @@ pub(super) async fn key_holder(
     connection: &mut PgConnection,
     run: &NewRun,
 ) -> Result<CreateOutcome, Error> {
-    let (id, same): (String, bool) = sqlx::query_as(
-        "SELECT id::text, input = $3::jsonb FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
+    let (id, input): (String, String) = sqlx::query_as(
+        "SELECT id::text, input::text FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
     )
     .bind(&run.workflow)
     .bind(&run.idempotency_key)
-    .bind(&run.input)
     .fetch_one(&mut *connection)
     .await?;
-    existing_run(&id, same)
+    existing_run(&id, &input, &run.input)
 }
 
 pub(super) async fn transition(
@@ -225,10 +227,18 @@ impl RunStore for PostgresStore {
     }
 
     fn watch(&self, signal: Arc<dyn Fn(StoreSignal) + Send + Sync>) {
-        *lock(&self.listener) = Some(listen(self.pool.clone(), signal));
+        let ready = lock(&self.ready_listener).take();
+        let listener = listen(
+            self.pool.clone(),
+            self.listen_pool.clone(),
+            ready,
+            self.changes.clone(),
+            signal,
+        );
+        *lock(&self.listener) = Some(listener);
     }
 
-    fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+    fn next_ready_at(&self, workflows: Served) -> BoxFuture<'_, Result<Option<i64>, Error>> {
         Box::pin(async move { next_ready_at(&self.pool, &workflows).await })
     }
 
@@ -244,10 +254,21 @@ impl RunStore for PostgresStore {
         Box::pin(async move {
             self.writer.close().await;
             self.changes.close();
+            if let Some(announcer) = &self.announcer {
+                announcer.abort();
+            }
+            // The relay sends what the last batches changed, then ends.
+            let relay = lock(&self.relay).take();
+            if let Some(relay) = relay {
+                let _ = relay.await;
+            }
             self.claimer.lock().await.close().await;
             if let Some(listener) = lock(&self.listener).take() {
                 listener.abort();
             }
+            // A listener no task took (nothing watched) goes too.
+            drop(lock(&self.ready_listener).take());
+            self.listen_pool.close().await;
             self.pool.close().await;
         })
     }
@@ -352,6 +373,6 @@ pub(super) async fn start_child(
     create_run(connection, child, Some(lease.run_id)).await?;
     notes.wake = true;
     let write = child_step_write(step, child.id, wait);
-    upsert_step(connection, lease, &write.step, &write.wait, None).await?;
+    upsert_step(connection, lease, &write).await?;
     Ok(Ok(WriteOut::Done))
 }

@@ -7,10 +7,12 @@ use sqlx::{PgConnection, PgPool};
 use super::options::{batch_lease_holds, held_run};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
+use crate::model::info::AttemptInfo;
 use crate::model::status::StepStatus;
 use crate::store::ops::{Applied, WriteOut};
-use crate::store::rows::{StepRow, WaitColumns, step_on_conflict, step_record};
+use crate::store::rows::{ATTEMPT_LOG_KEPT, StepRow, attempt_entry, step_on_conflict, step_record};
 use crate::store::rules::{lease_lost, unwritten_step};
+use crate::store::settle::StepWrite;
 use crate::store::{Lease, LogLine, StepRecord};
 
 /// The step results of [`HOT_CREATED`]'s statement.
@@ -97,7 +99,8 @@ impl SaveColumns {
 
 /// Inserts or updates a step record with its wait columns (never one
 /// already completed), fenced by the run's lease; returns whether it wrote.
-/// `settled_by` is the event that completed the waiting step, if one did.
+/// The write's `settled_by` is the event that completed the waiting step,
+/// if one did.
 /// The step keeps the start first stored (else the record's, else this
 /// write's time), and ends at this write's time the first time it is
 /// completed or failed.
@@ -106,23 +109,27 @@ impl SaveColumns {
 pub(super) async fn upsert_step(
     connection: &mut PgConnection,
     lease: &Lease,
-    step: &StepRecord,
-    wait: &WaitColumns,
-    settled_by: Option<i64>,
+    write: &StepWrite<'_>,
 ) -> Result<bool, Error> {
+    let StepWrite {
+        step,
+        wait,
+        settled_by,
+    } = write;
     let written = sqlx::query(concat!(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
            attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
-           started_at, ended_at, settled_by_event) \
+           started_at, ended_at, settled_by_event, wait_key) \
          SELECT $1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12::jsonb, \
            $13::uuid, $14, $14, COALESCE($16, $14), \
-           CASE WHEN $5 IN ('completed', 'failed') THEN $14 END, $17 \
+           CASE WHEN $5 IN ('completed', 'failed') THEN $14 END, $17, $18 \
          WHERE EXISTS (",
         held_run!("$1", "$15"),
         ") ",
         step_on_conflict!(),
         ", event_name = excluded.event_name, event_filter = excluded.event_filter, \
-           wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event \
+           wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event, \
+           wait_key = excluded.wait_key \
          WHERE wf_step.status <> 'completed'"
     ))
     .bind(lease.run_id.to_string())
@@ -142,10 +149,40 @@ pub(super) async fn upsert_step(
     .bind(lease.token)
     .bind(step.started_at)
     .bind(settled_by)
+    .bind(&wait.key)
     .execute(connection)
     .await?
     .rows_affected();
     Ok(written == 1)
+}
+
+/// Appends `attempt` to the attempt log of step `name` of `run_id`,
+/// keeping the last [`ATTEMPT_LOG_KEPT`], unless the log already ends with
+/// it or a later attempt (a write applied again). Called after the step's
+/// write, in its transaction (see [`WriteOp::appends_attempt`]).
+///
+/// [`WriteOp::appends_attempt`]: crate::store::ops::WriteOp::appends_attempt
+pub(super) async fn append_attempt(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    name: &str,
+    attempt: &AttemptInfo,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE wf_step SET attempt_log = \
+           CASE WHEN jsonb_array_length(attempt_log) >= $4 THEN attempt_log - 0 \
+             ELSE COALESCE(attempt_log, '[]'::jsonb) END || jsonb_build_array($3::jsonb) \
+         WHERE instance_id = $1::uuid AND name = $2 \
+           AND COALESCE((attempt_log -> -1 ->> 'attempt')::bigint, 0) < $5",
+    )
+    .bind(run_id.to_string())
+    .bind(name)
+    .bind(attempt_entry(attempt))
+    .bind(ATTEMPT_LOG_KEPT)
+    .bind(i64::from(attempt.attempt))
+    .execute(connection)
+    .await?;
+    Ok(())
 }
 
 /// The result of a step write (see [`unwritten_step`]).
@@ -216,8 +253,8 @@ pub(super) async fn append_log(
 pub(super) async fn load_journal(pool: &PgPool, run_id: RunId) -> Result<Vec<StepRecord>, Error> {
     let rows: Vec<StepRow> = sqlx::query_as(
         "SELECT name, seq, kind, status, input::text, output::text, error, \
-         attempts::bigint, wake_at, updated_at, started_at, ended_at FROM wf_step \
-         WHERE instance_id = $1::uuid \
+         attempts::bigint, wake_at, updated_at, started_at, ended_at, attempt_log::text \
+         FROM wf_step WHERE instance_id = $1::uuid \
          ORDER BY created_at, seq",
     )
     .bind(run_id.to_string())

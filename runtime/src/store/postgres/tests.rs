@@ -21,7 +21,9 @@ use crate::model::ids::RunId;
 use crate::model::listing::{RunCursor, RunFilter};
 use crate::model::status::RunStatus;
 use crate::store::ops::WriteOp;
-use crate::store::{ClaimAtCreate, ClaimRequest, Lease, NewRun, RunOutcome, RunStore, StepRecord};
+use crate::store::{
+    ClaimAtCreate, ClaimRequest, Lease, NewRun, RunOutcome, RunStore, StepRecord, WaitStore,
+};
 
 /// A loopback server that accepts connections and never answers, as a
 /// hung PostgreSQL would: its port. The connections stay open until the
@@ -161,6 +163,14 @@ async fn store_on_fresh_schema(label: &str) -> Option<(PostgresStore, String, St
     Some((store, url, schema))
 }
 
+/// Drops a test's schema and everything in it.
+async fn drop_schema(connection: &mut PgConnection, schema: &str) {
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(connection)
+        .await
+        .unwrap();
+}
+
 /// A fresh schema, migrated, and a connection to it with `settings`
 /// ([`writer_options`] or [`claimer_options`]); `None` (after a notice)
 /// without `DURABLE_TEST_POSTGRES_URL`.
@@ -190,6 +200,7 @@ fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
         now: 1,
         ready_at: 1,
         deadline_at: None,
+        version: None,
         parent_id: None,
         claimed_by: owner.map(|owner| ClaimAtCreate {
             owner: owner.into(),
@@ -255,7 +266,7 @@ async fn a_claim_planned_on_empty_tables_reads_by_index_as_they_grow() {
     // The plan made on empty tables, then the one made again once
     // ANALYZE gave the planner the table's real size.
     for when in ["planned on empty tables", "planned after ANALYZE"] {
-        let plan = generic_plan(&mut writer, &name, 5).await;
+        let plan = generic_plan(&mut writer, &name, 7).await;
         assert!(
             !plan.contains("Seq Scan") && !plan.contains("Sort"),
             "{when}, the claim scans or sorts every due run:\n{plan}"
@@ -266,10 +277,7 @@ async fn a_claim_planned_on_empty_tables_reads_by_index_as_they_grow() {
             .unwrap();
     }
     assert_eq!(claim(&mut writer, &request).await.unwrap().len(), 100);
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut writer)
-        .await
-        .unwrap();
+    drop_schema(&mut writer, &schema).await;
 }
 
 /// Every fenced write reads its run by primary key, also when planned on
@@ -355,10 +363,98 @@ async fn fenced_writes_planned_on_empty_tables_read_their_run_by_key() {
             .await
             .unwrap();
     }
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut writer)
-        .await
-        .unwrap();
+    drop_schema(&mut writer, &schema).await;
+}
+
+/// With thousands of runs waiting for one event name, each with its own
+/// filter, a send planned on empty tables reads its waiters by (name, key)
+/// in the index, not every waiter of the name, before and after `ANALYZE`;
+/// and a waiter with no key (as every waiter written before keys existed)
+/// is still found and its filter checked.
+#[tokio::test]
+async fn an_event_reads_only_the_waiters_its_keys_name() {
+    let Some((store, url, schema)) = store_on_fresh_schema("waitkeys").await else {
+        return;
+    };
+    let options: PgConnectOptions = url.parse().unwrap();
+    let mut writer = PgConnection::connect_with(&writer_options(
+        &options.options([("search_path", schema.as_str())]),
+    ))
+    .await
+    .unwrap();
+    let send = |order: i64| WriteOp::SendEvent {
+        event: crate::store::NewEvent {
+            name: "paid".into(),
+            data: format!(r#"{{"order":{order},"amount":3}}"#),
+            target: None,
+            now: 10_000,
+        },
+        origin: None,
+    };
+    apply_batch(&mut writer, &[send(0)]).await.unwrap();
+    assert_eq!(
+        crate::store::wait_keys::filter_key(Some(r#"{"order":7}"#)).as_deref(),
+        Some(r#"[["order"],7.0]"#),
+        "the keys the rows below are given"
+    );
+    // 5000 waiters; all but 4999 and 5000 keyed as a wait registered now.
+    sqlx::raw_sql(
+        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at) \
+         SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'w', \
+           'suspended', 'null', g, g FROM generate_series(1, 5000) AS g; \
+         INSERT INTO wf_step (instance_id, name, seq, kind, status, event_name, event_filter, \
+           wait_key, created_at, updated_at) \
+         SELECT id, 'w', 0, 'wait_for_event', 'waiting', 'paid', \
+           jsonb_build_object('order', created_at), \
+           CASE WHEN created_at < 4999 THEN '[[\"order\"],' || created_at || '.0]' END, \
+           created_at, created_at FROM wf_instance",
+    )
+    .execute(&mut writer)
+    .await
+    .unwrap();
+    let (name,): (String,) = sqlx::query_as(
+        "SELECT name FROM pg_prepared_statements \
+         WHERE statement LIKE '%wait_key = ANY%' AND statement NOT LIKE '%pg_prepared%'",
+    )
+    .fetch_one(&mut writer)
+    .await
+    .unwrap();
+    for when in ["planned on empty tables", "planned after ANALYZE"] {
+        let plan = generic_plan(&mut writer, &name, 3).await;
+        assert!(
+            plan.matches("wf_step_waiting_event").count() >= 2
+                && plan.contains("(wait_key IS NULL)")
+                && plan.contains("(wait_key = ANY ($3))")
+                && !plan.contains("Seq Scan on wf_step"),
+            "{when}, a send reads every waiter of its name:\n{plan}"
+        );
+        sqlx::raw_sql("ANALYZE wf_step")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+    }
+    drop(writer);
+    for order in [7, 4999] {
+        let sent = store
+            .send_event(
+                crate::store::NewEvent {
+                    name: "paid".into(),
+                    data: format!(r#"{{"order":{order},"amount":3}}"#),
+                    target: None,
+                    now: 10_000,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let woken: RunId = format!("00000000-0000-0000-0000-{order:012}")
+            .parse()
+            .unwrap();
+        assert_eq!(sent.woken, [woken], "the event for order {order}");
+    }
+    store.close().await;
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    drop_schema(&mut admin, &schema).await;
 }
 
 /// Expired leases are claimed before a backlog of due runs (a dead
@@ -400,10 +496,7 @@ async fn a_claim_takes_expired_leases_before_a_backlog() {
     }
     store.close().await;
     let mut admin = PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop_schema(&mut admin, &schema).await;
 }
 
 /// A claim does not queue behind the writer: with the writer's batch
@@ -465,10 +558,7 @@ async fn a_claim_does_not_wait_for_the_writers_batch() {
     sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
     saving.await.unwrap().unwrap();
     store.close().await;
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut other)
-        .await
-        .unwrap();
+    drop_schema(&mut other, &schema).await;
 }
 
 /// The lists of the read side read the newest runs by index, with and
@@ -534,10 +624,7 @@ async fn run_lists_read_the_newest_runs_by_index() {
         }
     }
     store.close().await;
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop_schema(&mut admin, &schema).await;
 }
 
 /// A schema that version 2 of the migrations made (a durable from before
@@ -587,10 +674,8 @@ async fn a_version_2_schema_gets_step_times_backfilled() {
     .fetch_all(&mut admin)
     .await
     .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4], "migrations 1 and 2 ran once");
+    let all: Vec<i64> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
+    assert_eq!(versions, all, "each migration ran once");
     store.close().await;
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop_schema(&mut admin, &schema).await;
 }

@@ -13,12 +13,13 @@ use crate::model::ids::RunId;
 use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, parse_run_id, unexpected};
+use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, Satisfied, event_output_json, satisfied_by_event, satisfied_by_run, sent_step,
-    wait_write,
+    AwaitedRow, Satisfied, StepWrite, event_output_json, satisfied_by_event, satisfied_by_run,
+    sent_step, wait_write,
 };
+use crate::store::wait_keys;
 use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
 
 /// Serializes the waits and sends of one key (an event name, a run) across
@@ -98,14 +99,7 @@ pub(super) async fn register_wait(
         }
     };
     let (write, output) = wait_write(step, wait, satisfied);
-    upsert_step(
-        connection,
-        lease,
-        &write.step,
-        &write.wait,
-        write.settled_by,
-    )
-    .await?;
+    upsert_step(connection, lease, &write).await?;
     Ok(Ok(output))
 }
 
@@ -160,16 +154,25 @@ pub(super) async fn send_event(
             .fetch_all(&mut *connection)
             .await?
         }
+        // Only the waiters keyed by one of the event's keys, and those with
+        // no key, are read (see `wait_keys`): two index ranges of
+        // `wf_step_waiting_event`, whatever the other waiters of the name.
         None => {
             sqlx::query_as(
-                "SELECT s.instance_id::text, s.name FROM wf_step AS s \
+                "SELECT s.instance_id::text, s.name FROM ( \
+               SELECT instance_id, name, kind, event_filter FROM wf_step \
+               WHERE status = 'waiting' AND event_name = $1 AND wait_key IS NULL \
+               UNION ALL \
+               SELECT instance_id, name, kind, event_filter FROM wf_step \
+               WHERE status = 'waiting' AND event_name = $1 AND wait_key = ANY($3::text[])) AS s \
              JOIN wf_instance AS i ON i.id = s.instance_id \
-             WHERE s.status = 'waiting' AND s.event_name = $1 AND s.kind = 'wait_for_event' \
+             WHERE s.kind = 'wait_for_event' \
              AND (s.event_filter IS NULL OR $2::jsonb @> s.event_filter) \
              AND i.status IN ('pending', 'running', 'suspended')",
             )
             .bind(&event.name)
             .bind(&event.data)
+            .bind(wait_keys::event_keys(&event.data))
             .fetch_all(&mut *connection)
             .await?
         }
@@ -291,7 +294,7 @@ pub(super) async fn send_event_from(
     notes.wake |= !sent.woken.is_empty();
     if let Some((lease, step)) = origin {
         let step = sent_step(step, sent.id);
-        upsert_step(connection, lease, &step, &WaitColumns::default(), None).await?;
+        upsert_step(connection, lease, &StepWrite::plain(&step)).await?;
     }
     Ok(Ok(WriteOut::Sent(sent)))
 }

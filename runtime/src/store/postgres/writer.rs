@@ -16,16 +16,17 @@ use super::runs::{
     CreateColumns, HOT_CREATED, cancel, key_holder, release, retry, start_child, suspend_runs,
 };
 use super::steps::{
-    HOT_SAVED, SaveColumns, append_log, holds_lease, keep_last_write, step_saved, upsert_step,
+    HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,
+    upsert_step,
 };
 use super::waits::{register_wait, resolve_wait, send_event_from};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, FINISH_PHASE, Slots, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, unexpected};
+use crate::store::rows::unexpected;
 use crate::store::rules::{finished, lease_lost};
-use crate::store::settle::ends_descendants;
+use crate::store::settle::{StepWrite, ends_descendants};
 use crate::store::writer::{BatchApply, BatchResults};
 use crate::store::{ClaimAtCreate, CreateOutcome, Lease, StepRecord};
 
@@ -71,7 +72,10 @@ pub(super) async fn apply_batch(
     let cancels_descendants = hot
         .iter()
         .any(|&i| matches!(&ops[i], WriteOp::Finish { outcome, .. } if ends_descendants(outcome)));
-    if rest.is_empty() && !cancels_descendants {
+    // An attempt log's append is a second statement: it needs the
+    // transaction (only retried or failed steps write one).
+    let appends_attempt = hot.iter().any(|&i| ops[i].appends_attempt());
+    if rest.is_empty() && !cancels_descendants && !appends_attempt {
         apply_hot(connection, ops, &hot, &mut results).await?;
     } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
         && ops[*index].is_single_write()
@@ -181,7 +185,10 @@ pub(super) async fn apply_hot(
     {
         // A lone step result (a run's steps one after another): the
         // single-row statement costs less than the multi-row one.
-        let written = upsert_step(connection, lease, step, &WaitColumns::default(), None).await?;
+        let written = upsert_step(connection, lease, &StepWrite::plain(step)).await?;
+        if written && let Some(attempt) = &step.finished_attempt {
+            append_attempt(connection, lease.run_id, &step.name, attempt).await?;
+        }
         results[*index] = Some(step_saved(connection, written, lease, step).await?);
         return Ok(());
     }
@@ -220,7 +227,7 @@ pub(super) async fn apply_hot(
         }
     }
     let mut saves = SaveColumns::default();
-    for (lease, step) in steps {
+    for (lease, step) in &steps {
         saves.push(lease, step);
     }
     let sql = hot_writes_sql(
@@ -259,10 +266,11 @@ pub(super) async fn apply_hot(
         .bind(&finishes.nows)
         .bind(&finishes.tokens)
         .bind(&finishes.outcomes)
-        .bind(&finishes.completed)
+        .bind(&finishes.waiter_statuses)
         .bind(FINISHED_CHANNEL)
         .bind(WAKE_CHANNEL)
         .bind(&saves.started_ats)
+        .bind(&creates.versions)
         .fetch_all(&mut *connection)
         .await?;
     let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();
@@ -273,6 +281,13 @@ pub(super) async fn apply_hot(
             step.map(str::to_owned),
         ))
     };
+    for (lease, step) in &steps {
+        if let Some(attempt) = &step.finished_attempt
+            && wrote("saved", lease.run_id, Some(step.name.as_str()))
+        {
+            append_attempt(connection, lease.run_id, &step.name, attempt).await?;
+        }
+    }
     for &index in indices {
         results[index] = Some(match &ops[index] {
             WriteOp::Create(run) => Ok(WriteOut::Created(if wrote("created", run.id, None) {

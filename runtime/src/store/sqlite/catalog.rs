@@ -7,11 +7,13 @@ use rusqlite::{Connection, params};
 use super::SqliteStore;
 use crate::model::catalog::{WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
 use crate::model::error::Error;
+use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
-    VERSIONS_ORDER, VersionValues, WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow,
-    worker_info, workflow_version, workflows_json,
+    EVENT_TYPE_COLUMNS, EventTypeRow, VERSIONS_ORDER, VersionValues, WORKER_COLUMNS,
+    WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, worker_info, workflow_version,
+    workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
@@ -58,6 +60,32 @@ impl CatalogStore for SqliteStore {
         let result = rows.and_then(|rows| rows.into_iter().map(worker_info).collect());
         Box::pin(std::future::ready(result))
     }
+
+    fn list_event_types(&self) -> BoxFuture<'_, Result<Vec<EventTypeInfo>, Error>> {
+        let sql = format!("SELECT {EVENT_TYPE_COLUMNS} FROM wf_event_type {VERSIONS_ORDER}");
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([], |row| EventTypeRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().map(event_type_info).collect());
+        Box::pin(std::future::ready(result))
+    }
+
+    fn event_type(&self, name: String) -> BoxFuture<'_, Result<Option<EventTypeInfo>, Error>> {
+        let sql = format!(
+            "SELECT {EVENT_TYPE_COLUMNS} FROM wf_event_type WHERE name = ?1 {VERSIONS_ORDER} LIMIT 1"
+        );
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([&name], |row| EventTypeRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().next().map(event_type_info).transpose());
+        Box::pin(std::future::ready(result))
+    }
 }
 
 /// Records a starting engine's versions and worker row. Workers recorded
@@ -86,6 +114,20 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
             version.last_seen,
         ])?;
     }
+    let mut event_type = connection.prepare_cached(
+        "INSERT INTO wf_event_type (name, fingerprint, schema, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (name, fingerprint) DO UPDATE SET \
+           last_seen = MAX(last_seen, excluded.last_seen)",
+    )?;
+    for event in &record.event_types {
+        event_type.execute(params![
+            event.name,
+            event.fingerprint,
+            event.schema.to_string(),
+            event.last_seen,
+        ])?;
+    }
     connection
         .prepare_cached("DELETE FROM wf_worker")?
         .execute([])?;
@@ -106,14 +148,19 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
     Ok(Ok(WriteOut::Done))
 }
 
-/// Moves a worker's heartbeat and its versions' `last_seen` to `now`;
-/// answers how many worker rows it moved (0 or 1).
+/// Moves a worker's heartbeat and its versions' `last_seen` to `now`, and
+/// removes the other workers silent since before `gone_before` (on SQLite
+/// only a row that a later engine's start did not remove, see
+/// `record_worker`); answers how many worker rows it moved (0 or 1).
 pub(super) fn heartbeat(
     connection: &Connection,
     worker: &str,
     workflows: &[WorkflowRef],
-    now: i64,
+    (now, gone_before): (i64, i64),
 ) -> Applied {
+    connection
+        .prepare_cached("DELETE FROM wf_worker WHERE heartbeat_at < ?2 AND id <> ?1")?
+        .execute(params![worker, gone_before])?;
     let moved = connection
         .prepare_cached("UPDATE wf_worker SET heartbeat_at = MAX(heartbeat_at, ?2) WHERE id = ?1")?
         .execute(params![worker, now])?;
@@ -145,7 +192,8 @@ pub(super) fn apply(connection: &Connection, op: &WriteOp) -> Applied {
             worker,
             workflows,
             now,
-        } => heartbeat(connection, worker, workflows, *now),
+            gone_before,
+        } => heartbeat(connection, worker, workflows, (*now, *gone_before)),
         WriteOp::RemoveWorker(worker) => remove_worker(connection, worker),
         _ => Err(unexpected()),
     }

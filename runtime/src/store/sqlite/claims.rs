@@ -42,12 +42,14 @@ pub(super) fn renew_leases() -> WriteOut {
 pub(super) const CLAIM_SQL: &str = "\
     UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
     lease_owner = ?1, executions = executions + 1, \
-    started_at = COALESCE(started_at, ?2), updated_at = ?2, ready_at = NULL \
+    started_at = COALESCE(started_at, ?2), updated_at = ?2, ready_at = NULL, \
+    version = COALESCE(version, (SELECT value FROM json_each(?6) WHERE key = workflow)) \
     WHERE id IN (SELECT id FROM wf_instance INDEXED BY wf_instance_ready \
       WHERE status IN ('pending', 'suspended') AND ready_at <= ?2 \
       AND workflow IN (SELECT value FROM json_each(?4)) \
+      AND (version IS NULL OR workflow || char(31) || version IN (SELECT value FROM json_each(?5))) \
       ORDER BY ready_at LIMIT ?3) \
-    RETURNING id, workflow, input, lease_token, deadline_at, executions";
+    RETURNING id, workflow, input, lease_token, deadline_at, executions, version";
 
 /// The earliest wake time of the waiting runs of the workflows in `?1`,
 /// read through the ready index as [`CLAIM_SQL`] is (without it, every
@@ -57,6 +59,7 @@ pub(super) const NEXT_READY_SQL: &str = "\
     SELECT ready_at FROM wf_instance INDEXED BY wf_instance_ready \
     WHERE status IN ('pending', 'suspended') AND ready_at IS NOT NULL \
     AND workflow IN (SELECT value FROM json_each(?1)) \
+    AND (version IS NULL OR workflow || char(31) || version IN (SELECT value FROM json_each(?2))) \
     ORDER BY ready_at LIMIT 1";
 
 pub(super) fn claim(
@@ -66,7 +69,14 @@ pub(super) fn claim(
     let mut statement = connection.prepare_cached(CLAIM_SQL)?;
     let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
     let rows = statement.query_map(
-        params![request.owner, request.now, limit, &*request.workflows],
+        params![
+            request.owner,
+            request.now,
+            limit,
+            &*request.workflows.names,
+            &*request.workflows.versions,
+            &*request.workflows.current
+        ],
         |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -79,6 +89,7 @@ pub(super) fn claim(
                     input: row.get(2)?,
                     deadline_at: row.get(4)?,
                     executions: row.get(5)?,
+                    version: row.get(6)?,
                     journal: None,
                 },
             ))

@@ -15,8 +15,8 @@ use crate::model::ids::RunId;
 use crate::store::RunOutcome;
 use crate::store::ops::{Slots, WriteOp};
 use crate::store::rows::outcome_columns;
-use crate::store::rules::{finished, finished_as_cancelled};
-use crate::store::settle::{cancelled_runs, ended_runs, ends_descendants};
+use crate::store::rules::{finished, finished_as_cancelled, timeout_finish};
+use crate::store::settle::{after_ends, cancelled_runs};
 
 /// Several `Finish` writes as one fenced multi-row update.
 pub(super) fn finish_runs(
@@ -132,12 +132,7 @@ fn cancel_timed_out_children(
 ) -> Result<Vec<usize>, Error> {
     let mut rest = Vec::with_capacity(chunk.len());
     for &index in chunk {
-        if let WriteOp::Finish {
-            lease,
-            outcome: RunOutcome::TimedOut,
-            steps,
-            now,
-        } = &ops[index]
+        if let Some((lease, steps, now)) = timeout_finish(&ops[index])
             && connection
                 .prepare_cached(PARENT_OVERDUE_SQL)?
                 .query_row(params![lease.run_id.to_string(), lease.token, now], |_| {
@@ -149,7 +144,7 @@ fn cancel_timed_out_children(
             for step in steps {
                 let _saved = save_step(connection, lease, step)?;
             }
-            let cancelled = cancel_tree(connection, lease.run_id, true, *now)?;
+            let cancelled = cancel_tree(connection, lease.run_id, true, now)?;
             results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
         } else {
             rest.push(index);
@@ -167,14 +162,12 @@ pub(super) fn after_finish(
     connection: &Connection,
     ended: &[(RunId, &RunOutcome, i64)],
 ) -> Result<(Vec<RunId>, HashSet<RunId>), Error> {
-    let (settled, latest) = ended_runs(ended);
+    let after = after_ends(ended);
     let mut cancelled = Vec::new();
-    for (run_id, outcome, now) in ended {
-        if ends_descendants(outcome) {
-            cancelled.extend(cancel_tree(connection, *run_id, false, *now)?);
-        }
+    for (run_id, now) in after.cancel_below {
+        cancelled.extend(cancel_tree(connection, run_id, false, now)?);
     }
-    let awaited = settle_run_waiters(connection, &settled, latest)?;
+    let awaited = settle_run_waiters(connection, &after.settled, after.at)?;
     Ok((cancelled, awaited))
 }
 

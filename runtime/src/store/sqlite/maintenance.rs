@@ -9,7 +9,7 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{parse_run_id, unexpected};
+use crate::store::rows::{outcome_columns, parse_run_id, unexpected};
 use crate::store::{DeleteFinished, MaintenanceStore, RunOutcome};
 
 impl MaintenanceStore for SqliteStore {
@@ -57,16 +57,20 @@ pub(super) fn time_out_overdue(connection: &Connection, now: i64, limit: usize) 
     for id in children {
         ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now)?);
     }
+    // The others end as a worker's finish ends a run that timed out.
+    let (status, _, error) = outcome_columns(&RunOutcome::TimedOut);
     let ids: Vec<String> = connection
         .prepare_cached(
-            "UPDATE wf_instance SET status = 'timed_out', error = 'workflow timeout', \
+            "UPDATE wf_instance SET status = ?3, error = ?4, \
              finished_at = ?1, updated_at = ?1, ready_at = NULL, \
              lease_token = lease_token + 1, lease_owner = NULL \
              WHERE id IN (SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
                AND deadline_at IS NOT NULL AND deadline_at <= ?1 LIMIT ?2) \
              RETURNING id",
         )?
-        .query_map(params![now, limit], |row| row.get(0))?
+        .query_map(params![now, limit, status.as_str(), error], |row| {
+            row.get(0)
+        })?
         .collect::<Result<_, _>>()?;
     for id in ids {
         let run_id = parse_run_id(&id)?;

@@ -8,10 +8,14 @@ use crate::model::error::Error;
 
 /// The schema migrations, applied in order, each once (`wf_migration`). The
 /// version numbers are stored: they never change.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_schema.sql")),
     (2, include_str!("migrations/0002_step_times.sql")),
     (3, include_str!("migrations/0003_catalog.sql")),
+    (4, include_str!("migrations/0004_attempt_log.sql")),
+    (5, include_str!("migrations/0005_wait_keys.sql")),
+    (6, include_str!("migrations/0006_versions.sql")),
+    (7, include_str!("migrations/0007_event_types.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {

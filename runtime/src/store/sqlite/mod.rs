@@ -61,7 +61,7 @@ use super::rows::{step_record, unexpected};
 use super::writer::GroupCommit;
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, StepRecord, TransitionOutcome,
+    RunStore, Served, StepRecord, TransitionOutcome,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -175,28 +175,18 @@ impl SqliteStore {
                 // Connections open the file the lock is on, whatever the
                 // working directory becomes later.
                 let canonical = lock_file.canonical.clone();
-                let in_file = |action| {
-                    move |error: Error| match error {
-                        Error::Database(source) => Error::DatabaseFile {
-                            path: path.display().to_string(),
-                            action,
-                            source,
-                        },
-                        other => other,
-                    }
-                };
                 let mut writer =
-                    open_connection(&canonical, durability).map_err(in_file("open"))?;
+                    open_connection(&canonical, durability).map_err(in_file(path, "open"))?;
                 writer
                     .pragma_update(None, "journal_mode", "WAL")
-                    .map_err(|error| in_file("open")(error.into()))?;
-                migrate(&mut writer).map_err(in_file("migrate"))?;
+                    .map_err(|error| in_file(path, "open")(error.into()))?;
+                migrate(&mut writer).map_err(in_file(path, "migrate"))?;
                 writer
                     .pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)
-                    .map_err(|error| in_file("open")(error.into()))?;
+                    .map_err(|error| in_file(path, "open")(error.into()))?;
                 let writer = Arc::new(Mutex::new(writer));
-                let checkpointer =
-                    Checkpointer::start(&canonical, writer.clone()).map_err(in_file("open"))?;
+                let checkpointer = Checkpointer::start(&canonical, writer.clone())
+                    .map_err(in_file(path, "open"))?;
                 let readers = Readers::File {
                     path: canonical,
                     idle: Mutex::new(Vec::new()),
@@ -234,22 +224,12 @@ impl SqliteStore {
     /// migration, no checkpointer, and a writer that refuses every write
     /// with [`Error::ReadOnly`].
     fn open_read_only(path: &std::path::Path) -> Result<Self, Error> {
-        let in_file = |action| {
-            move |error: Error| match error {
-                Error::Database(source) => Error::DatabaseFile {
-                    path: path.display().to_string(),
-                    action,
-                    source,
-                },
-                other => other,
-            }
-        };
         let canonical = std::fs::canonicalize(path).map_err(|error| Error::DatabaseFile {
             path: path.display().to_string(),
             action: "find the file of",
             source: Box::new(error),
         })?;
-        let connection = open_read_only(&canonical).map_err(in_file("open"))?;
+        let connection = open_read_only(&canonical).map_err(in_file(path, "open"))?;
         check_read_only_schema(&connection, &path.display().to_string())?;
         let reason = format!(
             "another durable engine holds the SQLite file {}, so this client only reads it; \
@@ -289,11 +269,13 @@ impl RunStore for SqliteStore {
         self.read_only.as_deref()
     }
 
-    fn next_ready_at(&self, workflows: Arc<str>) -> BoxFuture<'_, Result<Option<i64>, Error>> {
+    fn next_ready_at(&self, workflows: Served) -> BoxFuture<'_, Result<Option<i64>, Error>> {
         let result = self.readers.read(|connection| {
             connection
                 .prepare_cached(claims::NEXT_READY_SQL)?
-                .query_row(params![&*workflows], |row| row.get(0))
+                .query_row(params![&*workflows.names, &*workflows.versions], |row| {
+                    row.get(0)
+                })
                 .optional()
         });
         Box::pin(std::future::ready(result))
@@ -321,5 +303,18 @@ impl RunStore for SqliteStore {
             }
             drop(lock(&self.file_lock).take());
         })
+    }
+}
+
+/// What an error of `action` on the database file at `path` reports: a
+/// database error names the file and the action, any other stays as it is.
+fn in_file<'a>(path: &'a std::path::Path, action: &'static str) -> impl Fn(Error) -> Error + 'a {
+    move |error: Error| match error {
+        Error::Database(source) => Error::DatabaseFile {
+            path: path.display().to_string(),
+            action,
+            source,
+        },
+        other => other,
     }
 }

@@ -13,20 +13,18 @@ use crate::model::info::RunInfo;
 use crate::model::listing::{
     EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
 };
-use crate::model::status::RunStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::listing::{
-    EventRow, SeriesRow, event_infos, event_page, run_detail, run_page, series, series_bounds,
-    status_count,
+    EventRow, RunCondition, RunListQuery, SeriesRow, event_infos, event_page, run_detail, run_page,
+    series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
 const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
-    created_at, finished_at, deadline_at, executions, parent_id, started_at";
+    created_at, finished_at, deadline_at, executions, parent_id, started_at, version";
 
-/// The newest-first order of the run lists, which their indexes end in.
 /// The `ready_at` of the pending run due longest (see
 /// [`ReadStore::oldest_due_pending`]): one step along the `wf_instance_ready`
 /// index, whose condition the query repeats so that SQLite uses it.
@@ -34,103 +32,95 @@ const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
      WHERE status IN ('pending', 'suspended') AND status = 'pending' AND ready_at <= ?1 \
      ORDER BY ready_at LIMIT 1";
 
+/// The newest-first order of the run lists, which their indexes end in.
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 
 /// The query of one page of [`RunFilter`]'s runs, `limit + 1` long, and its
-/// parameters.
+/// parameters: [`RunListQuery`] in SQLite's dialect.
 ///
 /// Each filter it narrows by has an index ending in `(created_at, id)`
 /// (see migration 2), so the page is read in order from the cursor on,
-/// however many runs there are. Several statuses (and no status: all of
-/// them) are one indexed branch each, merged: an `IN` list would read every
-/// run of those statuses and sort them.
+/// however many runs there are.
 pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
-    let fetch = Value::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX) + 1);
-    let mut conditions = Vec::new();
-    let mut values = Vec::new();
-    let mut narrow = |condition: &str, params: Vec<Value>| {
-        conditions.push(condition.to_owned());
-        values.extend(params);
-    };
-    if let Some(workflow) = &filter.workflow {
-        narrow("workflow = ?", vec![Value::Text(workflow.clone())]);
-    }
-    if let Some(parent) = filter.parent {
-        narrow("parent_id = ?", vec![Value::Text(parent.to_string())]);
-    }
-    if let Some(from) = filter.created_from {
-        narrow("created_at >= ?", vec![Value::Integer(from)]);
-    }
-    if let Some(until) = filter.created_until {
-        narrow("created_at < ?", vec![Value::Integer(until)]);
-    }
-    if let Some(from) = filter.finished_from {
-        narrow("finished_at >= ?", vec![Value::Integer(from)]);
-    }
-    if let Some(until) = filter.finished_until {
-        narrow("finished_at < ?", vec![Value::Integer(until)]);
-    }
-    if let Some(cursor) = filter.after {
-        // The bound on created_at alone lets the index seek to the cursor;
-        // the rest skips the runs of its millisecond at or after it.
-        let at = Value::Integer(cursor.created_at);
-        narrow("created_at <= ?", vec![at.clone()]);
-        narrow(
-            "(created_at < ? OR id < ?)",
-            vec![at, Value::Text(cursor.id.to_string())],
-        );
-    }
-    if let Some(text) = &filter.text {
-        // SQLite's LIKE folds ASCII case, and the search is case
-        // sensitive: instr finds the text as it is, wildcards included.
-        narrow(
-            "(instr(input, ?) > 0 OR instr(output, ?) > 0 OR instr(error, ?) > 0)",
-            vec![Value::Text(text.clone()); 3],
-        );
-    }
-    let branch = |status: Option<&str>| {
-        let mut all = conditions.clone();
-        let mut params = Vec::with_capacity(values.len() + 2);
-        if let Some(status) = status {
-            all.insert(0, "status = ?".to_owned());
-            params.push(Value::Text(status.to_owned()));
-        }
-        params.extend(values.iter().cloned());
+    let query = RunListQuery::of(filter);
+    let fetch = Value::Integer(query.fetch);
+    let mut params = Vec::new();
+    let mut branches = Vec::with_capacity(query.branches.len());
+    for conditions in &query.branches {
+        let conditions: Vec<&str> = conditions
+            .iter()
+            .map(|condition| condition_sql(condition, &mut params))
+            .collect();
         params.push(fetch.clone());
-        let filter = if all.is_empty() {
+        let filter = if conditions.is_empty() {
             String::new()
         } else {
-            format!("WHERE {}", all.join(" AND "))
+            format!("WHERE {}", conditions.join(" AND "))
         };
-        (
-            format!("SELECT {RUN_COLUMNS} FROM wf_instance {filter} {NEWEST_FIRST} LIMIT ?"),
-            params,
-        )
-    };
-    // Without a status (or a parent, whose index serves it), the runs are
-    // read as one branch per status too: the status indexes serve it, and
-    // no index by creation time alone costs every write of a run.
-    let statuses = match filter.statuses.as_slice() {
-        [] if filter.parent.is_none() => RunStatus::ALL.as_slice(),
-        statuses => statuses,
-    };
-    match statuses {
-        [] => branch(None),
-        [status] => branch(Some(status.as_str())),
-        statuses => {
-            let mut parts = Vec::with_capacity(statuses.len());
-            let mut params = Vec::new();
-            for status in statuses {
-                let (sql, values) = branch(Some(status.as_str()));
-                parts.push(format!("SELECT * FROM ({sql})"));
-                params.extend(values);
-            }
-            params.push(fetch.clone());
-            let sql = format!(
-                "SELECT * FROM ({}) {NEWEST_FIRST} LIMIT ?",
-                parts.join(" UNION ALL ")
-            );
-            (sql, params)
+        branches.push(format!(
+            "SELECT {RUN_COLUMNS} FROM wf_instance {filter} {NEWEST_FIRST} LIMIT ?"
+        ));
+    }
+    if let [branch] = branches.as_mut_slice() {
+        return (std::mem::take(branch), params);
+    }
+    params.push(fetch);
+    let parts: Vec<String> = branches
+        .iter()
+        .map(|branch| format!("SELECT * FROM ({branch})"))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM ({}) {NEWEST_FIRST} LIMIT ?",
+        parts.join(" UNION ALL ")
+    );
+    (sql, params)
+}
+
+/// One condition of a run list in SQLite's dialect, its values added to
+/// `params`.
+fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static str {
+    match condition {
+        RunCondition::Status(status) => {
+            params.push(Value::Text(status.as_str().to_owned()));
+            "status = ?"
+        }
+        RunCondition::Workflow(workflow) => {
+            params.push(Value::Text(workflow.clone()));
+            "workflow = ?"
+        }
+        RunCondition::Parent(parent) => {
+            params.push(Value::Text(parent.to_string()));
+            "parent_id = ?"
+        }
+        RunCondition::CreatedFrom(at) => {
+            params.push(Value::Integer(*at));
+            "created_at >= ?"
+        }
+        RunCondition::CreatedUntil(at) => {
+            params.push(Value::Integer(*at));
+            "created_at < ?"
+        }
+        RunCondition::FinishedFrom(at) => {
+            params.push(Value::Integer(*at));
+            "finished_at >= ?"
+        }
+        RunCondition::FinishedUntil(at) => {
+            params.push(Value::Integer(*at));
+            "finished_at < ?"
+        }
+        RunCondition::Before(cursor) => {
+            // The bound on created_at alone lets the index seek to the
+            // cursor; the rest skips the runs of its millisecond at or
+            // after it.
+            let at = Value::Integer(cursor.created_at);
+            params.extend([at.clone(), at, Value::Text(cursor.id.to_string())]);
+            "created_at <= ? AND (created_at < ? OR id < ?)"
+        }
+        RunCondition::Text(text) => {
+            // SQLite's LIKE folds ASCII case, and the search is case
+            // sensitive: instr finds the text as it is, wildcards included.
+            params.extend(std::iter::repeat_n(Value::Text(text.clone()), 3));
+            "(instr(input, ?) > 0 OR instr(output, ?) > 0 OR instr(error, ?) > 0)"
         }
     }
 }
@@ -163,7 +153,7 @@ fn detail_rows(connection: &Connection, run_id: RunId) -> rusqlite::Result<Optio
     };
     let steps = tx
         .prepare_cached(&format!(
-            "SELECT {STEP_COLUMNS} FROM wf_step WHERE instance_id = ?1 ORDER BY seq"
+            "SELECT {STEP_COLUMNS} FROM wf_step WHERE instance_id = ?1 ORDER BY seq, name"
         ))?
         .query_map(params![id], |row| StepRow::try_from(row))?
         .collect::<rusqlite::Result<_>>()?;
@@ -370,7 +360,8 @@ impl ReadStore for SqliteStore {
             connection
                 .prepare_cached(
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
-                     created_at, finished_at, deadline_at, executions, parent_id, started_at \
+                     created_at, finished_at, deadline_at, executions, parent_id, started_at, \
+                     version \
                      FROM wf_instance WHERE id = ?1",
                 )?
                 .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))

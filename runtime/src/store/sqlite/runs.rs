@@ -26,7 +26,7 @@ fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Er
         .query_row(params![run.workflow, run.idempotency_key], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?;
-    existing_run(&id, input == run.input)
+    existing_run(&id, &input, &run.input)
 }
 
 /// `Create` writes as one multi-row insert (a lone one without RETURNING).
@@ -44,7 +44,7 @@ pub(super) fn create_runs(
         })
         .collect();
     let lone = runs.len() == 1;
-    let mut values = Vec::with_capacity(runs.len() * 8);
+    let mut values = Vec::with_capacity(runs.len() * 9);
     for (_, run) in &runs {
         values.extend([
             Value::Text(run.id.to_string()),
@@ -57,22 +57,24 @@ pub(super) fn create_runs(
             run.claimed_by
                 .as_ref()
                 .map_or(Value::Null, |claim| Value::Text(claim.owner.clone())),
+            optional_text(&run.version),
         ]);
     }
     // A run claimed as it is created (column8 names its owner) starts
     // `running`, as a claim would leave it.
     let sql = format!(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at) \
+           updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at, \
+           version) \
          SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
            column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
            column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
            CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
-           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9 \
          FROM ({values}) WHERE true \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING{returning}",
         token = ClaimAtCreate::TOKEN,
-        values = values_list(runs.len(), 8),
+        values = values_list(runs.len(), 9),
         returning = if lone { "" } else { " RETURNING id" },
     );
     let mut statement = connection.prepare_cached(&sql)?;
@@ -176,8 +178,8 @@ pub(super) fn start_child(
     connection
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
-               ready_at, deadline_at, parent_id) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7)",
+               ready_at, deadline_at, parent_id, version) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             child.id.to_string(),
@@ -186,10 +188,11 @@ pub(super) fn start_child(
             child.now,
             child.ready_at,
             child.deadline_at,
-            lease.run_id.to_string()
+            lease.run_id.to_string(),
+            child.version
         ])?;
     let write = child_step_write(step, child.id, wait);
-    upsert_step(connection, lease.run_id, &write.step, &write.wait, None)?;
+    upsert_step(connection, lease.run_id, &write)?;
     Ok(Ok(WriteOut::Done))
 }
 

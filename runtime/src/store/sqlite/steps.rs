@@ -10,9 +10,11 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
+use crate::model::info::AttemptInfo;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
-use crate::store::rows::{StepRow, WaitColumns, step_on_conflict};
+use crate::store::rows::{ATTEMPT_LOG_KEPT, StepRow, attempt_entry, step_on_conflict};
 use crate::store::rules::{lease_lost, unwritten_step};
+use crate::store::settle::StepWrite;
 use crate::store::{Lease, LogLine, StepRecord};
 
 /// The parameters of a one-row step write: `?1` the run's id, `?2` to `?10`
@@ -123,26 +125,32 @@ pub(super) fn save_steps(
 }
 
 /// Inserts or updates a step record with its wait columns (never one
-/// already completed), and the event that settled it if one did.
+/// already completed), and the event that settled it if one did: a
+/// [`StepWrite`], as the shared rules describe it.
 /// The lease fence is the caller's: it checks the lease in this same
 /// transaction (SQLite's one writer), so this statement does not.
 pub(super) fn upsert_step(
     connection: &Connection,
     run_id: RunId,
-    step: &StepRecord,
-    wait: &WaitColumns,
-    settled_by_event: Option<i64>,
+    write: &StepWrite<'_>,
 ) -> Result<(), Error> {
+    let StepWrite {
+        step,
+        wait,
+        settled_by,
+    } = write;
     connection
         .prepare_cached(concat!(
             "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
                attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
-               started_at, ended_at, settled_by_event) \
+               started_at, ended_at, settled_by_event, wait_key) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
-               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16) ",
+               COALESCE(?15, ?14), CASE WHEN ?5 IN ('completed', 'failed') THEN ?14 END, ?16, \
+               ?17) ",
             step_on_conflict!(),
             ", event_name = excluded.event_name, event_filter = excluded.event_filter, \
-               wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event \
+               wait_run = excluded.wait_run, settled_by_event = excluded.settled_by_event, \
+               wait_key = excluded.wait_key \
              WHERE wf_step.status <> 'completed'",
         ))?
         .execute(step_params!(
@@ -153,17 +161,50 @@ pub(super) fn upsert_step(
             wait.run,
             step.updated_at,
             step.started_at,
-            settled_by_event,
+            settled_by,
+            wait.key,
         ))?;
     Ok(())
 }
 
-/// The result of a step write (see [`unwritten_step`]).
+/// The result of a step write (see [`unwritten_step`]); a written one that
+/// ends an attempt appends it to the step's attempt log.
 fn step_saved(connection: &Connection, written: bool, lease: &Lease, step: &StepRecord) -> Applied {
     if written {
+        if let Some(attempt) = &step.finished_attempt {
+            append_attempt(connection, lease.run_id, &step.name, attempt)?;
+        }
         return Ok(Ok(WriteOut::Done));
     }
     Ok(unwritten_step(holds_lease(connection, lease)?, lease, step))
+}
+
+/// Appends `attempt` to the attempt log of step `name`, keeping the last
+/// [`ATTEMPT_LOG_KEPT`], unless the log already ends with it or a later
+/// attempt (a write applied again).
+fn append_attempt(
+    connection: &Connection,
+    run_id: RunId,
+    name: &str,
+    attempt: &AttemptInfo,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(
+            "UPDATE wf_step SET attempt_log = json_insert( \
+               CASE WHEN json_array_length(attempt_log) >= ?4 \
+                 THEN json_remove(attempt_log, '$[0]') ELSE COALESCE(attempt_log, '[]') END, \
+               '$[#]', json(?3)) \
+             WHERE instance_id = ?1 AND name = ?2 \
+               AND COALESCE(json_extract(attempt_log, '$[#-1].attempt'), 0) < ?5",
+        )?
+        .execute(params![
+            run_id.to_string(),
+            name,
+            attempt_entry(attempt),
+            ATTEMPT_LOG_KEPT,
+            attempt.attempt,
+        ])?;
+    Ok(())
 }
 
 /// Whether `lease` is the current lease of its running run.
@@ -179,7 +220,7 @@ pub(super) fn holds_lease(connection: &Connection, lease: &Lease) -> Result<bool
 
 /// The columns of a [`StepRow`], in its order.
 pub(super) const STEP_COLUMNS: &str = "name, seq, kind, status, input, output, error, attempts, \
-    wake_at, updated_at, started_at, ended_at";
+    wake_at, updated_at, started_at, ended_at, attempt_log";
 
 /// A run's step rows, in the order the run reached them.
 pub(super) fn journal_rows(

@@ -5,13 +5,15 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
-use super::migrate::migrate;
+use super::migrate::{MIGRATIONS, migrate};
 use super::reads::{SERIES_SQL, list_runs_query};
+use super::waits::{KEYED_WAITERS_SQL, UNKEYED_WAITERS_SQL};
 use super::writer::apply_op;
 use crate::model::ids::RunId;
 use crate::model::listing::{RunCursor, RunFilter};
 use crate::model::status::RunStatus;
 use crate::store::ClaimRequest;
+use crate::store::NewEvent;
 use crate::store::ops::{WriteOp, WriteOut};
 
 /// Runs left `running` by the last engine are claimed before a backlog
@@ -70,8 +72,23 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
         .unwrap();
     for when in ["before ANALYZE", "after ANALYZE"] {
         for (what, sql, params) in [
-            ("claim", CLAIM_SQL, vec!["me", "1010", "100", r#"["w"]"#]),
-            ("next wake time", NEXT_READY_SQL, vec![r#"["w"]"#]),
+            (
+                "claim",
+                CLAIM_SQL,
+                vec![
+                    "me",
+                    "1010",
+                    "100",
+                    r#"["w"]"#,
+                    r#"["w\u001fv1"]"#,
+                    r#"{"w":"v1"}"#,
+                ],
+            ),
+            (
+                "next wake time",
+                NEXT_READY_SQL,
+                vec![r#"["w"]"#, r#"["w\u001fv1"]"#],
+            ),
         ] {
             let plan: Vec<String> = connection
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -104,6 +121,97 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
         .map(|i| format!("00000000-0000-0000-0000-{i:012}"))
         .collect();
     assert_eq!(ids, due, "the runs due by 1010, the earliest first");
+}
+
+/// With many runs waiting for one event name, each with its own filter, a
+/// send reads its waiters by (name, key) and (name, no key) in the index,
+/// not every waiter of the name, before and after `ANALYZE`; and a waiter
+/// with no key (as every waiter written before keys existed) is still found
+/// and its filter checked.
+#[test]
+fn an_event_reads_only_the_waiters_its_keys_name() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    let key =
+        |order: i64| crate::store::wait_keys::filter_key(Some(&format!(r#"{{"order":{order}}}"#)));
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i \
+             FROM n; \
+             INSERT INTO wf_step (instance_id, name, seq, kind, status, event_name, event_filter, \
+               created_at, updated_at) \
+             SELECT id, 'w', 0, 'wait_for_event', 'waiting', 'paid', \
+               printf('{\"order\":%d}', created_at), created_at, created_at FROM wf_instance",
+        )
+        .unwrap();
+    // Every waiter keyed as a wait registered now is, but 4999 and 5000,
+    // left without a key as a waiter written before version 5.
+    let mut keyed = connection
+        .prepare("UPDATE wf_step SET wait_key = ?1 WHERE event_filter = ?2")
+        .unwrap();
+    for order in 1..=4998 {
+        keyed
+            .execute(rusqlite::params![
+                key(order),
+                format!(r#"{{"order":{order}}}"#)
+            ])
+            .unwrap();
+    }
+    drop(keyed);
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        for (what, sql, params) in [
+            (
+                "keyed",
+                KEYED_WAITERS_SQL,
+                vec![Value::from("paid".to_owned()), Value::from(key(7).unwrap())],
+            ),
+            (
+                "unkeyed",
+                UNKEYED_WAITERS_SQL,
+                vec![Value::from("paid".to_owned())],
+            ),
+        ] {
+            let plan: Vec<String> = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(params), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("USING INDEX wf_step_waiting_event (event_name=? AND wait_key=?)"),
+                "{when}, the {what} waiters are not read by name and key:\n{plan}"
+            );
+        }
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+    for (order, woken) in [
+        (7, "00000000-0000-0000-0000-000000000007"),
+        (4999, "00000000-0000-0000-0000-000000004999"),
+    ] {
+        let event = NewEvent {
+            name: "paid".into(),
+            data: format!(r#"{{"order":{order},"amount":3}}"#),
+            target: None,
+            now: 10_000,
+        };
+        let sent = apply_op(
+            &connection,
+            &WriteOp::SendEvent {
+                event,
+                origin: None,
+            },
+        )
+        .unwrap();
+        let Ok(WriteOut::Sent(sent)) = sent else {
+            panic!("the event for order {order} was not sent")
+        };
+        let woken: RunId = woken.parse().unwrap();
+        assert_eq!(sent.woken, [woken], "the event for order {order}");
+    }
 }
 
 /// A version 1 database upgrades in place: its steps get start times (their
@@ -152,7 +260,8 @@ fn a_version_1_database_gets_step_times_backfilled() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    let all: Vec<i64> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
+    assert_eq!(versions, all, "each migration ran once");
 }
 
 /// The run lists read a page by index, in order, from the cursor on, for
@@ -329,6 +438,7 @@ async fn the_checkpointer_copies_commits_into_the_file_off_the_writer() {
             now: 1_000,
             ready_at: 1_000,
             deadline_at: None,
+            version: None,
             parent_id: None,
             claimed_by: None,
         };

@@ -13,12 +13,13 @@ use crate::model::ids::RunId;
 use crate::model::status::StepStatus;
 use crate::model::sync::BoxFuture;
 use crate::store::ops::{Applied, WriteOp, WriteOut};
-use crate::store::rows::{WaitColumns, decode_error, parse_run_id, unexpected};
+use crate::store::rows::{decode_error, parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, EndedRun, event_output_json, run_wait_status, satisfied_by_event, satisfied_by_run,
-    sent_step, wait_write,
+    AwaitedRow, EndedRun, RunWaiterRow, StepWrite, event_output_json, run_waiters_settled,
+    satisfied_by_event, satisfied_by_run, sent_step, wait_write,
 };
+use crate::store::wait_keys;
 use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
 
 impl WaitStore for SqliteStore {
@@ -80,13 +81,7 @@ pub(super) fn send_event_op(
     let sent = send_event(connection, event)?;
     if let Some((lease, step)) = origin {
         let step = sent_step(step, sent.id);
-        upsert_step(
-            connection,
-            lease.run_id,
-            &step,
-            &WaitColumns::default(),
-            None,
-        )?;
+        upsert_step(connection, lease.run_id, &StepWrite::plain(&step))?;
     }
     Ok(Ok(WriteOut::Sent(sent)))
 }
@@ -156,13 +151,7 @@ fn register_wait(
         }
     };
     let (write, output) = wait_write(step, wait, satisfied);
-    upsert_step(
-        connection,
-        lease.run_id,
-        &write.step,
-        &write.wait,
-        write.settled_by,
-    )?;
+    upsert_step(connection, lease.run_id, &write)?;
     Ok(Ok(output))
 }
 
@@ -220,17 +209,7 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?
             .collect::<Result<_, _>>()?,
-        None => connection
-            .prepare_cached(
-                "SELECT s.instance_id, s.name, s.event_filter FROM wf_step AS s \
-                 JOIN wf_instance AS i ON i.id = s.instance_id \
-                 WHERE s.status = 'waiting' AND s.event_name = ?1 AND s.kind = 'wait_for_event' \
-                 AND i.status IN ('pending', 'running', 'suspended')",
-            )?
-            .query_map(params![event.name], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
-            .collect::<Result<_, _>>()?,
+        None => event_waiters(connection, &event.name, &event.data)?,
     };
     let output = event_output_json(id, &event.data);
     let mut woken = Vec::new();
@@ -254,6 +233,47 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         woken.push(run_id);
     }
     Ok(SentEvent { id, woken })
+}
+
+/// The waiters of one event name that [`event_waiters`] reads, before the
+/// condition on their key.
+macro_rules! event_waiters_sql {
+    () => {
+        "SELECT s.instance_id, s.name, s.event_filter FROM wf_step AS s \
+         JOIN wf_instance AS i ON i.id = s.instance_id \
+         WHERE s.status = 'waiting' AND s.event_name = ?1 AND s.kind = 'wait_for_event' \
+         AND i.status IN ('pending', 'running', 'suspended')"
+    };
+}
+
+/// The waiters of the event `?1` with no key.
+pub(super) const UNKEYED_WAITERS_SQL: &str =
+    concat!(event_waiters_sql!(), " AND s.wait_key IS NULL");
+
+/// The waiters of the event `?1` with the key `?2`.
+pub(super) const KEYED_WAITERS_SQL: &str = concat!(event_waiters_sql!(), " AND s.wait_key = ?2");
+
+/// The steps waiting for the event `name` with this data whose filters it
+/// may match: those keyed by one of its keys, and those with no key (see
+/// [`wait_keys`](crate::store::wait_keys)); each as (run id, step name,
+/// filter). Each lookup is one index range, whatever the other waiters.
+fn event_waiters(
+    connection: &Connection,
+    name: &str,
+    data: &str,
+) -> Result<Vec<(String, String, Option<String>)>, Error> {
+    let waiter = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
+    let mut waiters: Vec<(String, String, Option<String>)> = connection
+        .prepare_cached(UNKEYED_WAITERS_SQL)?
+        .query_map(params![name], waiter)?
+        .collect::<Result<_, _>>()?;
+    let mut keyed = connection.prepare_cached(KEYED_WAITERS_SQL)?;
+    for key in wait_keys::event_keys(data) {
+        for found in keyed.query_map(params![name, key], waiter)? {
+            waiters.push(found?);
+        }
+    }
+    Ok(waiters)
 }
 
 /// Completes the waiting step `(run id, step name)` with `output`, ended
@@ -294,9 +314,8 @@ fn complete_waiting_step(
 }
 
 /// Completes the steps waiting for these runs with how each ended (the
-/// outcome JSON, and whether the run completed); returns the runs that had
-/// such steps. A run that did not complete fails its waiting step, so a
-/// `retry` of the waiting run starts that step (a new child) again.
+/// outcome JSON, and the status the steps end in); returns the runs that
+/// had such steps.
 pub(super) fn settle_run_waiters(
     connection: &Connection,
     ended: &[EndedRun],
@@ -307,7 +326,7 @@ pub(super) fn settle_run_waiters(
         return Ok(awaited);
     }
     let waiter = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
-    let waiters: Vec<(String, String, String)> = if let [(id, _, _)] = ended {
+    let waiters: Vec<RunWaiterRow> = if let [(id, _, _)] = ended {
         // One run alone: no JSON list for SQLite to expand into a temporary table.
         connection
             .prepare_cached(
@@ -327,13 +346,9 @@ pub(super) fn settle_run_waiters(
             .query_map(params![ids], waiter)?
             .collect::<Result<_, _>>()?
     };
-    for (instance, step, wait_run) in waiters {
-        let ended = ended.iter().find(|(id, _, _)| id.to_string() == wait_run);
-        if let Some((run_id, outcome, completed)) = ended {
-            let status = run_wait_status(*completed);
-            complete_waiting_step(connection, (&instance, &step), status, outcome, None, now)?;
-            awaited.insert(*run_id);
-        }
+    for ((instance, step), (run_id, outcome, status)) in run_waiters_settled(ended, waiters) {
+        complete_waiting_step(connection, (&instance, &step), *status, outcome, None, now)?;
+        awaited.insert(*run_id);
     }
     Ok(awaited)
 }

@@ -1,10 +1,12 @@
-//! Conformance cases of the catalog: versions kept per fingerprint with
-//! their first and last sighting, workers recorded, heartbeat and removed.
+//! Conformance cases of the catalog: versions and typed events' schemas
+//! kept per fingerprint with their first and last sighting, workers recorded, heartbeat and removed,
+//! and the rows of silent workers removed by a live one's heartbeat.
 
 use serde_json::json;
 
 use super::helpers::NOW;
 use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use crate::model::event::EventTypeInfo;
 use crate::store::Store;
 
 fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> WorkflowVersion {
@@ -46,7 +48,59 @@ fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> WorkerRecord {
                 .collect(),
         },
         versions,
+        event_types: Vec::new(),
     }
+}
+
+fn event_type(name: &str, fingerprint: &str, field: &str, at: i64) -> EventTypeInfo {
+    EventTypeInfo {
+        name: name.into(),
+        fingerprint: fingerprint.into(),
+        schema: json!({ "type": "object", "required": [field] }),
+        first_seen: at,
+        last_seen: at,
+    }
+}
+
+/// Typed events are recorded with the worker: two schemas of one name are
+/// two rows, each read back whole; the most recently seen is the one
+/// `event_type` answers; recording one again keeps its first sighting.
+pub(crate) async fn catalog_keeps_each_schema_of_a_typed_event(store: &dyn Store) {
+    assert_eq!(store.event_type("scanned".into()).await.unwrap(), None);
+    let old = event_type("scanned", "aaaa", "order", NOW);
+    let paid = event_type("paid", "cccc", "cents", NOW);
+    let mut first = record("w1", Vec::new(), NOW);
+    first.event_types = vec![old.clone(), paid.clone()];
+    store.record_worker(first).await.unwrap();
+    assert_eq!(
+        store.event_type("scanned".into()).await.unwrap().as_ref(),
+        Some(&old)
+    );
+    let new = event_type("scanned", "bbbb", "tracking", NOW + 10);
+    let mut second = record("w2", Vec::new(), NOW + 10);
+    second.event_types = vec![new.clone()];
+    store.record_worker(second).await.unwrap();
+    assert_eq!(
+        store.event_type("scanned".into()).await.unwrap().as_ref(),
+        Some(&new)
+    );
+    assert_eq!(
+        store.list_event_types().await.unwrap(),
+        [paid.clone(), new.clone(), old.clone()]
+    );
+    let mut third = record("w3", Vec::new(), NOW + 20);
+    third.event_types = vec![event_type("scanned", "aaaa", "order", NOW + 20)];
+    store.record_worker(third).await.unwrap();
+    let again = store.event_type("scanned".into()).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            again.fingerprint.as_str(),
+            again.first_seen,
+            again.last_seen
+        ),
+        ("aaaa", NOW, NOW + 20)
+    );
+    assert_eq!(store.event_type("nope".into()).await.unwrap(), None);
 }
 
 /// Two fingerprints of one name are two versions, each read back whole;
@@ -125,14 +179,14 @@ pub(crate) async fn workers_heartbeat_and_leave(store: &dyn Store) {
     let refs = worker.worker.workflows.clone();
     assert!(
         store
-            .heartbeat_worker("w1".into(), refs.clone(), NOW + 500)
+            .heartbeat_worker("w1".into(), refs.clone(), NOW + 500, 0)
             .await
             .unwrap()
     );
     // A late heartbeat (another clock) does not move it back.
     assert!(
         store
-            .heartbeat_worker("w1".into(), refs.clone(), NOW + 100)
+            .heartbeat_worker("w1".into(), refs.clone(), NOW + 100, 0)
             .await
             .unwrap()
     );
@@ -147,16 +201,43 @@ pub(crate) async fn workers_heartbeat_and_leave(store: &dyn Store) {
     assert!(store.list_workers().await.unwrap().is_empty());
     assert!(
         !store
-            .heartbeat_worker("w1".into(), refs, NOW + 900)
+            .heartbeat_worker("w1".into(), refs, NOW + 900, 0)
             .await
             .unwrap()
     );
+    versions_stay(store).await;
+}
+
+/// A heartbeat removes the row of a worker silent since before its
+/// `gone_before`, and only such a row: not a worker heard since, nor its
+/// own row, however old.
+pub(crate) async fn a_heartbeat_removes_the_workers_long_silent(store: &dyn Store) {
+    // On SQLite a start removes every other row: one row at a time, so the
+    // silent worker's is the one there, beside a heartbeat of a worker
+    // whose row is gone.
+    let dead = record("dead", vec![version("orders", "aaaa", "charge", NOW)], NOW);
+    store.record_worker(dead.clone()).await.unwrap();
+    let refs = dead.worker.workflows.clone();
+    let beat = |worker: &str, gone_before: i64| {
+        store.heartbeat_worker(worker.into(), refs.clone(), NOW + 10_000, gone_before)
+    };
+    // Heard at `NOW`: not before `NOW`, so it stays.
+    assert!(!beat("live", NOW).await.unwrap());
     assert_eq!(
-        store
-            .workflow_versions("orders".into())
-            .await
-            .unwrap()
-            .len(),
-        1
+        store.list_workers().await.unwrap(),
+        std::slice::from_ref(&dead.worker)
     );
+    // Its own heartbeat keeps its row, however old the bound says it is.
+    assert!(beat("dead", NOW + 20_000).await.unwrap());
+    assert_eq!(store.list_workers().await.unwrap()[0].id, "dead");
+    // Moved to `NOW + 10_000` by that; silent since before `NOW + 10_001`.
+    assert!(!beat("live", NOW + 10_001).await.unwrap());
+    assert!(store.list_workers().await.unwrap().is_empty());
+    versions_stay(store).await;
+}
+
+/// The one version of `orders` stays in the catalog after its worker left.
+async fn versions_stay(store: &dyn Store) {
+    let versions = store.workflow_versions("orders".into()).await.unwrap();
+    assert_eq!(versions.len(), 1);
 }

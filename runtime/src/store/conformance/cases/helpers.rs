@@ -1,8 +1,6 @@
 //! What the conformance cases build their runs, steps and events from,
 //! and the checks several of them share.
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
 use crate::model::error::Error;
@@ -28,6 +26,7 @@ pub(super) fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: 
         now: NOW,
         ready_at,
         deadline_at: None,
+        version: None,
         parent_id: None,
         claimed_by: None,
     }
@@ -39,7 +38,7 @@ pub(super) fn claim_request(limit: usize, now: i64) -> ClaimRequest {
         owner: "conformance".into(),
         now,
         limit,
-        workflows: Arc::from(r#"["flow"]"#),
+        workflows: r#"["flow"]"#.into(),
         lease_expires_at: Some(now + 10_000),
     }
 }
@@ -145,6 +144,7 @@ pub(super) fn run_at(workflow: &str, input: &str, created_at: i64) -> NewRun {
         now: created_at,
         ready_at: created_at,
         deadline_at: None,
+        version: None,
         parent_id: None,
         claimed_by: None,
     }
@@ -203,6 +203,8 @@ pub(super) fn record(name: &str, seq: i64, status: StepStatus, updated_at: i64) 
         updated_at,
         started_at: None,
         ended_at: None,
+        finished_attempt: None,
+        attempt_log: Box::default(),
     }
 }
 

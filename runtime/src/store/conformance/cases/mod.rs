@@ -3,6 +3,7 @@
 //! file per role. Each backend's driver calls every case with a fresh,
 //! empty store, through `every_case!`.
 
+mod attempt_log;
 mod catalog;
 mod finish;
 mod helpers;
@@ -13,6 +14,7 @@ mod read_events;
 mod read_lists;
 mod runs;
 mod steps;
+mod versions;
 mod waits;
 
 /// Calls `$cases!(..)` with the name of every case of this suite, so each
@@ -24,11 +26,13 @@ macro_rules! every_case {
             recovery_fences_the_previous_worker,
             idempotency_keys_name_one_run,
             claims_respect_ready_time_and_workflow,
+            claims_take_only_served_versions_and_pin_the_rest,
             completed_steps_are_never_overwritten,
             retry_keeps_completed_steps,
             one_refused_write_does_not_fail_its_batch,
             stale_step_writes_write_nothing_in_a_batch,
             events_settle_matching_waits,
+            a_filter_matches_any_event_that_contains_it,
             lookback_sees_earlier_events,
             lookback_skips_events_the_run_took,
             signals_are_buffered_for_one_run,
@@ -51,14 +55,19 @@ macro_rules! every_case {
             the_series_counts_each_minute,
             the_oldest_due_pending_run_is_found,
             run_detail_has_steps_and_children,
+            each_ended_attempt_keeps_its_times,
+            the_attempt_log_keeps_the_last_attempts,
             events_are_listed_with_the_runs_they_woke,
             catalog_keeps_each_version_of_a_workflow,
+            catalog_keeps_each_schema_of_a_typed_event,
             workers_heartbeat_and_leave,
+            a_heartbeat_removes_the_workers_long_silent,
         );
     };
 }
 pub(super) use every_case;
 
+pub(super) use attempt_log::*;
 pub(super) use catalog::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
@@ -68,4 +77,5 @@ pub(super) use read_events::*;
 pub(super) use read_lists::*;
 pub(super) use runs::*;
 pub(super) use steps::*;
+pub(super) use versions::*;
 pub(super) use waits::*;

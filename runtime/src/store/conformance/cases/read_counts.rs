@@ -1,8 +1,6 @@
 //! Conformance cases of the counts by workflow and status and of the
 //! per-minute series.
 
-use std::sync::Arc;
-
 use super::helpers::{NOW, create, create_claimed, finish, fixture, run_at};
 use crate::model::listing::{MinuteCounts, StatusCount};
 use crate::model::status::RunStatus;
@@ -72,7 +70,7 @@ fn claim_flow(now: i64) -> ClaimRequest {
         owner: "reads".into(),
         now,
         limit: 10,
-        workflows: Arc::from(r#"["flow"]"#),
+        workflows: r#"["flow"]"#.into(),
         lease_expires_at: Some(now + 3_600_000),
     }
 }

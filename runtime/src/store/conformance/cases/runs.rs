@@ -2,8 +2,6 @@
 //! idempotency keys, which runs a claim takes, expired leases, and runs
 //! claimed as they are created.
 
-use std::sync::Arc;
-
 use super::helpers::{
     NOW, claim_request, create_and_claim, futures_join_all, is_lease_lost, new_run, step,
 };
@@ -92,6 +90,13 @@ pub(crate) async fn idempotency_keys_name_one_run(store: &dyn Store) {
         store.create_run(same).await.unwrap(),
         CreateOutcome::Existing(first.id)
     );
+    // The same value written otherwise (as a client in another language
+    // may write it) is the same input on every backend.
+    let respelled = new_run("flow", r#"{ "a": 1.0 }"#, Some("k"), NOW);
+    assert_eq!(
+        store.create_run(respelled).await.unwrap(),
+        CreateOutcome::Existing(first.id)
+    );
     let other = new_run("flow", r#"{"a":2}"#, Some("k"), NOW);
     assert_eq!(
         store.create_run(other).await.unwrap(),
@@ -121,7 +126,7 @@ pub(crate) async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
         store.create_run(run.clone()).await.unwrap();
     }
     assert_eq!(
-        store.next_ready_at(Arc::from(r#"["flow"]"#)).await.unwrap(),
+        store.next_ready_at(r#"["flow"]"#.into()).await.unwrap(),
         Some(NOW - 10)
     );
     let claimed = store.claim_ready(claim_request(10, NOW)).await.unwrap();
@@ -130,7 +135,7 @@ pub(crate) async fn claims_respect_ready_time_and_workflow(store: &dyn Store) {
         [due.id]
     );
     assert_eq!(
-        store.next_ready_at(Arc::from(r#"["flow"]"#)).await.unwrap(),
+        store.next_ready_at(r#"["flow"]"#.into()).await.unwrap(),
         Some(NOW + 5_000)
     );
     assert!(

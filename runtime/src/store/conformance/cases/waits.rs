@@ -71,6 +71,68 @@ pub(crate) async fn events_settle_matching_waits(store: &dyn Store) {
     assert_eq!(timed_out, "null");
 }
 
+/// A filter matches every event that contains it: a subset of the event's
+/// fields, a nested object the event's holds with more in it, an array the
+/// event's has more elements than; `{}` matches any event of its name. The
+/// filters the event does not contain (another value, a field it lacks, a
+/// nested value that differs) do not wake, and a second send wakes none.
+pub(crate) async fn a_filter_matches_any_event_that_contains_it(store: &dyn Store) {
+    let filters = [
+        (r#"{"order":7}"#, true),
+        (r#"{"customer":{"id":3}}"#, true),
+        (r#"{"customer":{"id":3,"tier":{"level":2}}}"#, true),
+        (r#"{"tags":["vip"]}"#, true),
+        ("{}", true),
+        (r#"{"order":8}"#, false),
+        (r#"{"order":7,"currency":"EUR"}"#, false),
+        (r#"{"customer":{"id":4}}"#, false),
+        (r#"{"customer":{"id":3,"tier":{"level":1}}}"#, false),
+        (r#"{"refund":true}"#, false),
+    ];
+    let mut wanted = Vec::new();
+    let mut all = Vec::new();
+    for (filter, matches) in filters {
+        let lease = create_and_claim(store).await;
+        let wait = Wait::Event {
+            name: "paid".into(),
+            filter: Some(filter.into()),
+            lookback_from: None,
+        };
+        let step = waiting("w", StepKind::WaitForEvent, None);
+        assert_eq!(store.register_wait(lease, step, wait).await.unwrap(), None);
+        store
+            .suspend_run(lease, None, Vec::new(), NOW)
+            .await
+            .unwrap();
+        if matches {
+            wanted.push(lease.run_id);
+        }
+        all.push((filter, lease.run_id));
+    }
+    let data = r#"{"order":7,"amount":3,"currency":"USD","tags":["new","vip"],
+        "customer":{"id":3,"name":"Ada","tier":{"level":2,"since":2020}}}"#;
+    let sent = store
+        .send_event(event("paid", data, None, NOW + 1), None)
+        .await
+        .unwrap();
+    let mut woken = sent.woken.clone();
+    woken.sort();
+    wanted.sort();
+    let named = |runs: &[crate::model::ids::RunId]| {
+        all.iter()
+            .filter(|(_, run)| runs.contains(run))
+            .map(|(filter, _)| *filter)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(named(&woken), named(&wanted), "the filters the event woke");
+    assert_eq!(woken.len(), wanted.len(), "each woken once");
+    let again = store
+        .send_event(event("paid", data, None, NOW + 2), None)
+        .await
+        .unwrap();
+    assert_eq!(again.woken, [], "a settled wait is not woken again");
+}
+
 /// A lookback takes the oldest matching event of its window; without one,
 /// earlier events do not count.
 pub(crate) async fn lookback_sees_earlier_events(store: &dyn Store) {
