@@ -246,3 +246,27 @@ pub fn statuses(changes: &[durable::RunChange]) -> Vec<durable::RunStatus> {
         })
         .collect()
 }
+
+/// Runs the step `name`, whose output is its name: a step whose result a
+/// test can recognise in a run's output (the upgrade tests).
+pub async fn named_step(ctx: &durable::Ctx, name: &'static str) -> Result<String, durable::Error> {
+    ctx.run(name, async || Ok::<_, durable::StepError>(name.to_owned()))
+        .await
+}
+
+/// `names` as owned strings, for comparing with a run's output.
+pub fn outputs(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+/// Each step of a run as (name, kind), in journal order.
+pub async fn steps_of<O: serde::de::DeserializeOwned>(
+    run: &RunHandle<O>,
+) -> Vec<(String, durable::StepKind)> {
+    let mut steps = run.steps().await.unwrap();
+    steps.sort_by_key(|step| step.seq);
+    steps
+        .into_iter()
+        .map(|step| (step.name, step.kind))
+        .collect()
+}

@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use durable::StepKind;
 use durable::prelude::*;
-use durable_tests::{TestDb, wait_for_status};
+use durable_tests::{TestDb, named_step as named, outputs, steps_of, wait_for_status};
 
 const START_MS: i64 = 1_700_000_000_000;
 const HOUR_MS: i64 = 3_600_000;
-
-/// Runs the step `name`, whose output is its name.
-async fn named(ctx: &Ctx, name: &'static str) -> Result<String, Error> {
-    ctx.run(name, async || Ok::<_, StepError>(name.to_owned()))
-        .await
-}
 
 /// Version 1: a, b, a nap, c.
 #[workflow(name = "patch-charge", version = 1)]
@@ -59,10 +53,6 @@ async fn charge_unpatched(ctx: Ctx) -> Result<Vec<String>, Error> {
     Ok(vec![a, b, named(&ctx, "c").await?])
 }
 
-fn outputs(names: &[&str]) -> Vec<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
-}
-
 /// The id of a run started on version 1 that ran a and b and now sleeps,
 /// its engine stopped.
 async fn a_run_of_v1_asleep(db: &TestDb) -> RunId {
@@ -73,16 +63,6 @@ async fn a_run_of_v1_asleep(db: &TestDb) -> RunId {
     wait_for_status(&run, RunStatus::Suspended).await;
     engine.shutdown().await;
     run.id()
-}
-
-/// Each step of a run as (name, kind).
-async fn steps_of(run: &RunHandle<Vec<String>>) -> Vec<(String, StepKind)> {
-    let mut steps = run.steps().await.unwrap();
-    steps.sort_by_key(|step| step.seq);
-    steps
-        .into_iter()
-        .map(|step| (step.name, step.kind))
-        .collect()
 }
 
 fn kinds(steps: &[(&str, StepKind)]) -> Vec<(String, StepKind)> {

@@ -7,17 +7,11 @@ use std::time::Duration;
 
 use durable::StepKind;
 use durable::prelude::*;
-use durable_tests::{TestDb, wait_for_status};
+use durable_tests::{TestDb, named_step as named, outputs, steps_of, wait_for_status};
 
 const START_MS: i64 = 1_700_000_000_000;
 const HOUR_MS: i64 = 3_600_000;
 const HOUR: Duration = Duration::from_millis(HOUR_MS as u64);
-
-/// Runs the step `name`, whose output is its name.
-async fn named(ctx: &Ctx, name: &'static str) -> Result<String, Error> {
-    ctx.run(name, async || Ok::<_, StepError>(name.to_owned()))
-        .await
-}
 
 /// Version 1: a, an hour's nap, c.
 #[workflow(name = "pin-charge", version = 1)]
@@ -67,20 +61,6 @@ async fn auto_after(ctx: Ctx) -> Result<Vec<String>, Error> {
         .run("c", async || Ok::<_, StepError>("c".to_owned()))
         .await?;
     Ok(vec![a, b, c])
-}
-
-fn outputs(names: &[&str]) -> Vec<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
-}
-
-/// Each step of a run as (name, kind), in order.
-async fn steps_of<O: serde::de::DeserializeOwned>(run: &RunHandle<O>) -> Vec<(String, StepKind)> {
-    let mut steps = run.steps().await.unwrap();
-    steps.sort_by_key(|step| step.seq);
-    steps
-        .into_iter()
-        .map(|step| (step.name, step.kind))
-        .collect()
 }
 
 async fn version_of<O: serde::de::DeserializeOwned>(run: &RunHandle<O>) -> Option<String> {

@@ -149,28 +149,28 @@ fn example(option: Symbol) -> &'static str {
     }
 }
 
+/// The literal an expression is, through parentheses and groups.
+fn bare_literal(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Paren(inner) => bare_literal(&inner.expr),
+        Expr::Group(inner) => bare_literal(&inner.expr),
+        _ => None,
+    }
+}
+
 /// The integer literal an expression is, through parentheses and groups.
 fn integer_literal(expr: &Expr) -> Option<&LitInt> {
-    match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(literal),
-            ..
-        }) => Some(literal),
-        Expr::Paren(inner) => integer_literal(&inner.expr),
-        Expr::Group(inner) => integer_literal(&inner.expr),
+    match bare_literal(expr)? {
+        Lit::Int(literal) => Some(literal),
         _ => None,
     }
 }
 
 /// The string literal an expression is, through parentheses and groups.
 pub(super) fn string_literal(expr: &Expr) -> Option<&LitStr> {
-    match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(literal),
-            ..
-        }) => Some(literal),
-        Expr::Paren(inner) => string_literal(&inner.expr),
-        Expr::Group(inner) => string_literal(&inner.expr),
+    match bare_literal(expr)? {
+        Lit::Str(literal) => Some(literal),
         _ => None,
     }
 }
