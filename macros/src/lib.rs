@@ -84,8 +84,8 @@ mod tests {
             tokens(r#"nmae = "typo", timeout = 30"#),
             tokens(
                 r#"async fn flow(ctx: Ctx) -> Result<(), Error> {
-                    ctx.run("a", async || Ok(1)).await?;
-                    ctx.run("a", async || Ok(2)).await?;
+                    ctx.run("a", async || Ok::<_, StepError>(1)).await?;
+                    ctx.run("a", async || Ok::<_, StepError>(2)).await?;
                     Ok(())
                 }"#,
             ),
@@ -126,7 +126,7 @@ mod tests {
             tokens(r#"name = "flow""#),
             tokens(
                 r#"async fn flow(ctx: Ctx) -> Result<(), Error> {
-                    ctx.run("a", async || Ok(1)).await?;
+                    ctx.run("a", async || Ok::<_, StepError>(1)).await?;
                     Ok(())
                 }"#,
             ),

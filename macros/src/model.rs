@@ -120,6 +120,9 @@ pub(crate) struct WorkflowModel {
     pub(crate) nondeterministic: Vec<NondeterministicCall>,
     /// Step output types written in the source.
     pub(crate) step_outputs: Vec<syn::Type>,
+    /// Step bodies that end in a bare `Ok(..)` with nothing naming their
+    /// error type: the `Ok`, and whether the body could be a `compute`.
+    pub(crate) untyped_oks: Vec<(Span, bool)>,
 }
 
 impl WorkflowModel {
@@ -165,6 +168,7 @@ impl WorkflowModel {
             constructs_opened: 0,
             nondeterministic: Vec::new(),
             step_outputs: Vec::new(),
+            untyped_oks: Vec::new(),
         };
         finder.visit_block(&function.block);
         WorkflowModel {
@@ -176,6 +180,7 @@ impl WorkflowModel {
             durations: finder.durations,
             nondeterministic: finder.nondeterministic,
             step_outputs: finder.step_outputs,
+            untyped_oks: finder.untyped_oks,
             function,
         }
     }
@@ -207,6 +212,7 @@ struct StepFinder {
     constructs_opened: usize,
     nondeterministic: Vec<NondeterministicCall>,
     step_outputs: Vec<syn::Type>,
+    untyped_oks: Vec<(Span, bool)>,
     /// Options of builder chains whose root `ctx.step(..)` call is not
     /// visited yet, keyed by the root's address in the syntax tree.
     chain_options: Vec<(*const syn::ExprMethodCall, &'static str, LitStr)>,
@@ -247,10 +253,11 @@ impl StepFinder {
     }
 
     /// Whether the call's arguments are step code: `ctx.run(name, body)`,
-    /// or `.run(body)`, `.run_with_attempt(body)` and `.compensate(undo)`
-    /// of a `ctx.step(..)` chain.
+    /// `ctx.compute(name, body)`, or `.run(body)`, `.compute(body)`,
+    /// `.run_with_attempt(body)` and `.compensate(undo)` of a `ctx.step(..)`
+    /// chain.
     fn is_step_body_call(&self, call: &syn::ExprMethodCall) -> bool {
-        (call.method == symbols::RUN && self.is_ctx(&call.receiver))
+        self.is_ctx_body_call(call)
             || (symbols::STEP_BODY_METHODS
                 .iter()
                 .any(|method| call.method == *method)
@@ -259,12 +266,19 @@ impl StepFinder {
                     .is_some_and(|root| root.method == symbols::STEP))
     }
 
+    /// Whether the call is `ctx.run(name, body)` or `ctx.compute(name, body)`.
+    fn is_ctx_body_call(&self, call: &syn::ExprMethodCall) -> bool {
+        symbols::CTX_BODY_METHODS
+            .iter()
+            .any(|method| call.method == *method)
+            && self.is_ctx(&call.receiver)
+    }
+
     /// Visits the arguments of a step body call, recording the output types
     /// written there.
     fn visit_step_body_call(&mut self, call: &syn::ExprMethodCall) {
         if call.method != symbols::COMPENSATE {
-            if call.method == symbols::RUN
-                && self.is_ctx(&call.receiver)
+            if self.is_ctx_body_call(call)
                 && let Some(turbofish) = &call.turbofish
                 && let Some(ty) = outputs::first_type_argument(turbofish)
             {
@@ -273,6 +287,13 @@ impl StepFinder {
             if let Some(body) = call.args.last() {
                 outputs::body_output_types(body, &mut self.step_outputs);
             }
+        }
+        if call.method != symbols::COMPUTE
+            && call.turbofish.is_none()
+            && let Some(ok) = call.args.last().and_then(outputs::untyped_ok)
+        {
+            self.untyped_oks
+                .push((ok, call.method != symbols::COMPENSATE));
         }
         self.visit_expr(&call.receiver);
         self.step_body_depth += 1;

@@ -102,14 +102,21 @@ pub(crate) const EXPONENTIAL: Symbol = Symbol("exponential");
 
 /// `ctx.step(..).run(body)` and `ctx.run(name, body)`: a step body.
 pub(crate) const RUN: Symbol = Symbol(StepKind::Run.as_str());
+/// `ctx.compute(name, body)` and `ctx.step(..).compute(body)`: a step body
+/// that returns its output itself, not a `Result`.
+pub(crate) const COMPUTE: Symbol = Symbol(StepKind::COMPUTE_METHOD);
 /// `ctx.step(..).run_with_attempt(body)`: a step body told its attempt.
 pub(crate) const RUN_WITH_ATTEMPT: Symbol = Symbol("run_with_attempt");
 /// `ctx.step(..).compensate(undo)`: the undo of a step, step code too.
 pub(crate) const COMPENSATE: Symbol = Symbol("compensate");
 /// The builder methods whose arguments are step code.
-pub(crate) const STEP_BODY_METHODS: [Symbol; 3] = [RUN, RUN_WITH_ATTEMPT, COMPENSATE];
+pub(crate) const STEP_BODY_METHODS: [Symbol; 4] = [RUN, COMPUTE, RUN_WITH_ATTEMPT, COMPENSATE];
+/// The `Ctx` methods that take a step's name and its body together.
+pub(crate) const CTX_BODY_METHODS: [Symbol; 2] = [RUN, COMPUTE];
 /// `Ok::<T, E>(..)`, whose turbofish names a step's output type.
 pub(crate) const OK: Symbol = Symbol("Ok");
+/// `Err(..)`, which names a step body's error type.
+pub(crate) const ERR: Symbol = Symbol("Err");
 
 // Calls that a replay would not repeat the same, outside a step.
 

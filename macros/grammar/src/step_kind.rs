@@ -72,6 +72,11 @@ impl StepKind {
     /// `ctx.step(name).timeout(..).run(..)`.
     pub const BUILDER_METHOD: &'static str = "step";
 
+    /// The `Ctx` method that makes a `run` step whose body returns its
+    /// output itself rather than a `Result`: `ctx.compute(name, body)`,
+    /// recorded as a `run` step.
+    pub const COMPUTE_METHOD: &'static str = "compute";
+
     /// The name stored in `wf_step.kind`, which is also the name of the
     /// `Ctx` method that makes the step, except for [`Patch`](Self::Patch)
     /// (see [`method`](Self::method)).
@@ -122,11 +127,12 @@ impl StepKind {
     }
 
     /// The kind of step the `Ctx` method `method` makes
-    /// ([`BUILDER_METHOD`](Self::BUILDER_METHOD) is the builder form of `run`;
+    /// ([`BUILDER_METHOD`](Self::BUILDER_METHOD) is the builder form of `run`
+    /// and [`COMPUTE_METHOD`](Self::COMPUTE_METHOD) its form for plain outputs;
     /// the [`TYPED_METHODS`](Self::TYPED_METHODS) are the typed forms of
     /// event steps).
     pub fn from_method(method: &str) -> Option<Self> {
-        if method == Self::BUILDER_METHOD {
+        if method == Self::BUILDER_METHOD || method == Self::COMPUTE_METHOD {
             return Some(StepKind::Run);
         }
         if let Some((_, kind)) = Self::TYPED_METHODS
@@ -161,6 +167,7 @@ mod tests {
         }
         assert_eq!(StepKind::parse("nap"), None);
         assert_eq!(StepKind::from_method("step"), Some(StepKind::Run));
+        assert_eq!(StepKind::from_method("compute"), Some(StepKind::Run));
         assert_eq!(StepKind::from_method("log"), None);
         assert_eq!(StepKind::from_method("patched"), Some(StepKind::Patch));
         assert_eq!(StepKind::from_method("patch"), None);

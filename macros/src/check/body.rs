@@ -73,6 +73,20 @@ pub(super) fn check_step_outputs_owned(cx: &Errors, model: &WorkflowModel) {
     }
 }
 
+/// A step body's error type is inferred from what the body returns; a body
+/// that only ends in `Ok(..)` leaves it open, and the compiler's "type
+/// annotations needed" does not say what to write.
+pub(super) fn check_step_errors_named(cx: &Errors, model: &WorkflowModel) {
+    for (ok, could_compute) in &model.untyped_oks {
+        let message = if *could_compute {
+            "this step body ends in `Ok(..)` and nothing names its error type: for a body that cannot fail write `ctx.compute(name, async || value)` (or `.compute(..)` on `ctx.step(..)`), which takes the value itself; otherwise name the error: `Ok::<_, StepError>(..)`"
+        } else {
+            "this compensation ends in `Ok(..)` and nothing names its error type: write `Ok::<_, StepError>(..)`"
+        };
+        cx.error_at(*ok, message);
+    }
+}
+
 /// The first reference, or lifetime other than `'static`, in `ty`, as
 /// tokens to mark.
 fn borrowed_part(ty: &syn::Type) -> Option<TokenStream> {

@@ -86,6 +86,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     steps::check_typed_waits_name_their_type(cx, model);
     let events = steps::event_types(&steps);
     body::check_step_outputs_owned(cx, model);
+    body::check_step_errors_named(cx, model);
     body::check_deterministic(cx, model);
     Some(ValidWorkflow {
         function: &model.function,

@@ -49,8 +49,8 @@ fn finds_every_step_kind_in_source_order() {
         attr!(),
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
-                ctx.run("a", async || Ok(1)).await?;
-                ctx.step("b").timeout("30s").run(async || Ok(2)).await?;
+                ctx.run("a", async || Ok::<_, StepError>(1)).await?;
+                ctx.step("b").timeout("30s").run(async || Ok::<_, StepError>(2)).await?;
                 ctx.sleep("c", "5m").await?;
                 ctx.sleep_until("d", at).await?;
                 let _ = ctx.now("e").await?;
@@ -67,7 +67,7 @@ fn finds_every_step_kind_in_source_order() {
 fn records_literal_options_on_their_step() {
     let function: syn::ItemFn = parse_quote! {
         async fn flow(ctx: Ctx) -> Result<(), Error> {
-            ctx.step("b").retry(Retry::none()).timeout("30s").run(async || Ok(2)).await?;
+            ctx.step("b").retry(Retry::none()).timeout("30s").run(async || Ok::<_, StepError>(2)).await?;
             ctx.sleep("c", "5m").await
         }
     };
@@ -89,7 +89,7 @@ fn reports_a_duplicate_at_both_places() {
         attr!(),
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
-                ctx.run("a", async || Ok(1)).await?;
+                ctx.run("a", async || Ok::<_, StepError>(1)).await?;
                 ctx.sleep("a", "1s").await
             }
         },
@@ -105,8 +105,8 @@ fn rejects_literal_names_in_loops_and_closures_but_accepts_keys() {
         attr!(),
         parse_quote! {
             async fn flow(ctx: Ctx, items: Vec<u32>) -> Result<(), Error> {
-                for item in items.clone() { ctx.run("each", async || Ok(item)).await?; }
-                for item in items.clone() { ctx.run(("keyed", item), async || Ok(item)).await?; }
+                for item in items.clone() { ctx.run("each", async || Ok::<_, StepError>(item)).await?; }
+                for item in items.clone() { ctx.run(("keyed", item), async || Ok::<_, StepError>(item)).await?; }
                 items.iter().for_each(|i| { let _ = ctx.now("in-closure"); });
                 while false { ctx.sleep("w", "1s").await?; }
                 Ok(())
@@ -163,14 +163,14 @@ fn requires_the_context_first() {
 fn branch_bodies_are_scopes_of_their_own() {
     let function: syn::ItemFn = parse_quote! {
         async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
-            ctx.run("charge", async || Ok(1)).await?;
+            ctx.run("charge", async || Ok::<_, StepError>(1)).await?;
             ctx.map("all", ids, FanOut::new(), async |ctx, id| {
-                ctx.run("charge", async || Ok(id)).await?;
+                ctx.run("charge", async || Ok::<_, StepError>(id)).await?;
                 ctx.sleep("pause", "1s").await
             }).await?;
             ctx.parallel("both", FanOut::new(), vec![
-                branch(async |c: Ctx| c.run("charge", async || Ok(1)).await),
-                branch(async |c: Ctx| c.run("charge", async || Ok(2)).await),
+                branch(async |c: Ctx| c.run("charge", async || Ok::<_, StepError>(1)).await),
+                branch(async |c: Ctx| c.run("charge", async || Ok::<_, StepError>(2)).await),
             ]).await?;
             Ok(())
         }
@@ -208,9 +208,9 @@ fn loops_and_duplicates_inside_a_branch_are_still_caught() {
         parse_quote! {
             async fn flow(ctx: Ctx, ids: Vec<u32>) -> Result<(), Error> {
                 ctx.map("all", ids, FanOut::new(), async |ctx, id| {
-                    for i in 0..id { ctx.run("inner", async || Ok(i)).await?; }
-                    ctx.run("twice", async || Ok(1)).await?;
-                    ctx.run("twice", async || Ok(2)).await
+                    for i in 0..id { ctx.run("inner", async || Ok::<_, StepError>(i)).await?; }
+                    ctx.run("twice", async || Ok::<_, StepError>(1)).await?;
+                    ctx.run("twice", async || Ok::<_, StepError>(2)).await
                 }).await?;
                 Ok(())
             }
@@ -241,7 +241,7 @@ fn checks_durations_in_sleeps_timeouts_and_retries() {
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
                 ctx.sleep("a", "5x").await?;
-                ctx.step("b").retry(Retry::exponential(3, "1sec").max_delay("1y")).timeout("soon").run(async || Ok(1)).await?;
+                ctx.step("b").retry(Retry::exponential(3, "1sec").max_delay("1y")).timeout("soon").run(async || Ok::<_, StepError>(1)).await?;
                 Ok(())
             }
         },
@@ -255,7 +255,7 @@ fn rejects_computed_step_names() {
         attr!(),
         parse_quote! {
             async fn flow(ctx: Ctx, name: String) -> Result<(), Error> {
-                ctx.run(name.as_str(), async || Ok(1)).await?;
+                ctx.run(name.as_str(), async || Ok::<_, StepError>(1)).await?;
                 Ok(())
             }
         },
@@ -302,9 +302,9 @@ fn flags_nondeterministic_calls_in_workflow_code_only() {
                 let home = std::env::var("HOME");
                 ctx.map("all", ids, FanOut::new(), async |ctx, id| {
                     let at = chrono::Utc::now();
-                    ctx.run("inside", async || Ok(Instant::now().elapsed().as_millis() as u64)).await
+                    ctx.run("inside", async || Ok::<_, StepError>(Instant::now().elapsed().as_millis() as u64)).await
                 }).await?;
-                ctx.step("timed").run(async || Ok(fastrand::u32(..))).await?;
+                ctx.step("timed").run(async || Ok::<_, StepError>(fastrand::u32(..))).await?;
                 Ok(())
             }
         },
@@ -378,16 +378,16 @@ fn the_arms_of_one_if_or_match_may_share_a_step_name() {
         parse_quote! {
             async fn flow(ctx: Ctx, express: bool, tier: u8) -> Result<(), Error> {
                 if express {
-                    ctx.run("ship", async || Ok(1)).await?;
+                    ctx.run("ship", async || Ok::<_, StepError>(1)).await?;
                 } else if tier > 1 {
-                    ctx.run("ship", async || Ok(2)).await?;
+                    ctx.run("ship", async || Ok::<_, StepError>(2)).await?;
                 } else {
                     ctx.sleep("ship", "1s").await?;
                 }
                 match tier {
-                    0 => ctx.run("notify", async || Ok(0)).await?,
-                    1 => { if express { ctx.run("notify", async || Ok(1)).await? } else { 2 } }
-                    _ => ctx.run("notify", async || Ok(3)).await?,
+                    0 => ctx.run("notify", async || Ok::<_, StepError>(0)).await?,
+                    1 => { if express { ctx.run("notify", async || Ok::<_, StepError>(1)).await? } else { 2 } }
+                    _ => ctx.run("notify", async || Ok::<_, StepError>(3)).await?,
                 };
                 Ok(())
             }
@@ -406,8 +406,8 @@ fn a_name_reused_outside_the_arms_is_still_a_duplicate() {
         // In a branch and after the `if`.
         parse_quote! {
             async fn flow(ctx: Ctx, express: bool) -> Result<(), Error> {
-                if express { ctx.run("ship", async || Ok(1)).await?; }
-                ctx.run("ship", async || Ok(2)).await?;
+                if express { ctx.run("ship", async || Ok::<_, StepError>(1)).await?; }
+                ctx.run("ship", async || Ok::<_, StepError>(2)).await?;
                 Ok(())
             }
         },
@@ -415,8 +415,8 @@ fn a_name_reused_outside_the_arms_is_still_a_duplicate() {
         parse_quote! {
             async fn flow(ctx: Ctx, express: bool) -> Result<(), Error> {
                 if express {
-                    ctx.run("ship", async || Ok(1)).await?;
-                    ctx.run("ship", async || Ok(2)).await?;
+                    ctx.run("ship", async || Ok::<_, StepError>(1)).await?;
+                    ctx.run("ship", async || Ok::<_, StepError>(2)).await?;
                 }
                 Ok(())
             }
@@ -424,16 +424,16 @@ fn a_name_reused_outside_the_arms_is_still_a_duplicate() {
         // In two `if`s one after the other: both may run.
         parse_quote! {
             async fn flow(ctx: Ctx, a: bool, b: bool) -> Result<(), Error> {
-                if a { ctx.run("ship", async || Ok(1)).await?; }
-                if b { ctx.run("ship", async || Ok(2)).await?; }
+                if a { ctx.run("ship", async || Ok::<_, StepError>(1)).await?; }
+                if b { ctx.run("ship", async || Ok::<_, StepError>(2)).await?; }
                 Ok(())
             }
         },
         // In the condition and in a branch.
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
-                if ctx.run("check", async || Ok(true)).await? {
-                    ctx.run("check", async || Ok(false)).await?;
+                if ctx.run("check", async || Ok::<_, StepError>(true)).await? {
+                    ctx.run("check", async || Ok::<_, StepError>(false)).await?;
                 }
                 Ok(())
             }
@@ -442,8 +442,8 @@ fn a_name_reused_outside_the_arms_is_still_a_duplicate() {
         parse_quote! {
             async fn flow(ctx: Ctx, n: u8) -> Result<(), Error> {
                 match n {
-                    0 if ctx.run("probe", async || Ok(true)).await? => {}
-                    _ => { ctx.run("probe", async || Ok(false)).await?; }
+                    0 if ctx.run("probe", async || Ok::<_, StepError>(true)).await? => {}
+                    _ => { ctx.run("probe", async || Ok::<_, StepError>(false)).await?; }
                 }
                 Ok(())
             }
@@ -462,10 +462,10 @@ fn rejects_borrowed_step_outputs_where_their_type_is_written() {
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
                 ctx.run("turbofish", async || Ok::<&str, StepError>("a")).await?;
-                ctx.run::<&'static [u8], StepError, _, _>("method", async || Ok(&b"a"[..])).await?;
+                ctx.run::<&'static [u8], StepError, _, _>("method", async || Ok::<_, StepError>(&b"a"[..])).await?;
                 ctx.run("annotated", async || -> Result<Vec<&str>, StepError> { Ok(vec![]) }).await?;
-                let _bound: &str = ctx.run("bound", async || Ok("a")).await?;
-                let _chained: Result<Cow<'_, str>, Error> = ctx.step("chained").run(async || Ok("a".into())).await;
+                let _bound: &str = ctx.run("bound", async || Ok::<_, StepError>("a")).await?;
+                let _chained: Result<Cow<'_, str>, Error> = ctx.step("chained").run(async || Ok::<_, StepError>("a".into())).await;
                 ctx.run("tail", async || { let a = 1; Ok::<&str, StepError>("a") }).await?;
                 Ok(())
             }
@@ -483,7 +483,7 @@ fn rejects_borrowed_step_outputs_where_their_type_is_written() {
         parse_quote! {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
                 let _: String = ctx.run("owned", async || Ok::<String, StepError>("a".into())).await?;
-                let _: Cow<'static, str> = ctx.run("static", async || Ok("a".into())).await?;
+                let _: Cow<'static, str> = ctx.run("static", async || Ok::<_, StepError>("a".into())).await?;
                 let _: &str = other.get("not a step").await?;
                 Ok(())
             }
@@ -500,8 +500,8 @@ fn rejects_sleeps_and_step_timeouts_longer_than_the_workflow() {
             async fn flow(ctx: Ctx) -> Result<(), Error> {
                 ctx.sleep("exact", "60m").await?;
                 ctx.sleep("long", "2h").await?;
-                ctx.step("slow").timeout("90m").run(async || Ok(1)).await?;
-                ctx.step("quick").timeout("5m").run(async || Ok(1)).await?;
+                ctx.step("slow").timeout("90m").run(async || Ok::<_, StepError>(1)).await?;
+                ctx.step("quick").timeout("5m").run(async || Ok::<_, StepError>(1)).await?;
                 Ok(())
             }
         },
@@ -606,5 +606,63 @@ fn a_typed_wait_must_name_its_event_type() {
     assert!(
         messages[0].starts_with("write the event type of this wait"),
         "{messages:?}"
+    );
+}
+
+#[test]
+fn a_step_body_ending_in_a_bare_ok_is_told_to_name_its_error_or_compute() {
+    let errors = errors(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.run("closure", async || Ok(1)).await?;
+                ctx.run("block", async || { let n = load().await?; Ok(n) }).await?;
+                ctx.run("async-block", || async move { Ok(2) }).await?;
+                ctx.step("built").timeout("1s").run(async || Ok(3)).await?;
+                ctx.step("undone").compensate(|n: u32| async move { Ok(()) }).run(async || Ok::<_, StepError>(4)).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert!(
+        errors[..4]
+            .iter()
+            .all(|error| error.contains("write `ctx.compute(name, async || value)`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors[4].starts_with("this compensation ends in `Ok(..)`"),
+        "{errors:?}"
+    );
+    // Whatever may name the error type is trusted, and `compute` takes the value itself.
+    let named = step_names(
+        attr!(),
+        parse_quote! {
+            async fn flow(ctx: Ctx) -> Result<(), Error> {
+                ctx.run("turbofish", async || Ok::<_, StepError>(1)).await?;
+                ctx.run::<u32, StepError, _, _>("method", async || Ok(1)).await?;
+                ctx.run("annotated", async || -> Result<u32, StepError> { Ok(1) }).await?;
+                ctx.run("returns", async || { if a { return Err(StepError::permanent("no")); } Ok(1) }).await?;
+                ctx.run("errs", async || { check().map_err(|e| Err(e))?; Ok(1) }).await?;
+                ctx.run("macro", async || { ensure!(a); Ok(1) }).await?;
+                ctx.run("delegated", async || load().await).await?;
+                ctx.compute("computed", async || 1).await?;
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(
+        named.unwrap(),
+        [
+            "turbofish",
+            "method",
+            "annotated",
+            "returns",
+            "errs",
+            "macro",
+            "delegated",
+            "computed"
+        ]
     );
 }

@@ -1,8 +1,12 @@
 //! The output types of step bodies that are written in the source, so the
 //! checks can tell a borrowed one from an owned one: the turbofish of
 //! `ctx.run::<T, ..>` or of the body's final `Ok::<T, E>(..)`, a closure's
-//! `-> Result<T, E>`, and the type of a `let` the step's result is bound to.
+//! `-> Result<T, E>`, and the type of a `let` the step's result is bound to;
+//! and the bodies that end in `Ok(..)` with nothing naming their error type.
 
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
 use syn::{AngleBracketedGenericArguments, Expr, GenericArgument, PathArguments, Type};
 
 use crate::symbols;
@@ -94,4 +98,90 @@ pub(crate) fn let_output(local: &syn::Local) -> Option<(&Expr, &Type)> {
         result_ok_type(&typed.ty)
     };
     ty.map(|ty| (expr, ty))
+}
+
+/// The `Ok` of a step body (a closure or async block) that ends in a bare
+/// `Ok(..)` while nothing else in it names the error type: no `-> Result<..>`
+/// on the closure, no `return` and no `Err(..)` anywhere in it. Such a body
+/// cannot compile, because `Ok(..)` leaves `E` of `Result<T, E>` open and a
+/// `?` does not fix it; the macro says what to write instead of the
+/// compiler's "type annotations needed". Anything that might name `E` makes
+/// this `None`, so a body that compiles is never reported.
+pub(crate) fn untyped_ok(body: &Expr) -> Option<Span> {
+    match body {
+        Expr::Closure(closure) => match closure.output {
+            syn::ReturnType::Default => untyped_ok(&closure.body),
+            syn::ReturnType::Type(..) => None,
+        },
+        Expr::Async(block) => untyped_ok_block(&block.block),
+        Expr::Block(block) => untyped_ok_block(&block.block),
+        Expr::Paren(inner) => untyped_ok(&inner.expr),
+        Expr::Call(call) => bare_ok(call).filter(|_| !names_an_error(body)),
+        _ => None,
+    }
+}
+
+/// [`untyped_ok`] of a block: its tail, if nothing in the block names `E`.
+fn untyped_ok_block(block: &syn::Block) -> Option<Span> {
+    let Some(syn::Stmt::Expr(tail, None)) = block.stmts.last() else {
+        return None;
+    };
+    let mut finder = ErrorNamer(false);
+    finder.visit_block(block);
+    if finder.0 {
+        return None;
+    }
+    match tail {
+        Expr::Call(call) => bare_ok(call),
+        Expr::Paren(inner) => match &*inner.expr {
+            Expr::Call(call) => bare_ok(call),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The span of `Ok` in a call `Ok(..)` written without a turbofish.
+fn bare_ok(call: &syn::ExprCall) -> Option<Span> {
+    let Expr::Path(path) = &*call.func else {
+        return None;
+    };
+    match path.path.segments.iter().collect::<Vec<_>>().as_slice() {
+        [only] if only.ident == symbols::OK && only.arguments.is_none() && path.qself.is_none() => {
+            Some(path.span())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `expr` holds a `return` or an `Err(..)`, which may name the
+/// error type.
+fn names_an_error(expr: &Expr) -> bool {
+    let mut finder = ErrorNamer(false);
+    finder.visit_expr(expr);
+    finder.0
+}
+
+/// Finds a `return`, or a path ending in `Err`, anywhere it visits.
+struct ErrorNamer(bool);
+
+impl<'ast> Visit<'ast> for ErrorNamer {
+    fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+        self.0 = true;
+    }
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        if path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == symbols::ERR)
+        {
+            self.0 = true;
+        }
+        syn::visit::visit_path(self, path);
+    }
+    fn visit_macro(&mut self, _: &'ast syn::Macro) {
+        // A macro's tokens may hold a `return` or an `Err` (`bail!`):
+        // unseen, so assume they name the error type.
+        self.0 = true;
+    }
 }

@@ -186,6 +186,30 @@ impl Ctx {
         self.step(name).run(body).await
     }
 
+    /// Runs `body`, which returns its output itself rather than a
+    /// `Result`, as a durable step named `name`: the form for a body that
+    /// cannot fail, so it needs no error type. Shorthand for
+    /// `ctx.step(name).compute(body)`; see [`StepBuilder::compute`].
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # async fn f(ctx: Ctx, items: Vec<u64>) -> Result<(), durable::Error> {
+    /// let total: u64 = ctx.compute("total", async || items.iter().sum()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Ctx::run).
+    pub async fn compute<T, F, Fut>(&self, name: impl Into<StepName>, body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = T> + Send,
+    {
+        self.step(name).compute(body).await
+    }
+
     /// Starts configuring a step: retry policy, timeout, recorded input.
     ///
     /// ```no_run

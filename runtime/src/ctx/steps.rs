@@ -201,6 +201,41 @@ impl<'a> StepBuilder<'a, NoCompensation> {
     {
         self.execute(body, None).await
     }
+
+    /// Runs `body`, which returns its output itself rather than a
+    /// `Result`, as a durable step: the form for a body that cannot fail,
+    /// so that it needs no error type (`Ok::<_, StepError>(..)`). Recorded
+    /// and replayed as [`run`](StepBuilder::run) records it; only a
+    /// [`timeout`](StepBuilder::timeout) fails an attempt, and the retry
+    /// policy applies to that.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # async fn f(ctx: Ctx) -> Result<(), durable::Error> {
+    /// let reference: String = ctx
+    ///     .step("reference")
+    ///     .timeout("5s")
+    ///     .compute(async || format!("order-{}", 42))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](StepBuilder::run).
+    pub async fn compute<T, F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = T> + Send,
+    {
+        self.run(move || infallible(body())).await
+    }
+}
+
+/// A body's plain output as the `Result` that [`StepBuilder::run`] takes.
+async fn infallible<T>(output: impl Future<Output = T>) -> Result<T, std::convert::Infallible> {
+    Ok(output.await)
 }
 
 impl<T: Serialize + DeserializeOwned + Send> StepBuilder<'_, Compensated<T>> {
@@ -232,6 +267,20 @@ impl<T: Serialize + DeserializeOwned + Send> StepBuilder<'_, Compensated<T>> {
     {
         let undo = self.compensation.undo.clone();
         self.execute(body, Some(undo)).await
+    }
+
+    /// Runs `body`, which returns its output itself, as a durable step with
+    /// its compensation; see [`StepBuilder::compute`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`StepBuilder::run`].
+    pub async fn compute<F, Fut>(self, mut body: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = T> + Send,
+    {
+        self.run(move || infallible(body())).await
     }
 }
 
