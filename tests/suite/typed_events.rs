@@ -3,7 +3,8 @@
 //! the workflow's manifest and the catalog know the event and its schema;
 //! an event of a typed name whose data does not fit is refused, naming the
 //! field, and nothing is written, from the engine that registers the
-//! waiting workflow and from a client that knows it only from the catalog.
+//! waiting workflow, from a client that knows it only from the catalog, and
+//! from a run that sends it by its name.
 
 use durable::prelude::*;
 use durable::{StepKind, StepStatus};
@@ -272,4 +273,35 @@ async fn a_typed_filter_adds_to_a_matching_object() {
     let sent = engine.publish(scan("o-5", "EXP")).await.unwrap();
     assert_eq!(sent.woken, [run.id()]);
     assert_eq!(run.result().await.unwrap(), Some(scan("o-5", "EXP")));
+}
+
+#[workflow(name = "untyped-sender")]
+async fn untyped_sender(ctx: Ctx, tracking: serde_json::Value) -> Result<i64, Error> {
+    // The string form, under a typed event's name: its data must fit too.
+    let data = json!({ "orderId": "o-9", "tracking": tracking, "weightGrams": 5 });
+    ctx.send_event("scan", "shipment.label.scanned", data).await
+}
+
+#[tokio::test]
+async fn a_run_sending_a_typed_name_with_data_that_does_not_fit_fails_naming_the_field() {
+    let db = test_db!();
+    let engine = db
+        .builder()
+        .register(TypedShip)
+        .register(UntypedSender)
+        .start()
+        .await
+        .unwrap();
+    let wrong = UntypedSender::trigger(&engine, json!(7)).await.unwrap();
+    let error = wrong.result().await.unwrap_err();
+    assert!(
+        error.to_string().contains("tracking:")
+            && error.to_string().contains("does not fit its type"),
+        "{error}"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 0);
+    // Data that fits is sent, once.
+    let right = UntypedSender::trigger(&engine, json!("1Z")).await.unwrap();
+    assert!(right.result().await.unwrap() > 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM wf_event").await, 1);
 }

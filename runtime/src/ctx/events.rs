@@ -326,8 +326,12 @@ impl Ctx {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidEvent`] for an empty name; [`Error::Serialization`] or
-    /// [`Error::PayloadTooLarge`] for data that cannot be sent.
+    /// [`Error::InvalidEvent`] for an empty name, and for data that does
+    /// not fit the JSON Schema of a typed event of that name (see
+    /// [`Engine::send_event`](crate::Engine::send_event)), naming the field;
+    /// [`Error::Serialization`] or [`Error::PayloadTooLarge`] for data that
+    /// cannot be sent. The run fails with the error unless the workflow
+    /// handles it.
     pub async fn send_event(
         &self,
         name: impl Into<StepName>,
@@ -359,6 +363,11 @@ impl Ctx {
             StepStart::Recorded(record) => record.seq,
             StepStart::New { seq } => seq,
         };
+        // Checked only when the send happens, not in the replays of a sent one.
+        let env = &self.run.env;
+        env.event_types
+            .check(&*env.store, &event.name, &event.data)
+            .await?;
         let record = StepRecord {
             attempts: 1,
             ..self.record(name, seq, StepKind::SendEvent, StepStatus::Completed)

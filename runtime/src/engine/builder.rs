@@ -22,6 +22,7 @@ use crate::engine::sources;
 use crate::exec::active::ActiveRuns;
 use crate::exec::clock::{Clock, SystemClock};
 use crate::exec::env::RunEnv;
+use crate::exec::event_types::EventTypes;
 use crate::exec::executor::Executor;
 use crate::exec::slots::Slots;
 use crate::model::duration::{IntoDuration, millis};
@@ -384,6 +385,7 @@ impl EngineBuilder {
             keep_in_memory_ms: millis(self.keep_in_memory),
             claim_early_ms: (millis(self.keep_in_memory) - 1).max(0),
             dispatch: tokio::sync::Notify::new(),
+            event_types: EventTypes::new(event_types),
             workflows: self
                 .registry
                 .all()
@@ -426,7 +428,6 @@ impl EngineBuilder {
             worker,
             shut_down: AtomicBool::new(false),
             validators: Default::default(),
-            event_types,
         });
         if client {
             return Ok(Engine::new(core, Vec::new()));

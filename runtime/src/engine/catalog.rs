@@ -218,42 +218,6 @@ impl EngineCore {
     }
 }
 
-impl EngineCore {
-    /// Checks the data of an event named `name` sent from outside against
-    /// the event's type, when it is typed: the schema of a workflow this
-    /// engine registers, or else the catalog's most recently seen one (a
-    /// typed event another engine's workflows wait for). Untyped names pass
-    /// (their data is not even parsed again).
-    pub(crate) async fn check_event(&self, name: &str, data: &str) -> Result<(), Error> {
-        let recorded;
-        let event = match self.event_types.iter().find(|event| event.name == name) {
-            Some(event) => event,
-            None => {
-                recorded = self.env.store.event_type(name.to_owned()).await?;
-                match &recorded {
-                    Some(event) => event,
-                    None => return Ok(()),
-                }
-            }
-        };
-        let data: serde_json::Value = serde_json::from_str(data).map_err(|error| {
-            Error::InvalidEvent(format!(
-                "the data of event `{}` is not JSON: {error}",
-                crate::model::error::clip(name)
-            ))
-        })?;
-        let key = format!("event {name}");
-        self.validators
-            .validate((&key, &event.fingerprint), &event.schema, &data)
-            .map_err(|message| {
-                Error::InvalidEvent(format!(
-                    "the data of event `{}` does not fit its type: {message}",
-                    crate::model::error::clip(name)
-                ))
-            })
-    }
-}
-
 impl Engine {
     /// Every typed event of the database's catalog (`wf_event_type`): its
     /// name and JSON Schema, as engines whose workflows wait for or publish

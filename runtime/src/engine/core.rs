@@ -31,9 +31,6 @@ pub(crate) struct EngineCore {
     /// The catalog's input schemas, compiled, for triggers by name of
     /// workflows another engine serves.
     pub(crate) validators: crate::core::catalog::Validators,
-    /// The typed events of the registered workflows, whose schemas events
-    /// of their names sent from outside must fit.
-    pub(crate) event_types: Vec<crate::model::event::EventTypeInfo>,
 }
 
 impl EngineCore {

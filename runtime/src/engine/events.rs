@@ -26,7 +26,8 @@ impl Engine {
     /// [`Error::InvalidEvent`] names the field that does not.
     pub async fn send_event(&self, event: &str, data: impl Serialize) -> Result<SentEvent, Error> {
         let data = event_data(&data, self.core.env.limits.max_input_bytes)?;
-        self.core.check_event(event, &data).await?;
+        let env = &self.core.env;
+        env.event_types.check(&*env.store, event, &data).await?;
         self.core.deliver(event, data, None).await
     }
 

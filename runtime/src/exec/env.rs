@@ -1,6 +1,6 @@
 //! What a run sees of the engine it executes on: the store, the clock, the
-//! limits and timings of its steps, the dispatcher to wake, and the
-//! workflows its children may be of. The step API (`ctx`) gets this, never
+//! limits and timings of its steps, the dispatcher to wake, the typed
+//! events it may send, and the workflows its children may be of. The step API (`ctx`) gets this, never
 //! the engine itself.
 
 use std::any::TypeId;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::exec::clock::Clock;
+use crate::exec::event_types::EventTypes;
 use crate::model::limits::Limits;
 use crate::store::Store;
 
@@ -39,6 +40,9 @@ pub(crate) struct RunEnv {
     /// Woken when a run may have become ready (a child started, an event
     /// sent, a run suspended).
     pub(crate) dispatch: Notify,
+    /// The typed events whose schemas the events sent under their names
+    /// must fit.
+    pub(crate) event_types: EventTypes,
     /// The workflows the engine registers, by the type `#[workflow]`
     /// generated (a version kept beside a newer one is a type of its own).
     pub(crate) workflows: HashMap<TypeId, WorkflowSpec>,
