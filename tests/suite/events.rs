@@ -504,3 +504,53 @@ async fn an_event_after_a_run_ended_does_not_complete_its_wait() {
     assert_eq!(steps[0].output, None);
     assert_eq!(run.status().await.unwrap(), RunStatus::Cancelled);
 }
+
+#[workflow]
+async fn keyed_waiter(ctx: Ctx, order: u32) -> Result<u32, Error> {
+    let got: Option<serde_json::Value> = ctx
+        .wait_for_event("paid", "keyed.paid")
+        .matching(json!({ "order": order }))
+        .lookback("1h")
+        .timeout("30s")
+        .await?;
+    Ok(got.and_then(|data| data["attempt"].as_u64()).unwrap_or(0) as u32)
+}
+
+/// Sends of one name run concurrently, each racing the wait it is for
+/// (registered before, during or after the send, with a lookback so that
+/// either order must meet), and two sends race for one waiter: every wait
+/// gets its own event, and an event counts a run as woken only if it woke it.
+#[tokio::test]
+async fn concurrent_sends_of_one_name_each_meet_their_racing_wait_once() {
+    let db = test_db!();
+    let engine = db.builder().register(KeyedWaiter).start().await.unwrap();
+    const RUNS: u32 = 120;
+    let mut runs = Vec::new();
+    for order in 0..RUNS {
+        runs.push(KeyedWaiter::trigger(&engine, order).await.unwrap());
+    }
+    let sends = (0..RUNS).map(|order| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut woken = Vec::new();
+            // Two events for one waiter, sent at once: one of them wakes it.
+            let (first, second) = tokio::join!(
+                engine.send_event("keyed.paid", json!({ "order": order, "attempt": 1 })),
+                engine.send_event("keyed.paid", json!({ "order": order, "attempt": 2 })),
+            );
+            woken.extend(first.unwrap().woken);
+            woken.extend(second.unwrap().woken);
+            woken
+        })
+    });
+    let mut woken = Vec::new();
+    for send in futures_all(sends.collect::<Vec<_>>().into_iter()).await {
+        woken.extend(send.unwrap());
+    }
+    for (order, run) in runs.iter().enumerate() {
+        let attempt = run.result().await.unwrap();
+        assert!(attempt == 1 || attempt == 2, "run {order} got {attempt}");
+        let counted = woken.iter().filter(|id| **id == run.id()).count();
+        assert!(counted <= 1, "run {order} counted as woken {counted} times");
+    }
+}

@@ -1,6 +1,9 @@
 //! Waits on PostgreSQL: waiting steps, events and signals, and the
-//! settlement of the steps they satisfy. A wait and a send of one key take
-//! the same advisory lock, so across processes they cannot miss each other.
+//! settlement of the steps they satisfy. A wait and a send that may meet
+//! take one advisory lock, so across processes they cannot miss each other:
+//! an event wait locks its name and wait key exclusively, a send locks its
+//! name and each of its event's keys shared (see [`event_lock`]), so sends
+//! of one name never wait for each other, only for a wait they may satisfy.
 
 use sqlx::PgConnection;
 
@@ -32,6 +35,30 @@ pub(super) async fn lock_key(connection: &mut PgConnection, key: &str) -> Result
     Ok(())
 }
 
+/// The advisory lock of the event waits of `name` with the wait key `key`
+/// (`None`: the waits whose filters have no key; see `wait_keys`). An
+/// event can only match a wait under one of its own keys or under none.
+fn event_lock(name: &str, key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("event:{name}:{key}"),
+        None => format!("event:{name}"),
+    }
+}
+
+/// Takes the advisory locks `keys` in shared mode for the rest of the
+/// transaction, in one order (by hash), so that two senders that lock
+/// several never wait on each other in opposite orders.
+async fn lock_keys_shared(connection: &mut PgConnection, keys: &[String]) -> Result<(), Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock_shared(h) FROM \
+           (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS locks",
+    )
+    .bind(keys)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn register_wait(
     connection: &mut PgConnection,
     lease: &Lease,
@@ -44,7 +71,8 @@ pub(super) async fn register_wait(
             filter,
             lookback_from,
         } => {
-            lock_key(connection, &format!("event:{name}")).await?;
+            let key = wait_keys::filter_key(filter.as_deref());
+            lock_key(connection, &event_lock(name, key.as_deref())).await?;
             match lookback_from {
                 // Not an event an earlier wait of this run took (see `Wait::Event`).
                 Some(from) => sqlx::query_as::<_, (i64, String)>(
@@ -122,11 +150,20 @@ pub(super) async fn send_event(
     event: &NewEvent,
 ) -> Result<SentEvent, Error> {
     let target = event.target.map(|run| run.to_string());
-    let key = match &target {
-        Some(run) => format!("signal:{run}:{}", event.name),
-        None => format!("event:{}", event.name),
+    let keys = match &target {
+        Some(run) => {
+            lock_key(connection, &format!("signal:{run}:{}", event.name)).await?;
+            Vec::new()
+        }
+        None => {
+            let keys = wait_keys::event_keys(&event.data);
+            let locks: Vec<String> = std::iter::once(event_lock(&event.name, None))
+                .chain(keys.iter().map(|key| event_lock(&event.name, Some(key))))
+                .collect();
+            lock_keys_shared(connection, &locks).await?;
+            keys
+        }
     };
-    lock_key(connection, &key).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO wf_event (name, data, target_run, created_at) \
          VALUES ($1, $2::jsonb, $3::uuid, $4) RETURNING id",
@@ -172,7 +209,7 @@ pub(super) async fn send_event(
             )
             .bind(&event.name)
             .bind(&event.data)
-            .bind(wait_keys::event_keys(&event.data))
+            .bind(&keys)
             .fetch_all(&mut *connection)
             .await?
         }
@@ -180,7 +217,10 @@ pub(super) async fn send_event(
     let output = event_output_json(id, &event.data);
     let mut woken = Vec::with_capacity(waiters.len());
     for (instance, step) in waiters {
-        complete_waiting_step(
+        // A send of the same name that committed meanwhile may have taken
+        // this waiter (sends do not lock each other out): then it is not
+        // this event's.
+        let settled = complete_waiting_step(
             connection,
             &instance,
             &step,
@@ -190,6 +230,9 @@ pub(super) async fn send_event(
             event.now,
         )
         .await?;
+        if !settled {
+            continue;
+        }
         let run_id = parse_run_id(&instance)?;
         if target.is_some() {
             consume_signal(connection, id, run_id, &step).await?;
@@ -201,7 +244,8 @@ pub(super) async fn send_event(
 
 /// Completes a waiting step as settled by the event `event`, and makes its
 /// run due now (a running run keeps the wake in `ready_at`, which its
-/// suspension honours).
+/// suspension honours). Whether the step was still waiting (else nothing
+/// is written).
 pub(super) async fn complete_waiting_step(
     connection: &mut PgConnection,
     instance: &str,
@@ -210,8 +254,8 @@ pub(super) async fn complete_waiting_step(
     output: &str,
     event: i64,
     now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
+) -> Result<bool, Error> {
+    let settled = sqlx::query(
         "UPDATE wf_step SET status = $1, output = $2::jsonb, updated_at = $3, ended_at = $3, \
            settled_by_event = $6 \
          WHERE instance_id = $4::uuid AND name = $5 AND status = 'waiting'",
@@ -223,7 +267,12 @@ pub(super) async fn complete_waiting_step(
     .bind(step)
     .bind(event)
     .execute(&mut *connection)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
+    if !settled {
+        return Ok(false);
+    }
     sqlx::query(concat!(
         "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > $1 \
            THEN $1 ELSE ready_at END, updated_at = $1 \
@@ -234,7 +283,7 @@ pub(super) async fn complete_waiting_step(
     .bind(instance)
     .execute(connection)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 impl WaitStore for PostgresStore {
