@@ -6,14 +6,15 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
 use super::migrate::{MIGRATIONS, migrate};
-use super::reads::{SERIES_SQL, list_runs_query};
+use super::reads::{SERIES_SQL, list_runs_query, list_runs_sql, unfinished_counts_sql};
 use super::waits::{KEYED_WAITERS_SQL, UNKEYED_WAITERS_SQL};
 use super::writer::apply_op;
 use crate::model::ids::RunId;
-use crate::model::listing::{RunCursor, RunFilter};
+use crate::model::listing::{RunCursor, RunFilter, UnservedRuns};
 use crate::model::status::RunStatus;
 use crate::store::ClaimRequest;
 use crate::store::NewEvent;
+use crate::store::listing::RunListQuery;
 use crate::store::ops::{WriteOp, WriteOut};
 
 /// Runs left `running` by the last engine are claimed before a backlog
@@ -366,6 +367,56 @@ fn run_lists_read_by_index_in_order() {
                 "{when}, {what} scan the table:\n{plan}"
             );
         }
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+}
+
+/// The runs no live worker serves are counted along the unfinished index,
+/// which holds every column the count reads (no run's row, no sort), and
+/// listed by it newest first, one branch per group and status, among many
+/// finished runs; before and after `ANALYZE`.
+#[test]
+fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, version) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 5), \
+               CASE WHEN i % 50 = 0 THEN 'pending' WHEN i % 50 = 1 THEN 'suspended' \
+                 ELSE 'completed' END, \
+               'null', i, i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'v' || (i % 3) END \
+             FROM n",
+        )
+        .unwrap();
+    let groups = [
+        UnservedRuns {
+            workflow: "w1".into(),
+            version: Some("v1".into()),
+            runs: 1,
+        },
+        UnservedRuns {
+            workflow: "w2".into(),
+            version: None,
+            runs: 1,
+        },
+    ];
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        let count = query_plan(&connection, &unfinished_counts_sql(), Vec::new());
+        assert!(
+            count.contains("COVERING INDEX wf_instance_unfinished")
+                && !count.contains("TEMP B-TREE"),
+            "{when}, the count reads more than the index:\n{count}"
+        );
+        let filter = RunFilter::new().unserved();
+        let (sql, values) = list_runs_sql(&RunListQuery::unserved(&filter, &groups));
+        let list = query_plan(&connection, &sql, values);
+        assert_eq!(
+            list.matches("INDEX wf_instance_unfinished").count(),
+            6,
+            "{when}, a branch per group and status by the index:\n{list}"
+        );
         connection.execute_batch("ANALYZE").unwrap();
     }
 }
