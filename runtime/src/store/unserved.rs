@@ -87,35 +87,44 @@ pub(crate) fn unserved_runs(
     unserved
 }
 
+/// A worker `id` whose heartbeat is `at`, serving `(workflow, fingerprint,
+/// version)`s (a version `None` as an older durable's row has it): what the
+/// tests of this file and the conformance suite record.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::catalog::WorkflowRef;
-
-    fn worker(workflows: &[(&str, &str, Option<&str>)]) -> WorkerInfo {
-        WorkerInfo {
-            id: "w".into(),
-            host: "h".into(),
-            pid: 1,
-            started_at: 0,
-            heartbeat_at: 0,
-            workflows: workflows
-                .iter()
-                .map(|(name, fingerprint, version)| WorkflowRef {
+pub(crate) fn worker_serving(
+    id: &str,
+    at: i64,
+    serves: &[(&str, &str, Option<&str>)],
+) -> WorkerInfo {
+    WorkerInfo {
+        id: id.into(),
+        host: "host".into(),
+        pid: 7,
+        started_at: at,
+        heartbeat_at: at,
+        workflows: serves
+            .iter()
+            .map(
+                |(name, fingerprint, version)| crate::model::catalog::WorkflowRef {
                     name: (*name).into(),
                     fingerprint: (*fingerprint).into(),
                     version: version.map(Into::into),
-                })
-                .collect(),
-        }
+                },
+            )
+            .collect(),
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn a_group_is_served_by_its_version_or_for_unpinned_runs_by_its_workflow() {
         let workers = [
-            worker(&[("charge", "aaaa", Some("v2"))]),
+            worker_serving("a", 0, &[("charge", "aaaa", Some("v2"))]),
             // An older worker row without versions: its fingerprint is.
-            worker(&[("ship", "bbbb", None)]),
+            worker_serving("b", 0, &[("ship", "bbbb", None)]),
         ];
         let rows = vec![
             ("ship".to_owned(), Some("cccc".to_owned()), 4),

@@ -17,15 +17,20 @@ use crate::store::NewEvent;
 use crate::store::listing::RunListQuery;
 use crate::store::ops::{WriteOp, WriteOut};
 
+/// A fresh in-memory database, migrated, after `batch` (the runs of a test).
+fn migrated_with(batch: &str) -> Connection {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection.execute_batch(batch).unwrap();
+    connection
+}
+
 /// Runs left `running` by the last engine are claimed before a backlog
 /// of runs that fell due before the restart.
 #[test]
 fn recovered_runs_are_claimed_before_the_backlog() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                ready_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'pending', 'null', i, i, i FROM n; \
@@ -33,8 +38,7 @@ fn recovered_runs_are_claimed_before_the_backlog() {
                started_at, executions, lease_token, lease_owner) \
              VALUES ('00000000-0000-0000-0000-000000009999', 'w', 'running', 'null', 60, 60, \
                60, 1, 1, 'the engine that crashed')",
-        )
-        .unwrap();
+    );
     let recovered = apply_op(&connection, &WriteOp::Recover { now: 1_000 }).unwrap();
     assert!(matches!(recovered, Ok(WriteOut::Count(1))));
     let request = ClaimRequest {
@@ -61,16 +65,12 @@ fn recovered_runs_are_claimed_before_the_backlog() {
 /// and after `ANALYZE` (which `PRAGMA optimize` may run).
 #[test]
 fn claims_read_due_runs_by_index_however_many_runs_sleep() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                ready_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i, 1000 + i FROM n",
-        )
-        .unwrap();
+    );
     for when in ["before ANALYZE", "after ANALYZE"] {
         for (what, sql, params) in [
             (
@@ -271,11 +271,8 @@ fn a_version_1_database_gets_step_times_backfilled() {
 /// only what those branches return.
 #[test]
 fn run_lists_read_by_index_in_order() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                finished_at, parent_id) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 7), \
@@ -284,8 +281,7 @@ fn run_lists_read_by_index_in_order() {
                'null', i, i, CASE WHEN i % 4 < 2 THEN i + 5 END, \
                CASE WHEN i % 10 = 0 THEN printf('00000000-0000-0000-0000-%012d', i / 10) END \
              FROM n",
-        )
-        .unwrap();
+    );
     let parent: RunId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
     let cursor = RunCursor {
         created_at: 10_000,
@@ -377,19 +373,15 @@ fn run_lists_read_by_index_in_order() {
 /// finished runs; before and after `ANALYZE`.
 #[test]
 fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, version) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 5), \
                CASE WHEN i % 50 = 0 THEN 'pending' WHEN i % 50 = 1 THEN 'suspended' \
                  ELSE 'completed' END, \
                'null', i, i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'v' || (i % 3) END \
              FROM n",
-        )
-        .unwrap();
+    );
     let groups = [
         UnservedRuns {
             workflow: "w1".into(),
@@ -436,17 +428,13 @@ fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String 
 /// time index, not every run of a status.
 #[test]
 fn the_series_reads_by_the_time_indexes() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                started_at, finished_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'completed', 'null', \
                i * 1000, i * 1000, i * 1000, i * 1000 + 500 FROM n",
-        )
-        .unwrap();
+    );
     for when in ["before ANALYZE", "after ANALYZE"] {
         let values = vec![Value::Integer(60_000), Value::Integer(120_000)];
         let plan = query_plan(&connection, SERIES_SQL, values);

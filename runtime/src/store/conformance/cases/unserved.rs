@@ -7,10 +7,11 @@
 //! [`ReadStore::list_runs`]: crate::store::ReadStore::list_runs
 
 use super::helpers::{NOW, create, create_claimed, finish, ids, run_at};
-use crate::model::catalog::{WorkerInfo, WorkerRecord, WorkflowRef};
+use crate::model::catalog::WorkerRecord;
 use crate::model::ids::RunId;
 use crate::model::listing::{RunFilter, UnservedRuns};
 use crate::model::status::RunStatus;
+use crate::store::unserved::worker_serving;
 use crate::store::{NewRun, RunOutcome, Store};
 
 /// A run of `workflow` pinned to `version`, created at `at`.
@@ -21,25 +22,11 @@ fn pinned(workflow: &str, version: Option<&str>, at: i64) -> NewRun {
     }
 }
 
-/// A worker `id` whose heartbeat is `at`, serving `(workflow, fingerprint,
-/// version)`s (a version `None` as an older durable's row has it).
+/// The record of a worker `id` whose heartbeat is `at`, serving
+/// `(workflow, fingerprint, version)`s.
 fn worker(id: &str, at: i64, serves: &[(&str, &str, Option<&str>)]) -> WorkerRecord {
     WorkerRecord {
-        worker: WorkerInfo {
-            id: id.into(),
-            host: "host".into(),
-            pid: 7,
-            started_at: at,
-            heartbeat_at: at,
-            workflows: serves
-                .iter()
-                .map(|(name, fingerprint, version)| WorkflowRef {
-                    name: (*name).into(),
-                    fingerprint: (*fingerprint).into(),
-                    version: version.map(Into::into),
-                })
-                .collect(),
-        },
+        worker: worker_serving(id, at, serves),
         versions: Vec::new(),
         event_types: Vec::new(),
     }
