@@ -88,7 +88,7 @@ pub use model::info::{AttemptInfo, RunInfo, StepInfo};
 pub use model::limits::Limits;
 pub use model::listing::{
     DEFAULT_PAGE, EventFilter, EventInfo, EventPage, MAX_PAGE, MinuteCounts, RunCursor, RunDetail,
-    RunFilter, RunPage, StatusCount,
+    RunFilter, RunPage, StatusCount, UnservedRuns,
 };
 pub use model::log::{LogLevel, LogLine};
 pub use model::status::{RunStatus, StepStatus};

@@ -65,4 +65,5 @@ mod sagas;
 mod startup;
 mod timeouts;
 mod typed_events;
+mod unserved;
 mod versions;

@@ -19,6 +19,7 @@ pub(crate) const RUN_FILTER_KEYS: &[&str] = &[
     "finished_until",
     "parent",
     "text",
+    "unserved",
     "limit",
     "after",
 ];
@@ -56,6 +57,9 @@ pub(crate) fn run_filter(pairs: &QueryPairs) -> Result<RunFilter, ApiError> {
         finished_until: pairs.parsed("finished_until", MS)?,
         parent: pairs.parsed("parent", "a run id (a UUID)")?,
         text: pairs.single("text")?.map(str::to_owned),
+        unserved: pairs
+            .parsed::<bool>("unserved", "`true` or `false`")?
+            .unwrap_or(false),
         after: None,
         ..RunFilter::default()
     };
@@ -101,6 +105,7 @@ pub(crate) fn bulk_filter(object: &serde_json::Map<String, Value>) -> Result<Run
             let text = match value {
                 Value::String(text) => text.clone(),
                 Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
                 _ => {
                     return Err(refuse(format!(
                         "filter.{key}: expected a string or a number, not {value}"
@@ -129,7 +134,7 @@ pub(crate) fn bulk_filter(object: &serde_json::Map<String, Value>) -> Result<Run
     if filter == RunFilter::default() {
         return Err(ApiError::new(
             ErrorCode::EmptyFilter,
-            "the filter narrows nothing: name a workflow, statuses, a time range, a parent or a text, or send `ids`",
+            "the filter narrows nothing: name a workflow, statuses, a time range, a parent, a text or `unserved`, or send `ids`",
         ));
     }
     Ok(filter)
@@ -167,6 +172,14 @@ mod tests {
         assert_eq!(filter.created_from, Some(10));
         assert_eq!(filter.limit, 20);
         assert_eq!(filter.after.unwrap().created_at, 1_700_000_000_000);
+        assert!(!filter.unserved);
+        assert!(
+            run_filter(&pairs(&[("unserved", "true")]))
+                .unwrap()
+                .unserved
+        );
+        let typo = run_filter(&pairs(&[("unserved", "yes")])).unwrap_err();
+        assert!(typo.message.contains("`unserved`"), "{}", typo.message);
     }
 
     #[test]
@@ -190,6 +203,11 @@ mod tests {
         let object = |value: Value| value.as_object().unwrap().clone();
         let filter = bulk_filter(&object(json!({"status": ["failed"], "workflow": "w"}))).unwrap();
         assert_eq!(filter.statuses, [RunStatus::Failed]);
+        assert!(
+            bulk_filter(&object(json!({"unserved": true})))
+                .unwrap()
+                .unserved
+        );
         assert_eq!(
             bulk_filter(&object(json!({}))).unwrap_err().code,
             ErrorCode::EmptyFilter

@@ -12,8 +12,10 @@
 //!   retries it makes itself. Counters start at zero with the console,
 //!   as Prometheus expects of counters.
 //! - read from the database at each scrape, so true of every worker on
-//!   it: runs pending, running and suspended by workflow, and the age of
-//!   the oldest due pending run.
+//!   it: runs pending, running and suspended by workflow, the runs waiting
+//!   for a version no live worker serves by workflow and version
+//!   (`durable_runs_unserved`, `version=""` for runs not pinned yet), and
+//!   the age of the oldest due pending run.
 
 use std::sync::{Arc, Weak};
 
@@ -35,6 +37,13 @@ use crate::routes::AppState;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WorkflowLabel {
     workflow: String,
+}
+
+/// The label of the unserved runs: the workflow and the pinned version.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    workflow: String,
+    version: String,
 }
 
 type Histograms = Family<WorkflowLabel, Histogram, fn() -> Histogram>;
@@ -62,6 +71,7 @@ pub(crate) struct Metrics {
     pending: Family<WorkflowLabel, Gauge>,
     running: Family<WorkflowLabel, Gauge>,
     suspended: Family<WorkflowLabel, Gauge>,
+    unserved: Family<VersionLabel, Gauge>,
     oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
@@ -82,6 +92,7 @@ impl Metrics {
             pending: Family::default(),
             running: Family::default(),
             suspended: Family::default(),
+            unserved: Family::default(),
             oldest_pending: Gauge::default(),
         };
         let counted = " (counted from this console's engine since it started)";
@@ -140,6 +151,11 @@ impl Metrics {
         ] {
             registry.register(name, help, family.clone());
         }
+        registry.register(
+            "runs_unserved",
+            "Runs pending, running or suspended on a version that no live worker serves; version \"\" for runs not pinned yet, of a workflow no live worker serves (read at scrape)",
+            metrics.unserved.clone(),
+        );
         registry.register(
             "oldest_pending_run_age_seconds",
             "How long the pending run due longest has waited for a worker; 0 when none is due (read at scrape)",
@@ -224,8 +240,20 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
     let metrics = &state.metrics;
     let counts = state.engine.count_runs().await?;
     let oldest = state.engine.oldest_pending_age().await?;
+    let unserved = state.engine.unserved_runs().await?;
     for family in [&metrics.pending, &metrics.running, &metrics.suspended] {
         family.clear();
+    }
+    metrics.unserved.clear();
+    for group in unserved {
+        let label = VersionLabel {
+            workflow: group.workflow,
+            version: group.version.unwrap_or_default(),
+        };
+        metrics
+            .unserved
+            .get_or_create(&label)
+            .set(i64::try_from(group.runs).unwrap_or(i64::MAX));
     }
     for count in counts {
         let family = match count.status {

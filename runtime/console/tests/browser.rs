@@ -13,9 +13,10 @@ use std::time::Duration;
 use durable::prelude::*;
 use durable::{Engine, EngineBuilder, FanOut, RunStatus};
 use fantoccini::Client;
-use harness::{Browser, appears, attribute, click, js, screenshot, set_value, text, until, visit};
-
-const TOKEN: &str = "browser-token";
+use harness::{
+    Browser, ONE_BROWSER, TOKEN, appears, attribute, click, js, screenshot, serve, set_value,
+    status_of, stop, text, until, visit, wait_status,
+};
 
 /// The input of `ui.order`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -113,21 +114,6 @@ async fn order_run(engine: &Engine, order_id: &str) -> durable::RunHandle<String
     Order::trigger(engine, input).await.expect("trigger")
 }
 
-async fn status_of(engine: &Engine, id: durable::RunId) -> RunStatus {
-    engine.run(id).info().await.expect("the run").status
-}
-
-async fn wait_status(engine: &Engine, id: durable::RunId, status: RunStatus) {
-    let started = std::time::Instant::now();
-    while status_of(engine, id).await != status {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "run {id} never became {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The `[start, end]` (ms) of the timeline's bars of `selector`.
 async fn bars(client: &Client, selector: &str) -> Vec<(f64, f64, f64, f64)> {
     let script = format!(
@@ -144,27 +130,6 @@ async fn bars(client: &Client, selector: &str) -> Vec<(f64, f64, f64, f64)> {
         })
         .collect()
 }
-
-/// A console with [`TOKEN`] on `engine`, on a loopback port, and its URL.
-async fn serve(engine: &Engine) -> (durable_console::ServingConsole, String) {
-    let console = durable_console::Console::new(engine)
-        .token(TOKEN)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("the console binds");
-    let base = format!("http://{}", console.local_addr());
-    (console, base)
-}
-
-/// Stops the console, then its engine.
-async fn stop(console: durable_console::ServingConsole, engine: Engine) {
-    console.shutdown().await.expect("shutdown");
-    engine.shutdown().await;
-}
-
-/// One browser at a time: two Chromiums on a small machine make each
-/// page slower than the checks' patience.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_real_browser_on_sqlite() {

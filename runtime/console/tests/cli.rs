@@ -108,6 +108,55 @@ async fn sqlite_database_url_reads_what_a_worker_left() {
 }
 
 #[tokio::test]
+async fn sqlite_runs_no_worker_serves_are_listed_and_counted() {
+    let db = TestDb::sqlite("cli-sqlite-unserved");
+    let worker = register(db.builder()).start().await.unwrap();
+    let waiting = worker.trigger::<Wait>("left".into()).await.unwrap().id();
+    wait_for(&worker, waiting, RunStatus::Suspended).await;
+    let cli = Cli::database(&db);
+    // While the worker serves its version, nothing waits for one.
+    let served = cli.run(&["runs", "list", "--unserved", "--json"]).await;
+    assert_eq!(served.code(0).json(), serde_json::json!([]), "{served:?}");
+    worker.shutdown().await;
+    drop(worker);
+    // The worker stopped: its run waits for a version nobody serves.
+    let listed = cli
+        .run(&["runs", "list", "--unserved", "--json"])
+        .await
+        .code(0)
+        .json();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|run| run["id"].as_str())
+        .collect();
+    assert_eq!(ids, [waiting.to_string()], "{listed}");
+    let table = cli.run(&["workflows", "list"]).await;
+    let row = table
+        .code(0)
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("cli.wait "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(row.ends_with(" 1"), "{table:?}");
+    let shown = cli.run(&["workflows", "show", "cli.wait"]).await;
+    assert!(
+        shown
+            .code(0)
+            .stdout
+            .contains(": 1 run waiting: no worker serves this version"),
+        "{shown:?}"
+    );
+    // A worker of that version starts again: the run is served.
+    let again = register(db.builder()).start().await.unwrap();
+    let served = cli.run(&["runs", "list", "--unserved", "--json"]).await;
+    assert_eq!(served.code(0).json(), serde_json::json!([]), "{served:?}");
+    again.shutdown().await;
+}
+
+#[tokio::test]
 async fn sqlite_database_url_reads_beside_a_worker_and_refuses_actions() {
     let db = TestDb::sqlite("cli-sqlite-held");
     let worker = register(db.builder()).start().await.unwrap();

@@ -1,6 +1,7 @@
 // The overview page: runs by status, how long the oldest due pending run
 // has waited, runs per minute over the last hour, the workflows that have
-// runs, and the workers (where the server has the catalog's /workers route).
+// runs, and the workers (where the server has the catalog's /workers route);
+// and, when there are any, how many runs wait for a version no worker serves.
 import { api, optional, link, POLL_MS } from "./api.js";
 import { h, replace, statusBadge, formatTime, errorBox } from "./dom.js";
 import { seriesChart } from "./charts.js";
@@ -22,7 +23,8 @@ export async function overviewPage(main) {
           h("li", {}, h("a", { class: "card", href: link("runs", [], new URLSearchParams({ status })) },
             h("span", { class: "count", "data-count": status }, String(counts.by_status[status] ?? 0)),
             statusBadge(status))))),
-        oldestPending(counts.oldest_pending_ms)),
+        oldestPending(counts.oldest_pending_ms),
+        unservedTotal(counts.unserved)),
       h("section", { "aria-labelledby": "per-minute" },
         h("h2", { id: "per-minute" }, "The last hour, per minute"),
         seriesChart(series)),
@@ -53,6 +55,18 @@ function oldestPending(ms) {
   if (ms === null) return h("p", { class: "oldest", "data-oldest-pending": "none" }, "No pending run is due: the workers keep up. ", pending);
   return h("p", { class: "oldest", "data-oldest-pending": ms },
     "The oldest pending run has waited ", h("strong", {}, formatDuration(ms)), " for a worker. ", pending);
+}
+
+/**
+ * How many runs wait for a version no live worker serves, with a link to
+ * them; nothing when none does (or the server does not say).
+ */
+function unservedTotal(count) {
+  if (!count) return null;
+  return h("p", { class: "unserved-total", "data-unserved-total": count },
+    h("strong", {}, `${count} run${count === 1 ? "" : "s"} waiting: no worker serves ${count === 1 ? "its version" : "their versions"}. `),
+    h("a", { href: link("runs", [], new URLSearchParams({ unserved: "true" })) }, "See them"),
+    " — start an engine that registers the version, or cancel them.");
 }
 
 function workflowTable(workflows, counts) {

@@ -7,7 +7,7 @@ import { formatDuration } from "./layout.js";
 
 const STATUSES = ["pending", "running", "suspended", "completed", "failed", "cancelled", "timed_out"];
 /** The URL parameters that are the API's filters, as the API names them. */
-const FILTERS = ["workflow", "status", "text", "parent", "created_from", "created_until"];
+const FILTERS = ["workflow", "status", "text", "parent", "created_from", "created_until", "unserved"];
 const PAGE_SIZE = 50;
 
 /** The API query of the page's URL parameters (and a cursor). */
@@ -22,6 +22,7 @@ function query(params, extra = {}) {
 function filterObject(params) {
   const filter = {};
   for (const key of FILTERS) if (params.get(key)) filter[key] = key === "status" ? params.get(key).split(",") : params.get(key);
+  if (filter.unserved) filter.unserved = filter.unserved === "true";
   return filter;
 }
 
@@ -38,6 +39,8 @@ function filterForm(params, workflows) {
     h("label", {}, "Parent ", h("input", { name: "parent", value: params.get("parent") || "", placeholder: "run id", size: 12 })),
     h("label", {}, "Created from ", h("input", { name: "created_from", type: "datetime-local", value: toLocalInput(params.get("created_from")) })),
     h("label", {}, "until ", h("input", { name: "created_until", type: "datetime-local", value: toLocalInput(params.get("created_until")) })),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "unserved", value: "true", checked: params.get("unserved") === "true" }),
+      " Only runs waiting for a version no worker serves"),
     h("fieldset", { class: "statuses" }, h("legend", {}, "Status"),
       STATUSES.map((status) => h("label", {}, h("input", { type: "checkbox", name: "status", value: status, checked: statuses.has(status) }), ` ${status.replace("_", " ")}`))),
     h("div", { class: "buttons" },
@@ -51,6 +54,7 @@ function filterForm(params, workflows) {
     for (const key of ["created_from", "created_until"]) if (data.get(key)) next.set(key, fromLocalInput(data.get(key)));
     const picked = data.getAll("status");
     if (picked.length) next.set("status", picked.join(","));
+    if (data.get("unserved")) next.set("unserved", "true");
     location.hash = link("runs", [], next);
   });
   return form;

@@ -2,8 +2,9 @@
 // workflow's page with its versions, workers and static step graph (from
 // the catalog's manifest, where the server has one) and a trigger form
 // whose input starts from the schema and shows the field error the API
-// returns, and the typed events its steps wait for or publish with their
-// schemas.
+// returns, the typed events its steps wait for or publish with their
+// schemas, and, per pinned version, the runs waiting for a version no live
+// worker serves (in words, with a link to them in the runs list).
 import { api, link, optional } from "./api.js";
 import { h, replace, errorBox, jsonBlock, formatTime } from "./dom.js";
 import { graphLayout, manifestEvents } from "./layout.js";
@@ -32,6 +33,23 @@ export function skeleton(schema, defs = schema?.$defs || schema?.definitions || 
   }
 }
 
+/**
+ * The runs of workflow `name` waiting for a version no live worker serves,
+ * one line per pinned version (`unserved` as the API answers it), each a
+ * link to those runs in the runs list; null when none waits.
+ */
+export function unservedNotes(name, unserved) {
+  if (!Array.isArray(unserved) || !unserved.length) return null;
+  const runs = link("runs", [], new URLSearchParams({ workflow: name, unserved: "true" }));
+  return h("ul", { class: "unserved" }, unserved.map((group) => {
+    const count = `${group.runs} run${group.runs === 1 ? "" : "s"} waiting`;
+    const what = group.version == null ? "no worker serves this workflow (runs not pinned yet)" : "no worker serves this version";
+    return h("li", { "data-unserved": group.version ?? "", "data-runs": group.runs },
+      group.version == null ? "" : h("span", { class: "mono" }, group.version), group.version == null ? "" : ": ",
+      h("a", { href: runs }, `${count}: ${what}`));
+  }));
+}
+
 /** Draws the list (`#/workflows`) or one workflow (`#/workflows/<name>`). */
 export async function workflowsPage(main, parts) {
   if (parts[0]) return workflowPage(main, parts[0]);
@@ -39,7 +57,7 @@ export async function workflowsPage(main, parts) {
   replace(main, h("h1", {}, "Workflows"),
     workflows.length ? h("ul", { class: "workflow-list" }, workflows.map((wf) =>
       h("li", {}, h("a", { href: link("workflows", [wf.name]), "data-workflow": wf.name }, wf.name),
-        wf.registered_here ? " · served here" : ""))) : h("p", { class: "muted" }, "No workflow is known yet."));
+        wf.registered_here ? " · served here" : "", unservedNotes(wf.name, wf.unserved)))) : h("p", { class: "muted" }, "No workflow is known yet."));
   return () => {};
 }
 
@@ -81,10 +99,14 @@ async function workflowPage(main, name) {
     }
   });
   const versions = Array.isArray(wf.versions) ? wf.versions : [];
+  const waiting = unservedNotes(wf.name, wf.unserved);
   replace(main,
     h("h1", {}, "Workflow ", h("span", { class: "mono" }, wf.name)),
     h("p", {}, h("a", { href: link("runs", [], new URLSearchParams({ workflow: wf.name })) }, "Its runs"),
       wf.timeout_ms ? ` · timeout ${wf.timeout_ms} ms` : "", wf.cron ? ` · cron ${wf.cron} (${wf.timezone || "UTC"})` : ""),
+    waiting ? h("section", { "data-section": "unserved" }, h("h2", {}, "Runs waiting for a worker"),
+      h("p", { class: "muted" }, "Runs are pinned to the version they started on; only an engine that registers that version runs them. Start one, or cancel them."),
+      waiting) : null,
     h("section", {}, h("h2", {}, "Steps"), manifest
       ? graphSvg(graphLayout(manifest, []))
       : h("p", { class: "muted" }, "This server shows no manifest for the workflow: its steps appear in a run's graph.")),

@@ -104,8 +104,9 @@ pub(crate) fn worker_record<'a>(
     now: i64,
 ) -> WorkerRecord {
     let event_types = event_types_of(registry.clone(), now);
-    let mut versions: Vec<WorkflowVersion> = registry.map(|r| version_of(r, now)).collect();
-    versions.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut registered: Vec<&Registered> = registry.collect();
+    registered.sort_by_key(|registered| registered.spec.name);
+    let versions: Vec<WorkflowVersion> = registered.iter().map(|r| version_of(r, now)).collect();
     WorkerRecord {
         worker: WorkerInfo {
             id: id.to_owned(),
@@ -113,11 +114,15 @@ pub(crate) fn worker_record<'a>(
             pid: std::process::id(),
             started_at: now,
             heartbeat_at: now,
-            workflows: versions
+            // With the version its runs are pinned to, which the
+            // fingerprint alone does not say for a declared version: the
+            // catalog tells by it which runs no live worker serves.
+            workflows: registered
                 .iter()
-                .map(|version| WorkflowRef {
-                    name: version.name.clone(),
-                    fingerprint: version.fingerprint.clone(),
+                .map(|registered| WorkflowRef {
+                    name: registered.spec.name.to_owned(),
+                    fingerprint: registered.fingerprint.clone(),
+                    version: Some(registered.spec.version.to_string()),
                 })
                 .collect(),
         },
@@ -215,6 +220,21 @@ impl EngineCore {
             version: None,
         };
         Ok((target, input.to_string()))
+    }
+}
+
+impl EngineCore {
+    /// The oldest heartbeat (ms) of a live worker, by this engine's clock:
+    /// a worker is live unless its heartbeat is older than
+    /// [`STALE_AFTER_HEARTBEATS`] of this engine's heartbeat interval (it
+    /// is then stale, see [`Engine::is_stale`]). The runs that no live
+    /// worker serves ([`Engine::unserved_runs`]) are judged by it.
+    pub(crate) fn live_since(&self) -> i64 {
+        let stale = self.config.heartbeat.saturating_mul(STALE_AFTER_HEARTBEATS);
+        self.env
+            .clock
+            .now_ms()
+            .saturating_sub(crate::model::duration::millis(stale))
     }
 }
 
@@ -339,13 +359,7 @@ impl Engine {
     /// cut off from the database. (Each heartbeat of a live engine removes
     /// the workers silent for [`GONE_AFTER_HEARTBEATS`], 5 minutes at least.)
     pub fn is_stale(&self, worker: &WorkerInfo) -> bool {
-        let stale = self
-            .core
-            .config
-            .heartbeat
-            .saturating_mul(STALE_AFTER_HEARTBEATS);
-        let silent = self.core.env.clock.now_ms() - worker.heartbeat_at;
-        silent > crate::model::duration::millis(stale)
+        worker.heartbeat_at < self.core.live_since()
     }
 
     /// This engine's id in the catalog (`wf_worker.id`, also the owner of

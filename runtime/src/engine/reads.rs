@@ -1,6 +1,7 @@
 //! The engine's read side for operators: runs listed by filter with keyset
-//! cursors, counts by status, a per-minute series, one run in full, and
-//! recent events with the runs they woke. Every read goes to the database,
+//! cursors, counts by status, the runs waiting for a version no live worker
+//! serves, a per-minute series, one run in full, and recent events with the
+//! runs they woke. Every read goes to the database,
 //! so it sees the runs of every engine that shares it.
 
 use crate::core::timing::settle_elapsed_sleeps;
@@ -8,7 +9,7 @@ use crate::engine::Engine;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::listing::{
-    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount, UnservedRuns,
 };
 
 /// The most minutes [`Engine::run_series`] reads at once: a day.
@@ -34,14 +35,80 @@ impl Engine {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// With [`RunFilter::unserved`] set, only the runs that
+    /// [`unserved_runs`](Engine::unserved_runs) counts.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<RunPage, Error> {
         filter.validate()?;
-        self.core.env.store.list_runs(filter.clone()).await
+        let live_since = self.core.live_since();
+        self.core
+            .env
+            .store
+            .list_runs(filter.clone(), live_since)
+            .await
     }
 
     /// How many runs there are of each workflow in each status.
     pub async fn count_runs(&self) -> Result<Vec<StatusCount>, Error> {
         self.core.env.store.count_runs().await
+    }
+
+    /// The runs waiting for a version that no live worker serves, counted
+    /// per workflow and version (by workflow, then version): pending,
+    /// running or suspended runs pinned to a version ([`RunInfo::version`])
+    /// that no live worker of the catalog registers, and runs not pinned
+    /// yet of a workflow that no live worker registers at all. Nothing will
+    /// execute them until an engine with their version starts (see
+    /// "Upgrading workflows" in the README); list them with
+    /// [`RunFilter::unserved`].
+    ///
+    /// A worker is live while its heartbeat in the catalog is no older than
+    /// [`STALE_AFTER_HEARTBEATS`](crate::STALE_AFTER_HEARTBEATS) of this
+    /// engine's heartbeat interval, by this engine's clock: a stale worker
+    /// ([`Engine::is_stale`]) serves nothing here. This engine counts too,
+    /// unless it is a client, which records nothing and executes nothing.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::RunFilter;
+    ///
+    /// #[workflow(name = "ship", version = 1)]
+    /// async fn ship_v1(ctx: Ctx) -> Result<(), Error> {
+    ///     ctx.sleep("nap", "1h").await
+    /// }
+    ///
+    /// #[workflow(name = "ship", version = 2)]
+    /// async fn ship_v2(ctx: Ctx) -> Result<(), Error> {
+    ///     ctx.sleep("nap", "1h").await
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("durable-unserved-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("ship.db");
+    /// // A run starts on version 1; then only version 2 is deployed.
+    /// let old = Engine::builder().sqlite_file(&path).register(ShipV1).start().await?;
+    /// let run = ShipV1::trigger(&old).await?;
+    /// old.shutdown().await;
+    /// let new = Engine::builder().sqlite_file(&path).register(ShipV2).start().await?;
+    /// let waiting = new.unserved_runs().await?;
+    /// assert_eq!(waiting[0].workflow, "ship");
+    /// assert_eq!((waiting[0].version.as_deref(), waiting[0].runs), (Some("v1"), 1));
+    /// let page = new.list_runs(&RunFilter::new().unserved()).await?;
+    /// assert_eq!(page.runs[0].id, run.id());
+    /// # new.shutdown().await;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    ///
+    /// [`RunInfo::version`]: crate::RunInfo::version
+    pub async fn unserved_runs(&self) -> Result<Vec<UnservedRuns>, Error> {
+        let live_since = self.core.live_since();
+        self.core.env.store.unserved_runs(live_since).await
     }
 
     /// How long the pending run that has waited longest for a worker has

@@ -77,13 +77,37 @@ pub struct WorkflowVersion {
     pub last_seen: i64,
 }
 
-/// A workflow version by its key: name and fingerprint.
+/// A workflow version by its key: name and fingerprint, and the version
+/// the runs it starts are pinned to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkflowRef {
     /// The workflow's name.
     pub name: String,
     /// The version's fingerprint.
     pub fingerprint: String,
+    /// The version runs are pinned to, as in
+    /// [`RunInfo::version`](crate::RunInfo::version): `v2` for a workflow
+    /// declared with `#[workflow(version = 2)]`, else the fingerprint.
+    /// `None` in a worker row an older durable wrote, whose runs are
+    /// pinned to the fingerprint (see [`pinned_as`](Self::pinned_as)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl WorkflowRef {
+    /// The version a worker serving this runs: [`version`](Self::version),
+    /// or the fingerprint where an older worker row did not say.
+    ///
+    /// ```
+    /// use durable::WorkflowRef;
+    /// let declared = WorkflowRef { name: "charge".into(), fingerprint: "9f2c".into(), version: Some("v2".into()) };
+    /// assert_eq!(declared.pinned_as(), "v2");
+    /// let older = WorkflowRef { version: None, ..declared };
+    /// assert_eq!(older.pinned_as(), "9f2c");
+    /// ```
+    pub fn pinned_as(&self) -> &str {
+        self.version.as_deref().unwrap_or(&self.fingerprint)
+    }
 }
 
 /// An engine as it recorded itself in `wf_worker`.

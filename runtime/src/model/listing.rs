@@ -51,6 +51,12 @@ pub struct RunFilter {
     /// Only runs whose input, output or error contains this text (case
     /// sensitive).
     pub text: Option<String>,
+    /// Only runs that no live worker can take: pending, running or
+    /// suspended runs pinned to a version that no live worker serves (or,
+    /// not pinned yet, of a workflow no live worker serves at all). See
+    /// [`Engine::unserved_runs`](crate::Engine::unserved_runs) for what
+    /// "live" means.
+    pub unserved: bool,
     /// The page size, 1 to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]).
     pub limit: usize,
     /// Where the page starts: the `next` of the previous page.
@@ -68,6 +74,7 @@ impl Default for RunFilter {
             finished_until: None,
             parent: None,
             text: None,
+            unserved: false,
             limit: DEFAULT_PAGE,
             after: None,
         }
@@ -115,6 +122,18 @@ impl RunFilter {
     /// Only runs whose input, output or error contains `text`.
     pub fn text(mut self, text: impl Into<String>) -> Self {
         self.text = Some(text.into());
+        self
+    }
+
+    /// Only runs waiting for a version no live worker serves (see
+    /// [`RunFilter::unserved`](#structfield.unserved)).
+    ///
+    /// ```
+    /// use durable::RunFilter;
+    /// assert!(RunFilter::new().workflow("charge").unserved().unserved);
+    /// ```
+    pub fn unserved(mut self) -> Self {
+        self.unserved = true;
         self
     }
 
@@ -224,6 +243,22 @@ pub struct StatusCount {
     pub status: RunStatus,
     /// How many runs.
     pub count: u64,
+}
+
+/// How many runs wait for a workflow version that no live worker serves:
+/// pending, running or suspended runs of one workflow pinned to one
+/// version (see [`Engine::unserved_runs`](crate::Engine::unserved_runs)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnservedRuns {
+    /// The workflow.
+    pub workflow: String,
+    /// The version they are pinned to, as in
+    /// [`RunInfo::version`](crate::RunInfo::version); `None` for runs not
+    /// pinned yet, which any version would take, while no live worker
+    /// serves the workflow at all.
+    pub version: Option<String>,
+    /// How many runs.
+    pub runs: u64,
 }
 
 /// What happened in one minute: runs started, completed and failed.

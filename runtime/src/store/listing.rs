@@ -8,6 +8,7 @@ use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
     EventInfo, EventPage, MinuteCounts, RunCursor, RunDetail, RunFilter, RunPage, StatusCount,
+    UnservedRuns,
 };
 use crate::model::status::RunStatus;
 use crate::store::rows::{
@@ -60,6 +61,12 @@ pub(crate) enum RunCondition {
     /// The text in the input, output or error, as it is: case sensitive,
     /// wildcards matching themselves.
     Text(String),
+    /// Not finished: the predicate of the `wf_instance_unfinished` index
+    /// ([`UNFINISHED_SQL`](crate::store::unserved::UNFINISHED_SQL)), so
+    /// that a branch of an unserved list reads by it.
+    Unfinished,
+    /// Pinned to this version (`None`: not pinned yet).
+    Version(Option<String>),
 }
 
 /// The statement of one page of a run list, without its SQL: branches, each
@@ -81,24 +88,14 @@ pub(crate) struct RunListQuery {
 }
 
 impl RunListQuery {
-    /// The statement of `filter`'s page.
+    /// The statement of `filter`'s page (whose `unserved` it leaves to
+    /// [`RunListQuery::unserved`]).
     pub(crate) fn of(filter: &RunFilter) -> Self {
         let mut shared = Vec::new();
         if let Some(workflow) = &filter.workflow {
             shared.push(RunCondition::Workflow(workflow.clone()));
         }
-        if let Some(parent) = filter.parent {
-            shared.push(RunCondition::Parent(parent));
-        }
-        let times = [
-            filter.created_from.map(RunCondition::CreatedFrom),
-            filter.created_until.map(RunCondition::CreatedUntil),
-            filter.finished_from.map(RunCondition::FinishedFrom),
-            filter.finished_until.map(RunCondition::FinishedUntil),
-            filter.after.map(RunCondition::Before),
-            filter.text.clone().map(RunCondition::Text),
-        ];
-        shared.extend(times.into_iter().flatten());
+        shared.extend(Self::narrowing(filter));
         let statuses = match filter.statuses.as_slice() {
             [] if filter.parent.is_none() => RunStatus::ALL.as_slice(),
             statuses => statuses,
@@ -118,10 +115,70 @@ impl RunListQuery {
         };
         RunListQuery {
             branches,
-            fetch: i64::try_from(filter.limit)
-                .unwrap_or(i64::MAX)
-                .saturating_add(1),
+            fetch: Self::fetch(filter),
         }
+    }
+
+    /// The statement of the page of `filter` with `unserved` set, where
+    /// `groups` are the runs no live worker serves: one branch per group
+    /// (of the filter's workflow, if it names one) and per not-finished
+    /// status the filter keeps, each read newest first along
+    /// `wf_instance_unfinished`. No branch at all when no group or no
+    /// status is left: the page is empty.
+    pub(crate) fn unserved(filter: &RunFilter, groups: &[UnservedRuns]) -> Self {
+        let shared = Self::narrowing(filter);
+        let statuses: Vec<RunStatus> = crate::store::unserved::UNFINISHED
+            .into_iter()
+            .filter(|status| filter.statuses.is_empty() || filter.statuses.contains(status))
+            .collect();
+        let mut branches = Vec::new();
+        let groups = groups.iter().filter(|group| {
+            filter
+                .workflow
+                .as_ref()
+                .is_none_or(|workflow| *workflow == group.workflow)
+        });
+        for group in groups {
+            for status in &statuses {
+                let mut conditions = vec![
+                    RunCondition::Unfinished,
+                    RunCondition::Status(*status),
+                    RunCondition::Workflow(group.workflow.clone()),
+                    RunCondition::Version(group.version.clone()),
+                ];
+                conditions.extend(shared.iter().cloned());
+                branches.push(conditions);
+            }
+        }
+        RunListQuery {
+            branches,
+            fetch: Self::fetch(filter),
+        }
+    }
+
+    /// How many runs a page of `filter` reads: one more than the page.
+    fn fetch(filter: &RunFilter) -> i64 {
+        i64::try_from(filter.limit)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1)
+    }
+
+    /// The conditions of `filter` besides its workflow and statuses.
+    fn narrowing(filter: &RunFilter) -> Vec<RunCondition> {
+        let mut shared = Vec::new();
+        if let Some(parent) = filter.parent {
+            shared.push(RunCondition::Parent(parent));
+        }
+        let times = [
+            filter.created_from.map(RunCondition::CreatedFrom),
+            filter.created_until.map(RunCondition::CreatedUntil),
+            filter.finished_from.map(RunCondition::FinishedFrom),
+            filter.finished_until.map(RunCondition::FinishedUntil),
+            filter.after.map(RunCondition::Before),
+            filter.text.clone().map(RunCondition::Text),
+        ];
+        shared.extend(times.into_iter().flatten());
+        shared
     }
 }
 
@@ -339,6 +396,59 @@ mod tests {
             ]]
         );
         assert_eq!(one.fetch, 11);
+    }
+
+    #[test]
+    fn an_unserved_list_reads_a_branch_per_group_and_unfinished_status() {
+        let groups = [
+            UnservedRuns {
+                workflow: "charge".into(),
+                version: Some("v1".into()),
+                runs: 3,
+            },
+            UnservedRuns {
+                workflow: "refund".into(),
+                version: None,
+                runs: 1,
+            },
+        ];
+        let every = RunListQuery::unserved(&RunFilter::new().unserved(), &groups);
+        assert_eq!(every.branches.len(), 6);
+        assert_eq!(
+            every.branches[0],
+            [
+                RunCondition::Unfinished,
+                RunCondition::Status(RunStatus::Pending),
+                RunCondition::Workflow("charge".into()),
+                RunCondition::Version(Some("v1".into())),
+            ]
+        );
+        assert_eq!(
+            every.branches[5][3],
+            RunCondition::Version(None),
+            "{every:?}"
+        );
+        let narrowed = RunFilter::new()
+            .unserved()
+            .workflow("refund")
+            .statuses([RunStatus::Suspended, RunStatus::Failed]);
+        let one = RunListQuery::unserved(&narrowed, &groups);
+        assert_eq!(one.branches.len(), 1);
+        assert_eq!(
+            one.branches[0][1],
+            RunCondition::Status(RunStatus::Suspended)
+        );
+        let finished = RunFilter::new().statuses([RunStatus::Completed]);
+        assert!(
+            RunListQuery::unserved(&finished, &groups)
+                .branches
+                .is_empty()
+        );
+        assert!(
+            RunListQuery::unserved(&RunFilter::new(), &[])
+                .branches
+                .is_empty()
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(crate) mod runs;
 pub(crate) mod settle;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+pub(crate) mod unserved;
 pub(crate) mod wait_keys;
 pub(crate) mod waits;
 pub(crate) mod writer;

@@ -5,7 +5,7 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount, UnservedRuns,
 };
 use crate::model::log::LogLine;
 use crate::model::sync::BoxFuture;
@@ -35,8 +35,23 @@ pub(crate) trait ReadStore: Send + Sync + 'static {
 
     /// A page of runs that pass `filter`, newest first (by creation time,
     /// then id), at most `filter.limit` of them; `next` is set when more may
-    /// follow. Fails with [`Error::InvalidFilter`] for a bad page size.
-    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>>;
+    /// follow. With `filter.unserved`, only the runs of the groups that
+    /// [`unserved_runs`](Self::unserved_runs)`(live_since)` counts (the
+    /// argument is read for nothing else). Fails with
+    /// [`Error::InvalidFilter`] for a bad page size.
+    fn list_runs(
+        &self,
+        filter: RunFilter,
+        live_since: i64,
+    ) -> BoxFuture<'_, Result<RunPage, Error>>;
+
+    /// The pending, running and suspended runs that no live worker would
+    /// take, counted per workflow and pinned version (by workflow, then
+    /// version, a version not pinned first): a run pinned to a version that
+    /// no worker whose heartbeat is at or after `live_since` (ms) serves, or
+    /// not pinned yet, of a workflow no such worker serves at all. Groups
+    /// with no run are left out.
+    fn unserved_runs(&self, live_since: i64) -> BoxFuture<'_, Result<Vec<UnservedRuns>, Error>>;
 
     /// How many runs there are of each workflow in each status (pairs with
     /// no run are left out), by workflow then status.

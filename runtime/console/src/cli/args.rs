@@ -142,6 +142,11 @@ pub(crate) struct FilterArgs {
     /// Only runs created before this time (ms since the epoch).
     #[arg(long, value_name = "MS")]
     pub(crate) created_until: Option<i64>,
+    /// Only runs waiting for a version no live worker serves (pending,
+    /// running or suspended, pinned to a version no worker with a recent
+    /// heartbeat registers).
+    #[arg(long)]
+    pub(crate) unserved: bool,
 }
 
 /// `durable runs list`.

@@ -60,6 +60,9 @@ fn filter_pairs(filter: &FilterArgs) -> Vec<(&'static str, String)> {
     for status in &filter.status {
         pairs.push(("status", status.clone()));
     }
+    if filter.unserved {
+        pairs.push(("unserved", "true".to_owned()));
+    }
     pairs
 }
 
@@ -129,7 +132,7 @@ async fn bulk(
 ) -> Result<Exit, CliError> {
     if filter.is_empty() {
         return Err(CliError::Usage(format!(
-            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until) for a bulk {verb}"
+            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved) for a bulk {verb}"
         )));
     }
     let mut object = Map::new();
@@ -219,6 +222,14 @@ mod tests {
             "/api/v1/runs?workflow=orders&created_from=5&status=failed&status=timed_out"
         );
         assert!(filter_pairs(&FilterArgs::default()).is_empty());
+        let unserved = FilterArgs {
+            unserved: true,
+            ..FilterArgs::default()
+        };
+        assert_eq!(
+            with_query("/api/v1/runs", &filter_pairs(&unserved)),
+            "/api/v1/runs?unserved=true"
+        );
         assert_eq!(run_path("a b", "/cancel"), "/api/v1/runs/a%20b/cancel");
     }
 }

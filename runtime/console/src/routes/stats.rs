@@ -1,6 +1,7 @@
 //! Stats for an overview: how many runs there are in each status (per
-//! workflow and in all), how long the oldest due pending run has waited,
-//! and a per-minute series for a chart.
+//! workflow and in all), how many wait for a version no live worker
+//! serves, how long the oldest due pending run has waited, and a
+//! per-minute series for a chart.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,10 +20,16 @@ const DEFAULT_SERIES_MS: i64 = 60 * 60_000;
 /// `GET /api/v1/stats/counts`: `counts` per workflow and status,
 /// `by_status`, every status with its total (zero included), and
 /// `oldest_pending_ms`, how long the pending run due longest has waited
-/// for a worker (`null` when none is due).
+/// for a worker (`null` when none is due), and `unserved`, how many runs
+/// wait for a version no live worker serves
+/// ([`durable::Engine::unserved_runs`]).
 pub(super) async fn counts(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (counts, oldest) =
-        tokio::try_join!(state.engine.count_runs(), state.engine.oldest_pending_age())?;
+    let (counts, oldest, unserved) = tokio::try_join!(
+        state.engine.count_runs(),
+        state.engine.oldest_pending_age(),
+        state.engine.unserved_runs()
+    )?;
+    let unserved: u64 = unserved.iter().map(|group| group.runs).sum();
     // Whole milliseconds, as every time the API shows.
     let oldest_ms = oldest.map(|waited| u64::try_from(waited.as_millis()).unwrap_or(u64::MAX));
     let mut by_status: Map<String, Value> = RunStatus::ALL
@@ -38,7 +45,7 @@ pub(super) async fn counts(State(state): State<AppState>) -> Result<Json<Value>,
         *slot = json!(slot.as_u64().unwrap_or(0) + count.count);
     }
     Ok(Json(
-        json!({ "counts": counts, "by_status": by_status, "total": total, "oldest_pending_ms": oldest_ms }),
+        json!({ "counts": counts, "by_status": by_status, "total": total, "oldest_pending_ms": oldest_ms, "unserved": unserved }),
     ))
 }
 

@@ -4,13 +4,14 @@
 //! trigger with a JSON input (checked against the catalog's input schema
 //! when this engine does not register the workflow, so a standalone
 //! console triggers too), the workers, and the typed events with their
-//! schemas.
+//! schemas. The list and one workflow say, per pinned version, how many
+//! runs wait with no live worker serving it (`unserved`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
-use durable::{Engine, TriggerOptions, WorkflowVersion};
+use durable::{Engine, TriggerOptions, UnservedRuns, WorkflowVersion};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,28 +21,45 @@ use crate::extract::{JsonBody, PathParams};
 use crate::views;
 
 /// `GET /api/v1/workflows`: every workflow of the catalog, by name, each
-/// as its most recently seen version with how many versions it has.
+/// as its most recently seen version with how many versions it has, and
+/// its runs waiting for a version no live worker serves (`unserved`).
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let versions = state.engine.workflows().await?;
+    let (versions, unserved) =
+        tokio::try_join!(state.engine.workflows(), state.engine.unserved_runs())?;
     let mut workflows: Vec<Value> = Vec::new();
     // The catalog lists by name, the most recently seen version first.
     for group in versions.chunk_by(|a, b| a.name == b.name) {
         let mut latest = version_view(&group[0]);
         latest["registered_here"] = json!(registered_here(&state.engine, &group[0].name));
         latest["versions"] = json!(group.len());
+        latest["unserved"] = unserved_view(&unserved, &group[0].name);
         workflows.push(latest);
     }
     Ok(Json(json!({ "workflows": workflows })))
 }
 
+/// The runs of `workflow` among `unserved`, per pinned version:
+/// `[{"version": "v1", "runs": 3}]`, `version` `null` for runs not pinned
+/// yet (no live worker serves the workflow at all); empty when none waits.
+fn unserved_view(unserved: &[UnservedRuns], workflow: &str) -> Value {
+    let groups: Vec<Value> = unserved
+        .iter()
+        .filter(|group| group.workflow == workflow)
+        .map(|group| json!({ "version": group.version, "runs": group.runs }))
+        .collect();
+    Value::Array(groups)
+}
+
 /// `GET /api/v1/workflows/{name}`: one workflow of the catalog: its most
-/// recently seen version's schemas and manifest, and every version with
-/// the workers that serve it.
+/// recently seen version's schemas and manifest, every version with the
+/// workers that serve it, and its runs waiting for a version no live
+/// worker serves (`unserved`, per pinned version).
 pub(super) async fn one(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let detail = state.engine.workflow(&name).await?;
+    let (detail, unserved) =
+        tokio::try_join!(state.engine.workflow(&name), state.engine.unserved_runs())?;
     let versions: Vec<Value> = detail
         .versions
         .iter()
@@ -63,6 +81,7 @@ pub(super) async fn one(
     body["name"] = json!(detail.name);
     body["registered_here"] = json!(registered_here(&state.engine, &detail.name));
     body["versions"] = Value::Array(versions);
+    body["unserved"] = unserved_view(&unserved, &detail.name);
     Ok(Json(body))
 }
 

@@ -1,6 +1,6 @@
 //! What the browser tests stand on: Debian's Chromium driven through
 //! chromedriver (WebDriver, by fantoccini), a console on a real engine, and
-//! helpers that wait for the page and take screenshots.
+//! helpers that wait for the page (or a run) and take screenshots.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -235,4 +235,49 @@ pub(crate) async fn visit(client: &Client, url: &str) {
         .goto(url)
         .await
         .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
+}
+
+/// The token of the browser tests' consoles.
+pub(crate) const TOKEN: &str = "browser-token";
+
+/// One browser at a time: two Chromiums on a small machine make each
+/// page slower than the checks' patience.
+pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A console with [`TOKEN`] on `engine`, on a loopback port, and its URL.
+pub(crate) async fn serve(engine: &durable::Engine) -> (durable_console::ServingConsole, String) {
+    let console = durable_console::Console::new(engine)
+        .token(TOKEN)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the console binds");
+    let base = format!("http://{}", console.local_addr());
+    (console, base)
+}
+
+/// Stops the console, then its engine.
+pub(crate) async fn stop(console: durable_console::ServingConsole, engine: durable::Engine) {
+    console.shutdown().await.expect("shutdown");
+    engine.shutdown().await;
+}
+
+/// The status of run `id`.
+pub(crate) async fn status_of(engine: &durable::Engine, id: durable::RunId) -> durable::RunStatus {
+    engine.run(id).info().await.expect("the run").status
+}
+
+/// Waits (up to 15 s) until run `id` has `status`.
+pub(crate) async fn wait_status(
+    engine: &durable::Engine,
+    id: durable::RunId,
+    status: durable::RunStatus,
+) {
+    let started = Instant::now();
+    while status_of(engine, id).await != status {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "run {id} never became {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

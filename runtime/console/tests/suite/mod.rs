@@ -40,6 +40,7 @@ mod live;
 mod runs;
 mod security;
 mod stats;
+mod unserved;
 mod workflows;
 
 /// A fresh database for one test.

@@ -26,7 +26,7 @@ const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_sc
 const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema::text, first_seen, last_seen";
 
 /// SQLite's `WORKER_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
-const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows::text";
+pub(super) const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows::text";
 
 impl CatalogStore for PostgresStore {
     crate::store::catalog::queued_catalog_writes!();

@@ -17,14 +17,16 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount, UnservedRuns,
 };
 use crate::model::sync::BoxFuture;
+use crate::store::catalog::{WorkerRow, worker_info};
 use crate::store::listing::{
     EventRow, MINUTE_MS, RunCondition, RunListQuery, SeriesRow, event_infos, event_page,
     like_pattern, run_detail, run_page, series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
+use crate::store::unserved::{UNFINISHED_SQL, VersionCountRow, unserved_runs};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
@@ -101,13 +103,29 @@ impl ReadStore for PostgresStore {
         Box::pin(async move { run_row(&self.pool, run_id).await?.map(run_info).transpose() })
     }
 
-    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
+    fn list_runs(
+        &self,
+        filter: RunFilter,
+        live_since: i64,
+    ) -> BoxFuture<'_, Result<RunPage, Error>> {
         Box::pin(async move {
             filter.validate()?;
-            let mut query = runs_query("", &filter);
+            let list = if filter.unserved {
+                RunListQuery::unserved(&filter, &self.read_unserved(live_since).await?)
+            } else {
+                RunListQuery::of(&filter)
+            };
+            if list.branches.is_empty() {
+                return Ok(run_page(Vec::new(), filter.limit));
+            }
+            let mut query = list_query("", &list);
             let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
             Ok(run_page(run_infos(rows)?, filter.limit))
         })
+    }
+
+    fn unserved_runs(&self, live_since: i64) -> BoxFuture<'_, Result<Vec<UnservedRuns>, Error>> {
+        Box::pin(self.read_unserved(live_since))
     }
 
     fn count_runs(&self) -> BoxFuture<'_, Result<Vec<StatusCount>, Error>> {
@@ -222,6 +240,37 @@ impl ReadStore for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// [`ReadStore::unserved_runs`]: the live workers' rows and the
+    /// not-finished runs' counts in one snapshot, the counts along
+    /// `wf_instance_unfinished` (whose predicate the statement repeats).
+    async fn read_unserved(&self, live_since: i64) -> Result<Vec<UnservedRuns>, Error> {
+        let mut snapshot = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let workers: Vec<WorkerRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM wf_worker WHERE heartbeat_at >= $1",
+            super::catalog::WORKER_COLUMNS
+        ))
+        .bind(live_since)
+        .fetch_all(&mut *snapshot)
+        .await?;
+        let counts: Vec<VersionCountRow> = sqlx::query_as(&format!(
+            "SELECT workflow, version, COUNT(*) FROM wf_instance WHERE {UNFINISHED_SQL} \
+             GROUP BY workflow, version"
+        ))
+        .fetch_all(&mut *snapshot)
+        .await?;
+        snapshot.commit().await?;
+        let workers = workers
+            .into_iter()
+            .map(worker_info)
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(unserved_runs(counts, &workers))
+    }
+}
+
 /// A run's row, or `None`.
 async fn run_row(
     connection: impl sqlx::PgExecutor<'_>,
@@ -240,8 +289,14 @@ async fn run_row(
 /// (the plan tests put `EXPLAIN` there): [`RunListQuery`] in PostgreSQL's
 /// dialect, one parenthesised branch each, merged by a `UNION ALL` whose
 /// newest-first order the planner reads as a Merge Append.
+#[cfg(test)]
 pub(super) fn runs_query(prefix: &str, filter: &RunFilter) -> QueryBuilder<'static, Postgres> {
-    let list = RunListQuery::of(filter);
+    list_query(prefix, &RunListQuery::of(filter))
+}
+
+/// The statement of a page of runs (with at least one branch), after
+/// `prefix`: see [`runs_query`].
+pub(super) fn list_query(prefix: &str, list: &RunListQuery) -> QueryBuilder<'static, Postgres> {
     let mut query = QueryBuilder::<Postgres>::new(prefix);
     if let [conditions] = list.branches.as_slice() {
         push_branch(&mut query, RUN_COLUMNS, conditions, list.fetch);
@@ -327,6 +382,15 @@ fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCo
             query.push(" ESCAPE '\\' OR error LIKE ");
             query.push_bind(pattern);
             query.push(" ESCAPE '\\')");
+        }
+        RunCondition::Unfinished => {
+            query.push(" AND ").push(UNFINISHED_SQL);
+        }
+        RunCondition::Version(Some(version)) => {
+            query.push(" AND version = ").push_bind(version.clone());
+        }
+        RunCondition::Version(None) => {
+            query.push(" AND version IS NULL");
         }
     }
 }

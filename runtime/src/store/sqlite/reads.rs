@@ -11,14 +11,16 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::info::RunInfo;
 use crate::model::listing::{
-    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount,
+    EventFilter, EventPage, MinuteCounts, RunDetail, RunFilter, RunPage, StatusCount, UnservedRuns,
 };
 use crate::model::sync::BoxFuture;
+use crate::store::catalog::{WORKER_COLUMNS, WorkerRow, worker_info};
 use crate::store::listing::{
     EventRow, RunCondition, RunListQuery, SeriesRow, event_infos, event_page, run_detail, run_page,
     series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
+use crate::store::unserved::{UNFINISHED_SQL, VersionCountRow, unserved_runs};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
@@ -36,17 +38,32 @@ const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id DESC";
 
 /// The query of one page of [`RunFilter`]'s runs, `limit + 1` long, and its
-/// parameters: [`RunListQuery`] in SQLite's dialect.
+/// parameters (the filter's `unserved` left out: see [`list_runs_sql`]).
+#[cfg(test)]
+pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
+    list_runs_sql(&RunListQuery::of(filter))
+}
+
+/// The query of one page of runs and its parameters: [`RunListQuery`] in
+/// SQLite's dialect (with at least one branch).
 ///
 /// Each filter it narrows by has an index ending in `(created_at, id)`
-/// (see migration 2), so the page is read in order from the cursor on,
-/// however many runs there are.
-pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
-    let query = RunListQuery::of(filter);
+/// (see migration 2; the unserved lists `wf_instance_unfinished`, migration
+/// 9), so the page is read in order from the cursor on, however many runs
+/// there are.
+pub(super) fn list_runs_sql(query: &RunListQuery) -> (String, Vec<Value>) {
     let fetch = Value::Integer(query.fetch);
     let mut params = Vec::new();
     let mut branches = Vec::with_capacity(query.branches.len());
     for conditions in &query.branches {
+        // A branch of an unserved list names its index: for a version not
+        // pinned (`IS NULL`) the planner would rather read all the
+        // workflow's runs of the status by `wf_instance_list`.
+        let table = if conditions.contains(&RunCondition::Unfinished) {
+            "wf_instance INDEXED BY wf_instance_unfinished"
+        } else {
+            "wf_instance"
+        };
         let conditions: Vec<&str> = conditions
             .iter()
             .map(|condition| condition_sql(condition, &mut params))
@@ -58,7 +75,7 @@ pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
             format!("WHERE {}", conditions.join(" AND "))
         };
         branches.push(format!(
-            "SELECT {RUN_COLUMNS} FROM wf_instance {filter} {NEWEST_FIRST} LIMIT ?"
+            "SELECT {RUN_COLUMNS} FROM {table} {filter} {NEWEST_FIRST} LIMIT ?"
         ));
     }
     if let [branch] = branches.as_mut_slice() {
@@ -122,7 +139,58 @@ fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static 
             params.extend(std::iter::repeat_n(Value::Text(text.clone()), 3));
             "(instr(input, ?) > 0 OR instr(output, ?) > 0 OR instr(error, ?) > 0)"
         }
+        RunCondition::Unfinished => UNFINISHED_SQL,
+        RunCondition::Version(Some(version)) => {
+            params.push(Value::Text(version.clone()));
+            "version = ?"
+        }
+        RunCondition::Version(None) => "version IS NULL",
     }
+}
+
+/// The not-finished runs per workflow and version, counted along
+/// `wf_instance_unfinished` (whose predicate it repeats), which holds both
+/// columns in the order of the groups: no run's row is read, nothing is
+/// sorted. Named, since the planner would rather read the status index
+/// (fewer columns) and sort the groups.
+pub(super) fn unfinished_counts_sql() -> String {
+    format!(
+        "SELECT workflow, version, COUNT(*) FROM wf_instance \
+         INDEXED BY wf_instance_unfinished WHERE {UNFINISHED_SQL} \
+         GROUP BY workflow, version"
+    )
+}
+
+/// The groups of runs no worker whose heartbeat is at or after
+/// `live_since` serves, read in one snapshot with the workers.
+fn unserved_groups(connection: &Connection, live_since: i64) -> rusqlite::Result<UnservedRows> {
+    let tx = connection.unchecked_transaction()?;
+    let workers = tx
+        .prepare_cached(&format!(
+            "SELECT {WORKER_COLUMNS} FROM wf_worker WHERE heartbeat_at >= ?1"
+        ))?
+        .query_map(params![live_since], |row| WorkerRow::try_from(row))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let counts = tx
+        .prepare_cached(&unfinished_counts_sql())?
+        .query_map([], |row| VersionCountRow::try_from(row))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((workers, counts))
+}
+
+/// The live workers' rows and the not-finished runs' counts.
+type UnservedRows = (Vec<WorkerRow>, Vec<VersionCountRow>);
+
+/// [`ReadStore::unserved_runs`] on the reader connections.
+fn read_unserved(store: &SqliteStore, live_since: i64) -> Result<Vec<UnservedRuns>, Error> {
+    let (workers, counts) = store
+        .readers
+        .read(|connection| unserved_groups(connection, live_since))?;
+    let workers = workers
+        .into_iter()
+        .map(worker_info)
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(unserved_runs(counts, &workers))
 }
 
 fn run_rows(
@@ -231,9 +299,21 @@ pub(super) const SERIES_SQL: &str = "\
       AND +status IN ('completed', 'failed', 'timed_out') GROUP BY 1, 2";
 
 impl ReadStore for SqliteStore {
-    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<RunPage, Error>> {
+    fn list_runs(
+        &self,
+        filter: RunFilter,
+        live_since: i64,
+    ) -> BoxFuture<'_, Result<RunPage, Error>> {
         let result = filter.validate().and_then(|()| {
-            let (sql, values) = list_runs_query(&filter);
+            let query = if filter.unserved {
+                RunListQuery::unserved(&filter, &read_unserved(self, live_since)?)
+            } else {
+                RunListQuery::of(&filter)
+            };
+            if query.branches.is_empty() {
+                return Ok(run_page(Vec::new(), filter.limit));
+            }
+            let (sql, values) = list_runs_sql(&query);
             let rows = self
                 .readers
                 .read(|connection| run_rows(connection, &sql, params_from_iter(values)))?;
@@ -254,6 +334,10 @@ impl ReadStore for SqliteStore {
         });
         let result = rows.and_then(|rows| rows.into_iter().map(status_count).collect());
         Box::pin(std::future::ready(result))
+    }
+
+    fn unserved_runs(&self, live_since: i64) -> BoxFuture<'_, Result<Vec<UnservedRuns>, Error>> {
+        Box::pin(std::future::ready(read_unserved(self, live_since)))
     }
 
     fn oldest_due_pending(&self, now: i64) -> BoxFuture<'_, Result<Option<i64>, Error>> {

@@ -6,25 +6,31 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
 use super::migrate::{MIGRATIONS, migrate};
-use super::reads::{SERIES_SQL, list_runs_query};
+use super::reads::{SERIES_SQL, list_runs_query, list_runs_sql, unfinished_counts_sql};
 use super::waits::{KEYED_WAITERS_SQL, UNKEYED_WAITERS_SQL};
 use super::writer::apply_op;
 use crate::model::ids::RunId;
-use crate::model::listing::{RunCursor, RunFilter};
+use crate::model::listing::{RunCursor, RunFilter, UnservedRuns};
 use crate::model::status::RunStatus;
 use crate::store::ClaimRequest;
 use crate::store::NewEvent;
+use crate::store::listing::RunListQuery;
 use crate::store::ops::{WriteOp, WriteOut};
+
+/// A fresh in-memory database, migrated, after `batch` (the runs of a test).
+fn migrated_with(batch: &str) -> Connection {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate(&mut connection).unwrap();
+    connection.execute_batch(batch).unwrap();
+    connection
+}
 
 /// Runs left `running` by the last engine are claimed before a backlog
 /// of runs that fell due before the restart.
 #[test]
 fn recovered_runs_are_claimed_before_the_backlog() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                ready_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'pending', 'null', i, i, i FROM n; \
@@ -32,8 +38,7 @@ fn recovered_runs_are_claimed_before_the_backlog() {
                started_at, executions, lease_token, lease_owner) \
              VALUES ('00000000-0000-0000-0000-000000009999', 'w', 'running', 'null', 60, 60, \
                60, 1, 1, 'the engine that crashed')",
-        )
-        .unwrap();
+    );
     let recovered = apply_op(&connection, &WriteOp::Recover { now: 1_000 }).unwrap();
     assert!(matches!(recovered, Ok(WriteOut::Count(1))));
     let request = ClaimRequest {
@@ -60,16 +65,12 @@ fn recovered_runs_are_claimed_before_the_backlog() {
 /// and after `ANALYZE` (which `PRAGMA optimize` may run).
 #[test]
 fn claims_read_due_runs_by_index_however_many_runs_sleep() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                ready_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i, 1000 + i FROM n",
-        )
-        .unwrap();
+    );
     for when in ["before ANALYZE", "after ANALYZE"] {
         for (what, sql, params) in [
             (
@@ -270,11 +271,8 @@ fn a_version_1_database_gets_step_times_backfilled() {
 /// only what those branches return.
 #[test]
 fn run_lists_read_by_index_in_order() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                finished_at, parent_id) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 7), \
@@ -283,8 +281,7 @@ fn run_lists_read_by_index_in_order() {
                'null', i, i, CASE WHEN i % 4 < 2 THEN i + 5 END, \
                CASE WHEN i % 10 = 0 THEN printf('00000000-0000-0000-0000-%012d', i / 10) END \
              FROM n",
-        )
-        .unwrap();
+    );
     let parent: RunId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
     let cursor = RunCursor {
         created_at: 10_000,
@@ -370,6 +367,52 @@ fn run_lists_read_by_index_in_order() {
     }
 }
 
+/// The runs no live worker serves are counted along the unfinished index,
+/// which holds every column the count reads (no run's row, no sort), and
+/// listed by it newest first, one branch per group and status, among many
+/// finished runs; before and after `ANALYZE`.
+#[test]
+fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, version) \
+             SELECT printf('00000000-0000-0000-0000-%012d', i), 'w' || (i % 5), \
+               CASE WHEN i % 50 = 0 THEN 'pending' WHEN i % 50 = 1 THEN 'suspended' \
+                 ELSE 'completed' END, \
+               'null', i, i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'v' || (i % 3) END \
+             FROM n",
+    );
+    let groups = [
+        UnservedRuns {
+            workflow: "w1".into(),
+            version: Some("v1".into()),
+            runs: 1,
+        },
+        UnservedRuns {
+            workflow: "w2".into(),
+            version: None,
+            runs: 1,
+        },
+    ];
+    for when in ["before ANALYZE", "after ANALYZE"] {
+        let count = query_plan(&connection, &unfinished_counts_sql(), Vec::new());
+        assert!(
+            count.contains("COVERING INDEX wf_instance_unfinished")
+                && !count.contains("TEMP B-TREE"),
+            "{when}, the count reads more than the index:\n{count}"
+        );
+        let filter = RunFilter::new().unserved();
+        let (sql, values) = list_runs_sql(&RunListQuery::unserved(&filter, &groups));
+        let list = query_plan(&connection, &sql, values);
+        assert_eq!(
+            list.matches("INDEX wf_instance_unfinished").count(),
+            6,
+            "{when}, a branch per group and status by the index:\n{list}"
+        );
+        connection.execute_batch("ANALYZE").unwrap();
+    }
+}
+
 fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String {
     let plan: Vec<String> = connection
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -385,17 +428,13 @@ fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String 
 /// time index, not every run of a status.
 #[test]
 fn the_series_reads_by_the_time_indexes() {
-    let mut connection = Connection::open_in_memory().unwrap();
-    migrate(&mut connection).unwrap();
-    connection
-        .execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+    let connection = migrated_with(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                started_at, finished_at) \
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'completed', 'null', \
                i * 1000, i * 1000, i * 1000, i * 1000 + 500 FROM n",
-        )
-        .unwrap();
+    );
     for when in ["before ANALYZE", "after ANALYZE"] {
         let values = vec![Value::Integer(60_000), Value::Integer(120_000)];
         let plan = query_plan(&connection, SERIES_SQL, values);

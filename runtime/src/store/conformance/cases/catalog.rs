@@ -44,6 +44,7 @@ fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> WorkerRecord {
                 .map(|v| WorkflowRef {
                     name: v.name.clone(),
                     fingerprint: v.fingerprint.clone(),
+                    version: Some(format!("v-{}", v.fingerprint)),
                 })
                 .collect(),
         },

@@ -14,6 +14,7 @@ mod read_events;
 mod read_lists;
 mod runs;
 mod steps;
+mod unserved;
 mod versions;
 mod waits;
 
@@ -27,6 +28,7 @@ macro_rules! every_case {
             idempotency_keys_name_one_run,
             claims_respect_ready_time_and_workflow,
             claims_take_only_served_versions_and_pin_the_rest,
+            runs_no_live_worker_serves_are_counted_and_listed,
             completed_steps_are_never_overwritten,
             retry_keeps_completed_steps,
             one_refused_write_does_not_fail_its_batch,
@@ -77,5 +79,6 @@ pub(super) use read_events::*;
 pub(super) use read_lists::*;
 pub(super) use runs::*;
 pub(super) use steps::*;
+pub(super) use unserved::*;
 pub(super) use versions::*;
 pub(super) use waits::*;

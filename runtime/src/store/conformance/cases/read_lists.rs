@@ -18,19 +18,26 @@ use crate::model::status::{RunStatus, StepStatus};
 use crate::model::workflow::StepKind;
 use crate::store::{NewRun, RunOutcome, StepRecord, Store};
 
+/// The `live_since` of lists that do not ask for unserved runs, which do
+/// not read it.
+const ANY_LIVE: i64 = 0;
+
 /// The ids of the runs `filter` lists, on one page of 200.
 async fn listed(store: &dyn Store, filter: RunFilter) -> Vec<RunId> {
-    let page = store.list_runs(filter.limit(200).unwrap()).await.unwrap();
+    let page = store
+        .list_runs(filter.limit(200).unwrap(), ANY_LIVE)
+        .await
+        .unwrap();
     assert_eq!(page.next, None, "everything fits one page");
     ids(&page.runs)
 }
 
 /// With no filter every run is listed, newest first, each as stored.
 pub(crate) async fn runs_are_listed_newest_first(store: &dyn Store) {
-    let empty = store.list_runs(RunFilter::new()).await.unwrap();
+    let empty = store.list_runs(RunFilter::new(), ANY_LIVE).await.unwrap();
     assert!(empty.runs.is_empty() && empty.next.is_none());
     let f = fixture(store).await;
-    let page = store.list_runs(RunFilter::new()).await.unwrap();
+    let page = store.list_runs(RunFilter::new(), ANY_LIVE).await.unwrap();
     assert_eq!(page.next, None);
     assert_eq!(
         ids(&page.runs),
@@ -194,7 +201,7 @@ pub(crate) async fn runs_are_listed_by_parent(store: &dyn Store) {
         children.push(child.id);
     }
     let page = store
-        .list_runs(RunFilter::new().parent(parent.run_id))
+        .list_runs(RunFilter::new().parent(parent.run_id), ANY_LIVE)
         .await
         .unwrap();
     assert_eq!(ids(&page.runs), [children[2], children[0]]);
@@ -221,7 +228,7 @@ async fn walk(store: &dyn Store, filter: RunFilter) -> (Vec<RunId>, Vec<usize>) 
     let mut sizes = Vec::new();
     let mut filter = filter;
     loop {
-        let page = store.list_runs(filter.clone()).await.unwrap();
+        let page = store.list_runs(filter.clone(), ANY_LIVE).await.unwrap();
         sizes.push(page.runs.len());
         runs.extend(ids(&page.runs));
         let Some(next) = page.next else { break };
@@ -280,7 +287,7 @@ pub(crate) async fn pages_walk_every_run_once(store: &dyn Store) {
         created_at: oldest.0,
         id: oldest.1,
     });
-    let page = store.list_runs(past).await.unwrap();
+    let page = store.list_runs(past, ANY_LIVE).await.unwrap();
     assert!(page.runs.is_empty() && page.next.is_none());
 }
 
@@ -302,7 +309,7 @@ pub(crate) async fn page_sizes_outside_1_to_200_are_refused(store: &dyn Store) {
             limit,
             ..RunFilter::new()
         };
-        let result = store.list_runs(runs).await;
+        let result = store.list_runs(runs, ANY_LIVE).await;
         assert!(
             matches!(result, Err(Error::InvalidFilter(_))),
             "{limit}: {result:?}"
@@ -318,12 +325,12 @@ pub(crate) async fn page_sizes_outside_1_to_200_are_refused(store: &dyn Store) {
         );
     }
     let one = store
-        .list_runs(RunFilter::new().limit(1).unwrap())
+        .list_runs(RunFilter::new().limit(1).unwrap(), ANY_LIVE)
         .await
         .unwrap();
     assert_eq!((one.runs.len(), one.next.is_some()), (1, true));
     let most = store
-        .list_runs(RunFilter::new().limit(200).unwrap())
+        .list_runs(RunFilter::new().limit(200).unwrap(), ANY_LIVE)
         .await
         .unwrap();
     assert_eq!((most.runs.len(), most.next), (3, None));
