@@ -192,16 +192,24 @@ pub(super) async fn send_event(
             .await?
         }
         // Only the waiters keyed by one of the event's keys, and those with
-        // no key, are read (see `wait_keys`): two index ranges of
-        // `wf_step_waiting_event`, whatever the other waiters of the name.
+        // no key, are read (see `wait_keys`): one index range of
+        // `wf_step_waiting_event` per key, whatever the other waiters of
+        // the name. Each key's range is a subquery the planner cannot
+        // flatten (`OFFSET 0`): flattened, or as `wait_key = ANY(..)`, a
+        // plan made before the table has statistics (a fresh deployment
+        // whose waiters grew fast) reads every waiter of the name and
+        // filters by key.
         None => {
             sqlx::query_as(
                 "SELECT s.instance_id::text, s.name FROM ( \
                SELECT instance_id, name, kind, event_filter FROM wf_step \
                WHERE status = 'waiting' AND event_name = $1 AND wait_key IS NULL \
                UNION ALL \
-               SELECT instance_id, name, kind, event_filter FROM wf_step \
-               WHERE status = 'waiting' AND event_name = $1 AND wait_key = ANY($3::text[])) AS s \
+               SELECT w.instance_id, w.name, w.kind, w.event_filter \
+               FROM unnest($3::text[]) AS k(key) CROSS JOIN LATERAL ( \
+                 SELECT instance_id, name, kind, event_filter FROM wf_step \
+                 WHERE status = 'waiting' AND event_name = $1 AND wait_key = k.key \
+                 OFFSET 0) AS w) AS s \
              JOIN wf_instance AS i ON i.id = s.instance_id \
              WHERE s.kind = 'wait_for_event' \
              AND (s.event_filter IS NULL OR $2::jsonb @> s.event_filter) \
