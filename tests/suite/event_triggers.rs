@@ -197,6 +197,48 @@ async fn an_event_sent_from_a_run_starts_workflows_once() {
     assert_eq!(events.events[0].started, [info.id]);
 }
 
+/// Whether `announce_then_fail`'s last step failed once already (each test
+/// binary runs the test that uses it once).
+static FAILED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[workflow(name = "announce-then-fail")]
+async fn announce_then_fail(ctx: Ctx) -> Result<i64, Error> {
+    let data = json!({ "order_id": "o-9", "region": "eu" });
+    let event = ctx.send_event("announce", "order.created", data).await?;
+    ctx.run("flaky", async || {
+        if FAILED_ONCE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StepError::permanent("the first time"))
+        }
+    })
+    .await?;
+    Ok(event)
+}
+
+#[tokio::test]
+async fn a_replayed_send_starts_nothing_again() {
+    let db = test_db!();
+    let engine = db
+        .builder()
+        .register(AnnounceThenFail)
+        .register(ConfirmOrder)
+        .start()
+        .await
+        .unwrap();
+    let run = AnnounceThenFail::trigger(&engine).await.unwrap();
+    assert!(run.result().await.is_err());
+    run.retry().await.unwrap();
+    let event = run.result().await.unwrap();
+    let started = db
+        .count("SELECT COUNT(*) FROM wf_instance WHERE workflow = 'confirm-order'")
+        .await;
+    assert_eq!(started, 1);
+    let events = engine.list_events(&EventFilter::new()).await.unwrap();
+    assert_eq!(events.events.len(), 1);
+    assert_eq!(events.events[0].id, event);
+}
+
 #[tokio::test]
 async fn a_process_with_only_the_database_starts_the_workflows_of_the_catalog() {
     let db = test_db!();
