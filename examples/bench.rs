@@ -2,7 +2,7 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,e1,l1]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
@@ -37,6 +37,11 @@
 //!   must not differ by more than 20%, and the time from starting the new
 //!   engine to the run's result (it replays the 10,000 recorded steps and
 //!   runs the last one; no body runs again).
+//! - E1: W1 started by events: 2,000 events, 64 in flight after a warm-up
+//!   of 200, each starting a run of a 3-step workflow through
+//!   `#[workflow(on_event = ..)]` and waited for until that run finished:
+//!   events per second, and the p50/p99 time from starting a send to the
+//!   run's result.
 //! - L1 (only when named in `--only`: loading its database takes a while):
 //!   1,000,000 runs of 8 workflows in a realistic mix of statuses, created
 //!   over 30 days and written straight into the runs table; then 200 times
@@ -55,6 +60,8 @@ use durable::{Durability, EngineBuilder, RunFilter};
 
 #[path = "support/args.rs"]
 mod args;
+#[path = "support/e1.rs"]
+mod e1;
 #[path = "support/l1.rs"]
 mod l1;
 #[path = "support/scale.rs"]
@@ -129,11 +136,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Some(list)) => list.split(',').map(str::to_ascii_lowercase).collect(),
         Some(None) => anyhow::bail!("--only takes a list such as w1,w2"),
     };
-    if let Some(unknown) = only
-        .iter()
-        .find(|name| !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "l1"].contains(&name.as_str()))
-    {
-        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6 and l1, not {unknown:?}");
+    if let Some(unknown) = only.iter().find(|name| {
+        !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "e1", "l1"].contains(&name.as_str())
+    }) {
+        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6, e1 and l1, not {unknown:?}");
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
     let selected = |name: &str| only.is_empty() || named(name);
@@ -216,6 +222,10 @@ async fn main() -> anyhow::Result<()> {
             w6.last_ms.0
         );
     }
+    if selected("e1") {
+        let (rate, p50, p99) = workload_e1(url, durability).await?;
+        println!("{name} E1 events/s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2}");
+    }
     if named("l1") {
         let (p50, p99, load) = workload_l1(url, durability).await?;
         println!(
@@ -224,6 +234,30 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// E1: events per second, and p50/p99 send-to-result latency in ms, with
+/// 64 events in flight, on an engine that registers E1's workflow alone
+/// (every event it sends reads the catalog's triggers).
+async fn workload_e1(url: Option<&str>, durability: Durability) -> anyhow::Result<(f64, f64, f64)> {
+    let database = Database::new("e1", url)?;
+    let engine = e1::register(database.backend(durability))
+        .concurrency(256)
+        .keep_in_memory_below("100ms")
+        .start()
+        .await?;
+    e1::event_loop(&engine, 200, 64)
+        .await
+        .context("E1 warm-up")?;
+    let (elapsed, mut latencies) = e1::event_loop(&engine, 2_000, 64).await.context("E1")?;
+    engine.shutdown().await;
+    database.drop_data().await?;
+    latencies.sort();
+    Ok((
+        2_000.0 / elapsed.as_secs_f64(),
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.99),
+    ))
 }
 
 /// W1: runs per second, and p50/p99 latency in ms, with 64 runs in flight.

@@ -153,6 +153,18 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             const OVERLAP: #durable::Overlap = #durable::Overlap::#overlap;
         }
     });
+    let on_event = (!valid.on_event.is_empty()).then(|| {
+        let triggers = valid.on_event.iter().map(|(event, filter)| {
+            let filter = match filter {
+                Some(filter) => quote!(::core::option::Option::Some(#filter)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#durable::EventTrigger { event: #event, filter: #filter })
+        });
+        quote! {
+            const ON_EVENT: &'static [#durable::EventTrigger] = &[#(#triggers),*];
+        }
+    });
     let on_failure = valid.on_failure.map(|hook| {
         quote! {
             const HAS_ON_FAILURE: bool = true;
@@ -204,6 +216,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
 
             #on_failure
             #cron
+            #on_event
         }
 
         impl #type_ident {

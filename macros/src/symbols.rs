@@ -63,9 +63,18 @@ pub(crate) const OVERLAP: Symbol = Symbol("overlap");
 /// change behind `ctx.patched`.
 pub(crate) const VERSION: Symbol = Symbol("version");
 
+/// `on_event = "order.created"` or `on_event(name = "order.*", filter =
+/// r#"{..}"#)`: an event that starts a run; repeatable.
+pub(crate) const ON_EVENT: Symbol = Symbol("on_event");
+/// `filter = r#"{"region": "eu"}"#` inside `on_event(..)`.
+pub(crate) const FILTER: Symbol = Symbol("filter");
+/// The keys of `on_event(..)`, in the order messages list them.
+pub(crate) const ON_EVENT_KEYS: [Symbol; 2] = [NAME, FILTER];
+
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 7] =
-    [NAME, TIMEOUT, ON_FAILURE, CRON, TIMEZONE, OVERLAP, VERSION];
+pub(crate) const OPTIONS: [Symbol; 8] = [
+    NAME, TIMEOUT, ON_FAILURE, CRON, TIMEZONE, OVERLAP, VERSION, ON_EVENT,
+];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;
 /// the first is the default.
@@ -261,7 +270,7 @@ mod tests {
     fn lists_names_as_messages_do() {
         assert_eq!(
             listed(&OPTIONS, "`", "and"),
-            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap` and `version`"
+            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version` and `on_event`"
         );
         assert_eq!(
             listed(&OVERLAP_POLICIES.map(|(policy, _)| policy), "\"", "or"),

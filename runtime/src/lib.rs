@@ -77,12 +77,13 @@ pub use engine::handle::RunHandle;
 pub use engine::maintenance::MaintenanceReport;
 pub use exec::clock::{Clock, ManualClock, SystemClock};
 pub use model::catalog::{
-    CatalogStep, ServedVersion, WorkerInfo, WorkflowDetail, WorkflowRef, WorkflowVersion,
+    CatalogStep, EventTriggerInfo, ServedVersion, WorkerInfo, WorkflowDetail, WorkflowRef,
+    WorkflowVersion,
 };
 pub use model::change::{ChangeKind, ChangesError, RunChange};
 pub use model::duration::IntoDuration;
 pub use model::error::{Error, StepError};
-pub use model::event::{Event, EventType, EventTypeInfo, Field, SentEvent};
+pub use model::event::{Event, EventType, EventTypeInfo, Field, SentEvent, TriggerError};
 pub use model::ids::RunId;
 pub use model::info::{AttemptInfo, RunInfo, StepInfo};
 pub use model::limits::Limits;
@@ -94,7 +95,7 @@ pub use model::log::{LogLevel, LogLine};
 pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;
 pub use model::trigger::TriggerOptions;
-pub use model::workflow::{Failure, StepKind, StepManifest};
+pub use model::workflow::{EventTrigger, Failure, StepKind, StepManifest};
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::Durability;
 pub use uuid::Uuid;
@@ -155,8 +156,9 @@ pub use durable_macros::Event;
 ///
 /// # Options
 ///
-/// Every option is `key = value`, each at most once; any other key is a
-/// compile error that lists these.
+/// Every option is `key = value`, each at most once (but `on_event`, which
+/// repeats and has a list form); any other key is a compile error that
+/// lists these.
 ///
 /// - `name = "order-fulfillment"`: the workflow's name, as stored in
 ///   `wf_instance.workflow` and given to [`Engine::trigger_json`] (default:
@@ -214,6 +216,22 @@ pub use durable_macros::Event;
 ///   assert_eq!(<SyncStock as Workflow>::CRON, Some("*/15 8-18 * * MON-FRI"));
 ///   assert_eq!(<SyncStock as Workflow>::TIMEZONE, "Europe/Berlin");
 ///   assert_eq!(<SyncStock as Workflow>::OVERLAP, durable::Overlap::CancelPrevious);
+///   ```
+///
+/// - `on_event = "order.created"`, or `on_event(name = "order.*", filter =
+///   r#"{"region": "eu"}"#)`, repeatable: each event sent whose name
+///   matches the pattern (`*` is a whole segment; a trailing `*` the rest
+///   of the name) and whose data contains the filter starts one run, with
+///   the data as its input, in the transaction that stores the event (see
+///   the README's "Started by an event"). Not with `cron`.
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow(on_event = "order.created", on_event(name = "order.*.eu", filter = r#"{"vip": true}"#))]
+///   async fn greet_customer(ctx: Ctx, order: serde_json::Value) -> Result<(), Error> { Ok(()) }
+///   let triggers = <GreetCustomer as Workflow>::ON_EVENT;
+///   assert_eq!(triggers[1].event, "order.*.eu");
+///   assert_eq!(triggers[1].filter, Some(r#"{"vip":true}"#));
 ///   ```
 ///
 /// # Checked at compile time
@@ -323,8 +341,8 @@ pub mod prelude {
 pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
-        Ctx, Engine, Error, Event, EventType, Failure, Field, Overlap, RunHandle, StepKind,
-        StepManifest, TriggerOptions, Workflow,
+        Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field, Overlap, RunHandle,
+        StepKind, StepManifest, TriggerOptions, Workflow,
     };
     pub use schemars;
     pub use serde;

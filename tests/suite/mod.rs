@@ -50,6 +50,7 @@ mod claims_and_slots;
 mod cron;
 mod durable_sleep;
 mod event_protocol;
+mod event_triggers;
 mod events;
 mod extremes;
 mod fan_out;

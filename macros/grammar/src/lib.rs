@@ -1,6 +1,7 @@
 //! The small grammars that `durable` checks twice: once at compile time in the
-//! `#[workflow]` macro and once at run time, so both agree by construction;
-//! and the kinds of step ([`StepKind`]), which both name.
+//! `#[workflow]` macro and once at run time, so both agree by construction
+//! (durations, [`cron`] expressions, [`event_pattern`]s); and the kinds of
+//! step ([`StepKind`]), which both name.
 //!
 //! Today this is the duration grammar: one or more `<integer><unit>` parts,
 //! written without spaces, largest unit first, each unit at most once:
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod cron;
+pub mod event_pattern;
 mod step_kind;
 
 pub use step_kind::StepKind;

@@ -5,6 +5,8 @@
 //! what the body does.
 
 mod body;
+#[cfg(test)]
+mod on_event_tests;
 mod options;
 mod signature;
 mod steps;
@@ -34,6 +36,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) cron: Option<(String, String, &'static str)>,
     /// `version = N`, if given.
     pub(crate) version: Option<u32>,
+    /// The `on_event` triggers: each pattern and its filter as compact JSON.
+    pub(crate) on_event: Vec<(String, Option<String>)>,
     /// The event types of typed event steps, each once, in source order.
     pub(crate) events: Vec<syn::Type>,
 }
@@ -78,6 +82,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let return_type = signature::check_return_type(cx, sig);
     let name = options::check_workflow_name(cx, model);
     let cron = options::check_cron_options(cx, model);
+    let on_event = options::check_on_event(cx, model);
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
     options::check_durations(cx, model);
@@ -99,6 +104,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         on_failure: model.options.on_failure.as_ref(),
         cron,
         version,
+        on_event,
         events,
     })
 }

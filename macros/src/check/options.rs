@@ -1,6 +1,6 @@
 //! The checks of the attribute's options and of the durations written as
-//! literals: a valid name, a parseable timeout, and cron options that fit
-//! together.
+//! literals: a valid name, a parseable timeout, cron options that fit
+//! together, and event triggers with valid patterns and filters.
 
 use syn::LitStr;
 
@@ -158,4 +158,85 @@ pub(super) fn duration_ms(literal: &LitStr, what: &str) -> Result<u64, syn::Erro
     durable_grammar::parse_duration(&literal.value())
         .map(|duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
         .map_err(|error| syn::Error::new(literal.span(), format!("{what}: {error}")))
+}
+
+/// Each `on_event` has a pattern of the grammar of
+/// `durable_grammar::event_pattern` and a filter that is a JSON object, no
+/// two are the same, and a cron workflow has none (a schedule starts it with
+/// no input). The triggers, each as (pattern, filter as compact JSON).
+pub(super) fn check_on_event(cx: &Errors, model: &WorkflowModel) -> Vec<(String, Option<String>)> {
+    let options = &model.options;
+    if let (Some(cron), Some(first)) = (&options.cron, options.on_event.first()) {
+        cx.error_at(
+            first.span,
+            format!(
+                "a workflow is started by a schedule or by events, not both: remove `{}` or \
+                 `{}`, or write two workflows, e.g. one with `{} = {:?}` that calls the other",
+                symbols::CRON,
+                symbols::ON_EVENT,
+                symbols::CRON,
+                cron.value()
+            ),
+        );
+    }
+    let mut triggers: Vec<(String, Option<String>)> = Vec::new();
+    for on_event in &options.on_event {
+        let pattern = on_event.pattern.value();
+        if let Err(error) = durable_grammar::event_pattern::check_event_pattern(&pattern) {
+            cx.error_spanned_by(&on_event.pattern, error);
+            continue;
+        }
+        let filter = match &on_event.filter {
+            None => None,
+            Some(literal) => match json_object(&literal.value()) {
+                Ok(filter) => Some(filter),
+                Err(problem) => {
+                    cx.error_spanned_by(
+                        literal,
+                        format!(
+                            "an `{}` filter is the JSON object the event's data must contain, \
+                             e.g. `{} = r#\"{{\"region\": \"eu\"}}\"#`: {problem}",
+                            symbols::ON_EVENT,
+                            symbols::FILTER
+                        ),
+                    );
+                    continue;
+                }
+            },
+        };
+        let trigger = (pattern, filter);
+        if triggers.contains(&trigger) {
+            cx.error_at(
+                on_event.span,
+                format!(
+                    "this `{}` repeats an earlier one; remove it",
+                    symbols::ON_EVENT
+                ),
+            );
+            continue;
+        }
+        triggers.push(trigger);
+    }
+    triggers
+}
+
+/// `text` as compact JSON, if it is a JSON object; else what it is.
+fn json_object(text: &str) -> Result<String, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Ok(other) => Err(format!("found {}", json_kind(&other))),
+        Err(error) => Err(format!("it is not JSON ({error})")),
+    }
+}
+
+/// What a JSON value is, in words.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }

@@ -1,10 +1,11 @@
 //! The options of `#[workflow(...)]`, parsed into their typed form; syntax
 //! errors of the attribute go to the one collector.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Token};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Meta, Token};
 
 use crate::errors::Errors;
 use crate::symbols::{self, Symbol};
@@ -26,38 +27,44 @@ pub(crate) struct WorkflowOptions {
     pub(crate) overlap: Option<LitStr>,
     /// `version = 2`.
     pub(crate) version: Option<LitInt>,
+    /// Each `on_event = ".."` or `on_event(name = "..", filter = "..")`,
+    /// in source order.
+    pub(crate) on_event: Vec<OnEvent>,
+}
+
+/// One `on_event` option: the event pattern that starts a run, and the
+/// JSON its data must contain.
+pub(crate) struct OnEvent {
+    /// `"order.*"`.
+    pub(crate) pattern: LitStr,
+    /// `filter = r#"{"region": "eu"}"#`, if given.
+    pub(crate) filter: Option<LitStr>,
+    /// The option's key, `on_event`, where messages about the whole option
+    /// point.
+    pub(crate) span: Span,
 }
 
 /// The options written in `attr`; what does not parse is reported to `cx`
 /// and left out.
 pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
     let mut options = WorkflowOptions::default();
-    let parsed = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(attr);
-    let pairs = match parsed {
-        Ok(pairs) => pairs,
+    let parsed = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
+    let metas = match parsed {
+        Ok(metas) => metas,
         Err(error) => {
-            cx.error_at(
-                error.span(),
-                format!(
-                    "expected options like `#[workflow({} = \"{}\", {} = \"{}\")]`",
-                    symbols::NAME,
-                    example(symbols::NAME),
-                    symbols::TIMEOUT,
-                    example(symbols::TIMEOUT),
-                ),
-            );
+            cx.error_at(error.span(), expected_options());
             return options;
         }
     };
-    for pair in pairs {
-        let key = pair
-            .path
+    for meta in metas {
+        let key = meta
+            .path()
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
         let Some(option) = symbols::OPTIONS.into_iter().find(|option| key == *option) else {
             cx.error_spanned_by(
-                &pair.path,
+                meta.path(),
                 format!(
                     "unknown option `{key}`; #[workflow] accepts {}",
                     symbols::listed(&symbols::OPTIONS, "`", "and")
@@ -65,6 +72,30 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
             );
             continue;
         };
+        let pair = match meta {
+            Meta::NameValue(pair) => pair,
+            Meta::List(list) if option == symbols::ON_EVENT => {
+                if let Some(on_event) = parse_on_event_list(cx, &list) {
+                    options.on_event.push(on_event);
+                }
+                continue;
+            }
+            other => {
+                cx.error_spanned_by(&other, expected_options());
+                continue;
+            }
+        };
+        if option == symbols::ON_EVENT {
+            match string_literal(&pair.value) {
+                Some(literal) => options.on_event.push(OnEvent {
+                    pattern: literal.clone(),
+                    filter: None,
+                    span: pair.path.span(),
+                }),
+                None => cx.error_spanned_by(&pair.value, on_event_example()),
+            }
+            continue;
+        }
         if option == symbols::VERSION {
             match integer_literal(&pair.value) {
                 Some(literal) if options.version.is_none() => {
@@ -120,6 +151,95 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
         }
     }
     options
+}
+
+/// The message for options that do not parse as `key = value`.
+fn expected_options() -> String {
+    format!(
+        "expected options like `#[workflow({} = \"{}\", {} = \"{}\")]`",
+        symbols::NAME,
+        example(symbols::NAME),
+        symbols::TIMEOUT,
+        example(symbols::TIMEOUT),
+    )
+}
+
+/// What `on_event` takes, as messages show it.
+fn on_event_example() -> String {
+    format!(
+        "option `{0}` takes an event name or pattern, e.g. `{0} = \"order.created\"`, \
+         or `{0}({1} = \"order.*\", {2} = r#\"{{\"region\": \"eu\"}}\"#)`",
+        symbols::ON_EVENT,
+        symbols::NAME,
+        symbols::FILTER
+    )
+}
+
+/// `on_event(name = "order.*", filter = "..")`: its keys, each a string
+/// literal at most once, `name` required.
+fn parse_on_event_list(cx: &Errors, list: &syn::MetaList) -> Option<OnEvent> {
+    let pairs =
+        match list.parse_args_with(Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated) {
+            Ok(pairs) => pairs,
+            Err(error) => {
+                cx.error_at(error.span(), on_event_example());
+                return None;
+            }
+        };
+    let mut pattern: Option<LitStr> = None;
+    let mut filter: Option<LitStr> = None;
+    for pair in pairs {
+        let key = pair
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let slot = match symbols::ON_EVENT_KEYS
+            .into_iter()
+            .find(|known| key == *known)
+        {
+            Some(symbols::NAME) => &mut pattern,
+            Some(_) => &mut filter,
+            None => {
+                cx.error_spanned_by(
+                    &pair.path,
+                    format!(
+                        "unknown key `{key}` of `{}(..)`; it accepts {}",
+                        symbols::ON_EVENT,
+                        symbols::listed(&symbols::ON_EVENT_KEYS, "`", "and")
+                    ),
+                );
+                continue;
+            }
+        };
+        match string_literal(&pair.value) {
+            Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
+            Some(_) => cx.error_spanned_by(
+                &pair.path,
+                format!(
+                    "`{key}` is given twice in `{}(..)`; keep one",
+                    symbols::ON_EVENT
+                ),
+            ),
+            None => cx.error_spanned_by(&pair.value, on_event_example()),
+        }
+    }
+    let Some(pattern) = pattern else {
+        cx.error_spanned_by(
+            &list.path,
+            format!(
+                "`{0}(..)` needs the event's name: write `{0}({1} = \"order.created\")`",
+                symbols::ON_EVENT,
+                symbols::NAME
+            ),
+        );
+        return None;
+    };
+    Some(OnEvent {
+        pattern,
+        filter,
+        span: list.path.span(),
+    })
 }
 
 impl WorkflowOptions {

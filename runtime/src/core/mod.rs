@@ -1,8 +1,9 @@
 //! Pure decisions, each unit-tested with no store and no runtime: replay
 //! (answer a step from the journal, run it, or fail as non-deterministic),
 //! timing (when a run is due, when it times out), cron schedules and
-//! overlap, retry policy, retention policy, JSON decoding and matching, and
-//! the catalog's fingerprints and schema checks.
+//! overlap, retry policy, retention policy, JSON decoding and matching, the
+//! catalog's fingerprints and schema checks, and which event triggers an
+//! event fires.
 //!
 //! Imports only [`crate::model`].
 
@@ -13,3 +14,4 @@ pub(crate) mod replay;
 pub(crate) mod retention;
 pub(crate) mod retry;
 pub(crate) mod timing;
+pub(crate) mod triggers;

@@ -97,6 +97,7 @@ mod tests {
             deadline_at: None,
             executions: 1,
             version: None,
+            event_id: None,
         }
     }
 

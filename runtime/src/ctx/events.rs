@@ -322,7 +322,10 @@ impl Ctx {
 
     /// Sends an event from this run, as the step `name`: the event is stored
     /// in the same transaction that records the step, so it is sent exactly
-    /// once however often the run replays. Returns the event's id.
+    /// once however often the run replays. Like
+    /// [`Engine::send_event`](crate::Engine::send_event), it wakes the
+    /// runs waiting for it and starts the workflows whose `on_event` it
+    /// matches, in that transaction. Returns the event's id.
     ///
     /// # Errors
     ///
@@ -345,12 +348,8 @@ impl Ctx {
         }
         let name = self.full_name(name);
         let name = name.as_str();
-        let event = NewEvent {
-            name: event,
-            data: event_data(&data, self.run.env.limits.max_input_bytes)?,
-            target: None,
-            now: self.run.env.clock.now_ms(),
-        };
+        let data = event_data(&data, self.run.env.limits.max_input_bytes)?;
+        let now = self.run.env.clock.now_ms();
         let seq = match self.reach(name, StepKind::SendEvent).await {
             StepStart::Recorded(record) if record.status == StepStatus::Completed => {
                 return record.output.and_then(|id| id.parse().ok()).ok_or_else(|| {
@@ -365,21 +364,33 @@ impl Ctx {
         };
         // Checked only when the send happens, not in the replays of a sent one.
         let env = &self.run.env;
-        env.event_types
-            .check(&*env.store, &event.name, &event.data)
-            .await?;
+        env.event_types.check(&*env.store, &event, &data).await?;
         let record = StepRecord {
             attempts: 1,
             ..self.record(name, seq, StepKind::SendEvent, StepStatus::Completed)
         };
-        let store = &self.run.env.store;
         let lease = self.run.lease;
+        let (event, data) = (&event, &data);
         let sent = self
             .persist(name, || {
-                store.send_event(event.clone(), Some((lease, record.clone())))
+                let record = record.clone();
+                Box::pin(async move {
+                    // Decided once the step is known to be new (a replay
+                    // sends nothing), and again if the write is retried.
+                    let (starts, trigger_errors) = env.event_starts.plan(event, data, now).await?;
+                    let event = NewEvent {
+                        name: event.clone(),
+                        data: data.clone(),
+                        target: None,
+                        now,
+                        starts,
+                        trigger_errors,
+                    };
+                    env.store.send_event(event, Some((lease, record))).await
+                })
             })
             .await?;
-        if !sent.woken.is_empty() {
+        if !sent.woken.is_empty() || !sent.started.is_empty() {
             self.run.env.dispatch.notify_one();
         }
         Ok(sent.id)

@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::core::cron::Overlap;
 use crate::model::error::Error;
 use crate::model::event::EventType;
-use crate::model::workflow::{Failure, StepManifest};
+use crate::model::workflow::{EventTrigger, Failure, StepManifest};
 
 /// A workflow: a named, typed, resumable async function.
 ///
@@ -55,6 +55,11 @@ pub trait Workflow: Send + Sync + 'static {
     const TIMEZONE: &'static str = "UTC";
     /// What a fire time does while the previous cron run still goes.
     const OVERLAP: Overlap = Overlap::Skip;
+
+    /// The events that start runs (`#[workflow(on_event = "order.*")]`):
+    /// each event sent whose name matches one of these patterns, and whose
+    /// data contains its filter, starts one run with the data as its input.
+    const ON_EVENT: &'static [EventTrigger] = &[];
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::Engine;
+use crate::core::catalog::Validators;
 use crate::core::cron::CronSchedule;
 use crate::core::retention::Retention;
 use crate::ctx::workflow::Workflow;
@@ -19,6 +20,7 @@ use crate::engine::dispatch::{dispatch_loop, heartbeat_loop};
 use crate::engine::maintenance::maintenance_loop;
 use crate::engine::registry::{Registered, Registry};
 use crate::engine::sources;
+use crate::engine::sources::events::EventTriggers;
 use crate::exec::active::ActiveRuns;
 use crate::exec::clock::{Clock, SystemClock};
 use crate::exec::env::RunEnv;
@@ -334,7 +336,17 @@ impl EngineBuilder {
         let invalid_retention = std::iter::once(&self.retention)
             .chain(self.retention_overrides.values())
             .find_map(|retention| retention.invalid.clone());
-        if let Some(error) = self.errors.into_iter().chain(invalid_retention).next() {
+        let invalid_trigger = self
+            .registry
+            .all()
+            .find_map(|registered| registered.check_triggers().err());
+        if let Some(error) = self
+            .errors
+            .into_iter()
+            .chain(invalid_retention)
+            .chain(invalid_trigger)
+            .next()
+        {
             return Err(Error::Config(error));
         }
         if let Some(unknown) = self
@@ -378,7 +390,14 @@ impl EngineBuilder {
             Some(record)
         };
         let event_types = crate::engine::catalog::event_types_of(self.registry.all(), 0);
+        let validators = Arc::new(Validators::default());
+        let event_starts = Arc::new(EventTriggers::new(
+            store.clone(),
+            validators.clone(),
+            &self.registry,
+        ));
         let env = Arc::new(RunEnv {
+            event_starts,
             store,
             clock: self.clock,
             limits: self.limits,
@@ -427,7 +446,7 @@ impl EngineBuilder {
             served,
             worker,
             shut_down: AtomicBool::new(false),
-            validators: Default::default(),
+            validators,
         });
         if client {
             return Ok(Engine::new(core, Vec::new()));

@@ -15,8 +15,8 @@ use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
 use crate::engine::runs::Target;
 use crate::model::catalog::{
-    CatalogStep, ServedVersion, WorkerInfo, WorkerRecord, WorkflowDetail, WorkflowRef,
-    WorkflowVersion,
+    CatalogStep, EventTriggerInfo, ServedVersion, WorkerInfo, WorkerRecord, WorkflowDetail,
+    WorkflowRef, WorkflowVersion,
 };
 use crate::model::error::Error;
 use crate::model::event::EventTypeInfo;
@@ -64,6 +64,18 @@ pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
             .cron
             .map(|(expression, _, _)| expression.to_owned()),
         timezone: registered.cron.map(|(_, zone, _)| zone.to_owned()),
+        on_event: registered
+            .on_event
+            .iter()
+            .map(|trigger| EventTriggerInfo {
+                event: trigger.event.to_owned(),
+                // The macro checked it is a JSON object; the builder refuses
+                // a workflow whose filter is not (see `check_triggers`).
+                filter: trigger
+                    .filter
+                    .and_then(|filter| serde_json::from_str(filter).ok()),
+            })
+            .collect(),
         first_seen: now,
         last_seen: now,
     }

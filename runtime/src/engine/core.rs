@@ -29,8 +29,8 @@ pub(crate) struct EngineCore {
     pub(crate) worker: Option<WorkerRecord>,
     pub(crate) shut_down: AtomicBool,
     /// The catalog's input schemas, compiled, for triggers by name of
-    /// workflows another engine serves.
-    pub(crate) validators: crate::core::catalog::Validators,
+    /// workflows another engine serves (shared with the event source).
+    pub(crate) validators: Arc<crate::core::catalog::Validators>,
 }
 
 impl EngineCore {

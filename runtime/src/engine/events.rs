@@ -1,5 +1,6 @@
 //! Events and signals sent from outside a run: [`Engine::send_event`] and
-//! [`Engine::signal`] (the waits are in `ctx::events`).
+//! [`Engine::signal`] (the waits are in `ctx::events`, the runs events
+//! start are decided in `sources::events`).
 
 use serde::Serialize;
 
@@ -13,7 +14,12 @@ use crate::store::NewEvent;
 
 impl Engine {
     /// Sends an event to every run waiting for it (see
-    /// [`Ctx::wait_for_event`](crate::Ctx::wait_for_event)). Returns the event's id and the runs it woke.
+    /// [`Ctx::wait_for_event`](crate::Ctx::wait_for_event)), and starts one
+    /// run of each workflow whose `#[workflow(on_event = ..)]` it matches,
+    /// in the same transaction (see the README's "Started by an event").
+    /// Returns the event's id, the runs it woke and the runs it started;
+    /// a workflow whose input the data does not fit is not started, and is
+    /// named in [`SentEvent::trigger_errors`].
     ///
     /// # Errors
     ///
@@ -134,14 +140,22 @@ impl EngineCore {
         if name.is_empty() {
             return Err(Error::InvalidEvent("an event name cannot be empty".into()));
         }
+        let now = self.env.clock.now_ms();
+        // A signal is for its run alone: it starts no workflow.
+        let (starts, trigger_errors) = match target {
+            None => self.env.event_starts.plan(name, &data, now).await?,
+            Some(_) => Default::default(),
+        };
         let event = NewEvent {
             name: name.to_owned(),
             data,
             target,
-            now: self.env.clock.now_ms(),
+            now,
+            starts,
+            trigger_errors,
         };
         let sent = self.env.store.send_event(event, None).await?;
-        if !sent.woken.is_empty() {
+        if !sent.woken.is_empty() || !sent.started.is_empty() {
             self.env.dispatch.notify_one();
         }
         Ok(sent)

@@ -19,7 +19,7 @@ use crate::exec::run_state::RunContext;
 use crate::model::catalog::CatalogStep;
 use crate::model::event::EventType;
 use crate::model::sync::BoxFuture;
-use crate::model::workflow::{Failure, StepManifest};
+use crate::model::workflow::{EventTrigger, Failure, StepManifest};
 use crate::store::Served;
 
 /// How a registered workflow is started and checked, with its types erased.
@@ -47,6 +47,11 @@ pub(crate) struct Registered {
     pub(crate) steps: &'static [StepManifest],
     /// The typed events the body waits for or publishes, for the catalog.
     pub(crate) events: &'static [EventType],
+    /// The events that start runs of it (`#[workflow(on_event = ..)]`).
+    pub(crate) on_event: &'static [EventTrigger],
+    /// Whether its input is `()`: an event that starts it gives it `null`,
+    /// whatever the event's data.
+    pub(crate) unit_input: bool,
 }
 
 impl Registered {
@@ -74,7 +79,35 @@ impl Registered {
             output_schema: W::output_schema,
             steps: W::STEPS,
             events: W::EVENTS,
+            on_event: W::ON_EVENT,
+            unit_input: TypeId::of::<W::Input>() == TypeId::of::<()>(),
         }
+    }
+}
+
+impl Registered {
+    /// Checks its `on_event` triggers as the macro does (a pattern of the
+    /// event pattern grammar, a filter that is a JSON object), for a
+    /// `Workflow` impl the macro did not write. What is wrong, naming the
+    /// workflow.
+    pub(crate) fn check_triggers(&self) -> Result<(), String> {
+        let name = self.spec.name;
+        for trigger in self.on_event {
+            durable_grammar::event_pattern::check_event_pattern(trigger.event)
+                .map_err(|error| format!("workflow `{name}`: {error}"))?;
+            if let Some(filter) = trigger.filter {
+                match serde_json::from_str::<serde_json::Value>(filter) {
+                    Ok(serde_json::Value::Object(_)) => {}
+                    _ => {
+                        return Err(format!(
+                            "workflow `{name}`: the filter of `on_event = {:?}` is not a JSON object",
+                            trigger.event
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a run sees of the engine it executes on: the store, the clock, the
 //! limits and timings of its steps, the dispatcher to wake, the typed
-//! events it may send, and the workflows its children may be of. The step API (`ctx`) gets this, never
-//! the engine itself.
+//! events it may send, the workflows its children may be of, and the runs
+//! the events it sends start. The step API (`ctx`) gets this, never the
+//! engine itself.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -11,8 +12,30 @@ use tokio::sync::Notify;
 
 use crate::exec::clock::Clock;
 use crate::exec::event_types::EventTypes;
+use crate::model::error::Error;
+use crate::model::event::TriggerError;
 use crate::model::limits::Limits;
-use crate::store::Store;
+use crate::model::sync::BoxFuture;
+use crate::store::{NewRun, Store};
+
+/// The runs an event starts and the triggers it matched but cannot start:
+/// what [`EventStarts::plan`] decides, for the event's `NewEvent`.
+pub(crate) type EventPlan = (Vec<NewRun>, Vec<TriggerError>);
+
+/// Decides which runs an event starts (`#[workflow(on_event = ..)]`),
+/// before the event is stored: the engine's, so that an event sent from a
+/// run starts runs as one sent from outside does.
+pub(crate) trait EventStarts: Send + Sync {
+    /// The runs the event `name` with `data` (JSON text) starts at `now`,
+    /// each checked against its workflow's input, and the workflows whose
+    /// input the data does not fit.
+    fn plan<'a>(
+        &'a self,
+        name: &'a str,
+        data: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<EventPlan, Error>>;
+}
 
 /// A registered workflow as a run needs it: to start it as a child.
 #[derive(Debug, Clone)]
@@ -46,4 +69,6 @@ pub(crate) struct RunEnv {
     /// The workflows the engine registers, by the type `#[workflow]`
     /// generated (a version kept beside a newer one is a type of its own).
     pub(crate) workflows: HashMap<TypeId, WorkflowSpec>,
+    /// The runs events start, for events a run sends.
+    pub(crate) event_starts: Arc<dyn EventStarts>,
 }

@@ -71,10 +71,26 @@ pub struct WorkflowVersion {
     pub cron: Option<String>,
     /// The cron expression's time zone (IANA name), with `cron`.
     pub timezone: Option<String>,
+    /// The event patterns that start runs of it (`#[workflow(on_event =
+    /// ..)]`), each with its filter; empty for a workflow no event starts.
+    /// The most recently seen version's are the ones events are matched
+    /// against.
+    #[serde(default)]
+    pub on_event: Vec<EventTriggerInfo>,
     /// When an engine first recorded this version (ms since the epoch).
     pub first_seen: i64,
     /// When an engine serving this version last started or heartbeat.
     pub last_seen: i64,
+}
+
+/// An event trigger as the catalog records it (the owned form of
+/// [`EventTrigger`](crate::model::workflow::EventTrigger)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTriggerInfo {
+    /// The event name or pattern, e.g. `order.*`.
+    pub event: String,
+    /// The JSON the event's data must contain, if any.
+    pub filter: Option<serde_json::Value>,
 }
 
 /// A workflow version by its key: name and fingerprint, and the version

@@ -9,6 +9,25 @@ pub struct SentEvent {
     pub id: i64,
     /// The runs whose waits it satisfied.
     pub woken: Vec<RunId>,
+    /// The runs it started: one per workflow with a matching
+    /// `#[workflow(on_event = ..)]`, created in the transaction that
+    /// stored the event (see [`RunInfo::event_id`](crate::RunInfo::event_id)).
+    pub started: Vec<RunId>,
+    /// The workflows whose `on_event` matched but whose input the data does
+    /// not fit: no run of them was started (also on the event's record,
+    /// [`EventInfo::trigger_errors`](crate::EventInfo::trigger_errors)).
+    pub trigger_errors: Vec<TriggerError>,
+}
+
+/// A workflow an event matched (`#[workflow(on_event = ..)]`) but could not
+/// start, because the event's data does not fit the workflow's input.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TriggerError {
+    /// The workflow's name.
+    pub workflow: String,
+    /// What does not fit, naming the field
+    /// (`the data does not fit the input of workflow "ship": order_id: missing field`).
+    pub error: String,
 }
 
 /// An event as a type: its name and its payload cannot disagree. Derive it

@@ -47,6 +47,10 @@ pub struct RunInfo {
     ///
     /// [`WorkflowVersion`]: crate::WorkflowVersion
     pub version: Option<String>,
+    /// The event that started it (`wf_event.id`), for a run of a workflow
+    /// declared with `#[workflow(on_event = ..)]`; `None` for a run
+    /// triggered otherwise.
+    pub event_id: Option<i64>,
 }
 
 /// A step as stored in `wf_step`.

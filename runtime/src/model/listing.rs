@@ -361,6 +361,11 @@ pub struct EventInfo {
     pub created_at: i64,
     /// The runs whose waiting steps it settled, oldest wake first.
     pub woke: Vec<RunId>,
+    /// The runs it started (`#[workflow(on_event = ..)]`), one per workflow.
+    pub started: Vec<RunId>,
+    /// The workflows it matched but could not start: its data does not fit
+    /// their input.
+    pub trigger_errors: Vec<crate::model::event::TriggerError>,
 }
 
 /// One page of events, newest first.

@@ -34,3 +34,15 @@ pub struct StepManifest {
     /// The source line of the call.
     pub line: u32,
 }
+
+/// One `on_event` of `#[workflow(on_event = "order.*")]`: an event
+/// pattern that starts a run of the workflow, and the optional JSON the
+/// event's data must contain (the macro checked both at compile time). See
+/// [`Workflow::ON_EVENT`](crate::Workflow::ON_EVENT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventTrigger {
+    /// The event name or pattern (see the README's "Started by an event").
+    pub event: &'static str,
+    /// The containment filter on the data, as JSON text (an object).
+    pub filter: Option<&'static str>,
+}

@@ -52,7 +52,20 @@ pub(crate) trait CatalogStore: Send + Sync + 'static {
     /// The most recently seen schema of the typed event `name`, or `None`
     /// for a name no engine recorded as typed.
     fn event_type(&self, name: String) -> BoxFuture<'_, Result<Option<EventTypeInfo>, Error>>;
+
+    /// The workflows events start: the most recently seen version of each
+    /// workflow, where that version has `on_event` triggers (a workflow
+    /// whose latest version dropped them is left out).
+    fn triggered_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>>;
 }
+
+/// The condition that a `wf_workflow` row `w` is the most recently seen
+/// version of its workflow, in the order of [`VERSIONS_ORDER`] (both
+/// dialects).
+pub(crate) const LATEST_VERSION: &str = "NOT EXISTS (SELECT 1 FROM wf_workflow AS n \
+    WHERE n.name = w.name AND (n.last_seen > w.last_seen OR (n.last_seen = w.last_seen \
+    AND (n.first_seen > w.first_seen OR (n.first_seen = w.first_seen \
+    AND n.fingerprint < w.fingerprint)))))";
 
 /// The columns of `wf_event_type` that make an [`EventTypeInfo`], in the
 /// order of [`EventTypeRow`]. (PostgreSQL reads its JSONB column as text.)
@@ -78,7 +91,7 @@ pub(crate) fn event_type_info(row: EventTypeRow) -> Result<EventTypeInfo, Error>
 /// order of [`WorkflowRow`]. (PostgreSQL reads its JSONB columns as text.)
 #[cfg(feature = "sqlite")]
 pub(crate) const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema, output_schema, \
-    manifest, timeout_ms, cron, timezone, first_seen, last_seen";
+    manifest, timeout_ms, cron, timezone, first_seen, last_seen, on_event";
 
 /// The order of the version lists: by name, the most recently seen first.
 pub(crate) const VERSIONS_ORDER: &str =
@@ -101,6 +114,7 @@ pub(crate) type WorkflowRow = (
     Option<String>,
     i64,
     i64,
+    String,
 );
 
 /// A row of `wf_worker` as both backends read it (JSON as text).
@@ -114,7 +128,19 @@ fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Err
 
 /// A version from its row.
 pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Error> {
-    let (name, fingerprint, input, output, manifest, timeout, cron, timezone, first, last) = row;
+    let (
+        name,
+        fingerprint,
+        input,
+        output,
+        manifest,
+        timeout,
+        cron,
+        timezone,
+        first,
+        last,
+        on_event,
+    ) = row;
     let steps: Vec<CatalogStep> = json("manifest", &manifest)?;
     Ok(WorkflowVersion {
         input_schema: json("input schema", &input)?,
@@ -125,6 +151,7 @@ pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Erro
         timeout_ms: timeout.and_then(|ms| u64::try_from(ms).ok()),
         cron,
         timezone,
+        on_event: json("event triggers", &on_event)?,
         first_seen: first,
         last_seen: last,
         name,
@@ -152,6 +179,8 @@ pub(crate) struct VersionValues {
     pub(crate) output_schema: Option<String>,
     pub(crate) manifest: String,
     pub(crate) timeout_ms: Option<i64>,
+    /// The `on_event` triggers, a JSON array.
+    pub(crate) on_event: String,
 }
 
 impl VersionValues {
@@ -161,6 +190,7 @@ impl VersionValues {
             output_schema: version.output_schema.as_ref().map(ToString::to_string),
             manifest: serde_json::to_string(&version.steps).unwrap_or_else(|_| "[]".into()),
             timeout_ms: version.timeout_ms.and_then(|ms| i64::try_from(ms).ok()),
+            on_event: serde_json::to_string(&version.on_event).unwrap_or_else(|_| "[]".into()),
         }
     }
 }

@@ -418,6 +418,17 @@ impl Inner {
                     changes.status(*id, &name, run.now, RunStatus::Pending);
                 }
             }
+            (WriteOp::SendEvent { event, .. }, WriteOut::Sent(sent)) => {
+                // The runs it started (event triggers) are new, pending runs.
+                for run in event
+                    .starts
+                    .iter()
+                    .filter(|run| sent.started.contains(&run.id))
+                {
+                    let name = self.name(&run.workflow);
+                    changes.status(run.id, &name, run.now, RunStatus::Pending);
+                }
+            }
             (WriteOp::Claim(request), WriteOut::Claimed(runs)) => {
                 self.claims(runs, request.now, changes);
             }

@@ -12,8 +12,8 @@ use crate::model::listing::{
 };
 use crate::model::status::RunStatus;
 use crate::store::rows::{
-    RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_status, run_info, run_infos,
-    step_record,
+    RunRow, StepRow, decode_error, parse_json, parse_run_id, parse_run_ids, parse_run_status,
+    run_info, run_infos, step_record,
 };
 
 /// A minute, in ms.
@@ -207,8 +207,22 @@ pub(crate) fn event_page(mut events: Vec<EventInfo>, limit: usize) -> EventPage 
     EventPage { events, next }
 }
 
-/// A stored event: id, name, data, target run, created at.
-pub(crate) type EventRow = (i64, String, String, Option<String>, i64);
+/// A stored event: id, name, data, target run, created at, the runs it
+/// started and its trigger errors (JSON arrays, or NULL for none).
+pub(crate) type EventRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// The columns of an [`EventRow`] (PostgreSQL reads its JSONB ones as text).
+#[cfg(feature = "sqlite")]
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, name, data, target_run, created_at, started_runs, trigger_errors";
 
 /// The events of a page with the runs each woke, from the (event, run)
 /// pairs of its settlements in the order they settled, each run once.
@@ -218,7 +232,15 @@ pub(crate) fn event_infos(
 ) -> Result<Vec<EventInfo>, Error> {
     let mut infos = events
         .into_iter()
-        .map(|(id, name, data, target, created_at)| {
+        .map(|(id, name, data, target, created_at, started, errors)| {
+            let started: Vec<String> = started
+                .as_deref()
+                .map(parse_json)
+                .transpose()?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|error| decode_error(format!("stored started runs: {error}")))?
+                .unwrap_or_default();
             Ok(EventInfo {
                 id,
                 name,
@@ -226,6 +248,13 @@ pub(crate) fn event_infos(
                 target_run: target.as_deref().map(parse_run_id).transpose()?,
                 created_at,
                 woke: Vec::new(),
+                started: parse_run_ids(&started)?,
+                trigger_errors: errors
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|error| decode_error(format!("stored trigger errors: {error}")))?
+                    .unwrap_or_default(),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;

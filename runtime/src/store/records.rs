@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::model::event::TriggerError;
 use crate::model::ids::RunId;
 use crate::model::journal::StepRecord;
 use crate::model::lease::Lease;
@@ -180,6 +181,12 @@ pub(crate) struct NewEvent {
     pub target: Option<RunId>,
     /// Now (ms).
     pub now: i64,
+    /// The runs it starts (event triggers, decided and checked by the
+    /// engine before): each is created in the event's transaction, with
+    /// the idempotency key `event:<id>` and the event's id recorded.
+    pub starts: Vec<NewRun>,
+    /// The workflows it matched but does not start, recorded on the event.
+    pub trigger_errors: Vec<TriggerError>,
 }
 
 /// What [`Store::finish_run`] did besides ending its run.

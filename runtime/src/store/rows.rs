@@ -10,7 +10,8 @@ use crate::model::workflow::StepKind;
 
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
-/// finished, deadline, executions, parent, started, version.
+/// finished, deadline, executions, parent, started, version, the event
+/// that started it.
 pub(crate) type RunRow = (
     String,
     String,
@@ -26,6 +27,7 @@ pub(crate) type RunRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
 );
 
 /// A stored run as the public [`RunInfo`].
@@ -45,6 +47,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         parent,
         started,
         version,
+        event_id,
     ) = row;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
@@ -61,6 +64,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         deadline_at: deadline,
         executions,
         version,
+        event_id,
     })
 }
 

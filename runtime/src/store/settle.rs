@@ -1,11 +1,12 @@
 //! How steps settle, the same on every backend and with no SQL: what a wait
 //! records when something satisfies it already, what the steps waiting for
-//! an ended run record, and the records of a started child and a sent
-//! event. A backend reads and writes the rows; these say what goes in them.
+//! an ended run record, the records of a started child and a sent event,
+//! and how an event records the runs it started. A backend reads and writes the rows; these say what goes in them.
 
 use std::borrow::Cow;
 
 use crate::model::error::Error;
+use crate::model::event::TriggerError;
 use crate::model::ids::RunId;
 use crate::model::journal::{StepRecord, Wait};
 use crate::model::outcome::RunOutcome;
@@ -236,6 +237,28 @@ pub(crate) fn child_step_write(step: &StepRecord, child: RunId, wait: bool) -> S
             settled_by: None,
         }
     }
+}
+
+/// The idempotency key of the run the event `event` starts of a workflow
+/// (`#[workflow(on_event = ..)]`): with the runs table's unique key on
+/// (workflow, idempotency key), one event starts at most one run of each
+/// workflow, however often its insert is attempted.
+pub(crate) fn event_run_key(event: i64) -> String {
+    format!("event:{event}")
+}
+
+/// The `started_runs` column of an event: its started runs as a JSON
+/// array, `None` for none.
+pub(crate) fn started_runs_json(started: &[RunId]) -> Option<String> {
+    (!started.is_empty()).then(|| {
+        let ids: Vec<String> = started.iter().map(ToString::to_string).collect();
+        serde_json::Value::from(ids).to_string()
+    })
+}
+
+/// The `trigger_errors` column of an event, `None` for none.
+pub(crate) fn trigger_errors_json(errors: &[TriggerError]) -> Option<String> {
+    (!errors.is_empty()).then(|| serde_json::to_string(errors).unwrap_or_else(|_| "[]".into()))
 }
 
 /// The record of the step that sent the event `event`: its output is the

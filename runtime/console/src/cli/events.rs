@@ -67,7 +67,8 @@ pub(crate) async fn signal(api: &Api, args: &SignalArgs, json: bool) -> Result<E
     Ok(Exit::Ok)
 }
 
-/// Prints what sending did: the id and the runs it woke.
+/// Prints what sending did: the id, the runs it woke and started, and the
+/// workflows it matched but could not start.
 fn report(sent: &Value, what: &str, json: bool) {
     if json {
         show::json(sent);
@@ -86,6 +87,17 @@ fn report(sent: &Value, what: &str, json: bool) {
         if woken.is_empty() { "" } else { ": " },
         woken.join(", ")
     );
+    // The runs it started (`on_event`), and the workflows it could not.
+    for run in sent["started"].as_array().into_iter().flatten() {
+        println!("started run {}", text(run));
+    }
+    for error in sent["trigger_errors"].as_array().into_iter().flatten() {
+        println!(
+            "did not start {}: {}",
+            text(&error["workflow"]),
+            text(&error["error"])
+        );
+    }
 }
 
 /// Typed events as a table: each schema's top-level fields, the required

@@ -1,7 +1,9 @@
-//! Actions on one run and events: cancel, retry, signal, send an event,
-//! the list of events; and the actions refused: an unknown run, a run in
-//! the wrong status, a body that is not JSON or is too large.
+//! Actions on one run and events: cancel, retry, signal, send an event
+//! (and the runs it starts), the list of events; and the actions refused:
+//! an unknown run, a run in the wrong status, a body that is not JSON or is
+//! too large.
 
+use durable::prelude::*;
 use serde_json::json;
 
 use super::workflows::trigger;
@@ -189,4 +191,47 @@ async fn bad_events_and_signals_are_refused() {
     }
     let events = api.get("/api/v1/events").await;
     assert_eq!(events.body["events"], json!([]), "nothing was stored");
+}
+
+#[workflow(name = "console.on-order", on_event = "console.order.*")]
+async fn on_order(ctx: Ctx, order: u32) -> Result<u32, Error> {
+    ctx.run("double", async || Ok::<_, StepError>(order * 2))
+        .await
+}
+
+#[tokio::test]
+async fn an_event_sent_through_the_api_starts_its_workflows_and_names_them() {
+    let db = test_db!();
+    let engine = db.builder().register(OnOrder).start().await.unwrap();
+    let api = Api::new(&engine);
+    let sent = api
+        .post(
+            "/api/v1/events",
+            json!({"name": "console.order.created", "data": 21}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.body["trigger_errors"], json!([]));
+    let id = sent.body["started"][0]
+        .as_str()
+        .expect("a started run")
+        .to_owned();
+    let done = wait_for(&api, &id, "completed").await;
+    assert_eq!(done["run"]["output"]["value"], 42);
+    assert_eq!(done["run"]["event_id"], sent.body["id"]);
+    let refused = api
+        .post(
+            "/api/v1/events",
+            json!({"name": "console.order.created", "data": "x"}),
+        )
+        .await;
+    assert_eq!(refused.body["started"], json!([]));
+    assert_eq!(
+        refused.body["trigger_errors"][0]["workflow"],
+        "console.on-order"
+    );
+    let events = api.get("/api/v1/events?name=console.order.created").await;
+    let listed = &events.body["events"];
+    assert_eq!(listed[1]["started"], json!([id]));
+    assert_eq!(listed[0]["trigger_errors"], refused.body["trigger_errors"]);
 }

@@ -12,15 +12,15 @@ use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
-    EventTypeRow, VERSIONS_ORDER, VersionValues, WorkerRow, WorkflowRow, event_type_info,
-    worker_info, workflow_version, workflows_json,
+    EventTypeRow, LATEST_VERSION, VERSIONS_ORDER, VersionValues, WorkerRow, WorkflowRow,
+    event_type_info, worker_info, workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 
 /// SQLite's `WORKFLOW_COLUMNS` (in `store::catalog`) with the JSONB columns read as text.
 const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_schema::text, \
-    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen";
+    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen, on_event::text";
 
 /// SQLite's `EVENT_TYPE_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
 const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema::text, first_seen, last_seen";
@@ -84,6 +84,17 @@ impl CatalogStore for PostgresStore {
             row.map(event_type_info).transpose()
         })
     }
+
+    fn triggered_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {WORKFLOW_COLUMNS} FROM wf_workflow AS w \
+                 WHERE on_event <> '[]'::jsonb AND {LATEST_VERSION} ORDER BY name"
+            );
+            let rows: Vec<WorkflowRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+            rows.into_iter().map(workflow_version).collect()
+        })
+    }
 }
 
 /// Records a starting engine's versions and its worker row.
@@ -92,11 +103,11 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         let values = VersionValues::of(version);
         sqlx::query(
             "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-               timeout_ms, cron, timezone, first_seen, last_seen) \
-             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9) \
+               timeout_ms, cron, timezone, first_seen, last_seen, on_event) \
+             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9, $10::jsonb) \
              ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
                timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
-               timezone = excluded.timezone, \
+               timezone = excluded.timezone, on_event = excluded.on_event, \
                last_seen = GREATEST(wf_workflow.last_seen, excluded.last_seen)",
         )
         .bind(&version.name)
@@ -108,6 +119,7 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         .bind(&version.cron)
         .bind(&version.timezone)
         .bind(version.last_seen)
+        .bind(&values.on_event)
         .execute(&mut *connection)
         .await?;
     }

@@ -39,12 +39,12 @@ const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
 
 const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
     idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
-    parent_id::text, started_at, version";
+    parent_id::text, started_at, version, event_id";
 
 /// The columns [`RUN_COLUMNS`] reads, as they are: the branches of a
 /// merged list select these, and the merge casts them once.
 const BRANCH_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
-    created_at, finished_at, deadline_at, executions, parent_id, started_at, version";
+    created_at, finished_at, deadline_at, executions, parent_id, started_at, version, event_id";
 
 impl ReadStore for PostgresStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
@@ -212,7 +212,8 @@ impl ReadStore for PostgresStore {
         Box::pin(async move {
             filter.validate()?;
             let mut query = QueryBuilder::<Postgres>::new(
-                "SELECT id, name, data::text, target_run::text, created_at FROM wf_event WHERE TRUE",
+                "SELECT id, name, data::text, target_run::text, created_at, started_runs::text, \
+                 trigger_errors::text FROM wf_event WHERE TRUE",
             );
             if let Some(name) = &filter.name {
                 query.push(" AND name = ").push_bind(name.clone());

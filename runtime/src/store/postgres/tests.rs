@@ -388,6 +388,8 @@ async fn an_event_reads_only_the_waiters_its_keys_name() {
             data: format!(r#"{{"order":{order},"amount":3}}"#),
             target: None,
             now: 10_000,
+            starts: Vec::new(),
+            trigger_errors: Vec::new(),
         },
         origin: None,
     };
@@ -452,6 +454,8 @@ async fn an_event_reads_only_the_waiters_its_keys_name() {
                     data: format!(r#"{{"order":{order},"amount":3}}"#),
                     target: None,
                     now: 10_000,
+                    starts: Vec::new(),
+                    trigger_errors: Vec::new(),
                 },
                 None,
             )

@@ -1,6 +1,7 @@
-//! Waits on PostgreSQL: waiting steps, events and signals, and the
-//! settlement of the steps they satisfy. A wait and a send that may meet
-//! take one advisory lock, so across processes they cannot miss each other:
+//! Waits on PostgreSQL: waiting steps, events and signals (with the runs an
+//! event starts), and the settlement of the steps they satisfy. A wait and
+//! a send that may meet take one advisory lock, so across processes they
+//! cannot miss each other:
 //! an event wait locks its name and wait key exclusively, a send locks its
 //! name and each of its event's keys shared (see [`event_lock`]), so sends
 //! of one name never wait for each other, only for a wait they may satisfy.
@@ -19,11 +20,11 @@ use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, Satisfied, StepWrite, event_output_json, satisfied_by_event, satisfied_by_run,
-    sent_step, wait_write,
+    AwaitedRow, Satisfied, StepWrite, event_output_json, event_run_key, satisfied_by_event,
+    satisfied_by_run, sent_step, started_runs_json, trigger_errors_json, wait_write,
 };
 use crate::store::wait_keys;
-use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
+use crate::store::{Lease, NewEvent, NewRun, SentEvent, StepRecord, Wait, WaitStore};
 
 /// Serializes the waits and sends of one key (an event name, a run) across
 /// every worker, for the rest of the transaction.
@@ -165,13 +166,14 @@ pub(super) async fn send_event(
         }
     };
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO wf_event (name, data, target_run, created_at) \
-         VALUES ($1, $2::jsonb, $3::uuid, $4) RETURNING id",
+        "INSERT INTO wf_event (name, data, target_run, created_at, trigger_errors) \
+         VALUES ($1, $2::jsonb, $3::uuid, $4, $5::jsonb) RETURNING id",
     )
     .bind(&event.name)
     .bind(&event.data)
     .bind(&target)
     .bind(event.now)
+    .bind(trigger_errors_json(&event.trigger_errors))
     .fetch_one(&mut *connection)
     .await?;
     // A run that ended takes no more events: its waiting steps stay as the
@@ -247,7 +249,68 @@ pub(super) async fn send_event(
         }
         woken.push(run_id);
     }
-    Ok(SentEvent { id, woken })
+    let started = start_runs(connection, id, &event.starts).await?;
+    Ok(SentEvent {
+        id,
+        woken,
+        started,
+        trigger_errors: event.trigger_errors.clone(),
+    })
+}
+
+/// Creates the runs the event `event` starts, each pending with the key
+/// [`event_run_key`] and the event's id, and records them on the event.
+/// A run whose key is taken already is not created again: the event names
+/// the run that holds the key (the unique key on (workflow, idempotency
+/// key) decides between concurrent inserts).
+async fn start_runs(
+    connection: &mut PgConnection,
+    event: i64,
+    runs: &[NewRun],
+) -> Result<Vec<RunId>, Error> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = event_run_key(event);
+    let mut started = Vec::with_capacity(runs.len());
+    for run in runs {
+        let inserted: Option<String> = sqlx::query_scalar(
+            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+               updated_at, ready_at, deadline_at, version, event_id) \
+             VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9) \
+             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
+             DO NOTHING RETURNING id::text",
+        )
+        .bind(run.id.to_string())
+        .bind(&run.workflow)
+        .bind(&run.input)
+        .bind(&key)
+        .bind(run.now)
+        .bind(run.ready_at)
+        .bind(run.deadline_at)
+        .bind(&run.version)
+        .bind(event)
+        .fetch_optional(&mut *connection)
+        .await?;
+        let id =
+            match inserted {
+                Some(id) => id,
+                None => sqlx::query_scalar(
+                    "SELECT id::text FROM wf_instance WHERE workflow = $1 AND idempotency_key = $2",
+                )
+                .bind(&run.workflow)
+                .bind(&key)
+                .fetch_one(&mut *connection)
+                .await?,
+            };
+        started.push(parse_run_id(&id)?);
+    }
+    sqlx::query("UPDATE wf_event SET started_runs = $1::jsonb WHERE id = $2")
+        .bind(started_runs_json(&started))
+        .bind(event)
+        .execute(&mut *connection)
+        .await?;
+    Ok(started)
 }
 
 /// Completes a waiting step as settled by the event `event`, and makes its
@@ -348,7 +411,8 @@ pub(super) async fn send_event_from(
         return Ok(lease_lost(lease));
     }
     let sent = send_event(connection, event).await?;
-    notes.wake |= !sent.woken.is_empty();
+    // Other workers claim the runs it started, as they claim created ones.
+    notes.wake |= !sent.woken.is_empty() || !sent.started.is_empty();
     if let Some((lease, step)) = origin {
         let step = sent_step(step, sent.id);
         upsert_step(connection, lease, &StepWrite::plain(&step)).await?;

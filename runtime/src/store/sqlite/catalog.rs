@@ -11,9 +11,9 @@ use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
-    EVENT_TYPE_COLUMNS, EventTypeRow, VERSIONS_ORDER, VersionValues, WORKER_COLUMNS,
-    WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, worker_info, workflow_version,
-    workflows_json,
+    EVENT_TYPE_COLUMNS, EventTypeRow, LATEST_VERSION, VERSIONS_ORDER, VersionValues,
+    WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, worker_info,
+    workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
@@ -86,6 +86,21 @@ impl CatalogStore for SqliteStore {
         let result = rows.and_then(|rows| rows.into_iter().next().map(event_type_info).transpose());
         Box::pin(std::future::ready(result))
     }
+
+    fn triggered_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
+        let sql = format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM wf_workflow AS w \
+             WHERE on_event <> '[]' AND {LATEST_VERSION} ORDER BY name"
+        );
+        let rows = self.readers.read(|connection| {
+            connection
+                .prepare_cached(&sql)?
+                .query_map([], |row| WorkflowRow::try_from(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
+        Box::pin(std::future::ready(result))
+    }
 }
 
 /// Records a starting engine's versions and worker row. Workers recorded
@@ -94,11 +109,12 @@ impl CatalogStore for SqliteStore {
 pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> Applied {
     let mut upsert = connection.prepare_cached(
         "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-           timeout_ms, cron, timezone, first_seen, last_seen) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+           timeout_ms, cron, timezone, first_seen, last_seen, on_event) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10) \
          ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
            timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
-           timezone = excluded.timezone, last_seen = MAX(last_seen, excluded.last_seen)",
+           timezone = excluded.timezone, on_event = excluded.on_event, \
+           last_seen = MAX(last_seen, excluded.last_seen)",
     )?;
     for version in &record.versions {
         let values = VersionValues::of(version);
@@ -112,6 +128,7 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
             version.cron,
             version.timezone,
             version.last_seen,
+            values.on_event,
         ])?;
     }
     let mut event_type = connection.prepare_cached(

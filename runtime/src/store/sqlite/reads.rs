@@ -16,8 +16,8 @@ use crate::model::listing::{
 use crate::model::sync::BoxFuture;
 use crate::store::catalog::{WORKER_COLUMNS, WorkerRow, worker_info};
 use crate::store::listing::{
-    EventRow, RunCondition, RunListQuery, SeriesRow, event_infos, event_page, run_detail, run_page,
-    series, series_bounds, status_count,
+    EVENT_COLUMNS, EventRow, RunCondition, RunListQuery, SeriesRow, event_infos, event_page,
+    run_detail, run_page, series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
 use crate::store::unserved::{UNFINISHED_SQL, VersionCountRow, unserved_runs};
@@ -25,7 +25,7 @@ use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
 const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
-    created_at, finished_at, deadline_at, executions, parent_id, started_at, version";
+    created_at, finished_at, deadline_at, executions, parent_id, started_at, version, event_id";
 
 /// The `ready_at` of the pending run due longest (see
 /// [`ReadStore::oldest_due_pending`]): one step along the `wf_instance_ready`
@@ -266,8 +266,7 @@ fn event_rows(
     };
     let events: Vec<EventRow> = tx
         .prepare_cached(&format!(
-            "SELECT id, name, data, target_run, created_at FROM wf_event {filtered} \
-             ORDER BY id DESC LIMIT ?"
+            "SELECT {EVENT_COLUMNS} FROM wf_event {filtered} ORDER BY id DESC LIMIT ?"
         ))?
         .query_map(params_from_iter(values), |row| EventRow::try_from(row))?
         .collect::<rusqlite::Result<_>>()?;
@@ -445,7 +444,7 @@ impl ReadStore for SqliteStore {
                 .prepare_cached(
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
                      created_at, finished_at, deadline_at, executions, parent_id, started_at, \
-                     version \
+                     version, event_id \
                      FROM wf_instance WHERE id = ?1",
                 )?
                 .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))

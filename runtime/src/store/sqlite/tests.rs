@@ -198,6 +198,8 @@ fn an_event_reads_only_the_waiters_its_keys_name() {
             data: format!(r#"{{"order":{order},"amount":3}}"#),
             target: None,
             now: 10_000,
+            starts: Vec::new(),
+            trigger_errors: Vec::new(),
         };
         let sent = apply_op(
             &connection,

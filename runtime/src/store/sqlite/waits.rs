@@ -1,6 +1,7 @@
 //! Waits: registering a wait (completed at once by a lookback event, a
 //! buffered signal or an ended run), resolving one, sending events and
-//! signals, and the settlement of the steps waiting for them or for a run.
+//! signals (with the runs an event starts), and the settlement of the steps
+//! waiting for them or for a run.
 
 use std::collections::HashSet;
 
@@ -16,11 +17,12 @@ use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{decode_error, parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, EndedRun, RunWaiterRow, StepWrite, event_output_json, run_waiters_settled,
-    satisfied_by_event, satisfied_by_run, sent_step, wait_write,
+    AwaitedRow, EndedRun, RunWaiterRow, StepWrite, event_output_json, event_run_key,
+    run_waiters_settled, satisfied_by_event, satisfied_by_run, sent_step, started_runs_json,
+    trigger_errors_json, wait_write,
 };
 use crate::store::wait_keys;
-use crate::store::{Lease, NewEvent, SentEvent, StepRecord, Wait, WaitStore};
+use crate::store::{Lease, NewEvent, NewRun, SentEvent, StepRecord, Wait, WaitStore};
 
 impl WaitStore for SqliteStore {
     crate::store::ops::queued_wait_writes!();
@@ -189,9 +191,16 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
     let target = event.target.map(|run| run.to_string());
     connection
         .prepare_cached(
-            "INSERT INTO wf_event (name, data, target_run, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO wf_event (name, data, target_run, created_at, trigger_errors) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![event.name, event.data, target, event.now])?;
+        .execute(params![
+            event.name,
+            event.data,
+            target,
+            event.now,
+            trigger_errors_json(&event.trigger_errors)
+        ])?;
     let id = connection.last_insert_rowid();
     // A run that ended takes no more events: its waiting steps stay as the
     // end left them (see `StepStatus`).
@@ -232,7 +241,60 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         }
         woken.push(run_id);
     }
-    Ok(SentEvent { id, woken })
+    let started = start_runs(connection, id, &event.starts)?;
+    Ok(SentEvent {
+        id,
+        woken,
+        started,
+        trigger_errors: event.trigger_errors.clone(),
+    })
+}
+
+/// Creates the runs the event `event` starts, each pending with the key
+/// [`event_run_key`] and the event's id, and records them on the event.
+/// A run whose key is taken already is not created again: the event names
+/// the run that holds the key.
+fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Vec<RunId>, Error> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = event_run_key(event);
+    let mut started = Vec::with_capacity(runs.len());
+    for run in runs {
+        let inserted = connection
+            .prepare_cached(
+                "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, \
+                   created_at, updated_at, ready_at, deadline_at, version, event_id) \
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
+                 DO NOTHING",
+            )?
+            .execute(params![
+                run.id.to_string(),
+                run.workflow,
+                run.input,
+                key,
+                run.now,
+                run.ready_at,
+                run.deadline_at,
+                run.version,
+                event
+            ])?;
+        started.push(if inserted == 1 {
+            run.id
+        } else {
+            let holder: String = connection
+                .prepare_cached(
+                    "SELECT id FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
+                )?
+                .query_row(params![run.workflow, key], |row| row.get(0))?;
+            parse_run_id(&holder)?
+        });
+    }
+    connection
+        .prepare_cached("UPDATE wf_event SET started_runs = ?1 WHERE id = ?2")?
+        .execute(params![started_runs_json(&started), event])?;
+    Ok(started)
 }
 
 /// The waiters of one event name that [`event_waiters`] reads, before the

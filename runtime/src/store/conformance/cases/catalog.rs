@@ -9,7 +9,7 @@ use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, 
 use crate::model::event::EventTypeInfo;
 use crate::store::Store;
 
-fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> WorkflowVersion {
+pub(super) fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> WorkflowVersion {
     WorkflowVersion {
         name: name.into(),
         fingerprint: fingerprint.into(),
@@ -26,12 +26,13 @@ fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> WorkflowVersio
         timeout_ms: Some(60_000),
         cron: Some("0 * * * *".into()),
         timezone: Some("Europe/Paris".into()),
+        on_event: Vec::new(),
         first_seen: at,
         last_seen: at,
     }
 }
 
-fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> WorkerRecord {
+pub(super) fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> WorkerRecord {
     WorkerRecord {
         worker: WorkerInfo {
             id: id.into(),

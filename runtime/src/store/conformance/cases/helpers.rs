@@ -131,6 +131,8 @@ pub(super) fn event(name: &str, data: &str, target: Option<RunId>, now: i64) -> 
         data: data.into(),
         target,
         now,
+        starts: Vec::new(),
+        trigger_errors: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod attempt_log;
 mod catalog;
+mod event_starts;
 mod finish;
 mod helpers;
 mod maintenance;
@@ -64,6 +65,8 @@ macro_rules! every_case {
             catalog_keeps_each_schema_of_a_typed_event,
             workers_heartbeat_and_leave,
             a_heartbeat_removes_the_workers_long_silent,
+            the_catalog_names_the_workflows_events_start,
+            an_event_starts_its_runs_with_itself,
         );
     };
 }
@@ -71,6 +74,7 @@ pub(super) use every_case;
 
 pub(super) use attempt_log::*;
 pub(super) use catalog::*;
+pub(super) use event_starts::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
 pub(super) use read_counts::*;
