@@ -17,7 +17,6 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_wait_keys.sql")),
     (7, include_str!("migrations/0007_versions.sql")),
     (8, include_str!("migrations/0008_event_types.sql")),
-    (10, include_str!("migrations/0010_unfinished_versions.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

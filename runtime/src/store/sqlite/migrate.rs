@@ -16,7 +16,6 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_wait_keys.sql")),
     (6, include_str!("migrations/0006_versions.sql")),
     (7, include_str!("migrations/0007_event_types.sql")),
-    (9, include_str!("migrations/0009_unfinished_versions.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {
