@@ -68,6 +68,11 @@ impl Engine {
     /// ([`Engine::is_stale`]) serves nothing here. This engine counts too,
     /// unless it is a client, which records nothing and executes nothing.
     ///
+    /// An operator's read, costing O(runs not finished): it reads every
+    /// pending, running and suspended run's version, from the status
+    /// index's ranges of those statuses (never the finished runs). No index
+    /// of its own serves it, so that no run's status change pays for it.
+    ///
     /// ```
     /// use durable::prelude::*;
     /// use durable::RunFilter;

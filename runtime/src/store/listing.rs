@@ -61,10 +61,6 @@ pub(crate) enum RunCondition {
     /// The text in the input, output or error, as it is: case sensitive,
     /// wildcards matching themselves.
     Text(String),
-    /// Not finished: the predicate of the `wf_instance_unfinished` index
-    /// ([`UNFINISHED_SQL`](crate::store::unserved::UNFINISHED_SQL)), so
-    /// that a branch of an unserved list reads by it.
-    Unfinished,
     /// Pinned to this version (`None`: not pinned yet).
     Version(Option<String>),
 }
@@ -123,8 +119,10 @@ impl RunListQuery {
     /// `groups` are the runs no live worker serves: one branch per group
     /// (of the filter's workflow, if it names one) and per not-finished
     /// status the filter keeps, each read newest first along
-    /// `wf_instance_unfinished`. No branch at all when no group or no
-    /// status is left: the page is empty.
+    /// `wf_instance_list` (workflow, status, then creation), the version a
+    /// filter on the runs of that range: it never reads a finished run, and
+    /// stops at the page's end. No branch at all when no group or no status
+    /// is left: the page is empty.
     pub(crate) fn unserved(filter: &RunFilter, groups: &[UnservedRuns]) -> Self {
         let shared = Self::narrowing(filter);
         let statuses: Vec<RunStatus> = crate::store::unserved::UNFINISHED
@@ -141,7 +139,6 @@ impl RunListQuery {
         for group in groups {
             for status in &statuses {
                 let mut conditions = vec![
-                    RunCondition::Unfinished,
                     RunCondition::Status(*status),
                     RunCondition::Workflow(group.workflow.clone()),
                     RunCondition::Version(group.version.clone()),
@@ -446,14 +443,13 @@ mod tests {
         assert_eq!(
             every.branches[0],
             [
-                RunCondition::Unfinished,
                 RunCondition::Status(RunStatus::Pending),
                 RunCondition::Workflow("charge".into()),
                 RunCondition::Version(Some("v1".into())),
             ]
         );
         assert_eq!(
-            every.branches[5][3],
+            every.branches[5][2],
             RunCondition::Version(None),
             "{every:?}"
         );
@@ -464,7 +460,7 @@ mod tests {
         let one = RunListQuery::unserved(&narrowed, &groups);
         assert_eq!(one.branches.len(), 1);
         assert_eq!(
-            one.branches[0][1],
+            one.branches[0][0],
             RunCondition::Status(RunStatus::Suspended)
         );
         let finished = RunFilter::new().statuses([RunStatus::Completed]);

@@ -1,15 +1,20 @@
 //! What both backends share to find the runs no live worker can take: the
-//! not-finished statuses and the predicate of the index that serves them
-//! (`wf_instance_unfinished`, SQLite migration 9, PostgreSQL migration 10),
-//! which versions the live workers serve, and which counted groups of runs
-//! none of them does.
+//! not-finished statuses, which versions the live workers serve, and which
+//! counted groups of runs none of them does.
 //!
 //! A run is taken only by an engine that registers its version (see
 //! [`Served`](crate::store::Served)): one pinned to a version is served by
 //! a worker whose catalog row lists that version, one not pinned yet by any
 //! worker that serves its workflow. The workers' rows are few (one per
 //! engine), so they are read whole and matched here; the runs are counted
-//! per workflow and version along the index, never read one by one.
+//! per workflow and version in the store.
+//!
+//! No index of its own serves them: every run's status change would update
+//! it, and this is an operator's read. The count reads the not-finished
+//! statuses' ranges of the status index (`wf_instance_status_created`) and
+//! each of those runs' `version`, so it costs O(runs not finished), never
+//! the finished ones; a list reads each group's workflow and status newest
+//! first along `wf_instance_list`, the version a filter on the way.
 
 use std::collections::BTreeSet;
 
@@ -22,11 +27,16 @@ use crate::model::status::RunStatus;
 pub(crate) const UNFINISHED: [RunStatus; 3] =
     [RunStatus::Pending, RunStatus::Running, RunStatus::Suspended];
 
-/// The predicate of the `wf_instance_unfinished` index, written verbatim in
-/// every statement that reads by it: neither SQLite nor a generic
-/// PostgreSQL plan (a bound `status = $1`) proves a narrower condition
-/// implies it.
-pub(crate) const UNFINISHED_SQL: &str = "status IN ('pending', 'running', 'suspended')";
+/// The count of the not-finished runs per workflow and version, read from
+/// `table` (SQLite names the status index there): the not-finished
+/// statuses' ranges of the index by status, and each of those runs'
+/// version, so O(runs not finished); the groups, few, are then sorted.
+pub(crate) fn unfinished_counts_sql(table: &str) -> String {
+    format!(
+        "SELECT workflow, version, COUNT(*) FROM {table} \
+         WHERE status IN ('pending', 'running', 'suspended') GROUP BY workflow, version"
+    )
+}
 
 /// The workflows and versions the live workers serve.
 #[derive(Debug, Default)]

@@ -26,7 +26,7 @@ use crate::store::listing::{
     like_pattern, run_detail, run_page, series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
-use crate::store::unserved::{UNFINISHED_SQL, VersionCountRow, unserved_runs};
+use crate::store::unserved::{VersionCountRow, unfinished_counts_sql, unserved_runs};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`].
@@ -243,8 +243,9 @@ impl ReadStore for PostgresStore {
 
 impl PostgresStore {
     /// [`ReadStore::unserved_runs`]: the live workers' rows and the
-    /// not-finished runs' counts in one snapshot, the counts along
-    /// `wf_instance_unfinished` (whose predicate the statement repeats).
+    /// not-finished runs' counts in one snapshot, the counts from the
+    /// not-finished statuses' ranges of an index by status (or a scan, as
+    /// the planner finds cheaper) and those runs' versions.
     async fn read_unserved(&self, live_since: i64) -> Result<Vec<UnservedRuns>, Error> {
         let mut snapshot = self
             .pool
@@ -257,12 +258,9 @@ impl PostgresStore {
         .bind(live_since)
         .fetch_all(&mut *snapshot)
         .await?;
-        let counts: Vec<VersionCountRow> = sqlx::query_as(&format!(
-            "SELECT workflow, version, COUNT(*) FROM wf_instance WHERE {UNFINISHED_SQL} \
-             GROUP BY workflow, version"
-        ))
-        .fetch_all(&mut *snapshot)
-        .await?;
+        let counts: Vec<VersionCountRow> = sqlx::query_as(&unfinished_counts_sql("wf_instance"))
+            .fetch_all(&mut *snapshot)
+            .await?;
         snapshot.commit().await?;
         let workers = workers
             .into_iter()
@@ -383,9 +381,6 @@ fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCo
             query.push(" ESCAPE '\\' OR error LIKE ");
             query.push_bind(pattern);
             query.push(" ESCAPE '\\')");
-        }
-        RunCondition::Unfinished => {
-            query.push(" AND ").push(UNFINISHED_SQL);
         }
         RunCondition::Version(Some(version)) => {
             query.push(" AND version = ").push_bind(version.clone());

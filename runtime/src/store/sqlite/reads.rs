@@ -20,7 +20,7 @@ use crate::store::listing::{
     run_detail, run_page, series, series_bounds, status_count,
 };
 use crate::store::rows::{LogRow, RunRow, StepRow, log_line, parse_run_ids, run_info, run_infos};
-use crate::store::unserved::{UNFINISHED_SQL, VersionCountRow, unserved_runs};
+use crate::store::unserved::{VersionCountRow, unfinished_counts_sql, unserved_runs};
 use crate::store::{LogLine, ReadStore};
 
 /// The columns of a [`RunRow`], in its order.
@@ -48,19 +48,24 @@ pub(super) fn list_runs_query(filter: &RunFilter) -> (String, Vec<Value>) {
 /// SQLite's dialect (with at least one branch).
 ///
 /// Each filter it narrows by has an index ending in `(created_at, id)`
-/// (see migration 2; the unserved lists `wf_instance_unfinished`, migration
-/// 9), so the page is read in order from the cursor on, however many runs
-/// there are.
+/// (see migration 2), so the page is read in order from the cursor on,
+/// however many runs there are.
 pub(super) fn list_runs_sql(query: &RunListQuery) -> (String, Vec<Value>) {
     let fetch = Value::Integer(query.fetch);
     let mut params = Vec::new();
     let mut branches = Vec::with_capacity(query.branches.len());
     for conditions in &query.branches {
-        // A branch of an unserved list names its index: for a version not
-        // pinned (`IS NULL`) the planner would rather read all the
-        // workflow's runs of the status by `wf_instance_list`.
-        let table = if conditions.contains(&RunCondition::Unfinished) {
-            "wf_instance INDEXED BY wf_instance_unfinished"
+        // A branch of an unserved list (a workflow, a not-finished status
+        // and a version) names the index of its workflow and status, read
+        // newest first with the version as a filter (an index holding the
+        // version would cost every run's status change): the statistics
+        // must not send it to the status index, which holds every
+        // workflow's runs of the status.
+        let table = if conditions
+            .iter()
+            .any(|condition| matches!(condition, RunCondition::Version(_)))
+        {
+            "wf_instance INDEXED BY wf_instance_list"
         } else {
             "wf_instance"
         };
@@ -139,7 +144,6 @@ fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static 
             params.extend(std::iter::repeat_n(Value::Text(text.clone()), 3));
             "(instr(input, ?) > 0 OR instr(output, ?) > 0 OR instr(error, ?) > 0)"
         }
-        RunCondition::Unfinished => UNFINISHED_SQL,
         RunCondition::Version(Some(version)) => {
             params.push(Value::Text(version.clone()));
             "version = ?"
@@ -148,17 +152,13 @@ fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static 
     }
 }
 
-/// The not-finished runs per workflow and version, counted along
-/// `wf_instance_unfinished` (whose predicate it repeats), which holds both
-/// columns in the order of the groups: no run's row is read, nothing is
-/// sorted. Named, since the planner would rather read the status index
-/// (fewer columns) and sort the groups.
-pub(super) fn unfinished_counts_sql() -> String {
-    format!(
-        "SELECT workflow, version, COUNT(*) FROM wf_instance \
-         INDEXED BY wf_instance_unfinished WHERE {UNFINISHED_SQL} \
-         GROUP BY workflow, version"
-    )
+/// The not-finished runs per workflow and version: the not-finished
+/// statuses' ranges of `wf_instance_status_created` and each of those
+/// runs' row for its version (O(runs not finished), an operator's read),
+/// the few groups sorted. Named: with statistics the planner would rather
+/// scan `wf_instance_list` whole (in workflow order), finished runs too.
+pub(super) fn unserved_counts_sql() -> String {
+    unfinished_counts_sql("wf_instance INDEXED BY wf_instance_status_created")
 }
 
 /// The groups of runs no worker whose heartbeat is at or after
@@ -172,7 +172,7 @@ fn unserved_groups(connection: &Connection, live_since: i64) -> rusqlite::Result
         .query_map(params![live_since], |row| WorkerRow::try_from(row))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let counts = tx
-        .prepare_cached(&unfinished_counts_sql())?
+        .prepare_cached(&unserved_counts_sql())?
         .query_map([], |row| VersionCountRow::try_from(row))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((workers, counts))

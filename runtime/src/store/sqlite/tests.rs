@@ -6,7 +6,7 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
 use super::migrate::{MIGRATIONS, migrate};
-use super::reads::{SERIES_SQL, list_runs_query, list_runs_sql, unfinished_counts_sql};
+use super::reads::{SERIES_SQL, list_runs_query, list_runs_sql, unserved_counts_sql};
 use super::waits::{KEYED_WAITERS_SQL, UNKEYED_WAITERS_SQL};
 use super::writer::apply_op;
 use crate::model::ids::RunId;
@@ -256,13 +256,10 @@ fn a_version_1_database_gets_step_times_backfilled() {
             ("nap".to_owned(), Some(50), None, None),
         ]
     );
-    let versions: Vec<i64> = connection
-        .prepare("SELECT version FROM wf_migration ORDER BY version")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<i64> = column(
+        &connection,
+        "SELECT version FROM wf_migration ORDER BY version",
+    );
     let all: Vec<i64> = MIGRATIONS.iter().map(|(version, _)| *version).collect();
     assert_eq!(versions, all, "each migration ran once");
 }
@@ -369,12 +366,14 @@ fn run_lists_read_by_index_in_order() {
     }
 }
 
-/// The runs no live worker serves are counted along the unfinished index,
-/// which holds every column the count reads (no run's row, no sort), and
-/// listed by it newest first, one branch per group and status, among many
-/// finished runs; before and after `ANALYZE`.
+/// The runs no live worker serves are counted from the not-finished
+/// statuses' ranges of the status index (no index of their own costs every
+/// run's status change), never scanning the finished runs, and listed
+/// newest first along the index of their workflow and status, one branch
+/// per group and status, each in the index's order, among many finished
+/// runs; before and after `ANALYZE`.
 #[test]
-fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
+fn unserved_runs_are_counted_and_listed_by_the_status_and_list_indexes() {
     let connection = migrated_with(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
              INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, version) \
@@ -383,6 +382,14 @@ fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
                  ELSE 'completed' END, \
                'null', i, i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'v' || (i % 3) END \
              FROM n",
+    );
+    let indexes: Vec<String> = column(
+        &connection,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'wf_instance'",
+    );
+    assert!(
+        !indexes.iter().any(|name| name.contains("unfinished")),
+        "no index of the unfinished runs: {indexes:?}"
     );
     let groups = [
         UnservedRuns {
@@ -396,23 +403,72 @@ fn unserved_runs_are_counted_and_listed_by_the_unfinished_index() {
             runs: 1,
         },
     ];
+    let cursor = RunCursor {
+        created_at: 10_000,
+        id: "00000000-0000-0000-0000-000000010000".parse().unwrap(),
+    };
     for when in ["before ANALYZE", "after ANALYZE"] {
-        let count = query_plan(&connection, &unfinished_counts_sql(), Vec::new());
+        let count = query_plan(&connection, &unserved_counts_sql(), Vec::new());
         assert!(
-            count.contains("COVERING INDEX wf_instance_unfinished")
-                && !count.contains("TEMP B-TREE"),
-            "{when}, the count reads more than the index:\n{count}"
+            count.contains("SEARCH wf_instance USING INDEX wf_instance_status_created (status=?)")
+                && !count.contains("SCAN wf_instance"),
+            "{when}, the count reads more than the not-finished runs:\n{count}"
         );
-        let filter = RunFilter::new().unserved();
-        let (sql, values) = list_runs_sql(&RunListQuery::unserved(&filter, &groups));
+        for (what, filter) in [
+            ("every unserved run", RunFilter::new().unserved()),
+            (
+                "after the first page",
+                RunFilter::new().unserved().after(cursor),
+            ),
+        ] {
+            let (sql, values) = list_runs_sql(&RunListQuery::unserved(&filter, &groups));
+            let list = query_plan(&connection, &sql, values);
+            assert_eq!(
+                list.matches(
+                    "SEARCH wf_instance USING INDEX wf_instance_list (workflow=? AND status=?"
+                )
+                .count(),
+                6,
+                "{when}, {what}: a branch per group and status by the list index:\n{list}"
+            );
+            // The merge orders each branch's rows (at most a page and one),
+            // as every list of several branches does; a branch itself reads
+            // its index in order, sorting nothing and scanning nothing.
+            let lines: Vec<&str> = list.lines().collect();
+            let unordered = lines.windows(2).any(|pair| {
+                pair[1].contains("TEMP B-TREE") && !pair[0].starts_with("SCAN (subquery-")
+            });
+            assert!(
+                !unordered && !list.contains("SCAN wf_instance"),
+                "{when}, {what} is not read in the index's order:\n{list}"
+            );
+        }
+        // One group and status: one branch, in the index's order.
+        let one = RunFilter::new()
+            .unserved()
+            .workflow("w2")
+            .statuses([RunStatus::Pending]);
+        let (sql, values) = list_runs_sql(&RunListQuery::unserved(&one, &groups));
         let list = query_plan(&connection, &sql, values);
-        assert_eq!(
-            list.matches("INDEX wf_instance_unfinished").count(),
-            6,
-            "{when}, a branch per group and status by the index:\n{list}"
+        assert!(
+            list.contains(
+                "SEARCH wf_instance USING INDEX wf_instance_list (workflow=? AND status=?)"
+            ) && !list.contains("TEMP B-TREE"),
+            "{when}, one group and status:\n{list}"
         );
         connection.execute_batch("ANALYZE").unwrap();
     }
+}
+
+/// The first column of every row `sql` reads.
+fn column<T: rusqlite::types::FromSql>(connection: &Connection, sql: &str) -> Vec<T> {
+    connection
+        .prepare(sql)
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 fn query_plan(connection: &Connection, sql: &str, values: Vec<Value>) -> String {
