@@ -62,6 +62,8 @@ pub(super) fn configure(connection: &Connection, durability: Durability) -> Resu
     connection.pragma_update(None, "synchronous", synchronous)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     connection.busy_timeout(Duration::from_secs(10))?;
-    connection.set_prepared_statement_cache_capacity(64);
+    // Room for every statement the writer runs: its fixed ones and each
+    // shape of its multi-row statements (see `writer::statement_chunks`).
+    connection.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
