@@ -23,14 +23,7 @@ impl CatalogStore for SqliteStore {
 
     fn list_workflows(&self) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
         let sql = format!("SELECT {WORKFLOW_COLUMNS} FROM wf_workflow {VERSIONS_ORDER}");
-        let rows = self.readers.read(|connection| {
-            connection
-                .prepare_cached(&sql)?
-                .query_map([], |row| WorkflowRow::try_from(row))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        });
-        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(self.workflow_rows(&sql, [])))
     }
 
     fn workflow_versions(
@@ -39,14 +32,7 @@ impl CatalogStore for SqliteStore {
     ) -> BoxFuture<'_, Result<Vec<WorkflowVersion>, Error>> {
         let sql =
             format!("SELECT {WORKFLOW_COLUMNS} FROM wf_workflow WHERE name = ?1 {VERSIONS_ORDER}");
-        let rows = self.readers.read(|connection| {
-            connection
-                .prepare_cached(&sql)?
-                .query_map([&name], |row| WorkflowRow::try_from(row))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        });
-        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(self.workflow_rows(&sql, [&name])))
     }
 
     fn list_workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, Error>> {
@@ -92,14 +78,25 @@ impl CatalogStore for SqliteStore {
             "SELECT {WORKFLOW_COLUMNS} FROM wf_workflow AS w \
              WHERE on_event <> '[]' AND {LATEST_VERSION} ORDER BY name"
         );
+        Box::pin(std::future::ready(self.workflow_rows(&sql, [])))
+    }
+}
+
+impl SqliteStore {
+    /// The workflow versions the catalog statement `sql` (selecting
+    /// [`WORKFLOW_COLUMNS`]) reads with `params`.
+    fn workflow_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<WorkflowVersion>, Error> {
         let rows = self.readers.read(|connection| {
             connection
-                .prepare_cached(&sql)?
-                .query_map([], |row| WorkflowRow::try_from(row))?
+                .prepare_cached(sql)?
+                .query_map(params, |row| WorkflowRow::try_from(row))?
                 .collect::<rusqlite::Result<Vec<_>>>()
-        });
-        let result = rows.and_then(|rows| rows.into_iter().map(workflow_version).collect());
-        Box::pin(std::future::ready(result))
+        })?;
+        rows.into_iter().map(workflow_version).collect()
     }
 }
 
