@@ -46,6 +46,7 @@ macro_rules! every_case {
             an_expired_lease_is_claimed_by_another_worker,
             retention_deletes_a_run_with_its_steps_and_logs,
             a_run_can_be_claimed_as_it_is_created,
+            a_journal_keeps_the_order_the_run_reached_its_steps,
             a_suspension_saves_the_steps_it_carries,
             a_finish_saves_the_steps_it_carries,
             runs_are_listed_newest_first,

@@ -259,3 +259,37 @@ pub(crate) async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
     let info = store.get_run(run.id).await.unwrap().unwrap();
     assert_eq!(info.status, RunStatus::Completed);
 }
+
+/// A journal lists a run's steps in the order the run reached them, not in
+/// the order of their names: as `load_journal` reads it, and as a claim of
+/// a resumed run hands it over.
+pub(crate) async fn a_journal_keeps_the_order_the_run_reached_its_steps(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    for (seq, name) in ["zeta", "alpha", "mid"].into_iter().enumerate() {
+        store
+            .save_step(
+                lease,
+                step(name, seq as i64, StepStatus::Completed, Some("1")),
+            )
+            .await
+            .unwrap();
+    }
+    let reached = ["zeta", "alpha", "mid"];
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    assert_eq!(
+        journal.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        reached
+    );
+    store
+        .suspend_run(lease, Some(NOW), Vec::new(), NOW)
+        .await
+        .unwrap();
+    let claimed = store.claim_ready(claim_request(1, NOW)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    if let Some(journal) = &claimed[0].journal {
+        assert_eq!(
+            journal.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            reached
+        );
+    }
+}
