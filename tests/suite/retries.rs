@@ -1,7 +1,8 @@
 //! Step retries: attempts until success or the policy's limit, permanent
 //! errors and zero retries running the body once, long backoffs that suspend
 //! the run, each attempt's own times and error, and panics failing an
-//! attempt (retried) or the run.
+//! attempt (retried) or the run, and attempts whose worker stopped inside
+//! them logged when the run resumes.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -216,6 +217,88 @@ async fn each_attempt_keeps_its_own_times_and_error() {
         (Some(START_MS), Some(retried))
     );
     assert_eq!(run.steps().await.unwrap()[0].attempt_log, step.attempt_log);
+}
+
+// ------------------------------------------------- interrupted attempts
+
+#[workflow]
+async fn interrupted(ctx: Ctx, max_attempts: u32) -> Result<u32, Error> {
+    ctx.step("long-call")
+        .retry(Retry::fixed(max_attempts, "5ms"))
+        .run_with_attempt(async |attempt| {
+            if attempt == 1 {
+                // Outlives the step's running marker (written 50 ms in):
+                // the engine stops inside it.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Ok::<_, StepError>(attempt)
+        })
+        .await
+}
+
+/// Starts an `Interrupted` run, stops its engine inside the first attempt's
+/// body once the attempt is marked running, and resumes the run on a second
+/// engine; returns that engine and the run's id.
+async fn interrupted_then_resumed(
+    db: &durable_tests::TestDb,
+    max_attempts: u32,
+) -> (durable::Engine, durable::RunId) {
+    let first = db.builder().register(Interrupted).start().await.unwrap();
+    let run = Interrupted::trigger(&first, max_attempts).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while run.steps().await.unwrap().first().map(|step| step.status) != Some(StepStatus::Running) {
+        assert!(std::time::Instant::now() < deadline, "no running marker");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = run.id();
+    first.shutdown().await;
+    let second = db.builder().register(Interrupted).start().await.unwrap();
+    (second, id)
+}
+
+#[tokio::test]
+async fn an_attempt_whose_worker_stopped_inside_it_is_logged_when_the_run_resumes() {
+    let db = test_db!();
+    let (engine, id) = interrupted_then_resumed(&db, 3).await;
+    let run = engine.run(id);
+    let output: serde_json::Value = run.result().await.unwrap();
+    assert_eq!(output, serde_json::json!(2));
+    let step = &run.steps().await.unwrap()[0];
+    let log = &step.attempt_log;
+    assert_eq!(
+        log.iter()
+            .map(|a| (a.attempt, a.error.is_some()))
+            .collect::<Vec<_>>(),
+        [(1, true), (2, false)]
+    );
+    let error = log[0].error.as_deref().unwrap();
+    assert!(error.starts_with("attempt 1 did not finish"), "{error}");
+    assert_eq!(log[0].started_at, step.started_at.unwrap());
+    assert!(log[0].started_at <= log[0].ended_at && log[0].ended_at <= log[1].started_at);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_last_attempt_fails_the_step_and_is_logged() {
+    let db = test_db!();
+    let (engine, id) = interrupted_then_resumed(&db, 1).await;
+    let run = engine.run(id);
+    assert!(run.result().await.is_err());
+    let step = &run.steps().await.unwrap()[0];
+    assert_eq!(step.status, StepStatus::Failed);
+    assert_eq!(
+        step.attempt_log
+            .iter()
+            .map(|a| (
+                a.attempt,
+                a.error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("did not finish"))
+            ))
+            .collect::<Vec<_>>(),
+        [(1, true)]
+    );
+    engine.shutdown().await;
 }
 
 // ---------------------------------------------------------------- panics

@@ -27,6 +27,28 @@ use crate::model::workflow::StepKind;
 /// How long a step body runs before its `running` record is written.
 const RUNNING_MARKER_AFTER: Duration = Duration::from_millis(50);
 
+/// The attempt log's entry for the attempt a `running` record names, whose
+/// body never ended: its worker stopped (or lost the run) inside it. The
+/// store heard of it last at the running marker, written
+/// [`RUNNING_MARKER_AFTER`] into the attempt, so that is its end; its start
+/// is the step's for a first attempt, else that long before the marker.
+fn interrupted_attempt(record: &StepRecord) -> Box<AttemptInfo> {
+    let marker_delay = i64::try_from(RUNNING_MARKER_AFTER.as_millis()).unwrap_or(i64::MAX);
+    let started_at = match record.started_at {
+        Some(started_at) if record.attempts <= 1 => started_at,
+        _ => record.updated_at.saturating_sub(marker_delay),
+    };
+    Box::new(AttemptInfo {
+        attempt: record.attempts,
+        started_at,
+        ended_at: record.updated_at,
+        error: Some(format!(
+            "attempt {} did not finish: its worker stopped or lost the run inside the step body",
+            record.attempts
+        )),
+    })
+}
+
 /// A step without a compensation (the default of [`StepBuilder`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCompensation;
@@ -331,6 +353,7 @@ impl<C> StepBuilder<'_, C> {
                     ctx.save(StepRecord {
                         attempts: record.attempts,
                         error: Some(message.clone()),
+                        finished_attempt: Some(interrupted_attempt(&record)),
                         ..ctx.record(name, record.seq, StepKind::Run, StepStatus::Failed)
                     })
                     .await;
@@ -339,6 +362,17 @@ impl<C> StepBuilder<'_, C> {
                         attempts: record.attempts,
                         message,
                     });
+                }
+                StepStatus::Running => {
+                    // An attempt that started and never ended: its end goes
+                    // to the attempt log, written before the next attempt's
+                    // body runs (with the results before it).
+                    ctx.save_later(StepRecord {
+                        attempts: record.attempts,
+                        finished_attempt: Some(interrupted_attempt(&record)),
+                        ..ctx.record(name, record.seq, StepKind::Run, StepStatus::Running)
+                    });
+                    (record.seq, record.attempts, record.wake_at)
                 }
                 _ => (record.seq, record.attempts, record.wake_at),
             },

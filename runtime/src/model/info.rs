@@ -85,9 +85,12 @@ pub struct StepInfo {
     /// step) and the one that completed it, with their own times and
     /// errors. Empty for a step that completed at its first attempt (that
     /// attempt is `started_at` to `ended_at`) and for a step recorded before
-    /// durable kept attempt times. An attempt whose worker stopped inside
-    /// the body never ended and is not listed. At most the last 100 attempts
-    /// are kept; `attempts` stays the exact count.
+    /// durable kept attempt times. An attempt whose worker stopped (or lost
+    /// the run) inside a body that ran past 50 ms is listed when the run
+    /// resumes, with an error saying it did not finish and the last time
+    /// the store heard of it as its end; one that stopped sooner left no
+    /// trace and is not. At most the last 100 attempts are kept;
+    /// `attempts` stays the exact count.
     pub attempt_log: Vec<AttemptInfo>,
 }
 
