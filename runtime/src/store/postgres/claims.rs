@@ -132,26 +132,32 @@ pub(super) async fn claim(
         .collect()
 }
 
+/// The earliest time a run of the workflows `$1` (versions `$2`, JSON
+/// arrays) may need a worker: the first `ready_at` of a pending or
+/// suspended run, or the first lease of a running run to expire; each the
+/// first entry of its index that such a run holds.
+pub(super) const NEXT_READY_SQL: &str = concat!(
+    "SELECT LEAST( \
+       (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
+          AND ready_at IS NOT NULL \
+          AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+    version_served!("$2"),
+    " ORDER BY ready_at LIMIT 1), \
+       (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
+          AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+    version_served!("$2"),
+    " ORDER BY lease_expires_at LIMIT 1))"
+);
+
 /// The earliest time a run of these workflows may need a worker: the first
 /// `ready_at` of a pending or suspended run, or the first lease of a running
 /// run to expire.
 pub(super) async fn next_ready_at(pool: &PgPool, workflows: &Served) -> Result<Option<i64>, Error> {
-    let next: Option<i64> = sqlx::query_scalar(concat!(
-        "SELECT LEAST( \
-           (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
-              AND ready_at IS NOT NULL \
-              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
-        version_served!("$2"),
-        " ORDER BY ready_at LIMIT 1), \
-           (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
-              AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
-        version_served!("$2"),
-        " ORDER BY lease_expires_at LIMIT 1))"
-    ))
-    .bind(&*workflows.names)
-    .bind(&*workflows.versions)
-    .fetch_one(pool)
-    .await?;
+    let next: Option<i64> = sqlx::query_scalar(NEXT_READY_SQL)
+        .bind(&*workflows.names)
+        .bind(&*workflows.versions)
+        .fetch_one(pool)
+        .await?;
     Ok(next)
 }
 

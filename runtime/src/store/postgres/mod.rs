@@ -32,6 +32,8 @@ mod waits;
 mod writer;
 
 #[cfg(test)]
+mod maintenance_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::{Arc, Mutex};

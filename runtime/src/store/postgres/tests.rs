@@ -164,7 +164,7 @@ async fn store_on_fresh_schema(label: &str) -> Option<(PostgresStore, String, St
 }
 
 /// Drops a test's schema and everything in it.
-async fn drop_schema(connection: &mut PgConnection, schema: &str) {
+pub(super) async fn drop_schema(connection: &mut PgConnection, schema: &str) {
     sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(connection)
         .await
@@ -174,7 +174,7 @@ async fn drop_schema(connection: &mut PgConnection, schema: &str) {
 /// A fresh schema, migrated, and a connection to it with `settings`
 /// ([`writer_options`] or [`claimer_options`]); `None` (after a notice)
 /// without `DURABLE_TEST_POSTGRES_URL`.
-async fn writer_on_fresh_schema(
+pub(super) async fn writer_on_fresh_schema(
     label: &str,
     settings: fn(&PgConnectOptions) -> PgConnectOptions,
 ) -> Option<(PgConnection, String)> {
@@ -211,7 +211,11 @@ fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
 
 /// The plan of prepared statement `name`, run with every argument NULL
 /// (the writer's plans are generic: they do not depend on arguments).
-async fn generic_plan(writer: &mut PgConnection, name: &str, arguments: usize) -> String {
+pub(super) async fn generic_plan(
+    writer: &mut PgConnection,
+    name: &str,
+    arguments: usize,
+) -> String {
     let nulls = vec!["NULL"; arguments].join(", ");
     let explain = if arguments == 0 {
         format!("EXPLAIN EXECUTE {name}")

@@ -33,6 +33,8 @@ mod claims;
 mod file_lock;
 mod finish;
 mod maintenance;
+#[cfg(test)]
+mod maintenance_tests;
 mod migrate;
 mod options;
 mod reads;
