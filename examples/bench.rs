@@ -2,7 +2,7 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,e1,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,w7,e1,l1]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
@@ -42,6 +42,14 @@
 //!   `#[workflow(on_event = ..)]` and waited for until that run finished:
 //!   events per second, and the p50/p99 time from starting a send to the
 //!   run's result.
+//! - W7 (only when named in `--only`: loading its database takes a while):
+//!   W1 and C1 on tables that already hold 1,000,000 finished runs (88%
+//!   completed, 7% failed, 1% timed out, 4% cancelled, of W1's workflow and
+//!   three others, created over 30 days) and 100,000 suspended runs of
+//!   W1's workflow due in a day or two (half with a deadline), written
+//!   straight into the runs table; beside them W1 and C1 on empty tables in
+//!   the same invocation, and the ratios of W7's runs per second and C1 p50
+//!   to those (the goal: within 20%).
 //! - L1 (only when named in `--only`: loading its database takes a while):
 //!   1,000,000 runs of 8 workflows in a realistic mix of statuses, created
 //!   over 30 days and written straight into the runs table; then 200 times
@@ -70,10 +78,13 @@ mod scale;
 mod w1;
 #[path = "support/w4.rs"]
 mod w4;
+#[path = "support/w7.rs"]
+mod w7;
 use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
 use scale::{W5_ITEMS, W6_STEPS, resident_mib, workload_w5, workload_w6};
 use w1::{ThreeSteps, closed_loop};
 use w4::workload_w4;
+use w7::{W7_FINISHED, W7_SUSPENDED, workload_w7};
 
 #[workflow(name = "bench-many-steps")]
 async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
@@ -137,9 +148,9 @@ async fn main() -> anyhow::Result<()> {
         Some(None) => anyhow::bail!("--only takes a list such as w1,w2"),
     };
     if let Some(unknown) = only.iter().find(|name| {
-        !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "e1", "l1"].contains(&name.as_str())
+        !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "e1", "l1"].contains(&name.as_str())
     }) {
-        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6, e1 and l1, not {unknown:?}");
+        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6, w7, e1 and l1, not {unknown:?}");
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
     let selected = |name: &str| only.is_empty() || named(name);
@@ -225,6 +236,24 @@ async fn main() -> anyhow::Result<()> {
     if selected("e1") {
         let (rate, p50, p99) = workload_e1(url, durability).await?;
         println!("{name} E1 events/s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2}");
+    }
+    if named("w7") {
+        // The empty-table figures W7 is held to, measured here beside it.
+        let (empty_rate, _, _) = workload_w1(url, durability).await?;
+        let (empty_p50, _) = workload_c1(url, durability).await?;
+        let database = Database::new("w7", url)?;
+        let w7 = workload_w7(&database, || database.builder(durability)).await?;
+        database.drop_data().await?;
+        let (rate, p50, p99) = w7.w1;
+        let (c1_p50, c1_p99) = w7.c1;
+        println!(
+            "{name} W7 wf/s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} C1 p50_ms={c1_p50:.2} \
+             p99_ms={c1_p99:.2} | empty: wf/s={empty_rate:.0} C1 p50_ms={empty_p50:.2} \
+             ratios={:.2} {:.2} (finished={W7_FINISHED} suspended={W7_SUSPENDED} load_s={:.0})",
+            rate / empty_rate,
+            c1_p50 / empty_p50,
+            w7.load.as_secs_f64()
+        );
     }
     if named("l1") {
         let (p50, p99, load) = workload_l1(url, durability).await?;

@@ -80,13 +80,26 @@ impl Database {
     }
 
     /// Creates the tables with an engine from `builder`, writes [`L1_RUNS`]
-    /// runs while it is stopped (so that the SQLite engine's lock on its
-    /// file is not in the way), and starts it again: the engine, and how
-    /// long the loading took. Retention keeps the month of finished runs,
-    /// which it would otherwise start deleting at once.
+    /// runs in L1's mix (see [`Database::load_then_start`]), and starts it
+    /// again: the engine, and how long the loading took.
     pub(crate) async fn load_l1(
         &self,
         builder: impl Fn() -> EngineBuilder,
+    ) -> anyhow::Result<(Engine, Duration)> {
+        self.load_then_start(builder, loaded_runs(L1_RUNS, L1_STATUSES, &L1_WORKFLOWS, 1))
+            .await
+            .context("L1 load")
+    }
+
+    /// Creates the tables with an engine from `builder`, writes `runs` while
+    /// it is stopped (so that the SQLite engine's lock on its file is not in
+    /// the way), and starts it again: the engine, and how long the loading
+    /// took. Retention keeps the year of finished runs, which it would
+    /// otherwise start deleting at once.
+    pub(crate) async fn load_then_start(
+        &self,
+        builder: impl Fn() -> EngineBuilder,
+        runs: impl Iterator<Item = LoadedRun> + Send + 'static,
     ) -> anyhow::Result<(Engine, Duration)> {
         let keep = Retention::default()
             .completed("365d")
@@ -95,7 +108,7 @@ impl Database {
         let engine = builder().retention(keep.clone()).start().await?;
         engine.shutdown().await;
         let loading = Instant::now();
-        self.load_runs(L1_RUNS).await.context("L1 load")?;
+        self.load_runs(runs).await?;
         let load = loading.elapsed();
         let engine = builder().retention(keep).start().await?;
         Ok((engine, load))
@@ -109,8 +122,8 @@ pub(crate) fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-/// A run of L1 as written to `wf_instance`.
-struct LoadedRun {
+/// A run as the loaders write it to `wf_instance`.
+pub(crate) struct LoadedRun {
     id: String,
     workflow: &'static str,
     status: &'static str,
@@ -122,6 +135,7 @@ struct LoadedRun {
     started_at: Option<i64>,
     finished_at: Option<i64>,
     ready_at: Option<i64>,
+    deadline_at: Option<i64>,
     executions: i32,
 }
 
@@ -137,19 +151,36 @@ const L1_WORKFLOWS: [&str; 8] = [
     "nightly-report",
 ];
 
-/// `count` runs created over the 30 days before now, oldest first (as they
-/// would have been written), with ids made of their creation times: 80%
-/// completed, 7% failed, 1% timed out, 3% cancelled, 5% suspended and 4%
-/// pending. The unfinished ones are due in a day, so that no claim of the
-/// engine looks at them (their workflows are not registered anyway).
-fn l1_runs(count: usize) -> impl Iterator<Item = LoadedRun> {
+/// L1's mix of statuses, in percent: 80% completed, 7% failed, 1% timed
+/// out, 3% cancelled, 5% suspended and 4% pending.
+const L1_STATUSES: &[(&str, u32)] = &[
+    ("completed", 80),
+    ("failed", 7),
+    ("timed_out", 1),
+    ("cancelled", 3),
+    ("suspended", 5),
+    ("pending", 4),
+];
+
+/// `count` runs of `workflows` (the first ones most often) created over the
+/// 30 days before now, oldest first (as they would have been written), with
+/// ids made of their creation times, in the mix of `statuses` (percentages
+/// adding up to 100). The unfinished ones are due in a day, so that no
+/// claim looks at them meanwhile; half of them have a deadline a day after
+/// that.
+pub(crate) fn loaded_runs(
+    count: usize,
+    statuses: &'static [(&'static str, u32)],
+    workflows: &'static [&'static str],
+    seed: u64,
+) -> impl Iterator<Item = LoadedRun> + Send + 'static {
     const MONTH_MS: i64 = 30 * 86_400_000;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64);
     let start = now - MONTH_MS;
     let spacing = MONTH_MS / count.max(1) as i64;
-    let mut rng = fastrand::Rng::with_seed(1);
+    let mut rng = fastrand::Rng::with_seed(seed);
     (0..count).map(move |index| {
         let created_at = start + index as i64 * spacing + rng.i64(0..spacing.max(1));
         let timestamp = uuid::Timestamp::from_unix(
@@ -157,21 +188,24 @@ fn l1_runs(count: usize) -> impl Iterator<Item = LoadedRun> {
             (created_at / 1000) as u64,
             (created_at % 1000) as u32 * 1_000_000,
         );
-        let workflow = L1_WORKFLOWS[(rng.f64().powi(2) * L1_WORKFLOWS.len() as f64) as usize];
-        let status = match rng.u32(0..100) {
-            0..80 => "completed",
-            80..87 => "failed",
-            87..88 => "timed_out",
-            88..91 => "cancelled",
-            91..96 => "suspended",
-            _ => "pending",
-        };
+        let workflow = workflows[(rng.f64().powi(2) * workflows.len() as f64) as usize];
+        let mut dice = rng.u32(0..100);
+        let status = statuses
+            .iter()
+            .find(|(_, share)| {
+                let this = dice < *share;
+                dice = dice.saturating_sub(*share);
+                this
+            })
+            .map_or("completed", |(status, _)| *status);
         let started_at = (status != "pending").then(|| created_at + rng.i64(2..500));
         let finished_at = match status {
             "pending" | "suspended" => None,
             _ => started_at.map(|at| at + rng.i64(10..60_000)),
         };
         let customer = rng.u32(0..50_000);
+        let ready_at = matches!(status, "pending" | "suspended")
+            .then(|| now + 86_400_000 + rng.i64(0..86_400_000));
         LoadedRun {
             id: uuid::Uuid::new_v7(timestamp).to_string(),
             workflow,
@@ -188,8 +222,8 @@ fn l1_runs(count: usize) -> impl Iterator<Item = LoadedRun> {
             updated_at: finished_at.or(started_at).unwrap_or(created_at),
             started_at,
             finished_at,
-            ready_at: matches!(status, "pending" | "suspended")
-                .then(|| now + 86_400_000 + rng.i64(0..86_400_000)),
+            ready_at,
+            deadline_at: ready_at.filter(|_| rng.bool()).map(|at| at + 86_400_000),
             executions: if status == "pending" {
                 0
             } else {
@@ -200,36 +234,42 @@ fn l1_runs(count: usize) -> impl Iterator<Item = LoadedRun> {
 }
 
 impl Database {
-    /// Writes [`l1_runs`] straight into `wf_instance` with multi-row inserts,
-    /// then has the database analyse the table, as it would have after
-    /// writing them one by one.
-    async fn load_runs(&self, count: usize) -> anyhow::Result<()> {
+    /// Writes `runs` straight into `wf_instance` with multi-row inserts,
+    /// then has the database analyse the table (and SQLite checkpoint its
+    /// log), as it would have after writing them one by one.
+    pub(crate) async fn load_runs(
+        &self,
+        runs: impl Iterator<Item = LoadedRun> + Send + 'static,
+    ) -> anyhow::Result<()> {
         match self {
             Database::Sqlite { dir } => {
                 let path = dir.join("bench.db");
-                tokio::task::spawn_blocking(move || load_sqlite(&path, count)).await?
+                tokio::task::spawn_blocking(move || load_sqlite(&path, runs)).await?
             }
-            Database::Postgres { url, schema } => load_postgres(url, schema, count).await,
+            Database::Postgres { url, schema } => load_postgres(url, schema, runs).await,
         }
     }
 }
 
-fn load_sqlite(path: &std::path::Path, count: usize) -> anyhow::Result<()> {
+fn load_sqlite(
+    path: &std::path::Path,
+    runs: impl Iterator<Item = LoadedRun>,
+) -> anyhow::Result<()> {
     use rusqlite::types::Value;
     let mut connection = rusqlite::Connection::open(path)?;
     connection.execute_batch("PRAGMA synchronous = OFF")?;
     let transaction = connection.transaction()?;
     let statement = |rows: usize| {
-        let row = format!("({})", ["?"; 12].join(", "));
+        let row = format!("({})", ["?"; 13].join(", "));
         format!(
             "INSERT INTO wf_instance (id, workflow, status, input, output, error, created_at, \
-             updated_at, started_at, finished_at, ready_at, executions) VALUES {}",
+             updated_at, started_at, finished_at, ready_at, deadline_at, executions) VALUES {}",
             vec![row; rows].join(", ")
         )
     };
     let full = statement(L1_CHUNK);
-    let mut values = Vec::with_capacity(12 * L1_CHUNK);
-    let mut runs = l1_runs(count).peekable();
+    let mut values = Vec::with_capacity(13 * L1_CHUNK);
+    let mut runs = runs.peekable();
     while runs.peek().is_some() {
         values.clear();
         let mut rows = 0;
@@ -248,6 +288,7 @@ fn load_sqlite(path: &std::path::Path, count: usize) -> anyhow::Result<()> {
                 integer(run.started_at),
                 integer(run.finished_at),
                 integer(run.ready_at),
+                integer(run.deadline_at),
                 Value::Integer(run.executions.into()),
             ]);
             rows += 1;
@@ -262,24 +303,36 @@ fn load_sqlite(path: &std::path::Path, count: usize) -> anyhow::Result<()> {
             .execute(rusqlite::params_from_iter(values.drain(..)))?;
     }
     transaction.commit()?;
-    connection.execute_batch("ANALYZE")?;
+    // The log the load wrote goes into the database file now, and the file
+    // to the disk: written one by one, the runs would have been
+    // checkpointed and synced as they came, and the engine's first
+    // checkpoint would otherwise wait for the kernel to write back hundreds
+    // of megabytes (W7 measured a stall of about 200 ms in its first runs).
+    connection.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)")?;
+    drop(connection);
+    std::fs::File::open(path)?.sync_all()?;
     Ok(())
 }
 
-async fn load_postgres(url: &str, schema: &str, count: usize) -> anyhow::Result<()> {
+async fn load_postgres(
+    url: &str,
+    schema: &str,
+    runs: impl Iterator<Item = LoadedRun>,
+) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(url).await?;
     let sql = format!(
         "INSERT INTO {schema}.wf_instance (id, workflow, status, input, output, error, \
-           created_at, updated_at, started_at, finished_at, ready_at, executions) \
+           created_at, updated_at, started_at, finished_at, ready_at, deadline_at, executions) \
          SELECT id::uuid, workflow, status, input::jsonb, output::jsonb, error, created_at, \
-           updated_at, started_at, finished_at, ready_at, executions \
+           updated_at, started_at, finished_at, ready_at, deadline_at, executions \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-           $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int4[]) \
+           $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], \
+           $13::int4[]) \
            AS rows (id, workflow, status, input, output, error, created_at, updated_at, \
-           started_at, finished_at, ready_at, executions)"
+           started_at, finished_at, ready_at, deadline_at, executions)"
     );
-    let mut runs = l1_runs(count).peekable();
+    let mut runs = runs.peekable();
     // Arrays of many rows: one statement writes 20 chunks' worth.
     while runs.peek().is_some() {
         let chunk: Vec<LoadedRun> = runs.by_ref().take(20 * L1_CHUNK).collect();
@@ -297,6 +350,7 @@ async fn load_postgres(url: &str, schema: &str, count: usize) -> anyhow::Result<
             .bind(times(|run| run.started_at))
             .bind(times(|run| run.finished_at))
             .bind(times(|run| run.ready_at))
+            .bind(times(|run| run.deadline_at))
             .bind(chunk.iter().map(|run| run.executions).collect::<Vec<_>>())
             .execute(&mut connection)
             .await?;
@@ -304,5 +358,8 @@ async fn load_postgres(url: &str, schema: &str, count: usize) -> anyhow::Result<
     sqlx::raw_sql(&format!("VACUUM ANALYZE {schema}.wf_instance"))
         .execute(&mut connection)
         .await?;
+    // And to the disk, as a server that had received them one by one would
+    // have by now (a superuser's command: the bench's server is local).
+    sqlx::raw_sql("CHECKPOINT").execute(&mut connection).await?;
     Ok(())
 }
