@@ -2,7 +2,7 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,w7,e1,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,w7,w8,e1,l1]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
@@ -50,6 +50,12 @@
 //!   straight into the runs table; beside them W1 and C1 on empty tables in
 //!   the same invocation, and the ratios of W7's runs per second and C1 p50
 //!   to those (the goal: within 20%).
+//! - W8 (PostgreSQL only, when named in `--only`): W1 with 1, 2 and 4
+//!   worker processes (copies of this bench, started with `--w8-worker`)
+//!   on one fresh schema, the runs triggered by name and waited for by a
+//!   client engine in this process: runs per second for each, and the
+//!   ratio of 4 workers to 1 (the goal: not below 0.85 on this 2-core
+//!   machine, where it cannot rise much).
 //! - L1 (only when named in `--only`: loading its database takes a while):
 //!   1,000,000 runs of 8 workflows in a realistic mix of statuses, created
 //!   over 30 days and written straight into the runs table; then 200 times
@@ -80,11 +86,14 @@ mod w1;
 mod w4;
 #[path = "support/w7.rs"]
 mod w7;
+#[path = "support/w8.rs"]
+mod w8;
 use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
 use scale::{W5_ITEMS, W6_STEPS, resident_mib, workload_w5, workload_w6};
 use w1::{ThreeSteps, closed_loop};
 use w4::workload_w4;
 use w7::{W7_FINISHED, W7_SUSPENDED, workload_w7};
+use w8::{W8_WORKERS, WORKER_FLAG, worker_main, workload_w8};
 
 #[workflow(name = "bench-many-steps")]
 async fn many_steps(ctx: Ctx, steps: u32) -> Result<u32, Error> {
@@ -129,6 +138,11 @@ impl Database {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if let [_, flag, url, schema] = &std::env::args().collect::<Vec<_>>()[..]
+        && flag == WORKER_FLAG
+    {
+        return worker_main(url, schema).await;
+    }
     let value = args::flag;
     let durability = match value("--synchronous") {
         None => Durability::Normal,
@@ -148,9 +162,14 @@ async fn main() -> anyhow::Result<()> {
         Some(None) => anyhow::bail!("--only takes a list such as w1,w2"),
     };
     if let Some(unknown) = only.iter().find(|name| {
-        !["w1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "e1", "l1"].contains(&name.as_str())
+        ![
+            "w1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "w8", "e1", "l1",
+        ]
+        .contains(&name.as_str())
     }) {
-        anyhow::bail!("--only knows w1, w2, c1, w3, w4, w5, w6, w7, e1 and l1, not {unknown:?}");
+        anyhow::bail!(
+            "--only knows w1, w2, c1, w3, w4, w5, w6, w7, w8, e1 and l1, not {unknown:?}"
+        );
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
     let selected = |name: &str| only.is_empty() || named(name);
@@ -253,6 +272,22 @@ async fn main() -> anyhow::Result<()> {
             rate / empty_rate,
             c1_p50 / empty_p50,
             w7.load.as_secs_f64()
+        );
+    }
+    if named("w8") {
+        let url = url.context("W8 runs on PostgreSQL: give --url")?;
+        let mut rates = Vec::with_capacity(W8_WORKERS.len());
+        for workers in W8_WORKERS {
+            rates.push((workers, workload_w8(url, workers).await?));
+        }
+        let figures: Vec<String> = rates
+            .iter()
+            .map(|(workers, rate)| format!("workers={workers}: {rate:.0}"))
+            .collect();
+        println!(
+            "{name} W8 wf/s {} ratio={:.2} (4 workers against 1)",
+            figures.join(" "),
+            rates[2].1 / rates[0].1
         );
     }
     if named("l1") {
