@@ -44,7 +44,7 @@ pub(super) fn create_runs(
         })
         .collect();
     let lone = runs.len() == 1;
-    let mut values = Vec::with_capacity(runs.len() * 9);
+    let mut values = Vec::with_capacity(runs.len() * 11);
     for (_, run) in &runs {
         values.extend([
             Value::Text(run.id.to_string()),
@@ -58,6 +58,8 @@ pub(super) fn create_runs(
                 .as_ref()
                 .map_or(Value::Null, |claim| Value::Text(claim.owner.clone())),
             optional_text(&run.version),
+            Value::Integer(i64::from(run.queue.priority)),
+            Value::Text(run.queue.concurrency_key.clone()),
         ]);
     }
     // A run claimed as it is created (column8 names its owner) starts
@@ -65,16 +67,16 @@ pub(super) fn create_runs(
     let sql = format!(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
            updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at, \
-           version) \
+           version, priority, concurrency_key) \
          SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
            column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
            column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
            CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
-           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9 \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9, column10, column11 \
          FROM ({values}) WHERE true \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING{returning}",
         token = ClaimAtCreate::TOKEN,
-        values = values_list(runs.len(), 9),
+        values = values_list(runs.len(), 11),
         returning = if lone { "" } else { " RETURNING id" },
     );
     let mut statement = connection.prepare_cached(&sql)?;
@@ -178,8 +180,8 @@ pub(super) fn start_child(
     connection
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
-               ready_at, deadline_at, parent_id, version) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
+               ready_at, deadline_at, parent_id, version, priority, concurrency_key) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             child.id.to_string(),
@@ -189,7 +191,9 @@ pub(super) fn start_child(
             child.ready_at,
             child.deadline_at,
             lease.run_id.to_string(),
-            child.version
+            child.version,
+            child.queue.priority,
+            child.queue.concurrency_key
         ])?;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease.run_id, &write)?;
