@@ -313,7 +313,20 @@ pub(super) fn check_concurrency(
             }
             known
         }
-        Input::Single(..) => true,
+        Input::Single(ident, _) => {
+            let first = key.split('.').next().unwrap_or_default();
+            let names_the_parameter = ident == first;
+            if names_the_parameter {
+                cx.error_spanned_by(
+                    literal,
+                    format!(
+                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
+                        symbols::KEY
+                    ),
+                );
+            }
+            !names_the_parameter
+        }
     };
     let limit = limit?;
     valid.then_some((limit, Some(key)))

@@ -100,10 +100,12 @@ impl EngineCore {
             .max(options.start_at_ms.unwrap_or(i64::MIN));
         // A run due now starts here at once if a slot is free: it is created
         // claimed, which saves the claim's write and the dispatcher's trip.
-        // Not a run of a workflow with a concurrency limit: only a claim
-        // counts the runs of its group, under the lock that keeps two
-        // engines from both taking its last slot.
-        let slot = if ready_at <= now && target.here && target.concurrency.is_none() {
+        // A run of a workflow with a concurrency limit only where the
+        // store counts its group's running runs as it creates it (SQLite's
+        // one writer); elsewhere only a claim counts them, under the lock
+        // that keeps two engines from both taking a group's last slot.
+        let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
+        let slot = if ready_at <= now && target.here && counted {
             self.exec.try_take_slot()
         } else {
             None
@@ -130,6 +132,7 @@ impl EngineCore {
                     .store
                     .lease_duration()
                     .map(|lease| now.saturating_add(millis(lease))),
+                limit: target.concurrency.map(|concurrency| concurrency.limit),
             }),
         };
         match self.env.store.create_run(run).await? {
@@ -152,6 +155,13 @@ impl EngineCore {
                     ),
                     None => self.env.dispatch.notify_one(),
                 }
+                Ok(id)
+            }
+            CreateOutcome::Queued(id) => {
+                // Its group is full: the slot goes back, and the run waits
+                // for a claim.
+                drop(slot);
+                self.env.dispatch.notify_one();
                 Ok(id)
             }
             CreateOutcome::Existing(id) => Ok(id),

@@ -65,6 +65,11 @@ pub(crate) struct ClaimAtCreate {
     pub owner: String,
     /// When the lease expires (ms), on a store with leases.
     pub lease_expires_at: Option<i64>,
+    /// The concurrency limit of the run's workflow, if it has one: the run
+    /// is claimed only if fewer runs of its group are running, else written
+    /// pending ([`CreateOutcome::Queued`]). Only a store that counts them
+    /// as it creates runs is asked ([`RunStore::counts_claims_at_create`]).
+    pub limit: Option<u32>,
 }
 
 impl ClaimAtCreate {
@@ -77,6 +82,10 @@ impl ClaimAtCreate {
 pub(crate) enum CreateOutcome {
     /// A new run was written.
     Created(RunId),
+    /// A new run was written pending: it was to be claimed as it was
+    /// created, but its group had no free slot (see
+    /// [`ClaimAtCreate::limit`]); a claim takes it.
+    Queued(RunId),
     /// The idempotency key already named this run, with the same input.
     Existing(RunId),
     /// The idempotency key already named this run, with another input;

@@ -29,6 +29,12 @@ async fn not_a_parameter(ctx: Ctx, order: String, attempt: u32) -> Result<(), Er
     Ok(())
 }
 
+#[workflow(concurrency(limit = 1, key = "customer_id"))]
+async fn names_the_parameter(ctx: Ctx, customer_id: String) -> Result<(), Error> {
+    let _ = (ctx, customer_id);
+    Ok(())
+}
+
 #[workflow(concurrency = 0)]
 async fn zero(ctx: Ctx) -> Result<(), Error> {
     let _ = ctx;

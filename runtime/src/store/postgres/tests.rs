@@ -206,6 +206,7 @@ fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
         claimed_by: owner.map(|owner| ClaimAtCreate {
             owner: owner.into(),
             lease_expires_at: Some(31_000),
+            limit: None,
         }),
     }
 }

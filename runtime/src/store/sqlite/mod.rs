@@ -265,6 +265,10 @@ impl RunStore for SqliteStore {
         "sqlite"
     }
 
+    fn counts_claims_at_create(&self) -> bool {
+        true
+    }
+
     fn read_only(&self) -> Option<&str> {
         self.read_only.as_deref()
     }

@@ -161,6 +161,7 @@ pub(super) fn claimed(run: NewRun) -> NewRun {
         claimed_by: Some(ClaimAtCreate {
             owner: "reads".into(),
             lease_expires_at: Some(run.now + 3_600_000),
+            limit: None,
         }),
         ..run
     }
