@@ -68,6 +68,19 @@ pub trait Workflow: Send + Sync + 'static {
     /// in its priority's trigger order, until a run of its group stops
     /// executing (ends, or suspends: a sleeping or waiting run holds no
     /// slot). `None`: no limit but the engines' own concurrency.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{Concurrency, Workflow};
+    ///
+    /// #[workflow(concurrency(limit = 1, key = "customer_id"))]
+    /// async fn bill(ctx: Ctx, customer_id: String, cents: u64) -> Result<u64, Error> {
+    ///     let _ = (ctx, customer_id);
+    ///     Ok(cents)
+    /// }
+    ///
+    /// assert_eq!(Bill::CONCURRENCY, Some(Concurrency { limit: 1, key: Some("customer_id") }));
+    /// ```
     const CONCURRENCY: Option<Concurrency> = None;
 
     /// Whether the workflow has an on-failure hook
