@@ -2,11 +2,17 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,w2,c1,w3,w4,w5,w6,w7,w8,e1,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,k1,w2,c1,w3,w4,w5,w6,w7,w8,e1,l1]
 //! ```
 //!
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
 //!   warm-up of 200: runs per second, and p50/p99 trigger-to-result latency.
+//! - K1: W1 with `concurrency(limit = 1, key = "key")` over 64 keys (run i
+//!   has key i mod 64) and a priority mix (i mod 3 - 1: -1, 0, 1), 64 in
+//!   flight after a warm-up of 200: runs per second, and p50/p99 latency.
+//!   What the limit costs against W1: no run is started as it is triggered,
+//!   each claim counts its groups' running runs (under the workflow's
+//!   advisory lock on PostgreSQL), and a run whose key is busy waits.
 //! - W2: one run of 1,000 sequential no-op steps: mean latency per step.
 //! - C1: W1 with one run in flight: p50/p99 latency.
 //! - W3: 10,000 runs that each sleep until 1 s after they start (suspended,
@@ -120,6 +126,75 @@ async fn sleeper(ctx: Ctx) -> Result<i64, Error> {
     Ok(late)
 }
 
+/// W1's three steps, at most one run per key at once.
+#[workflow(name = "bench-keyed-three-steps", concurrency(limit = 1, key = "key"))]
+async fn keyed_three_steps(ctx: Ctx, key: u32, priority: i32) -> Result<u32, Error> {
+    let _ = (key, priority);
+    let a: u32 = ctx.run("a", async || Ok::<_, StepError>(1)).await?;
+    let b: u32 = ctx.run("b", async || Ok::<_, StepError>(2)).await?;
+    let c: u32 = ctx.run("c", async || Ok::<_, StepError>(3)).await?;
+    Ok(a + b + c)
+}
+
+/// K1's keys.
+const K1_KEYS: u32 = 64;
+
+/// Runs `count` keyed three-step runs, run `i` of key `i mod 64` and
+/// priority `i mod 3 - 1`, with at most `in_flight` at once; returns the
+/// elapsed time and every run's trigger-to-result latency.
+async fn keyed_closed_loop(
+    engine: &Engine,
+    count: u32,
+    in_flight: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let permit = slots.clone().acquire_owned().await?;
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let begun = Instant::now();
+            let priority = i32::try_from(i % 3)? - 1;
+            let run = KeyedThreeSteps::trigger_with(
+                &engine,
+                i % K1_KEYS,
+                priority,
+                durable::TriggerOptions::new().priority(priority),
+            )
+            .await?;
+            anyhow::ensure!(run.result().await? == 6, "wrong result");
+            Ok::<_, anyhow::Error>(begun.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await??);
+    }
+    Ok((started.elapsed(), latencies))
+}
+
+/// K1: runs per second, and p50/p99 latency in ms, of W1 with a
+/// concurrency key and priorities.
+async fn workload_k1(url: Option<&str>, durability: Durability) -> anyhow::Result<(f64, f64, f64)> {
+    let database = Database::new("k1", url)?;
+    let engine = database.engine(durability).await?;
+    keyed_closed_loop(&engine, 200, 64)
+        .await
+        .context("K1 warm-up")?;
+    let (elapsed, mut latencies) = keyed_closed_loop(&engine, 2_000, 64).await.context("K1")?;
+    latencies.sort();
+    let rate = 2_000.0 / elapsed.as_secs_f64();
+    let (p50, p99) = (
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.99),
+    );
+    engine.shutdown().await;
+    database.drop_data().await?;
+    Ok((rate, p50, p99))
+}
+
 /// The engines the workloads run on, and their workflows.
 impl Database {
     async fn engine(&self, durability: Durability) -> anyhow::Result<Engine> {
@@ -131,6 +206,7 @@ impl Database {
             .concurrency(256)
             .keep_in_memory_below("100ms")
             .register(ThreeSteps)
+            .register(KeyedThreeSteps)
             .register(ManySteps)
             .register(Sleeper)
     }
@@ -163,12 +239,12 @@ async fn main() -> anyhow::Result<()> {
     };
     if let Some(unknown) = only.iter().find(|name| {
         ![
-            "w1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "w8", "e1", "l1",
+            "w1", "k1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "w8", "e1", "l1",
         ]
         .contains(&name.as_str())
     }) {
         anyhow::bail!(
-            "--only knows w1, w2, c1, w3, w4, w5, w6, w7, w8, e1 and l1, not {unknown:?}"
+            "--only knows w1, k1, w2, c1, w3, w4, w5, w6, w7, w8, e1 and l1, not {unknown:?}"
         );
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
@@ -191,6 +267,10 @@ async fn main() -> anyhow::Result<()> {
             line += &format!("{separator} W2 step_ms={step_ms:.3}");
         }
         println!("{line}");
+    }
+    if selected("k1") {
+        let (rate, p50, p99) = workload_k1(url, durability).await?;
+        println!("{name} K1 wf/s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2}");
     }
     if selected("c1") {
         let (p50, p99) = workload_c1(url, durability).await?;

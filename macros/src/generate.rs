@@ -165,6 +165,16 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             const ON_EVENT: &'static [#durable::EventTrigger] = &[#(#triggers),*];
         }
     });
+    let concurrency = valid.concurrency.as_ref().map(|(limit, key)| {
+        let key = match key {
+            Some(key) => quote!(::core::option::Option::Some(#key)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            const CONCURRENCY: ::core::option::Option<#durable::Concurrency> =
+                ::core::option::Option::Some(#durable::Concurrency { limit: #limit, key: #key });
+        }
+    });
     let on_failure = valid.on_failure.map(|hook| {
         quote! {
             const HAS_ON_FAILURE: bool = true;
@@ -217,6 +227,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             #on_failure
             #cron
             #on_event
+            #concurrency
         }
 
         impl #type_ident {

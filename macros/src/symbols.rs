@@ -71,9 +71,27 @@ pub(crate) const FILTER: Symbol = Symbol("filter");
 /// The keys of `on_event(..)`, in the order messages list them.
 pub(crate) const ON_EVENT_KEYS: [Symbol; 2] = [NAME, FILTER];
 
+/// `concurrency = 2` or `concurrency(limit = 1, key = "customer_id")`: how
+/// many runs (of one key value) execute at once, across every engine.
+pub(crate) const CONCURRENCY: Symbol = Symbol("concurrency");
+/// `limit = 1` inside `concurrency(..)`.
+pub(crate) const LIMIT: Symbol = Symbol("limit");
+/// `key = "customer.id"` inside `concurrency(..)`: a path of input fields.
+pub(crate) const KEY: Symbol = Symbol("key");
+/// The keys of `concurrency(..)`, in the order messages list them.
+pub(crate) const CONCURRENCY_KEYS: [Symbol; 2] = [LIMIT, KEY];
+
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 8] = [
-    NAME, TIMEOUT, ON_FAILURE, CRON, TIMEZONE, OVERLAP, VERSION, ON_EVENT,
+pub(crate) const OPTIONS: [Symbol; 9] = [
+    NAME,
+    TIMEOUT,
+    ON_FAILURE,
+    CRON,
+    TIMEZONE,
+    OVERLAP,
+    VERSION,
+    ON_EVENT,
+    CONCURRENCY,
 ];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;
@@ -270,7 +288,7 @@ mod tests {
     fn lists_names_as_messages_do() {
         assert_eq!(
             listed(&OPTIONS, "`", "and"),
-            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version` and `on_event`"
+            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version`, `on_event` and `concurrency`"
         );
         assert_eq!(
             listed(&OVERLAP_POLICIES.map(|(policy, _)| policy), "\"", "or"),

@@ -95,7 +95,7 @@ pub use model::log::{LogLevel, LogLine};
 pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;
 pub use model::trigger::TriggerOptions;
-pub use model::workflow::{EventTrigger, Failure, StepKind, StepManifest};
+pub use model::workflow::{Concurrency, EventTrigger, Failure, StepKind, StepManifest};
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::Durability;
 pub use uuid::Uuid;
@@ -341,8 +341,8 @@ pub mod prelude {
 pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
-        Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field, Overlap, RunHandle,
-        StepKind, StepManifest, TriggerOptions, Workflow,
+        Concurrency, Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field, Overlap,
+        RunHandle, StepKind, StepManifest, TriggerOptions, Workflow,
     };
     pub use schemars;
     pub use serde;

@@ -47,6 +47,7 @@ mod catalog;
 mod changes;
 mod children;
 mod claims_and_slots;
+mod concurrency_keys;
 mod cron;
 mod durable_sleep;
 mod event_protocol;

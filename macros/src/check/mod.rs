@@ -40,6 +40,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) on_event: Vec<(String, Option<String>)>,
     /// The event types of typed event steps, each once, in source order.
     pub(crate) events: Vec<syn::Type>,
+    /// `concurrency`: the limit, and the key's path if given.
+    pub(crate) concurrency: Option<(u32, Option<String>)>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -85,6 +87,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let on_event = options::check_on_event(cx, model);
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
+    let concurrency = options::check_concurrency(cx, model, &input);
     options::check_durations(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
@@ -106,6 +109,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         version,
         on_event,
         events,
+        concurrency,
     })
 }
 

@@ -1,9 +1,11 @@
 //! The checks of the attribute's options and of the durations written as
 //! literals: a valid name, a parseable timeout, cron options that fit
-//! together, and event triggers with valid patterns and filters.
+//! together, event triggers with valid patterns and filters, and a
+//! concurrency limit with a key that fits the input.
 
 use syn::LitStr;
 
+use super::Input;
 use crate::errors::Errors;
 use crate::model::WorkflowModel;
 use crate::symbols;
@@ -239,4 +241,93 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     }
+}
+
+/// `concurrency` has a limit from 1 to `u32::MAX`, and a key only if the
+/// workflow takes an input: a path of field names joined by dots, whose
+/// first name, when the input is the generated struct of several
+/// parameters, is one of them. The limit and the key, if given and valid.
+pub(super) fn check_concurrency(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+) -> Option<(u32, Option<String>)> {
+    let option = model.options.concurrency.as_ref()?;
+    let limit = match option.limit.base10_parse::<u32>() {
+        Ok(limit) if limit >= 1 && option.limit.suffix().is_empty() => Some(limit),
+        _ => {
+            cx.error_spanned_by(
+                &option.limit,
+                format!(
+                    "a concurrency limit is a whole number from 1 to {}, e.g. `{} = 2`",
+                    u32::MAX,
+                    symbols::CONCURRENCY
+                ),
+            );
+            None
+        }
+    };
+    let Some(literal) = &option.key else {
+        return limit.map(|limit| (limit, None));
+    };
+    let key = literal.value();
+    let valid = match input {
+        Input::Unit => {
+            cx.error_spanned_by(
+                literal,
+                format!(
+                    "a concurrency key names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or limit the workflow as a whole with `{} = {}`",
+                    model.function.sig.ident,
+                    symbols::CONCURRENCY,
+                    option.limit
+                ),
+            );
+            false
+        }
+        _ if key.is_empty() || key.split('.').any(str::is_empty) => {
+            cx.error_spanned_by(
+                literal,
+                format!(
+                    "the concurrency key {key:?} is not a path of field names; write the names joined by single dots, e.g. `{} = \"customer.id\"`",
+                    symbols::KEY
+                ),
+            );
+            false
+        }
+        Input::Struct(fields) => {
+            let first = key.split('.').next().unwrap_or_default();
+            let known = fields.iter().any(|(ident, _)| ident == first);
+            if !known {
+                let names: Vec<String> = fields
+                    .iter()
+                    .map(|(ident, _)| format!("`{ident}`"))
+                    .collect();
+                cx.error_spanned_by(
+                    literal,
+                    format!(
+                        "the concurrency key {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
+                        model.function.sig.ident,
+                        names.join(", ")
+                    ),
+                );
+            }
+            known
+        }
+        Input::Single(ident, _) => {
+            let first = key.split('.').next().unwrap_or_default();
+            let names_the_parameter = ident == first;
+            if names_the_parameter {
+                cx.error_spanned_by(
+                    literal,
+                    format!(
+                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
+                        symbols::KEY
+                    ),
+                );
+            }
+            !names_the_parameter
+        }
+    };
+    let limit = limit?;
+    valid.then_some((limit, Some(key)))
 }

@@ -30,6 +30,17 @@ pub(crate) struct WorkflowOptions {
     /// Each `on_event = ".."` or `on_event(name = "..", filter = "..")`,
     /// in source order.
     pub(crate) on_event: Vec<OnEvent>,
+    /// `concurrency = N` or `concurrency(limit = N, key = "..")`.
+    pub(crate) concurrency: Option<ConcurrencyOption>,
+}
+
+/// The `concurrency` option: how many runs execute at once, of the whole
+/// workflow or of each value of `key`.
+pub(crate) struct ConcurrencyOption {
+    /// `concurrency = 2`, or `limit = 2` inside `concurrency(..)`.
+    pub(crate) limit: LitInt,
+    /// `key = "customer.id"`, if given.
+    pub(crate) key: Option<LitStr>,
 }
 
 /// One `on_event` option: the event pattern that starts a run, and the
@@ -74,6 +85,12 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
         };
         let pair = match meta {
             Meta::NameValue(pair) => pair,
+            Meta::List(list) if option == symbols::CONCURRENCY => {
+                if let Some(concurrency) = parse_concurrency_list(cx, &list) {
+                    set_concurrency(cx, &mut options, &list.path, concurrency);
+                }
+                continue;
+            }
             Meta::List(list) if option == symbols::ON_EVENT => {
                 if let Some(on_event) = parse_on_event_list(cx, &list) {
                     options.on_event.push(on_event);
@@ -93,6 +110,21 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
                     span: pair.path.span(),
                 }),
                 None => cx.error_spanned_by(&pair.value, on_event_example()),
+            }
+            continue;
+        }
+        if option == symbols::CONCURRENCY {
+            match integer_literal(&pair.value) {
+                Some(limit) => set_concurrency(
+                    cx,
+                    &mut options,
+                    &pair.path,
+                    ConcurrencyOption {
+                        limit: limit.clone(),
+                        key: None,
+                    },
+                ),
+                None => cx.error_spanned_by(&pair.value, concurrency_example()),
             }
             continue;
         }
@@ -240,6 +272,105 @@ fn parse_on_event_list(cx: &Errors, list: &syn::MetaList) -> Option<OnEvent> {
         filter,
         span: list.path.span(),
     })
+}
+
+/// What `concurrency` takes, as messages show it.
+fn concurrency_example() -> String {
+    format!(
+        "option `{0}` takes a whole number, e.g. `{0} = 2`, or a limit per key: \
+         `{0}({1} = 1, {2} = \"customer_id\")`",
+        symbols::CONCURRENCY,
+        symbols::LIMIT,
+        symbols::KEY
+    )
+}
+
+/// Records the `concurrency` option, unless it was given already.
+fn set_concurrency(
+    cx: &Errors,
+    options: &mut WorkflowOptions,
+    path: &syn::Path,
+    concurrency: ConcurrencyOption,
+) {
+    if options.concurrency.is_some() {
+        cx.error_spanned_by(
+            path,
+            format!("option `{}` is given twice; keep one", symbols::CONCURRENCY),
+        );
+    } else {
+        options.concurrency = Some(concurrency);
+    }
+}
+
+/// `concurrency(limit = 1, key = "customer_id")`: `limit` a whole number,
+/// `key` a string literal, each at most once, `limit` required.
+fn parse_concurrency_list(cx: &Errors, list: &syn::MetaList) -> Option<ConcurrencyOption> {
+    let pairs =
+        match list.parse_args_with(Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated) {
+            Ok(pairs) => pairs,
+            Err(error) => {
+                cx.error_at(error.span(), concurrency_example());
+                return None;
+            }
+        };
+    let mut limit: Option<LitInt> = None;
+    let mut key: Option<LitStr> = None;
+    for pair in pairs {
+        let name = pair
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let twice = || {
+            format!(
+                "`{name}` is given twice in `{}(..)`; keep one",
+                symbols::CONCURRENCY
+            )
+        };
+        match symbols::CONCURRENCY_KEYS
+            .into_iter()
+            .find(|known| name == *known)
+        {
+            Some(symbols::LIMIT) => match integer_literal(&pair.value) {
+                Some(literal) if limit.is_none() => limit = Some(literal.clone()),
+                Some(_) => cx.error_spanned_by(&pair.path, twice()),
+                None => cx.error_spanned_by(&pair.value, concurrency_example()),
+            },
+            Some(_) => match string_literal(&pair.value) {
+                Some(literal) if key.is_none() => key = Some(literal.clone()),
+                Some(_) => cx.error_spanned_by(&pair.path, twice()),
+                None => cx.error_spanned_by(
+                    &pair.value,
+                    format!(
+                        "`{}` in `{}(..)` takes a string literal naming a field of the input, e.g. `{0} = \"customer.id\"`",
+                        symbols::KEY,
+                        symbols::CONCURRENCY
+                    ),
+                ),
+            },
+            None => cx.error_spanned_by(
+                &pair.path,
+                format!(
+                    "unknown key `{name}` of `{}(..)`; it accepts {}",
+                    symbols::CONCURRENCY,
+                    symbols::listed(&symbols::CONCURRENCY_KEYS, "`", "and")
+                ),
+            ),
+        }
+    }
+    let Some(limit) = limit else {
+        cx.error_spanned_by(
+            &list.path,
+            format!(
+                "`{0}(..)` needs its limit: write `{0}({1} = 1, {2} = \"customer_id\")`",
+                symbols::CONCURRENCY,
+                symbols::LIMIT,
+                symbols::KEY
+            ),
+        );
+        return None;
+    };
+    Some(ConcurrencyOption { limit, key })
 }
 
 impl WorkflowOptions {

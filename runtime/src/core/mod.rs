@@ -2,12 +2,13 @@
 //! (answer a step from the journal, run it, or fail as non-deterministic),
 //! timing (when a run is due, when it times out), cron schedules and
 //! overlap, retry policy, retention policy, JSON decoding and matching, the
-//! catalog's fingerprints and schema checks, and which event triggers an
-//! event fires.
+//! catalog's fingerprints and schema checks, which event triggers an
+//! event fires, and the concurrency keys and limits of claims.
 //!
 //! Imports only [`crate::model`].
 
 pub(crate) mod catalog;
+pub(crate) mod concurrency;
 pub(crate) mod cron;
 pub(crate) mod json;
 pub(crate) mod replay;

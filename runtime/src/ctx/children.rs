@@ -20,13 +20,14 @@ use serde::de::DeserializeOwned;
 
 use super::workflow::Workflow;
 use super::{Ctx, StepName};
+use crate::core::concurrency::key_of;
 use crate::core::replay::StepStart;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::journal::{StepRecord, Wait};
 use crate::model::status::{RunStatus, StepStatus};
 use crate::model::workflow::StepKind;
-use crate::store::NewRun;
+use crate::store::{NewRun, Queue};
 
 impl Ctx {
     /// Starts the child workflow `W` with `input` as the step `name`, waits
@@ -197,6 +198,10 @@ impl Ctx {
             (Some(own), Some(parent)) => Some(own.min(parent)),
             (own, parent) => own.or(parent),
         };
+        let queue = Queue {
+            priority: 0,
+            concurrency_key: key_of(registered.concurrency.as_ref(), &input),
+        };
         let child = NewRun {
             id: RunId::new(),
             workflow: W::NAME.to_owned(),
@@ -206,6 +211,7 @@ impl Ctx {
             ready_at: now,
             deadline_at,
             version: Some(registered.version.to_string()),
+            queue,
             parent_id: Some(self.run_id()),
             claimed_by: None,
         };

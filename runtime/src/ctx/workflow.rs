@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::core::cron::Overlap;
 use crate::model::error::Error;
 use crate::model::event::EventType;
-use crate::model::workflow::{EventTrigger, Failure, StepManifest};
+use crate::model::workflow::{Concurrency, EventTrigger, Failure, StepManifest};
 
 /// A workflow: a named, typed, resumable async function.
 ///
@@ -60,6 +60,28 @@ pub trait Workflow: Send + Sync + 'static {
     /// each event sent whose name matches one of these patterns, and whose
     /// data contains its filter, starts one run with the data as its input.
     const ON_EVENT: &'static [EventTrigger] = &[];
+
+    /// The concurrency limit of the workflow's runs
+    /// (`#[workflow(concurrency = 2)]`, or per key:
+    /// `#[workflow(concurrency(limit = 1, key = "customer_id"))]`), enforced
+    /// across every engine on the database: a run beyond it stays pending,
+    /// in its priority's trigger order, until a run of its group stops
+    /// executing (ends, or suspends: a sleeping or waiting run holds no
+    /// slot). `None`: no limit but the engines' own concurrency.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{Concurrency, Workflow};
+    ///
+    /// #[workflow(concurrency(limit = 1, key = "customer_id"))]
+    /// async fn bill(ctx: Ctx, customer_id: String, cents: u64) -> Result<u64, Error> {
+    ///     let _ = (ctx, customer_id);
+    ///     Ok(cents)
+    /// }
+    ///
+    /// assert_eq!(Bill::CONCURRENCY, Some(Concurrency { limit: 1, key: Some("customer_id") }));
+    /// ```
+    const CONCURRENCY: Option<Concurrency> = None;
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

@@ -26,7 +26,7 @@ use crate::exec::clock::{Clock, SystemClock};
 use crate::exec::env::RunEnv;
 use crate::exec::event_types::EventTypes;
 use crate::exec::executor::Executor;
-use crate::exec::slots::Slots;
+use crate::exec::slots::{LimitedWorkflows, Slots};
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -422,6 +422,12 @@ impl EngineBuilder {
                 })
                 .collect(),
             slots: Arc::new(Slots::new(self.concurrency)),
+            limited: LimitedWorkflows::new(
+                self.registry
+                    .all()
+                    .filter(|registered| registered.spec.concurrency.is_some())
+                    .map(|registered| registered.spec.name),
+            ),
             active: ActiveRuns::default(),
         });
         let weak = Arc::downgrade(&exec);
@@ -429,7 +435,14 @@ impl EngineBuilder {
             if let Some(exec) = weak.upgrade() {
                 match signal {
                     StoreSignal::Wake => exec.env.dispatch.notify_one(),
-                    StoreSignal::Finished(run_id) => exec.active.notify_finished(run_id),
+                    StoreSignal::Finished(run_id) => {
+                        exec.active.notify_finished(run_id);
+                        // Another process's run ended: a run of a limited
+                        // workflow waiting for its group's slot may take it.
+                        if exec.limited.any() {
+                            exec.env.dispatch.notify_one();
+                        }
+                    }
                 }
             }
         }));

@@ -230,6 +230,7 @@ impl EngineCore {
             timeout_ms: latest.timeout_ms,
             here: false,
             version: None,
+            concurrency: None,
         };
         Ok((target, input.to_string()))
     }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::core::catalog::{fingerprint, version_key};
+use crate::core::concurrency::check_key_path;
 use crate::core::cron::Overlap;
 use crate::core::json::decode_json;
 use crate::ctx::Ctx;
@@ -64,6 +65,7 @@ impl Registered {
                 name: W::NAME,
                 version: version_key(W::VERSION, &fingerprint).into(),
                 timeout_ms: W::TIMEOUT_MS,
+                concurrency: W::CONCURRENCY,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -92,6 +94,16 @@ impl Registered {
     /// workflow.
     pub(crate) fn check_triggers(&self) -> Result<(), String> {
         let name = self.spec.name;
+        if let Some(concurrency) = self.spec.concurrency {
+            if concurrency.limit == 0 {
+                return Err(format!(
+                    "workflow `{name}`: a concurrency limit of 0 would never run it; give it at least 1"
+                ));
+            }
+            if let Some(key) = concurrency.key {
+                check_key_path(key).map_err(|error| format!("workflow `{name}`: {error}"))?;
+            }
+        }
         for trigger in self.on_event {
             durable_grammar::event_pattern::check_event_pattern(trigger.event)
                 .map_err(|error| format!("workflow `{name}`: {error}"))?;
@@ -196,6 +208,10 @@ impl Registry {
             let current = versions.first()?;
             let served = versions.iter().map(|known| &*known.spec.version).collect();
             Some((*name, served, &*current.spec.version))
+        }))
+        .with_limits(self.current().filter_map(|registered| {
+            let concurrency = registered.spec.concurrency?;
+            Some((registered.spec.name, concurrency.limit))
         }))
     }
 }

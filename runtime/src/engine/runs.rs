@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::core::concurrency::key_of;
 use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
@@ -18,7 +19,8 @@ use crate::model::outcome::RunOutcome;
 use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
-use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, TransitionOutcome};
+use crate::model::workflow::Concurrency;
+use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, Queue, TransitionOutcome};
 
 /// How long a result waiter sleeps between checks when no local wake-up
 /// arrives (a run finished by another process).
@@ -37,6 +39,10 @@ pub(crate) struct Target {
     /// The version the run is pinned to; `None` leaves it to the first
     /// claim (the claiming engine's current version).
     pub(crate) version: Option<String>,
+    /// Its concurrency limit, which gives the run its key; `None` for a
+    /// workflow without one, and for one known only from the catalog (which
+    /// does not record it: see the README's "Concurrency limits").
+    pub(crate) concurrency: Option<Concurrency>,
 }
 
 impl Target {
@@ -47,6 +53,7 @@ impl Target {
             timeout_ms: registered.spec.timeout_ms,
             here: true,
             version: Some(registered.spec.version.to_string()),
+            concurrency: registered.spec.concurrency,
         }
     }
 }
@@ -93,7 +100,12 @@ impl EngineCore {
             .max(options.start_at_ms.unwrap_or(i64::MIN));
         // A run due now starts here at once if a slot is free: it is created
         // claimed, which saves the claim's write and the dispatcher's trip.
-        let slot = if ready_at <= now && target.here {
+        // A run of a workflow with a concurrency limit only where the
+        // store counts its group's running runs as it creates it (SQLite's
+        // one writer); elsewhere only a claim counts them, under the lock
+        // that keeps two engines from both taking a group's last slot.
+        let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
+        let slot = if ready_at <= now && target.here && counted {
             self.exec.try_take_slot()
         } else {
             None
@@ -108,6 +120,10 @@ impl EngineCore {
             ready_at,
             deadline_at,
             version: target.version.clone(),
+            queue: Queue {
+                priority: options.priority,
+                concurrency_key: key_of(target.concurrency.as_ref(), &input),
+            },
             parent_id: None,
             claimed_by: slot.as_ref().map(|_| ClaimAtCreate {
                 owner: self.config.owner.clone(),
@@ -116,6 +132,7 @@ impl EngineCore {
                     .store
                     .lease_duration()
                     .map(|lease| now.saturating_add(millis(lease))),
+                limit: target.concurrency.map(|concurrency| concurrency.limit),
             }),
         };
         match self.env.store.create_run(run).await? {
@@ -138,6 +155,13 @@ impl EngineCore {
                     ),
                     None => self.env.dispatch.notify_one(),
                 }
+                Ok(id)
+            }
+            CreateOutcome::Queued(id) => {
+                // Its group is full: the slot goes back, and the run waits
+                // for a claim.
+                drop(slot);
+                self.env.dispatch.notify_one();
                 Ok(id)
             }
             CreateOutcome::Existing(id) => Ok(id),

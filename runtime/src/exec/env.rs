@@ -16,6 +16,7 @@ use crate::model::error::Error;
 use crate::model::event::TriggerError;
 use crate::model::limits::Limits;
 use crate::model::sync::BoxFuture;
+use crate::model::workflow::Concurrency;
 use crate::store::{NewRun, Store};
 
 /// The runs an event starts and the triggers it matched but cannot start:
@@ -46,6 +47,8 @@ pub(crate) struct WorkflowSpec {
     pub(crate) version: Arc<str>,
     /// Its timeout, if it has one.
     pub(crate) timeout_ms: Option<u64>,
+    /// Its concurrency limit, if it has one (see `Workflow::CONCURRENCY`).
+    pub(crate) concurrency: Option<Concurrency>,
 }
 
 /// The environment of every run an engine executes.

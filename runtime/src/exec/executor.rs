@@ -12,7 +12,7 @@ use tracing::{Instrument, Span};
 use crate::exec::active::ActiveRuns;
 use crate::exec::env::RunEnv;
 use crate::exec::run_state::RunContext;
-use crate::exec::slots::{Slot, Slots};
+use crate::exec::slots::{LimitedWorkflows, Slot, Slots};
 use crate::exec::trace;
 use crate::exec::unwind::catch_unwind_future;
 use crate::model::error::Error;
@@ -47,6 +47,9 @@ pub(crate) struct Executor {
     /// current version of each name first.
     pub(crate) bodies: Vec<((&'static str, Arc<str>), Body)>,
     pub(crate) slots: Arc<Slots>,
+    /// The workflows with a concurrency limit, whose runs that stop wake
+    /// the dispatcher.
+    pub(crate) limited: LimitedWorkflows,
     pub(crate) active: ActiveRuns,
 }
 
@@ -101,6 +104,7 @@ impl Executor {
 
     async fn execute(&self, slot: &Arc<Slot>, run: ClaimedRun) {
         let lease = run.lease;
+        let frees_a_limit = self.limited.frees_a_slot(&run.workflow);
         let ending = self.drive(slot, run).await;
         // The body ended: what is left is waiting for the store, which takes
         // none of the engine's concurrency, so the slot goes to another run now.
@@ -120,10 +124,11 @@ impl Executor {
                         // that timed out with its parent is cancelled).
                         let outcome = effects.recorded.clone().unwrap_or(outcome);
                         self.active.finished_here(lease.run_id, &outcome);
-                        if effects.woke_waiters {
-                            // A parent waiting for this run is due now. (Only
-                            // then: a claim per finish would cost a busy engine
-                            // a transaction per run.)
+                        if effects.woke_waiters || frees_a_limit {
+                            // A parent waiting for this run is due now, or a
+                            // run of its group may take the slot it freed.
+                            // (Only then: a claim per finish would cost a
+                            // busy engine a transaction per run.)
                             self.env.dispatch.notify_one();
                         }
                         self.stop_local(&effects.cancelled);

@@ -1,6 +1,9 @@
 //! The engine's concurrency slots: how many runs execute at once, which
-//! runs lend their slot while they wait, and who gets a freed slot first.
+//! runs lend their slot while they wait, and who gets a freed slot first;
+//! and the workflows whose runs also hold a slot of a concurrency limit in
+//! the database, which the dispatcher claims again when one of them stops.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -103,6 +106,34 @@ impl Slots {
             self.given_back.notify_one();
         }
         self.freed.notify_one();
+    }
+}
+
+/// The workflows with a concurrency limit (`Workflow::CONCURRENCY`) that an
+/// engine serves. The database counts their slots (a claim takes a run only
+/// while its group has one free); the engine's part is to claim again the
+/// moment one frees: when a run of one of them stops executing here
+/// (finishes, suspends, is cancelled), and, with any of them, when another
+/// process tells that a run ended.
+#[derive(Debug, Default)]
+pub(crate) struct LimitedWorkflows(HashSet<&'static str>);
+
+impl LimitedWorkflows {
+    /// The limited workflows among `names`.
+    pub(crate) fn new(names: impl IntoIterator<Item = &'static str>) -> Self {
+        LimitedWorkflows(names.into_iter().collect())
+    }
+
+    /// Whether a run of `workflow` that stops frees a slot other runs may
+    /// be waiting for.
+    pub(crate) fn frees_a_slot(&self, workflow: &str) -> bool {
+        self.0.contains(workflow)
+    }
+
+    /// Whether a run that ended elsewhere may have freed a slot a run of
+    /// this engine waits for.
+    pub(crate) fn any(&self) -> bool {
+        !self.0.is_empty()
     }
 }
 
@@ -227,6 +258,15 @@ mod tests {
         // Ended for good: dropping it frees nothing twice.
         drop(second);
         assert_eq!(slots.free(0), 2);
+    }
+
+    #[test]
+    fn only_the_limited_workflows_free_a_slot_of_a_limit() {
+        let limited = LimitedWorkflows::new(["per-customer"]);
+        assert!(limited.frees_a_slot("per-customer"));
+        assert!(!limited.frees_a_slot("other"));
+        assert!(limited.any());
+        assert!(!LimitedWorkflows::default().any());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub struct TriggerOptions {
     pub(crate) idempotency_key: Option<String>,
     pub(crate) delay_ms: i64,
     pub(crate) start_at_ms: Option<i64>,
+    pub(crate) priority: i32,
 }
 
 impl TriggerOptions {
@@ -40,6 +41,24 @@ impl TriggerOptions {
     pub fn delay(mut self, delay: impl IntoDuration) -> Result<Self, Error> {
         self.delay_ms = millis(delay.into_duration()?);
         Ok(self)
+    }
+
+    /// The run's priority, 0 by default: among the runs that are due, a
+    /// worker claims those of higher priority first, and those of equal
+    /// priority in the order they were triggered. Any `i32` is allowed
+    /// (negative ones go after the default); it orders only runs waiting
+    /// for a worker, never pre-empts a running one, and a run a free slot
+    /// starts as it is triggered waits for no other. A run keeps it when it
+    /// resumes after a sleep or a wait; the runs it starts as children, and
+    /// those cron and events start, have 0.
+    ///
+    /// ```
+    /// use durable::TriggerOptions;
+    /// let urgent = TriggerOptions::new().priority(10);
+    /// ```
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
     }
 
     /// Starts the run at `at` (a time in the past starts it at once).

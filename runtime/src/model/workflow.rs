@@ -46,3 +46,26 @@ pub struct EventTrigger {
     /// The containment filter on the data, as JSON text (an object).
     pub filter: Option<&'static str>,
 }
+
+/// `#[workflow(concurrency = 2)]` or `#[workflow(concurrency(limit = 1, key
+/// = "customer.id"))]`: at most `limit` runs of the workflow, or of one
+/// value of `key` (a path of fields in the input's JSON), execute at once,
+/// across every engine on the database. See
+/// [`Workflow::CONCURRENCY`](crate::Workflow::CONCURRENCY) and the README's
+/// "Concurrency limits and priority".
+///
+/// ```
+/// use durable::Concurrency;
+/// let per_customer = Concurrency { limit: 1, key: Some("customer.id") };
+/// assert_eq!(per_customer.limit, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Concurrency {
+    /// How many runs (of one key value, with a key) execute at once; at
+    /// least 1.
+    pub limit: u32,
+    /// The path of the field in the input whose value groups runs, its
+    /// names joined by dots (`"customer.id"`); `None` limits the workflow
+    /// as a whole.
+    pub key: Option<&'static str>,
+}

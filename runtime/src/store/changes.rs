@@ -418,6 +418,10 @@ impl Inner {
                     changes.status(*id, &name, run.now, RunStatus::Pending);
                 }
             }
+            (WriteOp::Create(run), WriteOut::Created(CreateOutcome::Queued(id))) => {
+                let name = self.name(&run.workflow);
+                changes.status(*id, &name, run.now, RunStatus::Pending);
+            }
             (WriteOp::SendEvent { event, .. }, WriteOut::Sent(sent)) => {
                 // The runs it started (event triggers) are new, pending runs.
                 for run in event

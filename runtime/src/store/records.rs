@@ -30,6 +30,8 @@ pub(crate) struct NewRun {
     /// The workflow version it is pinned to (see [`Served`]); `None` pins
     /// it at its first claim, to the claiming engine's current version.
     pub version: Option<String>,
+    /// Where it queues for a claim: its priority and concurrency key.
+    pub queue: Queue,
     /// The run that started it, for a child run.
     #[cfg_attr(
         not(feature = "postgres"),
@@ -44,6 +46,18 @@ pub(crate) struct NewRun {
     pub claimed_by: Option<ClaimAtCreate>,
 }
 
+/// Where a new run queues: claims take due runs by priority (higher
+/// first), then in trigger order; a workflow with a concurrency limit
+/// groups its runs by their key (see `core::concurrency::key_of`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Queue {
+    /// Its priority (`TriggerOptions::priority`), 0 by default.
+    pub priority: i32,
+    /// Its concurrency key (`wf_instance.concurrency_key`): the value of
+    /// its workflow's key in its input, or `""` (`NO_KEY`).
+    pub concurrency_key: String,
+}
+
 /// Who claims a run as it is created (see [`NewRun::claimed_by`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ClaimAtCreate {
@@ -51,6 +65,11 @@ pub(crate) struct ClaimAtCreate {
     pub owner: String,
     /// When the lease expires (ms), on a store with leases.
     pub lease_expires_at: Option<i64>,
+    /// The concurrency limit of the run's workflow, if it has one: the run
+    /// is claimed only if fewer runs of its group are running, else written
+    /// pending ([`CreateOutcome::Queued`]). Only a store that counts them
+    /// as it creates runs is asked ([`RunStore::counts_claims_at_create`]).
+    pub limit: Option<u32>,
 }
 
 impl ClaimAtCreate {
@@ -63,6 +82,10 @@ impl ClaimAtCreate {
 pub(crate) enum CreateOutcome {
     /// A new run was written.
     Created(RunId),
+    /// A new run was written pending: it was to be claimed as it was
+    /// created, but its group had no free slot (see
+    /// [`ClaimAtCreate::limit`]); a claim takes it.
+    Queued(RunId),
     /// The idempotency key already named this run, with the same input.
     Existing(RunId),
     /// The idempotency key already named this run, with another input;
@@ -102,6 +125,12 @@ pub(crate) struct Served {
     pub versions: Arc<str>,
     /// Each workflow's current version, a JSON object by name.
     pub current: Arc<str>,
+    /// The concurrency limit of each workflow that has one, a JSON object
+    /// by name (`{}` when none has): a claim takes a run of such a
+    /// workflow only while fewer than its limit of the runs of its workflow
+    /// and concurrency key are running, and [`Store::next_ready_at`]
+    /// passes over the runs it could not take.
+    pub limits: Arc<str>,
 }
 
 /// What separates a workflow's name from a version in [`Served::versions`]
@@ -130,7 +159,25 @@ impl Served {
             names: serde_json::Value::Array(names).to_string().into(),
             versions: serde_json::Value::Array(versions).to_string().into(),
             current: serde_json::Value::Object(current).to_string().into(),
+            limits: "{}".into(),
         }
+    }
+
+    /// The same workflows, with these `(name, limit)` concurrency limits.
+    pub(crate) fn with_limits<'a>(self, limits: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
+        let limits: serde_json::Map<String, serde_json::Value> = limits
+            .into_iter()
+            .map(|(name, limit)| (name.to_owned(), limit.into()))
+            .collect();
+        Served {
+            limits: serde_json::Value::Object(limits).to_string().into(),
+            ..self
+        }
+    }
+
+    /// Whether some workflow served has a concurrency limit.
+    pub(crate) fn has_limits(&self) -> bool {
+        &*self.limits != "{}"
     }
 }
 
@@ -143,6 +190,7 @@ impl From<&str> for Served {
             names: names.into(),
             versions: "[]".into(),
             current: "{}".into(),
+            limits: "{}".into(),
         }
     }
 }

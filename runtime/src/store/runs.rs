@@ -1,6 +1,8 @@
 //! The storage of runs and their steps (the write side a worker uses).
 
 use super::changes::ChangeFeed;
+#[cfg(doc)]
+use super::records::ClaimAtCreate;
 use super::records::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Served, StoreSignal,
     TransitionOutcome,
@@ -53,6 +55,14 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// `running` run, since the database belongs to this engine alone) and
     /// returns how many.
     fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>>;
+
+    /// Whether a run of a workflow with a concurrency limit may be claimed
+    /// as it is created ([`ClaimAtCreate::limit`]): only where creates and
+    /// claims are serialized, so that the create's count of its group's
+    /// running runs cannot race a claim (SQLite's one writer).
+    fn counts_claims_at_create(&self) -> bool {
+        false
+    }
 
     /// Writes a new run, honouring its idempotency key.
     fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>>;

@@ -144,6 +144,9 @@ pub(super) struct Trigger {
     /// Start at this time, in ms since the epoch.
     #[serde(default)]
     start_at: Option<u64>,
+    /// The run's priority (default 0): among due runs, higher first.
+    #[serde(default)]
+    priority: Option<i32>,
 }
 
 /// `POST /api/v1/workflows/{name}/trigger`: starts a run with a JSON input,
@@ -172,6 +175,9 @@ fn options(trigger: &Trigger) -> Result<TriggerOptions, ApiError> {
     let mut options = TriggerOptions::new();
     if let Some(key) = &trigger.idempotency_key {
         options = options.idempotency_key(key.clone());
+    }
+    if let Some(priority) = trigger.priority {
+        options = options.priority(priority);
     }
     match (&trigger.delay, trigger.start_at) {
         (Some(_), Some(_)) => {

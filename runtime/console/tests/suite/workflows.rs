@@ -7,7 +7,7 @@ use durable::prelude::*;
 use durable::{EngineBuilder, LogLevel};
 use serde_json::Value;
 
-use super::{Api, wait_for};
+use super::{Api, Db, wait_for};
 
 /// The input of `console.order`; unknown fields are refused.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -197,6 +197,36 @@ async fn trigger_options_set_the_key_and_the_start() {
         .await;
     assert_eq!(in_ms.status, 200, "{}", in_ms.body);
     assert_eq!(api.total_runs().await, 3);
+}
+
+#[tokio::test]
+async fn a_trigger_sets_the_runs_priority() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let path = "/api/v1/workflows/console.wait/trigger";
+    let urgent = api
+        .post(path, json!({"input": "a", "delay": "1h", "priority": 7}))
+        .await;
+    assert_eq!(urgent.status, 200, "{}", urgent.body);
+    let plain = api.post(path, json!({"input": "b", "delay": "1h"})).await;
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    if let Db::Test(stored) = &db {
+        let priority = |answer: &Value| {
+            format!(
+                "SELECT CAST(priority AS BIGINT) FROM wf_instance WHERE CAST(id AS TEXT) = '{}'",
+                answer["run"]["id"].as_str().unwrap()
+            )
+        };
+        assert_eq!(stored.count(&priority(&urgent.body)).await, 7);
+        assert_eq!(stored.count(&priority(&plain.body)).await, 0);
+    }
+    for bad in [
+        r#"{"input": "c", "priority": "high"}"#,
+        r#"{"input": "c", "priority": 1.5}"#,
+        r#"{"input": "c", "priority": 3000000000}"#,
+    ] {
+        api.post_refused(path, bad, 422, "invalid_request").await;
+    }
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::core::catalog::Validators;
+use crate::core::concurrency::key_of;
 use crate::core::timing::deadline;
 use crate::core::triggers::any_fires;
 use crate::engine::registry::Registry;
@@ -29,7 +30,7 @@ use crate::model::error::{Error, clip};
 use crate::model::event::TriggerError;
 use crate::model::ids::RunId;
 use crate::model::sync::BoxFuture;
-use crate::store::{NewRun, Store};
+use crate::store::{NewRun, Queue, Store};
 
 /// A version this engine registers, as an event starts it.
 struct LocalVersion {
@@ -97,6 +98,7 @@ impl EventTriggers {
             timeout_ms: version.timeout_ms,
             here: false,
             version: None,
+            concurrency: None,
         };
         if version.input_schema.get("type") == Some(&Value::from("null")) {
             return Ok(("null".to_owned(), target));
@@ -129,6 +131,10 @@ impl EventTriggers {
             match self.checked(version, &data) {
                 Ok((input, target)) => plan.0.push(NewRun {
                     id: RunId::new(),
+                    queue: Queue {
+                        priority: 0,
+                        concurrency_key: key_of(target.concurrency.as_ref(), &input),
+                    },
                     workflow: target.name,
                     input,
                     // The store gives it the key of its event (`event:<id>`).

@@ -1,11 +1,13 @@
 //! Claims on PostgreSQL: runs taken with `FOR UPDATE SKIP LOCKED` under a
-//! lease (expired leases first, then due runs), the next time a claim may
-//! find work, and lease renewal.
+//! lease (expired leases first, then due runs by priority), within the
+//! concurrency limits of their workflows, the next time a claim may find
+//! work, and lease renewal.
 
 use sqlx::{PgConnection, PgPool};
 
 use super::options::batch_lease_holds;
 
+use crate::core::concurrency::{Candidate, pick};
 use crate::model::error::Error;
 use crate::store::StepRecord;
 use crate::store::ops::{Applied, WriteOut};
@@ -35,51 +37,257 @@ macro_rules! version_served {
     };
 }
 
+/// The priorities of pending and suspended runs, highest first, one row
+/// each (and a last row NULL), each found by one probe of the queue index:
+/// a loose index scan, as PostgreSQL has no skip scan.
+macro_rules! priorities {
+    () => {
+        "priorities AS ( \
+           (SELECT priority FROM wf_instance WHERE status IN ('pending', 'suspended') \
+            ORDER BY priority DESC LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT q.priority FROM wf_instance AS q \
+                   WHERE q.status IN ('pending', 'suspended') AND q.priority < p.priority \
+                   ORDER BY q.priority DESC LIMIT 1) \
+           FROM priorities AS p WHERE p.priority IS NOT NULL)"
+    };
+}
+
+/// How many runs of the group (workflow and concurrency key) of the run
+/// `c` are running, counted through the index of running runs by workflow
+/// and key.
+macro_rules! running_of_group {
+    () => {
+        "(SELECT COUNT(*) FROM wf_instance AS r WHERE r.status = 'running' \
+          AND r.workflow = c.workflow AND r.concurrency_key = c.concurrency_key)"
+    };
+}
+
+/// The concurrency limit of the workflow of the run `c` (`$8`, a JSON
+/// object by name); NULL for a workflow without one.
+macro_rules! limit_of {
+    () => {
+        "($8::jsonb ->> c.workflow)::bigint"
+    };
+}
+
+/// The due runs of the served workflows, by priority (highest first) and
+/// then by ready time: for each priority in turn, its due runs as the queue
+/// index reads them (a nested loop over the priorities: no sort), each
+/// locked `FOR UPDATE SKIP LOCKED` as it is read, `$limit` in all; with
+/// `$room`, only runs whose group has a free slot.
+macro_rules! due_by_priority {
+    ($limit:literal, $room:expr) => {
+        concat!(
+            "SELECT d.id, d.workflow, d.concurrency_key FROM priorities AS p CROSS JOIN LATERAL ( \
+               SELECT c.id, c.workflow, c.concurrency_key FROM wf_instance AS c \
+               WHERE c.status IN ('pending', 'suspended') AND c.priority = p.priority \
+                 AND c.ready_at <= $2 \
+                 AND c.workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            version_served!("$6"),
+            $room,
+            " ORDER BY c.ready_at LIMIT ",
+            $limit,
+            " FOR UPDATE SKIP LOCKED) AS d WHERE p.priority IS NOT NULL LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// Runs whose lease expired (their worker died), of the served workflows.
+macro_rules! expired {
+    () => {
+        concat!(
+            "expired AS ( \
+               SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
+                 AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            version_served!("$6"),
+            " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        )
+    };
+}
+
+/// What a claim sets on the runs it takes and returns of them.
+macro_rules! take_set {
+    () => {
+        "UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
+           lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
+           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL, \
+           version = COALESCE(version, $7::jsonb ->> workflow) "
+    };
+}
+
+/// What a claim returns of each run it takes.
+macro_rules! take_returning {
+    () => {
+        " RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, version"
+    };
+}
+
+/// A claim of workflows without concurrency limits, in one statement:
+/// runs whose lease expired (their worker died), then due runs by
+/// priority, each read in the order of its own index: a claim reads the
+/// rows it takes, however many are due (one scan over both conditions
+/// sorted every due run). Expired leases go first so that a dead worker's
+/// runs are taken over within a lease and a claim, not behind the whole
+/// backlog; they cannot starve the due runs, as each is taken once and then
+/// held by a live worker. The workflow names are an array filter, not a
+/// join, which would lose the index order; the update finds the claimed
+/// rows by primary key (as a join, the plan scanned the whole table).
+pub(super) const CLAIM_SQL: &str = concat!(
+    "WITH RECURSIVE ",
+    expired!(),
+    ", ",
+    priorities!(),
+    ", due AS (",
+    due_by_priority!("GREATEST($3 - (SELECT COUNT(*) FROM expired), 0)", ""),
+    ") ",
+    take_set!(),
+    "WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due))",
+    take_returning!()
+);
+
+/// The candidates of a claim of workflows of which some have a
+/// concurrency limit (`$8`): the runs whose lease expired, which hold
+/// their group's slot already (no limit), then the due runs by priority of
+/// groups with a free slot, each with its group, how many of its group run
+/// and its limit. All are locked; the claim takes those [`pick`] keeps.
+pub(super) const CANDIDATES_SQL: &str = concat!(
+    "WITH RECURSIVE ",
+    expired!(),
+    ", ",
+    priorities!(),
+    ", due AS (",
+    due_by_priority!(
+        "GREATEST($3 - (SELECT COUNT(*) FROM expired), 0)",
+        concat!(
+            " AND (",
+            limit_of!(),
+            " IS NULL OR ",
+            running_of_group!(),
+            " < ",
+            limit_of!(),
+            ")"
+        )
+    ),
+    ") SELECT id::text, '', '', 0::bigint, NULL::bigint FROM expired \
+     UNION ALL SELECT c.id::text, c.workflow, c.concurrency_key, ",
+    running_of_group!(),
+    ", ",
+    limit_of!(),
+    " FROM due AS c"
+);
+
+/// Takes the candidates a claim kept (`$3`, their ids).
+pub(super) const TAKE_SQL: &str = concat!(
+    take_set!(),
+    "WHERE id = ANY ($3::text[]::uuid[])",
+    take_returning!()
+);
+
+/// The lock a claim of a workflow with a concurrency limit holds while it
+/// counts the workflow's running runs and takes some: two engines' claims
+/// of one workflow so never both take its last slot (under READ COMMITTED
+/// each would count the running runs without the other's). Taken before
+/// the claim's statements, whose snapshot then sees what the lock's last
+/// holder committed. `$1` holds the workflows' names, sorted, so that two
+/// claims take their locks in one order.
+const LOCK_LIMITED_SQL: &str =
+    "SELECT pg_advisory_xact_lock(7202, hashtext(w)) FROM UNNEST($1::text[]) AS w";
+
 pub(super) async fn claim(
     connection: &mut PgConnection,
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedRun>, Error> {
-    let rows: Vec<ClaimRow> = sqlx::query_as(
-        // Runs whose lease expired (their worker died), then due runs, each
-        // read in the order of its own index: a claim reads the rows it
-        // takes, however many are due (one scan over both conditions sorted
-        // every due run). Expired leases go first so that a dead worker's
-        // runs are taken over within a lease and a claim, not behind the
-        // whole backlog; they cannot starve the due runs, as each is taken
-        // once and then held by a live worker. The workflow names are an
-        // array filter, not a join, which would lose the index order; the
-        // update finds the claimed rows by primary key (as a join, the plan
-        // scanned the whole table).
-        concat!(
-            "WITH expired AS ( \
-           SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
-             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
-            version_served!("$6"),
-            " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-         due AS ( \
-           SELECT id FROM wf_instance WHERE status IN ('pending', 'suspended') \
-             AND ready_at <= $2 \
-             AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
-            version_served!("$6"),
-            " ORDER BY ready_at LIMIT GREATEST($3 - (SELECT COUNT(*) FROM expired), 0) \
-           FOR UPDATE SKIP LOCKED) \
-         UPDATE wf_instance SET status = 'running', lease_token = lease_token + 1, \
-           lease_owner = $1, lease_expires_at = $5, executions = executions + 1, \
-           started_at = COALESCE(started_at, $2), updated_at = $2, ready_at = NULL, \
-           version = COALESCE(version, $7::jsonb ->> workflow) \
-         WHERE id = ANY (ARRAY(SELECT id FROM expired UNION ALL SELECT id FROM due)) \
-         RETURNING id::text, workflow, input::text, lease_token, deadline_at, executions, version"
-        ),
-    )
-    .bind(&request.owner)
-    .bind(request.now)
-    .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
-    .bind(&*request.workflows.names)
-    .bind(request.lease_expires_at)
-    .bind(&*request.workflows.versions)
-    .bind(&*request.workflows.current)
-    .fetch_all(&mut *connection)
-    .await?;
+    let rows = if request.workflows.has_limits() {
+        claim_limited(connection, request).await?
+    } else {
+        bind_claim(sqlx::query_as(CLAIM_SQL), request)
+            .fetch_all(&mut *connection)
+            .await?
+    };
+    with_journals(connection, rows).await
+}
+
+/// Binds a claim's parameters, `$1` to `$8`, to `query`.
+fn bind_claim<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    request: &'q ClaimRequest,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let query = query
+        .bind(&request.owner)
+        .bind(request.now)
+        .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+        .bind(&*request.workflows.names)
+        .bind(request.lease_expires_at)
+        .bind(&*request.workflows.versions)
+        .bind(&*request.workflows.current);
+    if request.workflows.has_limits() {
+        query.bind(&*request.workflows.limits)
+    } else {
+        query
+    }
+}
+
+/// A claim of workflows of which some have a concurrency limit, in a
+/// transaction holding their locks (see [`LOCK_LIMITED_SQL`]): the
+/// candidates, then the update of those that fit their groups' limits.
+async fn claim_limited(
+    connection: &mut PgConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimRow>, Error> {
+    let mut limited: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+            &request.workflows.limits,
+        )
+        .map(|limits| limits.into_iter().map(|(name, _)| name).collect())
+        .unwrap_or_default();
+    limited.sort();
+    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    sqlx::query(LOCK_LIMITED_SQL)
+        .bind(&limited)
+        .execute(&mut *tx)
+        .await?;
+    let found: Vec<(String, String, String, i64, Option<i64>)> =
+        bind_claim(sqlx::query_as(CANDIDATES_SQL), request)
+            .fetch_all(&mut *tx)
+            .await?;
+    let candidates: Vec<Candidate> = found
+        .iter()
+        .map(|(_, workflow, key, running, limit)| Candidate {
+            workflow: workflow.clone(),
+            key: key.clone(),
+            running: *running,
+            limit: *limit,
+        })
+        .collect();
+    let ids: Vec<&str> = pick(&candidates, request.limit)
+        .into_iter()
+        .map(|index| found[index].0.as_str())
+        .collect();
+    let rows: Vec<ClaimRow> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(TAKE_SQL)
+            .bind(&request.owner)
+            .bind(request.now)
+            .bind(&ids)
+            .bind(None::<i64>)
+            .bind(request.lease_expires_at)
+            .bind(None::<&str>)
+            .bind(&*request.workflows.current)
+            .fetch_all(&mut *tx)
+            .await?
+    };
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The claimed runs, with the journals of the resumed ones.
+async fn with_journals(
+    connection: &mut PgConnection,
+    rows: Vec<ClaimRow>,
+) -> Result<Vec<ClaimedRun>, Error> {
     // The journals of resumed runs are read by a statement of their own,
     // after the claim: read inside it, they came from the snapshot the
     // claim started with, which misses a step the previous execution
@@ -133,29 +341,34 @@ pub(super) async fn claim(
 }
 
 /// The earliest time a run of the workflows `$1` (versions `$2`, JSON
-/// arrays) may need a worker: the first `ready_at` of a pending or
-/// suspended run, or the first lease of a running run to expire; each the
-/// first entry of its index that such a run holds.
+/// arrays, limits per workflow `$3`, a JSON object) may need a worker: the
+/// first `ready_at` of a pending or suspended run whose group has a free
+/// slot (a run of a full group is passed over: it is due when a run of its
+/// group stops, which wakes the dispatchers), or the first lease of a
+/// running run to expire; each read from the first entry of its index on.
 pub(super) const NEXT_READY_SQL: &str = concat!(
     "SELECT LEAST( \
-       (SELECT ready_at FROM wf_instance WHERE status IN ('pending', 'suspended') \
-          AND ready_at IS NOT NULL \
-          AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+       (SELECT c.ready_at FROM wf_instance AS c WHERE c.status IN ('pending', 'suspended') \
+          AND c.ready_at IS NOT NULL \
+          AND c.workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
     version_served!("$2"),
-    " ORDER BY ready_at LIMIT 1), \
+    " AND (($3::jsonb ->> c.workflow)::bigint IS NULL OR ",
+    running_of_group!(),
+    " < ($3::jsonb ->> c.workflow)::bigint) \
+         ORDER BY c.ready_at LIMIT 1), \
        (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
           AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
     version_served!("$2"),
     " ORDER BY lease_expires_at LIMIT 1))"
 );
 
-/// The earliest time a run of these workflows may need a worker: the first
-/// `ready_at` of a pending or suspended run, or the first lease of a running
-/// run to expire.
+/// The earliest time a run of these workflows may need a worker (see
+/// [`NEXT_READY_SQL`]).
 pub(super) async fn next_ready_at(pool: &PgPool, workflows: &Served) -> Result<Option<i64>, Error> {
     let next: Option<i64> = sqlx::query_scalar(NEXT_READY_SQL)
         .bind(&*workflows.names)
         .bind(&*workflows.versions)
+        .bind(&*workflows.limits)
         .fetch_one(pool)
         .await?;
     Ok(next)

@@ -27,7 +27,7 @@ use crate::store::{
 };
 
 /// Creates, step results and finishes as one statement, each kind a
-/// multi-row write over arrays (`$1`–`$34`); [`hot_writes_sql`] leaves out
+/// multi-row write over arrays (`$1`–`$37`); [`hot_writes_sql`] leaves out
 /// the kinds a batch does not hold (their arrays are bound, empty, and
 /// unused):
 /// - `created`: new runs; one claimed as it is created (it has an owner)
@@ -51,16 +51,17 @@ pub(super) const HOT_CREATED: &str = "\
 created AS ( \
   INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
     updated_at, ready_at, deadline_at, parent_id, lease_owner, lease_expires_at, \
-    lease_token, executions, started_at, version) \
+    lease_token, executions, started_at, version, priority, concurrency_key) \
   SELECT v.id::uuid, v.workflow, \
     CASE WHEN v.owner IS NULL THEN 'pending' ELSE 'running' END, v.input::jsonb, v.key, \
     v.now, v.now, CASE WHEN v.owner IS NULL THEN v.ready END, v.deadline, v.parent::uuid, \
     v.owner, v.expires, CASE WHEN v.owner IS NULL THEN 0 ELSE $11 END, \
     CASE WHEN v.owner IS NULL THEN 0 ELSE 1 END, \
-    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END, v.version \
+    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END, v.version, v.priority, v.ckey \
   FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-    $7::bigint[], $8::text[], $9::text[], $10::bigint[], $35::text[]) \
-    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires, version) \
+    $7::bigint[], $8::text[], $9::text[], $10::bigint[], $35::text[], $36::int[], $37::text[]) \
+    AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires, version, \
+      priority, ckey) \
   ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
   RETURNING id, lease_owner), \
 created_announced AS ( \
@@ -80,6 +81,8 @@ pub(super) struct CreateColumns<'a> {
     pub(super) owners: Vec<Option<&'a str>>,
     pub(super) lease_expiries: Vec<Option<i64>>,
     pub(super) versions: Vec<Option<&'a str>>,
+    pub(super) priorities: Vec<i32>,
+    pub(super) concurrency_keys: Vec<&'a str>,
 }
 
 impl<'a> CreateColumns<'a> {
@@ -97,6 +100,8 @@ impl<'a> CreateColumns<'a> {
         self.lease_expiries
             .push(claim.and_then(|claim| claim.lease_expires_at));
         self.versions.push(run.version.as_deref());
+        self.priorities.push(run.queue.priority);
+        self.concurrency_keys.push(&run.queue.concurrency_key);
     }
 }
 
@@ -162,8 +167,8 @@ pub(super) async fn create_run(
 ) -> Result<CreateOutcome, Error> {
     let inserted = sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, parent_id, version) \
-         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9) \
+           updated_at, ready_at, deadline_at, parent_id, version, priority, concurrency_key) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9, $10, $11) \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(run.id.to_string())
@@ -175,6 +180,8 @@ pub(super) async fn create_run(
     .bind(run.deadline_at)
     .bind(parent.or(run.parent_id).map(|id| id.to_string()))
     .bind(&run.version)
+    .bind(run.queue.priority)
+    .bind(&run.queue.concurrency_key)
     .execute(&mut *connection)
     .await?
     .rows_affected();

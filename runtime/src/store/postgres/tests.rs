@@ -22,7 +22,7 @@ use crate::model::listing::{RunCursor, RunFilter};
 use crate::model::status::RunStatus;
 use crate::store::ops::WriteOp;
 use crate::store::{
-    ClaimAtCreate, ClaimRequest, Lease, NewRun, RunOutcome, RunStore, StepRecord, WaitStore,
+    ClaimAtCreate, ClaimRequest, Lease, NewRun, RunOutcome, RunStore, Served, StepRecord, WaitStore,
 };
 
 /// A loopback server that accepts connections and never answers, as a
@@ -201,10 +201,12 @@ fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
         ready_at: 1,
         deadline_at: None,
         version: None,
+        queue: Default::default(),
         parent_id: None,
         claimed_by: owner.map(|owner| ClaimAtCreate {
             owner: owner.into(),
             lease_expires_at: Some(31_000),
+            limit: None,
         }),
     }
 }
@@ -248,39 +250,70 @@ async fn a_claim_planned_on_empty_tables_reads_by_index_as_they_grow() {
         workflows: r#"["w"]"#.into(),
         lease_expires_at: Some(31_000),
     };
+    // The claim of workflows with a concurrency limit is a statement of its
+    // own, planned on the empty tables as well.
+    let limited = ClaimRequest {
+        workflows: Served::from(r#"["w"]"#).with_limits([("w", 1)]),
+        ..request.clone()
+    };
     assert!(claim(&mut writer, &request).await.unwrap().is_empty());
+    assert!(claim(&mut writer, &limited).await.unwrap().is_empty());
     sqlx::raw_sql(
-        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, ready_at) \
-         SELECT gen_random_uuid(), 'w', 'pending', 'null', g, g, g FROM generate_series(1, 5000) AS g; \
+        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, ready_at, \
+           concurrency_key) \
+         SELECT gen_random_uuid(), 'w', 'pending', 'null', g, g, g, format('\"k%s\"', g) \
+         FROM generate_series(1, 5000) AS g; \
          INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
-           lease_owner, lease_expires_at, lease_token) \
-         SELECT gen_random_uuid(), 'w', 'running', 'null', g, g, 'other', 2000 + g, 1 \
+           lease_owner, lease_expires_at, lease_token, concurrency_key) \
+         SELECT gen_random_uuid(), 'w', 'running', 'null', g, g, 'other', 2000 + g, 1, \
+           format('\"k%s\"', g) \
          FROM generate_series(1, 5000) AS g",
     )
     .execute(&mut writer)
     .await
     .unwrap();
-    let (name, generic_plans): (String, i64) = sqlx::query_as(
-        "SELECT name, generic_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH expired AS%'",
+    let statements: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT name, generic_plans, statement FROM pg_prepared_statements \
+         WHERE statement LIKE 'WITH RECURSIVE expired AS%' ORDER BY statement LIKE '%FROM due AS c'",
     )
-    .fetch_one(&mut writer)
+    .fetch_all(&mut writer)
     .await
     .unwrap();
-    assert_eq!(generic_plans, 1, "the first claim made the plan");
+    assert_eq!(
+        statements.len(),
+        2,
+        "the two claim statements were prepared"
+    );
+    for (_, generic_plans, _) in &statements {
+        assert_eq!(*generic_plans, 1, "the first claim made the plan");
+    }
     // The plan made on empty tables, then the one made again once
     // ANALYZE gave the planner the table's real size.
     for when in ["planned on empty tables", "planned after ANALYZE"] {
-        let plan = generic_plan(&mut writer, &name, 7).await;
-        assert!(
-            !plan.contains("Seq Scan") && !plan.contains("Sort"),
-            "{when}, the claim scans or sorts every due run:\n{plan}"
-        );
+        for ((name, _, _), (what, arguments)) in
+            statements.iter().zip([("claim", 7), ("limited claim", 8)])
+        {
+            let plan = generic_plan(&mut writer, name, arguments).await;
+            assert!(
+                !plan.contains("Seq Scan") && !plan.contains("Sort"),
+                "{when}, the {what} scans or sorts every due run:\n{plan}"
+            );
+            if what == "limited claim" {
+                assert!(
+                    plan.contains("wf_instance_slots"),
+                    "{when}, the {what} counts the running runs without their index:\n{plan}"
+                );
+            }
+        }
         sqlx::raw_sql("ANALYZE wf_instance")
             .execute(&mut writer)
             .await
             .unwrap();
     }
     assert_eq!(claim(&mut writer, &request).await.unwrap().len(), 100);
+    // With limit 1 per key, and a run of each pending run's key running
+    // already, a claim of the limited workflow takes none.
+    assert!(claim(&mut writer, &limited).await.unwrap().is_empty());
     drop_schema(&mut writer, &schema).await;
 }
 

@@ -271,6 +271,8 @@ pub(super) async fn apply_hot(
         .bind(WAKE_CHANNEL)
         .bind(&saves.started_ats)
         .bind(&creates.versions)
+        .bind(&creates.priorities)
+        .bind(&creates.concurrency_keys)
         .fetch_all(&mut *connection)
         .await?;
     let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();

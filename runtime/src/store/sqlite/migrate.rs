@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_versions.sql")),
     (7, include_str!("migrations/0007_event_types.sql")),
     (8, include_str!("migrations/0008_event_triggers.sql")),
+    (9, include_str!("migrations/0009_queue.sql")),
     (11, include_str!("migrations/0011_maintenance_indexes.sql")),
 ];
 

@@ -267,6 +267,10 @@ impl RunStore for SqliteStore {
         "sqlite"
     }
 
+    fn counts_claims_at_create(&self) -> bool {
+        true
+    }
+
     fn read_only(&self) -> Option<&str> {
         self.read_only.as_deref()
     }
@@ -275,9 +279,10 @@ impl RunStore for SqliteStore {
         let result = self.readers.read(|connection| {
             connection
                 .prepare_cached(claims::NEXT_READY_SQL)?
-                .query_row(params![&*workflows.names, &*workflows.versions], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    params![&*workflows.names, &*workflows.versions, &*workflows.limits],
+                    |row| row.get(0),
+                )
                 .optional()
         });
         Box::pin(std::future::ready(result))

@@ -29,22 +29,41 @@ fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Er
     existing_run(&id, &input, &run.input)
 }
 
-/// `Create` writes as one multi-row insert (a lone one without RETURNING).
+/// A run to create, with the index of its write in the batch.
+type Indexed<'a> = (usize, &'a NewRun);
+
+/// `Create` writes as one multi-row insert (a lone one without RETURNING);
+/// those claimed as they are created within a concurrency limit one by
+/// one (see [`create_limited`]).
 pub(super) fn create_runs(
     connection: &Connection,
     ops: &[WriteOp],
     chunk: &[usize],
     results: &mut Slots,
 ) -> Result<(), Error> {
-    let runs: Vec<(usize, &NewRun)> = chunk
+    let (limited, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) = chunk
         .iter()
         .filter_map(|&index| match &ops[index] {
             WriteOp::Create(run) => Some((index, run)),
             _ => None,
         })
-        .collect();
+        .partition(|(_, run)| {
+            run.claimed_by
+                .as_ref()
+                .is_some_and(|claim| claim.limit.is_some())
+        });
+    // Each on its own, so that each counts the ones before it.
+    for (index, run) in limited {
+        if let Some(claim) = &run.claimed_by {
+            let created = create_limited(connection, run, claim)?;
+            results[index] = Some(Ok(WriteOut::Created(created)));
+        }
+    }
+    if runs.is_empty() {
+        return Ok(());
+    }
     let lone = runs.len() == 1;
-    let mut values = Vec::with_capacity(runs.len() * 9);
+    let mut values = Vec::with_capacity(runs.len() * 11);
     for (_, run) in &runs {
         values.extend([
             Value::Text(run.id.to_string()),
@@ -58,6 +77,8 @@ pub(super) fn create_runs(
                 .as_ref()
                 .map_or(Value::Null, |claim| Value::Text(claim.owner.clone())),
             optional_text(&run.version),
+            Value::Integer(i64::from(run.queue.priority)),
+            Value::Text(run.queue.concurrency_key.clone()),
         ]);
     }
     // A run claimed as it is created (column8 names its owner) starts
@@ -65,16 +86,16 @@ pub(super) fn create_runs(
     let sql = format!(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
            updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at, \
-           version) \
+           version, priority, concurrency_key) \
          SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
            column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
            column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
            CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
-           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9 \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9, column10, column11 \
          FROM ({values}) WHERE true \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING{returning}",
         token = ClaimAtCreate::TOKEN,
-        values = values_list(runs.len(), 9),
+        values = values_list(runs.len(), 11),
         returning = if lone { "" } else { " RETURNING id" },
     );
     let mut statement = connection.prepare_cached(&sql)?;
@@ -102,6 +123,57 @@ pub(super) fn create_runs(
         )));
     }
     Ok(())
+}
+
+/// Creates a run to be claimed as it is created if its group has a free
+/// slot (see `ClaimAtCreate::limit`): `running` if fewer than the limit of
+/// the runs of its workflow and concurrency key are running, else
+/// `pending`, for a claim to take. The writer applies one write at a time,
+/// so no claim runs between the count and the insert.
+fn create_limited(
+    connection: &Connection,
+    run: &NewRun,
+    claim: &ClaimAtCreate,
+) -> Result<CreateOutcome, Error> {
+    let status: Option<String> = connection
+        .prepare_cached(&format!(
+            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+               updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, \
+               started_at, version, priority, concurrency_key) \
+             SELECT ?1, ?2, CASE WHEN free THEN 'running' ELSE 'pending' END, ?3, ?4, ?5, ?5, \
+               CASE WHEN free THEN NULL ELSE ?6 END, ?7, CASE WHEN free THEN ?8 END, \
+               CASE WHEN free THEN {token} ELSE 0 END, CASE WHEN free THEN 1 ELSE 0 END, \
+               CASE WHEN free THEN ?5 END, ?9, ?10, ?11 \
+             FROM (SELECT (SELECT COUNT(*) FROM wf_instance INDEXED BY wf_instance_slots \
+                 WHERE status = 'running' AND workflow = ?2 AND concurrency_key = ?11) < ?12 \
+               AS free) WHERE true \
+             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
+             DO NOTHING RETURNING status",
+            token = ClaimAtCreate::TOKEN,
+        ))?
+        .query_row(
+            params![
+                run.id.to_string(),
+                run.workflow,
+                run.input,
+                run.idempotency_key,
+                run.now,
+                run.ready_at,
+                run.deadline_at,
+                claim.owner,
+                run.version,
+                run.queue.priority,
+                run.queue.concurrency_key,
+                claim.limit
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match status.as_deref() {
+        Some("running") => Ok(CreateOutcome::Created(run.id)),
+        Some(_) => Ok(CreateOutcome::Queued(run.id)),
+        None => key_holder(connection, run),
+    }
 }
 
 /// Suspends a run (saving its steps first) until `ready_at`, or until a
@@ -178,8 +250,8 @@ pub(super) fn start_child(
     connection
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
-               ready_at, deadline_at, parent_id, version) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
+               ready_at, deadline_at, parent_id, version, priority, concurrency_key) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             child.id.to_string(),
@@ -189,7 +261,9 @@ pub(super) fn start_child(
             child.ready_at,
             child.deadline_at,
             lease.run_id.to_string(),
-            child.version
+            child.version,
+            child.queue.priority,
+            child.queue.concurrency_key
         ])?;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease.run_id, &write)?;

@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::claims::{CLAIM_SQL, NEXT_READY_SQL, claim};
+use super::claims::{CANDIDATES_SQL, NEXT_READY_SQL, PRIORITY_BELOW_SQL, claim};
 use super::migrate::{MIGRATIONS, migrate};
 use super::reads::{SERIES_SQL, list_runs_query, list_runs_sql, unserved_counts_sql};
 use super::waits::{KEYED_WAITERS_SQL, UNKEYED_WAITERS_SQL};
@@ -61,8 +61,10 @@ fn recovered_runs_are_claimed_before_the_backlog() {
 }
 
 /// With many runs asleep, a claim and the dispatcher's next wake time
-/// read only the due runs, by the ready index and in its order; before
-/// and after `ANALYZE` (which `PRAGMA optimize` may run).
+/// read only the due runs, by the queue and ready indexes and in their
+/// order, the running runs of a limited workflow's group by the index of
+/// slots, and the priorities by the queue index; before and after
+/// `ANALYZE` (which `PRAGMA optimize` may run).
 #[test]
 fn claims_read_due_runs_by_index_however_many_runs_sleep() {
     let connection = migrated_with(
@@ -72,23 +74,32 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
              SELECT printf('00000000-0000-0000-0000-%012d', i), 'w', 'suspended', 'null', i, i, 1000 + i FROM n",
     );
     for when in ["before ANALYZE", "after ANALYZE"] {
-        for (what, sql, params) in [
+        for (what, sql, params, index) in [
             (
                 "claim",
-                CLAIM_SQL,
+                CANDIDATES_SQL,
                 vec![
                     "me",
                     "1010",
                     "100",
                     r#"["w"]"#,
                     r#"["w\u001fv1"]"#,
-                    r#"{"w":"v1"}"#,
+                    r#"{"w":1}"#,
+                    "0",
                 ],
+                "wf_instance_queue",
+            ),
+            (
+                "priorities",
+                PRIORITY_BELOW_SQL,
+                vec!["10"],
+                "wf_instance_queue",
             ),
             (
                 "next wake time",
                 NEXT_READY_SQL,
-                vec![r#"["w"]"#, r#"["w\u001fv1"]"#],
+                vec![r#"["w"]"#, r#"["w\u001fv1"]"#, r#"{"w":1}"#],
+                "wf_instance_ready",
             ),
         ] {
             let plan: Vec<String> = connection
@@ -100,7 +111,9 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
                 .unwrap();
             let plan = plan.join("\n");
             assert!(
-                plan.contains("USING INDEX wf_instance_ready") && !plan.contains("TEMP B-TREE"),
+                plan.contains(&format!("USING INDEX {index}"))
+                    && !plan.contains("TEMP B-TREE")
+                    && (what == "priorities" || plan.contains("wf_instance_slots")),
                 "{when}, the {what} reads or sorts every waiting run:\n{plan}"
             );
         }
@@ -536,6 +549,7 @@ async fn the_checkpointer_copies_commits_into_the_file_off_the_writer() {
             ready_at: 1_000,
             deadline_at: None,
             version: None,
+            queue: Default::default(),
             parent_id: None,
             claimed_by: None,
         };

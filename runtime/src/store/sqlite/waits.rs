@@ -264,8 +264,9 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
         let inserted = connection
             .prepare_cached(
                 "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, \
-                   created_at, updated_at, ready_at, deadline_at, version, event_id) \
-                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) \
+                   created_at, updated_at, ready_at, deadline_at, version, event_id, priority, \
+                   concurrency_key) \
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                  ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
                  DO NOTHING",
             )?
@@ -278,7 +279,9 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
                 run.ready_at,
                 run.deadline_at,
                 run.version,
-                event
+                event,
+                run.queue.priority,
+                run.queue.concurrency_key
             ])?;
         started.push(if inserted == 1 {
             run.id

@@ -56,6 +56,7 @@ pub(crate) async fn a_finish_saves_the_steps_it_carries(store: &dyn Store) {
 pub(crate) async fn children_settle_their_parent_and_die_with_it(store: &dyn Store) {
     let parent = create_and_claim(store).await;
     let child = NewRun {
+        queue: Default::default(),
         parent_id: Some(parent.run_id),
         claimed_by: None,
         ..new_run("flow", "{}", None, NOW)
@@ -106,6 +107,7 @@ pub(crate) async fn children_settle_their_parent_and_die_with_it(store: &dyn Sto
     );
 
     let second = NewRun {
+        queue: Default::default(),
         parent_id: Some(parent.run_id),
         claimed_by: None,
         ..new_run("flow", "{}", None, NOW + 10_000)
@@ -144,6 +146,7 @@ pub(crate) async fn each_timed_out_run_cancels_its_children_at_its_own_time(stor
     for _ in 0..2 {
         let parent = create_and_claim(store).await;
         let child = NewRun {
+            queue: Default::default(),
             parent_id: Some(parent.run_id),
             claimed_by: None,
             ..new_run("flow", "{}", None, NOW)

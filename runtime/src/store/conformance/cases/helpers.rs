@@ -27,6 +27,7 @@ pub(super) fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: 
         ready_at,
         deadline_at: None,
         version: None,
+        queue: Default::default(),
         parent_id: None,
         claimed_by: None,
     }
@@ -147,6 +148,7 @@ pub(super) fn run_at(workflow: &str, input: &str, created_at: i64) -> NewRun {
         ready_at: created_at,
         deadline_at: None,
         version: None,
+        queue: Default::default(),
         parent_id: None,
         claimed_by: None,
     }
@@ -159,6 +161,7 @@ pub(super) fn claimed(run: NewRun) -> NewRun {
         claimed_by: Some(ClaimAtCreate {
             owner: "reads".into(),
             lease_expires_at: Some(run.now + 3_600_000),
+            limit: None,
         }),
         ..run
     }

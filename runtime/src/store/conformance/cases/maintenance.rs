@@ -70,6 +70,7 @@ pub(crate) async fn a_child_timing_out_with_its_parent_is_cancelled(store: &dyn 
         let lease = store.claim_ready(claim_request(1, NOW)).await.unwrap()[0].lease;
         assert_eq!(lease.run_id, parent.id);
         let child = NewRun {
+            queue: Default::default(),
             parent_id: Some(parent.id),
             deadline_at: Some(deadline),
             ..new_run("flow", "{}", None, NOW)

@@ -9,6 +9,7 @@ mod event_starts;
 mod finish;
 mod helpers;
 mod maintenance;
+mod queue;
 mod read_counts;
 mod read_detail;
 mod read_events;
@@ -68,6 +69,9 @@ macro_rules! every_case {
             a_heartbeat_removes_the_workers_long_silent,
             the_catalog_names_the_workflows_events_start,
             an_event_starts_its_runs_with_itself,
+            claims_take_higher_priorities_first_in_trigger_order,
+            a_limit_holds_per_group_and_a_full_group_is_not_due,
+            a_run_claimed_as_it_is_created_counts_its_group,
         );
     };
 }
@@ -78,6 +82,7 @@ pub(super) use catalog::*;
 pub(super) use event_starts::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
+pub(super) use queue::*;
 pub(super) use read_counts::*;
 pub(super) use read_detail::*;
 pub(super) use read_events::*;

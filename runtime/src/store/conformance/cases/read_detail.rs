@@ -81,6 +81,7 @@ pub(crate) async fn run_detail_has_steps_and_children(store: &dyn Store) {
     let mut kids = Vec::new();
     for (seq, at) in [(3_i64, NOW + 100), (4, NOW + 200)] {
         let child = NewRun {
+            queue: Default::default(),
             parent_id: Some(lease.run_id),
             ..run_at("flow", r#"{"child":true}"#, at)
         };

@@ -186,6 +186,7 @@ pub(crate) async fn runs_are_listed_by_parent(store: &dyn Store) {
         .enumerate()
     {
         let child = NewRun {
+            queue: Default::default(),
             parent_id: Some(lease.run_id),
             ..run_at("flow", "{}", at)
         };

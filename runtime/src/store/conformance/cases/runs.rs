@@ -211,6 +211,7 @@ pub(crate) async fn a_run_can_be_claimed_as_it_is_created(store: &dyn Store) {
         claimed_by: Some(ClaimAtCreate {
             owner: "creator".into(),
             lease_expires_at: Some(NOW + 10_000),
+            limit: None,
         }),
         ..new_run("flow", "{}", None, NOW)
     };

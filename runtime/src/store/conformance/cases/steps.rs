@@ -69,6 +69,7 @@ pub(crate) async fn stale_step_writes_write_nothing_in_a_batch(store: &dyn Store
     let live = create_and_claim(store).await;
     store.cancel_run(stale.run_id, NOW).await.unwrap();
     let child = |lease: Lease| NewRun {
+        queue: Default::default(),
         parent_id: Some(lease.run_id),
         ..new_run("flow", "{}", None, NOW)
     };
