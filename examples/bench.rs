@@ -2,9 +2,13 @@
 //! over time and against other engines on the same machine.
 //!
 //! ```text
-//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only w1,k1,w2,c1,w3,w4,w5,w6,w7,w8,e1,l1]
+//! cargo run --release --features postgres --example bench [-- --synchronous normal|full] [--url postgres://...] [--only storage,w1,k1,w2,c1,w3,w4,w5,w6,w7,w8,e1,l1]
 //! ```
 //!
+//! - storage: the database's own limit today, for reading the others as
+//!   ratios to it: one-row insert commits through the drivers durable uses,
+//!   with one connection (ms per commit) and with 32 at once (commits per
+//!   second); SQLite in WAL mode with durable's `synchronous`.
 //! - W1: 2,000 runs of a 3-step no-op workflow, at most 64 in flight, after a
 //!   warm-up of 200: runs per second, and p50/p99 trigger-to-result latency.
 //! - K1: W1 with `concurrency(limit = 1, key = "key")` over 64 keys (run i
@@ -86,6 +90,8 @@ mod e1;
 mod l1;
 #[path = "support/scale.rs"]
 mod scale;
+#[path = "support/storage.rs"]
+mod storage;
 #[path = "support/w1.rs"]
 mod w1;
 #[path = "support/w4.rs"]
@@ -96,6 +102,7 @@ mod w7;
 mod w8;
 use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
 use scale::{W5_ITEMS, W6_STEPS, resident_mib, workload_w5, workload_w6};
+use storage::storage_limit;
 use w1::{ThreeSteps, closed_loop};
 use w4::workload_w4;
 use w7::{W7_FINISHED, W7_SUSPENDED, workload_w7};
@@ -239,12 +246,13 @@ async fn main() -> anyhow::Result<()> {
     };
     if let Some(unknown) = only.iter().find(|name| {
         ![
-            "w1", "k1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "w8", "e1", "l1",
+            "storage", "w1", "k1", "w2", "c1", "w3", "w4", "w5", "w6", "w7", "w8", "e1", "l1",
         ]
         .contains(&name.as_str())
     }) {
         anyhow::bail!(
-            "--only knows w1, k1, w2, c1, w3, w4, w5, w6, w7, w8, e1 and l1, not {unknown:?}"
+            "--only knows storage, w1, k1, w2, c1, w3, w4, w5, w6, w7, w8, e1 and l1, \
+             not {unknown:?}"
         );
     }
     let named = |name: &str| only.iter().any(|chosen| chosen == name);
@@ -255,6 +263,14 @@ async fn main() -> anyhow::Result<()> {
         "durable-sqlite"
     };
 
+    if selected("storage") {
+        let database = Database::new("storage", url)?;
+        let (commit_ms, commits_per_s) = storage_limit(&database, durability).await?;
+        database.drop_data().await?;
+        println!(
+            "{name} storage commit_ms={commit_ms:.3} commits/s(32 connections)={commits_per_s:.0}"
+        );
+    }
     if selected("w1") || selected("w2") {
         let mut line = name.to_string();
         if selected("w1") {
