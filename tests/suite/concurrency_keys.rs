@@ -382,3 +382,99 @@ async fn a_sleeping_run_holds_no_slot() {
     assert_eq!(napping.status().await.unwrap(), RunStatus::Suspended);
     engine.shutdown().await;
 }
+
+static RELEASE_NAPPER: AtomicBool = AtomicBool::new(false);
+static RELEASE_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// The run labelled `first` works until released, then sleeps an hour
+/// (suspended: its slot is free); the others only work.
+#[workflow(concurrency = 1)]
+async fn naps_after_work(ctx: Ctx, label: String, test: String) -> Result<(), Error> {
+    ctx.run("work", async || {
+        ENTERED
+            .lock()
+            .unwrap()
+            .push((format!("{test}/{label}"), Instant::now()));
+        if label == "first" {
+            until(&RELEASE_NAPPER).await;
+            LEFT.lock()
+                .unwrap()
+                .push((format!("{test}/{label}"), Instant::now()));
+        }
+        Ok::<_, Error>(())
+    })
+    .await?;
+    if label == "first" {
+        ctx.sleep("nap", "1h").await?;
+    }
+    Ok(())
+}
+
+/// Keeps its engine's one slot until released.
+#[workflow]
+async fn keeps_busy(ctx: Ctx) -> Result<(), Error> {
+    ctx.run("busy", async || {
+        until(&RELEASE_BUSY).await;
+        Ok::<_, Error>(())
+    })
+    .await
+}
+
+/// A run that suspends frees its group's slot for the other engines too:
+/// the one that ran it is kept busy, and another engine takes the next run
+/// of the group at once, told by the suspension, not at its next poll.
+/// (A SQLite file has one engine: `a_sleeping_run_holds_no_slot`.)
+#[tokio::test]
+async fn a_run_that_suspends_frees_its_slot_for_another_engine_at_once() {
+    let db = test_db!();
+    if let TestDb::Sqlite { .. } = db {
+        return;
+    }
+    let test = test_name!();
+    let first_engine = db
+        .builder()
+        .concurrency(1)
+        .keep_in_memory_below("10ms")
+        .register(NapsAfterWork)
+        .register(KeepsBusy)
+        .start()
+        .await
+        .unwrap();
+    let first = NapsAfterWork::trigger(&first_engine, "first".into(), test.into())
+        .await
+        .unwrap();
+    wait_for_status(&first, RunStatus::Running).await;
+    let other_engine = db
+        .builder()
+        .keep_in_memory_below("10ms")
+        .register(NapsAfterWork)
+        .start()
+        .await
+        .unwrap();
+    let next = NapsAfterWork::trigger(&other_engine, "next".into(), test.into())
+        .await
+        .unwrap();
+    // Served by the first engine alone, ahead of `next` there: once the
+    // first run suspends, this is what its engine claims.
+    let busy = KeepsBusy::trigger_with(&first_engine, TriggerOptions::new().priority(10))
+        .await
+        .unwrap();
+    // Well past a poll: the next run waits for the slot, pending.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(next.status().await.unwrap(), RunStatus::Pending);
+    RELEASE_NAPPER.store(true, Ordering::Release);
+    wait_for_status(&first, RunStatus::Suspended).await;
+    next.result().await.unwrap();
+    let freed = at(&LEFT, &format!("{test}/first"));
+    let taken = at(&ENTERED, &format!("{test}/next"));
+    assert!(
+        taken.duration_since(freed) < Duration::from_millis(500),
+        "the next run started {:?} after the slot freed",
+        taken.duration_since(freed)
+    );
+    RELEASE_BUSY.store(true, Ordering::Release);
+    busy.result().await.unwrap();
+    first.cancel().await.unwrap();
+    other_engine.shutdown().await;
+    first_engine.shutdown().await;
+}

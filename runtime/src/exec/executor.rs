@@ -143,7 +143,13 @@ impl Executor {
                 let result = store.suspend_run(lease, ready_at, steps, now).await;
                 // The run may be due again before the dispatcher's current timer.
                 self.env.dispatch.notify_one();
-                result
+                if frees_a_limit && result.is_ok() {
+                    // Its slot is free for a run of its group, which another
+                    // engine may be the one to claim.
+                    store.announce_freed_slot().await
+                } else {
+                    result
+                }
             }
             // A stale worker writes nothing: the run belongs to someone else.
             Ending::Stopped(Error::LeaseLost { .. }) => {

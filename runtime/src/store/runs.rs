@@ -64,6 +64,15 @@ pub(crate) trait RunStore: Send + Sync + 'static {
         false
     }
 
+    /// Tells the other engines on the database that a run of a workflow
+    /// with a concurrency limit stopped running without finishing (it
+    /// suspended): a run of its group may take the slot, and they claim it
+    /// at once rather than at their next poll (a finish tells them itself).
+    /// A store that one engine owns has nobody to tell.
+    fn announce_freed_slot(&self) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Writes a new run, honouring its idempotency key.
     fn create_run(&self, run: NewRun) -> BoxFuture<'_, Result<CreateOutcome, Error>>;
 

@@ -233,6 +233,16 @@ impl RunStore for PostgresStore {
         Some(self.lease)
     }
 
+    fn announce_freed_slot(&self) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::notify::WAKE_CHANNEL)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn watch(&self, signal: Arc<dyn Fn(StoreSignal) + Send + Sync>) {
         let ready = lock(&self.ready_listener).take();
         let listener = listen(
