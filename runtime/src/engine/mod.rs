@@ -241,6 +241,7 @@ impl Engine {
     /// workflow's output type: [`info`](RunHandle::info),
     /// [`steps`](RunHandle::steps), [`logs`](RunHandle::logs),
     /// [`cancel`](RunHandle::cancel), [`retry`](RunHandle::retry),
+    /// [`pause`](RunHandle::pause), [`resume`](RunHandle::resume),
     /// [`signal`](RunHandle::signal), and [`result`](RunHandle::result) as
     /// JSON. The run may be of any workflow, even one this engine does not
     /// register. Nothing is read until a method is called; an unknown id

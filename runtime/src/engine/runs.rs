@@ -1,6 +1,7 @@
 //! What can be done to runs, as functions of the engine's core (so that
 //! run handles and run sources need no `Engine`): create, cancel, retry,
-//! wait for the outcome, and read a run's info, steps, logs and children.
+//! pause and resume, wait for the outcome, and read a run's info, steps,
+//! logs and children.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -215,6 +216,30 @@ impl EngineCore {
             TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
                 run_id: id,
                 action: "cancel",
+                status,
+                allowed: "pending, running or suspended",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    /// Pauses (`paused`) or resumes run `id`; an execution of it here
+    /// stops before its next step, or goes on.
+    pub(crate) async fn set_paused(&self, id: RunId, paused: bool) -> Result<(), Error> {
+        let now = self.env.clock.now_ms();
+        match self.env.store.set_paused(id, paused, now).await? {
+            TransitionOutcome::Done => {
+                self.exec.set_paused_local(id, paused);
+                if !paused {
+                    // It may be due: claim it now rather than at the next
+                    // timer.
+                    self.env.dispatch.notify_one();
+                }
+                Ok(())
+            }
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: if paused { "pause" } else { "resume" },
                 status,
                 allowed: "pending, running or suspended",
             }),

@@ -51,6 +51,13 @@ pub struct RunInfo {
     /// declared with `#[workflow(on_event = ..)]`; `None` for a run
     /// triggered otherwise.
     pub event_id: Option<i64>,
+    /// When an operator paused it ([`RunHandle::pause`](crate::RunHandle::pause)),
+    /// ms since the epoch, while it is paused: no worker claims it and it
+    /// starts no step until [`RunHandle::resume`](crate::RunHandle::resume). Its
+    /// [`status`](Self::status) stays what it was (`pending`, `suspended`,
+    /// or `running` until its worker stops at its next step). `None` for a
+    /// run that is not paused, and for every run that ended.
+    pub paused_at: Option<i64>,
 }
 
 /// A step as stored in `wf_step`.

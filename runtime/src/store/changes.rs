@@ -495,6 +495,22 @@ impl Inner {
                 let name = self.workflow_of(run_id);
                 changes.status(*run_id, &name, *now, RunStatus::Pending);
             }
+            (
+                WriteOp::SetPaused {
+                    run_id,
+                    paused,
+                    now,
+                },
+                WriteOut::Transition(TransitionOutcome::Done, _),
+            ) => {
+                let name = self.workflow_of(run_id);
+                let kind = if *paused {
+                    ChangeKind::Paused
+                } else {
+                    ChangeKind::Resumed
+                };
+                changes.push(*run_id, &name, *now, kind);
+            }
             (WriteOp::TimeOutOverdue { now, .. }, WriteOut::Ended(ended)) => {
                 self.ended(ended, *now, RunStatus::TimedOut, changes);
             }

@@ -3,7 +3,7 @@
 
 use super::{
     ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
-    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
+    NewEvent, NewRun, Renewal, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
 };
 use crate::model::catalog::{WorkerRecord, WorkflowRef};
 use crate::model::ids::RunId;
@@ -85,6 +85,13 @@ pub(crate) enum WriteOp {
         now: i64,
         deadline_at: Option<i64>,
     },
+    /// An operator's pause (`paused`) or resume of a run that has not ended
+    /// (see `RunStore::set_paused`).
+    SetPaused {
+        run_id: RunId,
+        paused: bool,
+        now: i64,
+    },
     /// A starting engine's catalog rows (see `CatalogStore::record_worker`).
     RecordWorker(WorkerRecord),
     /// A worker's heartbeat, which also removes the workers whose
@@ -130,6 +137,7 @@ impl WriteOp {
                 | WriteOp::DeleteFinished(_)
                 | WriteOp::DeleteEvents { .. }
                 | WriteOp::RemoveWorker(_)
+                | WriteOp::SetPaused { .. }
         )
     }
 
@@ -157,7 +165,7 @@ impl WriteOp {
             WriteOp::Recover { .. } => 0,
             WriteOp::Create(_) => 1,
             WriteOp::Cancel { .. } => 2,
-            WriteOp::Retry { .. } => 3,
+            WriteOp::Retry { .. } | WriteOp::SetPaused { .. } => 3,
             WriteOp::SaveStep(..) | WriteOp::AppendLog(..) | WriteOp::RenewLeases { .. } => 4,
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
@@ -202,7 +210,7 @@ pub(crate) enum WriteOut {
     Waited(Option<String>),
     Resolved(String),
     Sent(SentEvent),
-    Lost(Vec<RunId>),
+    Renewed(Renewal),
     Done,
 }
 
@@ -364,10 +372,31 @@ macro_rules! queued_run_writes {
             &self,
             leases: Vec<Lease>,
             until: i64,
-        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        ) -> BoxFuture<'_, Result<Renewal, Error>> {
             Box::pin(async move {
                 match self.write(WriteOp::RenewLeases { leases, until }).await? {
-                    WriteOut::Lost(lost) => Ok(lost),
+                    WriteOut::Renewed(renewal) => Ok(renewal),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn set_paused(
+            &self,
+            run_id: RunId,
+            paused: bool,
+            now: i64,
+        ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
+            Box::pin(async move {
+                match self
+                    .write(WriteOp::SetPaused {
+                        run_id,
+                        paused,
+                        now,
+                    })
+                    .await?
+                {
+                    WriteOut::Transition(outcome, _) => Ok(outcome),
                     _ => Err(unexpected()),
                 }
             })

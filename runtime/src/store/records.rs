@@ -237,7 +237,20 @@ pub(crate) enum StoreSignal {
     Finished(RunId),
 }
 
-/// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
+/// What a lease renewal ([`Store::renew_leases`]) found of the runs it
+/// renewed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Renewal {
+    /// The runs whose lease was lost: another worker holds them now, or they
+    /// ended.
+    pub(crate) lost: Vec<RunId>,
+    /// The runs, of those still held, that an operator paused: their
+    /// executions stop at their next step.
+    pub(crate) paused: Vec<RunId>,
+}
+
+/// What a status change ([`Store::cancel_run`], [`Store::retry_run`],
+/// [`Store::set_paused`]) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransitionOutcome {
     /// The change was made.

@@ -11,7 +11,7 @@ use crate::model::workflow::StepKind;
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
 /// finished, deadline, executions, parent, started, version, the event
-/// that started it.
+/// that started it, when it was paused.
 pub(crate) type RunRow = (
     String,
     String,
@@ -27,6 +27,7 @@ pub(crate) type RunRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -48,11 +49,13 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         started,
         version,
         event_id,
+        paused_at,
     ) = row;
+    let status = parse_run_status(&status)?;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
         workflow,
-        status: parse_run_status(&status)?,
+        status,
         input: parse_json(&input)?,
         output: output.as_deref().map(parse_json).transpose()?,
         error,
@@ -65,6 +68,9 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         executions,
         version,
         event_id,
+        // A run that ended while paused keeps the column (nothing but a
+        // retry clears it), but is no longer paused.
+        paused_at: paused_at.filter(|_| !status.is_terminal()),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::changes::ChangeFeed;
 use super::records::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Served, StoreSignal,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Renewal, Served, StoreSignal,
     TransitionOutcome,
 };
 use crate::model::error::Error;
@@ -33,14 +33,15 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     }
 
     /// Extends the leases of runs this worker executes until `until` (ms);
-    /// returns the runs whose lease was lost.
+    /// returns the runs whose lease was lost, and those still held that are
+    /// paused.
     fn renew_leases(
         &self,
         leases: Vec<Lease>,
         until: i64,
-    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+    ) -> BoxFuture<'_, Result<Renewal, Error>> {
         let _ = (leases, until);
-        Box::pin(std::future::ready(Ok(Vec::new())))
+        Box::pin(std::future::ready(Ok(Renewal::default())))
     }
 
     /// Starts telling `signal` what other processes commit (due runs, ended
@@ -133,6 +134,18 @@ pub(crate) trait RunStore: Send + Sync + 'static {
         run_id: RunId,
         now: i64,
         deadline_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Pauses (`paused`) or resumes a pending, running or suspended run:
+    /// sets or clears its `paused_at` (to `now`; a run paused already keeps
+    /// the time it was first paused), which a claim skips. Its status stays
+    /// as it is; a worker executing it finds out by itself (see
+    /// `Renewal::paused`). Refused for a run that ended.
+    fn set_paused(
+        &self,
+        run_id: RunId,
+        paused: bool,
+        now: i64,
     ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
 
     /// Appends a log line of a run, unless one with its key exists; not

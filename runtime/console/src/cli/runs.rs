@@ -1,5 +1,6 @@
 //! `durable runs ...` and `durable trigger`: the run list with its
-//! filters, one run, cancel and retry of one run or in bulk by filter, and
+//! filters, one run, cancel, retry, pause and resume of one run or in bulk
+//! by filter, and
 //! starting a run (and following it with `--wait`).
 
 use durable::IntoDuration;
@@ -32,6 +33,8 @@ pub(crate) async fn run(api: &Api, command: &RunsCommand, json: bool) -> Result<
         }
         RunsCommand::Cancel(args) => action(api, "cancel", args, json).await,
         RunsCommand::Retry(args) => action(api, "retry", args, json).await,
+        RunsCommand::Pause(args) => action(api, "pause", args, json).await,
+        RunsCommand::Resume(args) => action(api, "resume", args, json).await,
     }
 }
 
@@ -95,7 +98,8 @@ async fn runs_list(api: &Api, list: &ListArgs, json: bool) -> Result<Exit, CliEr
     Ok(Exit::Ok)
 }
 
-/// `runs cancel|retry`: one run by id, or every run of the filter.
+/// `runs cancel|retry|pause|resume`: one run by id, or every run of the
+/// filter.
 async fn action(api: &Api, verb: &str, args: &ActionArgs, json: bool) -> Result<Exit, CliError> {
     let filter = filter_pairs(&args.filter);
     let Some(id) = &args.id else {
@@ -113,12 +117,18 @@ async fn action(api: &Api, verb: &str, args: &ActionArgs, json: bool) -> Result<
         show::json(&answer);
     } else {
         let status = answer["run"]["status"].as_str().unwrap_or("?");
-        let done = if verb == "cancel" {
-            "cancelled"
-        } else {
-            "retried"
+        let done = match verb {
+            "cancel" => "cancelled",
+            "retry" => "retried",
+            "pause" => "paused",
+            _ => "resumed",
         };
-        println!("{done} run {id}: now {status}");
+        let paused = if answer["run"]["paused_at"].is_i64() {
+            ", paused"
+        } else {
+            ""
+        };
+        println!("{done} run {id}: now {status}{paused}");
     }
     Ok(Exit::Ok)
 }

@@ -65,6 +65,7 @@ pub(crate) fn run_fields(run: &Value) -> String {
         ("run", text(&run["id"])),
         ("workflow", text(&run["workflow"])),
         ("status", text(&run["status"])),
+        ("paused", time(&run["paused_at"])),
         ("created", time(&run["created_at"])),
         ("started", time(&run["started_at"])),
         ("finished", finished),

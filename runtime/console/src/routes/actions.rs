@@ -1,4 +1,4 @@
-//! Actions on one run (cancel, retry, signal) and events: sending one, and
+//! Actions on one run (cancel, retry, pause, resume, signal) and events: sending one, and
 //! the list of those sent with the runs they woke.
 
 use axum::Json;
@@ -31,6 +31,10 @@ pub(super) enum Action {
     Cancel,
     /// Move a failed or timed-out run back to pending.
     Retry,
+    /// Pause a pending, running or suspended run: it starts no step.
+    Pause,
+    /// Resume a paused run.
+    Resume,
 }
 
 impl Action {
@@ -44,6 +48,8 @@ impl Action {
         match self {
             Action::Cancel => run.cancel().await,
             Action::Retry => run.retry().await,
+            Action::Pause => run.pause().await,
+            Action::Resume => run.resume().await,
         }
     }
 
@@ -75,6 +81,25 @@ pub(super) async fn retry(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     Action::Retry.answer(&state, &id).await
+}
+
+/// `POST /api/v1/runs/{id}/pause`: pauses a pending, running or suspended
+/// run (it starts no further step until resumed) and answers with the run
+/// as it is then.
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    Action::Pause.answer(&state, &id).await
+}
+
+/// `POST /api/v1/runs/{id}/resume`: resumes a paused run and answers with
+/// the run as it is then.
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    Action::Resume.answer(&state, &id).await
 }
 
 /// `POST /api/v1/runs/{id}/signal` with `{"name": ..., "data": ...}`: sends

@@ -1,6 +1,6 @@
 //! The CLI's commands against a worker engine's runs, whichever way the
 //! CLI reaches the API: `operate` (list, show, cancel, retry, bulk, events,
-//! signal, watch, and their refusals) and `trigger_and_wait` (trigger, with
+//! signal, watch, pause, resume, and their refusals) and `trigger_and_wait` (trigger, with
 //! `--wait`, and its refusals), which needs an API that can trigger the
 //! fixture workflows.
 
@@ -21,6 +21,7 @@ pub(crate) async fn operate(engine: &Engine, cli: &Cli) {
     bulk(engine, cli).await;
     events_and_signals(engine, cli).await;
     watch(engine, cli).await;
+    pause_and_resume(engine, cli).await;
 }
 
 async fn list_and_show(engine: &Engine, cli: &Cli) {
@@ -237,6 +238,60 @@ async fn bulk(engine: &Engine, cli: &Cli) {
         retry_dry.code(0).stdout.contains("matched 1"),
         "{retry_dry:?}"
     );
+}
+
+async fn pause_and_resume(engine: &Engine, cli: &Cli) {
+    let waiting = engine.trigger::<Wait>("p".into()).await.unwrap().id();
+    wait_for(engine, waiting, RunStatus::Suspended).await;
+    let id = waiting.to_string();
+    let paused = cli.run(&["runs", "pause", &id]).await;
+    paused.code(0);
+    assert!(
+        paused.stdout.contains("paused run") && paused.stdout.contains("now suspended, paused"),
+        "{paused:?}"
+    );
+    assert!(
+        engine
+            .run(waiting)
+            .info()
+            .await
+            .unwrap()
+            .paused_at
+            .is_some()
+    );
+    let shown = cli.run(&["runs", "show", &id]).await;
+    assert!(
+        shown
+            .code(0)
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("paused ")),
+        "{shown:?}"
+    );
+    let dry = cli
+        .run(&["runs", "resume", "--workflow", "cli.wait", "--dry-run"])
+        .await;
+    assert!(
+        dry.code(0).stdout.starts_with("dry run: matched"),
+        "{dry:?}"
+    );
+    assert!(
+        engine
+            .run(waiting)
+            .info()
+            .await
+            .unwrap()
+            .paused_at
+            .is_some()
+    );
+    let resumed = cli.run(&["runs", "resume", &id, "--json"]).await;
+    assert!(resumed.code(0).json()["run"]["paused_at"].is_null());
+    assert_eq!(engine.run(waiting).info().await.unwrap().paused_at, None);
+    engine.run(waiting).cancel().await.unwrap();
+    let refused = cli.run(&["runs", "pause", &id]).await;
+    refused.code(4);
+    assert!(refused.stderr.contains("invalid_transition"), "{refused:?}");
+    cli.run(&["runs", "resume", UNKNOWN_RUN]).await.code(3);
 }
 
 async fn events_and_signals(engine: &Engine, cli: &Cli) {

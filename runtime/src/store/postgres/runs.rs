@@ -1,5 +1,6 @@
 //! Runs on PostgreSQL: creation (with idempotency keys), suspension and
-//! release, cancellation, retry, children, and the `RunStore` impl.
+//! release, cancellation, retry, pause and resume, children, and the
+//! `RunStore` impl.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ use crate::store::rows::unexpected;
 use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
 use crate::store::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, Renewal,
+    RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -326,7 +327,7 @@ pub(super) async fn retry(
 ) -> Applied {
     let changed = sqlx::query(
         "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
-         deadline_at = $2, output = NULL, error = NULL, finished_at = NULL \
+         deadline_at = $2, output = NULL, error = NULL, finished_at = NULL, paused_at = NULL \
          WHERE id = $3::uuid AND status IN ('failed', 'timed_out')",
     )
     .bind(now)
@@ -351,6 +352,35 @@ pub(super) async fn retry(
         .bind(run_id.to_string())
         .execute(&mut *connection)
         .await?;
+    }
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed).await?,
+        Vec::new(),
+    )))
+}
+
+/// Pauses (`paused`) or resumes a run that has not ended; a resume wakes
+/// every worker, as the run may be due.
+pub(super) async fn set_paused(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    paused: bool,
+    now: i64,
+    notes: &mut Notes,
+) -> Applied {
+    let changed = sqlx::query(
+        "UPDATE wf_instance SET \
+         paused_at = CASE WHEN $1 THEN COALESCE(paused_at, $2) END, updated_at = $2 \
+         WHERE id = $3::uuid AND status IN ('pending', 'running', 'suspended')",
+    )
+    .bind(paused)
+    .bind(now)
+    .bind(run_id.to_string())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if changed == 1 && !paused {
+        notes.wake = true;
     }
     Ok(Ok(WriteOut::Transition(
         transition(connection, run_id, changed).await?,

@@ -28,9 +28,9 @@ pub(super) fn recover(connection: &Connection, now: i64) -> Applied {
 }
 
 /// Renews leases: one engine owns the file, so its leases never expire and
-/// none is lost.
+/// none is lost (and that engine pauses its runs itself, so none is told).
 pub(super) fn renew_leases() -> WriteOut {
-    WriteOut::Lost(Vec::new())
+    WriteOut::Renewed(crate::store::Renewal::default())
 }
 
 /// Takes up to `?3` due runs of the workflows in `?4` (a JSON array), the
@@ -45,7 +45,7 @@ pub(super) const CLAIM_SQL: &str = "\
     started_at = COALESCE(started_at, ?2), updated_at = ?2, ready_at = NULL, \
     version = COALESCE(version, (SELECT value FROM json_each(?6) WHERE key = workflow)) \
     WHERE id IN (SELECT id FROM wf_instance INDEXED BY wf_instance_ready \
-      WHERE status IN ('pending', 'suspended') AND ready_at <= ?2 \
+      WHERE status IN ('pending', 'suspended') AND ready_at <= ?2 AND paused_at IS NULL \
       AND workflow IN (SELECT value FROM json_each(?4)) \
       AND (version IS NULL OR workflow || char(31) || version IN (SELECT value FROM json_each(?5))) \
       ORDER BY ready_at LIMIT ?3) \
@@ -57,7 +57,7 @@ pub(super) const CLAIM_SQL: &str = "\
 /// 2.8 ms with 10,000 runs asleep).
 pub(super) const NEXT_READY_SQL: &str = "\
     SELECT ready_at FROM wf_instance INDEXED BY wf_instance_ready \
-    WHERE status IN ('pending', 'suspended') AND ready_at IS NOT NULL \
+    WHERE status IN ('pending', 'suspended') AND ready_at IS NOT NULL AND paused_at IS NULL \
     AND workflow IN (SELECT value FROM json_each(?1)) \
     AND (version IS NULL OR workflow || char(31) || version IN (SELECT value FROM json_each(?2))) \
     ORDER BY ready_at LIMIT 1";

@@ -17,6 +17,8 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_versions.sql")),
     (7, include_str!("migrations/0007_event_types.sql")),
     (8, include_str!("migrations/0008_event_triggers.sql")),
+    // Version 9 is taken by another change on its way.
+    (10, include_str!("migrations/0010_operations.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {

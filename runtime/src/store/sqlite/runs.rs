@@ -1,6 +1,6 @@
 //! Runs: creating them (or finding the run that holds an idempotency key),
 //! suspending and releasing them, starting children, and the operator's
-//! cancel and retry.
+//! cancel, retry, pause and resume.
 
 use std::collections::HashSet;
 
@@ -207,7 +207,7 @@ pub(super) fn retry(
     let changed = connection
         .prepare_cached(
             "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
-             deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL \
+             deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL, paused_at = NULL \
              WHERE id = ?3 AND status IN ('failed', 'timed_out')",
         )?
         .execute(params![now, deadline_at, run_id.to_string()])?;
@@ -216,6 +216,26 @@ pub(super) fn retry(
             .prepare_cached(RETRY_DELETE_SQL)?
             .execute(params![run_id.to_string()])?;
     }
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed)?,
+        Vec::new(),
+    )))
+}
+
+/// Pauses (`paused`) or resumes a run that has not ended.
+pub(super) fn set_paused(
+    connection: &Connection,
+    run_id: RunId,
+    paused: bool,
+    now: i64,
+) -> Applied {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE wf_instance SET \
+             paused_at = CASE WHEN ?1 THEN COALESCE(paused_at, ?2) END, updated_at = ?2 \
+             WHERE id = ?3 AND status IN ('pending', 'running', 'suspended')",
+        )?
+        .execute(params![paused, now, run_id.to_string()])?;
     Ok(Ok(WriteOut::Transition(
         transition(connection, run_id, changed)?,
         Vec::new(),

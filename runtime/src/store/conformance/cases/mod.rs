@@ -9,6 +9,7 @@ mod event_starts;
 mod finish;
 mod helpers;
 mod maintenance;
+mod operations;
 mod read_counts;
 mod read_detail;
 mod read_events;
@@ -67,6 +68,11 @@ macro_rules! every_case {
             a_heartbeat_removes_the_workers_long_silent,
             the_catalog_names_the_workflows_events_start,
             an_event_starts_its_runs_with_itself,
+            a_paused_run_is_not_claimed_until_resumed,
+            pause_and_resume_are_idempotent,
+            pause_of_an_ended_run_is_refused,
+            a_paused_run_still_times_out,
+            a_renewal_names_the_paused_runs,
         );
     };
 }
@@ -77,6 +83,7 @@ pub(super) use catalog::*;
 pub(super) use event_starts::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
+pub(super) use operations::*;
 pub(super) use read_counts::*;
 pub(super) use read_detail::*;
 pub(super) use read_events::*;

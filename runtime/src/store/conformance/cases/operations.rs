@@ -1,0 +1,228 @@
+//! Conformance cases of an operator's operations on runs: pause and resume.
+
+use super::helpers::{NOW, claim_request, create_and_claim, new_run};
+use crate::model::ids::RunId;
+use crate::model::status::RunStatus;
+use crate::store::{CreateOutcome, RunOutcome, Store, TransitionOutcome};
+
+/// A paused pending run, and a paused suspended one, are neither claimed
+/// nor due for the dispatcher, and keep their status; once resumed, a claim
+/// takes them.
+pub(crate) async fn a_paused_run_is_not_claimed_until_resumed(store: &dyn Store) {
+    let pending = new_run("flow", "{}", None, NOW);
+    assert_eq!(
+        store.create_run(pending.clone()).await.unwrap(),
+        CreateOutcome::Created(pending.id)
+    );
+    assert_eq!(
+        store.set_paused(pending.id, true, NOW).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    let info = store.get_run(pending.id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status, info.paused_at),
+        (RunStatus::Pending, Some(NOW))
+    );
+    assert!(
+        store
+            .claim_ready(claim_request(10, NOW + 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_ready_at("[\"flow\"]".into()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.set_paused(pending.id, false, NOW + 2).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    assert_eq!(
+        store.get_run(pending.id).await.unwrap().unwrap().paused_at,
+        None
+    );
+    assert_eq!(
+        store.next_ready_at("[\"flow\"]".into()).await.unwrap(),
+        Some(NOW)
+    );
+    let claimed = store.claim_ready(claim_request(10, NOW + 3)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].lease.run_id, pending.id);
+
+    // A suspended run whose wake-up passed while it was paused is claimed
+    // once resumed.
+    store
+        .suspend_run(claimed[0].lease, Some(NOW + 10), Vec::new(), NOW + 4)
+        .await
+        .unwrap();
+    store.set_paused(pending.id, true, NOW + 5).await.unwrap();
+    let info = store.get_run(pending.id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status, info.paused_at),
+        (RunStatus::Suspended, Some(NOW + 5))
+    );
+    assert!(
+        store
+            .claim_ready(claim_request(10, NOW + 20))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.set_paused(pending.id, false, NOW + 21).await.unwrap();
+    let claimed = store
+        .claim_ready(claim_request(10, NOW + 22))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].executions, 2);
+}
+
+/// Pausing a run that is paused already keeps the time of its first pause,
+/// and resuming a run that is not paused changes nothing; both are done.
+pub(crate) async fn pause_and_resume_are_idempotent(store: &dyn Store) {
+    let run = new_run("flow", "{}", None, NOW);
+    store.create_run(run.clone()).await.unwrap();
+    assert_eq!(
+        store.set_paused(run.id, false, NOW).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    assert_eq!(
+        store.get_run(run.id).await.unwrap().unwrap().paused_at,
+        None
+    );
+    store.set_paused(run.id, true, NOW + 1).await.unwrap();
+    assert_eq!(
+        store.set_paused(run.id, true, NOW + 9).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    assert_eq!(
+        store.get_run(run.id).await.unwrap().unwrap().paused_at,
+        Some(NOW + 1)
+    );
+}
+
+/// A run that ended cannot be paused or resumed (the refusal names its
+/// status), nor can a run that does not exist; a run that ended while
+/// paused reads as not paused, and a retry of it is claimed.
+pub(crate) async fn pause_of_an_ended_run_is_refused(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    store
+        .finish_run(lease, RunOutcome::Completed("1".into()), Vec::new(), NOW)
+        .await
+        .unwrap();
+    for paused in [true, false] {
+        assert_eq!(
+            store.set_paused(lease.run_id, paused, NOW).await.unwrap(),
+            TransitionOutcome::Refused(RunStatus::Completed)
+        );
+    }
+    assert_eq!(
+        store
+            .set_paused(RunId(uuid::Uuid::now_v7()), true, NOW)
+            .await
+            .unwrap(),
+        TransitionOutcome::NotFound
+    );
+
+    // Paused while running, then failed: no longer paused, and its retry
+    // is not paused either.
+    let run = new_run("flow", "{}", None, NOW);
+    store.create_run(run.clone()).await.unwrap();
+    let claimed = store.claim_ready(claim_request(1, NOW)).await.unwrap();
+    assert_eq!(claimed[0].lease.run_id, run.id);
+    store.set_paused(run.id, true, NOW).await.unwrap();
+    let info = store.get_run(run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status, info.paused_at),
+        (RunStatus::Running, Some(NOW))
+    );
+    store
+        .finish_run(
+            claimed[0].lease,
+            RunOutcome::Failed("boom".into()),
+            Vec::new(),
+            NOW + 1,
+        )
+        .await
+        .unwrap();
+    let info = store.get_run(run.id).await.unwrap().unwrap();
+    assert_eq!((info.status, info.paused_at), (RunStatus::Failed, None));
+    assert_eq!(
+        store.retry_run(run.id, NOW + 2, None).await.unwrap(),
+        TransitionOutcome::Done
+    );
+    assert_eq!(
+        store.get_run(run.id).await.unwrap().unwrap().paused_at,
+        None
+    );
+    let claimed = store.claim_ready(claim_request(1, NOW + 3)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+}
+
+/// A paused run keeps its deadline: maintenance times it out like any run
+/// past its deadline that no worker claims.
+pub(crate) async fn a_paused_run_still_times_out(store: &dyn Store) {
+    let run = crate::store::NewRun {
+        deadline_at: Some(NOW + 100),
+        ..new_run("flow", "{}", None, NOW)
+    };
+    store.create_run(run.clone()).await.unwrap();
+    store.set_paused(run.id, true, NOW).await.unwrap();
+    assert!(
+        store
+            .time_out_overdue(NOW + 99, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.time_out_overdue(NOW + 100, 10).await.unwrap(),
+        [run.id]
+    );
+    let info = store.get_run(run.id).await.unwrap().unwrap();
+    assert_eq!((info.status, info.paused_at), (RunStatus::TimedOut, None));
+}
+
+/// A lease renewal names the held runs that are paused, so a worker of
+/// another process stops them at their next step; a resumed run is named
+/// no more. (A store whose leases never expire has no renewals: its one
+/// engine pauses its runs itself.)
+pub(crate) async fn a_renewal_names_the_paused_runs(store: &dyn Store) {
+    if store.lease_duration().is_none() {
+        return;
+    }
+    let lease = create_and_claim(store).await;
+    store.set_paused(lease.run_id, true, NOW).await.unwrap();
+    let renewal = store.renew_leases(vec![lease], NOW + 5_000).await.unwrap();
+    assert!(renewal.lost.is_empty());
+    assert_eq!(renewal.paused, [lease.run_id]);
+    // Its lease expired: still no claim takes it over while it is paused.
+    assert!(
+        store
+            .claim_ready(claim_request(10, NOW + 5_001))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .set_paused(lease.run_id, false, NOW + 1)
+        .await
+        .unwrap();
+    let renewal = store.renew_leases(vec![lease], NOW + 6_000).await.unwrap();
+    assert!(renewal.lost.is_empty() && renewal.paused.is_empty());
+    // The paused run's execution hands it back: suspended, due now, and
+    // skipped by claims while it is paused again.
+    store.set_paused(lease.run_id, true, NOW + 2).await.unwrap();
+    store
+        .suspend_run(lease, Some(NOW + 3), Vec::new(), NOW + 3)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_ready(claim_request(10, NOW + 4))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
