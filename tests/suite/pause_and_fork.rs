@@ -1,13 +1,14 @@
 //! Operations on runs: pausing (a paused run takes no claim and starts no
 //! step, a running one stops at its next step boundary, its deadline still
-//! applies), and resuming (it goes on where it stopped; a sleep that ended
-//! meanwhile fires at once).
+//! applies), resuming (it goes on where it stopped; a sleep that ended
+//! meanwhile fires at once), and forking an ended run from a step (the
+//! steps before it replayed, it and later ones run again).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use durable::ChangeKind;
 use durable::prelude::*;
+use durable::{ChangeKind, ForkOptions, ForkOrigin};
 use durable_tests::{wait_for_idle, wait_for_status};
 
 // ------------------------------------------------- a paused pending run
@@ -263,6 +264,148 @@ async fn a_paused_run_still_times_out() {
     assert_eq!(report.timed_out, 1);
     assert!(matches!(run.result().await, Err(Error::RunTimedOut { .. })));
     assert_eq!(run.info().await.unwrap().paused_at, None);
+}
+
+// ------------------------------------------------- fork
+
+static FORK_FIRST: AtomicU32 = AtomicU32::new(0);
+static FORK_SECOND: AtomicU32 = AtomicU32::new(0);
+static FORK_THIRD: AtomicU32 = AtomicU32::new(0);
+
+#[workflow]
+async fn forkable(ctx: Ctx, input: u32) -> Result<(u32, u32, u32), Error> {
+    let first: u32 = ctx
+        .run("first", async || {
+            Ok::<_, StepError>(FORK_FIRST.fetch_add(1, Ordering::SeqCst) + 100)
+        })
+        .await?;
+    let second: u32 = ctx
+        .run("second", async || {
+            FORK_SECOND.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(first + input)
+        })
+        .await?;
+    let third: u32 = ctx
+        .run("third", async || {
+            FORK_THIRD.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(second * 2)
+        })
+        .await?;
+    Ok((first, second, third))
+}
+
+#[tokio::test]
+async fn a_fork_from_a_middle_step_reruns_only_it_and_later_steps() {
+    let db = test_db!();
+    let engine = db.builder().register(Forkable).start().await.unwrap();
+    let source = Forkable::trigger(&engine, 1).await.unwrap();
+    assert_eq!(source.result().await.unwrap(), (100, 101, 202));
+    let calls =
+        || [&FORK_FIRST, &FORK_SECOND, &FORK_THIRD].map(|calls| calls.load(Ordering::SeqCst));
+    assert_eq!(calls(), [1, 1, 1]);
+
+    // From "second", with another input: "first" is replayed with its
+    // recorded output (100), "second" and "third" run again.
+    let options = ForkOptions::from_step("second").input(5).unwrap();
+    let fork = source.fork(options).await.unwrap();
+    assert_ne!(fork.id(), source.id());
+    assert_eq!(fork.result().await.unwrap(), (100, 105, 210));
+    assert_eq!(calls(), [1, 2, 2]);
+    let info = fork.info().await.unwrap();
+    assert_eq!(info.input, json!(5));
+    assert_eq!(
+        info.forked_from,
+        Some(ForkOrigin {
+            run: source.id(),
+            step: "second".into()
+        })
+    );
+    // The source is as it was.
+    assert_eq!(source.info().await.unwrap().forked_from, None);
+    assert_eq!(source.result().await.unwrap(), (100, 101, 202));
+
+    // From "third", with the source's input, through the engine by id.
+    let again = engine
+        .fork(source.id(), ForkOptions::from_step("third"))
+        .await
+        .unwrap();
+    let output: serde_json::Value = engine.run(again).result().await.unwrap();
+    assert_eq!(output, json!([100, 101, 202]));
+    assert_eq!(calls(), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn fork_is_refused_for_a_run_not_ended_a_step_not_reached_and_a_bad_input() {
+    let db = test_db!();
+    let engine = db.builder().register(Forkable).start().await.unwrap();
+    let done = Forkable::trigger(&engine, 1).await.unwrap();
+    done.result().await.unwrap();
+    match done.fork(ForkOptions::from_step("fourth")).await {
+        Err(Error::StepNotInJournal { step, run_id }) => {
+            assert_eq!((step.as_str(), run_id), ("fourth", done.id()));
+        }
+        other => panic!("expected a step not in the journal, got {other:?}"),
+    }
+    let bad = ForkOptions::from_step("second").input("five").unwrap();
+    assert!(matches!(
+        done.fork(bad).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    let later = TriggerOptions::new().delay("1h").unwrap();
+    let pending = Forkable::trigger_with(&engine, 1, later).await.unwrap();
+    match pending.fork(ForkOptions::from_step("first")).await {
+        Err(Error::InvalidTransition {
+            action: "fork",
+            status: RunStatus::Pending,
+            ..
+        }) => {}
+        other => panic!("expected an invalid transition, got {other:?}"),
+    }
+    let unknown = engine.run(RunId(durable::Uuid::now_v7()));
+    assert!(matches!(
+        unknown.fork(ForkOptions::from_step("first")).await,
+        Err(Error::RunNotFound(_))
+    ));
+}
+
+static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+static FLAKY_FAILS: AtomicBool = AtomicBool::new(true);
+
+#[workflow]
+async fn flaky(ctx: Ctx) -> Result<u32, Error> {
+    let prepared: u32 = ctx
+        .run("prepare", async || {
+            Ok::<_, StepError>(FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) + 1)
+        })
+        .await?;
+    ctx.step("charge")
+        .retry(Retry::none())
+        .run(async || {
+            if FLAKY_FAILS.load(Ordering::SeqCst) {
+                Err(StepError::permanent("card declined"))
+            } else {
+                Ok(prepared * 10)
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_failed_run_forked_from_its_failed_step_completes() {
+    let db = test_db!();
+    let engine = db.builder().register(Flaky).start().await.unwrap();
+    let failed = Flaky::trigger(&engine).await.unwrap();
+    assert!(failed.result().await.is_err());
+    FLAKY_FAILS.store(false, Ordering::SeqCst);
+    let fork = failed.fork(ForkOptions::from_step("charge")).await.unwrap();
+    assert_eq!(fork.result().await.unwrap(), 10);
+    assert_eq!(
+        FLAKY_CALLS.load(Ordering::SeqCst),
+        1,
+        "prepare was replayed"
+    );
+    // The source stays failed.
+    assert_eq!(failed.status().await.unwrap(), RunStatus::Failed);
 }
 
 #[tokio::test]

@@ -99,6 +99,7 @@ mod tests {
             version: None,
             event_id: None,
             paused_at: None,
+            forked_from: None,
         }
     }
 

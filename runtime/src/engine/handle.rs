@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::engine::core::{EngineCore, Owner};
 use crate::model::error::Error;
 use crate::model::event::SentEvent;
+use crate::model::fork::ForkOptions;
 use crate::model::ids::RunId;
 use crate::model::info::{RunInfo, StepInfo};
 use crate::model::log::LogLine;
@@ -215,6 +216,25 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// [`Error::RunNotFound`] for an unknown id.
     pub async fn pause(&self) -> Result<(), Error> {
         self.core.set_paused(self.id, true).await
+    }
+
+    /// Starts a new run from this ended run: see
+    /// [`Engine::fork`](crate::Engine::fork). The new run's handle has this
+    /// one's output type.
+    ///
+    /// ```no_run
+    /// # async fn replay(run: durable::RunHandle<String>) -> Result<(), durable::Error> {
+    /// let again = run.fork(durable::ForkOptions::from_step("ship")).await?;
+    /// let output: String = again.result().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::fork`](crate::Engine::fork).
+    pub async fn fork(&self, options: ForkOptions) -> Result<RunHandle<O>, Error> {
+        let id = self.core.fork(self.id, options).await?;
+        Ok(RunHandle::new(self.core.clone(), self.owner.clone(), id))
     }
 
     /// Resumes a paused run: it is claimed again when it is due (at once for

@@ -58,6 +58,29 @@ pub struct RunInfo {
     /// or `running` until its worker stops at its next step). `None` for a
     /// run that is not paused, and for every run that ended.
     pub paused_at: Option<i64>,
+    /// The run and step it was forked from
+    /// ([`Engine::fork`](crate::Engine::fork)); `None` for a run that is not
+    /// a fork.
+    pub forked_from: Option<ForkOrigin>,
+}
+
+/// Where a forked run came from: the ended run whose journal it kept, and
+/// the step it ran again from (every step the source reached before it was
+/// copied). In the API's run JSON: `"forked_from": {"run": .., "step": ..}`.
+///
+/// ```
+/// # fn show(info: durable::RunInfo) {
+/// if let Some(origin) = &info.forked_from {
+///     println!("forked from run {} at step {}", origin.run, origin.step);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForkOrigin {
+    /// The run it was forked from.
+    pub run: RunId,
+    /// The step of that run it runs again from.
+    pub step: String,
 }
 
 /// A step as stored in `wf_step`.

@@ -2,8 +2,9 @@
 //! queue and apply them, and the order a batch applies them in.
 
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
-    NewEvent, NewRun, Renewal, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, ForkOutcome, Lease,
+    LogLine, NewEvent, NewFork, NewRun, Renewal, RunOutcome, SentEvent, StepRecord,
+    TransitionOutcome, Wait,
 };
 use crate::model::catalog::{WorkerRecord, WorkflowRef};
 use crate::model::ids::RunId;
@@ -92,6 +93,8 @@ pub(crate) enum WriteOp {
         paused: bool,
         now: i64,
     },
+    /// A fork of an ended run (see `RunStore::fork_run`).
+    Fork(NewFork),
     /// A starting engine's catalog rows (see `CatalogStore::record_worker`).
     RecordWorker(WorkerRecord),
     /// A worker's heartbeat, which also removes the workers whose
@@ -165,7 +168,8 @@ impl WriteOp {
             WriteOp::Recover { .. } => 0,
             WriteOp::Create(_) => 1,
             WriteOp::Cancel { .. } => 2,
-            WriteOp::Retry { .. } | WriteOp::SetPaused { .. } => 3,
+            // Not with the creates, which a batch writes as one statement.
+            WriteOp::Retry { .. } | WriteOp::SetPaused { .. } | WriteOp::Fork(_) => 3,
             WriteOp::SaveStep(..) | WriteOp::AppendLog(..) | WriteOp::RenewLeases { .. } => 4,
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
@@ -211,6 +215,7 @@ pub(crate) enum WriteOut {
     Resolved(String),
     Sent(SentEvent),
     Renewed(Renewal),
+    Forked(ForkOutcome),
     Done,
 }
 
@@ -376,6 +381,15 @@ macro_rules! queued_run_writes {
             Box::pin(async move {
                 match self.write(WriteOp::RenewLeases { leases, until }).await? {
                     WriteOut::Renewed(renewal) => Ok(renewal),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>> {
+            Box::pin(async move {
+                match self.write(WriteOp::Fork(fork)).await? {
+                    WriteOut::Forked(outcome) => Ok(outcome),
                     _ => Err(unexpected()),
                 }
             })

@@ -237,6 +237,32 @@ pub(crate) enum StoreSignal {
     Finished(RunId),
 }
 
+/// A fork to write (see [`Store::fork_run`]): the new run, pending, and
+/// the run and step it is forked from.
+#[derive(Debug, Clone)]
+pub(crate) struct NewFork {
+    /// The new run (of the source's workflow; never claimed at creation).
+    pub(crate) run: NewRun,
+    /// The ended run whose journal it keeps.
+    pub(crate) source: RunId,
+    /// The step it runs again from: the source's records before it are
+    /// copied, in journal order.
+    pub(crate) from_step: String,
+}
+
+/// What a fork did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ForkOutcome {
+    /// The new run was written, with the records it keeps.
+    Created(RunId),
+    /// The source has not ended (it is in this status); nothing was written.
+    NotEnded(RunStatus),
+    /// The source's journal has no step of that name; nothing was written.
+    NoSuchStep,
+    /// No such source run.
+    NotFound,
+}
+
 /// What a lease renewal ([`Store::renew_leases`]) found of the runs it
 /// renewed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 
 use super::changes::ChangeFeed;
 use super::records::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Renewal, Served, StoreSignal,
-    TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, NewFork, NewRun, Renewal,
+    Served, StoreSignal, TransitionOutcome,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -147,6 +147,16 @@ pub(crate) trait RunStore: Send + Sync + 'static {
         paused: bool,
         now: i64,
     ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Creates a fork of an ended run, in one transaction: the new run,
+    /// `pending` with one execution counted (so its first claim reads the
+    /// journal it starts with), naming its source and step, and a copy of
+    /// the source's step records that come before that step in journal
+    /// order and are `completed`, `failed` or `sleeping` (a step in
+    /// progress or waiting when the source ended runs again). Refused,
+    /// writing nothing, for a source that has not ended or whose journal
+    /// lacks the step.
+    fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>>;
 
     /// Appends a log line of a run, unless one with its key exists; not
     /// waited for (ordered before later writes), dropped for a stale lease.

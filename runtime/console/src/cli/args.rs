@@ -75,7 +75,7 @@ pub(crate) enum ApiCommand {
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
     /// Runs: list, show, watch, cancel, retry, pause, resume (one, or in
-    /// bulk by filter).
+    /// bulk by filter), fork.
     #[command(subcommand)]
     Runs(RunsCommand),
     /// Start a run of a workflow.
@@ -123,6 +123,23 @@ pub(crate) enum RunsCommand {
     Pause(ActionArgs),
     /// Resume a paused run, or every run a filter matches.
     Resume(ActionArgs),
+    /// Start a new run from an ended run, keeping its journal before a
+    /// step and running that step and every later one again.
+    Fork(ForkArgs),
+}
+
+/// `durable runs fork`.
+#[derive(Debug, Args)]
+pub(crate) struct ForkArgs {
+    /// The ended run's id.
+    pub(crate) id: String,
+    /// The step to run again from (as `runs show` lists it).
+    #[arg(long, value_name = "STEP")]
+    pub(crate) from_step: String,
+    /// Another input for the new run: JSON, `@FILE` for a file's JSON, or
+    /// `-` for stdin's (default: the source's input).
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    pub(crate) input: Option<String>,
 }
 
 /// The run filter's options, shared by `runs list` and the bulk actions.

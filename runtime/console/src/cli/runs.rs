@@ -1,13 +1,13 @@
 //! `durable runs ...` and `durable trigger`: the run list with its
 //! filters, one run, cancel, retry, pause and resume of one run or in bulk
-//! by filter, and
+//! by filter, fork, and
 //! starting a run (and following it with `--wait`).
 
 use durable::IntoDuration;
 use serde_json::{Map, Value, json};
 
 use super::Exit;
-use super::args::{ActionArgs, FilterArgs, ListArgs, RunsCommand, TriggerArgs};
+use super::args::{ActionArgs, FilterArgs, ForkArgs, ListArgs, RunsCommand, TriggerArgs};
 use super::client::{Api, CliError, segment, with_query};
 use super::input::{interval, json_arg};
 use super::show;
@@ -35,6 +35,7 @@ pub(crate) async fn run(api: &Api, command: &RunsCommand, json: bool) -> Result<
         RunsCommand::Retry(args) => action(api, "retry", args, json).await,
         RunsCommand::Pause(args) => action(api, "pause", args, json).await,
         RunsCommand::Resume(args) => action(api, "resume", args, json).await,
+        RunsCommand::Fork(args) => fork(api, args, json).await,
     }
 }
 
@@ -94,6 +95,26 @@ async fn runs_list(api: &Api, list: &ListArgs, json: bool) -> Result<Exit, CliEr
         if let Some(next) = page["next"].as_str() {
             println!("more runs: add --after {next}");
         }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `runs fork`: a new run from an ended one, from a step, with the
+/// source's input or another.
+async fn fork(api: &Api, args: &ForkArgs, json: bool) -> Result<Exit, CliError> {
+    let mut body = json!({ "from_step": args.from_step });
+    if args.input.is_some() {
+        body["input"] = json_arg("--input", args.input.as_deref())?;
+    }
+    let answer = api.post(&run_path(&args.id, "/fork"), &body).await?;
+    if json {
+        show::json(&answer);
+    } else {
+        let new = answer["run"]["id"].as_str().unwrap_or("?");
+        println!(
+            "forked run {} from step {}: new run {new}",
+            args.id, args.from_step
+        );
     }
     Ok(Exit::Ok)
 }

@@ -1,4 +1,5 @@
-//! Actions on one run (cancel, retry, pause, resume, signal) and events: sending one, and
+//! Actions on one run (cancel, retry, pause, resume, fork, signal) and
+//! events: sending one, and
 //! the list of those sent with the runs they woke.
 
 use axum::Json;
@@ -100,6 +101,37 @@ pub(super) async fn resume(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     Action::Resume.answer(&state, &id).await
+}
+
+/// The body of `POST /runs/{id}/fork`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Fork {
+    /// The step to run again from.
+    from_step: String,
+    /// Another input for the new run (default: the source's).
+    #[serde(default)]
+    input: Option<Value>,
+}
+
+/// `POST /api/v1/runs/{id}/fork` with `{"from_step": ..., "input": ...}`:
+/// starts a new run from the ended run, keeping its journal before the step
+/// (see `durable::Engine::fork`), and answers with the new run.
+pub(super) async fn fork(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    JsonBody(fork): JsonBody<Fork>,
+) -> Result<Json<Value>, ApiError> {
+    let id = run_id(&id)?;
+    let mut options = durable::ForkOptions::from_step(fork.from_step);
+    if let Some(input) = fork.input {
+        options = options.input(input)?;
+    }
+    let new = state.engine.fork(id, options).await?;
+    let info = state.engine.run(new).info().await?;
+    Ok(Json(
+        json!({ "run": views::run(&info, state.preview_bytes) }),
+    ))
 }
 
 /// `POST /api/v1/runs/{id}/signal` with `{"name": ..., "data": ...}`: sends

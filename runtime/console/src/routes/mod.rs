@@ -105,6 +105,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Post, "/api/v1/runs/{id}/retry", actions::retry),
         route(Post, "/api/v1/runs/{id}/pause", actions::pause),
         route(Post, "/api/v1/runs/{id}/resume", actions::resume),
+        route(Post, "/api/v1/runs/{id}/fork", actions::fork),
         route(Post, "/api/v1/runs/{id}/signal", actions::signal),
         route(Post, "/api/v1/runs/cancel", bulk::cancel),
         route(Post, "/api/v1/runs/retry", bulk::retry),

@@ -117,6 +117,68 @@ async fn pause_holds_a_run_until_resume_and_refuses_a_finished_one() {
 }
 
 #[tokio::test]
+async fn fork_starts_a_new_run_from_a_step_and_refuses_what_it_cannot() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.fail", json!("declined")).await;
+    wait_for(&api, &id, "failed").await;
+    let forked = api
+        .post(
+            &format!("/api/v1/runs/{id}/fork"),
+            json!({"from_step": "boom", "input": "expired"}),
+        )
+        .await;
+    assert_eq!(forked.status, 200, "{}", forked.body);
+    let new = forked.body["run"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(new, id);
+    assert_eq!(
+        forked.body["run"]["forked_from"],
+        json!({"run": id, "step": "boom"})
+    );
+    let ended = wait_for(&api, &new, "failed").await;
+    assert!(
+        ended["run"]["error"].to_string().contains("expired"),
+        "the fork ran with its new input: {ended}"
+    );
+    // The source is as it was, and names no origin.
+    let source = api.get(&format!("/api/v1/runs/{id}")).await;
+    assert!(source.body["run"]["forked_from"].is_null());
+
+    let missing = api
+        .post_refused(
+            &format!("/api/v1/runs/{id}/fork"),
+            r#"{"from_step": "nope"}"#,
+            404,
+            "step_not_found",
+        )
+        .await;
+    assert!(missing.contains("nope"), "{missing}");
+    api.post_refused(
+        &format!("/api/v1/runs/{id}/fork"),
+        r#"{"input": 1}"#,
+        422,
+        "invalid_request",
+    )
+    .await;
+    let waiting = trigger(&api, "console.wait", json!("w")).await;
+    wait_for(&api, &waiting, "suspended").await;
+    api.post_refused(
+        &format!("/api/v1/runs/{waiting}/fork"),
+        r#"{"from_step": "approval"}"#,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    api.post_refused(
+        &format!("/api/v1/runs/{UNKNOWN_RUN}/fork"),
+        r#"{"from_step": "boom"}"#,
+        404,
+        "run_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn retry_runs_a_failed_run_again() {
     let db = test_db!();
     let api = Api::new(&db.engine().await);

@@ -20,11 +20,11 @@ use crate::model::sync::{BoxFuture, lock};
 use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
-use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
 use crate::store::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, Renewal,
-    RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, Lease, LogLine, NewFork,
+    NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -386,6 +386,72 @@ pub(super) async fn set_paused(
         transition(connection, run_id, changed).await?,
         Vec::new(),
     )))
+}
+
+/// Creates a fork of an ended run with the records it keeps (see
+/// `RunStore::fork_run`); the new run is due now, so every worker is woken.
+pub(super) async fn fork(
+    connection: &mut PgConnection,
+    fork: &NewFork,
+    notes: &mut Notes,
+) -> Applied {
+    let source = fork.source.to_string();
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM wf_instance WHERE id = $1::uuid FOR SHARE")
+            .bind(&source)
+            .fetch_optional(&mut *connection)
+            .await?;
+    if let Some(refused) = fork_refused(status.as_deref())? {
+        return Ok(Ok(WriteOut::Forked(refused)));
+    }
+    let at: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT created_at, seq FROM wf_step WHERE instance_id = $1::uuid AND name = $2",
+    )
+    .bind(&source)
+    .bind(&fork.from_step)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((created_at, seq)) = at else {
+        return Ok(Ok(WriteOut::Forked(ForkOutcome::NoSuchStep)));
+    };
+    let run = &fork.run;
+    sqlx::query(
+        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+           ready_at, deadline_at, executions, version, forked_from, forked_from_step) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $4, $5, $6, 1, $7, $8::uuid, $9)",
+    )
+    .bind(run.id.to_string())
+    .bind(&run.workflow)
+    .bind(&run.input)
+    .bind(run.now)
+    .bind(run.ready_at)
+    .bind(run.deadline_at)
+    .bind(&run.version)
+    .bind(&source)
+    .bind(&fork.from_step)
+    .execute(&mut *connection)
+    .await?;
+    // The records before the step in journal order (`created_at`, then
+    // `seq`) that ended or sleep: a step in progress or waiting runs again.
+    sqlx::query(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
+           started_at, ended_at, attempt_log) \
+         SELECT $1::uuid, name, seq, kind, status, input, output, error, attempts, wake_at, \
+           event_name, event_filter, wait_run, created_at, updated_at, started_at, ended_at, \
+           attempt_log \
+         FROM wf_step WHERE instance_id = $2::uuid \
+           AND status IN ('completed', 'failed', 'sleeping') \
+           AND (created_at < $3 OR (created_at = $3 AND seq < $4))",
+    )
+    .bind(run.id.to_string())
+    .bind(&source)
+    .bind(created_at)
+    .bind(seq)
+    .execute(&mut *connection)
+    .await?;
+    notes.wake = true;
+    Ok(Ok(WriteOut::Forked(ForkOutcome::Created(run.id))))
 }
 
 /// Creates a child run and records the step that started it.

@@ -13,9 +13,12 @@ use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
-use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
-use crate::store::{ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome};
+use crate::store::{
+    ClaimAtCreate, CreateOutcome, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
+    TransitionOutcome,
+};
 
 /// The run that holds `run`'s idempotency key.
 fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
@@ -241,6 +244,65 @@ pub(super) fn set_paused(
         Vec::new(),
     )))
 }
+
+/// Creates a fork of an ended run with the records it keeps (see
+/// `RunStore::fork_run`).
+pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
+    let source = fork.source.to_string();
+    let status: Option<String> = connection
+        .prepare_cached("SELECT status FROM wf_instance WHERE id = ?1")?
+        .query_row(params![source], |row| row.get(0))
+        .optional()?;
+    if let Some(refused) = fork_refused(status.as_deref())? {
+        return Ok(Ok(WriteOut::Forked(refused)));
+    }
+    let at: Option<(i64, i64)> = connection
+        .prepare_cached("SELECT created_at, seq FROM wf_step WHERE instance_id = ?1 AND name = ?2")?
+        .query_row(params![source, fork.from_step], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((created_at, seq)) = at else {
+        return Ok(Ok(WriteOut::Forked(ForkOutcome::NoSuchStep)));
+    };
+    let run = &fork.run;
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at, deadline_at, executions, version, forked_from, forked_from_step) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            run.id.to_string(),
+            run.workflow,
+            run.input,
+            run.now,
+            run.ready_at,
+            run.deadline_at,
+            run.version,
+            source,
+            fork.from_step
+        ])?;
+    connection.prepare_cached(FORK_COPY_SQL)?.execute(params![
+        run.id.to_string(),
+        source,
+        created_at,
+        seq
+    ])?;
+    Ok(Ok(WriteOut::Forked(ForkOutcome::Created(run.id))))
+}
+
+/// Copies into run `?1` the step records of run `?2` before the one first
+/// written at `?3` with seq `?4` (journal order: `created_at`, then `seq`)
+/// that ended or sleep: a step in progress or waiting runs again.
+const FORK_COPY_SQL: &str = "\
+    INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, attempts, \
+      wake_at, event_name, event_filter, wait_run, created_at, updated_at, started_at, ended_at, \
+      attempt_log) \
+    SELECT ?1, name, seq, kind, status, input, output, error, attempts, wake_at, event_name, \
+      event_filter, wait_run, created_at, updated_at, started_at, ended_at, attempt_log \
+    FROM wf_step WHERE instance_id = ?2 AND status IN ('completed', 'failed', 'sleeping') \
+      AND (created_at < ?3 OR (created_at = ?3 AND seq < ?4))";
 
 /// The step records a retry of run `?1` discards: unfinished and failed
 /// steps, the records of the failure's unwinding (`compensate/...` and

@@ -201,6 +201,7 @@ pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
             paused,
             now,
         } => runs::set_paused(connection, *run_id, *paused, *now),
+        WriteOp::Fork(fork) => runs::fork(connection, fork),
         WriteOp::RecordWorker(_) | WriteOp::Heartbeat { .. } | WriteOp::RemoveWorker(_) => {
             catalog::apply(connection, op)
         }

@@ -73,6 +73,7 @@ macro_rules! every_case {
             pause_of_an_ended_run_is_refused,
             a_paused_run_still_times_out,
             a_renewal_names_the_paused_runs,
+            a_fork_copies_the_journal_before_its_step,
         );
     };
 }

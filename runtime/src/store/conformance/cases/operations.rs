@@ -1,9 +1,11 @@
-//! Conformance cases of an operator's operations on runs: pause and resume.
+//! Conformance cases of an operator's operations on runs: pause, resume
+//! and fork.
 
-use super::helpers::{NOW, claim_request, create_and_claim, new_run};
+use super::helpers::{NOW, claim_request, create_and_claim, new_run, step};
 use crate::model::ids::RunId;
-use crate::model::status::RunStatus;
-use crate::store::{CreateOutcome, RunOutcome, Store, TransitionOutcome};
+use crate::model::info::ForkOrigin;
+use crate::model::status::{RunStatus, StepStatus};
+use crate::store::{CreateOutcome, ForkOutcome, NewFork, RunOutcome, Store, TransitionOutcome};
 
 /// A paused pending run, and a paused suspended one, are neither claimed
 /// nor due for the dispatcher, and keep their status; once resumed, a claim
@@ -224,5 +226,108 @@ pub(crate) async fn a_renewal_names_the_paused_runs(store: &dyn Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// A fork of an ended run writes a pending run that names its source and
+/// step, with a copy of the source's records before that step in journal
+/// order that completed, failed or slept (not one in progress); its first
+/// claim reads them. A source that has not ended, a step that is not in
+/// the journal and an unknown source are refused, writing nothing.
+pub(crate) async fn a_fork_copies_the_journal_before_its_step(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    let source = lease.run_id;
+    let records = [
+        step("a", 0, StepStatus::Completed, Some("1")),
+        step("r", 1, StepStatus::Running, None),
+        step("b", 2, StepStatus::Completed, Some("2")),
+        step("c", 3, StepStatus::Failed, None),
+    ];
+    for record in &records {
+        store.save_step(lease, record.clone()).await.unwrap();
+    }
+    let fork = |from_step: &str, input: &str| NewFork {
+        run: new_run("flow", input, None, NOW + 5),
+        source,
+        from_step: from_step.into(),
+    };
+    // Not ended yet.
+    assert_eq!(
+        store.fork_run(fork("c", "{}")).await.unwrap(),
+        ForkOutcome::NotEnded(RunStatus::Running)
+    );
+    store
+        .finish_run(lease, RunOutcome::Failed("c".into()), Vec::new(), NOW + 1)
+        .await
+        .unwrap();
+    let new = fork("c", r#"{"edited":true}"#);
+    let id = new.run.id;
+    assert_eq!(store.fork_run(new).await.unwrap(), ForkOutcome::Created(id));
+    let info = store.get_run(id).await.unwrap().unwrap();
+    assert_eq!(info.status, RunStatus::Pending);
+    assert_eq!(info.input, serde_json::json!({"edited": true}));
+    assert_eq!(
+        info.forked_from,
+        Some(ForkOrigin {
+            run: source,
+            step: "c".into()
+        })
+    );
+    let copied: Vec<_> = store
+        .load_journal(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| (record.name, record.status, record.output))
+        .collect();
+    assert_eq!(
+        copied,
+        [
+            ("a".to_owned(), StepStatus::Completed, Some("1".to_owned())),
+            ("b".to_owned(), StepStatus::Completed, Some("2".to_owned())),
+        ]
+    );
+    // The source is as it was.
+    assert_eq!(store.load_journal(source).await.unwrap().len(), 4);
+    assert_eq!(
+        store.get_run(source).await.unwrap().unwrap().forked_from,
+        None
+    );
+    // Its first claim reads the journal it starts with.
+    let claimed = store.claim_ready(claim_request(10, NOW + 6)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].lease.run_id, id);
+    let journal = match &claimed[0].journal {
+        Some(journal) => journal.clone(),
+        None => store.load_journal(id).await.unwrap(),
+    };
+    assert_eq!(
+        journal.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+
+    // A fork from the first step keeps nothing.
+    let first = fork("a", "{}");
+    let first_id = first.run.id;
+    assert_eq!(
+        store.fork_run(first).await.unwrap(),
+        ForkOutcome::Created(first_id)
+    );
+    assert!(store.load_journal(first_id).await.unwrap().is_empty());
+
+    let refused = fork("nope", "{}");
+    let refused_id = refused.run.id;
+    assert_eq!(
+        store.fork_run(refused).await.unwrap(),
+        ForkOutcome::NoSuchStep
+    );
+    assert!(store.get_run(refused_id).await.unwrap().is_none());
+    let unknown = NewFork {
+        source: RunId(uuid::Uuid::now_v7()),
+        ..fork("a", "{}")
+    };
+    assert_eq!(
+        store.fork_run(unknown).await.unwrap(),
+        ForkOutcome::NotFound
     );
 }

@@ -7,3 +7,7 @@
 -- NULL, and its deadline still applies (maintenance times it out).
 ALTER TABLE wf_instance ADD COLUMN paused_at BIGINT;
 
+-- The run this one was forked from (`Engine::fork`: a new run that keeps
+-- the source's journal up to a step and runs from there), and that step's
+-- name; both NULL for a run that is not a fork.
+ALTER TABLE wf_instance ADD COLUMN forked_from UUID, ADD COLUMN forked_from_step TEXT;
