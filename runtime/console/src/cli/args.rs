@@ -171,6 +171,9 @@ pub(crate) struct FilterArgs {
     /// heartbeat registers).
     #[arg(long)]
     pub(crate) unserved: bool,
+    /// Only runs paused now (`runs pause`), not resumed yet.
+    #[arg(long)]
+    pub(crate) paused: bool,
 }
 
 /// `durable runs list`.

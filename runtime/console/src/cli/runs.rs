@@ -67,6 +67,9 @@ fn filter_pairs(filter: &FilterArgs) -> Vec<(&'static str, String)> {
     if filter.unserved {
         pairs.push(("unserved", "true".to_owned()));
     }
+    if filter.paused {
+        pairs.push(("paused", "true".to_owned()));
+    }
     pairs
 }
 
@@ -163,7 +166,7 @@ async fn bulk(
 ) -> Result<Exit, CliError> {
     if filter.is_empty() {
         return Err(CliError::Usage(format!(
-            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved) for a bulk {verb}"
+            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved, --paused) for a bulk {verb}"
         )));
     }
     let mut object = Map::new();

@@ -268,11 +268,19 @@ async fn pause_resume_and_fork(engine: &Engine, cli: &Cli) {
             .any(|line| line.starts_with("paused ")),
         "{shown:?}"
     );
-    let dry = cli
-        .run(&["runs", "resume", "--workflow", "cli.wait", "--dry-run"])
-        .await;
-    assert!(
-        dry.code(0).stdout.starts_with("dry run: matched"),
+    let listed = cli.run(&["runs", "list", "--paused", "--json"]).await;
+    let listed = listed.code(0).json();
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|run| run["id"].as_str())
+        .collect();
+    assert_eq!(listed, [id.as_str()], "only the paused run");
+    let dry = cli.run(&["runs", "resume", "--paused", "--dry-run"]).await;
+    assert_eq!(
+        dry.code(0).stdout,
+        "dry run: matched 1; nothing changed\n",
         "{dry:?}"
     );
     assert!(

@@ -194,6 +194,9 @@ async fn a_bulk_pause_counts_first_and_a_bulk_resume_undoes_it() {
     assert_eq!(paused_now.body["succeeded"], 3);
     assert_eq!(paused_now.body["failed"], 0);
     assert_eq!(paused(&api, &ids).await, [true; 3]);
+    let listed = api.get("/api/v1/runs?paused=true").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["runs"].as_array().unwrap().len(), 3);
 
     // By ids: the finished run is refused, the others are done.
     let by_ids = json!([ids[0], done, UNKNOWN_RUN]);
@@ -215,10 +218,14 @@ async fn a_bulk_pause_counts_first_and_a_bulk_resume_undoes_it() {
     assert_eq!(code_of(UNKNOWN_RUN), Some(json!("run_not_found")));
     assert_eq!(paused(&api, &ids).await, [false, true, true]);
 
+    // The runs still paused, by the `paused` filter.
     let resumed = api
-        .post("/api/v1/runs/resume", json!({"filter": filter}))
+        .post("/api/v1/runs/resume", json!({"filter": {"paused": true}}))
         .await;
     assert_eq!(resumed.status, 200, "{}", resumed.body);
-    assert_eq!(resumed.body["succeeded"], 3);
+    assert_eq!(resumed.body["matched"], 2);
+    assert_eq!(resumed.body["succeeded"], 2);
     assert_eq!(paused(&api, &ids).await, [false; 3]);
+    let listed = api.get("/api/v1/runs?paused=true").await;
+    assert!(listed.body["runs"].as_array().unwrap().is_empty());
 }

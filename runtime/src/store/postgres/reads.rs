@@ -390,5 +390,11 @@ fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCo
         RunCondition::Version(None) => {
             query.push(" AND version IS NULL");
         }
+        // A run that ended keeps its mark, but is no longer paused.
+        RunCondition::Paused => {
+            query.push(
+                " AND paused_at IS NOT NULL AND status IN ('pending', 'running', 'suspended')",
+            );
+        }
     }
 }

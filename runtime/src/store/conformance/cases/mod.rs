@@ -74,6 +74,7 @@ macro_rules! every_case {
             a_paused_run_still_times_out,
             a_renewal_names_the_paused_runs,
             a_fork_copies_the_journal_before_its_step,
+            paused_runs_are_listed_by_their_filter,
         );
     };
 }

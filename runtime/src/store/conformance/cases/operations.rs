@@ -4,6 +4,7 @@
 use super::helpers::{NOW, claim_request, create_and_claim, new_run, step};
 use crate::model::ids::RunId;
 use crate::model::info::ForkOrigin;
+use crate::model::listing::RunFilter;
 use crate::model::status::{RunStatus, StepStatus};
 use crate::store::{CreateOutcome, ForkOutcome, NewFork, RunOutcome, Store, TransitionOutcome};
 
@@ -330,4 +331,44 @@ pub(crate) async fn a_fork_copies_the_journal_before_its_step(store: &dyn Store)
         store.fork_run(unknown).await.unwrap(),
         ForkOutcome::NotFound
     );
+}
+
+/// The run list's `paused` filter lists the runs paused now, whatever
+/// their status: not the ones resumed, never paused, or ended while paused.
+pub(crate) async fn paused_runs_are_listed_by_their_filter(store: &dyn Store) {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let run = new_run("flow", "{}", None, NOW + 1_000);
+        store.create_run(run.clone()).await.unwrap();
+        runs.push(run.id);
+    }
+    // A running run, paused, then ended: it keeps its mark.
+    let ended = create_and_claim(store).await;
+    store.set_paused(ended.run_id, true, NOW).await.unwrap();
+    store
+        .finish_run(ended, RunOutcome::Completed("1".into()), Vec::new(), NOW)
+        .await
+        .unwrap();
+    store.set_paused(runs[0], true, NOW).await.unwrap();
+    store.set_paused(runs[1], true, NOW).await.unwrap();
+    store.set_paused(runs[1], false, NOW).await.unwrap();
+    let listed = |filter: RunFilter| async move {
+        let page = store.list_runs(filter, 0).await.unwrap();
+        page.runs.iter().map(|run| run.id).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(RunFilter::new().paused()).await, [runs[0]]);
+    assert_eq!(
+        listed(RunFilter::new().paused().workflow("flow")).await,
+        [runs[0]]
+    );
+    assert!(
+        listed(
+            RunFilter::new()
+                .paused()
+                .statuses([RunStatus::Completed, RunStatus::Suspended])
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(listed(RunFilter::new()).await.len(), 4);
 }
