@@ -437,3 +437,52 @@ async fn pause_and_resume_are_told_by_the_change_feed() {
     }
     assert_eq!(kinds, [ChangeKind::Paused, ChangeKind::Resumed]);
 }
+
+static SAGA_RESERVED: AtomicU32 = AtomicU32::new(0);
+static SAGA_UNDONE: AtomicU32 = AtomicU32::new(0);
+static SAGA_FAILS: AtomicBool = AtomicBool::new(true);
+
+#[workflow]
+async fn forked_saga(ctx: Ctx) -> Result<u32, Error> {
+    let slot: u32 = ctx
+        .step("reserve")
+        .compensate(|_: u32| async move {
+            SAGA_UNDONE.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(())
+        })
+        .run(async || Ok::<_, StepError>(SAGA_RESERVED.fetch_add(1, Ordering::SeqCst) + 1))
+        .await?;
+    ctx.step("pay")
+        .retry(Retry::none())
+        .run(async || {
+            if SAGA_FAILS.load(Ordering::SeqCst) {
+                Err(StepError::permanent("declined"))
+            } else {
+                Ok(slot)
+            }
+        })
+        .await
+}
+
+/// A step that was undone by its compensation is not replayed as done by
+/// a fork: it runs again, as after a retry.
+#[tokio::test]
+async fn a_fork_runs_again_a_step_its_source_compensated() {
+    let db = test_db!();
+    let engine = db.builder().register(ForkedSaga).start().await.unwrap();
+    let failed = ForkedSaga::trigger(&engine).await.unwrap();
+    assert!(failed.result().await.is_err());
+    assert_eq!(SAGA_UNDONE.load(Ordering::SeqCst), 1, "compensated");
+    SAGA_FAILS.store(false, Ordering::SeqCst);
+    let fork = failed.fork(ForkOptions::from_step("pay")).await.unwrap();
+    assert_eq!(fork.result().await.unwrap(), 2, "reserved again");
+    assert_eq!(SAGA_RESERVED.load(Ordering::SeqCst), 2);
+    let names: Vec<String> = fork
+        .steps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|step| step.name)
+        .collect();
+    assert_eq!(names, ["reserve", "pay"]);
+}

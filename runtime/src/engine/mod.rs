@@ -274,11 +274,12 @@ impl Engine {
     /// slept are copied into the new run, so it replays them with their
     /// recorded outputs; that step and every step after it execute again
     /// (as does a step that was in progress or waiting when the source
-    /// ended). Its log lines are not copied. The new run is of the source's
-    /// workflow, pinned to the source's version (the journal is that
-    /// version's), with the source's input or
-    /// [`ForkOptions::input`] (checked as a trigger's input is), a new
-    /// deadline from now, no parent and no idempotency key;
+    /// ended, and, as after a [`retry`](RunHandle::retry), a step whose
+    /// compensation completed: it was undone). Its log lines are not
+    /// copied. The new run is of the source's workflow, pinned to the
+    /// source's version (the journal is that version's), with the source's
+    /// input or [`ForkOptions::input`] (checked as a trigger's input is), a
+    /// new deadline from now, no parent and no idempotency key;
     /// [`RunInfo::forked_from`](crate::RunInfo::forked_from) names the run
     /// and step it came from. Its [`executions`](crate::RunInfo::executions)
     /// count the fork as its first.

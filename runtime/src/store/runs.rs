@@ -153,7 +153,9 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// journal it starts with), naming its source and step, and a copy of
     /// the source's step records that come before that step in journal
     /// order and are `completed`, `failed` or `sleeping` (a step in
-    /// progress or waiting when the source ended runs again). Refused,
+    /// progress or waiting when the source ended runs again), but for the
+    /// records of a failure's unwinding and the steps their compensation
+    /// undid (as `retry_run` discards them). Refused,
     /// writing nothing, for a source that has not ended or whose journal
     /// lacks the step.
     fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>>;

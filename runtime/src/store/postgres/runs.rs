@@ -433,6 +433,9 @@ pub(super) async fn fork(
     .await?;
     // The records before the step in journal order (`created_at`, then
     // `seq`) that ended or sleep: a step in progress or waiting runs again.
+    // As a retry does, it leaves out the records of a failure's unwinding
+    // and every step whose compensation completed: an undone step runs
+    // again instead of being replayed as done.
     sqlx::query(
         "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
            attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
@@ -442,7 +445,11 @@ pub(super) async fn fork(
            attempt_log \
          FROM wf_step WHERE instance_id = $2::uuid \
            AND status IN ('completed', 'failed', 'sleeping') \
-           AND (created_at < $3 OR (created_at = $3 AND seq < $4))",
+           AND (created_at < $3 OR (created_at = $3 AND seq < $4)) \
+           AND substr(name, 1, 11) NOT IN ('compensate/', 'on-failure/') \
+           AND 'compensate/' || name NOT IN (SELECT name FROM wf_step \
+             WHERE instance_id = $2::uuid AND status = 'completed' \
+             AND substr(name, 1, 11) = 'compensate/')",
     )
     .bind(run.id.to_string())
     .bind(&source)

@@ -294,7 +294,10 @@ pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
 
 /// Copies into run `?1` the step records of run `?2` before the one first
 /// written at `?3` with seq `?4` (journal order: `created_at`, then `seq`)
-/// that ended or sleep: a step in progress or waiting runs again.
+/// that ended or sleep: a step in progress or waiting runs again. As a
+/// retry does, it leaves out the records of a failure's unwinding
+/// (`compensate/...`, `on-failure/...`) and every step whose compensation
+/// completed: an undone step runs again instead of being replayed as done.
 const FORK_COPY_SQL: &str = "\
     INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, attempts, \
       wake_at, event_name, event_filter, wait_run, created_at, updated_at, started_at, ended_at, \
@@ -302,7 +305,10 @@ const FORK_COPY_SQL: &str = "\
     SELECT ?1, name, seq, kind, status, input, output, error, attempts, wake_at, event_name, \
       event_filter, wait_run, created_at, updated_at, started_at, ended_at, attempt_log \
     FROM wf_step WHERE instance_id = ?2 AND status IN ('completed', 'failed', 'sleeping') \
-      AND (created_at < ?3 OR (created_at = ?3 AND seq < ?4))";
+      AND (created_at < ?3 OR (created_at = ?3 AND seq < ?4)) \
+      AND substr(name, 1, 11) NOT IN ('compensate/', 'on-failure/') \
+      AND 'compensate/' || name NOT IN (SELECT name FROM wf_step \
+        WHERE instance_id = ?2 AND status = 'completed' AND substr(name, 1, 11) = 'compensate/')";
 
 /// The step records a retry of run `?1` discards: unfinished and failed
 /// steps, the records of the failure's unwinding (`compensate/...` and

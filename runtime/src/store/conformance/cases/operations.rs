@@ -232,17 +232,22 @@ pub(crate) async fn a_renewal_names_the_paused_runs(store: &dyn Store) {
 
 /// A fork of an ended run writes a pending run that names its source and
 /// step, with a copy of the source's records before that step in journal
-/// order that completed, failed or slept (not one in progress); its first
+/// order that completed, failed or slept (not one in progress, nor one
+/// undone by its compensation, nor the compensation's record); its first
 /// claim reads them. A source that has not ended, a step that is not in
 /// the journal and an unknown source are refused, writing nothing.
 pub(crate) async fn a_fork_copies_the_journal_before_its_step(store: &dyn Store) {
     let lease = create_and_claim(store).await;
     let source = lease.run_id;
+    // "u" completed and was undone by its compensation, which (as the
+    // unwinding always does) came after it.
     let records = [
         step("a", 0, StepStatus::Completed, Some("1")),
         step("r", 1, StepStatus::Running, None),
-        step("b", 2, StepStatus::Completed, Some("2")),
-        step("c", 3, StepStatus::Failed, None),
+        step("u", 2, StepStatus::Completed, Some("9")),
+        step("compensate/u", 3, StepStatus::Completed, None),
+        step("b", 4, StepStatus::Completed, Some("2")),
+        step("c", 5, StepStatus::Failed, None),
     ];
     for record in &records {
         store.save_step(lease, record.clone()).await.unwrap();
@@ -289,7 +294,7 @@ pub(crate) async fn a_fork_copies_the_journal_before_its_step(store: &dyn Store)
         ]
     );
     // The source is as it was.
-    assert_eq!(store.load_journal(source).await.unwrap().len(), 4);
+    assert_eq!(store.load_journal(source).await.unwrap().len(), 6);
     assert_eq!(
         store.get_run(source).await.unwrap().unwrap().forked_from,
         None
