@@ -84,8 +84,9 @@ pub use model::change::{ChangeKind, ChangesError, RunChange};
 pub use model::duration::IntoDuration;
 pub use model::error::{Error, StepError};
 pub use model::event::{Event, EventType, EventTypeInfo, Field, SentEvent, TriggerError};
+pub use model::fork::ForkOptions;
 pub use model::ids::RunId;
-pub use model::info::{AttemptInfo, RunInfo, StepInfo};
+pub use model::info::{AttemptInfo, ForkOrigin, RunInfo, StepInfo};
 pub use model::limits::Limits;
 pub use model::listing::{
     DEFAULT_PAGE, EventFilter, EventInfo, EventPage, MAX_PAGE, MinuteCounts, RunCursor, RunDetail,

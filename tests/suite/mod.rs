@@ -60,6 +60,7 @@ mod input_checks;
 mod journal;
 mod maintenance;
 mod patches;
+mod pause_and_fork;
 mod properties;
 mod reads;
 mod retries;

@@ -148,6 +148,7 @@ pub(crate) fn code_of(error: &durable::Error) -> ErrorCode {
         E::InvalidInput { .. } => ErrorCode::InvalidInput,
         E::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
         E::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+        E::StepNotInJournal { .. } => ErrorCode::StepNotFound,
         E::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
         E::InvalidFilter(_) => ErrorCode::InvalidFilter,
         E::InvalidEvent(_) => ErrorCode::InvalidEvent,
@@ -207,6 +208,14 @@ mod tests {
                 durable::Error::InvalidFilter("x".into()),
                 ErrorCode::InvalidFilter,
                 400,
+            ),
+            (
+                durable::Error::StepNotInJournal {
+                    run_id: id,
+                    step: "ship".into(),
+                },
+                ErrorCode::StepNotFound,
+                404,
             ),
             (durable::Error::Shutdown, ErrorCode::Unavailable, 503),
             (

@@ -20,6 +20,7 @@ pub(crate) const RUN_FILTER_KEYS: &[&str] = &[
     "parent",
     "text",
     "unserved",
+    "paused",
     "limit",
     "after",
 ];
@@ -59,6 +60,9 @@ pub(crate) fn run_filter(pairs: &QueryPairs) -> Result<RunFilter, ApiError> {
         text: pairs.single("text")?.map(str::to_owned),
         unserved: pairs
             .parsed::<bool>("unserved", "`true` or `false`")?
+            .unwrap_or(false),
+        paused: pairs
+            .parsed::<bool>("paused", "`true` or `false`")?
             .unwrap_or(false),
         after: None,
         ..RunFilter::default()
@@ -134,7 +138,7 @@ pub(crate) fn bulk_filter(object: &serde_json::Map<String, Value>) -> Result<Run
     if filter == RunFilter::default() {
         return Err(ApiError::new(
             ErrorCode::EmptyFilter,
-            "the filter narrows nothing: name a workflow, statuses, a time range, a parent, a text or `unserved`, or send `ids`",
+            "the filter narrows nothing: name a workflow, statuses, a time range, a parent, a text, `unserved` or `paused`, or send `ids`",
         ));
     }
     Ok(filter)
@@ -173,11 +177,15 @@ mod tests {
         assert_eq!(filter.limit, 20);
         assert_eq!(filter.after.unwrap().created_at, 1_700_000_000_000);
         assert!(!filter.unserved);
+        assert!(!filter.paused);
         assert!(
             run_filter(&pairs(&[("unserved", "true")]))
                 .unwrap()
                 .unserved
         );
+        assert!(run_filter(&pairs(&[("paused", "true")])).unwrap().paused);
+        let typo = run_filter(&pairs(&[("paused", "1")])).unwrap_err();
+        assert!(typo.message.contains("`paused`"), "{}", typo.message);
         let typo = run_filter(&pairs(&[("unserved", "yes")])).unwrap_err();
         assert!(typo.message.contains("`unserved`"), "{}", typo.message);
     }

@@ -725,6 +725,24 @@ async fn scenario(browser: &Browser, builder: EngineBuilder, prefix: &str) {
     appears(&client, "#run-status [data-status=cancelled]").await;
     screenshot(&client, prefix, "inspector-cancelled").await;
 
+    // Pause and resume from the inspector: the run is marked paused, the
+    // button turns into Resume, and back.
+    let held = Wait::trigger(&engine, 9).await.expect("trigger");
+    wait_status(&engine, held.id(), RunStatus::Suspended).await;
+    visit(&client, &format!("{base}/#/run/{}", held.id())).await;
+    appears(&client, "button[data-action=pause]").await;
+    click(&client, "button[data-action=pause]").await;
+    appears(&client, "button[data-action=resume]").await;
+    appears(&client, "#run-status [data-paused]").await;
+    assert!(held.info().await.expect("info").paused_at.is_some());
+    let said = text(&client, ".actions .action-result").await;
+    assert!(said.contains("Paused"), "{said}");
+    screenshot(&client, prefix, "inspector-paused").await;
+    click(&client, "button[data-action=resume]").await;
+    appears(&client, "button[data-action=pause]").await;
+    assert_eq!(held.info().await.expect("info").paused_at, None);
+    held.cancel().await.expect("cancel");
+
     // A workflow's trigger form starts from its schema, shows the field
     // error the API returns, and starts a run with a good input.
     visit(&client, &format!("{base}/#/workflows")).await;

@@ -1,6 +1,7 @@
 // The run inspector: one run's status, times, input, output or error,
 // parent and children; its steps, timeline, graph and logs; and the
-// actions an operator takes on it (cancel, retry, send an event, signal).
+// actions an operator takes on it (cancel, retry, pause, resume, send an
+// event, signal).
 // A run that has not ended follows the server's events, or polls.
 import { api, optional, follow, link } from "./api.js";
 import { h, replace, statusBadge, formatTime, previewBlock, errorBox } from "./dom.js";
@@ -14,7 +15,8 @@ const WAITS_FOR_EVENT = "wait_for_event";
 function facts(run) {
   const took = run.started_at && run.finished_at ? formatDuration(run.finished_at - run.started_at) : run.started_at ? `${formatDuration(Date.now() - run.started_at)} so far` : "not started";
   return h("dl", { class: "facts" },
-    h("dt", {}, "status"), h("dd", { id: "run-status" }, statusBadge(run.status)),
+    h("dt", {}, "status"), h("dd", { id: "run-status" }, statusBadge(run.status),
+      run.paused_at != null ? h("span", { class: "muted", "data-paused": "" }, ` paused since ${formatTime(run.paused_at)}`) : null),
     h("dt", {}, "workflow"), h("dd", {}, h("a", { href: link("runs", [], new URLSearchParams({ workflow: run.workflow })) }, run.workflow)),
     h("dt", {}, "created"), h("dd", {}, formatTime(run.created_at)),
     h("dt", {}, "started"), h("dd", {}, formatTime(run.started_at)),
@@ -23,7 +25,8 @@ function facts(run) {
     h("dt", {}, "deadline"), h("dd", {}, formatTime(run.deadline_at)),
     h("dt", {}, "executions"), h("dd", {}, String(run.executions)),
     h("dt", {}, "idempotency key"), h("dd", {}, run.idempotency_key || "—"),
-    h("dt", {}, "parent"), h("dd", {}, run.parent ? h("a", { href: link("run", [run.parent]), class: "mono" }, run.parent) : "—"));
+    h("dt", {}, "parent"), h("dd", {}, run.parent ? h("a", { href: link("run", [run.parent]), class: "mono" }, run.parent) : "—"),
+    run.forked_from ? [h("dt", {}, "forked from"), h("dd", {}, h("a", { href: link("run", [run.forked_from.run]), class: "mono" }, run.forked_from.run), ` at step ${run.forked_from.step}`)] : null);
 }
 
 /**
@@ -60,6 +63,14 @@ function messageForm(title, path, { name = "", hint = "", data = "null", describ
   return form;
 }
 
+/** What each action on the run says once done. */
+const SAID = {
+  cancel: "Cancelled.",
+  retry: "Moved back to pending.",
+  pause: "Paused: it starts no step until resumed.",
+  resume: "Resumed: it goes on where it stopped.",
+};
+
 /** What sending an event did: the runs it woke (`woken`, their ids), as links. */
 function woke(sent) {
   const ids = Array.isArray(sent.woken) ? sent.woken : [];
@@ -80,14 +91,18 @@ function actions(run, steps, manifest, refresh, memory) {
   const act = (action) => async () => {
     try {
       await api(`/runs/${run.id}/${action}`, { body: {} });
-      report(() => (action === "cancel" ? "Cancelled." : "Moved back to pending."));
+      report(() => SAID[action]);
       refresh();
     } catch (error) {
       replace(out, errorBox(error));
     }
   };
+  const active = ["pending", "running", "suspended"].includes(run.status);
+  const paused = run.paused_at != null;
   const buttons = h("div", { class: "buttons" },
-    ["pending", "running", "suspended"].includes(run.status) ? h("button", { class: "danger", "data-action": "cancel", onclick: act("cancel") }, "Cancel run") : null,
+    active ? h("button", { class: "danger", "data-action": "cancel", onclick: act("cancel") }, "Cancel run") : null,
+    active && !paused ? h("button", { "data-action": "pause", onclick: act("pause") }, "Pause run") : null,
+    active && paused ? h("button", { "data-action": "resume", onclick: act("resume") }, "Resume run") : null,
     ["failed", "timed_out"].includes(run.status) ? h("button", { "data-action": "retry", onclick: act("retry") }, "Retry run") : null);
   // The event a waiting step waits for, from the manifest's options where
   // the server shows one.

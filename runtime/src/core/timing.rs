@@ -98,6 +98,8 @@ mod tests {
             executions: 1,
             version: None,
             event_id: None,
+            paused_at: None,
+            forked_from: None,
         }
     }
 

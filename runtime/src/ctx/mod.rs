@@ -244,12 +244,29 @@ impl Ctx {
         std::future::pending().await
     }
 
-    /// Asks the journal about a step; ends the run on a refusal.
+    /// Asks the journal about a step; ends the run on a refusal. A new step
+    /// of a paused run is not started: see [`Ctx::pause_point`].
     pub(crate) async fn reach(&self, name: &str, kind: StepKind) -> StepStart {
         let answer = self.run.state().journal.reach(name, kind);
         match answer {
+            Ok(start @ StepStart::New { .. }) => {
+                self.pause_point().await;
+                start
+            }
             Ok(start) => start,
             Err(error) => self.stop(error).await,
+        }
+    }
+
+    /// A step boundary: returns at once unless an operator paused the run
+    /// (an atomic flag, no read of the database), and then never: the
+    /// executor hands the run back, with the records not saved yet, once no
+    /// other branch is busy, and a resumed run replays up to here.
+    pub(crate) async fn pause_point(&self) {
+        if self.run.paused.is_set() {
+            self.run.state().pausing = true;
+            self.run.control.notify_one();
+            std::future::pending::<()>().await;
         }
     }
 

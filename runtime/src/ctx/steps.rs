@@ -383,6 +383,8 @@ impl<C> StepBuilder<'_, C> {
             if let Some(at) = resume_at.take() {
                 ctx.wait_until(at).await;
             }
+            // No attempt starts while the run is paused.
+            ctx.pause_point().await;
             attempt += 1;
             // The body runs only once the results before it are committed.
             ctx.save_unsaved().await;

@@ -94,7 +94,8 @@ pub(crate) async fn dispatch_loop(core: Arc<EngineCore>) {
 
 /// Renews the leases of the runs this engine executes, a third of the lease
 /// apart; a run whose lease was lost (taken over after a stall) is stopped
-/// here, its writes being fenced already.
+/// here, its writes being fenced already, and one that another process
+/// paused stops before its next step.
 pub(crate) async fn heartbeat_loop(exec: Arc<Executor>, lease: Duration) {
     loop {
         tokio::time::sleep(lease / 3).await;
@@ -103,12 +104,18 @@ pub(crate) async fn heartbeat_loop(exec: Arc<Executor>, lease: Duration) {
             continue;
         }
         let until = exec.env.clock.now_ms().saturating_add(millis(lease));
-        match exec.env.store.renew_leases(leases, until).await {
-            Ok(lost) => {
-                for run_id in &lost {
+        match exec.env.store.renew_leases(leases.clone(), until).await {
+            Ok(renewal) => {
+                for run_id in &renewal.lost {
                     tracing::warn!(%run_id, "lost the lease of a run; stopping it here");
                 }
-                exec.stop_local(&lost);
+                exec.stop_local(&renewal.lost);
+                // Another process may have paused (or resumed) a run that
+                // executes here: it stops before its next step.
+                for lease in &leases {
+                    let paused = renewal.paused.contains(&lease.run_id);
+                    exec.set_paused_local(lease.run_id, paused);
+                }
             }
             Err(error) => tracing::warn!(%error, "could not renew leases"),
         }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::engine::core::{EngineCore, Owner};
 use crate::model::error::Error;
 use crate::model::event::SentEvent;
+use crate::model::fork::ForkOptions;
 use crate::model::ids::RunId;
 use crate::model::info::{RunInfo, StepInfo};
 use crate::model::log::LogLine;
@@ -175,5 +176,76 @@ impl<O: DeserializeOwned> RunHandle<O> {
     /// [`Error::InvalidTransition`] when the run is not failed or timed out.
     pub async fn retry(&self) -> Result<(), Error> {
         self.core.retry(self.id).await
+    }
+
+    /// Pauses a pending, running or suspended run: no worker claims it, so
+    /// it starts no step, until [`resume`](RunHandle::resume). Its status
+    /// stays what it was and [`RunInfo::paused_at`] says since when it is
+    /// paused. Pausing a paused run changes nothing.
+    ///
+    /// A run executing now finishes the step it is in (its result is
+    /// recorded) and starts no further one: it is handed back, `suspended`,
+    /// at its next step boundary (a fan-out's other branches finish their
+    /// current steps first). An execution on this engine learns of the pause
+    /// at once; one on another process (PostgreSQL) at its next lease
+    /// renewal, every third of the lease (3.3 s with the default lease of
+    /// 10 s). A run whose body returns before reaching another step
+    /// completes.
+    ///
+    /// The run's deadline (its workflow's `timeout`) still applies while it
+    /// is paused: a paused run past its deadline times out, ended by the
+    /// maintenance pass (every minute, or
+    /// [`Engine::run_maintenance`](crate::Engine::run_maintenance)), as is
+    /// any run past its deadline that no worker claims. Sleeps and waits
+    /// keep their times: a sleep that ended during the pause fires on
+    /// resume, and an event that arrives during the pause is kept for the
+    /// wait it matches.
+    ///
+    /// ```no_run
+    /// # async fn admin(engine: durable::Engine, id: durable::RunId) -> Result<(), durable::Error> {
+    /// let run = engine.run(id);
+    /// run.pause().await?;
+    /// assert!(run.info().await?.paused_at.is_some());
+    /// run.resume().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] when the run already ended,
+    /// [`Error::RunNotFound`] for an unknown id.
+    pub async fn pause(&self) -> Result<(), Error> {
+        self.core.set_paused(self.id, true).await
+    }
+
+    /// Starts a new run from this ended run: see
+    /// [`Engine::fork`](crate::Engine::fork). The new run's handle has this
+    /// one's output type.
+    ///
+    /// ```no_run
+    /// # async fn replay(run: durable::RunHandle<String>) -> Result<(), durable::Error> {
+    /// let again = run.fork(durable::ForkOptions::from_step("ship")).await?;
+    /// let output: String = again.result().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::fork`](crate::Engine::fork).
+    pub async fn fork(&self, options: ForkOptions) -> Result<RunHandle<O>, Error> {
+        let id = self.core.fork(self.id, options).await?;
+        Ok(RunHandle::new(self.core.clone(), self.owner.clone(), id))
+    }
+
+    /// Resumes a paused run: it is claimed again when it is due (at once for
+    /// a run that was pending, or whose sleep ended during the pause) and
+    /// continues from its journal where it stopped. Resuming a run that is
+    /// not paused changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`pause`](RunHandle::pause).
+    pub async fn resume(&self) -> Result<(), Error> {
+        self.core.set_paused(self.id, false).await
     }
 }

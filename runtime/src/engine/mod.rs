@@ -28,6 +28,7 @@ use crate::engine::core::{EngineCore, Owner};
 use crate::engine::handle::RunHandle;
 use crate::engine::maintenance::{MaintenanceReport, run_maintenance};
 use crate::model::error::Error;
+use crate::model::fork::ForkOptions;
 use crate::model::ids::RunId;
 use crate::model::trigger::TriggerOptions;
 
@@ -241,6 +242,7 @@ impl Engine {
     /// workflow's output type: [`info`](RunHandle::info),
     /// [`steps`](RunHandle::steps), [`logs`](RunHandle::logs),
     /// [`cancel`](RunHandle::cancel), [`retry`](RunHandle::retry),
+    /// [`pause`](RunHandle::pause), [`resume`](RunHandle::resume),
     /// [`signal`](RunHandle::signal), and [`result`](RunHandle::result) as
     /// JSON. The run may be of any workflow, even one this engine does not
     /// register. Nothing is read until a method is called; an unknown id
@@ -258,6 +260,49 @@ impl Engine {
     /// ```
     pub fn run(&self, id: RunId) -> RunHandle<serde_json::Value> {
         self.handle(id)
+    }
+
+    /// Starts a new run from the ended (completed, failed, cancelled or
+    /// timed-out) run `id`, keeping its journal up to a chosen step and
+    /// running from there: a replay, optionally with an edited input. The
+    /// source stays as it is (to run a failed run again in place, use
+    /// [`retry`](RunHandle::retry)).
+    ///
+    /// In one transaction with the new run's creation, the source's step
+    /// records that come before [`ForkOptions::from_step`] in journal order
+    /// (the order the run first reached them) and that completed, failed or
+    /// slept are copied into the new run, so it replays them with their
+    /// recorded outputs; that step and every step after it execute again
+    /// (as does a step that was in progress or waiting when the source
+    /// ended, and, as after a [`retry`](RunHandle::retry), a step whose
+    /// compensation completed: it was undone). Its log lines are not
+    /// copied. The new run is of the source's workflow, pinned to the
+    /// source's version (the journal is that version's), with the source's
+    /// input or [`ForkOptions::input`] (checked as a trigger's input is), a
+    /// new deadline from now, no parent and no idempotency key;
+    /// [`RunInfo::forked_from`](crate::RunInfo::forked_from) names the run
+    /// and step it came from. Its [`executions`](crate::RunInfo::executions)
+    /// count the fork as its first.
+    ///
+    /// ```no_run
+    /// # async fn replay(engine: durable::Engine, id: durable::RunId) -> Result<(), durable::Error> {
+    /// use durable::ForkOptions;
+    /// let options = ForkOptions::from_step("charge-payment")
+    ///     .input(serde_json::json!({"order_id": "o-1", "customer_id": "c-9"}))?;
+    /// let fork = engine.fork(id, options).await?;
+    /// let origin = engine.run(fork).info().await?.forked_from.unwrap();
+    /// assert_eq!((origin.run, origin.step.as_str()), (id, "charge-payment"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] when the run has not ended,
+    /// [`Error::StepNotInJournal`] when its journal has no step of that
+    /// name, [`Error::RunNotFound`], [`Error::InvalidInput`] or
+    /// [`Error::PayloadTooLarge`] for an edited input that does not fit.
+    pub async fn fork(&self, id: RunId, options: ForkOptions) -> Result<RunId, Error> {
+        self.core.fork(id, options).await
     }
 
     /// Stops executing: no new claims; runs in flight are dropped at their

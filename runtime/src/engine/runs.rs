@@ -1,6 +1,7 @@
 //! What can be done to runs, as functions of the engine's core (so that
 //! run handles and run sources need no `Engine`): create, cancel, retry,
-//! wait for the outcome, and read a run's info, steps, logs and children.
+//! pause and resume, fork, wait for the outcome, and read a run's info,
+//! steps, logs and children.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
 use crate::model::duration::millis;
-use crate::model::error::Error;
+use crate::model::error::{Error, clip};
+use crate::model::fork::ForkOptions;
 use crate::model::ids::RunId;
 use crate::model::info::{RunInfo, StepInfo};
 use crate::model::lease::Lease;
@@ -20,7 +22,10 @@ use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
 use crate::model::workflow::Concurrency;
-use crate::store::{ClaimAtCreate, ClaimedRun, CreateOutcome, NewRun, Queue, TransitionOutcome};
+use crate::store::{
+    ClaimAtCreate, ClaimedRun, CreateOutcome, ForkOutcome, NewFork, NewRun, Queue,
+    TransitionOutcome,
+};
 
 /// How long a result waiter sleeps between checks when no local wake-up
 /// arrives (a run finished by another process).
@@ -246,20 +251,125 @@ impl EngineCore {
         }
     }
 
-    /// Moves the failed or timed-out run `id` back to pending.
-    pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
-        let info = self.run_info(id).await?;
-        let timeout_ms = match self.registry.get(info.workflow.as_str()) {
+    /// Pauses (`paused`) or resumes run `id`; an execution of it here
+    /// stops before its next step, or goes on.
+    pub(crate) async fn set_paused(&self, id: RunId, paused: bool) -> Result<(), Error> {
+        let now = self.env.clock.now_ms();
+        match self.env.store.set_paused(id, paused, now).await? {
+            TransitionOutcome::Done => {
+                self.exec.set_paused_local(id, paused);
+                if !paused {
+                    // It may be due: claim it now rather than at the next
+                    // timer.
+                    self.env.dispatch.notify_one();
+                }
+                Ok(())
+            }
+            TransitionOutcome::Refused(status) => Err(Error::InvalidTransition {
+                run_id: id,
+                action: if paused { "pause" } else { "resume" },
+                status,
+                allowed: "pending, running or suspended",
+            }),
+            TransitionOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    /// The timeout of `workflow`: registered here, or its latest version's
+    /// in the catalog for a workflow served elsewhere.
+    async fn timeout_of(&self, workflow: &str) -> Result<Option<u64>, Error> {
+        Ok(match self.registry.get(workflow) {
             Some(registered) => registered.spec.timeout_ms,
-            // A workflow served elsewhere: its latest version's timeout.
             None => self
                 .env
                 .store
-                .workflow_versions(info.workflow.clone())
+                .workflow_versions(workflow.to_owned())
                 .await?
                 .first()
                 .and_then(|version| version.timeout_ms),
+        })
+    }
+
+    /// Starts a fork of the ended run `id` (see `Engine::fork`) and returns
+    /// the new run's id.
+    pub(crate) async fn fork(&self, id: RunId, options: ForkOptions) -> Result<RunId, Error> {
+        let source = self.run_info(id).await?;
+        let not_ended = |status| Error::InvalidTransition {
+            run_id: id,
+            action: "fork",
+            status,
+            allowed: "completed, failed, cancelled or timed_out",
         };
+        if !source.status.is_terminal() {
+            return Err(not_ended(source.status));
+        }
+        let workflow = source.workflow.clone();
+        let (timeout_ms, input) = match options.input {
+            // Checked as a trigger's input is.
+            Some(input) => {
+                let (target, input) = self.checked_target(&workflow, input).await?;
+                (target.timeout_ms, input)
+            }
+            None => (self.timeout_of(&workflow).await?, source.input.to_string()),
+        };
+        let limit = self.env.limits.max_input_bytes;
+        if input.len() > limit {
+            return Err(Error::PayloadTooLarge {
+                what: format!("input of workflow {workflow:?}"),
+                size: input.len(),
+                limit,
+                limit_name: "max_input_bytes",
+            });
+        }
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(Error::Shutdown);
+        }
+        let now = self.env.clock.now_ms();
+        // Its group is its input's, as a trigger's (known where the
+        // workflow is registered; see `Target::concurrency`).
+        let concurrency = self
+            .registry
+            .get(&workflow)
+            .and_then(|registered| registered.spec.concurrency);
+        let queue = Queue {
+            priority: 0,
+            concurrency_key: key_of(concurrency.as_ref(), &input),
+        };
+        let run = NewRun {
+            id: RunId::new(),
+            workflow,
+            input,
+            idempotency_key: None,
+            now,
+            ready_at: now,
+            deadline_at: deadline(now, timeout_ms),
+            // The journal it keeps is that version's.
+            version: source.version,
+            queue,
+            parent_id: None,
+            claimed_by: None,
+        };
+        let fork = NewFork {
+            run,
+            source: id,
+            from_step: options.from_step,
+        };
+        let step = clip(&fork.from_step);
+        match self.env.store.fork_run(fork).await? {
+            ForkOutcome::Created(new) => {
+                self.env.dispatch.notify_one();
+                Ok(new)
+            }
+            ForkOutcome::NotEnded(status) => Err(not_ended(status)),
+            ForkOutcome::NoSuchStep => Err(Error::StepNotInJournal { run_id: id, step }),
+            ForkOutcome::NotFound => Err(Error::RunNotFound(id)),
+        }
+    }
+
+    /// Moves the failed or timed-out run `id` back to pending.
+    pub(crate) async fn retry(&self, id: RunId) -> Result<(), Error> {
+        let info = self.run_info(id).await?;
+        let timeout_ms = self.timeout_of(&info.workflow).await?;
         let now = self.env.clock.now_ms();
         match self
             .env

@@ -1,6 +1,7 @@
 //! The runs an engine executes now, and whoever waits for a run to finish.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -14,10 +15,31 @@ use crate::model::sync::lock;
 /// The runs in memory and the waiters for runs to finish.
 #[derive(Default)]
 pub(crate) struct ActiveRuns {
-    /// Runs this engine executes now: their fencing token and task.
-    runs: Mutex<HashMap<RunId, (i64, AbortHandle)>>,
+    /// Runs this engine executes now: their fencing token, task, and
+    /// whether an operator paused them (the execution reads it at each step
+    /// boundary, see [`PauseFlag`]).
+    runs: Mutex<HashMap<RunId, (i64, AbortHandle, PauseFlag)>>,
     /// Waiters for runs to finish, woken by this engine.
     finish_waiters: Mutex<HashMap<RunId, Arc<FinishWaiter>>>,
+}
+
+/// Whether an operator paused a run that executes here: set by the pause
+/// (or by a lease renewal that finds the run paused by another process),
+/// read by the execution before it starts each step, so a pause costs no
+/// read of the database per step.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PauseFlag(Arc<AtomicBool>);
+
+impl PauseFlag {
+    /// Whether the run is paused.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Sets or clears the flag.
+    pub(crate) fn set(&self, paused: bool) {
+        self.0.store(paused, Ordering::Release);
+    }
 }
 
 /// Whoever waits for one run to finish.
@@ -44,7 +66,7 @@ impl ActiveRuns {
     pub(crate) fn leases(&self) -> Vec<Lease> {
         lock(&self.runs)
             .iter()
-            .map(|(run_id, (token, _))| Lease {
+            .map(|(run_id, (token, _, _))| Lease {
                 run_id: *run_id,
                 token: *token,
             })
@@ -54,13 +76,21 @@ impl ActiveRuns {
     /// Spawns `task` as the execution under `lease`, tracked as active. The
     /// map stays locked across the spawn so the task's own removal
     /// ([`ActiveRuns::forget`]) cannot run before the insert.
-    pub(crate) fn spawn<F>(&self, lease: Lease, task: F)
+    pub(crate) fn spawn<F>(&self, lease: Lease, paused: PauseFlag, task: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         let mut runs = lock(&self.runs);
         let task = tokio::spawn(task);
-        runs.insert(lease.run_id, (lease.token, task.abort_handle()));
+        runs.insert(lease.run_id, (lease.token, task.abort_handle(), paused));
+    }
+
+    /// Marks the execution of `run_id` here, if any, paused or not; it
+    /// reads the mark before its next step.
+    pub(crate) fn set_paused(&self, run_id: RunId, paused: bool) {
+        if let Some((_, _, flag)) = lock(&self.runs).get(&run_id) {
+            flag.set(paused);
+        }
     }
 
     /// Takes the execution under `lease` off the active runs.
@@ -68,7 +98,7 @@ impl ActiveRuns {
         let mut runs = lock(&self.runs);
         if runs
             .get(&lease.run_id)
-            .is_some_and(|(token, _)| *token == lease.token)
+            .is_some_and(|(token, _, _)| *token == lease.token)
         {
             runs.remove(&lease.run_id);
         }
@@ -77,7 +107,7 @@ impl ActiveRuns {
     /// Aborts the execution of `run_id` here, if any.
     pub(crate) fn abort(&self, run_id: RunId) {
         let running = lock(&self.runs).remove(&run_id);
-        if let Some((_, task)) = running {
+        if let Some((_, task, _)) = running {
             task.abort();
         }
     }
@@ -86,7 +116,7 @@ impl ActiveRuns {
     pub(crate) fn drain(&self) -> Vec<(Lease, AbortHandle)> {
         lock(&self.runs)
             .drain()
-            .map(|(run_id, (token, task))| (Lease { run_id, token }, task))
+            .map(|(run_id, (token, task, _))| (Lease { run_id, token }, task))
             .collect()
     }
 

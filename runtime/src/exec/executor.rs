@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tracing::{Instrument, Span};
 
-use crate::exec::active::ActiveRuns;
+use crate::exec::active::{ActiveRuns, PauseFlag};
 use crate::exec::env::RunEnv;
 use crate::exec::run_state::RunContext;
 use crate::exec::slots::{LimitedWorkflows, Slot, Slots};
@@ -67,6 +67,12 @@ impl Executor {
         }
     }
 
+    /// Marks this engine's execution of `run_id`, if any, paused (it stops
+    /// before its next step, see [`Ending::Paused`]) or resumed.
+    pub(crate) fn set_paused_local(&self, run_id: RunId, paused: bool) {
+        self.active.set_paused(run_id, paused);
+    }
+
     /// How many new runs the dispatcher may claim now.
     pub(crate) fn free_slots(&self) -> usize {
         self.slots.free(self.active.len())
@@ -92,20 +98,22 @@ impl Executor {
             lease,
         };
         let span = trace::run_span(&run.workflow, lease.run_id, run.executions);
+        let paused = PauseFlag::default();
         self.active.spawn(
             lease,
+            paused.clone(),
             async move {
                 let guard = guard;
-                guard.executor.execute(&guard.slot, run).await;
+                guard.executor.execute(&guard.slot, run, paused).await;
             }
             .instrument(span),
         );
     }
 
-    async fn execute(&self, slot: &Arc<Slot>, run: ClaimedRun) {
+    async fn execute(&self, slot: &Arc<Slot>, run: ClaimedRun, paused: PauseFlag) {
         let lease = run.lease;
         let frees_a_limit = self.limited.frees_a_slot(&run.workflow);
-        let ending = self.drive(slot, run).await;
+        let ending = self.drive(slot, run, paused).await;
         // The body ended: what is left is waiting for the store, which takes
         // none of the engine's concurrency, so the slot goes to another run now.
         slot.end();
@@ -136,6 +144,12 @@ impl Executor {
                     }
                     Err(error) => Err(error),
                 }
+            }
+            // Suspended, due now: no claim takes it while it is paused, and
+            // a resume (also one that came meanwhile) makes it claimable.
+            Ending::Paused(steps) => {
+                span.record("outcome", "paused");
+                store.suspend_run(lease, Some(now), steps, now).await
             }
             Ending::Suspended(ready_at, steps) => {
                 span.record("outcome", "suspended");
@@ -168,7 +182,7 @@ impl Executor {
     }
 
     /// Runs the body until it finishes, suspends, stops or times out.
-    async fn drive(&self, slot: &Arc<Slot>, run: ClaimedRun) -> Ending {
+    async fn drive(&self, slot: &Arc<Slot>, run: ClaimedRun, paused: PauseFlag) -> Ending {
         let lease = run.lease;
         let env = &self.env;
         let pinned = run.version.as_deref();
@@ -213,7 +227,15 @@ impl Executor {
         if !journal.is_empty() {
             trace::resumed(journal.len());
         }
-        let context = RunContext::new(env.clone(), slot.clone(), name, lease, deadline, journal);
+        let context = RunContext::new(
+            env.clone(),
+            slot.clone(),
+            name,
+            lease,
+            deadline,
+            journal,
+            paused,
+        );
         let mut current = catch_unwind_future((body.start)(context.clone(), run.input));
         // Set once the body failed and its compensations and on-failure hook run.
         let mut unwinding: Option<String> = None;
@@ -255,9 +277,17 @@ impl Executor {
                             error => Ending::Finished(RunOutcome::Failed(error.to_string()), unsaved),
                         };
                     }
+                    // A suspension wins over a pause: no claim takes the
+                    // suspended run while it is paused either, and it keeps
+                    // its wake-up time.
                     if state.busy == 0 && state.suspended {
                         let ready_at = state.ready_at(deadline, env.claim_early_ms);
                         return Ending::Suspended(ready_at, state.unsaved.take_all());
+                    }
+                    // A branch reached a step while the run is paused; the
+                    // others finish what they are doing first.
+                    if state.busy == 0 && state.pausing {
+                        return Ending::Paused(state.unsaved.take_all());
                     }
                     match state.fail.take() {
                         Some(message) if unwinding.is_none() => message,
@@ -323,5 +353,8 @@ enum Ending {
     /// Suspended until the time (if any), saving these step records with
     /// the suspension.
     Suspended(Option<i64>, Vec<StepRecord>),
+    /// Paused by an operator before a step, saving these step records as it
+    /// hands the run back.
+    Paused(Vec<StepRecord>),
     Stopped(Error),
 }

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::core::replay::Journal;
 use crate::core::timing;
+use crate::exec::active::PauseFlag;
 use crate::exec::env::RunEnv;
 use crate::exec::slots::Slot;
 use crate::exec::unsaved::Unsaved;
@@ -38,6 +39,8 @@ pub(crate) struct RunContext {
     pub(crate) saving: tokio::sync::Mutex<()>,
     /// Woken whenever `state` asks the executor to act.
     pub(crate) control: Notify,
+    /// Set when an operator paused the run: it starts no further step.
+    pub(crate) paused: PauseFlag,
 }
 
 /// What one execution of a run is doing, behind [`RunContext::state`].
@@ -62,6 +65,9 @@ pub(crate) struct RunState {
     pub(crate) unsaved: Unsaved,
     /// Set when the run cannot go on: the executor ends it with this error.
     pub(crate) stop: Option<Error>,
+    /// Set when a branch of the run reached a step while the run is paused:
+    /// the executor hands the run back, once no other branch is busy.
+    pub(crate) pausing: bool,
     /// The compensations of the steps completed so far, in completion order:
     /// (step name, its recorded output, the compensation).
     pub(crate) compensations: Vec<(String, String, Undo)>,
@@ -82,7 +88,7 @@ impl RunState {
 
 impl RunContext {
     /// The state of a new execution of the run under `lease`, replaying
-    /// `journal`.
+    /// `journal`, paused when `paused` is set.
     pub(crate) fn new(
         env: Arc<RunEnv>,
         slot: Arc<Slot>,
@@ -90,6 +96,7 @@ impl RunContext {
         lease: Lease,
         deadline_at: Option<i64>,
         journal: Vec<StepRecord>,
+        paused: PauseFlag,
     ) -> Arc<Self> {
         Arc::new(RunContext {
             workflow,
@@ -103,6 +110,7 @@ impl RunContext {
             }),
             saving: tokio::sync::Mutex::new(()),
             control: Notify::new(),
+            paused,
         })
     }
 

@@ -68,6 +68,12 @@ pub enum ChangeKind {
         /// from its first attempt's start to its end, in ms.
         duration_ms: Option<i64>,
     },
+    /// An operator paused the run ([`RunHandle::pause`](crate::RunHandle::pause)):
+    /// it starts no step until resumed. Its status stays as it was.
+    Paused,
+    /// An operator resumed the paused run
+    /// ([`RunHandle::resume`](crate::RunHandle::resume)).
+    Resumed,
     /// The run wrote a log line (read it with
     /// [`RunHandle::logs`](crate::RunHandle::logs)).
     Log,

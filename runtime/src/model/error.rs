@@ -203,6 +203,16 @@ pub enum Error {
         allowed: &'static str,
     },
 
+    /// A fork ([`Engine::fork`](crate::Engine::fork)) named a step that is
+    /// not in the run's journal: the run never reached it.
+    #[error("cannot fork run {run_id} from step {step:?}: no step of that name is in its journal")]
+    StepNotInJournal {
+        /// The run.
+        run_id: RunId,
+        /// The step named (its first 100 characters).
+        step: String,
+    },
+
     /// This worker's lease on the run was taken over (by a cancel, or by
     /// another worker after it expired). The write was refused, so nothing
     /// from the stale worker is committed (fencing).

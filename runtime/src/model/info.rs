@@ -51,6 +51,36 @@ pub struct RunInfo {
     /// declared with `#[workflow(on_event = ..)]`; `None` for a run
     /// triggered otherwise.
     pub event_id: Option<i64>,
+    /// When an operator paused it ([`RunHandle::pause`](crate::RunHandle::pause)),
+    /// ms since the epoch, while it is paused: no worker claims it and it
+    /// starts no step until [`RunHandle::resume`](crate::RunHandle::resume). Its
+    /// [`status`](Self::status) stays what it was (`pending`, `suspended`,
+    /// or `running` until its worker stops at its next step). `None` for a
+    /// run that is not paused, and for every run that ended.
+    pub paused_at: Option<i64>,
+    /// The run and step it was forked from
+    /// ([`Engine::fork`](crate::Engine::fork)); `None` for a run that is not
+    /// a fork.
+    pub forked_from: Option<ForkOrigin>,
+}
+
+/// Where a forked run came from: the ended run whose journal it kept, and
+/// the step it ran again from (every step the source reached before it was
+/// copied). In the API's run JSON: `"forked_from": {"run": .., "step": ..}`.
+///
+/// ```
+/// # fn show(info: durable::RunInfo) {
+/// if let Some(origin) = &info.forked_from {
+///     println!("forked from run {} at step {}", origin.run, origin.step);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForkOrigin {
+    /// The run it was forked from.
+    pub run: RunId,
+    /// The step of that run it runs again from.
+    pub step: String,
 }
 
 /// A step as stored in `wf_step`.

@@ -57,6 +57,9 @@ pub struct RunFilter {
     /// [`Engine::unserved_runs`](crate::Engine::unserved_runs) for what
     /// "live" means.
     pub unserved: bool,
+    /// Only runs paused now (see [`RunInfo::paused_at`]): pending, running
+    /// or suspended runs an operator paused and did not resume.
+    pub paused: bool,
     /// The page size, 1 to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]).
     pub limit: usize,
     /// Where the page starts: the `next` of the previous page.
@@ -75,6 +78,7 @@ impl Default for RunFilter {
             parent: None,
             text: None,
             unserved: false,
+            paused: false,
             limit: DEFAULT_PAGE,
             after: None,
         }
@@ -134,6 +138,17 @@ impl RunFilter {
     /// ```
     pub fn unserved(mut self) -> Self {
         self.unserved = true;
+        self
+    }
+
+    /// Only runs paused now (see [`RunFilter::paused`](#structfield.paused)).
+    ///
+    /// ```
+    /// use durable::RunFilter;
+    /// assert!(RunFilter::new().workflow("charge").paused().paused);
+    /// ```
+    pub fn paused(mut self) -> Self {
+        self.paused = true;
         self
     }
 

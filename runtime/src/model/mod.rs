@@ -1,4 +1,4 @@
-//! Plain data: ids, statuses, run and step info, trigger options, journal
+//! Plain data: ids, statuses, run and step info, trigger and fork options, journal
 //! records, leases, log lines, events, payload limits and the error type.
 //!
 //! The bottom layer: nothing here does I/O, and nothing here imports a
@@ -9,6 +9,7 @@ pub(crate) mod change;
 pub(crate) mod duration;
 pub(crate) mod error;
 pub(crate) mod event;
+pub(crate) mod fork;
 pub(crate) mod ids;
 pub(crate) mod info;
 pub(crate) mod journal;

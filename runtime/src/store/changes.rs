@@ -32,7 +32,7 @@ use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::store::change_notes::{NoteEntry, entries};
 use crate::store::ops::{WriteOp, WriteOut};
-use crate::store::records::{ClaimedRun, CreateOutcome, TransitionOutcome};
+use crate::store::records::{ClaimedRun, CreateOutcome, ForkOutcome, TransitionOutcome};
 use crate::store::rows::outcome_columns;
 
 /// How many changes the feed holds for a receiver that falls behind.
@@ -498,6 +498,26 @@ impl Inner {
             ) => {
                 let name = self.workflow_of(run_id);
                 changes.status(*run_id, &name, *now, RunStatus::Pending);
+            }
+            (
+                WriteOp::SetPaused {
+                    run_id,
+                    paused,
+                    now,
+                },
+                WriteOut::Transition(TransitionOutcome::Done, _),
+            ) => {
+                let name = self.workflow_of(run_id);
+                let kind = if *paused {
+                    ChangeKind::Paused
+                } else {
+                    ChangeKind::Resumed
+                };
+                changes.push(*run_id, &name, *now, kind);
+            }
+            (WriteOp::Fork(fork), WriteOut::Forked(ForkOutcome::Created(id))) => {
+                let name = self.name(&fork.run.workflow);
+                changes.status(*id, &name, fork.run.now, RunStatus::Pending);
             }
             (WriteOp::TimeOutOverdue { now, .. }, WriteOut::Ended(ended)) => {
                 self.ended(ended, *now, RunStatus::TimedOut, changes);

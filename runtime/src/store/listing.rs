@@ -63,6 +63,8 @@ pub(crate) enum RunCondition {
     Text(String),
     /// Pinned to this version (`None`: not pinned yet).
     Version(Option<String>),
+    /// Paused now: not ended, with a pause mark.
+    Paused,
 }
 
 /// The statement of one page of a run list, without its SQL: branches, each
@@ -173,6 +175,7 @@ impl RunListQuery {
             filter.finished_until.map(RunCondition::FinishedUntil),
             filter.after.map(RunCondition::Before),
             filter.text.clone().map(RunCondition::Text),
+            filter.paused.then_some(RunCondition::Paused),
         ];
         shared.extend(times.into_iter().flatten());
         shared

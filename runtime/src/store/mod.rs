@@ -42,7 +42,7 @@ pub(crate) use maintenance::MaintenanceStore;
 pub(crate) use reads::ReadStore;
 pub(crate) use records::{
     ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects,
-    NewEvent, NewRun, Queue, Served, StoreSignal, TransitionOutcome,
+    ForkOutcome, NewEvent, NewFork, NewRun, Queue, Renewal, Served, StoreSignal, TransitionOutcome,
 };
 pub(crate) use runs::RunStore;
 pub(crate) use waits::WaitStore;

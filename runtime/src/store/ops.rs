@@ -2,8 +2,9 @@
 //! queue and apply them, and the order a batch applies them in.
 
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Lease, LogLine,
-    NewEvent, NewRun, RunOutcome, SentEvent, StepRecord, TransitionOutcome, Wait,
+    ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, ForkOutcome, Lease,
+    LogLine, NewEvent, NewFork, NewRun, Renewal, RunOutcome, SentEvent, StepRecord,
+    TransitionOutcome, Wait,
 };
 use crate::model::catalog::{WorkerRecord, WorkflowRef};
 use crate::model::ids::RunId;
@@ -85,6 +86,15 @@ pub(crate) enum WriteOp {
         now: i64,
         deadline_at: Option<i64>,
     },
+    /// An operator's pause (`paused`) or resume of a run that has not ended
+    /// (see `RunStore::set_paused`).
+    SetPaused {
+        run_id: RunId,
+        paused: bool,
+        now: i64,
+    },
+    /// A fork of an ended run (see `RunStore::fork_run`).
+    Fork(NewFork),
     /// A starting engine's catalog rows (see `CatalogStore::record_worker`).
     RecordWorker(WorkerRecord),
     /// A worker's heartbeat, which also removes the workers whose
@@ -130,6 +140,7 @@ impl WriteOp {
                 | WriteOp::DeleteFinished(_)
                 | WriteOp::DeleteEvents { .. }
                 | WriteOp::RemoveWorker(_)
+                | WriteOp::SetPaused { .. }
         )
     }
 
@@ -157,7 +168,8 @@ impl WriteOp {
             WriteOp::Recover { .. } => 0,
             WriteOp::Create(_) => 1,
             WriteOp::Cancel { .. } => 2,
-            WriteOp::Retry { .. } => 3,
+            // Not with the creates, which a batch writes as one statement.
+            WriteOp::Retry { .. } | WriteOp::SetPaused { .. } | WriteOp::Fork(_) => 3,
             WriteOp::SaveStep(..) | WriteOp::AppendLog(..) | WriteOp::RenewLeases { .. } => 4,
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
@@ -202,7 +214,8 @@ pub(crate) enum WriteOut {
     Waited(Option<String>),
     Resolved(String),
     Sent(SentEvent),
-    Lost(Vec<RunId>),
+    Renewed(Renewal),
+    Forked(ForkOutcome),
     Done,
 }
 
@@ -364,10 +377,40 @@ macro_rules! queued_run_writes {
             &self,
             leases: Vec<Lease>,
             until: i64,
-        ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+        ) -> BoxFuture<'_, Result<Renewal, Error>> {
             Box::pin(async move {
                 match self.write(WriteOp::RenewLeases { leases, until }).await? {
-                    WriteOut::Lost(lost) => Ok(lost),
+                    WriteOut::Renewed(renewal) => Ok(renewal),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>> {
+            Box::pin(async move {
+                match self.write(WriteOp::Fork(fork)).await? {
+                    WriteOut::Forked(outcome) => Ok(outcome),
+                    _ => Err(unexpected()),
+                }
+            })
+        }
+
+        fn set_paused(
+            &self,
+            run_id: RunId,
+            paused: bool,
+            now: i64,
+        ) -> BoxFuture<'_, Result<TransitionOutcome, Error>> {
+            Box::pin(async move {
+                match self
+                    .write(WriteOp::SetPaused {
+                        run_id,
+                        paused,
+                        now,
+                    })
+                    .await?
+                {
+                    WriteOut::Transition(outcome, _) => Ok(outcome),
                     _ => Err(unexpected()),
                 }
             })

@@ -285,7 +285,46 @@ pub(crate) enum StoreSignal {
     Finished(RunId),
 }
 
-/// What a status change ([`Store::cancel_run`], [`Store::retry_run`]) did.
+/// A fork to write (see [`Store::fork_run`]): the new run, pending, and
+/// the run and step it is forked from.
+#[derive(Debug, Clone)]
+pub(crate) struct NewFork {
+    /// The new run (of the source's workflow; never claimed at creation).
+    pub(crate) run: NewRun,
+    /// The ended run whose journal it keeps.
+    pub(crate) source: RunId,
+    /// The step it runs again from: the source's records before it are
+    /// copied, in journal order.
+    pub(crate) from_step: String,
+}
+
+/// What a fork did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ForkOutcome {
+    /// The new run was written, with the records it keeps.
+    Created(RunId),
+    /// The source has not ended (it is in this status); nothing was written.
+    NotEnded(RunStatus),
+    /// The source's journal has no step of that name; nothing was written.
+    NoSuchStep,
+    /// No such source run.
+    NotFound,
+}
+
+/// What a lease renewal ([`Store::renew_leases`]) found of the runs it
+/// renewed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Renewal {
+    /// The runs whose lease was lost: another worker holds them now, or they
+    /// ended.
+    pub(crate) lost: Vec<RunId>,
+    /// The runs, of those still held, that an operator paused: their
+    /// executions stop at their next step.
+    pub(crate) paused: Vec<RunId>,
+}
+
+/// What a status change ([`Store::cancel_run`], [`Store::retry_run`],
+/// [`Store::set_paused`]) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransitionOutcome {
     /// The change was made.

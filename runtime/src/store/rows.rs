@@ -3,7 +3,7 @@
 use super::{RunOutcome, StepRecord, Wait};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
-use crate::model::info::{AttemptInfo, RunInfo};
+use crate::model::info::{AttemptInfo, ForkOrigin, RunInfo};
 use crate::model::log::{LogLevel, LogLine};
 use crate::model::status::{RunStatus, StepStatus};
 use crate::model::workflow::StepKind;
@@ -11,7 +11,9 @@ use crate::model::workflow::StepKind;
 /// The columns of `wf_instance` that make a [`RunInfo`], in this order:
 /// id, workflow, status, input, output, error, idempotency key, created,
 /// finished, deadline, executions, parent, started, version, the event
-/// that started it.
+/// that started it, and the operations' columns as one JSON array
+/// `[paused_at, forked_from, forked_from_step]` (a row of more than 16
+/// columns is no tuple the drivers read).
 pub(crate) type RunRow = (
     String,
     String,
@@ -28,7 +30,27 @@ pub(crate) type RunRow = (
     Option<i64>,
     Option<String>,
     Option<i64>,
+    String,
 );
+
+/// The last column of a [`RunRow`]: when the run was paused, and where it
+/// was forked from.
+fn operations(text: &str) -> Result<(Option<i64>, Option<ForkOrigin>), Error> {
+    let (paused_at, forked_from, step): (Option<i64>, Option<String>, Option<String>) =
+        serde_json::from_str(text).map_err(|error| {
+            decode_error(format!(
+                "the operations of a run {text:?} do not decode: {error}"
+            ))
+        })?;
+    let origin = match (forked_from, step) {
+        (Some(run), Some(step)) => Some(ForkOrigin {
+            run: parse_run_id(&run)?,
+            step,
+        }),
+        _ => None,
+    };
+    Ok((paused_at, origin))
+}
 
 /// A stored run as the public [`RunInfo`].
 pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
@@ -48,11 +70,14 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         started,
         version,
         event_id,
+        operations_column,
     ) = row;
+    let (paused_at, forked_from) = operations(&operations_column)?;
+    let status = parse_run_status(&status)?;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
         workflow,
-        status: parse_run_status(&status)?,
+        status,
         input: parse_json(&input)?,
         output: output.as_deref().map(parse_json).transpose()?,
         error,
@@ -65,6 +90,10 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         executions,
         version,
         event_id,
+        // A run that ended while paused keeps the column (nothing but a
+        // retry clears it), but is no longer paused.
+        paused_at: paused_at.filter(|_| !status.is_terminal()),
+        forked_from,
     })
 }
 

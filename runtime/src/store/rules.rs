@@ -7,7 +7,7 @@ use crate::model::status::StepStatus;
 use crate::store::ops::{WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, parse_run_status};
 use crate::store::{
-    CreateOutcome, FinishEffects, Lease, RunOutcome, StepRecord, TransitionOutcome,
+    CreateOutcome, FinishEffects, ForkOutcome, Lease, RunOutcome, StepRecord, TransitionOutcome,
 };
 
 /// The answer to a write whose run is no longer held by `lease` (the run
@@ -34,6 +34,18 @@ pub(crate) fn refused_transition(status: Option<&str>) -> Result<TransitionOutco
     Ok(match status {
         Some(status) => TransitionOutcome::Refused(parse_run_status(status)?),
         None => TransitionOutcome::NotFound,
+    })
+}
+
+/// Whether a fork of a run whose stored status is `status` (`None` when
+/// there is no such run) is refused: only a run that ended is forked.
+pub(crate) fn fork_refused(status: Option<&str>) -> Result<Option<ForkOutcome>, Error> {
+    Ok(match status {
+        None => Some(ForkOutcome::NotFound),
+        Some(status) => {
+            let status = parse_run_status(status)?;
+            (!status.is_terminal()).then_some(ForkOutcome::NotEnded(status))
+        }
     })
 }
 

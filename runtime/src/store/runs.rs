@@ -4,8 +4,8 @@ use super::changes::ChangeFeed;
 #[cfg(doc)]
 use super::records::ClaimAtCreate;
 use super::records::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, NewRun, Served, StoreSignal,
-    TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, NewFork, NewRun, Renewal,
+    Served, StoreSignal, TransitionOutcome,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -35,14 +35,15 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     }
 
     /// Extends the leases of runs this worker executes until `until` (ms);
-    /// returns the runs whose lease was lost.
+    /// returns the runs whose lease was lost, and those still held that are
+    /// paused.
     fn renew_leases(
         &self,
         leases: Vec<Lease>,
         until: i64,
-    ) -> BoxFuture<'_, Result<Vec<RunId>, Error>> {
+    ) -> BoxFuture<'_, Result<Renewal, Error>> {
         let _ = (leases, until);
-        Box::pin(std::future::ready(Ok(Vec::new())))
+        Box::pin(std::future::ready(Ok(Renewal::default())))
     }
 
     /// Starts telling `signal` what other processes commit (due runs, ended
@@ -153,6 +154,30 @@ pub(crate) trait RunStore: Send + Sync + 'static {
         now: i64,
         deadline_at: Option<i64>,
     ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Pauses (`paused`) or resumes a pending, running or suspended run:
+    /// sets or clears its `paused_at` (to `now`; a run paused already keeps
+    /// the time it was first paused), which a claim skips. Its status stays
+    /// as it is; a worker executing it finds out by itself (see
+    /// `Renewal::paused`). Refused for a run that ended.
+    fn set_paused(
+        &self,
+        run_id: RunId,
+        paused: bool,
+        now: i64,
+    ) -> BoxFuture<'_, Result<TransitionOutcome, Error>>;
+
+    /// Creates a fork of an ended run, in one transaction: the new run,
+    /// `pending` with one execution counted (so its first claim reads the
+    /// journal it starts with), naming its source and step, and a copy of
+    /// the source's step records that come before that step in journal
+    /// order and are `completed`, `failed` or `sleeping` (a step in
+    /// progress or waiting when the source ended runs again), but for the
+    /// records of a failure's unwinding and the steps their compensation
+    /// undid (as `retry_run` discards them). Refused,
+    /// writing nothing, for a source that has not ended or whose journal
+    /// lacks the step.
+    fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>>;
 
     /// Appends a log line of a run, unless one with its key exists; not
     /// waited for (ordered before later writes), dropped for a stale lease.

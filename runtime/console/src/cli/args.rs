@@ -5,7 +5,8 @@
 use clap::{Args, Parser, Subcommand};
 
 /// Operate durable's runs from the shell: list, inspect, trigger, cancel,
-/// retry, send events, signal, follow a run, or serve the console's API.
+/// retry, pause, resume, send events, signal, follow a run, or serve the
+/// console's API.
 #[derive(Debug, Parser)]
 #[command(name = "durable", version, after_help = super::EXIT_CODES)]
 pub(crate) struct Cli {
@@ -73,7 +74,8 @@ pub(crate) enum ApiCommand {
     /// The workflows: `list`, `show NAME`.
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
-    /// Runs: list, show, watch, cancel, retry (one, or in bulk by filter).
+    /// Runs: list, show, watch, cancel, retry, pause, resume (one, or in
+    /// bulk by filter), fork.
     #[command(subcommand)]
     Runs(RunsCommand),
     /// Start a run of a workflow.
@@ -116,6 +118,28 @@ pub(crate) enum RunsCommand {
     /// Move a failed or timed-out run back to pending, or every run a
     /// filter matches.
     Retry(ActionArgs),
+    /// Pause a pending, running or suspended run (it starts no further
+    /// step until resumed), or every run a filter matches.
+    Pause(ActionArgs),
+    /// Resume a paused run, or every run a filter matches.
+    Resume(ActionArgs),
+    /// Start a new run from an ended run, keeping its journal before a
+    /// step and running that step and every later one again.
+    Fork(ForkArgs),
+}
+
+/// `durable runs fork`.
+#[derive(Debug, Args)]
+pub(crate) struct ForkArgs {
+    /// The ended run's id.
+    pub(crate) id: String,
+    /// The step to run again from (as `runs show` lists it).
+    #[arg(long, value_name = "STEP")]
+    pub(crate) from_step: String,
+    /// Another input for the new run: JSON, `@FILE` for a file's JSON, or
+    /// `-` for stdin's (default: the source's input).
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    pub(crate) input: Option<String>,
 }
 
 /// The run filter's options, shared by `runs list` and the bulk actions.
@@ -147,6 +171,9 @@ pub(crate) struct FilterArgs {
     /// heartbeat registers).
     #[arg(long)]
     pub(crate) unserved: bool,
+    /// Only runs paused now (`runs pause`), not resumed yet.
+    #[arg(long)]
+    pub(crate) paused: bool,
 }
 
 /// `durable runs list`.
@@ -174,7 +201,8 @@ pub(crate) struct WatchArgs {
     pub(crate) interval: String,
 }
 
-/// `durable runs cancel|retry`: one run by id, or every run of a filter.
+/// `durable runs cancel|retry|pause|resume`: one run by id, or every run of
+/// a filter.
 #[derive(Debug, Args)]
 pub(crate) struct ActionArgs {
     /// The run's id; without it, the filter's options choose the runs.

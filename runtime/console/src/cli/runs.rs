@@ -1,12 +1,13 @@
 //! `durable runs ...` and `durable trigger`: the run list with its
-//! filters, one run, cancel and retry of one run or in bulk by filter, and
+//! filters, one run, cancel, retry, pause and resume of one run or in bulk
+//! by filter, fork, and
 //! starting a run (and following it with `--wait`).
 
 use durable::IntoDuration;
 use serde_json::{Map, Value, json};
 
 use super::Exit;
-use super::args::{ActionArgs, FilterArgs, ListArgs, RunsCommand, TriggerArgs};
+use super::args::{ActionArgs, FilterArgs, ForkArgs, ListArgs, RunsCommand, TriggerArgs};
 use super::client::{Api, CliError, segment, with_query};
 use super::input::{interval, json_arg};
 use super::show;
@@ -32,6 +33,9 @@ pub(crate) async fn run(api: &Api, command: &RunsCommand, json: bool) -> Result<
         }
         RunsCommand::Cancel(args) => action(api, "cancel", args, json).await,
         RunsCommand::Retry(args) => action(api, "retry", args, json).await,
+        RunsCommand::Pause(args) => action(api, "pause", args, json).await,
+        RunsCommand::Resume(args) => action(api, "resume", args, json).await,
+        RunsCommand::Fork(args) => fork(api, args, json).await,
     }
 }
 
@@ -62,6 +66,9 @@ fn filter_pairs(filter: &FilterArgs) -> Vec<(&'static str, String)> {
     }
     if filter.unserved {
         pairs.push(("unserved", "true".to_owned()));
+    }
+    if filter.paused {
+        pairs.push(("paused", "true".to_owned()));
     }
     pairs
 }
@@ -95,7 +102,28 @@ async fn runs_list(api: &Api, list: &ListArgs, json: bool) -> Result<Exit, CliEr
     Ok(Exit::Ok)
 }
 
-/// `runs cancel|retry`: one run by id, or every run of the filter.
+/// `runs fork`: a new run from an ended one, from a step, with the
+/// source's input or another.
+async fn fork(api: &Api, args: &ForkArgs, json: bool) -> Result<Exit, CliError> {
+    let mut body = json!({ "from_step": args.from_step });
+    if args.input.is_some() {
+        body["input"] = json_arg("--input", args.input.as_deref())?;
+    }
+    let answer = api.post(&run_path(&args.id, "/fork"), &body).await?;
+    if json {
+        show::json(&answer);
+    } else {
+        let new = answer["run"]["id"].as_str().unwrap_or("?");
+        println!(
+            "forked run {} from step {}: new run {new}",
+            args.id, args.from_step
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// `runs cancel|retry|pause|resume`: one run by id, or every run of the
+/// filter.
 async fn action(api: &Api, verb: &str, args: &ActionArgs, json: bool) -> Result<Exit, CliError> {
     let filter = filter_pairs(&args.filter);
     let Some(id) = &args.id else {
@@ -113,12 +141,18 @@ async fn action(api: &Api, verb: &str, args: &ActionArgs, json: bool) -> Result<
         show::json(&answer);
     } else {
         let status = answer["run"]["status"].as_str().unwrap_or("?");
-        let done = if verb == "cancel" {
-            "cancelled"
-        } else {
-            "retried"
+        let done = match verb {
+            "cancel" => "cancelled",
+            "retry" => "retried",
+            "pause" => "paused",
+            _ => "resumed",
         };
-        println!("{done} run {id}: now {status}");
+        let paused = if answer["run"]["paused_at"].is_i64() {
+            ", paused"
+        } else {
+            ""
+        };
+        println!("{done} run {id}: now {status}{paused}");
     }
     Ok(Exit::Ok)
 }
@@ -132,7 +166,7 @@ async fn bulk(
 ) -> Result<Exit, CliError> {
     if filter.is_empty() {
         return Err(CliError::Usage(format!(
-            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved) for a bulk {verb}"
+            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved, --paused) for a bulk {verb}"
         )));
     }
     let mut object = Map::new();

@@ -53,6 +53,14 @@ pub(crate) fn run_detail(detail: &Value) -> String {
     out
 }
 
+/// Where a run was forked from: `RUN at step STEP`, or `-`.
+fn forked_from(origin: &Value) -> String {
+    match (origin["run"].as_str(), origin["step"].as_str()) {
+        (Some(run), Some(step)) => format!("{run} at step {step}"),
+        _ => "-".into(),
+    }
+}
+
 /// A run's fields, one per line.
 pub(crate) fn run_fields(run: &Value) -> String {
     let took = elapsed(&run["started_at"], &run["finished_at"]);
@@ -65,12 +73,14 @@ pub(crate) fn run_fields(run: &Value) -> String {
         ("run", text(&run["id"])),
         ("workflow", text(&run["workflow"])),
         ("status", text(&run["status"])),
+        ("paused", time(&run["paused_at"])),
         ("created", time(&run["created_at"])),
         ("started", time(&run["started_at"])),
         ("finished", finished),
         ("deadline", time(&run["deadline_at"])),
         ("executions", text(&run["executions"])),
         ("parent", text(&run["parent"])),
+        ("forked from", forked_from(&run["forked_from"])),
         ("idempotency", text(&run["idempotency_key"])),
         ("input", preview(&run["input"], VALUE_WIDTH)),
         ("output", preview(&run["output"], VALUE_WIDTH)),

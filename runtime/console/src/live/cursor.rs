@@ -5,7 +5,8 @@
 //! is lost or sent twice.
 //!
 //! The text is `<run>.<logs>.<steps>`: `<run>` is a status letter and the
-//! execution count (`r1`), or `-` before the run was seen; `<steps>` lists
+//! execution count (`r1`), with `P` after it while the run is paused
+//! (`s2P`), or `-` before the run was seen; `<steps>` lists
 //! groups `<seq>:<letter><attempts>[*<count>]`, one per run of consecutive
 //! positions in the same state, so a fan-out of a thousand completed steps
 //! stays a few characters (`0:c1*1000`).
@@ -17,8 +18,8 @@ use durable::{RunStatus, StepStatus};
 /// A client's view of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Cursor {
-    /// The run's status and executions, once sent.
-    pub(crate) run: Option<(RunStatus, i64)>,
+    /// The run's status, executions and whether it is paused, once sent.
+    pub(crate) run: Option<(RunStatus, i64, bool)>,
     /// How many log lines were sent (they only grow).
     pub(crate) logs: usize,
     /// Each step's status and attempts, by position.
@@ -70,7 +71,11 @@ impl Cursor {
     /// The cursor as an event id.
     pub(crate) fn encode(&self) -> String {
         let run = match self.run {
-            Some((status, executions)) => format!("{}{executions}", letter(RUN_LETTERS, status)),
+            Some((status, executions, paused)) => format!(
+                "{}{executions}{}",
+                letter(RUN_LETTERS, status),
+                if paused { "P" } else { "" }
+            ),
             None => "-".to_owned(),
         };
         let mut groups: Vec<(i64, (StepStatus, u32), usize)> = Vec::new();
@@ -104,8 +109,12 @@ impl Cursor {
         let run = match run {
             "-" => None,
             text => {
+                let (text, paused) = match text.strip_suffix('P') {
+                    Some(text) => (text, true),
+                    None => (text, false),
+                };
                 let (status, executions) = token(RUN_LETTERS, text)?;
-                Some((status, i64::try_from(executions).ok()?))
+                Some((status, i64::try_from(executions).ok()?, paused))
             }
         };
         let mut cursor = Cursor {
@@ -143,7 +152,7 @@ mod tests {
     #[test]
     fn a_cursor_reads_back_what_it_wrote() {
         let mut cursor = Cursor {
-            run: Some((RunStatus::Running, 2)),
+            run: Some((RunStatus::Running, 2, false)),
             logs: 7,
             steps: BTreeMap::new(),
         };
@@ -155,6 +164,12 @@ mod tests {
         let text = cursor.encode();
         assert_eq!(text, "r2.7.0:c1*1000,1000:r3,1002:w0");
         assert_eq!(Cursor::parse(&text), Some(cursor));
+        let paused = Cursor {
+            run: Some((RunStatus::Suspended, 3, true)),
+            ..Cursor::default()
+        };
+        assert_eq!(paused.encode(), "s3P.0.");
+        assert_eq!(Cursor::parse("s3P.0."), Some(paused));
         let empty = Cursor::default();
         assert_eq!(empty.encode(), "-.0.");
         assert_eq!(Cursor::parse("-.0."), Some(empty));
@@ -171,6 +186,8 @@ mod tests {
             "r1.0.0:c1*0",
             "r1.0.0:c1*99999999",
             "r.0.",
+            "rP.0.",
+            "r1PP.0.",
             "r1.0.a:c1",
         ] {
             assert_eq!(Cursor::parse(text), None, "{text:?}");

@@ -8,7 +8,7 @@
 //! (what a SQLite file's other engine commits reaches a read-only console
 //! only so), the stream reads the run and sends what
 //! differs from what the client has seen ([`Cursor`]): a `run` event when
-//! its status or execution changed, a `step` event per step whose status
+//! its status or execution changed or it was paused or resumed, a `step` event per step whose status
 //! or attempts changed, a `log` event per new line; the run's final status
 //! comes after its last steps and lines, then an `end` event.
 
@@ -147,7 +147,7 @@ impl RunStream {
     /// run as read, each with the view after it as its id.
     fn diff(&mut self, detail: &RunDetail, logs: &[durable::LogLine]) {
         let run = &detail.run;
-        let state = (run.status, run.executions);
+        let state = (run.status, run.executions, run.paused_at.is_some());
         let ended = run.status.is_terminal();
         if !ended && self.cursor.run != Some(state) {
             self.cursor.run = Some(state);

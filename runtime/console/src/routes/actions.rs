@@ -1,4 +1,5 @@
-//! Actions on one run (cancel, retry, signal) and events: sending one, and
+//! Actions on one run (cancel, retry, pause, resume, fork, signal) and
+//! events: sending one, and
 //! the list of those sent with the runs they woke.
 
 use axum::Json;
@@ -31,6 +32,10 @@ pub(super) enum Action {
     Cancel,
     /// Move a failed or timed-out run back to pending.
     Retry,
+    /// Pause a pending, running or suspended run: it starts no step.
+    Pause,
+    /// Resume a paused run.
+    Resume,
 }
 
 impl Action {
@@ -44,6 +49,8 @@ impl Action {
         match self {
             Action::Cancel => run.cancel().await,
             Action::Retry => run.retry().await,
+            Action::Pause => run.pause().await,
+            Action::Resume => run.resume().await,
         }
     }
 
@@ -75,6 +82,56 @@ pub(super) async fn retry(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     Action::Retry.answer(&state, &id).await
+}
+
+/// `POST /api/v1/runs/{id}/pause`: pauses a pending, running or suspended
+/// run (it starts no further step until resumed) and answers with the run
+/// as it is then.
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    Action::Pause.answer(&state, &id).await
+}
+
+/// `POST /api/v1/runs/{id}/resume`: resumes a paused run and answers with
+/// the run as it is then.
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    Action::Resume.answer(&state, &id).await
+}
+
+/// The body of `POST /runs/{id}/fork`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Fork {
+    /// The step to run again from.
+    from_step: String,
+    /// Another input for the new run (default: the source's).
+    #[serde(default)]
+    input: Option<Value>,
+}
+
+/// `POST /api/v1/runs/{id}/fork` with `{"from_step": ..., "input": ...}`:
+/// starts a new run from the ended run, keeping its journal before the step
+/// (see `durable::Engine::fork`), and answers with the new run.
+pub(super) async fn fork(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    JsonBody(fork): JsonBody<Fork>,
+) -> Result<Json<Value>, ApiError> {
+    let id = run_id(&id)?;
+    let mut options = durable::ForkOptions::from_step(fork.from_step);
+    if let Some(input) = fork.input {
+        options = options.input(input)?;
+    }
+    let new = state.engine.fork(id, options).await?;
+    let info = state.engine.run(new).info().await?;
+    Ok(Json(
+        json!({ "run": views::run(&info, state.preview_bytes) }),
+    ))
 }
 
 /// `POST /api/v1/runs/{id}/signal` with `{"name": ..., "data": ...}`: sends

@@ -1,4 +1,4 @@
-//! Bulk cancel and bulk retry: by a filter (walking every page of it, never
+//! Bulk cancel, retry, pause and resume: by a filter (walking every page of it, never
 //! stopping at a page size) or by ids, with a dry run that only counts. The
 //! answer says how many runs matched, how many the action succeeded on and
 //! how many it failed on, and why.
@@ -55,6 +55,22 @@ pub(super) async fn retry(
     JsonBody(bulk): JsonBody<Bulk>,
 ) -> Result<Json<Value>, ApiError> {
     act(&state.engine, bulk, Action::Retry).await
+}
+
+/// `POST /api/v1/runs/pause`.
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    JsonBody(bulk): JsonBody<Bulk>,
+) -> Result<Json<Value>, ApiError> {
+    act(&state.engine, bulk, Action::Pause).await
+}
+
+/// `POST /api/v1/runs/resume`.
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    JsonBody(bulk): JsonBody<Bulk>,
+) -> Result<Json<Value>, ApiError> {
+    act(&state.engine, bulk, Action::Resume).await
 }
 
 async fn act(engine: &Engine, bulk: Bulk, action: Action) -> Result<Json<Value>, ApiError> {

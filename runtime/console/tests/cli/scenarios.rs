@@ -1,6 +1,6 @@
 //! The CLI's commands against a worker engine's runs, whichever way the
 //! CLI reaches the API: `operate` (list, show, cancel, retry, bulk, events,
-//! signal, watch, and their refusals) and `trigger_and_wait` (trigger, with
+//! signal, watch, pause, resume, fork, and their refusals) and `trigger_and_wait` (trigger, with
 //! `--wait`, and its refusals), which needs an API that can trigger the
 //! fixture workflows.
 
@@ -21,6 +21,7 @@ pub(crate) async fn operate(engine: &Engine, cli: &Cli) {
     bulk(engine, cli).await;
     events_and_signals(engine, cli).await;
     watch(engine, cli).await;
+    pause_resume_and_fork(engine, cli).await;
 }
 
 async fn list_and_show(engine: &Engine, cli: &Cli) {
@@ -237,6 +238,109 @@ async fn bulk(engine: &Engine, cli: &Cli) {
         retry_dry.code(0).stdout.contains("matched 1"),
         "{retry_dry:?}"
     );
+}
+
+async fn pause_resume_and_fork(engine: &Engine, cli: &Cli) {
+    let waiting = engine.trigger::<Wait>("p".into()).await.unwrap().id();
+    wait_for(engine, waiting, RunStatus::Suspended).await;
+    let id = waiting.to_string();
+    let paused = cli.run(&["runs", "pause", &id]).await;
+    paused.code(0);
+    assert!(
+        paused.stdout.contains("paused run") && paused.stdout.contains("now suspended, paused"),
+        "{paused:?}"
+    );
+    assert!(
+        engine
+            .run(waiting)
+            .info()
+            .await
+            .unwrap()
+            .paused_at
+            .is_some()
+    );
+    let shown = cli.run(&["runs", "show", &id]).await;
+    assert!(
+        shown
+            .code(0)
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("paused ")),
+        "{shown:?}"
+    );
+    let listed = cli.run(&["runs", "list", "--paused", "--json"]).await;
+    let listed = listed.code(0).json();
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|run| run["id"].as_str())
+        .collect();
+    assert_eq!(listed, [id.as_str()], "only the paused run");
+    let dry = cli.run(&["runs", "resume", "--paused", "--dry-run"]).await;
+    assert_eq!(
+        dry.code(0).stdout,
+        "dry run: matched 1; nothing changed\n",
+        "{dry:?}"
+    );
+    assert!(
+        engine
+            .run(waiting)
+            .info()
+            .await
+            .unwrap()
+            .paused_at
+            .is_some()
+    );
+    let resumed = cli.run(&["runs", "resume", &id, "--json"]).await;
+    assert!(resumed.code(0).json()["run"]["paused_at"].is_null());
+    assert_eq!(engine.run(waiting).info().await.unwrap().paused_at, None);
+    engine.run(waiting).cancel().await.unwrap();
+    let refused = cli.run(&["runs", "pause", &id]).await;
+    refused.code(4);
+    assert!(refused.stderr.contains("invalid_transition"), "{refused:?}");
+    cli.run(&["runs", "resume", UNKNOWN_RUN]).await.code(3);
+
+    let failing = engine
+        .trigger::<super::Fail>("declined".into())
+        .await
+        .unwrap()
+        .id();
+    wait_for(engine, failing, RunStatus::Failed).await;
+    let source = failing.to_string();
+    let forked = cli
+        .run(&[
+            "runs",
+            "fork",
+            &source,
+            "--from-step",
+            "boom",
+            "--input",
+            r#""expired""#,
+        ])
+        .await;
+    let line = forked.code(0).stdout.clone();
+    let new: RunId = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no new run in {line:?}"));
+    assert!(
+        line.starts_with(&format!("forked run {source} from step boom")),
+        "{line}"
+    );
+    wait_for(engine, new, RunStatus::Failed).await;
+    let info = engine.run(new).info().await.unwrap();
+    let origin = info.forked_from.expect("the fork names its source");
+    assert_eq!((origin.run, origin.step.as_str()), (failing, "boom"));
+    assert!(info.error.unwrap_or_default().contains("expired"));
+    let missing = cli
+        .run(&["runs", "fork", &source, "--from-step", "nope"])
+        .await;
+    missing.code(3);
+    assert!(missing.stderr.contains("step_not_found"), "{missing:?}");
+    cli.run(&["runs", "fork", &source]).await.code(2);
 }
 
 async fn events_and_signals(engine: &Engine, cli: &Cli) {

@@ -1,4 +1,5 @@
-//! Actions on one run and events: cancel, retry, signal, send an event
+//! Actions on one run and events: cancel, retry, pause, resume, signal,
+//! send an event
 //! (and the runs it starts), the list of events; and the actions refused:
 //! an unknown run, a run in the wrong status, a body that is not JSON or is
 //! too large.
@@ -57,6 +58,124 @@ async fn cancel_ends_a_suspended_run_and_refuses_a_finished_one() {
     .await;
     api.post_refused("/api/v1/runs/x/cancel", "", 400, "invalid_path")
         .await;
+}
+
+#[tokio::test]
+async fn pause_holds_a_run_until_resume_and_refuses_a_finished_one() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.wait", json!("p")).await;
+    wait_for(&api, &id, "suspended").await;
+    let paused = api
+        .post(&format!("/api/v1/runs/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(paused.body["run"]["status"], "suspended");
+    assert!(paused.body["run"]["paused_at"].is_i64(), "{}", paused.body);
+    // The signal it waits for is kept, but does not wake a paused run.
+    let signal = api
+        .post(
+            &format!("/api/v1/runs/{id}/signal"),
+            json!({"name": "approve", "data": true}),
+        )
+        .await;
+    assert_eq!(signal.status, 200, "{}", signal.body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let detail = api.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(detail.body["run"]["status"], "suspended", "{}", detail.body);
+
+    let resumed = api
+        .post(&format!("/api/v1/runs/{id}/resume"), json!({}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert!(
+        resumed.body["run"]["paused_at"].is_null(),
+        "{}",
+        resumed.body
+    );
+    let done = wait_for(&api, &id, "completed").await;
+    assert_eq!(done["run"]["output"]["value"], json!("p: Some(true)"));
+
+    for action in ["pause", "resume"] {
+        let refused = api
+            .post_refused(
+                &format!("/api/v1/runs/{id}/{action}"),
+                "",
+                409,
+                "invalid_transition",
+            )
+            .await;
+        assert!(refused.contains("it is completed"), "{refused}");
+        api.post_refused(
+            &format!("/api/v1/runs/{UNKNOWN_RUN}/{action}"),
+            "",
+            404,
+            "run_not_found",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn fork_starts_a_new_run_from_a_step_and_refuses_what_it_cannot() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.fail", json!("declined")).await;
+    wait_for(&api, &id, "failed").await;
+    let forked = api
+        .post(
+            &format!("/api/v1/runs/{id}/fork"),
+            json!({"from_step": "boom", "input": "expired"}),
+        )
+        .await;
+    assert_eq!(forked.status, 200, "{}", forked.body);
+    let new = forked.body["run"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(new, id);
+    assert_eq!(
+        forked.body["run"]["forked_from"],
+        json!({"run": id, "step": "boom"})
+    );
+    let ended = wait_for(&api, &new, "failed").await;
+    assert!(
+        ended["run"]["error"].to_string().contains("expired"),
+        "the fork ran with its new input: {ended}"
+    );
+    // The source is as it was, and names no origin.
+    let source = api.get(&format!("/api/v1/runs/{id}")).await;
+    assert!(source.body["run"]["forked_from"].is_null());
+
+    let missing = api
+        .post_refused(
+            &format!("/api/v1/runs/{id}/fork"),
+            r#"{"from_step": "nope"}"#,
+            404,
+            "step_not_found",
+        )
+        .await;
+    assert!(missing.contains("nope"), "{missing}");
+    api.post_refused(
+        &format!("/api/v1/runs/{id}/fork"),
+        r#"{"input": 1}"#,
+        422,
+        "invalid_request",
+    )
+    .await;
+    let waiting = trigger(&api, "console.wait", json!("w")).await;
+    wait_for(&api, &waiting, "suspended").await;
+    api.post_refused(
+        &format!("/api/v1/runs/{waiting}/fork"),
+        r#"{"from_step": "approval"}"#,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    api.post_refused(
+        &format!("/api/v1/runs/{UNKNOWN_RUN}/fork"),
+        r#"{"from_step": "boom"}"#,
+        404,
+        "run_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Bulk cancel and retry: by filter across more than one page, by ids, a
+//! Bulk cancel, retry, pause and resume: by filter across more than one
+//! page, by ids, a
 //! dry run that only counts, failures reported one by one, and the bulk
 //! requests refused: an empty filter, empty ids, both, neither.
 
@@ -92,7 +93,12 @@ async fn bulk_requests_without_a_narrowing_filter_are_refused() {
     let db = test_db!();
     let api = Api::new(&db.engine().await);
     pending_runs(&api, 2).await;
-    for path in ["/api/v1/runs/cancel", "/api/v1/runs/retry"] {
+    for path in [
+        "/api/v1/runs/cancel",
+        "/api/v1/runs/retry",
+        "/api/v1/runs/pause",
+        "/api/v1/runs/resume",
+    ] {
         let empty = api
             .post_refused(path, r#"{"filter": {}}"#, 400, "empty_filter")
             .await;
@@ -141,4 +147,85 @@ async fn bulk_requests_without_a_narrowing_filter_are_refused() {
         2,
         "nothing was cancelled"
     );
+}
+
+/// Whether each run named is paused now.
+async fn paused(api: &Api, ids: &[String]) -> Vec<bool> {
+    let mut paused = Vec::new();
+    for id in ids {
+        let detail = api.get(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(detail.status, 200, "{}", detail.body);
+        paused.push(detail.body["run"]["paused_at"].is_i64());
+    }
+    paused
+}
+
+#[tokio::test]
+async fn a_bulk_pause_counts_first_and_a_bulk_resume_undoes_it() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let ids = pending_runs(&api, 3).await;
+    let done = trigger(&api, "console.order", json!({"order_id": "o", "amount": 1})).await;
+    wait_for(&api, &done, "completed").await;
+    let filter = json!({"workflow": "console.wait"});
+
+    let dry = api
+        .post(
+            "/api/v1/runs/pause",
+            json!({"filter": filter, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(
+        (&dry.body["matched"], &dry.body["succeeded"]),
+        (&json!(3), &json!(0))
+    );
+    assert_eq!(
+        paused(&api, &ids).await,
+        [false; 3],
+        "a dry run writes nothing"
+    );
+
+    let paused_now = api
+        .post("/api/v1/runs/pause", json!({"filter": filter}))
+        .await;
+    assert_eq!(paused_now.status, 200, "{}", paused_now.body);
+    assert_eq!(paused_now.body["matched"], 3);
+    assert_eq!(paused_now.body["succeeded"], 3);
+    assert_eq!(paused_now.body["failed"], 0);
+    assert_eq!(paused(&api, &ids).await, [true; 3]);
+    let listed = api.get("/api/v1/runs?paused=true").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["runs"].as_array().unwrap().len(), 3);
+
+    // By ids: the finished run is refused, the others are done.
+    let by_ids = json!([ids[0], done, UNKNOWN_RUN]);
+    let resumed = api
+        .post("/api/v1/runs/resume", json!({"ids": by_ids}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["matched"], 3);
+    assert_eq!(resumed.body["succeeded"], 1);
+    assert_eq!(resumed.body["failed"], 2);
+    let errors = resumed.body["errors"].as_array().unwrap();
+    let code_of = |id: &str| {
+        errors
+            .iter()
+            .find(|error| error["id"] == id)
+            .map(|error| error["code"].clone())
+    };
+    assert_eq!(code_of(&done), Some(json!("invalid_transition")));
+    assert_eq!(code_of(UNKNOWN_RUN), Some(json!("run_not_found")));
+    assert_eq!(paused(&api, &ids).await, [false, true, true]);
+
+    // The runs still paused, by the `paused` filter.
+    let resumed = api
+        .post("/api/v1/runs/resume", json!({"filter": {"paused": true}}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["matched"], 2);
+    assert_eq!(resumed.body["succeeded"], 2);
+    assert_eq!(paused(&api, &ids).await, [false; 3]);
+    let listed = api.get("/api/v1/runs?paused=true").await;
+    assert!(listed.body["runs"].as_array().unwrap().is_empty());
 }

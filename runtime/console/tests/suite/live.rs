@@ -196,6 +196,35 @@ async fn a_run_s_stream_follows_its_steps_to_its_final_status_and_ends() {
 }
 
 #[tokio::test]
+async fn a_run_s_stream_tells_its_pause_and_resume() {
+    let db = test_db!();
+    let api = Api::new(&db.engine().await);
+    let id = trigger(&api, "console.wait", json!("held")).await;
+    wait_for(&api, &id, "suspended").await;
+    let mut stream = Stream::open(&api, &format!("/api/v1/runs/{id}/events"), &[]).await;
+    stream
+        .until(|event| event.event == "step" && event.data["name"] == "approval")
+        .await;
+    let paused = api
+        .post(&format!("/api/v1/runs/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    let seen = stream
+        .until(|event| event.event == "run" && event.data["paused_at"].is_i64())
+        .await;
+    let last = seen.last().unwrap();
+    assert_eq!(last.data["status"], "suspended");
+    assert!(last.id.as_deref().unwrap().starts_with("s1P."), "{last:?}");
+    let resumed = api
+        .post(&format!("/api/v1/runs/{id}/resume"), json!({}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    stream
+        .until(|event| event.event == "run" && event.data["paused_at"].is_null())
+        .await;
+}
+
+#[tokio::test]
 async fn last_event_id_resumes_without_losing_or_repeating() {
     let db = test_db!();
     let api = Api::new(&db.engine().await);

@@ -82,7 +82,7 @@ macro_rules! due_by_priority {
             "SELECT d.id, d.workflow, d.concurrency_key FROM priorities AS p CROSS JOIN LATERAL ( \
                SELECT c.id, c.workflow, c.concurrency_key FROM wf_instance AS c \
                WHERE c.status IN ('pending', 'suspended') AND c.priority = p.priority \
-                 AND c.ready_at <= $2 \
+                 AND c.ready_at <= $2 AND c.paused_at IS NULL \
                  AND c.workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
             version_served!("$6"),
             $room,
@@ -94,13 +94,14 @@ macro_rules! due_by_priority {
     };
 }
 
-/// Runs whose lease expired (their worker died), of the served workflows.
+/// Runs whose lease expired (their worker died), of the served workflows,
+/// not paused (a paused run waits for its resume, wherever it ran).
 macro_rules! expired {
     () => {
         concat!(
             "expired AS ( \
                SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
-                 AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+                 AND paused_at IS NULL AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
             version_served!("$6"),
             " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
         )
@@ -349,14 +350,14 @@ async fn with_journals(
 pub(super) const NEXT_READY_SQL: &str = concat!(
     "SELECT LEAST( \
        (SELECT c.ready_at FROM wf_instance AS c WHERE c.status IN ('pending', 'suspended') \
-          AND c.ready_at IS NOT NULL \
+          AND c.ready_at IS NOT NULL AND c.paused_at IS NULL \
           AND c.workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
     version_served!("$2"),
     " AND (($3::jsonb ->> c.workflow)::bigint IS NULL OR ",
     running_of_group!(),
     " < ($3::jsonb ->> c.workflow)::bigint) \
          ORDER BY c.ready_at LIMIT 1), \
-       (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' \
+       (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' AND paused_at IS NULL \
           AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
     version_served!("$2"),
     " ORDER BY lease_expires_at LIMIT 1))"
@@ -375,7 +376,7 @@ pub(super) async fn next_ready_at(pool: &PgPool, workflows: &Served) -> Result<O
 }
 
 /// Extends the leases still held until `until`; answers with the runs whose
-/// lease was lost.
+/// lease was lost, and the held ones an operator paused.
 pub(super) async fn renew_leases(
     connection: &mut PgConnection,
     leases: &[Lease],
@@ -386,21 +387,36 @@ pub(super) async fn renew_leases(
         .map(|lease| lease.run_id.to_string())
         .collect();
     let tokens: Vec<i64> = leases.iter().map(|lease| lease.token).collect();
-    let renewed: Vec<String> = sqlx::query_scalar(concat!(
+    let renewed: Vec<(String, bool)> = sqlx::query_as(concat!(
         "UPDATE wf_instance AS i SET lease_expires_at = $3 \
          FROM UNNEST($1::text[], $2::bigint[]) AS v(id, token) WHERE ",
         batch_lease_holds!(),
-        " RETURNING i.id::text"
+        " RETURNING i.id::text, i.paused_at IS NOT NULL"
     ))
     .bind(&ids)
     .bind(&tokens)
     .bind(until)
     .fetch_all(&mut *connection)
     .await?;
+    let held = |lease: &&Lease| {
+        let id = lease.run_id.to_string();
+        renewed
+            .iter()
+            .find(|(renewed, _)| *renewed == id)
+            .map(|(_, paused)| *paused)
+    };
     let lost = leases
         .iter()
-        .filter(|lease| !renewed.contains(&lease.run_id.to_string()))
+        .filter(|lease| held(lease).is_none())
         .map(|lease| lease.run_id)
         .collect();
-    Ok(Ok(WriteOut::Lost(lost)))
+    let paused = leases
+        .iter()
+        .filter(|lease| held(lease) == Some(true))
+        .map(|lease| lease.run_id)
+        .collect();
+    Ok(Ok(WriteOut::Renewed(crate::store::Renewal {
+        lost,
+        paused,
+    })))
 }

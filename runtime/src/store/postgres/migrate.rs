@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_event_types.sql")),
     (9, include_str!("migrations/0009_event_triggers.sql")),
     (10, include_str!("migrations/0010_queue.sql")),
+    (11, include_str!("migrations/0011_operations.sql")),
     (12, include_str!("migrations/0012_maintenance_indexes.sql")),
 ];
 

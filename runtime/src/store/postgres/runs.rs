@@ -1,5 +1,6 @@
 //! Runs on PostgreSQL: creation (with idempotency keys), suspension and
-//! release, cancellation, retry, children, and the `RunStore` impl.
+//! release, cancellation, retry, pause and resume, children, and the
+//! `RunStore` impl.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,11 +20,11 @@ use crate::model::sync::{BoxFuture, lock};
 use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
-use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
 use crate::store::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, Lease, LogLine, NewFork,
+    NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -343,7 +344,7 @@ pub(super) async fn retry(
 ) -> Applied {
     let changed = sqlx::query(
         "UPDATE wf_instance SET status = 'pending', ready_at = $1, updated_at = $1, \
-         deadline_at = $2, output = NULL, error = NULL, finished_at = NULL \
+         deadline_at = $2, output = NULL, error = NULL, finished_at = NULL, paused_at = NULL \
          WHERE id = $3::uuid AND status IN ('failed', 'timed_out')",
     )
     .bind(now)
@@ -373,6 +374,112 @@ pub(super) async fn retry(
         transition(connection, run_id, changed).await?,
         Vec::new(),
     )))
+}
+
+/// Pauses (`paused`) or resumes a run that has not ended; a resume wakes
+/// every worker, as the run may be due.
+pub(super) async fn set_paused(
+    connection: &mut PgConnection,
+    run_id: RunId,
+    paused: bool,
+    now: i64,
+    notes: &mut Notes,
+) -> Applied {
+    let changed = sqlx::query(
+        "UPDATE wf_instance SET \
+         paused_at = CASE WHEN $1 THEN COALESCE(paused_at, $2) END, updated_at = $2 \
+         WHERE id = $3::uuid AND status IN ('pending', 'running', 'suspended')",
+    )
+    .bind(paused)
+    .bind(now)
+    .bind(run_id.to_string())
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if changed == 1 && !paused {
+        notes.wake = true;
+    }
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed).await?,
+        Vec::new(),
+    )))
+}
+
+/// Creates a fork of an ended run with the records it keeps (see
+/// `RunStore::fork_run`); the new run is due now, so every worker is woken.
+pub(super) async fn fork(
+    connection: &mut PgConnection,
+    fork: &NewFork,
+    notes: &mut Notes,
+) -> Applied {
+    let source = fork.source.to_string();
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM wf_instance WHERE id = $1::uuid FOR SHARE")
+            .bind(&source)
+            .fetch_optional(&mut *connection)
+            .await?;
+    if let Some(refused) = fork_refused(status.as_deref())? {
+        return Ok(Ok(WriteOut::Forked(refused)));
+    }
+    let at: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT created_at, seq FROM wf_step WHERE instance_id = $1::uuid AND name = $2",
+    )
+    .bind(&source)
+    .bind(&fork.from_step)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((created_at, seq)) = at else {
+        return Ok(Ok(WriteOut::Forked(ForkOutcome::NoSuchStep)));
+    };
+    let run = &fork.run;
+    sqlx::query(
+        "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+           ready_at, deadline_at, executions, version, forked_from, forked_from_step, \
+           priority, concurrency_key) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $4, $5, $6, 1, $7, $8::uuid, $9, \
+           $10, $11)",
+    )
+    .bind(run.id.to_string())
+    .bind(&run.workflow)
+    .bind(&run.input)
+    .bind(run.now)
+    .bind(run.ready_at)
+    .bind(run.deadline_at)
+    .bind(&run.version)
+    .bind(&source)
+    .bind(&fork.from_step)
+    .bind(run.queue.priority)
+    .bind(&run.queue.concurrency_key)
+    .execute(&mut *connection)
+    .await?;
+    // The records before the step in journal order (`created_at`, then
+    // `seq`) that ended or sleep: a step in progress or waiting runs again.
+    // As a retry does, it leaves out the records of a failure's unwinding
+    // and every step whose compensation completed: an undone step runs
+    // again instead of being replayed as done.
+    sqlx::query(
+        "INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, \
+           attempts, wake_at, event_name, event_filter, wait_run, created_at, updated_at, \
+           started_at, ended_at, attempt_log) \
+         SELECT $1::uuid, name, seq, kind, status, input, output, error, attempts, wake_at, \
+           event_name, event_filter, wait_run, created_at, updated_at, started_at, ended_at, \
+           attempt_log \
+         FROM wf_step WHERE instance_id = $2::uuid \
+           AND status IN ('completed', 'failed', 'sleeping') \
+           AND (created_at < $3 OR (created_at = $3 AND seq < $4)) \
+           AND substr(name, 1, 11) NOT IN ('compensate/', 'on-failure/') \
+           AND 'compensate/' || name NOT IN (SELECT name FROM wf_step \
+             WHERE instance_id = $2::uuid AND status = 'completed' \
+             AND substr(name, 1, 11) = 'compensate/')",
+    )
+    .bind(run.id.to_string())
+    .bind(&source)
+    .bind(created_at)
+    .bind(seq)
+    .execute(&mut *connection)
+    .await?;
+    notes.wake = true;
+    Ok(Ok(WriteOut::Forked(ForkOutcome::Created(run.id))))
 }
 
 /// Creates a child run and records the step that started it.

@@ -13,7 +13,8 @@ use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
-    CreateColumns, HOT_CREATED, cancel, key_holder, release, retry, start_child, suspend_runs,
+    CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_paused, start_child,
+    suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,
@@ -359,6 +360,12 @@ pub(super) async fn apply_op(
             now,
             deadline_at,
         } => retry(connection, *run_id, *now, *deadline_at, notes).await,
+        WriteOp::SetPaused {
+            run_id,
+            paused,
+            now,
+        } => set_paused(connection, *run_id, *paused, *now, notes).await,
+        WriteOp::Fork(new) => fork(connection, new, notes).await,
         WriteOp::RegisterWait { lease, step, wait } => {
             if !holds_lease(connection, lease).await? {
                 return Ok(lease_lost(lease));

@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_event_types.sql")),
     (8, include_str!("migrations/0008_event_triggers.sql")),
     (9, include_str!("migrations/0009_queue.sql")),
+    (10, include_str!("migrations/0010_operations.sql")),
     (11, include_str!("migrations/0011_maintenance_indexes.sql")),
 ];
 

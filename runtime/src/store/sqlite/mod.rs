@@ -62,8 +62,8 @@ use super::ops::{WriteOp, WriteOut};
 use super::rows::{step_record, unexpected};
 use super::writer::GroupCommit;
 use super::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Lease, LogLine, NewRun, RunOutcome,
-    RunStore, Served, StepRecord, TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, Lease, LogLine, NewFork,
+    NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, TransitionOutcome,
 };
 use crate::model::error::Error;
 use crate::model::ids::RunId;

@@ -1,6 +1,6 @@
 //! Runs: creating them (or finding the run that holds an idempotency key),
 //! suspending and releasing them, starting children, and the operator's
-//! cancel and retry.
+//! cancel, retry, pause and resume.
 
 use std::collections::HashSet;
 
@@ -13,9 +13,12 @@ use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
-use crate::store::rules::{existing_run, fenced, lease_lost, refused_transition};
+use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
-use crate::store::{ClaimAtCreate, CreateOutcome, Lease, NewRun, StepRecord, TransitionOutcome};
+use crate::store::{
+    ClaimAtCreate, CreateOutcome, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
+    TransitionOutcome,
+};
 
 /// The run that holds `run`'s idempotency key.
 fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
@@ -281,7 +284,7 @@ pub(super) fn retry(
     let changed = connection
         .prepare_cached(
             "UPDATE wf_instance SET status = 'pending', ready_at = ?1, updated_at = ?1, \
-             deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL \
+             deadline_at = ?2, output = NULL, error = NULL, finished_at = NULL, paused_at = NULL \
              WHERE id = ?3 AND status IN ('failed', 'timed_out')",
         )?
         .execute(params![now, deadline_at, run_id.to_string()])?;
@@ -295,6 +298,94 @@ pub(super) fn retry(
         Vec::new(),
     )))
 }
+
+/// Pauses (`paused`) or resumes a run that has not ended.
+pub(super) fn set_paused(
+    connection: &Connection,
+    run_id: RunId,
+    paused: bool,
+    now: i64,
+) -> Applied {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE wf_instance SET \
+             paused_at = CASE WHEN ?1 THEN COALESCE(paused_at, ?2) END, updated_at = ?2 \
+             WHERE id = ?3 AND status IN ('pending', 'running', 'suspended')",
+        )?
+        .execute(params![paused, now, run_id.to_string()])?;
+    Ok(Ok(WriteOut::Transition(
+        transition(connection, run_id, changed)?,
+        Vec::new(),
+    )))
+}
+
+/// Creates a fork of an ended run with the records it keeps (see
+/// `RunStore::fork_run`).
+pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
+    let source = fork.source.to_string();
+    let status: Option<String> = connection
+        .prepare_cached("SELECT status FROM wf_instance WHERE id = ?1")?
+        .query_row(params![source], |row| row.get(0))
+        .optional()?;
+    if let Some(refused) = fork_refused(status.as_deref())? {
+        return Ok(Ok(WriteOut::Forked(refused)));
+    }
+    let at: Option<(i64, i64)> = connection
+        .prepare_cached("SELECT created_at, seq FROM wf_step WHERE instance_id = ?1 AND name = ?2")?
+        .query_row(params![source, fork.from_step], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((created_at, seq)) = at else {
+        return Ok(Ok(WriteOut::Forked(ForkOutcome::NoSuchStep)));
+    };
+    let run = &fork.run;
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
+               ready_at, deadline_at, executions, version, forked_from, forked_from_step, \
+               priority, concurrency_key) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            run.id.to_string(),
+            run.workflow,
+            run.input,
+            run.now,
+            run.ready_at,
+            run.deadline_at,
+            run.version,
+            source,
+            fork.from_step,
+            run.queue.priority,
+            run.queue.concurrency_key
+        ])?;
+    connection.prepare_cached(FORK_COPY_SQL)?.execute(params![
+        run.id.to_string(),
+        source,
+        created_at,
+        seq
+    ])?;
+    Ok(Ok(WriteOut::Forked(ForkOutcome::Created(run.id))))
+}
+
+/// Copies into run `?1` the step records of run `?2` before the one first
+/// written at `?3` with seq `?4` (journal order: `created_at`, then `seq`)
+/// that ended or sleep: a step in progress or waiting runs again. As a
+/// retry does, it leaves out the records of a failure's unwinding
+/// (`compensate/...`, `on-failure/...`) and every step whose compensation
+/// completed: an undone step runs again instead of being replayed as done.
+const FORK_COPY_SQL: &str = "\
+    INSERT INTO wf_step (instance_id, name, seq, kind, status, input, output, error, attempts, \
+      wake_at, event_name, event_filter, wait_run, created_at, updated_at, started_at, ended_at, \
+      attempt_log) \
+    SELECT ?1, name, seq, kind, status, input, output, error, attempts, wake_at, event_name, \
+      event_filter, wait_run, created_at, updated_at, started_at, ended_at, attempt_log \
+    FROM wf_step WHERE instance_id = ?2 AND status IN ('completed', 'failed', 'sleeping') \
+      AND (created_at < ?3 OR (created_at = ?3 AND seq < ?4)) \
+      AND substr(name, 1, 11) NOT IN ('compensate/', 'on-failure/') \
+      AND 'compensate/' || name NOT IN (SELECT name FROM wf_step \
+        WHERE instance_id = ?2 AND status = 'completed' AND substr(name, 1, 11) = 'compensate/')";
 
 /// The step records a retry of run `?1` discards: unfinished and failed
 /// steps, the records of the failure's unwinding (`compensate/...` and

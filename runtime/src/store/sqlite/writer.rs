@@ -196,6 +196,12 @@ pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
             now,
             deadline_at,
         } => runs::retry(connection, *run_id, *now, *deadline_at),
+        WriteOp::SetPaused {
+            run_id,
+            paused,
+            now,
+        } => runs::set_paused(connection, *run_id, *paused, *now),
+        WriteOp::Fork(fork) => runs::fork(connection, fork),
         WriteOp::RecordWorker(_) | WriteOp::Heartbeat { .. } | WriteOp::RemoveWorker(_) => {
             catalog::apply(connection, op)
         }

@@ -9,6 +9,7 @@ mod event_starts;
 mod finish;
 mod helpers;
 mod maintenance;
+mod operations;
 mod queue;
 mod read_counts;
 mod read_detail;
@@ -72,6 +73,13 @@ macro_rules! every_case {
             claims_take_higher_priorities_first_in_trigger_order,
             a_limit_holds_per_group_and_a_full_group_is_not_due,
             a_run_claimed_as_it_is_created_counts_its_group,
+            a_paused_run_is_not_claimed_until_resumed,
+            pause_and_resume_are_idempotent,
+            pause_of_an_ended_run_is_refused,
+            a_paused_run_still_times_out,
+            a_renewal_names_the_paused_runs,
+            a_fork_copies_the_journal_before_its_step,
+            paused_runs_are_listed_by_their_filter,
         );
     };
 }
@@ -82,6 +90,7 @@ pub(super) use catalog::*;
 pub(super) use event_starts::*;
 pub(super) use finish::*;
 pub(super) use maintenance::*;
+pub(super) use operations::*;
 pub(super) use queue::*;
 pub(super) use read_counts::*;
 pub(super) use read_detail::*;
