@@ -478,3 +478,56 @@ async fn a_run_that_suspends_frees_its_slot_for_another_engine_at_once() {
     other_engine.shutdown().await;
     first_engine.shutdown().await;
 }
+
+#[workflow]
+async fn unlimited_stay(ctx: Ctx, test: String, key: String, ms: u64) -> Result<(), Error> {
+    stay(&ctx, &test, &key, ms).await
+}
+
+/// Engines that serve a limited workflow beside unlimited ones (which their
+/// claims take in one statement while no limited run is due) still hold
+/// the limit, across engines, while runs of both kinds come and go.
+#[tokio::test]
+async fn limits_hold_on_engines_that_serve_unlimited_workflows_too() {
+    let db = test_db!();
+    let test = test_name!();
+    let engines = engines(&db, 2, |builder| {
+        builder.register(PerCustomer).register(UnlimitedStay)
+    })
+    .await;
+    let mut limited = Vec::new();
+    let mut free = Vec::new();
+    for i in 0..60 {
+        let engine = &engines[i % engines.len()];
+        let order = Order {
+            test: test.to_owned(),
+            customer: Customer {
+                id: format!("c-{}", i % 3),
+            },
+            ms: 20,
+        };
+        limited.push(PerCustomer::trigger(engine, order).await.unwrap());
+        free.push(
+            UnlimitedStay::trigger(engine, test.into(), format!("free-{i}"), 20)
+                .await
+                .unwrap(),
+        );
+    }
+    for run in limited.iter().chain(&free) {
+        run.result().await.unwrap();
+    }
+    let by_key = stays_of(test);
+    for key in ["c-0", "c-1", "c-2"] {
+        let stays = &by_key[key];
+        assert_eq!(stays.len(), 20, "key {key}");
+        assert_eq!(
+            most_at_once(stays),
+            1,
+            "two runs of key {key} executed at once"
+        );
+    }
+    assert_eq!(by_key.len(), 3 + 60);
+    for engine in &engines {
+        engine.shutdown().await;
+    }
+}

@@ -131,6 +131,10 @@ pub(crate) struct Served {
     /// and concurrency key are running, and [`Store::next_ready_at`]
     /// passes over the runs it could not take.
     pub limits: Arc<str>,
+    /// The names of the workflows without a limit, a JSON array (all of
+    /// [`names`](Self::names) when none has one): what a claim takes in one
+    /// statement when no run of a limited workflow is due.
+    pub unlimited_names: Arc<str>,
 }
 
 /// What separates a workflow's name from a version in [`Served::versions`]
@@ -155,8 +159,10 @@ impl Served {
             }
             current.insert(name.to_owned(), now.into());
         }
+        let names: Arc<str> = serde_json::Value::Array(names).to_string().into();
         Served {
-            names: serde_json::Value::Array(names).to_string().into(),
+            unlimited_names: names.clone(),
+            names,
             versions: serde_json::Value::Array(versions).to_string().into(),
             current: serde_json::Value::Object(current).to_string().into(),
             limits: "{}".into(),
@@ -169,10 +175,21 @@ impl Served {
             .into_iter()
             .map(|(name, limit)| (name.to_owned(), limit.into()))
             .collect();
+        let names: Vec<serde_json::Value> = serde_json::from_str(&self.names).unwrap_or_default();
+        let unlimited: Vec<serde_json::Value> = names
+            .into_iter()
+            .filter(|name| name.as_str().is_none_or(|name| !limits.contains_key(name)))
+            .collect();
         Served {
             limits: serde_json::Value::Object(limits).to_string().into(),
+            unlimited_names: serde_json::Value::Array(unlimited).to_string().into(),
             ..self
         }
+    }
+
+    /// Whether some workflow served has no concurrency limit.
+    pub(crate) fn has_unlimited(&self) -> bool {
+        &*self.unlimited_names != "[]"
     }
 
     /// Whether some workflow served has a concurrency limit.
@@ -188,6 +205,7 @@ impl From<&str> for Served {
     fn from(names: &str) -> Self {
         Served {
             names: names.into(),
+            unlimited_names: names.into(),
             versions: "[]".into(),
             current: "{}".into(),
             limits: "{}".into(),
