@@ -85,6 +85,13 @@ pub(crate) enum CreateOutcome {
     /// A new run was written pending: it was to be claimed as it was
     /// created, but its group had no free slot (see
     /// [`ClaimAtCreate::limit`]); a claim takes it.
+    #[cfg_attr(
+        all(not(feature = "sqlite"), not(test)),
+        expect(
+            dead_code,
+            reason = "only SQLite's store counts a group as it creates a run"
+        )
+    )]
     Queued(RunId),
     /// The idempotency key already named this run, with the same input.
     Existing(RunId),
@@ -188,11 +195,19 @@ impl Served {
     }
 
     /// Whether some workflow served has no concurrency limit.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(dead_code, reason = "only PostgreSQL's claims split the workflows")
+    )]
     pub(crate) fn has_unlimited(&self) -> bool {
         &*self.unlimited_names != "[]"
     }
 
     /// Whether some workflow served has a concurrency limit.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(dead_code, reason = "only PostgreSQL's claims split the workflows")
+    )]
     pub(crate) fn has_limits(&self) -> bool {
         &*self.limits != "{}"
     }
