@@ -112,9 +112,9 @@ pub(crate) async fn heartbeat_loop(exec: Arc<Executor>, lease: Duration) {
                 exec.stop_local(&renewal.lost);
                 // Another process may have paused (or resumed) a run that
                 // executes here: it stops before its next step.
+                let paused: std::collections::HashSet<_> = renewal.paused.iter().collect();
                 for lease in &leases {
-                    let paused = renewal.paused.contains(&lease.run_id);
-                    exec.set_paused_local(lease.run_id, paused);
+                    exec.set_paused_local(lease.run_id, paused.contains(&lease.run_id));
                 }
             }
             Err(error) => tracing::warn!(%error, "could not renew leases"),

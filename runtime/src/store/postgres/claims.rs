@@ -435,13 +435,10 @@ pub(super) async fn renew_leases(
     .bind(until)
     .fetch_all(&mut *connection)
     .await?;
-    let held = |lease: &&Lease| {
-        let id = lease.run_id.to_string();
-        renewed
-            .iter()
-            .find(|(renewed, _)| *renewed == id)
-            .map(|(_, paused)| *paused)
-    };
+    // By id: an engine holds thousands of leases while its runs sleep in
+    // memory, and a search of the list per lease made a renewal quadratic.
+    let renewed: std::collections::HashMap<String, bool> = renewed.into_iter().collect();
+    let held = |lease: &&Lease| renewed.get(&lease.run_id.to_string()).copied();
     let lost = leases
         .iter()
         .filter(|lease| held(lease).is_none())
