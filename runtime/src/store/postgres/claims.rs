@@ -54,12 +54,20 @@ macro_rules! priorities {
 }
 
 /// How many runs of the group (workflow and concurrency key) of the run
-/// `c` are running, counted through the index of running runs by workflow
-/// and key.
+/// `c` are running: of a keyed group through the index of running keyed
+/// runs by workflow and key (`wf_instance_slots`, which runs without a key
+/// stay out of: most workflows have no limit, and every run of theirs
+/// would enter and leave it), of a workflow limited as a whole (key `''`)
+/// through the index of workflow and status, which holds at most its
+/// limit of running runs.
 macro_rules! running_of_group {
     () => {
-        "(SELECT COUNT(*) FROM wf_instance AS r WHERE r.status = 'running' \
-          AND r.workflow = c.workflow AND r.concurrency_key = c.concurrency_key)"
+        "(CASE WHEN c.concurrency_key = '' \
+           THEN (SELECT COUNT(*) FROM wf_instance AS r WHERE r.status = 'running' \
+             AND r.workflow = c.workflow AND r.concurrency_key = '') \
+           ELSE (SELECT COUNT(*) FROM wf_instance AS r WHERE r.status = 'running' \
+             AND r.concurrency_key <> '' \
+             AND r.workflow = c.workflow AND r.concurrency_key = c.concurrency_key) END)"
     };
 }
 
