@@ -100,7 +100,7 @@ mod w4;
 mod w7;
 #[path = "support/w8.rs"]
 mod w8;
-use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
+use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, p50_p99, percentile_ms};
 use scale::{W5_ITEMS, W6_STEPS, resident_mib, workload_w5, workload_w6};
 use storage::storage_limit;
 use w1::{ThreeSteps, closed_loop};
@@ -197,12 +197,8 @@ async fn workload_k1(url: Option<&str>, durability: Durability) -> anyhow::Resul
         .await
         .context("K1 warm-up")?;
     let (elapsed, mut latencies) = keyed_closed_loop(&engine, 2_000, 64).await.context("K1")?;
-    latencies.sort();
     let rate = 2_000.0 / elapsed.as_secs_f64();
-    let (p50, p99) = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let (p50, p99) = p50_p99(&mut latencies);
     engine.shutdown().await;
     database.drop_data().await?;
     Ok((rate, p50, p99))
@@ -417,12 +413,8 @@ async fn workload_e1(url: Option<&str>, durability: Durability) -> anyhow::Resul
     let (elapsed, mut latencies) = e1::event_loop(&engine, 2_000, 64).await.context("E1")?;
     engine.shutdown().await;
     database.drop_data().await?;
-    latencies.sort();
-    Ok((
-        2_000.0 / elapsed.as_secs_f64(),
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    ))
+    let (p50, p99) = p50_p99(&mut latencies);
+    Ok((2_000.0 / elapsed.as_secs_f64(), p50, p99))
 }
 
 /// W1: runs per second, and p50/p99 latency in ms, with 64 runs in flight.
@@ -431,12 +423,8 @@ async fn workload_w1(url: Option<&str>, durability: Durability) -> anyhow::Resul
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 200, 64).await.context("W1 warm-up")?;
     let (elapsed, mut latencies) = closed_loop(&engine, 2_000, 64).await.context("W1")?;
-    latencies.sort();
     let rate = 2_000.0 / elapsed.as_secs_f64();
-    let (p50, p99) = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let (p50, p99) = p50_p99(&mut latencies);
     engine.shutdown().await;
     database.drop_data().await?;
     Ok((rate, p50, p99))
@@ -462,11 +450,7 @@ async fn workload_c1(url: Option<&str>, durability: Durability) -> anyhow::Resul
     let engine = database.engine(durability).await?;
     closed_loop(&engine, 50, 1).await.context("C1 warm-up")?;
     let (_, mut latencies) = closed_loop(&engine, 500, 1).await.context("C1")?;
-    latencies.sort();
-    let result = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let result = p50_p99(&mut latencies);
     engine.shutdown().await;
     database.drop_data().await?;
     Ok(result)
@@ -544,12 +528,8 @@ async fn workload_l1(
             latencies.extend([first_took, second_took]);
         }
     }
-    latencies.sort();
-    let result = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-        load,
-    );
+    let (p50, p99) = p50_p99(&mut latencies);
+    let result = (p50, p99, load);
     engine.shutdown().await;
     database.drop_data().await?;
     Ok(result)

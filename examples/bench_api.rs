@@ -29,7 +29,7 @@ use tower::ServiceExt;
 mod args;
 #[path = "support/l1.rs"]
 mod l1;
-use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, percentile_ms};
+use l1::{Database, L1_ROUNDS, L1_RUNS, L1_WARM_UP, p50_p99};
 
 /// What the bench reads of a page of `GET /api/v1/runs`.
 #[derive(serde::Deserialize)]
@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
             latencies.extend([first_took, second_took]);
         }
     }
-    latencies.sort();
+    let (p50, p99) = p50_p99(&mut latencies);
     let name = if url.is_some() {
         "durable-postgres"
     } else {
@@ -124,8 +124,8 @@ async fn main() -> anyhow::Result<()> {
     };
     println!(
         "{name} L1-HTTP list p50_ms={:.2} p99_ms={:.2} (runs={L1_RUNS} load_s={:.0})",
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
+        p50,
+        p99,
         load.as_secs_f64()
     );
     engine.shutdown().await;

@@ -122,6 +122,16 @@ pub(crate) fn percentile_ms(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
+/// The p50 and p99 of `latencies` in ms, the lines' two percentiles
+/// (sorting them first).
+pub(crate) fn p50_p99(latencies: &mut [Duration]) -> (f64, f64) {
+    latencies.sort();
+    (
+        percentile_ms(latencies, 0.50),
+        percentile_ms(latencies, 0.99),
+    )
+}
+
 /// A run as the loaders write it to `wf_instance`.
 pub(crate) struct LoadedRun {
     id: String,

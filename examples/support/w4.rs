@@ -127,10 +127,10 @@ pub(crate) async fn workload_w4(
                 .with_context(|| format!("run {order} did not resume"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    latencies.sort();
+    let (p50_ms, p99_ms) = crate::l1::p50_p99(&mut latencies);
     Ok(WaiterFigures {
         events_per_s: f64::from(events) / sending.as_secs_f64(),
-        p50_ms: crate::l1::percentile_ms(&latencies, 0.50),
-        p99_ms: crate::l1::percentile_ms(&latencies, 0.99),
+        p50_ms,
+        p99_ms,
     })
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use durable::EngineBuilder;
 
-use crate::l1::{Database, loaded_runs, percentile_ms};
+use crate::l1::{Database, loaded_runs, p50_p99};
 use crate::w1::closed_loop;
 
 /// The finished runs in the tables before W7 runs.
@@ -56,19 +56,11 @@ pub(crate) async fn workload_w7(
         .context("W7 load")?;
     closed_loop(&engine, 200, 64).await.context("W7 warm-up")?;
     let (elapsed, mut latencies) = closed_loop(&engine, 2_000, 64).await.context("W7 W1")?;
-    latencies.sort();
-    let w1 = (
-        2_000.0 / elapsed.as_secs_f64(),
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let (p50, p99) = p50_p99(&mut latencies);
+    let w1 = (2_000.0 / elapsed.as_secs_f64(), p50, p99);
     closed_loop(&engine, 50, 1).await.context("W7 C1 warm-up")?;
     let (_, mut latencies) = closed_loop(&engine, 500, 1).await.context("W7 C1")?;
-    latencies.sort();
-    let c1 = (
-        percentile_ms(&latencies, 0.50),
-        percentile_ms(&latencies, 0.99),
-    );
+    let c1 = p50_p99(&mut latencies);
     engine.shutdown().await;
     Ok(W7Figures { w1, c1, load })
 }

@@ -181,15 +181,8 @@ impl Ctx {
             what: format!("input of child workflow {:?}", W::NAME),
             message: error.to_string(),
         })?;
-        let limit = env.limits.max_input_bytes;
-        if input.len() > limit {
-            return Err(Error::PayloadTooLarge {
-                what: format!("input of child workflow {:?}", W::NAME),
-                size: input.len(),
-                limit,
-                limit_name: "max_input_bytes",
-            });
-        }
+        env.limits
+            .check_input(&input, || format!("input of child workflow {:?}", W::NAME))?;
         let now = env.clock.now_ms();
         let own_deadline = registered
             .timeout_ms

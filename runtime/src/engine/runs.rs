@@ -87,15 +87,9 @@ impl EngineCore {
         options: TriggerOptions,
     ) -> Result<RunId, Error> {
         let workflow = target.name.as_str();
-        let limit = self.env.limits.max_input_bytes;
-        if input.len() > limit {
-            return Err(Error::PayloadTooLarge {
-                what: format!("input of workflow {workflow:?}"),
-                size: input.len(),
-                limit,
-                limit_name: "max_input_bytes",
-            });
-        }
+        self.env
+            .limits
+            .check_input(&input, || format!("input of workflow {workflow:?}"))?;
         if self.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
@@ -312,15 +306,9 @@ impl EngineCore {
             }
             None => (self.timeout_of(&workflow).await?, source.input.to_string()),
         };
-        let limit = self.env.limits.max_input_bytes;
-        if input.len() > limit {
-            return Err(Error::PayloadTooLarge {
-                what: format!("input of workflow {workflow:?}"),
-                size: input.len(),
-                limit,
-                limit_name: "max_input_bytes",
-            });
-        }
+        self.env
+            .limits
+            .check_input(&input, || format!("input of workflow {workflow:?}"))?;
         if self.shut_down.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }

@@ -24,3 +24,24 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// Refuses an `input` over [`max_input_bytes`](Limits::max_input_bytes),
+    /// named in the error by `what` (such as `input of workflow "x"`);
+    /// checked before anything is written.
+    pub(crate) fn check_input(
+        &self,
+        input: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), crate::model::error::Error> {
+        if input.len() > self.max_input_bytes {
+            return Err(crate::model::error::Error::PayloadTooLarge {
+                what: what(),
+                size: input.len(),
+                limit: self.max_input_bytes,
+                limit_name: "max_input_bytes",
+            });
+        }
+        Ok(())
+    }
+}
