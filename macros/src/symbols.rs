@@ -280,6 +280,11 @@ pub(crate) fn listed(symbols: &[Symbol], quote: &str, last_separator: &str) -> S
     }
 }
 
+/// The step scopes the runtime records a saga's compensations
+/// (`compensate/<step>`) and the on-failure hook's steps (`on-failure/..`)
+/// under: a `ctx.group` may not take one of these names.
+pub(crate) const RESERVED_SCOPES: [&str; 2] = ["compensate", "on-failure"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,7 @@ mod event_triggers;
 mod events;
 mod extremes;
 mod fan_out;
+mod groups;
 mod idempotency;
 mod input_checks;
 mod journal;

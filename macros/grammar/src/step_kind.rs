@@ -45,11 +45,14 @@ pub enum StepKind {
     WaitForRun,
     /// `ctx.patched`: the marker of a run that took the new side of a patch.
     Patch,
+    /// `ctx.group`: a step made of steps, recorded under its name once they
+    /// all completed.
+    Group,
 }
 
 impl StepKind {
     /// Every kind.
-    pub const ALL: [StepKind; 16] = [
+    pub const ALL: [StepKind; 17] = [
         StepKind::Run,
         StepKind::Sleep,
         StepKind::SleepUntil,
@@ -66,6 +69,7 @@ impl StepKind {
         StepKind::StartChild,
         StepKind::WaitForRun,
         StepKind::Patch,
+        StepKind::Group,
     ];
 
     /// The `Ctx` method that starts a configurable `run` step:
@@ -98,6 +102,7 @@ impl StepKind {
             StepKind::StartChild => "start_child",
             StepKind::WaitForRun => "wait_for_run",
             StepKind::Patch => "patch",
+            StepKind::Group => "group",
         }
     }
 
@@ -149,7 +154,11 @@ impl StepKind {
     pub fn has_branches(self) -> bool {
         matches!(
             self,
-            StepKind::Map | StepKind::ForEach | StepKind::Batch | StepKind::Parallel
+            StepKind::Map
+                | StepKind::ForEach
+                | StepKind::Batch
+                | StepKind::Parallel
+                | StepKind::Group
         )
     }
 }

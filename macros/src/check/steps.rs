@@ -8,7 +8,7 @@ use syn::LitStr;
 
 use super::ValidStep;
 use crate::errors::Errors;
-use crate::model::{StepCall, StepNameArg, WorkflowModel};
+use crate::model::{StepCall, StepKind, StepNameArg, WorkflowModel};
 use crate::symbols;
 
 /// Where each step name was used, per branch scope: the literal's span and
@@ -25,6 +25,7 @@ pub(super) fn check_steps(cx: &Errors, model: &WorkflowModel) -> Vec<ValidStep> 
             continue;
         };
         check_step_name_form(cx, literal);
+        check_group_name_free(cx, call, literal);
         check_step_not_repeated(cx, call, literal, keyed);
         check_step_name_unique(cx, call, literal, &mut first_uses);
         steps.push(valid_step(call, literal, keyed));
@@ -60,6 +61,21 @@ fn check_step_name_form(cx: &Errors, literal: &LitStr) {
         cx.error_spanned_by(
             literal,
             "a step name is not empty and has no `/` (it separates a fan-out branch from its steps); write e.g. \"charge-card\"",
+        );
+    }
+}
+
+/// A group's steps are recorded under its name, and the runtime records a
+/// saga's compensations and the on-failure hook's steps under scopes of
+/// their own: a group may not take one of those names.
+fn check_group_name_free(cx: &Errors, call: &StepCall, literal: &LitStr) {
+    let name = literal.value();
+    if call.kind == StepKind::Group && symbols::RESERVED_SCOPES.contains(&name.as_str()) {
+        cx.error_spanned_by(
+            literal,
+            format!(
+                "a group cannot be named {name:?}: the steps of a saga's compensations and of the on-failure hook are recorded under `compensate/` and `on-failure/`; name the group for what it does, e.g. \"ship\""
+            ),
         );
     }
 }

@@ -8,8 +8,11 @@ export const WAIT_KINDS = new Set([
   "sleep", "sleep_until", "wait_for_event", "listen", "invoke", "wait_for_run",
 ]);
 
-/** Step kinds that open branches of their own. */
-export const FAN_OUT_KINDS = new Set(["map", "for_each", "batch", "parallel"]);
+/** Step kinds that open branches of their own (a group is one branch). */
+export const FAN_OUT_KINDS = new Set(["map", "for_each", "batch", "parallel", "group"]);
+
+/** A `ctx.group`: its steps are recorded as `<group>/<step>`, one lane without a key. */
+const GROUP_KIND = "group";
 
 /** Step kinds that take no time (a memoized value). */
 const INSTANT_KINDS = new Set(["now", "uuid", "send_event", "start_child"]);
@@ -381,27 +384,31 @@ function graphModel(manifest, steps, maxLanes) {
     return { id: `s:${step.name}`, label: label ?? step.name, kind: step.kind, state: nodeState(step.status), seq: step.seq, status: step.status };
   };
   const unreached = (entry, id) => ({ id, label: entry.name, kind: entry.kind, state: "not_reached", seq: null, status: null });
-  const lanesOf = (base, template) => {
-    // Branches of `base` this run reached, by key, in the order reached.
+  const lanesOf = (base, template, kind) => {
+    // Branches of `base` this run reached, by key, in the order reached; a
+    // group's steps are its one branch, without a key.
+    const group = kind === GROUP_KIND;
     const branches = new Map();
     for (const step of ordered) {
       const part = splitName(step.name);
-      if (part.base === base && part.key != null && part.rest != null) {
-        if (!branches.has(part.key)) branches.set(part.key, []);
-        branches.get(part.key).push(step);
+      if (part.base === base && part.rest != null && (group ? part.key == null : part.key != null)) {
+        const key = group ? "" : part.key;
+        if (!branches.has(key)) branches.set(key, []);
+        branches.get(key).push(step);
       }
     }
     const lanes = [];
     const keys = [...branches.keys()];
+    const prefix = (key) => (group ? "" : `[${key}] `);
     for (const key of keys.slice(0, maxLanes)) {
       const seen = branches.get(key);
       const laneSteps = [];
       for (const entry of template) {
-        const name = `${base}[${key}]/${entry.name}`;
+        const name = group ? `${base}/${entry.name}` : `${base}[${key}]/${entry.name}`;
         const step = byName.get(name);
-        laneSteps.push(step ? fromRun(step, `[${key}] ${entry.name}`) : { ...unreached(entry, `m:${name}`), label: `[${key}] ${entry.name}` });
+        laneSteps.push(step ? fromRun(step, `${prefix(key)}${entry.name}`) : { ...unreached(entry, `m:${name}`), label: `${prefix(key)}${entry.name}` });
       }
-      for (const step of seen) if (!used.has(step.name)) laneSteps.push(fromRun(step, `[${key}] ${splitName(step.name).rest}`));
+      for (const step of seen) if (!used.has(step.name)) laneSteps.push(fromRun(step, `${prefix(key)}${splitName(step.name).rest}`));
       lanes.push({ key, steps: laneSteps });
     }
     if (keys.length > maxLanes) {
@@ -411,7 +418,8 @@ function graphModel(manifest, steps, maxLanes) {
       lanes.push({ key: "more", steps: [{ id: `more:${base}`, label: `+${rest.length} more branches`, kind: "more", state: worst(states), seq: null, status: null }] });
     }
     if (!lanes.length && template.length) {
-      lanes.push({ key: "each", steps: template.map((entry) => ({ ...unreached(entry, `m:${base}[*]/${entry.name}`), label: `[each] ${entry.name}` })) });
+      const label = (entry) => (group ? entry.name : `[each] ${entry.name}`);
+      lanes.push({ key: "each", steps: template.map((entry) => ({ ...unreached(entry, `m:${base}[*]/${entry.name}`), label: label(entry) })) });
     }
     return lanes;
   };
@@ -430,7 +438,7 @@ function graphModel(manifest, steps, maxLanes) {
         node = step ? fromRun(step) : unreached(entry, `m:${entry.name}`);
       }
       if (FAN_OUT_KINDS.has(entry.kind)) {
-        node.lanes = lanesOf(entry.name, template);
+        node.lanes = lanesOf(entry.name, template, entry.kind);
         if (node.state === "not_reached") node.state = worst(laneStates(node.lanes));
       }
       rows.push(node);
@@ -439,6 +447,8 @@ function graphModel(manifest, steps, maxLanes) {
     for (const step of ordered) {
       const part = splitName(step.name);
       if (used.has(step.name)) continue;
+      // A group's step: the group's node shows it in its lane.
+      if (part.rest != null && part.key == null && byName.get(part.base)?.kind === GROUP_KIND) continue;
       if (part.rest != null && part.key != null) {
         // A branch of a fan-out that recorded no step of its own: the
         // fan-out's node stands for it, with its state from the branches.
@@ -450,7 +460,7 @@ function graphModel(manifest, steps, maxLanes) {
       }
       if (step.name.startsWith("compensate/") || step.name.startsWith("on-failure/")) continue;
       const node = fromRun(step);
-      if (FAN_OUT_KINDS.has(step.kind)) node.lanes = lanesOf(step.name, []);
+      if (FAN_OUT_KINDS.has(step.kind)) node.lanes = lanesOf(step.name, [], step.kind);
       rows.push(node);
     }
   }

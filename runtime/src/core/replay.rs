@@ -186,6 +186,29 @@ impl Journal {
         }
         Ok(StepStart::New { seq })
     }
+
+    /// The replay answered the completed group `name` from its record
+    /// without running its body: its inner steps (`name/..`) count as
+    /// reached, so that a patch after the group does not take them for
+    /// steps the run went past before the patch existed.
+    pub(crate) fn skip_group(&mut self, name: &str) {
+        let prefix = format!("{name}/");
+        let inner: Vec<String> = self
+            .by_name
+            .values()
+            .filter(|record| record.name.starts_with(&prefix) && record.kind != StepKind::Patch)
+            .map(|record| record.name.clone())
+            .filter(|inner| !self.reached.contains(inner))
+            .collect();
+        for inner in inner {
+            for scope in scopes_around(&inner) {
+                if let Some(count) = self.unreplayed.get_mut(scope) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+            self.reached.insert(inner);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +217,41 @@ mod tests {
 
     fn journal(records: Vec<StepRecord>) -> Journal {
         Journal::new(RunId(uuid::Uuid::nil()), records)
+    }
+
+    #[test]
+    fn a_completed_group_skipped_leaves_no_unreplayed_steps_for_a_patch_after_it() {
+        let records = vec![
+            StepRecord::completed("ship", 0, StepKind::Group),
+            StepRecord::completed("ship/pack", 0, StepKind::Run),
+            StepRecord::completed("ship/label", 1, StepKind::Run),
+        ];
+        // Without the skip, the inner steps look like steps past the patch.
+        let mut unskipped = journal(records.clone());
+        assert!(matches!(
+            unskipped.reach("ship", StepKind::Group),
+            Ok(StepStart::Recorded(_))
+        ));
+        assert!(matches!(
+            unskipped.patch("after-ship"),
+            Ok(PatchStart::Before)
+        ));
+
+        let mut journal = journal(records);
+        assert!(matches!(
+            journal.reach("ship", StepKind::Group),
+            Ok(StepStart::Recorded(_))
+        ));
+        journal.skip_group("ship");
+        assert!(matches!(
+            journal.patch("after-ship"),
+            Ok(PatchStart::New { seq: 1 })
+        ));
+        // A step named like a group's, but outside it, is not skipped.
+        assert!(matches!(
+            journal.reach("shipping", StepKind::Run),
+            Ok(StepStart::New { .. })
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The workflow context: the steps a workflow body calls, one file per
 //! primitive (`steps`: `run` and retries; `timers`: sleeps; `memo`: `now`,
-//! `uuid`; `events`, `children`, `fanout`, `log`, `saga`, `patch`), and the
-//! bookkeeping that makes them durable (`persist`).
+//! `uuid`; `events`, `children`, `fanout`, `group`, `log`, `saga`, `patch`),
+//! and the bookkeeping that makes them durable (`persist`).
 //!
 //! Each step asks the replay core ([`crate::core::replay::Journal`]) whether
 //! the journal already answers it. Errors that end the run (a lost lease, a
@@ -13,6 +13,7 @@
 pub(crate) mod children;
 pub(crate) mod events;
 pub(crate) mod fanout;
+pub(crate) mod group;
 pub(crate) mod log;
 pub(crate) mod memo;
 pub(crate) mod patch;

@@ -310,3 +310,27 @@ test("a manifest's typed events come with their schemas, each once", () => {
   assert.deepEqual(manifestEvents(null, types), []);
   assert.deepEqual(manifestEvents(manifest, undefined), []);
 });
+
+test("a group is one node with its steps in one lane under it, with or without a manifest", () => {
+  const groupManifest = [
+    { name: "ship", kind: "group", keyed: false, parent: null },
+    { name: "pack", kind: "run", keyed: false, parent: "ship" },
+    { name: "label", kind: "run", keyed: false, parent: "ship" },
+    { name: "notify", kind: "run", keyed: false, parent: null },
+  ];
+  const steps = [
+    step(0, "ship/pack", "run", "completed", 1, 2),
+    step(0, "ship", "group", "completed", 1, 3),
+    step(1, "ship/label", "run", "running", 2, null),
+  ];
+  for (const graph of [graphLayout(groupManifest, steps), graphLayout(null, steps)]) {
+    const byLabel = Object.fromEntries(graph.nodes.map((node) => [node.label, node]));
+    assert.ok(byLabel.ship && byLabel.pack && byLabel.label, JSON.stringify(graph.nodes.map((node) => node.label)));
+    assert.equal(byLabel.pack.state, "done");
+    assert.equal(byLabel.label.state, "running");
+    assert.ok(byLabel.pack.y > byLabel.ship.y, "the group's steps hang under it");
+    assert.ok(!graph.nodes.some((node) => node.label.includes("/")), "no step shows its scoped name");
+  }
+  const unreached = graphLayout(groupManifest, []);
+  assert.deepEqual(unreached.nodes.map((node) => node.label), ["ship", "pack", "label", "notify"]);
+});
