@@ -379,8 +379,9 @@ pub(super) fn check_debounce(
         cx.error_spanned_by(
             *literal,
             format!(
-                "`{}` bounds how long triggers can hold a run back, so it is at least the period ({period}ms); make it longer, or remove it",
-                symbols::MAX_WAIT
+                "`{}` bounds how long triggers can hold a run back, so it is at least the period ({:?}); make it longer, or remove it",
+                symbols::MAX_WAIT,
+                option.period.as_ref().map(LitStr::value).unwrap_or_default()
             ),
         );
         valid = false;
