@@ -154,10 +154,8 @@ impl Registered {
                 );
             }
         }
-        if let Some(throttle) = throttle {
-            if throttle.limit == 0 || throttle.period_ms == 0 {
-                return Err("a throttle needs a limit and a period of at least 1".into());
-            }
+        if throttle.is_some_and(|throttle| throttle.limit == 0 || throttle.period_ms == 0) {
+            return Err("a throttle needs a limit and a period of at least 1".into());
         }
         let keys = [
             ("debounce", debounce.and_then(|debounce| debounce.key)),
