@@ -226,3 +226,42 @@ async fn a_throttle_starts_two_runs_of_a_key_per_second_and_holds_no_other_key_b
         }
     }
 }
+
+/// A `Workflow` written by hand, which the macro did not check: both a
+/// debounce and a throttle.
+struct Both;
+
+impl durable::Workflow for Both {
+    const NAME: &'static str = "both";
+    const TIMEOUT_MS: Option<u64> = None;
+    const STEPS: &'static [durable::StepManifest] = &[];
+    const DEBOUNCE: Option<durable::Debounce> = Some(durable::Debounce {
+        period_ms: 1_000,
+        max_wait_ms: None,
+        key: None,
+    });
+    const THROTTLE: Option<durable::Throttle> = Some(durable::Throttle {
+        limit: 1,
+        period_ms: 1_000,
+        key: None,
+    });
+    type Input = ();
+    type Output = ();
+    type Error = Error;
+
+    async fn run(ctx: Ctx, input: ()) -> Result<(), Error> {
+        let _ = (ctx, input);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_engine_refuses_a_workflow_both_debounced_and_throttled() {
+    let db = test_db!();
+    let refused = db.builder().register(Both).start().await;
+    let Err(Error::Config(message)) = refused else {
+        panic!("expected a configuration error");
+    };
+    assert!(message.contains("workflow `both`"), "{message}");
+    assert!(message.contains("keep one"), "{message}");
+}
