@@ -165,14 +165,41 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             const ON_EVENT: &'static [#durable::EventTrigger] = &[#(#triggers),*];
         }
     });
+    let some_key = |key: &Option<String>| match key {
+        Some(key) => quote!(::core::option::Option::Some(#key)),
+        None => quote!(::core::option::Option::None),
+    };
     let concurrency = valid.concurrency.as_ref().map(|(limit, key)| {
-        let key = match key {
-            Some(key) => quote!(::core::option::Option::Some(#key)),
-            None => quote!(::core::option::Option::None),
-        };
+        let key = some_key(key);
         quote! {
             const CONCURRENCY: ::core::option::Option<#durable::Concurrency> =
                 ::core::option::Option::Some(#durable::Concurrency { limit: #limit, key: #key });
+        }
+    });
+    let debounce = valid.debounce.as_ref().map(|(period, max_wait, key)| {
+        let key = some_key(key);
+        let max_wait = match max_wait {
+            Some(wait) => quote!(::core::option::Option::Some(#wait)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            const DEBOUNCE: ::core::option::Option<#durable::Debounce> =
+                ::core::option::Option::Some(#durable::Debounce {
+                    period_ms: #period,
+                    max_wait_ms: #max_wait,
+                    key: #key,
+                });
+        }
+    });
+    let throttle = valid.throttle.as_ref().map(|(limit, period, key)| {
+        let key = some_key(key);
+        quote! {
+            const THROTTLE: ::core::option::Option<#durable::Throttle> =
+                ::core::option::Option::Some(#durable::Throttle {
+                    limit: #limit,
+                    period_ms: #period,
+                    key: #key,
+                });
         }
     });
     let on_failure = valid.on_failure.map(|hook| {
@@ -228,6 +255,8 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             #cron
             #on_event
             #concurrency
+            #debounce
+            #throttle
         }
 
         impl #type_ident {

@@ -21,7 +21,7 @@ use syn::{Expr, LitStr, Token};
 use crate::errors::Errors;
 use crate::symbols::{self, Nondeterminism};
 
-pub(crate) use self::options::WorkflowOptions;
+pub(crate) use self::options::{FlowOption, WorkflowOptions};
 use self::options::{parse_options, string_literal};
 pub(crate) use self::typed::TypedEvent;
 

@@ -81,8 +81,23 @@ pub(crate) const KEY: Symbol = Symbol("key");
 /// The keys of `concurrency(..)`, in the order messages list them.
 pub(crate) const CONCURRENCY_KEYS: [Symbol; 2] = [LIMIT, KEY];
 
+/// `debounce(period = "5s", key = "user_id", max_wait = "1m")`: triggers of
+/// one key within the period join one run, started after the last.
+pub(crate) const DEBOUNCE: Symbol = Symbol("debounce");
+/// `throttle(limit = 10, period = "1m", key = "user_id")`: at most `limit`
+/// starts of one key per period.
+pub(crate) const THROTTLE: Symbol = Symbol("throttle");
+/// `period = "5s"` inside `debounce(..)` and `throttle(..)`.
+pub(crate) const PERIOD: Symbol = Symbol("period");
+/// `max_wait = "1m"` inside `debounce(..)`.
+pub(crate) const MAX_WAIT: Symbol = Symbol("max_wait");
+/// The keys of `debounce(..)`, in the order messages list them.
+pub(crate) const DEBOUNCE_KEYS: [Symbol; 3] = [PERIOD, KEY, MAX_WAIT];
+/// The keys of `throttle(..)`, in the order messages list them.
+pub(crate) const THROTTLE_KEYS: [Symbol; 3] = [LIMIT, PERIOD, KEY];
+
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 9] = [
+pub(crate) const OPTIONS: [Symbol; 11] = [
     NAME,
     TIMEOUT,
     ON_FAILURE,
@@ -92,6 +107,8 @@ pub(crate) const OPTIONS: [Symbol; 9] = [
     VERSION,
     ON_EVENT,
     CONCURRENCY,
+    DEBOUNCE,
+    THROTTLE,
 ];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;

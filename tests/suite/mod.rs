@@ -49,6 +49,7 @@ mod children;
 mod claims_and_slots;
 mod concurrency_keys;
 mod cron;
+mod debounce_throttle;
 mod durable_sleep;
 mod event_protocol;
 mod event_triggers;

@@ -42,6 +42,10 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) events: Vec<syn::Type>,
     /// `concurrency`: the limit, and the key's path if given.
     pub(crate) concurrency: Option<(u32, Option<String>)>,
+    /// `debounce`: its period and longest wait (ms), and its key's path.
+    pub(crate) debounce: Option<options::ValidDebounce>,
+    /// `throttle`: its limit, its period (ms), and its key's path.
+    pub(crate) throttle: Option<options::ValidThrottle>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -88,6 +92,9 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
     let concurrency = options::check_concurrency(cx, model, &input);
+    options::check_debounce_or_throttle(cx, model);
+    let debounce = options::check_debounce(cx, model, &input);
+    let throttle = options::check_throttle(cx, model, &input);
     options::check_durations(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
@@ -110,6 +117,8 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         on_event,
         events,
         concurrency,
+        debounce,
+        throttle,
     })
 }
 

@@ -1,13 +1,14 @@
 //! The checks of the attribute's options and of the durations written as
 //! literals: a valid name, a parseable timeout, cron options that fit
-//! together, event triggers with valid patterns and filters, and a
-//! concurrency limit with a key that fits the input.
+//! together, event triggers with valid patterns and filters, a
+//! concurrency limit with a key that fits the input, and a debounce or a
+//! throttle (not both) with periods, limits and keys that fit.
 
 use syn::LitStr;
 
 use super::Input;
 use crate::errors::Errors;
-use crate::model::WorkflowModel;
+use crate::model::{FlowOption, WorkflowModel};
 use crate::symbols;
 
 /// A workflow name is 1 to 200 characters without whitespace. The name:
@@ -270,16 +271,37 @@ pub(super) fn check_concurrency(
     let Some(literal) = &option.key else {
         return limit.map(|limit| (limit, None));
     };
+    let whole = format!(
+        "limit the workflow as a whole with `{} = {}`",
+        symbols::CONCURRENCY,
+        option.limit
+    );
+    let valid = check_input_key(cx, model, input, literal, symbols::CONCURRENCY, &whole);
+    let limit = limit?;
+    valid.then(|| (limit, Some(literal.value())))
+}
+
+/// A key (of `concurrency`, `debounce` or `throttle`: `option`) names a
+/// field of the input: the workflow takes one, the key is a path of field
+/// names joined by dots, and its first name, when the input is the
+/// generated struct of several parameters, is one of them. `whole` says how
+/// to write the option without a key. Whether it is valid.
+fn check_input_key(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+    literal: &LitStr,
+    option: symbols::Symbol,
+    whole: &str,
+) -> bool {
     let key = literal.value();
-    let valid = match input {
+    match input {
         Input::Unit => {
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "a concurrency key names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or limit the workflow as a whole with `{} = {}`",
+                    "a {option} key names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or {whole}",
                     model.function.sig.ident,
-                    symbols::CONCURRENCY,
-                    option.limit
                 ),
             );
             false
@@ -288,7 +310,7 @@ pub(super) fn check_concurrency(
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "the concurrency key {key:?} is not a path of field names; write the names joined by single dots, e.g. `{} = \"customer.id\"`",
+                    "the {option} key {key:?} is not a path of field names; write the names joined by single dots, e.g. `{} = \"customer.id\"`",
                     symbols::KEY
                 ),
             );
@@ -305,7 +327,7 @@ pub(super) fn check_concurrency(
                 cx.error_spanned_by(
                     literal,
                     format!(
-                        "the concurrency key {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
+                        "the {option} key {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
                         model.function.sig.ident,
                         names.join(", ")
                     ),
@@ -327,7 +349,148 @@ pub(super) fn check_concurrency(
             }
             !names_the_parameter
         }
+    }
+}
+
+/// A checked `debounce`: its period and longest wait (ms) and its key.
+pub(crate) type ValidDebounce = (u64, Option<u64>, Option<String>);
+
+/// A checked `throttle`: its limit, its period (ms) and its key.
+pub(crate) type ValidThrottle = (u32, u64, Option<String>);
+
+/// `debounce(..)` has a period above zero, a `max_wait`, if given, no
+/// shorter than the period, and a key that fits the input. It, if given
+/// and valid.
+pub(super) fn check_debounce(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+) -> Option<ValidDebounce> {
+    let option = model.options.debounce.as_ref()?;
+    let period = flow_period(cx, option, symbols::DEBOUNCE);
+    let max_wait = option.max_wait.as_ref().map(|literal| {
+        let wait = duration_ms(literal, "debounce max_wait").map_err(|error| cx.syn_error(error));
+        (literal, wait.ok())
+    });
+    let mut valid = true;
+    if let (Some(period), Some((literal, Some(wait)))) = (period, &max_wait)
+        && *wait < period
+    {
+        cx.error_spanned_by(
+            *literal,
+            format!(
+                "`{}` bounds how long triggers can hold a run back, so it is at least the period ({:?}); make it longer, or remove it",
+                symbols::MAX_WAIT,
+                option.period.as_ref().map(LitStr::value).unwrap_or_default()
+            ),
+        );
+        valid = false;
+    }
+    let key = flow_key(cx, model, input, option, symbols::DEBOUNCE)?;
+    let max_wait = match max_wait {
+        Some((_, wait)) => Some(wait?),
+        None => None,
     };
-    let limit = limit?;
-    valid.then_some((limit, Some(key)))
+    valid.then_some((period?, max_wait, key))
+}
+
+/// `throttle(..)` has a limit from 1 to `u32::MAX`, a period above zero,
+/// and a key that fits the input. It, if given and valid.
+pub(super) fn check_throttle(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+) -> Option<ValidThrottle> {
+    let option = model.options.throttle.as_ref()?;
+    let limit = match &option.limit {
+        None => {
+            cx.error_at(
+                option.span,
+                format!(
+                    "`{0}(..)` needs its limit: write e.g. `{0}({1} = 10, {2} = \"1m\")`",
+                    symbols::THROTTLE,
+                    symbols::LIMIT,
+                    symbols::PERIOD
+                ),
+            );
+            None
+        }
+        Some(literal) => match literal.base10_parse::<u32>() {
+            Ok(limit) if limit >= 1 && literal.suffix().is_empty() => Some(limit),
+            _ => {
+                cx.error_spanned_by(
+                    literal,
+                    format!(
+                        "a throttle limit is a whole number from 1 to {}, e.g. `{} = 10`; a limit of 0 would never start a run",
+                        u32::MAX,
+                        symbols::LIMIT
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let period = flow_period(cx, option, symbols::THROTTLE);
+    let key = flow_key(cx, model, input, option, symbols::THROTTLE)?;
+    Some((limit?, period?, key))
+}
+
+/// The period of `debounce(..)` or `throttle(..)` (`option`), required, a
+/// duration above zero.
+fn flow_period(cx: &Errors, flow: &FlowOption, option: symbols::Symbol) -> Option<u64> {
+    let Some(literal) = &flow.period else {
+        cx.error_at(
+            flow.span,
+            format!(
+                "`{option}(..)` needs its period: write e.g. `{option}({} = \"5s\")`",
+                symbols::PERIOD
+            ),
+        );
+        return None;
+    };
+    let period = duration_ms(literal, &format!("{option} period"))
+        .map_err(|error| cx.syn_error(error))
+        .ok()?;
+    if period == 0 {
+        cx.error_spanned_by(
+            literal,
+            format!("a {option} period of zero would hold nothing back; give it a duration, e.g. `{} = \"5s\"`", symbols::PERIOD),
+        );
+        return None;
+    }
+    Some(period)
+}
+
+/// The key of `debounce(..)` or `throttle(..)` (`option`): `Some(None)`
+/// without one, `None` if it does not fit the input.
+fn flow_key(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+    flow: &FlowOption,
+    option: symbols::Symbol,
+) -> Option<Option<String>> {
+    let Some(literal) = &flow.key else {
+        return Some(None);
+    };
+    let whole = format!(
+        "remove `{}` to {option} the workflow as a whole",
+        symbols::KEY
+    );
+    check_input_key(cx, model, input, literal, option, &whole).then(|| Some(literal.value()))
+}
+
+/// A workflow is debounced or throttled, not both: each decides when a
+/// run starts, from different runs, so the two would contradict each other.
+pub(super) fn check_debounce_or_throttle(cx: &Errors, model: &WorkflowModel) {
+    if let (Some(_), Some(throttle)) = (&model.options.debounce, &model.options.throttle) {
+        cx.error_at(
+            throttle.span,
+            format!(
+                "a workflow is debounced or throttled, not both: `{0}` starts a run after its key's last trigger and `{1}` after its key's earlier starts, so they would disagree on when it starts; keep one, or write two workflows, e.g. a debounced one that triggers a throttled one",
+                symbols::DEBOUNCE,
+                symbols::THROTTLE
+            ),
+        );
+    }
 }

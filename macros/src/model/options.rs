@@ -32,6 +32,26 @@ pub(crate) struct WorkflowOptions {
     pub(crate) on_event: Vec<OnEvent>,
     /// `concurrency = N` or `concurrency(limit = N, key = "..")`.
     pub(crate) concurrency: Option<ConcurrencyOption>,
+    /// `debounce(period = "..", key = "..", max_wait = "..")`.
+    pub(crate) debounce: Option<FlowOption>,
+    /// `throttle(limit = N, period = "..", key = "..")`.
+    pub(crate) throttle: Option<FlowOption>,
+}
+
+/// The `debounce(..)` or `throttle(..)` option as written: each key's
+/// literal, checked in `check/options.rs` (which keys each takes is
+/// [`symbols::DEBOUNCE_KEYS`] and [`symbols::THROTTLE_KEYS`]).
+pub(crate) struct FlowOption {
+    /// `limit = 10` (throttle).
+    pub(crate) limit: Option<LitInt>,
+    /// `period = "5s"`.
+    pub(crate) period: Option<LitStr>,
+    /// `key = "user_id"`.
+    pub(crate) key: Option<LitStr>,
+    /// `max_wait = "1m"` (debounce).
+    pub(crate) max_wait: Option<LitStr>,
+    /// The option's name, where messages about the whole option point.
+    pub(crate) span: Span,
 }
 
 /// The `concurrency` option: how many runs execute at once, of the whole
@@ -83,6 +103,10 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
             );
             continue;
         };
+        if option == symbols::DEBOUNCE || option == symbols::THROTTLE {
+            set_flow(cx, &mut options, option, &meta);
+            continue;
+        }
         let pair = match meta {
             Meta::NameValue(pair) => pair,
             Meta::List(list) if option == symbols::CONCURRENCY => {
@@ -371,6 +395,112 @@ fn parse_concurrency_list(cx: &Errors, list: &syn::MetaList) -> Option<Concurren
         return None;
     };
     Some(ConcurrencyOption { limit, key })
+}
+
+/// What `debounce` or `throttle` takes, as messages show it.
+pub(crate) fn flow_example(option: Symbol) -> String {
+    if option == symbols::DEBOUNCE {
+        format!(
+            "option `{option}` takes its period and, optionally, a key and a longest wait, e.g. \
+             `{option}({} = \"5s\", {} = \"user_id\", {} = \"1m\")`",
+            symbols::PERIOD,
+            symbols::KEY,
+            symbols::MAX_WAIT
+        )
+    } else {
+        format!(
+            "option `{option}` takes a limit, a period and, optionally, a key, e.g. \
+             `{option}({} = 10, {} = \"1m\", {} = \"user_id\")`",
+            symbols::LIMIT,
+            symbols::PERIOD,
+            symbols::KEY
+        )
+    }
+}
+
+/// Records `debounce(..)` or `throttle(..)` (`option`), written as a list,
+/// unless it was given already.
+fn set_flow(cx: &Errors, options: &mut WorkflowOptions, option: Symbol, meta: &Meta) {
+    let Meta::List(list) = meta else {
+        cx.error_spanned_by(meta, flow_example(option));
+        return;
+    };
+    let (slot, keys) = if option == symbols::DEBOUNCE {
+        (&mut options.debounce, &symbols::DEBOUNCE_KEYS[..])
+    } else {
+        (&mut options.throttle, &symbols::THROTTLE_KEYS[..])
+    };
+    if slot.is_some() {
+        cx.error_spanned_by(
+            &list.path,
+            format!("option `{option}` is given twice; keep one"),
+        );
+    } else {
+        *slot = parse_flow_list(cx, list, option, keys);
+    }
+}
+
+/// `debounce(..)` or `throttle(..)` (`option`): each of `keys` at most once,
+/// `limit` a whole number and the others string literals. Which are
+/// required is checked later, with the values.
+fn parse_flow_list(
+    cx: &Errors,
+    list: &syn::MetaList,
+    option: Symbol,
+    keys: &[Symbol],
+) -> Option<FlowOption> {
+    let pairs =
+        match list.parse_args_with(Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated) {
+            Ok(pairs) => pairs,
+            Err(error) => {
+                cx.error_at(error.span(), flow_example(option));
+                return None;
+            }
+        };
+    let mut flow = FlowOption {
+        limit: None,
+        period: None,
+        key: None,
+        max_wait: None,
+        span: list.path.span(),
+    };
+    for pair in pairs {
+        let name = pair
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let Some(&known) = keys.iter().find(|known| name == **known) else {
+            cx.error_spanned_by(
+                &pair.path,
+                format!(
+                    "unknown key `{name}` of `{option}(..)`; it accepts {}",
+                    symbols::listed(keys, "`", "and")
+                ),
+            );
+            continue;
+        };
+        let twice = format!("`{name}` is given twice in `{option}(..)`; keep one");
+        if known == symbols::LIMIT {
+            match integer_literal(&pair.value) {
+                Some(literal) if flow.limit.is_none() => flow.limit = Some(literal.clone()),
+                Some(_) => cx.error_spanned_by(&pair.path, twice),
+                None => cx.error_spanned_by(&pair.value, flow_example(option)),
+            }
+            continue;
+        }
+        let slot = match known {
+            symbols::PERIOD => &mut flow.period,
+            symbols::MAX_WAIT => &mut flow.max_wait,
+            _ => &mut flow.key,
+        };
+        match string_literal(&pair.value) {
+            Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
+            Some(_) => cx.error_spanned_by(&pair.path, twice),
+            None => cx.error_spanned_by(&pair.value, flow_example(option)),
+        }
+    }
+    Some(flow)
 }
 
 impl WorkflowOptions {

@@ -1,5 +1,6 @@
 //! Concurrency limits: the key a run is grouped by, computed from its input
-//! when it is triggered, the check of a key's path, and which of the
+//! when it is triggered (also by a debounce or a throttle), the check of a
+//! key's path, and which of the
 //! candidates a claim found it may take without exceeding a limit.
 
 use std::collections::HashMap;
@@ -10,20 +11,23 @@ use crate::model::workflow::Concurrency;
 /// one without a limit): every such run of a workflow is in one group.
 pub(crate) const NO_KEY: &str = "";
 
-/// Checks the path of a concurrency key: field names joined by dots, none
+/// Checks the path of a key that groups runs (of a concurrency limit, a
+/// debounce or a throttle: `what`): field names joined by dots, none
 /// empty. What is wrong, in words, otherwise.
 ///
 /// ```text
 /// "customer_id", "customer.id"   valid
 /// "", "customer.", ".id", "a..b"  not
 /// ```
-pub(crate) fn check_key_path(path: &str) -> Result<(), String> {
+pub(crate) fn check_key_path(path: &str, what: &str) -> Result<(), String> {
     if path.is_empty() {
-        return Err("the concurrency key is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\"".into());
+        return Err(format!(
+            "the {what} key is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""
+        ));
     }
     if path.split('.').any(str::is_empty) {
         return Err(format!(
-            "the concurrency key {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
+            "the {what} key {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
         ));
     }
     Ok(())
@@ -35,7 +39,14 @@ pub(crate) fn check_key_path(path: &str) -> Result<(), String> {
 /// and the number `1` are two keys), `null` when the path leads nowhere;
 /// [`NO_KEY`] for a workflow limited as a whole or not limited.
 pub(crate) fn key_of(concurrency: Option<&Concurrency>, input: &str) -> String {
-    let Some(path) = concurrency.and_then(|concurrency| concurrency.key) else {
+    key_at(concurrency.and_then(|concurrency| concurrency.key), input)
+}
+
+/// The key of a run whose options group runs by the field at `path` (a
+/// concurrency limit, a debounce, a throttle), from its input as stored:
+/// as [`key_of`] says; [`NO_KEY`] without a path.
+pub(crate) fn key_at(path: Option<&str>, input: &str) -> String {
+    let Some(path) = path else {
         return NO_KEY.to_owned();
     };
     let Ok(value) = serde_json::from_str::<serde_json::Value>(input) else {
@@ -127,10 +138,10 @@ mod tests {
 
     #[test]
     fn a_key_path_is_names_joined_by_dots() {
-        assert!(check_key_path("customer_id").is_ok());
-        assert!(check_key_path("customer.id").is_ok());
+        assert!(check_key_path("customer_id", "concurrency").is_ok());
+        assert!(check_key_path("customer.id", "debounce").is_ok());
         for bad in ["", ".id", "customer.", "a..b"] {
-            assert!(check_key_path(bad).is_err(), "{bad:?}");
+            assert!(check_key_path(bad, "throttle").is_err(), "{bad:?}");
         }
     }
 

@@ -3,13 +3,15 @@
 //! timing (when a run is due, when it times out), cron schedules and
 //! overlap, retry policy, retention policy, JSON decoding and matching, the
 //! catalog's fingerprints and schema checks, which event triggers an
-//! event fires, and the concurrency keys and limits of claims.
+//! event fires, the concurrency keys and limits of claims, and the start
+//! times of debounced and throttled runs.
 //!
 //! Imports only [`crate::model`].
 
 pub(crate) mod catalog;
 pub(crate) mod concurrency;
 pub(crate) mod cron;
+pub(crate) mod flow;
 pub(crate) mod json;
 pub(crate) mod replay;
 pub(crate) mod retention;

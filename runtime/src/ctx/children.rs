@@ -207,6 +207,7 @@ impl Ctx {
             queue,
             parent_id: Some(self.run_id()),
             claimed_by: None,
+            flow: None,
         };
         let record = StepRecord {
             input: Some(format!("\"{}\"", child.id)),

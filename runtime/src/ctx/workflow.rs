@@ -11,7 +11,9 @@ use super::Ctx;
 use crate::core::cron::Overlap;
 use crate::model::error::Error;
 use crate::model::event::EventType;
-use crate::model::workflow::{Concurrency, EventTrigger, Failure, StepManifest};
+use crate::model::workflow::{
+    Concurrency, Debounce, EventTrigger, Failure, StepManifest, Throttle,
+};
 
 /// A workflow: a named, typed, resumable async function.
 ///
@@ -82,6 +84,47 @@ pub trait Workflow: Send + Sync + 'static {
     /// assert_eq!(Bill::CONCURRENCY, Some(Concurrency { limit: 1, key: Some("customer_id") }));
     /// ```
     const CONCURRENCY: Option<Concurrency> = None;
+
+    /// Debounce (`#[workflow(debounce(period = "5s", key = "user_id"))]`):
+    /// triggers of one key within `period` of each other join one run,
+    /// which starts `period` after the last with the last input (see
+    /// [`Debounce`]). `None`: every trigger makes its own run.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{Debounce, Workflow};
+    ///
+    /// #[workflow(debounce(period = "5s", key = "user_id", max_wait = "1m"))]
+    /// async fn reindex(ctx: Ctx, user_id: String, page: u32) -> Result<u32, Error> {
+    ///     let _ = (ctx, user_id);
+    ///     Ok(page)
+    /// }
+    ///
+    /// assert_eq!(
+    ///     Reindex::DEBOUNCE,
+    ///     Some(Debounce { period_ms: 5_000, max_wait_ms: Some(60_000), key: Some("user_id") })
+    /// );
+    /// ```
+    const DEBOUNCE: Option<Debounce> = None;
+
+    /// Throttle (`#[workflow(throttle(limit = 10, period = "1m", key =
+    /// "user_id"))]`): at most `limit` runs of one key are scheduled to start
+    /// within any `period`; the others wait their turn (see [`Throttle`]).
+    /// `None`: runs start as soon as they are due.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{Throttle, Workflow};
+    ///
+    /// #[workflow(throttle(limit = 10, period = "1m", key = "user_id"))]
+    /// async fn notify(ctx: Ctx, user_id: String, text: String) -> Result<usize, Error> {
+    ///     let _ = (ctx, user_id);
+    ///     Ok(text.len())
+    /// }
+    ///
+    /// assert_eq!(Notify::THROTTLE, Some(Throttle { limit: 10, period_ms: 60_000, key: Some("user_id") }));
+    /// ```
+    const THROTTLE: Option<Throttle> = None;
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

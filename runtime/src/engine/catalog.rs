@@ -231,6 +231,8 @@ impl EngineCore {
             here: false,
             version: None,
             concurrency: None,
+            debounce: None,
+            throttle: None,
         };
         Ok((target, input.to_string()))
     }

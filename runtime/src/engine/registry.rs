@@ -66,6 +66,8 @@ impl Registered {
                 version: version_key(W::VERSION, &fingerprint).into(),
                 timeout_ms: W::TIMEOUT_MS,
                 concurrency: W::CONCURRENCY,
+                debounce: W::DEBOUNCE,
+                throttle: W::THROTTLE,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -101,9 +103,12 @@ impl Registered {
                 ));
             }
             if let Some(key) = concurrency.key {
-                check_key_path(key).map_err(|error| format!("workflow `{name}`: {error}"))?;
+                check_key_path(key, "concurrency")
+                    .map_err(|error| format!("workflow `{name}`: {error}"))?;
             }
         }
+        self.check_flow()
+            .map_err(|error| format!("workflow `{name}`: {error}"))?;
         for trigger in self.on_event {
             durable_grammar::event_pattern::check_event_pattern(trigger.event)
                 .map_err(|error| format!("workflow `{name}`: {error}"))?;
@@ -117,6 +122,48 @@ impl Registered {
                         ));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Registered {
+    /// Checks its debounce or throttle as the macro does: not both, periods
+    /// and limits above zero, `max_wait` at least the period, valid keys.
+    fn check_flow(&self) -> Result<(), String> {
+        let (debounce, throttle) = (self.spec.debounce, self.spec.throttle);
+        if debounce.is_some() && throttle.is_some() {
+            return Err(
+                "a debounce and a throttle would both decide when a run starts; keep one".into(),
+            );
+        }
+        if let Some(debounce) = debounce {
+            if debounce.period_ms == 0 {
+                return Err(
+                    "a debounce period of 0 collapses nothing; give it at least 1ms".into(),
+                );
+            }
+            if debounce
+                .max_wait_ms
+                .is_some_and(|wait| wait < debounce.period_ms)
+            {
+                return Err(
+                    "a debounce's max_wait is shorter than its period; make it at least the period"
+                        .into(),
+                );
+            }
+        }
+        if throttle.is_some_and(|throttle| throttle.limit == 0 || throttle.period_ms == 0) {
+            return Err("a throttle needs a limit and a period of at least 1".into());
+        }
+        let keys = [
+            ("debounce", debounce.and_then(|debounce| debounce.key)),
+            ("throttle", throttle.and_then(|throttle| throttle.key)),
+        ];
+        for (what, key) in keys {
+            if let Some(key) = key {
+                check_key_path(key, what)?;
             }
         }
         Ok(())

@@ -21,9 +21,9 @@ use crate::model::outcome::RunOutcome;
 use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
-use crate::model::workflow::Concurrency;
+use crate::model::workflow::{Concurrency, Debounce, Throttle};
 use crate::store::{
-    ClaimAtCreate, ClaimedRun, CreateOutcome, ForkOutcome, NewFork, NewRun, Queue,
+    ClaimAtCreate, ClaimedRun, CreateOutcome, Flow, ForkOutcome, NewFork, NewRun, Queue,
     TransitionOutcome,
 };
 
@@ -48,6 +48,11 @@ pub(crate) struct Target {
     /// workflow without one, and for one known only from the catalog (which
     /// does not record it: see the README's "Concurrency limits").
     pub(crate) concurrency: Option<Concurrency>,
+    /// Its debounce, if it has one; `None` also for a workflow known only
+    /// from the catalog (see the README's "Debounce and throttle").
+    pub(crate) debounce: Option<Debounce>,
+    /// Its throttle, if it has one (`None` from the catalog, as above).
+    pub(crate) throttle: Option<Throttle>,
 }
 
 impl Target {
@@ -59,6 +64,8 @@ impl Target {
             here: true,
             version: Some(registered.spec.version.to_string()),
             concurrency: registered.spec.concurrency,
+            debounce: registered.spec.debounce,
+            throttle: registered.spec.throttle,
         }
     }
 }
@@ -104,7 +111,9 @@ impl EngineCore {
         // one writer); elsewhere only a claim counts them, under the lock
         // that keeps two engines from both taking a group's last slot.
         let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
-        let slot = if ready_at <= now && target.here && counted {
+        // A debounced or throttled run's start is the store's to decide.
+        let flow = Flow::of(target.debounce.as_ref(), target.throttle.as_ref(), &input);
+        let slot = if ready_at <= now && target.here && counted && flow.is_none() {
             self.exec.try_take_slot()
         } else {
             None
@@ -133,6 +142,7 @@ impl EngineCore {
                     .map(|lease| now.saturating_add(millis(lease))),
                 limit: target.concurrency.map(|concurrency| concurrency.limit),
             }),
+            flow,
         };
         match self.env.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
@@ -163,7 +173,7 @@ impl EngineCore {
                 self.env.dispatch.notify_one();
                 Ok(id)
             }
-            CreateOutcome::Existing(id) => Ok(id),
+            CreateOutcome::Existing(id) | CreateOutcome::Joined(id) => Ok(id),
             CreateOutcome::Conflict(run_id) => Err(Error::IdempotencyConflict {
                 workflow: workflow.to_owned(),
                 key: options.idempotency_key.unwrap_or_default(),
@@ -336,6 +346,7 @@ impl EngineCore {
             queue,
             parent_id: None,
             claimed_by: None,
+            flow: None,
         };
         let fork = NewFork {
             run,

@@ -16,7 +16,7 @@ use crate::model::error::Error;
 use crate::model::event::TriggerError;
 use crate::model::limits::Limits;
 use crate::model::sync::BoxFuture;
-use crate::model::workflow::Concurrency;
+use crate::model::workflow::{Concurrency, Debounce, Throttle};
 use crate::store::{NewRun, Store};
 
 /// The runs an event starts and the triggers it matched but cannot start:
@@ -49,6 +49,10 @@ pub(crate) struct WorkflowSpec {
     pub(crate) timeout_ms: Option<u64>,
     /// Its concurrency limit, if it has one (see `Workflow::CONCURRENCY`).
     pub(crate) concurrency: Option<Concurrency>,
+    /// Its debounce, if it has one (see `Workflow::DEBOUNCE`).
+    pub(crate) debounce: Option<Debounce>,
+    /// Its throttle, if it has one (see `Workflow::THROTTLE`).
+    pub(crate) throttle: Option<Throttle>,
 }
 
 /// The environment of every run an engine executes.

@@ -1,5 +1,6 @@
 //! What the macro knows about a workflow before it runs: its step manifest,
-//! and what an on-failure hook receives.
+//! its flow control (concurrency, debounce, throttle), and what an
+//! on-failure hook receives.
 
 use serde::Serialize;
 
@@ -67,5 +68,59 @@ pub struct Concurrency {
     /// The path of the field in the input whose value groups runs, its
     /// names joined by dots (`"customer.id"`); `None` limits the workflow
     /// as a whole.
+    pub key: Option<&'static str>,
+}
+
+/// `#[workflow(debounce(period = "5s", key = "user_id", max_wait = "1m"))]`:
+/// the triggers of one key (a path of fields in the input's JSON, or the
+/// whole workflow without one) that come within `period` of each other
+/// collapse into one run, which starts `period` after the last of them with
+/// the last one's input; `max_wait` bounds how long a stream of triggers
+/// can hold it back from the first. Each trigger returns the id of the run
+/// it joined. Decided as the run is triggered, across every engine on the
+/// database. See [`Workflow::DEBOUNCE`](crate::Workflow::DEBOUNCE) and the
+/// README's "Debounce and throttle".
+///
+/// ```
+/// use durable::Debounce;
+/// let per_user = Debounce { period_ms: 5_000, max_wait_ms: Some(60_000), key: Some("user_id") };
+/// assert_eq!(per_user.period_ms, 5_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Debounce {
+    /// How long after a trigger the run starts, unless another trigger of
+    /// its key comes first (ms); at least 1.
+    pub period_ms: u64,
+    /// The longest a run waits from its first trigger (ms), at least
+    /// `period_ms`; `None`: a steady stream of triggers can hold it back
+    /// for as long as it lasts.
+    pub max_wait_ms: Option<u64>,
+    /// The path of the field in the input whose value groups triggers, its
+    /// names joined by dots; `None` groups every trigger of the workflow.
+    pub key: Option<&'static str>,
+}
+
+/// `#[workflow(throttle(limit = 10, period = "1m", key = "user_id"))]`: at
+/// most `limit` runs of one key (a path of fields in the input's JSON, or
+/// the whole workflow without one) are scheduled to start within any
+/// `period`; the others are scheduled for the first moment that keeps the
+/// limit, in trigger order. Decided as the run is triggered, across every
+/// engine on the database. See
+/// [`Workflow::THROTTLE`](crate::Workflow::THROTTLE) and the README's
+/// "Debounce and throttle".
+///
+/// ```
+/// use durable::Throttle;
+/// let per_user = Throttle { limit: 10, period_ms: 60_000, key: Some("user_id") };
+/// assert_eq!(per_user.limit, 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Throttle {
+    /// How many runs of one key start within one period; at least 1.
+    pub limit: u32,
+    /// The length of the sliding window (ms); at least 1.
+    pub period_ms: u64,
+    /// The path of the field in the input whose value groups runs, its
+    /// names joined by dots; `None` throttles the workflow as a whole.
     pub key: Option<&'static str>,
 }

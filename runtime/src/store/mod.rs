@@ -41,7 +41,7 @@ pub(crate) use catalog::CatalogStore;
 pub(crate) use maintenance::MaintenanceStore;
 pub(crate) use reads::ReadStore;
 pub(crate) use records::{
-    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects,
+    ClaimAtCreate, ClaimRequest, ClaimedRun, CreateOutcome, DeleteFinished, FinishEffects, Flow,
     ForkOutcome, NewEvent, NewFork, NewRun, Queue, Renewal, Served, StoreSignal, TransitionOutcome,
 };
 pub(crate) use runs::RunStore;

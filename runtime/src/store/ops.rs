@@ -127,10 +127,14 @@ impl WriteOp {
         if self.appends_attempt() {
             return false;
         }
+        if let WriteOp::Create(run) = self {
+            // A debounce or a throttle reads under its key's lock (see
+            // `NewRun::flow`), which lasts as long as its transaction.
+            return run.flow.is_none();
+        }
         matches!(
             self,
             WriteOp::Recover { .. }
-                | WriteOp::Create(_)
                 | WriteOp::Claim(_)
                 | WriteOp::SaveStep(..)
                 | WriteOp::Release { .. }

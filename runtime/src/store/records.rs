@@ -44,6 +44,60 @@ pub(crate) struct NewRun {
     /// saving a write and a trip through the dispatcher. Ignored when the
     /// idempotency key names an existing run.
     pub claimed_by: Option<ClaimAtCreate>,
+    /// Its workflow's debounce or throttle, which the store applies in the
+    /// trigger's transaction (never with `claimed_by`).
+    pub flow: Option<Flow>,
+}
+
+/// A debounce or a throttle, for one key value of one workflow (see
+/// `Workflow::DEBOUNCE`, `Workflow::THROTTLE`), as the store applies it to
+/// a run it creates: the run's start is decided by `core::flow` from what
+/// the store reads of the key's other runs, under the key's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Join the key's run not started yet, or create it.
+    Debounce {
+        /// The key's value (`core::concurrency::key_at`).
+        key: String,
+        /// See `Debounce::period_ms`.
+        period_ms: u64,
+        /// See `Debounce::max_wait_ms`.
+        max_wait_ms: Option<u64>,
+    },
+    /// Schedule the run after the window of the key's latest starts.
+    Throttle {
+        /// The key's value (`core::concurrency::key_at`).
+        key: String,
+        /// See `Throttle::limit`.
+        limit: u32,
+        /// See `Throttle::period_ms`.
+        period_ms: u64,
+    },
+}
+
+impl Flow {
+    /// The flow of a run of a workflow with `debounce` or `throttle` (one at
+    /// most: the macro and the registry refuse both), its key taken from
+    /// the run's input as stored.
+    pub(crate) fn of(
+        debounce: Option<&crate::model::workflow::Debounce>,
+        throttle: Option<&crate::model::workflow::Throttle>,
+        input: &str,
+    ) -> Option<Flow> {
+        use crate::core::concurrency::key_at;
+        if let Some(debounce) = debounce {
+            return Some(Flow::Debounce {
+                key: key_at(debounce.key, input),
+                period_ms: debounce.period_ms,
+                max_wait_ms: debounce.max_wait_ms,
+            });
+        }
+        throttle.map(|throttle| Flow::Throttle {
+            key: key_at(throttle.key, input),
+            limit: throttle.limit,
+            period_ms: throttle.period_ms,
+        })
+    }
 }
 
 /// Where a new run queues: claims take due runs by priority (higher
@@ -95,6 +149,9 @@ pub(crate) enum CreateOutcome {
     Queued(RunId),
     /// The idempotency key already named this run, with the same input.
     Existing(RunId),
+    /// A debounced trigger joined this run, which had not started: its
+    /// input is now the trigger's, and its start moved (`core::flow`).
+    Joined(RunId),
     /// The idempotency key already named this run, with another input;
     /// nothing was written.
     Conflict(RunId),

@@ -99,6 +99,8 @@ impl EventTriggers {
             here: false,
             version: None,
             concurrency: None,
+            debounce: None,
+            throttle: None,
         };
         if version.input_schema.get("type") == Some(&Value::from("null")) {
             return Ok(("null".to_owned(), target));
@@ -145,6 +147,7 @@ impl EventTriggers {
                     version: target.version,
                     parent_id: None,
                     claimed_by: None,
+                    flow: None,
                 }),
                 Err(message) => plan.1.push(TriggerError {
                     workflow: version.name.clone(),

@@ -208,6 +208,7 @@ fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
             lease_expires_at: Some(31_000),
             limit: None,
         }),
+        flow: None,
     }
 }
 

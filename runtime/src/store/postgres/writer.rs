@@ -13,8 +13,8 @@ use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
-    CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_paused, start_child,
-    suspend_runs,
+    CreateColumns, HOT_CREATED, cancel, create_flowing, fork, key_holder, release, retry,
+    set_paused, start_child, suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,
@@ -29,7 +29,7 @@ use crate::store::rows::unexpected;
 use crate::store::rules::{finished, lease_lost};
 use crate::store::settle::{StepWrite, ends_descendants};
 use crate::store::writer::{BatchApply, BatchResults};
-use crate::store::{ClaimAtCreate, CreateOutcome, Lease, StepRecord};
+use crate::store::{ClaimAtCreate, CreateOutcome, Flow, Lease, StepRecord};
 
 /// The group-commit writer: applies batches on a connection of its own, so
 /// a write never waits for a connection of the pool.
@@ -89,7 +89,9 @@ pub(super) async fn apply_batch(
     } else {
         let mut tx = connection.begin().await?;
         cancel_timed_out_children(&mut tx, ops, &mut hot, &mut results, &mut notes).await?;
-        rest.sort_by_key(|&index| ops[index].phase());
+        // Debounced and throttled creates take their keys' locks in one
+        // order in every process, so two batches never wait for each other.
+        rest.sort_by_key(|&index| (ops[index].phase(), flow_key(&ops[index])));
         // The hot writes go where the finishes' phase is: a log line or a
         // `running` marker a run queued before its finish lands first.
         let split = rest.partition_point(|&index| ops[index].phase() < FINISH_PHASE);
@@ -123,10 +125,26 @@ pub(super) async fn apply_batch(
 /// Whether a write is a creation, a step result or a finish, which
 /// [`apply_hot`] applies in one statement.
 pub(super) fn is_hot(op: &WriteOp) -> bool {
-    matches!(
-        op,
-        WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. }
-    )
+    match op {
+        // A debounce or a throttle reads the key's runs under its lock first.
+        WriteOp::Create(run) => run.flow.is_none(),
+        WriteOp::SaveStep(..) | WriteOp::Finish { .. } => true,
+        _ => false,
+    }
+}
+
+/// The workflow and key whose lock a debounced or throttled create takes
+/// (see `create_flowing`); `None` for every other write.
+fn flow_key(op: &WriteOp) -> Option<(&str, &str)> {
+    match op {
+        WriteOp::Create(run) => match &run.flow {
+            Some(Flow::Debounce { key, .. } | Flow::Throttle { key, .. }) => {
+                Some((run.workflow.as_str(), key.as_str()))
+            }
+            None => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether a write is a suspension that saves steps as well.
@@ -324,6 +342,9 @@ pub(super) async fn apply_op(
     match op {
         // Orphaned runs are reclaimed when their lease expires.
         WriteOp::Recover { .. } => Ok(Ok(WriteOut::Count(0))),
+        WriteOp::Create(run) if let Some(flow) = &run.flow => Ok(Ok(WriteOut::Created(
+            create_flowing(connection, run, flow, notes).await?,
+        ))),
         WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. } => {
             // `apply_batch` applies these with `apply_hot`; this is the same
             // for one alone.

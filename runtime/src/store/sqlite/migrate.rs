@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_queue.sql")),
     (10, include_str!("migrations/0010_operations.sql")),
     (11, include_str!("migrations/0011_maintenance_indexes.sql")),
+    (12, include_str!("migrations/0012_flow_control.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {

@@ -10,26 +10,21 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::finish::cancel_tree;
 use super::steps::{holds_lease, save_step, upsert_step};
 use super::values::{optional_integer, optional_text, values_list};
+use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
+use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::child_step_write;
 use crate::store::{
-    ClaimAtCreate, CreateOutcome, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
+    ClaimAtCreate, CreateOutcome, Flow, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
     TransitionOutcome,
 };
 
 /// The run that holds `run`'s idempotency key.
 fn key_holder(connection: &Connection, run: &NewRun) -> Result<CreateOutcome, Error> {
-    let (id, input): (String, String) = connection
-        .prepare_cached(
-            "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
-        )?
-        .query_row(params![run.workflow, run.idempotency_key], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
-    existing_run(&id, &input, &run.input)
+    optional_key_holder(connection, run)?.ok_or_else(unexpected)
 }
 
 /// A run to create, with the index of its write in the batch.
@@ -44,13 +39,23 @@ pub(super) fn create_runs(
     chunk: &[usize],
     results: &mut Slots,
 ) -> Result<(), Error> {
-    let (limited, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) = chunk
+    let (flowing, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) = chunk
         .iter()
         .filter_map(|&index| match &ops[index] {
             WriteOp::Create(run) => Some((index, run)),
             _ => None,
         })
-        .partition(|(_, run)| {
+        .partition(|(_, run)| run.flow.is_some());
+    // Each on its own, so that each reads the key's runs the ones before it
+    // wrote.
+    for (index, run) in flowing {
+        if let Some(flow) = &run.flow {
+            let created = create_flowing(connection, run, flow)?;
+            results[index] = Some(Ok(WriteOut::Created(created)));
+        }
+    }
+    let (limited, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) =
+        runs.into_iter().partition(|(_, run)| {
             run.claimed_by
                 .as_ref()
                 .is_some_and(|claim| claim.limit.is_some())
@@ -177,6 +182,120 @@ fn create_limited(
         Some(_) => Ok(CreateOutcome::Queued(run.id)),
         None => key_holder(connection, run),
     }
+}
+
+/// Creates a debounced or throttled run, or joins the debounce key's run
+/// that has not started (see `core::flow`). An idempotency key that names
+/// a run answers first. The writer applies one write at a time, so nothing
+/// runs between the reads and the write.
+fn create_flowing(
+    connection: &Connection,
+    run: &NewRun,
+    flow: &Flow,
+) -> Result<CreateOutcome, Error> {
+    if run.idempotency_key.is_some()
+        && let Some(holder) = optional_key_holder(connection, run)?
+    {
+        return Ok(holder);
+    }
+    let (ready_at, debounce, throttle) = match flow {
+        Flow::Debounce {
+            key,
+            period_ms,
+            max_wait_ms,
+        } => {
+            let joined: Option<(String, i64, i64, Option<i64>)> = connection
+                .prepare_cached(
+                    "SELECT id, debounce_first_at, ready_at, deadline_at FROM wf_instance \
+                     INDEXED BY wf_instance_debounce WHERE workflow = ?1 AND debounce_key = ?2 \
+                     AND debounce_key IS NOT NULL AND status = 'pending' AND executions = 0",
+                )?
+                .query_row(params![run.workflow, key], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            let at =
+                |joined| debounce_start(run.now, run.ready_at, *period_ms, *max_wait_ms, joined);
+            if let Some((id, first, start, deadline_at)) = joined {
+                let ready_at = at(Some((first, start)));
+                connection
+                    .prepare_cached(
+                        "UPDATE wf_instance SET input = ?1, ready_at = ?2, deadline_at = ?3, \
+                         updated_at = ?4 WHERE id = ?5",
+                    )?
+                    .execute(params![
+                        run.input,
+                        ready_at,
+                        moved_deadline(deadline_at, start, ready_at),
+                        run.now,
+                        id
+                    ])?;
+                return Ok(CreateOutcome::Joined(parse_run_id(&id)?));
+            }
+            (at(None), Some((key, run.now)), None)
+        }
+        Flow::Throttle {
+            key,
+            limit,
+            period_ms,
+        } => {
+            let nth_latest: Option<i64> = connection
+                .prepare_cached(
+                    "SELECT throttle_start_at FROM wf_instance INDEXED BY wf_instance_throttle \
+                     WHERE workflow = ?1 AND throttle_key = ?2 AND throttle_key IS NOT NULL \
+                     AND status <> 'cancelled' \
+                     ORDER BY throttle_start_at DESC LIMIT 1 OFFSET ?3",
+                )?
+                .query_row(params![run.workflow, key, limit.saturating_sub(1)], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            let ready_at = throttle_start(run.now, run.ready_at, *period_ms, nth_latest);
+            (ready_at, None, Some((key, ready_at)))
+        }
+    };
+    connection
+        .prepare_cached(
+            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
+               updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
+               debounce_key, debounce_first_at, throttle_key, throttle_start_at) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?
+        .execute(params![
+            run.id.to_string(),
+            run.workflow,
+            run.input,
+            run.idempotency_key,
+            run.now,
+            ready_at,
+            moved_deadline(run.deadline_at, run.ready_at, ready_at),
+            run.version,
+            run.queue.priority,
+            run.queue.concurrency_key,
+            debounce.map(|(key, _)| key),
+            debounce.map(|(_, first)| first),
+            throttle.map(|(key, _)| key),
+            throttle.map(|(_, start)| start),
+        ])?;
+    Ok(CreateOutcome::Created(run.id))
+}
+
+/// The run that holds `run`'s idempotency key, if one does.
+fn optional_key_holder(
+    connection: &Connection,
+    run: &NewRun,
+) -> Result<Option<CreateOutcome>, Error> {
+    let holder: Option<(String, String)> = connection
+        .prepare_cached(
+            "SELECT id, input FROM wf_instance WHERE workflow = ?1 AND idempotency_key = ?2",
+        )?
+        .query_row(params![run.workflow, run.idempotency_key], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    holder
+        .map(|(id, input)| existing_run(&id, &input, &run.input))
+        .transpose()
 }
 
 /// Suspends a run (saving its steps first) until `ready_at`, or until a

@@ -552,6 +552,7 @@ async fn the_checkpointer_copies_commits_into_the_file_off_the_writer() {
             queue: Default::default(),
             parent_id: None,
             claimed_by: None,
+            flow: None,
         };
         store.create_run(run).await.unwrap();
     }

@@ -59,6 +59,7 @@ pub(crate) async fn children_settle_their_parent_and_die_with_it(store: &dyn Sto
         queue: Default::default(),
         parent_id: Some(parent.run_id),
         claimed_by: None,
+        flow: None,
         ..new_run("flow", "{}", None, NOW)
     };
     let step = StepRecord {
@@ -110,6 +111,7 @@ pub(crate) async fn children_settle_their_parent_and_die_with_it(store: &dyn Sto
         queue: Default::default(),
         parent_id: Some(parent.run_id),
         claimed_by: None,
+        flow: None,
         ..new_run("flow", "{}", None, NOW + 10_000)
     };
     store
@@ -149,6 +151,7 @@ pub(crate) async fn each_timed_out_run_cancels_its_children_at_its_own_time(stor
             queue: Default::default(),
             parent_id: Some(parent.run_id),
             claimed_by: None,
+            flow: None,
             ..new_run("flow", "{}", None, NOW)
         };
         store

@@ -30,6 +30,7 @@ pub(super) fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: 
         queue: Default::default(),
         parent_id: None,
         claimed_by: None,
+        flow: None,
     }
 }
 
@@ -151,6 +152,7 @@ pub(super) fn run_at(workflow: &str, input: &str, created_at: i64) -> NewRun {
         queue: Default::default(),
         parent_id: None,
         claimed_by: None,
+        flow: None,
     }
 }
 

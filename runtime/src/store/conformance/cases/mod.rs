@@ -7,6 +7,7 @@ mod attempt_log;
 mod catalog;
 mod event_starts;
 mod finish;
+mod flow;
 mod helpers;
 mod maintenance;
 mod operations;
@@ -80,6 +81,9 @@ macro_rules! every_case {
             a_renewal_names_the_paused_runs,
             a_fork_copies_the_journal_before_its_step,
             paused_runs_are_listed_by_their_filter,
+            debounced_triggers_join_the_run_not_started,
+            an_idempotency_key_answers_before_a_debounce,
+            throttled_runs_start_in_windows_of_their_key,
         );
     };
 }
@@ -89,6 +93,7 @@ pub(super) use attempt_log::*;
 pub(super) use catalog::*;
 pub(super) use event_starts::*;
 pub(super) use finish::*;
+pub(super) use flow::*;
 pub(super) use maintenance::*;
 pub(super) use operations::*;
 pub(super) use queue::*;
