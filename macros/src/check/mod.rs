@@ -42,6 +42,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) events: Vec<syn::Type>,
     /// `concurrency`: the limit, and the key's path if given.
     pub(crate) concurrency: Option<(u32, Option<String>)>,
+    /// `queue = ".."` (`Workflow::QUEUE`), `"default"` when not given.
+    pub(crate) queue: String,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -87,8 +89,10 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let on_event = options::check_on_event(cx, model);
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
+    let queue = options::check_workflow_queue(cx, model);
     let concurrency = options::check_concurrency(cx, model, &input);
     options::check_durations(cx, model);
+    options::check_child_queues(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
     steps::check_typed_waits_name_their_type(cx, model);
@@ -110,6 +114,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         on_event,
         events,
         concurrency,
+        queue,
     })
 }
 

@@ -32,6 +32,8 @@ pub(crate) struct WorkflowOptions {
     pub(crate) on_event: Vec<OnEvent>,
     /// `concurrency = N` or `concurrency(limit = N, key = "..")`.
     pub(crate) concurrency: Option<ConcurrencyOption>,
+    /// `queue = "billing"`.
+    pub(crate) queue: Option<LitStr>,
 }
 
 /// The `concurrency` option: how many runs execute at once, of the whole
@@ -382,6 +384,7 @@ impl WorkflowOptions {
             symbols::CRON => Some(&mut self.cron),
             symbols::TIMEZONE => Some(&mut self.timezone),
             symbols::OVERLAP => Some(&mut self.overlap),
+            symbols::QUEUE => Some(&mut self.queue),
             _ => None,
         }
     }
@@ -396,6 +399,7 @@ fn example(option: Symbol) -> &'static str {
         symbols::TIMEZONE => "Europe/Berlin",
         symbols::OVERLAP => symbols::OVERLAP_POLICIES[0].0.as_str(),
         symbols::VERSION => "2",
+        symbols::QUEUE => "billing",
         _ => "order-fulfillment",
     }
 }

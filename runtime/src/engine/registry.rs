@@ -66,6 +66,7 @@ impl Registered {
                 version: version_key(W::VERSION, &fingerprint).into(),
                 timeout_ms: W::TIMEOUT_MS,
                 concurrency: W::CONCURRENCY,
+                queue: W::QUEUE,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -94,6 +95,8 @@ impl Registered {
     /// workflow.
     pub(crate) fn check_triggers(&self) -> Result<(), String> {
         let name = self.spec.name;
+        durable_grammar::queue::check_queue_name(self.spec.queue)
+            .map_err(|error| format!("workflow `{name}`: {error}"))?;
         if let Some(concurrency) = self.spec.concurrency {
             if concurrency.limit == 0 {
                 return Err(format!(

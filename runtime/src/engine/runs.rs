@@ -12,6 +12,7 @@ use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
 use crate::model::duration::millis;
 use crate::model::error::{Error, clip};
+use crate::model::catalog::WorkflowVersion;
 use crate::model::fork::ForkOptions;
 use crate::model::ids::RunId;
 use crate::model::info::{RunInfo, StepInfo};
@@ -48,6 +49,8 @@ pub(crate) struct Target {
     /// workflow without one, and for one known only from the catalog (which
     /// does not record it: see the README's "Concurrency limits").
     pub(crate) concurrency: Option<Concurrency>,
+    /// The queue its runs wait in (`Workflow::QUEUE`, or the catalog's).
+    pub(crate) queue: String,
 }
 
 impl Target {
@@ -59,6 +62,20 @@ impl Target {
             here: true,
             version: Some(registered.spec.version.to_string()),
             concurrency: registered.spec.concurrency,
+            queue: registered.spec.queue.to_owned(),
+        }
+    }
+
+    /// A run of a workflow known from the catalog's `version` only: left
+    /// to the workers that serve it, pinned at its first claim.
+    pub(crate) fn of_catalog(version: &WorkflowVersion) -> Self {
+        Target {
+            name: version.name.clone(),
+            timeout_ms: version.timeout_ms,
+            here: false,
+            version: None,
+            concurrency: None,
+            queue: version.queue.clone(),
         }
     }
 }
@@ -104,7 +121,10 @@ impl EngineCore {
         // one writer); elsewhere only a claim counts them, under the lock
         // that keeps two engines from both taking a group's last slot.
         let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
-        let slot = if ready_at <= now && target.here && counted {
+        // Nor a run of a queue this engine does not serve: it is left to
+        // the engines that do, as a claim here would leave it.
+        let here = target.here && self.config.serves_queue(&target.queue);
+        let slot = if ready_at <= now && here && counted {
             self.exec.try_take_slot()
         } else {
             None
@@ -120,6 +140,7 @@ impl EngineCore {
             deadline_at,
             version: target.version.clone(),
             queue: Queue {
+                name: target.queue.clone(),
                 priority: options.priority,
                 concurrency_key: key_of(target.concurrency.as_ref(), &input),
             },
@@ -319,7 +340,10 @@ impl EngineCore {
             .registry
             .get(&workflow)
             .and_then(|registered| registered.spec.concurrency);
+        // It waits where its source did (a child sent to another queue
+        // included).
         let queue = Queue {
+            name: source.queue.clone(),
             priority: 0,
             concurrency_key: key_of(concurrency.as_ref(), &input),
         };

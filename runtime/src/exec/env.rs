@@ -49,6 +49,8 @@ pub(crate) struct WorkflowSpec {
     pub(crate) timeout_ms: Option<u64>,
     /// Its concurrency limit, if it has one (see `Workflow::CONCURRENCY`).
     pub(crate) concurrency: Option<Concurrency>,
+    /// The queue its runs wait in (see `Workflow::QUEUE`).
+    pub(crate) queue: &'static str,
 }
 
 /// The environment of every run an engine executes.

@@ -122,6 +122,7 @@ pub(crate) fn worker_serving(
                 },
             )
             .collect(),
+        queues: vec![durable_grammar::queue::DEFAULT_QUEUE.to_owned()],
     }
 }
 
