@@ -65,6 +65,8 @@ pub(crate) enum RunCondition {
     Version(Option<String>),
     /// Paused now: not ended, with a pause mark.
     Paused,
+    /// Waiting (or having waited) in this queue.
+    Queue(String),
 }
 
 /// The statement of one page of a run list, without its SQL: branches, each
@@ -176,6 +178,7 @@ impl RunListQuery {
             filter.after.map(RunCondition::Before),
             filter.text.clone().map(RunCondition::Text),
             filter.paused.then_some(RunCondition::Paused),
+            filter.queue.clone().map(RunCondition::Queue),
         ];
         shared.extend(times.into_iter().flatten());
         shared

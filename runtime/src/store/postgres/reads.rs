@@ -390,6 +390,9 @@ fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCo
         RunCondition::Version(None) => {
             query.push(" AND version IS NULL");
         }
+        RunCondition::Queue(queue) => {
+            query.push(" AND queue = ").push_bind(queue.clone());
+        }
         // A run that ended keeps its mark, but is no longer paused.
         RunCondition::Paused => {
             query.push(

@@ -150,6 +150,10 @@ fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static 
             "version = ?"
         }
         RunCondition::Version(None) => "version IS NULL",
+        RunCondition::Queue(queue) => {
+            params.push(Value::Text(queue.clone()));
+            "queue = ?"
+        }
         // A run that ended keeps its mark, but is no longer paused.
         RunCondition::Paused => {
             "paused_at IS NOT NULL AND status IN ('pending', 'running', 'suspended')"
