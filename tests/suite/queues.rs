@@ -115,6 +115,15 @@ async fn a_child_sent_to_a_queue_runs_only_where_it_is_served_and_its_step_reatt
         (info.status, info.executions, info.queue.as_str()),
         (RunStatus::Pending, 0, "gpu")
     );
+    // A registers the child's version, but no live worker serves "gpu".
+    let unserved = a.unserved_runs().await.unwrap();
+    assert_eq!(
+        unserved
+            .iter()
+            .map(|group| (group.workflow.as_str(), group.queue.as_str(), group.runs))
+            .collect::<Vec<_>>(),
+        [("queues-render", "gpu", 1)]
+    );
     a.shutdown().await;
 
     // B serves "gpu" only: it runs the child, not the parent it wakes.
@@ -137,6 +146,55 @@ async fn a_child_sent_to_a_queue_runs_only_where_it_is_served_and_its_step_reatt
     assert_eq!(c.run(parent.id()).children().await.unwrap(), children);
     assert!(RENDERS.load(Ordering::SeqCst) - renders >= 1);
     c.shutdown().await;
+}
+
+/// On PostgreSQL, two live engines on one database split the work by
+/// queue: the child that the "default" engine's parent sends to "gpu" is
+/// run by the "gpu" engine, which registers no parent, and its end wakes
+/// the parent on the other engine.
+#[tokio::test]
+async fn two_live_engines_split_a_parent_and_its_child_by_queue() {
+    let db = test_db!();
+    if !matches!(db, durable_tests::TestDb::Postgres { .. }) {
+        // One engine at a time holds a SQLite file: the test above shows
+        // the same with engines one after the other.
+        return;
+    }
+    let cpu = db
+        .builder()
+        .register(Movie)
+        .register(Render)
+        .start()
+        .await
+        .unwrap();
+    let gpu = db
+        .builder()
+        .register(Render)
+        .queues(["gpu"])
+        .start()
+        .await
+        .unwrap();
+    let workers = cpu.workers().await.unwrap();
+    let mut served: Vec<Vec<String>> = workers.iter().map(|w| w.queues.clone()).collect();
+    served.sort();
+    assert_eq!(served, [vec!["default".to_owned()], vec!["gpu".to_owned()]]);
+    let parent = Movie::trigger(&cpu, 5).await.unwrap();
+    assert_eq!(parent.result().await.unwrap(), 51);
+    assert_eq!(cpu.unserved_runs().await.unwrap(), []);
+    gpu.shutdown().await;
+    // With the "gpu" engine gone, a new child waits for a worker, and the
+    // read side says which queue nobody serves.
+    let parent = Movie::trigger(&cpu, 6).await.unwrap();
+    wait_for_status(&parent, RunStatus::Suspended).await;
+    let unserved = cpu.unserved_runs().await.unwrap();
+    assert_eq!(
+        unserved
+            .iter()
+            .map(|group| (group.workflow.as_str(), group.queue.as_str(), group.runs))
+            .collect::<Vec<_>>(),
+        [("queues-render", "gpu", 1)]
+    );
+    cpu.shutdown().await;
 }
 
 #[workflow(name = "queues-slow", timeout = "1d")]

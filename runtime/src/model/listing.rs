@@ -280,9 +280,11 @@ pub struct StatusCount {
     pub count: u64,
 }
 
-/// How many runs wait for a workflow version that no live worker serves:
-/// pending, running or suspended runs of one workflow pinned to one
-/// version (see [`Engine::unserved_runs`](crate::Engine::unserved_runs)).
+/// How many runs wait for a workflow version or a queue that no live
+/// worker serves: pending, running or suspended runs of one workflow
+/// pinned to one version in one queue, which no live worker both
+/// registers and serves the queue of (see
+/// [`Engine::unserved_runs`](crate::Engine::unserved_runs)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnservedRuns {
     /// The workflow.
@@ -292,6 +294,9 @@ pub struct UnservedRuns {
     /// pinned yet, which any version would take, while no live worker
     /// serves the workflow at all.
     pub version: Option<String>,
+    /// The queue they wait in (see [`RunInfo::queue`]): runs of a served
+    /// version in a queue no live worker serves are unserved too.
+    pub queue: String,
     /// How many runs.
     pub runs: u64,
 }

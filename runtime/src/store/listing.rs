@@ -146,6 +146,7 @@ impl RunListQuery {
                     RunCondition::Status(*status),
                     RunCondition::Workflow(group.workflow.clone()),
                     RunCondition::Version(group.version.clone()),
+                    RunCondition::Queue(group.queue.clone()),
                 ];
                 conditions.extend(shared.iter().cloned());
                 branches.push(conditions);
@@ -436,11 +437,13 @@ mod tests {
             UnservedRuns {
                 workflow: "charge".into(),
                 version: Some("v1".into()),
+                queue: "default".into(),
                 runs: 3,
             },
             UnservedRuns {
                 workflow: "refund".into(),
                 version: None,
+                queue: "default".into(),
                 runs: 1,
             },
         ];
@@ -452,6 +455,7 @@ mod tests {
                 RunCondition::Status(RunStatus::Pending),
                 RunCondition::Workflow("charge".into()),
                 RunCondition::Version(Some("v1".into())),
+                RunCondition::Queue("default".into()),
             ]
         );
         assert_eq!(

@@ -414,11 +414,13 @@ fn unserved_runs_are_counted_and_listed_by_the_status_and_list_indexes() {
         UnservedRuns {
             workflow: "w1".into(),
             version: Some("v1".into()),
+            queue: "default".into(),
             runs: 1,
         },
         UnservedRuns {
             workflow: "w2".into(),
             version: None,
+            queue: "default".into(),
             runs: 1,
         },
     ];

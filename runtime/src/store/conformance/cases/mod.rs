@@ -76,6 +76,7 @@ macro_rules! every_case {
             a_run_claimed_as_it_is_created_counts_its_group,
             claims_take_only_runs_of_served_queues,
             runs_versions_and_workers_keep_their_queues,
+            runs_of_a_queue_no_live_worker_serves_are_unserved,
             a_paused_run_is_not_claimed_until_resumed,
             pause_and_resume_are_idempotent,
             pause_of_an_ended_run_is_refused,

@@ -5,6 +5,7 @@
 
 use super::catalog::{record, version};
 use super::helpers::{NOW, claim_request, new_run};
+use crate::model::listing::RunFilter;
 use crate::store::{ClaimRequest, NewRun, Queue, Served, Store};
 
 /// A due run of `flow` waiting in `queue`, due at `ready_at`.
@@ -87,4 +88,29 @@ pub(crate) async fn runs_versions_and_workers_keep_their_queues(store: &dyn Stor
     assert_eq!(workers[0].queues, ["default", "gpu"]);
     let versions = store.workflow_versions("render".into()).await.unwrap();
     assert_eq!(versions[0].queue, "gpu");
+}
+
+pub(crate) async fn runs_of_a_queue_no_live_worker_serves_are_unserved(store: &dyn Store) {
+    // A live worker serves `flow` in "default" only.
+    store
+        .record_worker(record("w-default", vec![version("flow", "f1", "s", NOW)], NOW))
+        .await
+        .unwrap();
+    let served = in_queue("default", NOW);
+    let gpu = in_queue("gpu", NOW);
+    for run in [&served, &gpu] {
+        store.create_run(run.clone()).await.unwrap();
+    }
+    let groups = store.unserved_runs(NOW - 1).await.unwrap();
+    let groups: Vec<_> = groups
+        .iter()
+        .map(|group| (group.workflow.as_str(), group.queue.as_str(), group.runs))
+        .collect();
+    assert_eq!(groups, [("flow", "gpu", 1)]);
+    let page = store
+        .list_runs(RunFilter::new().unserved(), NOW - 1)
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.runs.iter().map(|run| run.id).collect();
+    assert_eq!(ids, [gpu.id]);
 }
