@@ -5,6 +5,7 @@
 //! into the one collector.
 
 mod allow;
+mod chain;
 mod options;
 mod outputs;
 mod typed;
@@ -439,35 +440,7 @@ impl<'ast> Visit<'ast> for StepFinder {
                 return;
             }
         }
-        if (call.method == symbols::TIMEOUT || call.method == symbols::LOOKBACK)
-            && let Some(root) = self.step_chain_root(&call.receiver)
-            && let Some(literal) = call.args.first().and_then(string_literal)
-        {
-            let child = symbols::CHILD_STEPS
-                .iter()
-                .any(|method| root.method == *method);
-            let (what, option) = if call.method == symbols::TIMEOUT && child {
-                (DurationUse::InvokeTimeout, symbols::TIMEOUT.as_str())
-            } else if call.method == symbols::TIMEOUT {
-                (DurationUse::StepTimeout, symbols::TIMEOUT.as_str())
-            } else {
-                (DurationUse::Lookback, symbols::LOOKBACK.as_str())
-            };
-            self.durations.push((what, literal.clone()));
-            // The chain's root `ctx.step(..)` is visited after this call
-            // (receivers are visited inside out), so the option waits for it.
-            self.chain_options
-                .push((root as *const _, option, literal.clone()));
-        }
-        if call.method == symbols::QUEUE
-            && let Some(root) = self.step_chain_root(&call.receiver)
-            && symbols::CHILD_STEPS.iter().any(|method| root.method == *method)
-            && let Some(literal) = call.args.first().and_then(string_literal)
-        {
-            self.queues.push(literal.clone());
-            self.chain_options
-                .push((root as *const _, symbols::QUEUE.as_str(), literal.clone()));
-        }
+        self.record_chain_option(call);
         if call.method == symbols::MAX_DELAY
             && is_retry_chain(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)

@@ -133,7 +133,11 @@ async fn a_child_sent_to_a_queue_runs_only_where_it_is_served_and_its_step_reatt
     assert_eq!(child.result().await.unwrap(), 40);
     wait_for_idle(&b).await;
     assert_eq!(
-        b.run_handle::<u32>(parent.id()).info().await.unwrap().status,
+        b.run_handle::<u32>(parent.id())
+            .info()
+            .await
+            .unwrap()
+            .status,
         RunStatus::Suspended
     );
     b.shutdown().await;
@@ -256,7 +260,9 @@ async fn own_timeout(ctx: Ctx) -> Result<(), Error> {
 #[workflow(name = "queues-bounded-by-child", timeout = "1h")]
 async fn bounded_by_child(ctx: Ctx) -> Result<(), Error> {
     // The child's own minute is the earliest of the three.
-    ctx.start_child("own", OwnTimeout, ()).timeout("10m").await?;
+    ctx.start_child("own", OwnTimeout, ())
+        .timeout("10m")
+        .await?;
     Ok(())
 }
 
@@ -300,11 +306,12 @@ async fn queue_names_are_checked_where_they_are_given() {
         .start()
         .await
         .unwrap_err();
+    assert!(matches!(&refused, Error::InvalidQueue(_)), "{refused:?}");
     assert!(
-        matches!(&refused, Error::InvalidQueue(_)),
-        "{refused:?}"
+        refused
+            .to_string()
+            .contains("invalid queue name \"gpu large\"")
     );
-    assert!(refused.to_string().contains("invalid queue name \"gpu large\""));
     let none = db
         .builder()
         .register(Plain)

@@ -32,10 +32,10 @@ use crate::core::concurrency::key_of;
 use crate::core::replay::StepStart;
 use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
-use crate::model::sync::BoxFuture;
 use crate::model::ids::RunId;
 use crate::model::journal::{StepRecord, Wait};
 use crate::model::status::{RunStatus, StepStatus};
+use crate::model::sync::BoxFuture;
 use crate::model::workflow::StepKind;
 use crate::store::{NewRun, Queue};
 
@@ -399,9 +399,7 @@ impl Ctx {
         let step_deadline = timeout_ms.map(|ms| now.saturating_add(ms));
         let deadline_at = child_deadline(own_deadline, step_deadline, self.run.deadline_at);
         let run_queue = Queue {
-            name: queue
-                .clone()
-                .unwrap_or_else(|| registered.queue.to_owned()),
+            name: queue.clone().unwrap_or_else(|| registered.queue.to_owned()),
             priority: 0,
             concurrency_key: key_of(registered.concurrency.as_ref(), &input),
         };
@@ -471,9 +469,7 @@ fn recorded_child(step: &str, input: Option<&str>) -> Result<RecordedChild, Erro
         .and_then(|recorded| {
             Some(RecordedChild {
                 id: recorded.run.parse().ok()?,
-                timeout_ms: recorded
-                    .timeout_ms
-                    .filter(|_| recorded.deadline_by_timeout),
+                timeout_ms: recorded.timeout_ms.filter(|_| recorded.deadline_by_timeout),
             })
         })
         .ok_or_else(|| Error::Serialization {

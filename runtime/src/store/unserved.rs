@@ -74,12 +74,13 @@ impl LiveServed {
     /// waiting in `queue`.
     pub(crate) fn serves(&self, workflow: &str, version: Option<&str>, queue: &str) -> bool {
         match version {
-            None => self.names.contains(&(workflow.to_owned(), queue.to_owned())),
-            Some(version) => self.versions.contains(&(
-                workflow.to_owned(),
-                version.to_owned(),
-                queue.to_owned(),
-            )),
+            None => self
+                .names
+                .contains(&(workflow.to_owned(), queue.to_owned())),
+            Some(version) => {
+                self.versions
+                    .contains(&(workflow.to_owned(), version.to_owned(), queue.to_owned()))
+            }
         }
     }
 }
@@ -98,9 +99,7 @@ pub(crate) fn unserved_runs(
     let served = LiveServed::of(workers);
     let mut unserved: Vec<UnservedRuns> = rows
         .into_iter()
-        .filter(|(workflow, version, queue, _)| {
-            !served.serves(workflow, version.as_deref(), queue)
-        })
+        .filter(|(workflow, version, queue, _)| !served.serves(workflow, version.as_deref(), queue))
         .map(|(workflow, version, queue, runs)| UnservedRuns {
             workflow,
             version,
@@ -177,7 +176,14 @@ mod tests {
         let unserved = unserved_runs(rows, &workers);
         let groups: Vec<(&str, Option<&str>, &str, u64)> = unserved
             .iter()
-            .map(|g| (g.workflow.as_str(), g.version.as_deref(), g.queue.as_str(), g.runs))
+            .map(|g| {
+                (
+                    g.workflow.as_str(),
+                    g.version.as_deref(),
+                    g.queue.as_str(),
+                    g.runs,
+                )
+            })
             .collect();
         assert_eq!(
             groups,

@@ -12,8 +12,8 @@ use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
     EVENT_TYPE_COLUMNS, EventTypeRow, LATEST_VERSION, VERSIONS_ORDER, VersionValues,
-    WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, worker_info,
-    queues_json, workflow_version, workflows_json,
+    WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, queues_json,
+    worker_info, workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;

@@ -56,7 +56,10 @@ pub(crate) async fn claims_take_only_runs_of_served_queues(store: &dyn Store) {
     // A limited workflow's claim reads the queues too.
     let limited = claim_from(&["gpu"], Some(5));
     assert_eq!(
-        store.next_ready_at(limited.workflows.clone()).await.unwrap(),
+        store
+            .next_ready_at(limited.workflows.clone())
+            .await
+            .unwrap(),
         Some(NOW - 10)
     );
     let claimed = store.claim_ready(limited).await.unwrap();
@@ -93,7 +96,11 @@ pub(crate) async fn runs_versions_and_workers_keep_their_queues(store: &dyn Stor
 pub(crate) async fn runs_of_a_queue_no_live_worker_serves_are_unserved(store: &dyn Store) {
     // A live worker serves `flow` in "default" only.
     store
-        .record_worker(record("w-default", vec![version("flow", "f1", "s", NOW)], NOW))
+        .record_worker(record(
+            "w-default",
+            vec![version("flow", "f1", "s", NOW)],
+            NOW,
+        ))
         .await
         .unwrap();
     let served = in_queue("default", NOW);
