@@ -53,6 +53,12 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
     let version = valid.version.map(|version| {
         quote!(const VERSION: ::core::option::Option<u32> = ::core::option::Option::Some(#version);)
     });
+    // Left to the trait's default (`"default"`) when not given, so that the
+    // expansion of a workflow without a queue does not change.
+    let queue = (valid.queue != durable_grammar::queue::DEFAULT_QUEUE).then(|| {
+        let queue = &valid.queue;
+        quote!(const QUEUE: &'static str = #queue;)
+    });
     let steps = valid.steps.iter().map(|step| {
         let step_name = &step.name;
         let keyed = step.keyed;
@@ -230,6 +236,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             const NAME: &'static str = #name;
             const TIMEOUT_MS: ::core::option::Option<u64> = #timeout;
             #version
+            #queue
             const STEPS: &'static [#durable::StepManifest] = &[#(#steps),*];
             const EVENTS: &'static [#durable::EventType] = &[#(#durable::EventType::of::<#events>()),*];
             type Input = #input_type;

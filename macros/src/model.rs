@@ -5,6 +5,7 @@
 //! into the one collector.
 
 mod allow;
+mod chain;
 mod options;
 mod outputs;
 mod typed;
@@ -70,6 +71,8 @@ pub(crate) enum DurationUse {
     Sleep,
     /// `.timeout("30s")` of a step or a wait.
     StepTimeout,
+    /// `.timeout("1h")` of `ctx.invoke(..)` or `ctx.start_child(..)`.
+    InvokeTimeout,
     /// `.lookback("1h")` of an event wait.
     Lookback,
     /// The delays of `Retry::fixed`/`exponential(..).max_delay(..)`.
@@ -82,6 +85,7 @@ impl DurationUse {
         match self {
             DurationUse::Sleep => "sleep duration",
             DurationUse::StepTimeout => "step timeout",
+            DurationUse::InvokeTimeout => "invoke timeout",
             DurationUse::Lookback => "event lookback",
             DurationUse::RetryDelay => "retry delay",
         }
@@ -116,6 +120,9 @@ pub(crate) struct WorkflowModel {
     pub(crate) steps: Vec<StepCall>,
     /// String literals that must be durations, with what they are for.
     pub(crate) durations: Vec<(DurationUse, LitStr)>,
+    /// The literals of `.queue("..")` on `ctx.invoke(..)` and
+    /// `ctx.start_child(..)`, which must be queue names.
+    pub(crate) queues: Vec<LitStr>,
     /// Nondeterministic calls in workflow code.
     pub(crate) nondeterministic: Vec<NondeterministicCall>,
     /// Step output types written in the source.
@@ -160,6 +167,7 @@ impl WorkflowModel {
             branch_arguments: None,
             steps: Vec::new(),
             durations: Vec::new(),
+            queues: Vec::new(),
             chain_options: Vec::new(),
             allowed,
             allowed_depth: 0,
@@ -178,6 +186,7 @@ impl WorkflowModel {
             params,
             steps: finder.steps,
             durations: finder.durations,
+            queues: finder.queues,
             nondeterministic: finder.nondeterministic,
             step_outputs: finder.step_outputs,
             untyped_oks: finder.untyped_oks,
@@ -200,6 +209,7 @@ struct StepFinder {
     branch_arguments: Option<String>,
     steps: Vec<StepCall>,
     durations: Vec<(DurationUse, LitStr)>,
+    queues: Vec<LitStr>,
     /// Statements marked `#[durable::allow_nondeterministic]`, by address.
     allowed: HashSet<*const syn::Stmt>,
     /// How many marked statements enclose the current expression.
@@ -430,21 +440,7 @@ impl<'ast> Visit<'ast> for StepFinder {
                 return;
             }
         }
-        if (call.method == symbols::TIMEOUT || call.method == symbols::LOOKBACK)
-            && let Some(root) = self.step_chain_root(&call.receiver)
-            && let Some(literal) = call.args.first().and_then(string_literal)
-        {
-            let (what, option) = if call.method == symbols::TIMEOUT {
-                (DurationUse::StepTimeout, symbols::TIMEOUT.as_str())
-            } else {
-                (DurationUse::Lookback, symbols::LOOKBACK.as_str())
-            };
-            self.durations.push((what, literal.clone()));
-            // The chain's root `ctx.step(..)` is visited after this call
-            // (receivers are visited inside out), so the option waits for it.
-            self.chain_options
-                .push((root as *const _, option, literal.clone()));
-        }
+        self.record_chain_option(call);
         if call.method == symbols::MAX_DELAY
             && is_retry_chain(&call.receiver)
             && let Some(literal) = call.args.first().and_then(string_literal)

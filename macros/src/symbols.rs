@@ -63,6 +63,10 @@ pub(crate) const OVERLAP: Symbol = Symbol("overlap");
 /// change behind `ctx.patched`.
 pub(crate) const VERSION: Symbol = Symbol("version");
 
+/// `queue = "billing"`: the queue its runs wait in, which only engines
+/// serving it claim from.
+pub(crate) const QUEUE: Symbol = Symbol("queue");
+
 /// `on_event = "order.created"` or `on_event(name = "order.*", filter =
 /// r#"{..}"#)`: an event that starts a run; repeatable.
 pub(crate) const ON_EVENT: Symbol = Symbol("on_event");
@@ -97,7 +101,7 @@ pub(crate) const DEBOUNCE_KEYS: [Symbol; 3] = [PERIOD, KEY, MAX_WAIT];
 pub(crate) const THROTTLE_KEYS: [Symbol; 3] = [LIMIT, PERIOD, KEY];
 
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 11] = [
+pub(crate) const OPTIONS: [Symbol; 12] = [
     NAME,
     TIMEOUT,
     ON_FAILURE,
@@ -109,6 +113,7 @@ pub(crate) const OPTIONS: [Symbol; 11] = [
     CONCURRENCY,
     DEBOUNCE,
     THROTTLE,
+    QUEUE,
 ];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;
@@ -131,8 +136,17 @@ pub(crate) const LISTEN: Symbol = Symbol(StepKind::Listen.as_str());
 pub(crate) const WAIT_FOR: Symbol = Symbol(StepKind::TYPED_METHODS[0].0);
 /// `ctx.publish(name, event)`: the typed event send.
 pub(crate) const PUBLISH: Symbol = Symbol(StepKind::TYPED_METHODS[1].0);
+/// `ctx.invoke(name, W, input)`, configurable with `.queue(..)` and
+/// `.timeout(..)`.
+pub(crate) const INVOKE: Symbol = Symbol(StepKind::Invoke.as_str());
+/// `ctx.start_child(name, W, input)`, configurable as `invoke` is.
+pub(crate) const START_CHILD: Symbol = Symbol(StepKind::StartChild.as_str());
+/// The `Ctx` methods that start a child run, whose builder chain takes
+/// `.queue(..)` and `.timeout(..)`.
+pub(crate) const CHILD_STEPS: [Symbol; 2] = [INVOKE, START_CHILD];
 /// The `Ctx` methods whose call starts a builder chain of step options.
-pub(crate) const CONFIGURABLE_STEPS: [Symbol; 4] = [STEP, WAIT_FOR_EVENT, LISTEN, WAIT_FOR];
+pub(crate) const CONFIGURABLE_STEPS: [Symbol; 6] =
+    [STEP, WAIT_FOR_EVENT, LISTEN, WAIT_FOR, INVOKE, START_CHILD];
 /// `.lookback("1h")` in an event wait's builder chain; also its manifest key.
 pub(crate) const LOOKBACK: Symbol = Symbol("lookback");
 /// `Retry::exponential(..).max_delay("1m")`.
@@ -310,7 +324,7 @@ mod tests {
     fn lists_names_as_messages_do() {
         assert_eq!(
             listed(&OPTIONS, "`", "and"),
-            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version`, `on_event` and `concurrency`"
+            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version`, `on_event`, `concurrency` and `queue`"
         );
         assert_eq!(
             listed(&OVERLAP_POLICIES.map(|(policy, _)| policy), "\"", "or"),

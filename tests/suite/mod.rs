@@ -64,6 +64,7 @@ mod maintenance;
 mod patches;
 mod pause_and_fork;
 mod properties;
+mod queues;
 mod reads;
 mod retries;
 mod sagas;

@@ -58,6 +58,7 @@ async fn runs_of_a_version_nobody_serves_are_listed_until_an_engine_serves_it() 
         [UnservedRuns {
             workflow: "unserved-ship".into(),
             version: Some("v1".into()),
+            queue: "default".into(),
             runs: 3,
         }]
     );

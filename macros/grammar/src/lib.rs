@@ -1,6 +1,6 @@
 //! The small grammars that `durable` checks twice: once at compile time in the
 //! `#[workflow]` macro and once at run time, so both agree by construction
-//! (durations, [`cron`] expressions, [`event_pattern`]s); and the kinds of
+//! (durations, [`cron`] expressions, [`event_pattern`]s, [`queue`] names); and the kinds of
 //! step ([`StepKind`]), which both name.
 //!
 //! Today this is the duration grammar: one or more `<integer><unit>` parts,
@@ -23,6 +23,7 @@
 
 pub mod cron;
 pub mod event_pattern;
+pub mod queue;
 mod step_kind;
 
 pub use step_kind::StepKind;

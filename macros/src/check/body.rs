@@ -131,7 +131,7 @@ pub(super) fn check_within_workflow_timeout(
             DurationUse::Sleep => format!(
                 "this sleep of \"{value}\" is longer than the workflow's `timeout = \"{timeout}\"`: the run would time out before it wakes; sleep less, or raise the workflow's timeout"
             ),
-            DurationUse::StepTimeout => format!(
+            DurationUse::StepTimeout | DurationUse::InvokeTimeout => format!(
                 "this timeout of \"{value}\" is longer than the workflow's `timeout = \"{timeout}\"`, which would end the run first; write at most \"{timeout}\", or raise the workflow's timeout"
             ),
             DurationUse::Lookback | DurationUse::RetryDelay => continue,

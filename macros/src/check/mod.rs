@@ -46,6 +46,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) debounce: Option<options::ValidDebounce>,
     /// `throttle`: its limit, its period (ms), and its key's path.
     pub(crate) throttle: Option<options::ValidThrottle>,
+    /// `queue = ".."` (`Workflow::QUEUE`), `"default"` when not given.
+    pub(crate) queue: String,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -91,11 +93,13 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let on_event = options::check_on_event(cx, model);
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
+    let queue = options::check_workflow_queue(cx, model);
     let concurrency = options::check_concurrency(cx, model, &input);
     options::check_debounce_or_throttle(cx, model);
     let debounce = options::check_debounce(cx, model, &input);
     let throttle = options::check_throttle(cx, model, &input);
     options::check_durations(cx, model);
+    options::check_child_queues(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
     steps::check_typed_waits_name_their_type(cx, model);
@@ -119,6 +123,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         concurrency,
         debounce,
         throttle,
+        queue,
     })
 }
 

@@ -39,6 +39,41 @@ pub(super) fn check_workflow_timeout(cx: &Errors, model: &WorkflowModel) -> Opti
         .ok()
 }
 
+/// `queue = ".."` follows the queue grammar (`durable_grammar::queue`).
+/// The queue, `"default"` when not given.
+pub(super) fn check_workflow_queue(cx: &Errors, model: &WorkflowModel) -> String {
+    let Some(literal) = &model.options.queue else {
+        return durable_grammar::queue::DEFAULT_QUEUE.to_owned();
+    };
+    let value = literal.value();
+    if durable_grammar::queue::check_queue_name(&value).is_err() {
+        cx.error_spanned_by(
+            literal,
+            format!(
+                "a queue name is 1 to {} letters, digits, `-`, `_` or `.`, e.g. `{} = \"billing\"`",
+                durable_grammar::queue::MAX_QUEUE_NAME_BYTES,
+                symbols::QUEUE
+            ),
+        );
+    }
+    value
+}
+
+/// Each `.queue("..")` literal of a child step follows the queue grammar.
+pub(super) fn check_child_queues(cx: &Errors, model: &WorkflowModel) {
+    for literal in &model.queues {
+        if durable_grammar::queue::check_queue_name(&literal.value()).is_err() {
+            cx.error_spanned_by(
+                literal,
+                format!(
+                    "a queue name is 1 to {} letters, digits, `-`, `_` or `.`, e.g. `.queue(\"gpu\")`",
+                    durable_grammar::queue::MAX_QUEUE_NAME_BYTES
+                ),
+            );
+        }
+    }
+}
+
 /// `version = N` is a whole number from 1 to `u32::MAX`, without a suffix.
 /// It, if given and valid.
 pub(super) fn check_workflow_version(cx: &Errors, model: &WorkflowModel) -> Option<u32> {

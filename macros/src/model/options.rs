@@ -36,6 +36,8 @@ pub(crate) struct WorkflowOptions {
     pub(crate) debounce: Option<FlowOption>,
     /// `throttle(limit = N, period = "..", key = "..")`.
     pub(crate) throttle: Option<FlowOption>,
+    /// `queue = "billing"`.
+    pub(crate) queue: Option<LitStr>,
 }
 
 /// The `debounce(..)` or `throttle(..)` option as written: each key's
@@ -512,6 +514,7 @@ impl WorkflowOptions {
             symbols::CRON => Some(&mut self.cron),
             symbols::TIMEZONE => Some(&mut self.timezone),
             symbols::OVERLAP => Some(&mut self.overlap),
+            symbols::QUEUE => Some(&mut self.queue),
             _ => None,
         }
     }
@@ -526,6 +529,7 @@ fn example(option: Symbol) -> &'static str {
         symbols::TIMEZONE => "Europe/Berlin",
         symbols::OVERLAP => symbols::OVERLAP_POLICIES[0].0.as_str(),
         symbols::VERSION => "2",
+        symbols::QUEUE => "billing",
         _ => "order-fulfillment",
     }
 }

@@ -152,7 +152,7 @@ pub(crate) fn code_of(error: &durable::Error) -> ErrorCode {
         E::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
         E::InvalidFilter(_) => ErrorCode::InvalidFilter,
         E::InvalidEvent(_) => ErrorCode::InvalidEvent,
-        E::InvalidDuration(_) => ErrorCode::InvalidRequest,
+        E::InvalidDuration(_) | E::InvalidQueue(_) => ErrorCode::InvalidRequest,
         // The engine opened its database read-only (a SQLite file another
         // engine holds); the message says why.
         E::ReadOnly { .. } => ErrorCode::ReadOnly,

@@ -21,6 +21,7 @@ pub(crate) const RUN_FILTER_KEYS: &[&str] = &[
     "text",
     "unserved",
     "paused",
+    "queue",
     "limit",
     "after",
 ];
@@ -67,6 +68,9 @@ pub(crate) fn run_filter(pairs: &QueryPairs) -> Result<RunFilter, ApiError> {
         after: None,
         ..RunFilter::default()
     };
+    if let Some(queue) = pairs.single("queue")? {
+        filter = filter.queue(queue)?;
+    }
     if let Some(after) = pairs.single("after")? {
         filter.after = Some(after.parse()?);
     }

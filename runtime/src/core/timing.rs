@@ -98,6 +98,7 @@ mod tests {
             executions: 1,
             version: None,
             event_id: None,
+            queue: "default".into(),
             paused_at: None,
             forked_from: None,
         }

@@ -125,6 +125,25 @@ pub trait Workflow: Send + Sync + 'static {
     /// assert_eq!(Notify::THROTTLE, Some(Throttle { limit: 10, period_ms: 60_000, key: Some("user_id") }));
     /// ```
     const THROTTLE: Option<Throttle> = None;
+    /// The queue its runs wait in (`#[workflow(queue = "billing")]`):
+    /// only an engine that serves the queue (`EngineBuilder::queues`)
+    /// claims them, and a run of a queue no live worker serves stays
+    /// pending. `"default"` when not declared; a child started with
+    /// `ctx.invoke(..).queue("gpu")` waits in that queue instead.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::Workflow;
+    ///
+    /// #[workflow(queue = "billing")]
+    /// async fn invoice(ctx: Ctx, cents: u64) -> Result<u64, Error> {
+    ///     let _ = ctx;
+    ///     Ok(cents)
+    /// }
+    ///
+    /// assert_eq!(Invoice::QUEUE, "billing");
+    /// ```
+    const QUEUE: &'static str = durable_grammar::queue::DEFAULT_QUEUE;
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

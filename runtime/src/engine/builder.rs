@@ -31,6 +31,8 @@ use crate::model::duration::{IntoDuration, millis};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::limits::Limits;
+use durable_grammar::queue::{DEFAULT_QUEUE, check_queue_name};
+
 use crate::store::open::{self, DEFAULT_LEASE, OpenOptions, StoreLocation};
 #[cfg(feature = "sqlite")]
 use crate::store::sqlite::Durability;
@@ -52,6 +54,7 @@ pub struct EngineBuilder {
     retention: Retention,
     retention_overrides: HashMap<String, Retention>,
     heartbeat: Duration,
+    queues: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -81,6 +84,7 @@ impl EngineBuilder {
             retention: Retention::default(),
             retention_overrides: HashMap::new(),
             heartbeat: DEFAULT_HEARTBEAT,
+            queues: vec![DEFAULT_QUEUE.to_owned()],
             errors: Vec::new(),
         }
     }
@@ -175,6 +179,43 @@ impl EngineBuilder {
         if let Err(problem) = self.registry.insert(Registered::of::<W>()) {
             self.errors.push(problem);
         }
+        self
+    }
+
+    /// The queues this engine claims runs from (default: `["default"]`,
+    /// the queue of every workflow declared without `queue = ".."`). The
+    /// list **replaces** the default: name `"default"` to keep serving it.
+    ///
+    /// A run waits in its workflow's queue (`#[workflow(queue =
+    /// "billing")]`), or in the one its parent sent it to
+    /// (`ctx.invoke(..).queue("gpu")`); an engine claims it only if it
+    /// serves that queue *and* registers the workflow, on every backend and
+    /// across every worker on PostgreSQL. A run of a queue that no live
+    /// worker serves stays pending ([`Engine::unserved_runs`] lists it).
+    /// An engine still triggers runs of a workflow whose queue it does not
+    /// serve; it only leaves them to the engines that do.
+    ///
+    /// ```no_run
+    /// # use durable::prelude::*;
+    /// # #[workflow(queue = "gpu")] async fn render(ctx: Ctx, frame: u32) -> Result<u32, Error> { Ok(frame) }
+    /// # async fn f() -> Result<(), Error> {
+    /// let gpu_worker = Engine::builder()
+    ///     .postgres("postgres://app@db/app")
+    ///     .register(Render)
+    ///     .queues(["gpu"])
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`start`](Self::start) fails with [`Error::Config`] for an empty
+    /// list and with [`Error::InvalidQueue`] for a name that is not 1 to
+    /// 100 letters, digits, `-`, `_` or `.`.
+    pub fn queues<Q: Into<String>>(mut self, queues: impl IntoIterator<Item = Q>) -> Self {
+        let mut names: Vec<String> = queues.into_iter().map(Into::into).collect();
+        names.sort();
+        names.dedup();
+        self.queues = names;
         self
     }
 
@@ -333,6 +374,15 @@ impl EngineBuilder {
         if self.concurrency == 0 {
             return Err(Error::Config("concurrency must be at least 1".into()));
         }
+        if self.queues.is_empty() {
+            return Err(Error::Config(
+                "an engine serves at least one queue: name one in .queues([..]), e.g. \"default\""
+                    .into(),
+            ));
+        }
+        for queue in &self.queues {
+            check_queue_name(queue)?;
+        }
         let invalid_retention = std::iter::once(&self.retention)
             .chain(self.retention_overrides.values())
             .find_map(|retention| retention.invalid.clone());
@@ -378,14 +428,17 @@ impl EngineBuilder {
                 crons.push(Arc::new(schedule));
             }
         }
-        let served = self.registry.served();
+        let served = self
+            .registry
+            .served()
+            .with_queues(self.queues.iter().map(String::as_str));
         let owner = format!("{}-{}", std::process::id(), RunId::new());
         let worker = if client {
             None
         } else {
             let now = self.clock.now_ms();
             store.recover(now).await?;
-            let record = worker_record(&owner, self.registry.all(), now);
+            let record = worker_record(&owner, self.registry.all(), &self.queues, now);
             store.record_worker(record.clone()).await?;
             Some(record)
         };
@@ -454,6 +507,7 @@ impl EngineBuilder {
                 retention_overrides: self.retention_overrides,
                 owner,
                 heartbeat: self.heartbeat,
+                queues: self.queues,
             },
             registry: self.registry,
             served,

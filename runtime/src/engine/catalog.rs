@@ -60,6 +60,7 @@ pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
         output_schema,
         steps,
         timeout_ms: registered.spec.timeout_ms,
+        queue: registered.spec.queue.to_owned(),
         cron: registered
             .cron
             .map(|(expression, _, _)| expression.to_owned()),
@@ -113,6 +114,7 @@ pub(crate) fn event_types_of<'a>(
 pub(crate) fn worker_record<'a>(
     id: &str,
     registry: impl Iterator<Item = &'a Registered> + Clone,
+    queues: &[String],
     now: i64,
 ) -> WorkerRecord {
     let event_types = event_types_of(registry.clone(), now);
@@ -137,6 +139,7 @@ pub(crate) fn worker_record<'a>(
                     version: Some(registered.spec.version.to_string()),
                 })
                 .collect(),
+            queues: queues.to_vec(),
         },
         versions,
         event_types,
@@ -225,15 +228,7 @@ impl EngineCore {
                 &input,
             )
             .map_err(invalid)?;
-        let target = Target {
-            name: latest.name,
-            timeout_ms: latest.timeout_ms,
-            here: false,
-            version: None,
-            concurrency: None,
-            debounce: None,
-            throttle: None,
-        };
+        let target = Target::of_catalog(&latest);
         Ok((target, input.to_string()))
     }
 }

@@ -16,4 +16,13 @@ pub(crate) struct EngineConfig {
     /// How often this engine moves its heartbeat in the catalog, and so
     /// when it judges a worker's heartbeat stale or the worker gone.
     pub(crate) heartbeat: std::time::Duration,
+    /// The queues it claims runs from (`EngineBuilder::queues`), sorted.
+    pub(crate) queues: Vec<String>,
+}
+
+impl EngineConfig {
+    /// Whether this engine claims runs waiting in `queue`.
+    pub(crate) fn serves_queue(&self, queue: &str) -> bool {
+        self.queues.iter().any(|served| served == queue)
+    }
 }

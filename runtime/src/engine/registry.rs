@@ -68,6 +68,7 @@ impl Registered {
                 concurrency: W::CONCURRENCY,
                 debounce: W::DEBOUNCE,
                 throttle: W::THROTTLE,
+                queue: W::QUEUE,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -96,6 +97,8 @@ impl Registered {
     /// workflow.
     pub(crate) fn check_triggers(&self) -> Result<(), String> {
         let name = self.spec.name;
+        durable_grammar::queue::check_queue_name(self.spec.queue)
+            .map_err(|error| format!("workflow `{name}`: {error}"))?;
         if let Some(concurrency) = self.spec.concurrency {
             if concurrency.limit == 0 {
                 return Err(format!(

@@ -10,6 +10,7 @@ use crate::core::concurrency::key_of;
 use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
+use crate::model::catalog::WorkflowVersion;
 use crate::model::duration::millis;
 use crate::model::error::{Error, clip};
 use crate::model::fork::ForkOptions;
@@ -53,6 +54,8 @@ pub(crate) struct Target {
     pub(crate) debounce: Option<Debounce>,
     /// Its throttle, if it has one (`None` from the catalog, as above).
     pub(crate) throttle: Option<Throttle>,
+    /// The queue its runs wait in (`Workflow::QUEUE`, or the catalog's).
+    pub(crate) queue: String,
 }
 
 impl Target {
@@ -66,6 +69,22 @@ impl Target {
             concurrency: registered.spec.concurrency,
             debounce: registered.spec.debounce,
             throttle: registered.spec.throttle,
+            queue: registered.spec.queue.to_owned(),
+        }
+    }
+
+    /// A run of a workflow known from the catalog's `version` only: left
+    /// to the workers that serve it, pinned at its first claim.
+    pub(crate) fn of_catalog(version: &WorkflowVersion) -> Self {
+        Target {
+            name: version.name.clone(),
+            timeout_ms: version.timeout_ms,
+            here: false,
+            version: None,
+            concurrency: None,
+            debounce: None,
+            throttle: None,
+            queue: version.queue.clone(),
         }
     }
 }
@@ -113,7 +132,10 @@ impl EngineCore {
         let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
         // A debounced or throttled run's start is the store's to decide.
         let flow = Flow::of(target.debounce.as_ref(), target.throttle.as_ref(), &input);
-        let slot = if ready_at <= now && target.here && counted && flow.is_none() {
+        // Nor a run of a queue this engine does not serve: it is left to
+        // the engines that do, as a claim here would leave it.
+        let here = target.here && self.config.serves_queue(&target.queue);
+        let slot = if ready_at <= now && here && counted && flow.is_none() {
             self.exec.try_take_slot()
         } else {
             None
@@ -129,6 +151,7 @@ impl EngineCore {
             deadline_at,
             version: target.version.clone(),
             queue: Queue {
+                name: target.queue.clone(),
                 priority: options.priority,
                 concurrency_key: key_of(target.concurrency.as_ref(), &input),
             },
@@ -329,7 +352,10 @@ impl EngineCore {
             .registry
             .get(&workflow)
             .and_then(|registered| registered.spec.concurrency);
+        // It waits where its source did (a child sent to another queue
+        // included).
         let queue = Queue {
+            name: source.queue.clone(),
             priority: 0,
             concurrency_key: key_of(concurrency.as_ref(), &input),
         };

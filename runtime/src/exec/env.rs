@@ -53,6 +53,8 @@ pub(crate) struct WorkflowSpec {
     pub(crate) debounce: Option<Debounce>,
     /// Its throttle, if it has one (see `Workflow::THROTTLE`).
     pub(crate) throttle: Option<Throttle>,
+    /// The queue its runs wait in (see `Workflow::QUEUE`).
+    pub(crate) queue: &'static str,
 }
 
 /// The environment of every run an engine executes.

@@ -77,6 +77,11 @@ pub struct WorkflowVersion {
     /// against.
     #[serde(default)]
     pub on_event: Vec<EventTriggerInfo>,
+    /// The queue its runs wait in (`#[workflow(queue = "..")]`,
+    /// `"default"` when not declared): a process that knows the workflow
+    /// only from the catalog triggers its runs into this queue.
+    #[serde(default = "default_queue")]
+    pub queue: String,
     /// When an engine first recorded this version (ms since the epoch).
     pub first_seen: i64,
     /// When an engine serving this version last started or heartbeat.
@@ -142,6 +147,20 @@ pub struct WorkerInfo {
     pub heartbeat_at: i64,
     /// The workflow versions it serves.
     pub workflows: Vec<WorkflowRef>,
+    /// The queues it claims runs from (`EngineBuilder::queues`), sorted;
+    /// `["default"]` for a worker of an older durable.
+    #[serde(default = "default_queues")]
+    pub queues: Vec<String>,
+}
+
+/// The queue of a version recorded without one.
+fn default_queue() -> String {
+    durable_grammar::queue::DEFAULT_QUEUE.to_owned()
+}
+
+/// The queues of a worker recorded without them.
+fn default_queues() -> Vec<String> {
+    vec![default_queue()]
 }
 
 /// One version of a workflow with the engines that serve it now.

@@ -69,6 +69,17 @@ pub enum Error {
     #[error(transparent)]
     InvalidDuration(#[from] durable_grammar::DurationError),
 
+    /// A queue name (`EngineBuilder::queues`, `ctx.invoke(..).queue(..)`,
+    /// a run filter's queue) does not follow the grammar of
+    /// [`durable_grammar::queue`]: 1 to 100 letters, digits, `-`, `_`, `.`.
+    ///
+    /// ```
+    /// let error = durable::Error::from(durable_grammar::queue::check_queue_name("gpu large").unwrap_err());
+    /// assert!(error.to_string().contains("invalid queue name \"gpu large\""));
+    /// ```
+    #[error(transparent)]
+    InvalidQueue(#[from] durable_grammar::queue::QueueNameError),
+
     /// A step gave up: its body failed with a permanent error, or every attempt
     /// of its retry policy failed, or its last attempt timed out.
     #[error("step `{step}` failed after {attempts} attempt(s): {message}")]

@@ -62,6 +62,11 @@ pub struct RunInfo {
     /// ([`Engine::fork`](crate::Engine::fork)); `None` for a run that is not
     /// a fork.
     pub forked_from: Option<ForkOrigin>,
+    /// The queue it waits in: its workflow's (`#[workflow(queue = "..")]`,
+    /// `"default"` when not declared), or the one its parent sent it to
+    /// (`ctx.invoke(..).queue("gpu")`). Only an engine serving this queue
+    /// ([`EngineBuilder::queues`](crate::EngineBuilder::queues)) claims it.
+    pub queue: String,
 }
 
 /// Where a forked run came from: the ended run whose journal it kept, and

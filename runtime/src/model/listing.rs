@@ -60,6 +60,9 @@ pub struct RunFilter {
     /// Only runs paused now (see [`RunInfo::paused_at`]): pending, running
     /// or suspended runs an operator paused and did not resume.
     pub paused: bool,
+    /// Only runs waiting (or that waited) in this queue (see
+    /// [`RunInfo::queue`]).
+    pub queue: Option<String>,
     /// The page size, 1 to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]).
     pub limit: usize,
     /// Where the page starts: the `next` of the previous page.
@@ -79,6 +82,7 @@ impl Default for RunFilter {
             text: None,
             unserved: false,
             paused: false,
+            queue: None,
             limit: DEFAULT_PAGE,
             after: None,
         }
@@ -150,6 +154,22 @@ impl RunFilter {
     pub fn paused(mut self) -> Self {
         self.paused = true;
         self
+    }
+
+    /// Only runs of the queue `queue` (see [`RunInfo::queue`]);
+    /// [`Error::InvalidQueue`] for a name outside the queue grammar.
+    ///
+    /// ```
+    /// use durable::RunFilter;
+    /// let gpu = RunFilter::new().queue("gpu").unwrap();
+    /// assert_eq!(gpu.queue.as_deref(), Some("gpu"));
+    /// assert!(RunFilter::new().queue("no spaces").is_err());
+    /// ```
+    pub fn queue(mut self, queue: impl Into<String>) -> Result<Self, Error> {
+        let queue = queue.into();
+        durable_grammar::queue::check_queue_name(&queue)?;
+        self.queue = Some(queue);
+        Ok(self)
     }
 
     /// Pages of `limit` runs; [`Error::InvalidFilter`] outside 1 to
@@ -260,9 +280,11 @@ pub struct StatusCount {
     pub count: u64,
 }
 
-/// How many runs wait for a workflow version that no live worker serves:
-/// pending, running or suspended runs of one workflow pinned to one
-/// version (see [`Engine::unserved_runs`](crate::Engine::unserved_runs)).
+/// How many runs wait for a workflow version or a queue that no live
+/// worker serves: pending, running or suspended runs of one workflow
+/// pinned to one version in one queue, which no live worker both
+/// registers and serves the queue of (see
+/// [`Engine::unserved_runs`](crate::Engine::unserved_runs)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnservedRuns {
     /// The workflow.
@@ -272,6 +294,9 @@ pub struct UnservedRuns {
     /// pinned yet, which any version would take, while no live worker
     /// serves the workflow at all.
     pub version: Option<String>,
+    /// The queue they wait in (see [`RunInfo::queue`]): runs of a served
+    /// version in a queue no live worker serves are unserved too.
+    pub queue: String,
     /// How many runs.
     pub runs: u64,
 }

@@ -91,7 +91,7 @@ pub(crate) fn event_type_info(row: EventTypeRow) -> Result<EventTypeInfo, Error>
 /// order of [`WorkflowRow`]. (PostgreSQL reads its JSONB columns as text.)
 #[cfg(feature = "sqlite")]
 pub(crate) const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema, output_schema, \
-    manifest, timeout_ms, cron, timezone, first_seen, last_seen, on_event";
+    manifest, timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue";
 
 /// The order of the version lists: by name, the most recently seen first.
 pub(crate) const VERSIONS_ORDER: &str =
@@ -100,7 +100,8 @@ pub(crate) const VERSIONS_ORDER: &str =
 /// The columns of `wf_worker` that make a [`WorkerInfo`], in the order of
 /// [`WorkerRow`]. (PostgreSQL reads its JSONB column as text.)
 #[cfg(feature = "sqlite")]
-pub(crate) const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows";
+pub(crate) const WORKER_COLUMNS: &str =
+    "id, host, pid, started_at, heartbeat_at, workflows, queues";
 
 /// A row of `wf_workflow` as both backends read it (JSON as text).
 pub(crate) type WorkflowRow = (
@@ -115,10 +116,11 @@ pub(crate) type WorkflowRow = (
     i64,
     i64,
     String,
+    String,
 );
 
 /// A row of `wf_worker` as both backends read it (JSON as text).
-pub(crate) type WorkerRow = (String, String, i64, i64, i64, String);
+pub(crate) type WorkerRow = (String, String, i64, i64, i64, String, String);
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
     serde_json::from_str(text).map_err(|error| {
@@ -140,6 +142,7 @@ pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Erro
         first,
         last,
         on_event,
+        queue,
     ) = row;
     let steps: Vec<CatalogStep> = json("manifest", &manifest)?;
     Ok(WorkflowVersion {
@@ -156,14 +159,16 @@ pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Erro
         last_seen: last,
         name,
         fingerprint,
+        queue,
     })
 }
 
 /// A worker from its row.
 pub(crate) fn worker_info(row: WorkerRow) -> Result<WorkerInfo, Error> {
-    let (id, host, pid, started_at, heartbeat_at, workflows) = row;
+    let (id, host, pid, started_at, heartbeat_at, workflows, queues) = row;
     Ok(WorkerInfo {
         workflows: json("worker's workflows", &workflows)?,
+        queues: json("worker's queues", &queues)?,
         pid: u32::try_from(pid).unwrap_or_default(),
         id,
         host,
@@ -193,6 +198,11 @@ impl VersionValues {
             on_event: serde_json::to_string(&version.on_event).unwrap_or_else(|_| "[]".into()),
         }
     }
+}
+
+/// The worker's `queues` column: the queues it serves as a JSON array.
+pub(crate) fn queues_json(queues: &[String]) -> String {
+    serde_json::to_string(queues).unwrap_or_else(|_| "[]".into())
 }
 
 /// The worker's `workflows` column: its versions' keys as a JSON array.

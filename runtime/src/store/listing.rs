@@ -65,6 +65,8 @@ pub(crate) enum RunCondition {
     Version(Option<String>),
     /// Paused now: not ended, with a pause mark.
     Paused,
+    /// Waiting (or having waited) in this queue.
+    Queue(String),
 }
 
 /// The statement of one page of a run list, without its SQL: branches, each
@@ -144,6 +146,7 @@ impl RunListQuery {
                     RunCondition::Status(*status),
                     RunCondition::Workflow(group.workflow.clone()),
                     RunCondition::Version(group.version.clone()),
+                    RunCondition::Queue(group.queue.clone()),
                 ];
                 conditions.extend(shared.iter().cloned());
                 branches.push(conditions);
@@ -176,6 +179,7 @@ impl RunListQuery {
             filter.after.map(RunCondition::Before),
             filter.text.clone().map(RunCondition::Text),
             filter.paused.then_some(RunCondition::Paused),
+            filter.queue.clone().map(RunCondition::Queue),
         ];
         shared.extend(times.into_iter().flatten());
         shared
@@ -433,11 +437,13 @@ mod tests {
             UnservedRuns {
                 workflow: "charge".into(),
                 version: Some("v1".into()),
+                queue: "default".into(),
                 runs: 3,
             },
             UnservedRuns {
                 workflow: "refund".into(),
                 version: None,
+                queue: "default".into(),
                 runs: 1,
             },
         ];
@@ -449,6 +455,7 @@ mod tests {
                 RunCondition::Status(RunStatus::Pending),
                 RunCondition::Workflow("charge".into()),
                 RunCondition::Version(Some("v1".into())),
+                RunCondition::Queue("default".into()),
             ]
         );
         assert_eq!(

@@ -100,16 +100,30 @@ impl Flow {
     }
 }
 
-/// Where a new run queues: claims take due runs by priority (higher
+/// Where a new run queues: in its named queue, which only engines serving
+/// it claim from; there, claims take due runs by priority (higher
 /// first), then in trigger order; a workflow with a concurrency limit
 /// groups its runs by their key (see `core::concurrency::key_of`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Queue {
+    /// Its queue's name (`wf_instance.queue`): its workflow's
+    /// (`Workflow::QUEUE`), or the one its parent sent it to.
+    pub name: String,
     /// Its priority (`TriggerOptions::priority`), 0 by default.
     pub priority: i32,
     /// Its concurrency key (`wf_instance.concurrency_key`): the value of
     /// its workflow's key in its input, or `""` (`NO_KEY`).
     pub concurrency_key: String,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            name: durable_grammar::queue::DEFAULT_QUEUE.to_owned(),
+            priority: 0,
+            concurrency_key: String::new(),
+        }
+    }
 }
 
 /// Who claims a run as it is created (see [`NewRun::claimed_by`]).
@@ -199,6 +213,11 @@ pub(crate) struct Served {
     /// [`names`](Self::names) when none has one): what a claim takes in one
     /// statement when no run of a limited workflow is due.
     pub unlimited_names: Arc<str>,
+    /// The queues served, a JSON array (`["default"]` unless the engine
+    /// was built with `EngineBuilder::queues`): a claim takes only runs
+    /// waiting in one of them, and [`Store::next_ready_at`] reads only
+    /// those.
+    pub queues: Arc<str>,
 }
 
 /// What separates a workflow's name from a version in [`Served::versions`]
@@ -230,6 +249,16 @@ impl Served {
             versions: serde_json::Value::Array(versions).to_string().into(),
             current: serde_json::Value::Object(current).to_string().into(),
             limits: "{}".into(),
+            queues: default_queues(),
+        }
+    }
+
+    /// The same workflows, in these queues only.
+    pub(crate) fn with_queues<'a>(self, queues: impl IntoIterator<Item = &'a str>) -> Self {
+        let queues: Vec<serde_json::Value> = queues.into_iter().map(Into::into).collect();
+        Served {
+            queues: serde_json::Value::Array(queues).to_string().into(),
+            ..self
         }
     }
 
@@ -281,8 +310,16 @@ impl From<&str> for Served {
             versions: "[]".into(),
             current: "{}".into(),
             limits: "{}".into(),
+            queues: default_queues(),
         }
     }
+}
+
+/// The queues an engine serves unless told: `["default"]`.
+fn default_queues() -> Arc<str> {
+    serde_json::Value::from(vec![durable_grammar::queue::DEFAULT_QUEUE])
+        .to_string()
+        .into()
 }
 
 /// A run a worker claimed.

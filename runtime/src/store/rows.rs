@@ -12,7 +12,7 @@ use crate::model::workflow::StepKind;
 /// id, workflow, status, input, output, error, idempotency key, created,
 /// finished, deadline, executions, parent, started, version, the event
 /// that started it, and the operations' columns as one JSON array
-/// `[paused_at, forked_from, forked_from_step]` (a row of more than 16
+/// `[paused_at, forked_from, forked_from_step, queue]` (a row of more than 16
 /// columns is no tuple the drivers read).
 pub(crate) type RunRow = (
     String,
@@ -33,10 +33,11 @@ pub(crate) type RunRow = (
     String,
 );
 
-/// The last column of a [`RunRow`]: when the run was paused, and where it
-/// was forked from.
-fn operations(text: &str) -> Result<(Option<i64>, Option<ForkOrigin>), Error> {
-    let (paused_at, forked_from, step): (Option<i64>, Option<String>, Option<String>) =
+/// The last column of a [`RunRow`]: when the run was paused, where it
+/// was forked from, and its queue.
+fn operations(text: &str) -> Result<(Option<i64>, Option<ForkOrigin>, String), Error> {
+    type Operations = (Option<i64>, Option<String>, Option<String>, String);
+    let (paused_at, forked_from, step, queue): Operations =
         serde_json::from_str(text).map_err(|error| {
             decode_error(format!(
                 "the operations of a run {text:?} do not decode: {error}"
@@ -49,7 +50,7 @@ fn operations(text: &str) -> Result<(Option<i64>, Option<ForkOrigin>), Error> {
         }),
         _ => None,
     };
-    Ok((paused_at, origin))
+    Ok((paused_at, origin, queue))
 }
 
 /// A stored run as the public [`RunInfo`].
@@ -72,7 +73,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         event_id,
         operations_column,
     ) = row;
-    let (paused_at, forked_from) = operations(&operations_column)?;
+    let (paused_at, forked_from, queue) = operations(&operations_column)?;
     let status = parse_run_status(&status)?;
     Ok(RunInfo {
         id: parse_run_id(&id)?,
@@ -94,6 +95,7 @@ pub(crate) fn run_info(row: RunRow) -> Result<RunInfo, Error> {
         // retry clears it), but is no longer paused.
         paused_at: paused_at.filter(|_| !status.is_terminal()),
         forked_from,
+        queue,
     })
 }
 

@@ -93,15 +93,7 @@ impl EventTriggers {
         }
         // A version another engine serves: its runs are pinned at their
         // first claim, as a trigger by name of such a workflow is.
-        let target = Target {
-            name: version.name.clone(),
-            timeout_ms: version.timeout_ms,
-            here: false,
-            version: None,
-            concurrency: None,
-            debounce: None,
-            throttle: None,
-        };
+        let target = Target::of_catalog(version);
         if version.input_schema.get("type") == Some(&Value::from("null")) {
             return Ok(("null".to_owned(), target));
         }
@@ -134,6 +126,7 @@ impl EventTriggers {
                 Ok((input, target)) => plan.0.push(NewRun {
                     id: RunId::new(),
                     queue: Queue {
+                        name: target.queue.clone(),
                         priority: 0,
                         concurrency_key: key_of(target.concurrency.as_ref(), &input),
                     },

@@ -13,20 +13,21 @@ use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
     EventTypeRow, LATEST_VERSION, VERSIONS_ORDER, VersionValues, WorkerRow, WorkflowRow,
-    event_type_info, worker_info, workflow_version, workflows_json,
+    event_type_info, queues_json, worker_info, workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 
 /// SQLite's `WORKFLOW_COLUMNS` (in `store::catalog`) with the JSONB columns read as text.
 const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_schema::text, \
-    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen, on_event::text";
+    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen, on_event::text, queue";
 
 /// SQLite's `EVENT_TYPE_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
 const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema::text, first_seen, last_seen";
 
 /// SQLite's `WORKER_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
-pub(super) const WORKER_COLUMNS: &str = "id, host, pid, started_at, heartbeat_at, workflows::text";
+pub(super) const WORKER_COLUMNS: &str =
+    "id, host, pid, started_at, heartbeat_at, workflows::text, queues::text";
 
 impl CatalogStore for PostgresStore {
     crate::store::catalog::queued_catalog_writes!();
@@ -103,11 +104,12 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         let values = VersionValues::of(version);
         sqlx::query(
             "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-               timeout_ms, cron, timezone, first_seen, last_seen, on_event) \
-             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9, $10::jsonb) \
+               timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue) \
+             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9, $10::jsonb, $11) \
              ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
                timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
                timezone = excluded.timezone, on_event = excluded.on_event, \
+               queue = excluded.queue, \
                last_seen = GREATEST(wf_workflow.last_seen, excluded.last_seen)",
         )
         .bind(&version.name)
@@ -120,6 +122,7 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         .bind(&version.timezone)
         .bind(version.last_seen)
         .bind(&values.on_event)
+        .bind(&version.queue)
         .execute(&mut *connection)
         .await?;
     }
@@ -139,10 +142,10 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
     }
     let worker = &record.worker;
     sqlx::query(
-        "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows) \
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb) \
+        "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows, queues) \
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb) \
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
-           workflows = excluded.workflows",
+           workflows = excluded.workflows, queues = excluded.queues",
     )
     .bind(&worker.id)
     .bind(&worker.host)
@@ -150,6 +153,7 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
     .bind(worker.started_at)
     .bind(worker.heartbeat_at)
     .bind(workflows_json(&worker.workflows))
+    .bind(queues_json(&worker.queues))
     .execute(&mut *connection)
     .await?;
     Ok(Ok(WriteOut::Done))

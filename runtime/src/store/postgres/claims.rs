@@ -37,6 +37,14 @@ macro_rules! version_served {
     };
 }
 
+/// The condition that the run `c`'s queue is served: `$8` is the JSON
+/// array of the queues served.
+macro_rules! queue_served {
+    () => {
+        "c.queue = ANY (ARRAY(SELECT jsonb_array_elements_text($8::jsonb)))"
+    };
+}
+
 /// The priorities of pending and suspended runs, highest first, one row
 /// each (and a last row NULL), each found by one probe of the queue index:
 /// a loose index scan, as PostgreSQL has no skip scan.
@@ -71,15 +79,15 @@ macro_rules! running_of_group {
     };
 }
 
-/// The concurrency limit of the workflow of the run `c` (`$8`, a JSON
+/// The concurrency limit of the workflow of the run `c` (`$9`, a JSON
 /// object by name); NULL for a workflow without one.
 macro_rules! limit_of {
     () => {
-        "($8::jsonb ->> c.workflow)::bigint"
+        "($9::jsonb ->> c.workflow)::bigint"
     };
 }
 
-/// The due runs of the served workflows, by priority (highest first) and
+/// The due runs of the served workflows and queues, by priority (highest first) and
 /// then by ready time: for each priority in turn, its due runs as the queue
 /// index reads them (a nested loop over the priorities: no sort), each
 /// locked `FOR UPDATE SKIP LOCKED` as it is read, `$limit` in all; with
@@ -92,6 +100,8 @@ macro_rules! due_by_priority {
                WHERE c.status IN ('pending', 'suspended') AND c.priority = p.priority \
                  AND c.ready_at <= $2 AND c.paused_at IS NULL \
                  AND c.workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            queue_served!(),
+            " AND ",
             version_served!("$6"),
             $room,
             " ORDER BY c.ready_at LIMIT ",
@@ -102,14 +112,17 @@ macro_rules! due_by_priority {
     };
 }
 
-/// Runs whose lease expired (their worker died), of the served workflows,
-/// not paused (a paused run waits for its resume, wherever it ran).
+/// Runs whose lease expired (their worker died), of the served workflows
+/// and queues, not paused (a paused run waits for its resume, wherever it
+/// ran).
 macro_rules! expired {
     () => {
         concat!(
             "expired AS ( \
-               SELECT id FROM wf_instance WHERE status = 'running' AND lease_expires_at < $2 \
+               SELECT id FROM wf_instance AS c WHERE status = 'running' AND lease_expires_at < $2 \
                  AND paused_at IS NULL AND workflow = ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb))) AND ",
+            queue_served!(),
+            " AND ",
             version_served!("$6"),
             " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
         )
@@ -157,7 +170,7 @@ pub(super) const CLAIM_SQL: &str = concat!(
 );
 
 /// The candidates of a claim of workflows of which some have a
-/// concurrency limit (`$8`): the runs whose lease expired, which hold
+/// concurrency limit (`$9`): the runs whose lease expired, which hold
 /// their group's slot already (no limit), then the due runs by priority of
 /// groups with a free slot, each with its group, how many of its group run
 /// and its limit. All are locked; the claim takes those [`pick`] keeps.
@@ -234,12 +247,14 @@ pub(super) async fn claim(
 }
 
 /// Whether a run of a workflow with a concurrency limit (the keys of `$2`)
-/// is due at `$1`, not paused: read along the index of workflow and status,
-/// the first due run of each limited workflow's waiting runs.
+/// is due at `$1` in a served queue (`$3`), not paused: read along the
+/// index of workflow and status, the first due run of each limited
+/// workflow's waiting runs.
 const LIMITED_DUE_SQL: &str = "\
     SELECT EXISTS (SELECT 1 FROM wf_instance \
       WHERE workflow = ANY (ARRAY(SELECT jsonb_object_keys($2::jsonb))) \
-      AND status IN ('pending', 'suspended') AND ready_at <= $1 AND paused_at IS NULL)";
+      AND status IN ('pending', 'suspended') AND ready_at <= $1 AND paused_at IS NULL \
+      AND queue = ANY (ARRAY(SELECT jsonb_array_elements_text($3::jsonb))))";
 
 /// Whether the claim must take the limited path: a run of a limited
 /// workflow is due.
@@ -250,11 +265,12 @@ async fn limited_runs_due(
     Ok(sqlx::query_scalar(LIMITED_DUE_SQL)
         .bind(request.now)
         .bind(&*request.workflows.limits)
+        .bind(&*request.workflows.queues)
         .fetch_one(&mut *connection)
         .await?)
 }
 
-/// Binds a claim's parameters, `$1` to `$7`, to `query`, the workflows
+/// Binds a claim's parameters, `$1` to `$8`, to `query`, the workflows
 /// claimed being `names` (a JSON array).
 fn bind_claim<'q, O>(
     query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
@@ -269,6 +285,7 @@ fn bind_claim<'q, O>(
         .bind(request.lease_expires_at)
         .bind(&*request.workflows.versions)
         .bind(&*request.workflows.current)
+        .bind(&*request.workflows.queues)
 }
 
 /// A claim of workflows of which some have a concurrency limit, in a
@@ -387,7 +404,8 @@ async fn with_journals(
 }
 
 /// The earliest time a run of the workflows `$1` (versions `$2`, JSON
-/// arrays, limits per workflow `$3`, a JSON object) may need a worker: the
+/// arrays, limits per workflow `$3`, a JSON object) in the queues `$4` (a
+/// JSON array) may need a worker: the
 /// first `ready_at` of a pending or suspended run whose group has a free
 /// slot (a run of a full group is passed over: it is due when a run of its
 /// group stops, which wakes the dispatchers), or the first lease of a
@@ -396,14 +414,16 @@ pub(super) const NEXT_READY_SQL: &str = concat!(
     "SELECT LEAST( \
        (SELECT c.ready_at FROM wf_instance AS c WHERE c.status IN ('pending', 'suspended') \
           AND c.ready_at IS NOT NULL AND c.paused_at IS NULL \
-          AND c.workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+          AND c.workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+          AND c.queue IN (SELECT jsonb_array_elements_text($4::jsonb)) AND ",
     version_served!("$2"),
     " AND (($3::jsonb ->> c.workflow)::bigint IS NULL OR ",
     running_of_group!(),
     " < ($3::jsonb ->> c.workflow)::bigint) \
          ORDER BY c.ready_at LIMIT 1), \
        (SELECT lease_expires_at FROM wf_instance WHERE status = 'running' AND paused_at IS NULL \
-          AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) AND ",
+          AND workflow IN (SELECT jsonb_array_elements_text($1::jsonb)) \
+          AND queue IN (SELECT jsonb_array_elements_text($4::jsonb)) AND ",
     version_served!("$2"),
     " ORDER BY lease_expires_at LIMIT 1))"
 );
@@ -415,6 +435,7 @@ pub(super) async fn next_ready_at(pool: &PgPool, workflows: &Served) -> Result<O
         .bind(&*workflows.names)
         .bind(&*workflows.versions)
         .bind(&*workflows.limits)
+        .bind(&*workflows.queues)
         .fetch_one(pool)
         .await?;
     Ok(next)

@@ -97,11 +97,12 @@ async fn maintenance_and_wake_ups_read_what_is_due_by_index_however_big_the_tabl
         .execute(&mut pool_like)
         .await
         .unwrap();
-    let plan: Vec<(String,)> =
-        sqlx::query_as(r#"EXPLAIN EXECUTE next_ready('["w"]', '["w\u001fv1"]', '{}')"#)
-            .fetch_all(&mut pool_like)
-            .await
-            .unwrap();
+    let plan: Vec<(String,)> = sqlx::query_as(
+        r#"EXPLAIN EXECUTE next_ready('["w"]', '["w\u001fv1"]', '{}', '["default"]')"#,
+    )
+    .fetch_all(&mut pool_like)
+    .await
+    .unwrap();
     let plan: Vec<String> = plan.into_iter().map(|(line,)| line).collect();
     assert_reads_by(
         &plan.join("\n"),

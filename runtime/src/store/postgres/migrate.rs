@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_maintenance_indexes.sql")),
     (13, include_str!("migrations/0013_keyed_slots.sql")),
     (14, include_str!("migrations/0014_flow_control.sql")),
+    (15, include_str!("migrations/0015_queues.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

@@ -40,13 +40,13 @@ const OLDEST_DUE_PENDING_SQL: &str = "SELECT ready_at FROM wf_instance \
 const RUN_COLUMNS: &str = "id::text, workflow, status, input::text, output::text, error, \
     idempotency_key, created_at, finished_at, deadline_at, executions::bigint, \
     parent_id::text, started_at, version, event_id, \
-    json_build_array(paused_at, forked_from, forked_from_step)::text";
+    json_build_array(paused_at, forked_from, forked_from_step, queue)::text";
 
 /// The columns [`RUN_COLUMNS`] reads, as they are: the branches of a
 /// merged list select these, and the merge casts them once.
 const BRANCH_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
     created_at, finished_at, deadline_at, executions, parent_id, started_at, version, event_id, \
-    paused_at, forked_from, forked_from_step";
+    paused_at, forked_from, forked_from_step, queue";
 
 impl ReadStore for PostgresStore {
     fn last_cron_fire(&self, workflow: String) -> BoxFuture<'_, Result<Option<i64>, Error>> {
@@ -389,6 +389,9 @@ fn push_condition(query: &mut QueryBuilder<'static, Postgres>, condition: &RunCo
         }
         RunCondition::Version(None) => {
             query.push(" AND version IS NULL");
+        }
+        RunCondition::Queue(queue) => {
+            query.push(" AND queue = ").push_bind(queue.clone());
         }
         // A run that ended keeps its mark, but is no longer paused.
         RunCondition::Paused => {

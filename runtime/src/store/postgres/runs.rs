@@ -54,17 +54,18 @@ pub(super) const HOT_CREATED: &str = "\
 created AS ( \
   INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
     updated_at, ready_at, deadline_at, parent_id, lease_owner, lease_expires_at, \
-    lease_token, executions, started_at, version, priority, concurrency_key) \
+    lease_token, executions, started_at, version, priority, concurrency_key, queue) \
   SELECT v.id::uuid, v.workflow, \
     CASE WHEN v.owner IS NULL THEN 'pending' ELSE 'running' END, v.input::jsonb, v.key, \
     v.now, v.now, CASE WHEN v.owner IS NULL THEN v.ready END, v.deadline, v.parent::uuid, \
     v.owner, v.expires, CASE WHEN v.owner IS NULL THEN 0 ELSE $11 END, \
     CASE WHEN v.owner IS NULL THEN 0 ELSE 1 END, \
-    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END, v.version, v.priority, v.ckey \
+    CASE WHEN v.owner IS NULL THEN NULL ELSE v.now END, v.version, v.priority, v.ckey, v.queue \
   FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-    $7::bigint[], $8::text[], $9::text[], $10::bigint[], $35::text[], $36::int[], $37::text[]) \
+    $7::bigint[], $8::text[], $9::text[], $10::bigint[], $35::text[], $36::int[], $37::text[], \
+    $38::text[]) \
     AS v(id, workflow, input, key, now, ready, deadline, parent, owner, expires, version, \
-      priority, ckey) \
+      priority, ckey, queue) \
   ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
   RETURNING id, lease_owner), \
 created_announced AS ( \
@@ -86,6 +87,7 @@ pub(super) struct CreateColumns<'a> {
     pub(super) versions: Vec<Option<&'a str>>,
     pub(super) priorities: Vec<i32>,
     pub(super) concurrency_keys: Vec<&'a str>,
+    pub(super) queues: Vec<&'a str>,
 }
 
 impl<'a> CreateColumns<'a> {
@@ -105,6 +107,7 @@ impl<'a> CreateColumns<'a> {
         self.versions.push(run.version.as_deref());
         self.priorities.push(run.queue.priority);
         self.concurrency_keys.push(&run.queue.concurrency_key);
+        self.queues.push(&run.queue.name);
     }
 }
 
@@ -170,8 +173,10 @@ pub(super) async fn create_run(
 ) -> Result<CreateOutcome, Error> {
     let inserted = sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, parent_id, version, priority, concurrency_key) \
-         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9, $10, $11) \
+           updated_at, ready_at, deadline_at, parent_id, version, priority, concurrency_key, \
+           queue) \
+         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9, $10, $11, \
+           $12) \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(run.id.to_string())
@@ -185,6 +190,7 @@ pub(super) async fn create_run(
     .bind(&run.version)
     .bind(run.queue.priority)
     .bind(&run.queue.concurrency_key)
+    .bind(&run.queue.name)
     .execute(&mut *connection)
     .await?
     .rows_affected();
@@ -568,9 +574,9 @@ pub(super) async fn fork(
     sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
            ready_at, deadline_at, executions, version, forked_from, forked_from_step, \
-           priority, concurrency_key) \
+           priority, concurrency_key, queue) \
          VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $4, $5, $6, 1, $7, $8::uuid, $9, \
-           $10, $11)",
+           $10, $11, $12)",
     )
     .bind(run.id.to_string())
     .bind(&run.workflow)
@@ -583,6 +589,7 @@ pub(super) async fn fork(
     .bind(&fork.from_step)
     .bind(run.queue.priority)
     .bind(&run.queue.concurrency_key)
+    .bind(&run.queue.name)
     .execute(&mut *connection)
     .await?;
     // The records before the step in journal order (`created_at`, then

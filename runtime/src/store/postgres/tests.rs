@@ -292,7 +292,7 @@ async fn a_claim_planned_on_empty_tables_reads_by_index_as_they_grow() {
     // ANALYZE gave the planner the table's real size.
     for when in ["planned on empty tables", "planned after ANALYZE"] {
         for ((name, _, _), (what, arguments)) in
-            statements.iter().zip([("claim", 7), ("limited claim", 8)])
+            statements.iter().zip([("claim", 8), ("limited claim", 9)])
         {
             let plan = generic_plan(&mut writer, name, arguments).await;
             assert!(

@@ -276,8 +276,10 @@ async fn start_runs(
     for run in runs {
         let inserted: Option<String> = sqlx::query_scalar(
             "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-               updated_at, ready_at, deadline_at, version, event_id, priority, concurrency_key) \
-             VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9, $10, $11) \
+               updated_at, ready_at, deadline_at, version, event_id, priority, concurrency_key, \
+               queue) \
+             VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9, $10, $11, \
+               $12) \
              ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
              DO NOTHING RETURNING id::text",
         )
@@ -292,6 +294,7 @@ async fn start_runs(
         .bind(event)
         .bind(run.queue.priority)
         .bind(&run.queue.concurrency_key)
+        .bind(&run.queue.name)
         .fetch_optional(&mut *connection)
         .await?;
         let id =

@@ -292,6 +292,7 @@ pub(super) async fn apply_hot(
         .bind(&creates.versions)
         .bind(&creates.priorities)
         .bind(&creates.concurrency_keys)
+        .bind(&creates.queues)
         .fetch_all(&mut *connection)
         .await?;
     let written: HashSet<(String, Option<String>, Option<String>)> = rows.into_iter().collect();

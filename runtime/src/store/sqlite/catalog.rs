@@ -12,8 +12,8 @@ use crate::model::sync::BoxFuture;
 use crate::store::CatalogStore;
 use crate::store::catalog::{
     EVENT_TYPE_COLUMNS, EventTypeRow, LATEST_VERSION, VERSIONS_ORDER, VersionValues,
-    WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, worker_info,
-    workflow_version, workflows_json,
+    WORKER_COLUMNS, WORKFLOW_COLUMNS, WorkerRow, WorkflowRow, event_type_info, queues_json,
+    worker_info, workflow_version, workflows_json,
 };
 use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
@@ -106,11 +106,12 @@ impl SqliteStore {
 pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> Applied {
     let mut upsert = connection.prepare_cached(
         "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-           timeout_ms, cron, timezone, first_seen, last_seen, on_event) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10) \
+           timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11) \
          ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
            timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
            timezone = excluded.timezone, on_event = excluded.on_event, \
+           queue = excluded.queue, \
            last_seen = MAX(last_seen, excluded.last_seen)",
     )?;
     for version in &record.versions {
@@ -126,6 +127,7 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
             version.timezone,
             version.last_seen,
             values.on_event,
+            version.queue,
         ])?;
     }
     let mut event_type = connection.prepare_cached(
@@ -148,8 +150,8 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
     let worker = &record.worker;
     connection
         .prepare_cached(
-            "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO wf_worker (id, host, pid, started_at, heartbeat_at, workflows, queues) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             worker.id,
@@ -158,6 +160,7 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
             worker.started_at,
             worker.heartbeat_at,
             workflows_json(&worker.workflows),
+            queues_json(&worker.queues),
         ])?;
     Ok(Ok(WriteOut::Done))
 }

@@ -280,7 +280,12 @@ impl RunStore for SqliteStore {
             connection
                 .prepare_cached(claims::NEXT_READY_SQL)?
                 .query_row(
-                    params![&*workflows.names, &*workflows.versions, &*workflows.limits],
+                    params![
+                        &*workflows.names,
+                        &*workflows.versions,
+                        &*workflows.limits,
+                        &*workflows.queues
+                    ],
                     |row| row.get(0),
                 )
                 .optional()

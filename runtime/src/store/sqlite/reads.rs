@@ -26,7 +26,7 @@ use crate::store::{LogLine, ReadStore};
 /// The columns of a [`RunRow`], in its order.
 const RUN_COLUMNS: &str = "id, workflow, status, input, output, error, idempotency_key, \
     created_at, finished_at, deadline_at, executions, parent_id, started_at, version, event_id, \
-    json_array(paused_at, forked_from, forked_from_step)";
+    json_array(paused_at, forked_from, forked_from_step, queue)";
 
 /// The `ready_at` of the pending run due longest (see
 /// [`ReadStore::oldest_due_pending`]): one step along the `wf_instance_ready`
@@ -150,6 +150,10 @@ fn condition_sql(condition: &RunCondition, params: &mut Vec<Value>) -> &'static 
             "version = ?"
         }
         RunCondition::Version(None) => "version IS NULL",
+        RunCondition::Queue(queue) => {
+            params.push(Value::Text(queue.clone()));
+            "queue = ?"
+        }
         // A run that ended keeps its mark, but is no longer paused.
         RunCondition::Paused => {
             "paused_at IS NOT NULL AND status IN ('pending', 'running', 'suspended')"
@@ -449,7 +453,7 @@ impl ReadStore for SqliteStore {
                 .prepare_cached(
                     "SELECT id, workflow, status, input, output, error, idempotency_key, \
                      created_at, finished_at, deadline_at, executions, parent_id, started_at, \
-                     version, event_id, json_array(paused_at, forked_from, forked_from_step) \
+                     version, event_id, json_array(paused_at, forked_from, forked_from_step, queue) \
                      FROM wf_instance WHERE id = ?1",
                 )?
                 .query_row(params![run_id.to_string()], |row| RunRow::try_from(row))

@@ -71,7 +71,7 @@ pub(super) fn create_runs(
         return Ok(());
     }
     let lone = runs.len() == 1;
-    let mut values = Vec::with_capacity(runs.len() * 11);
+    let mut values = Vec::with_capacity(runs.len() * 12);
     for (_, run) in &runs {
         values.extend([
             Value::Text(run.id.to_string()),
@@ -87,6 +87,7 @@ pub(super) fn create_runs(
             optional_text(&run.version),
             Value::Integer(i64::from(run.queue.priority)),
             Value::Text(run.queue.concurrency_key.clone()),
+            Value::Text(run.queue.name.clone()),
         ]);
     }
     // A run claimed as it is created (column8 names its owner) starts
@@ -94,16 +95,17 @@ pub(super) fn create_runs(
     let sql = format!(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
            updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, started_at, \
-           version, priority, concurrency_key) \
+           version, priority, concurrency_key, queue) \
          SELECT column1, column2, CASE WHEN column8 IS NULL THEN 'pending' ELSE 'running' END, \
            column3, column4, column5, column5, CASE WHEN column8 IS NULL THEN column6 END, \
            column7, column8, CASE WHEN column8 IS NULL THEN 0 ELSE {token} END, \
            CASE WHEN column8 IS NULL THEN 0 ELSE 1 END, \
-           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9, column10, column11 \
+           CASE WHEN column8 IS NULL THEN NULL ELSE column5 END, column9, column10, column11, \
+           column12 \
          FROM ({values}) WHERE true \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING{returning}",
         token = ClaimAtCreate::TOKEN,
-        values = values_list(runs.len(), 11),
+        values = values_list(runs.len(), 12),
         returning = if lone { "" } else { " RETURNING id" },
     );
     let mut statement = connection.prepare_cached(&sql)?;
@@ -147,11 +149,11 @@ fn create_limited(
         .prepare_cached(&format!(
             "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
                updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, \
-               started_at, version, priority, concurrency_key) \
+               started_at, version, priority, concurrency_key, queue) \
              SELECT ?1, ?2, CASE WHEN free THEN 'running' ELSE 'pending' END, ?3, ?4, ?5, ?5, \
                CASE WHEN free THEN NULL ELSE ?6 END, ?7, CASE WHEN free THEN ?8 END, \
                CASE WHEN free THEN {token} ELSE 0 END, CASE WHEN free THEN 1 ELSE 0 END, \
-               CASE WHEN free THEN ?5 END, ?9, ?10, ?11 \
+               CASE WHEN free THEN ?5 END, ?9, ?10, ?11, ?13 \
              FROM (SELECT (SELECT COUNT(*) FROM wf_instance INDEXED BY wf_instance_slots \
                  WHERE status = 'running' AND workflow = ?2 AND concurrency_key = ?11) < ?12 \
                AS free) WHERE true \
@@ -172,7 +174,8 @@ fn create_limited(
                 run.version,
                 run.queue.priority,
                 run.queue.concurrency_key,
-                claim.limit
+                claim.limit,
+                run.queue.name
             ],
             |row| row.get(0),
         )
@@ -372,8 +375,8 @@ pub(super) fn start_child(
     connection
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
-               ready_at, deadline_at, parent_id, version, priority, concurrency_key) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+               ready_at, deadline_at, parent_id, version, priority, concurrency_key, queue) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             child.id.to_string(),
@@ -385,7 +388,8 @@ pub(super) fn start_child(
             lease.run_id.to_string(),
             child.version,
             child.queue.priority,
-            child.queue.concurrency_key
+            child.queue.concurrency_key,
+            child.queue.name
         ])?;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease.run_id, &write)?;
@@ -463,8 +467,8 @@ pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, created_at, updated_at, \
                ready_at, deadline_at, executions, version, forked_from, forked_from_step, \
-               priority, concurrency_key) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11)",
+               priority, concurrency_key, queue) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             run.id.to_string(),
@@ -477,7 +481,8 @@ pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
             source,
             fork.from_step,
             run.queue.priority,
-            run.queue.concurrency_key
+            run.queue.concurrency_key,
+            run.queue.name
         ])?;
     connection.prepare_cached(FORK_COPY_SQL)?.execute(params![
         run.id.to_string(),

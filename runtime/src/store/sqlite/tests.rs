@@ -86,6 +86,7 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
                     r#"["w\u001fv1"]"#,
                     r#"{"w":1}"#,
                     "0",
+                    r#"["default"]"#,
                 ],
                 "wf_instance_queue",
             ),
@@ -98,7 +99,12 @@ fn claims_read_due_runs_by_index_however_many_runs_sleep() {
             (
                 "next wake time",
                 NEXT_READY_SQL,
-                vec![r#"["w"]"#, r#"["w\u001fv1"]"#, r#"{"w":1}"#],
+                vec![
+                    r#"["w"]"#,
+                    r#"["w\u001fv1"]"#,
+                    r#"{"w":1}"#,
+                    r#"["default"]"#,
+                ],
                 "wf_instance_ready",
             ),
         ] {
@@ -408,11 +414,13 @@ fn unserved_runs_are_counted_and_listed_by_the_status_and_list_indexes() {
         UnservedRuns {
             workflow: "w1".into(),
             version: Some("v1".into()),
+            queue: "default".into(),
             runs: 1,
         },
         UnservedRuns {
             workflow: "w2".into(),
             version: None,
+            queue: "default".into(),
             runs: 1,
         },
     ];

@@ -265,8 +265,8 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
             .prepare_cached(
                 "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, \
                    created_at, updated_at, ready_at, deadline_at, version, event_id, priority, \
-                   concurrency_key) \
-                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                   concurrency_key, queue) \
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
                  ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
                  DO NOTHING",
             )?
@@ -281,7 +281,8 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
                 run.version,
                 event,
                 run.queue.priority,
-                run.queue.concurrency_key
+                run.queue.concurrency_key,
+                run.queue.name
             ])?;
         started.push(if inserted == 1 {
             run.id

@@ -27,6 +27,7 @@ pub(super) fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> Wor
         cron: Some("0 * * * *".into()),
         timezone: Some("Europe/Paris".into()),
         on_event: Vec::new(),
+        queue: "default".into(),
         first_seen: at,
         last_seen: at,
     }
@@ -48,6 +49,7 @@ pub(super) fn record(id: &str, versions: Vec<WorkflowVersion>, at: i64) -> Worke
                     version: Some(format!("v-{}", v.fingerprint)),
                 })
                 .collect(),
+            queues: vec!["default".into()],
         },
         versions,
         event_types: Vec::new(),

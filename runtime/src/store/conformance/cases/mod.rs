@@ -12,6 +12,7 @@ mod helpers;
 mod maintenance;
 mod operations;
 mod queue;
+mod queues;
 mod read_counts;
 mod read_detail;
 mod read_events;
@@ -74,6 +75,9 @@ macro_rules! every_case {
             claims_take_higher_priorities_first_in_trigger_order,
             a_limit_holds_per_group_and_a_full_group_is_not_due,
             a_run_claimed_as_it_is_created_counts_its_group,
+            claims_take_only_runs_of_served_queues,
+            runs_versions_and_workers_keep_their_queues,
+            runs_of_a_queue_no_live_worker_serves_are_unserved,
             a_paused_run_is_not_claimed_until_resumed,
             pause_and_resume_are_idempotent,
             pause_of_an_ended_run_is_refused,
@@ -97,6 +101,7 @@ pub(super) use flow::*;
 pub(super) use maintenance::*;
 pub(super) use operations::*;
 pub(super) use queue::*;
+pub(super) use queues::*;
 pub(super) use read_counts::*;
 pub(super) use read_detail::*;
 pub(super) use read_events::*;

@@ -14,6 +14,7 @@ fn queued(priority: i32, key: &str, ready_at: i64) -> NewRun {
         queue: Queue {
             priority,
             concurrency_key: key.into(),
+            ..Queue::default()
         },
         ..new_run("flow", "{}", None, ready_at)
     }

@@ -36,6 +36,7 @@ fn group(workflow: &str, version: Option<&str>, runs: u64) -> UnservedRuns {
     UnservedRuns {
         workflow: workflow.into(),
         version: version.map(Into::into),
+        queue: "default".into(),
         runs,
     }
 }
