@@ -96,7 +96,7 @@ pub use model::log::{LogLevel, LogLine};
 pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;
 pub use model::trigger::TriggerOptions;
-pub use model::workflow::{Concurrency, EventTrigger, Failure, StepKind, StepManifest};
+pub use model::workflow::{CancelOn, Concurrency, EventTrigger, Failure, StepKind, StepManifest};
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::Durability;
 pub use uuid::Uuid;
@@ -342,7 +342,8 @@ pub mod prelude {
 pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
-        Concurrency, Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field, Overlap,
+        CancelOn, Concurrency, Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field,
+        Overlap,
         RunHandle, StepKind, StepManifest, TriggerOptions, Workflow,
     };
     pub use schemars;

@@ -80,6 +80,31 @@ pub fn check_event_pattern(pattern: &str) -> Result<(), EventPatternError> {
     Ok(())
 }
 
+/// Checks that `name` is an event name: a pattern of the module's grammar
+/// without a `*` segment, as `#[workflow(cancel_on(event = ..))]` takes it
+/// (an event cancels the runs registered under its exact name, looked up
+/// by index, so a wildcard has nothing to match).
+///
+/// ```
+/// use durable_grammar::event_pattern::check_event_name;
+/// assert!(check_event_name("order.cancelled").is_ok());
+/// assert!(check_event_name("order.*").is_err());
+/// ```
+///
+/// # Errors
+///
+/// An [`EventPatternError`] saying what is wrong.
+pub fn check_event_name(name: &str) -> Result<(), EventPatternError> {
+    check_event_pattern(name)?;
+    if name.split('.').any(|segment| segment == "*") {
+        return Err(EventPatternError {
+            pattern: name.to_owned(),
+            reason: "a cancelling event is named exactly, without `*`",
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +133,15 @@ mod tests {
             assert!(error.to_string().contains("order.*"), "{error}");
         }
         assert!(check_event_pattern(&"a".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn an_event_name_is_a_pattern_without_wildcards() {
+        assert_eq!(check_event_name("order.cancelled"), Ok(()));
+        for name in ["order.*", "*", "a.*.c"] {
+            let error = check_event_name(name).unwrap_err();
+            assert!(error.reason.contains("without `*`"), "{name}: {error}");
+        }
+        assert!(check_event_name("order..x").is_err());
     }
 }

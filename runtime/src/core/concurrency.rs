@@ -10,20 +10,21 @@ use crate::model::workflow::Concurrency;
 /// one without a limit): every such run of a workflow is in one group.
 pub(crate) const NO_KEY: &str = "";
 
-/// Checks the path of a concurrency key: field names joined by dots, none
-/// empty. What is wrong, in words, otherwise.
+/// Checks the path of a concurrency key (or, named by `what`, of another
+/// path into the input, e.g. a `cancel_on` match): field names joined by
+/// dots, none empty. What is wrong, in words, otherwise.
 ///
 /// ```text
 /// "customer_id", "customer.id"   valid
 /// "", "customer.", ".id", "a..b"  not
 /// ```
-pub(crate) fn check_key_path(path: &str) -> Result<(), String> {
+pub(crate) fn check_key_path(path: &str, what: &str) -> Result<(), String> {
     if path.is_empty() {
-        return Err("the concurrency key is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\"".into());
+        return Err(format!("the {what} is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""));
     }
     if path.split('.').any(str::is_empty) {
         return Err(format!(
-            "the concurrency key {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
+            "the {what} {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
         ));
     }
     Ok(())
@@ -38,14 +39,21 @@ pub(crate) fn key_of(concurrency: Option<&Concurrency>, input: &str) -> String {
     let Some(path) = concurrency.and_then(|concurrency| concurrency.key) else {
         return NO_KEY.to_owned();
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(input) else {
+    value_at(path, input)
+}
+
+/// The compact JSON of the value at `path` (field names joined by dots) in
+/// the JSON text `json`, `null` when the path leads nowhere or `json` is no
+/// JSON: how a run's input is keyed, for a concurrency key or a
+/// `cancel_on` match, and how an event's data is compared with it.
+pub(crate) fn value_at(path: &str, json: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
         return "null".to_owned();
     };
-    let found = path
-        .split('.')
+    path.split('.')
         .try_fold(&value, |value, name| value.get(name))
-        .unwrap_or(&serde_json::Value::Null);
-    found.to_string()
+        .unwrap_or(&serde_json::Value::Null)
+        .to_string()
 }
 
 /// A run a claim found due, in the order it would take them (priority,
@@ -127,10 +135,10 @@ mod tests {
 
     #[test]
     fn a_key_path_is_names_joined_by_dots() {
-        assert!(check_key_path("customer_id").is_ok());
-        assert!(check_key_path("customer.id").is_ok());
+        assert!(check_key_path("customer_id", "concurrency key").is_ok());
+        assert!(check_key_path("customer.id", "concurrency key").is_ok());
         for bad in ["", ".id", "customer.", "a..b"] {
-            assert!(check_key_path(bad).is_err(), "{bad:?}");
+            assert!(check_key_path(bad, "concurrency key").is_err(), "{bad:?}");
         }
     }
 

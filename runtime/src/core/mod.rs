@@ -3,10 +3,12 @@
 //! timing (when a run is due, when it times out), cron schedules and
 //! overlap, retry policy, retention policy, JSON decoding and matching, the
 //! catalog's fingerprints and schema checks, which event triggers an
-//! event fires, and the concurrency keys and limits of claims.
+//! event fires, the concurrency keys and limits of claims, and what cancels
+//! a run of a workflow with `cancel_on`.
 //!
 //! Imports only [`crate::model`].
 
+pub(crate) mod cancel_on;
 pub(crate) mod catalog;
 pub(crate) mod concurrency;
 pub(crate) mod cron;

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::workflow::Workflow;
 use super::{Ctx, StepName};
+use crate::core::cancel_on::cancel_keys;
 use crate::core::concurrency::key_of;
 use crate::core::replay::StepStart;
 use crate::model::error::Error;
@@ -197,6 +198,7 @@ impl Ctx {
         };
         let child = NewRun {
             id: RunId::new(),
+            cancel_on: cancel_keys(registered.cancel_on, &input),
             workflow: W::NAME.to_owned(),
             input,
             idempotency_key: None,

@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::core::cron::Overlap;
 use crate::model::error::Error;
 use crate::model::event::EventType;
-use crate::model::workflow::{Concurrency, EventTrigger, Failure, StepManifest};
+use crate::model::workflow::{CancelOn, Concurrency, EventTrigger, Failure, StepManifest};
 
 /// A workflow: a named, typed, resumable async function.
 ///
@@ -82,6 +82,29 @@ pub trait Workflow: Send + Sync + 'static {
     /// assert_eq!(Bill::CONCURRENCY, Some(Concurrency { limit: 1, key: Some("customer_id") }));
     /// ```
     const CONCURRENCY: Option<Concurrency> = None;
+
+    /// The events that cancel the workflow's unfinished runs
+    /// (`#[workflow(cancel_on(event = "order.cancelled", match =
+    /// "order_id"))]`, repeatable): an event of that name, sent from outside
+    /// or from a run, cancels in its own transaction every pending, running
+    /// or suspended run whose input's value at the `match` path equals the
+    /// event data's (every run, without `match`), with its descendants, as
+    /// [`RunHandle::cancel`](crate::RunHandle::cancel) does; the run's error
+    /// names the event.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{CancelOn, Workflow};
+    ///
+    /// #[workflow(cancel_on(event = "order.cancelled", match = "order_id"))]
+    /// async fn ship(ctx: Ctx, order_id: String) -> Result<String, Error> {
+    ///     let _ = ctx;
+    ///     Ok(order_id)
+    /// }
+    ///
+    /// assert_eq!(Ship::CANCEL_ON, [CancelOn { event: "order.cancelled", matching: Some("order_id") }]);
+    /// ```
+    const CANCEL_ON: &'static [CancelOn] = &[];
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

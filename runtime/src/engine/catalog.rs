@@ -231,6 +231,7 @@ impl EngineCore {
             here: false,
             version: None,
             concurrency: None,
+            cancel_on: &[],
         };
         Ok((target, input.to_string()))
     }

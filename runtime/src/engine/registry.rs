@@ -66,6 +66,7 @@ impl Registered {
                 version: version_key(W::VERSION, &fingerprint).into(),
                 timeout_ms: W::TIMEOUT_MS,
                 concurrency: W::CONCURRENCY,
+                cancel_on: W::CANCEL_ON,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -101,7 +102,16 @@ impl Registered {
                 ));
             }
             if let Some(key) = concurrency.key {
-                check_key_path(key).map_err(|error| format!("workflow `{name}`: {error}"))?;
+                check_key_path(key, "concurrency key")
+                    .map_err(|error| format!("workflow `{name}`: {error}"))?;
+            }
+        }
+        for cancel_on in self.spec.cancel_on {
+            durable_grammar::event_pattern::check_event_name(cancel_on.event)
+                .map_err(|error| format!("workflow `{name}`: cancel_on: {error}"))?;
+            if let Some(path) = cancel_on.matching {
+                check_key_path(path, "cancel_on match")
+                    .map_err(|error| format!("workflow `{name}`: {error}"))?;
             }
         }
         for trigger in self.on_event {

@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::core::cancel_on::cancel_keys;
 use crate::core::concurrency::key_of;
 use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
@@ -21,7 +22,7 @@ use crate::model::outcome::RunOutcome;
 use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
-use crate::model::workflow::Concurrency;
+use crate::model::workflow::{CancelOn, Concurrency};
 use crate::store::{
     ClaimAtCreate, ClaimedRun, CreateOutcome, ForkOutcome, NewFork, NewRun, Queue,
     TransitionOutcome,
@@ -48,6 +49,9 @@ pub(crate) struct Target {
     /// workflow without one, and for one known only from the catalog (which
     /// does not record it: see the README's "Concurrency limits").
     pub(crate) concurrency: Option<Concurrency>,
+    /// The events that cancel its runs; none for one known only from the
+    /// catalog (which does not record them, as it does not record limits).
+    pub(crate) cancel_on: &'static [CancelOn],
 }
 
 impl Target {
@@ -59,6 +63,7 @@ impl Target {
             here: true,
             version: Some(registered.spec.version.to_string()),
             concurrency: registered.spec.concurrency,
+            cancel_on: registered.spec.cancel_on,
         }
     }
 }
@@ -133,6 +138,7 @@ impl EngineCore {
                     .map(|lease| now.saturating_add(millis(lease))),
                 limit: target.concurrency.map(|concurrency| concurrency.limit),
             }),
+            cancel_on: cancel_keys(target.cancel_on, &input),
         };
         match self.env.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
@@ -315,16 +321,16 @@ impl EngineCore {
         let now = self.env.clock.now_ms();
         // Its group is its input's, as a trigger's (known where the
         // workflow is registered; see `Target::concurrency`).
-        let concurrency = self
-            .registry
-            .get(&workflow)
-            .and_then(|registered| registered.spec.concurrency);
+        let registered = self.registry.get(&workflow);
+        let concurrency = registered.and_then(|registered| registered.spec.concurrency);
+        let cancel_on = registered.map_or(&[][..], |registered| registered.spec.cancel_on);
         let queue = Queue {
             priority: 0,
             concurrency_key: key_of(concurrency.as_ref(), &input),
         };
         let run = NewRun {
             id: RunId::new(),
+            cancel_on: cancel_keys(cancel_on, &input),
             workflow,
             input,
             idempotency_key: None,

@@ -171,10 +171,15 @@ pub enum Error {
     },
 
     /// The run was cancelled before it finished.
-    #[error("run {run_id} was cancelled")]
+    #[error("run {run_id} was cancelled{}", reason_suffix(reason))]
     RunCancelled {
         /// The run.
         run_id: RunId,
+        /// Why, when it is recorded: the event that cancelled it
+        /// (`cancelled by event "order.cancelled" (id 42)`, see
+        /// `#[workflow(cancel_on(..))]`) or the reason of `Ctx::abort`;
+        /// empty for a cancel by an operator.
+        reason: String,
     },
 
     /// The run passed its workflow timeout.
@@ -490,5 +495,14 @@ mod tests {
         assert_eq!(clip("short"), "short");
         let long = "é".repeat(150);
         assert_eq!(clip(&long), format!("{}… (300 bytes)", "é".repeat(100)));
+    }
+}
+
+/// `": <reason>"` after a cancelled run's message, when it has a reason.
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::core::cancel_on::CancelKey;
 use crate::model::event::TriggerError;
 use crate::model::ids::RunId;
 use crate::model::journal::StepRecord;
@@ -44,6 +45,10 @@ pub(crate) struct NewRun {
     /// saving a write and a trip through the dispatcher. Ignored when the
     /// idempotency key names an existing run.
     pub claimed_by: Option<ClaimAtCreate>,
+    /// What cancels it (`#[workflow(cancel_on(..))]`), written beside it
+    /// in `wf_cancel_on`; empty for a workflow without `cancel_on`, which
+    /// writes nothing there.
+    pub cancel_on: Vec<CancelKey>,
 }
 
 /// Where a new run queues: claims take due runs by priority (higher

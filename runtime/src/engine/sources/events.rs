@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::core::catalog::Validators;
+use crate::core::cancel_on::cancel_keys;
 use crate::core::concurrency::key_of;
 use crate::core::timing::deadline;
 use crate::core::triggers::any_fires;
@@ -99,6 +100,7 @@ impl EventTriggers {
             here: false,
             version: None,
             concurrency: None,
+            cancel_on: &[],
         };
         if version.input_schema.get("type") == Some(&Value::from("null")) {
             return Ok(("null".to_owned(), target));
@@ -131,6 +133,7 @@ impl EventTriggers {
             match self.checked(version, &data) {
                 Ok((input, target)) => plan.0.push(NewRun {
                     id: RunId::new(),
+                    cancel_on: cancel_keys(target.cancel_on, &input),
                     queue: Queue {
                         priority: 0,
                         concurrency_key: key_of(target.concurrency.as_ref(), &input),

@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_operations.sql")),
     (12, include_str!("migrations/0012_maintenance_indexes.sql")),
     (13, include_str!("migrations/0013_keyed_slots.sql")),
+    (15, include_str!("migrations/0015_cancel_on.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
+use super::cancel_on::register;
 use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
@@ -187,6 +188,7 @@ pub(super) async fn create_run(
     .await?
     .rows_affected();
     if inserted == 1 {
+        register(connection, run).await?;
         return Ok(CreateOutcome::Created(run.id));
     }
     key_holder(connection, run).await
@@ -324,7 +326,7 @@ pub(super) async fn cancel(
     now: i64,
     notes: &mut Notes,
 ) -> Applied {
-    let cancelled = cancel_tree(connection, run_id, true, now, notes).await?;
+    let cancelled = cancel_tree(connection, run_id, true, now, None, notes).await?;
     let outcome = if cancelled.contains(&run_id) {
         TransitionOutcome::Done
     } else {
@@ -452,6 +454,7 @@ pub(super) async fn fork(
     .bind(&run.queue.concurrency_key)
     .execute(&mut *connection)
     .await?;
+    register(connection, run).await?;
     // The records before the step in journal order (`created_at`, then
     // `seq`) that ended or sleep: a step in progress or waiting runs again.
     // As a retry does, it leaves out the records of a failure's unwinding

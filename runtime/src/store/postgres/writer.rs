@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use sqlx::{Connection, PgConnection};
 
+use super::cancel_on::register;
 use super::claims::{claim, renew_leases};
 use super::finish::{FinishColumns, HOT_FINISHED, cancel_descendants, cancel_timed_out_children};
 use super::maintenance::{delete_events, delete_finished, time_out_overdue};
@@ -294,6 +295,7 @@ pub(super) async fn apply_hot(
     for &index in indices {
         results[index] = Some(match &ops[index] {
             WriteOp::Create(run) => Ok(WriteOut::Created(if wrote("created", run.id, None) {
+                register(connection, run).await?;
                 CreateOutcome::Created(run.id)
             } else {
                 // Its key is taken (also by another run of this batch).

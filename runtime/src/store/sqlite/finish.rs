@@ -144,7 +144,7 @@ fn cancel_timed_out_children(
             for step in steps {
                 let _saved = save_step(connection, lease, step)?;
             }
-            let cancelled = cancel_tree(connection, lease.run_id, true, now)?;
+            let cancelled = cancel_tree(connection, lease.run_id, true, now, None)?;
             results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
         } else {
             rest.push(index);
@@ -165,31 +165,36 @@ pub(super) fn after_finish(
     let after = after_ends(ended);
     let mut cancelled = Vec::new();
     for (run_id, now) in after.cancel_below {
-        cancelled.extend(cancel_tree(connection, run_id, false, now)?);
+        cancelled.extend(cancel_tree(connection, run_id, false, now, None)?);
     }
     let awaited = settle_run_waiters(connection, &after.settled, after.at)?;
     Ok((cancelled, awaited))
 }
 
 /// Cancels a run (when `include_root`) and every unfinished descendant,
-/// fencing out their workers, and settles the steps waiting for them.
+/// fencing out their workers, and settles the steps waiting for them;
+/// records `reason` as their error, if given (an event that cancelled them).
 pub(super) fn cancel_tree(
     connection: &Connection,
     root: RunId,
     include_root: bool,
     now: i64,
+    reason: Option<&str>,
 ) -> Result<Vec<RunId>, Error> {
     let ids: Vec<String> = connection
         .prepare_cached(
             "WITH RECURSIVE tree(id) AS ( \
                SELECT ?2 UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
              UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
-               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
+               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1, \
+               error = COALESCE(?4, error) \
              WHERE id IN (SELECT id FROM tree) AND (?3 OR id <> ?2) \
                AND status IN ('pending', 'running', 'suspended') \
              RETURNING id",
         )?
-        .query_map(params![now, root.to_string(), include_root], |row| row.get(0))?
+        .query_map(params![now, root.to_string(), include_root, reason], |row| {
+            row.get(0)
+        })?
         .collect::<Result<_, _>>()?;
     let (cancelled, settled) = cancelled_runs(&ids)?;
     settle_run_waiters(connection, &settled, now)?;

@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_queue.sql")),
     (10, include_str!("migrations/0010_operations.sql")),
     (11, include_str!("migrations/0011_maintenance_indexes.sql")),
+    (13, include_str!("migrations/0013_cancel_on.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {

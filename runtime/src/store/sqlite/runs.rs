@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::cancel_on::register;
 use super::finish::cancel_tree;
 use super::steps::{holds_lease, save_step, upsert_step};
 use super::values::{optional_integer, optional_text, values_list};
@@ -119,6 +120,7 @@ pub(super) fn create_runs(
     for (index, run) in runs {
         results[index] = Some(Ok(WriteOut::Created(
             if inserted.contains(&run.id.to_string()) {
+                register(connection, run)?;
                 CreateOutcome::Created(run.id)
             } else {
                 key_holder(connection, run)?
@@ -172,6 +174,9 @@ fn create_limited(
             |row| row.get(0),
         )
         .optional()?;
+    if status.is_some() {
+        register(connection, run)?;
+    }
     match status.as_deref() {
         Some("running") => Ok(CreateOutcome::Created(run.id)),
         Some(_) => Ok(CreateOutcome::Queued(run.id)),
@@ -229,7 +234,7 @@ pub(super) fn release(connection: &Connection, lease: &Lease, now: i64) -> Appli
 
 /// Cancels a run and its unfinished descendants.
 pub(super) fn cancel(connection: &Connection, run_id: RunId, now: i64) -> Applied {
-    let cancelled = cancel_tree(connection, run_id, true, now)?;
+    let cancelled = cancel_tree(connection, run_id, true, now, None)?;
     let outcome = if cancelled.contains(&run_id) {
         TransitionOutcome::Done
     } else {
@@ -268,6 +273,7 @@ pub(super) fn start_child(
             child.queue.priority,
             child.queue.concurrency_key
         ])?;
+    register(connection, child)?;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease.run_id, &write)?;
     Ok(Ok(WriteOut::Done))
@@ -360,6 +366,7 @@ pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
             run.queue.priority,
             run.queue.concurrency_key
         ])?;
+    register(connection, run)?;
     connection.prepare_cached(FORK_COPY_SQL)?.execute(params![
         run.id.to_string(),
         source,

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
+use super::cancel_on::{cancel_matching, register};
 use super::steps::{holds_lease, upsert_step};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -202,6 +203,12 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
             trigger_errors_json(&event.trigger_errors)
         ])?;
     let id = connection.last_insert_rowid();
+    // First, so that the runs it cancels take it as no waiter's event.
+    let cancelled = if target.is_none() {
+        cancel_matching(connection, id, &event.name, &event.data, event.now)?
+    } else {
+        Vec::new()
+    };
     // A run that ended takes no more events: its waiting steps stay as the
     // end left them (see `StepStatus`).
     let waiters: Vec<(String, String, Option<String>)> = match &target {
@@ -246,6 +253,7 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         id,
         woken,
         started,
+        cancelled,
         trigger_errors: event.trigger_errors.clone(),
     })
 }
@@ -284,6 +292,7 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
                 run.queue.concurrency_key
             ])?;
         started.push(if inserted == 1 {
+            register(connection, run)?;
             run.id
         } else {
             let holder: String = connection
