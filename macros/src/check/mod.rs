@@ -42,6 +42,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) events: Vec<syn::Type>,
     /// `concurrency`: the limit, and the key's path if given.
     pub(crate) concurrency: Option<(u32, Option<String>)>,
+    /// Each `cancel_on`: the event's name and the match's path if given.
+    pub(crate) cancel_on: Vec<(String, Option<String>)>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -88,6 +90,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     let timeout_ms = options::check_workflow_timeout(cx, model);
     let version = options::check_workflow_version(cx, model);
     let concurrency = options::check_concurrency(cx, model, &input);
+    let cancel_on = options::check_cancel_on(cx, model, &input);
     options::check_durations(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
     let steps = steps::check_steps(cx, model);
@@ -110,6 +113,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         on_event,
         events,
         concurrency,
+        cancel_on,
     })
 }
 

@@ -1,14 +1,15 @@
 //! The checks of the attribute's options and of the durations written as
 //! literals: a valid name, a parseable timeout, cron options that fit
 //! together, event triggers with valid patterns and filters, and a
-//! concurrency limit with a key that fits the input.
+//! concurrency limit with a key that fits the input, and `cancel_on` events
+//! named exactly with a match that fits it too.
 
 use syn::LitStr;
 
 use super::Input;
 use crate::errors::Errors;
 use crate::model::WorkflowModel;
-use crate::symbols;
+use crate::symbols::{self, Symbol};
 
 /// A workflow name is 1 to 200 characters without whitespace. The name:
 /// `name = "..."`, else the fn's name in kebab case.
@@ -270,16 +271,38 @@ pub(super) fn check_concurrency(
     let Some(literal) = &option.key else {
         return limit.map(|limit| (limit, None));
     };
+    let without = format!(
+        "limit the workflow as a whole with `{} = {}`",
+        symbols::CONCURRENCY,
+        option.limit
+    );
+    let valid = check_input_path(cx, model, input, literal, ("concurrency key", symbols::KEY), &without);
+    let limit = limit?;
+    valid.then_some((limit, Some(literal.value())))
+}
+
+/// A path into the workflow's input written as `literal` (a concurrency
+/// key, a `cancel_on` match; `what` it is, and the option `key` it is
+/// written under): the workflow takes an input (else `without` says what
+/// to write instead), the path is field names joined by dots, and its first
+/// name, when the input is the generated struct of several parameters, is
+/// one of them, and not the one parameter's name. Whether it is valid.
+fn check_input_path(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+    literal: &LitStr,
+    (what, key_symbol): (&str, Symbol),
+    without: &str,
+) -> bool {
     let key = literal.value();
-    let valid = match input {
+    match input {
         Input::Unit => {
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "a concurrency key names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or limit the workflow as a whole with `{} = {}`",
+                    "a {what} names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or {without}",
                     model.function.sig.ident,
-                    symbols::CONCURRENCY,
-                    option.limit
                 ),
             );
             false
@@ -288,8 +311,7 @@ pub(super) fn check_concurrency(
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "the concurrency key {key:?} is not a path of field names; write the names joined by single dots, e.g. `{} = \"customer.id\"`",
-                    symbols::KEY
+                    "the {what} {key:?} is not a path of field names; write the names joined by single dots, e.g. `{key_symbol} = \"customer.id\"`",
                 ),
             );
             false
@@ -305,7 +327,7 @@ pub(super) fn check_concurrency(
                 cx.error_spanned_by(
                     literal,
                     format!(
-                        "the concurrency key {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
+                        "the {what} {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
                         model.function.sig.ident,
                         names.join(", ")
                     ),
@@ -320,14 +342,62 @@ pub(super) fn check_concurrency(
                 cx.error_spanned_by(
                     literal,
                     format!(
-                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
-                        symbols::KEY
+                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{key_symbol} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
                     ),
                 );
             }
             !names_the_parameter
         }
-    };
-    let limit = limit?;
-    valid.then_some((limit, Some(key)))
+    }
+}
+
+/// Each `cancel_on` names an event exactly (the grammar of
+/// `durable_grammar::event_pattern`, without wildcards: an event cancels
+/// the runs registered under its own name), its `match` is a path into the
+/// input (as a concurrency key is), and no two are the same. Each as
+/// (event, match).
+pub(super) fn check_cancel_on(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+) -> Vec<(String, Option<String>)> {
+    let mut cancel_on: Vec<(String, Option<String>)> = Vec::new();
+    for option in &model.options.cancel_on {
+        let event = option.event.value();
+        let mut valid = true;
+        if let Err(error) = durable_grammar::event_pattern::check_event_name(&event) {
+            cx.error_spanned_by(&option.event, error);
+            valid = false;
+        }
+        let without = format!(
+            "remove `{}` to cancel every run of the workflow",
+            symbols::MATCH
+        );
+        if let Some(literal) = &option.matching {
+            valid &= check_input_path(
+                cx,
+                model,
+                input,
+                literal,
+                ("`cancel_on` match", symbols::MATCH),
+                &without,
+            );
+        }
+        if !valid {
+            continue;
+        }
+        let entry = (event, option.matching.as_ref().map(LitStr::value));
+        if cancel_on.contains(&entry) {
+            cx.error_at(
+                option.span,
+                format!(
+                    "this `{}` repeats an earlier one; remove it",
+                    symbols::CANCEL_ON
+                ),
+            );
+            continue;
+        }
+        cancel_on.push(entry);
+    }
+    cancel_on
 }
