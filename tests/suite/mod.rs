@@ -50,6 +50,7 @@ mod children;
 mod claims_and_slots;
 mod concurrency_keys;
 mod cron;
+mod deadlines;
 mod durable_sleep;
 mod event_protocol;
 mod event_triggers;

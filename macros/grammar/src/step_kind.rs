@@ -45,11 +45,13 @@ pub enum StepKind {
     WaitForRun,
     /// `ctx.patched`: the marker of a run that took the new side of a patch.
     Patch,
+    /// `ctx.set_deadline`: moves the run's own deadline, recorded once.
+    SetDeadline,
 }
 
 impl StepKind {
     /// Every kind.
-    pub const ALL: [StepKind; 16] = [
+    pub const ALL: [StepKind; 17] = [
         StepKind::Run,
         StepKind::Sleep,
         StepKind::SleepUntil,
@@ -66,6 +68,7 @@ impl StepKind {
         StepKind::StartChild,
         StepKind::WaitForRun,
         StepKind::Patch,
+        StepKind::SetDeadline,
     ];
 
     /// The `Ctx` method that starts a configurable `run` step:
@@ -98,6 +101,7 @@ impl StepKind {
             StepKind::StartChild => "start_child",
             StepKind::WaitForRun => "wait_for_run",
             StepKind::Patch => "patch",
+            StepKind::SetDeadline => "set_deadline",
         }
     }
 

@@ -188,7 +188,8 @@ impl Ctx {
         let own_deadline = registered
             .timeout_ms
             .map(|ms| now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
-        let deadline_at = match (own_deadline, self.run.deadline_at) {
+        let parent_deadline = self.run.state().deadline_at;
+        let deadline_at = match (own_deadline, parent_deadline) {
             (Some(own), Some(parent)) => Some(own.min(parent)),
             (own, parent) => own.or(parent),
         };

@@ -22,7 +22,7 @@ use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::unexpected;
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
-use crate::store::settle::child_step_write;
+use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, Lease, LogLine, NewFork,
     NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
@@ -501,5 +501,31 @@ pub(super) async fn start_child(
     notes.wake = true;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease, &write).await?;
+    Ok(Ok(WriteOut::Done))
+}
+
+/// Sets the deadline of the run `lease` holds and saves the step that set
+/// it.
+pub(super) async fn set_deadline(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &StepRecord,
+    deadline_at: Option<i64>,
+) -> Applied {
+    let moved = sqlx::query(concat!(
+        "UPDATE wf_instance SET deadline_at = $3, updated_at = $4 WHERE ",
+        lease_holds!("$1", "$2")
+    ))
+    .bind(lease.run_id.to_string())
+    .bind(lease.token)
+    .bind(deadline_at)
+    .bind(step.updated_at)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(lease_lost(lease));
+    }
+    upsert_step(connection, lease, &StepWrite::plain(step)).await?;
     Ok(Ok(WriteOut::Done))
 }

@@ -14,7 +14,8 @@ use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
-    CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_paused, start_child,
+    CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_deadline, set_paused,
+    start_child,
     suspend_runs,
 };
 use super::steps::{
@@ -389,6 +390,11 @@ pub(super) async fn apply_op(
             wait,
         } => start_child(connection, lease, step, child, *wait, notes).await,
         WriteOp::AppendLog(lease, line) => append_log(connection, lease, line).await,
+        WriteOp::SetDeadline {
+            lease,
+            step,
+            deadline_at,
+        } => set_deadline(connection, lease, step, *deadline_at).await,
         WriteOp::DeleteFinished(request) => delete_finished(connection, request).await,
         WriteOp::TimeOutOverdue { now, limit } => {
             time_out_overdue(connection, *now, *limit, notes).await

@@ -15,7 +15,7 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
-use crate::store::settle::child_step_write;
+use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
     ClaimAtCreate, CreateOutcome, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
     TransitionOutcome,
@@ -419,4 +419,26 @@ pub(super) fn transition(
         .query_row(params![run_id.to_string()], |row| row.get(0))
         .optional()?;
     refused_transition(status.as_deref())
+}
+
+/// Sets the deadline of the run `lease` holds and saves the step that set
+/// it.
+pub(super) fn set_deadline(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    deadline_at: Option<i64>,
+) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(lease_lost(lease));
+    }
+    connection
+        .prepare_cached("UPDATE wf_instance SET deadline_at = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![
+            deadline_at,
+            step.updated_at,
+            lease.run_id.to_string()
+        ])?;
+    upsert_step(connection, lease.run_id, &StepWrite::plain(step))?;
+    Ok(Ok(WriteOut::Done))
 }
