@@ -31,7 +31,9 @@ impl Ctx {
     ///         // A big review may take the day.
     ///         ctx.set_deadline("allow-a-day", "24h").await?;
     ///     }
-    ///     ctx.sleep("wait-for-reviewer", "2h").await
+    ///     let _verdict: Option<serde_json::Value> =
+    ///         ctx.wait_for_event("verdict", "review.done").await?;
+    ///     Ok(())
     /// }
     /// ```
     ///

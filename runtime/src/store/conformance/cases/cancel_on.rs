@@ -2,13 +2,17 @@
 //! (`#[workflow(cancel_on(..))]`): the runs registered for an event's name
 //! and its value at their path are cancelled in the event's transaction,
 //! fenced and with the event named as their error; other values, signals,
-//! runs of plain workflows and ended runs are left alone.
+//! runs of plain workflows and ended runs are left alone; and the deadline
+//! a run sets itself (`Ctx::set_deadline`), stored with its step.
 
-use super::helpers::{NOW, create, create_claimed, event, finish, is_lease_lost, new_run, step};
+use super::helpers::{
+    NOW, create, create_and_claim, create_claimed, event, finish, is_lease_lost, new_run, step,
+};
 use crate::core::cancel_on::{ANY_RUN, CancelKey};
 use crate::model::ids::RunId;
 use crate::model::status::{RunStatus, StepStatus};
-use crate::store::{NewRun, RunOutcome, Store};
+use crate::model::workflow::StepKind;
+use crate::store::{NewRun, RunOutcome, StepRecord, Store};
 
 /// A `flow` run of `input` registered for `keys`, as (event, path, value).
 fn registered(input: &str, keys: &[(&str, &str, &str)]) -> NewRun {
@@ -133,4 +137,35 @@ pub(crate) async fn every_path_of_an_event_name_is_looked_up(store: &dyn Store) 
     assert_eq!(cancelled, expected);
     let closed = event("account.closed", r#"{"customer":"c-2"}"#, None, NOW + 2);
     assert_eq!(store.send_event(closed, None).await.unwrap().cancelled, [both]);
+}
+
+/// `set_deadline` stores the run's new deadline and the step that set it
+/// together, fenced by the lease: a stale lease moves nothing.
+pub(crate) async fn a_deadline_is_set_with_its_step_under_the_lease(store: &dyn Store) {
+    let lease = create_and_claim(store).await;
+    let mut record = step("extend", 0, StepStatus::Completed, Some("1700000009000"));
+    record.kind = StepKind::SetDeadline;
+    store
+        .set_deadline(lease, record.clone(), Some(NOW + 9_000))
+        .await
+        .unwrap();
+    let info = store.get_run(lease.run_id).await.unwrap().unwrap();
+    assert_eq!(info.deadline_at, Some(NOW + 9_000));
+    let journal = store.load_journal(lease.run_id).await.unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].kind, StepKind::SetDeadline);
+    assert_eq!(journal[0].output.as_deref(), Some("1700000009000"));
+
+    store.cancel_run(lease.run_id, NOW + 1).await.unwrap();
+    let late = StepRecord {
+        name: "again".into(),
+        seq: 1,
+        ..record
+    };
+    assert!(is_lease_lost(
+        store.set_deadline(lease, late, Some(NOW + 1)).await
+    ));
+    let info = store.get_run(lease.run_id).await.unwrap().unwrap();
+    assert_eq!(info.deadline_at, Some(NOW + 9_000));
+    assert_eq!(store.load_journal(lease.run_id).await.unwrap().len(), 1);
 }
