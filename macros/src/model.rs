@@ -390,7 +390,8 @@ impl<'ast> Visit<'ast> for StepFinder {
                 }
                 StepKind::SetDeadline => {
                     if let Some(duration) = second.and_then(string_literal) {
-                        self.durations.push((DurationUse::Deadline, duration.clone()));
+                        self.durations
+                            .push((DurationUse::Deadline, duration.clone()));
                         options.push((symbols::DURATION.as_str(), duration.clone()));
                     }
                 }

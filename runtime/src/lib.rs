@@ -360,8 +360,7 @@ pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
         CancelOn, Concurrency, Ctx, Engine, Error, Event, EventTrigger, EventType, Failure, Field,
-        Overlap,
-        RunHandle, StepKind, StepManifest, TriggerOptions, Workflow,
+        Overlap, RunHandle, StepKind, StepManifest, TriggerOptions, Workflow,
     };
     pub use schemars;
     pub use serde;

@@ -41,7 +41,12 @@ async fn order_flow(ctx: Ctx, order_id: String, mode: String) -> Result<(), Erro
 /// Waits (up to 10 s) until the step `block` of the run of `order` started.
 async fn until_blocked(order: &str) {
     for _ in 0..5_000 {
-        if BLOCK_STARTED.lock().unwrap().iter().any(|started| started == order) {
+        if BLOCK_STARTED
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|started| started == order)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -49,9 +54,13 @@ async fn until_blocked(order: &str) {
     panic!("the step `block` never started");
 }
 
-/// The error a cancelled run's result gives, which must name the event.
+/// The error a cancelled run's result gives, which must name the event
+/// (within 30 s: a run left alone would sleep for an hour).
 async fn cancel_reason(run: &RunHandle<()>) -> String {
-    match run.result().await {
+    let result = tokio::time::timeout(Duration::from_secs(30), run.result())
+        .await
+        .expect("the run ended");
+    match result {
         Err(Error::RunCancelled { reason, .. }) => reason,
         other => panic!("expected the run cancelled, got {other:?}"),
     }
@@ -92,7 +101,10 @@ async fn a_matching_event_cancels_sleeping_waiting_and_running_runs_only() {
     assert_eq!(running.status().await.unwrap(), RunStatus::Running);
 
     let sent = engine
-        .send_event("order.cancelled", json!({ "order_id": "o-1", "why": "customer" }))
+        .send_event(
+            "order.cancelled",
+            json!({ "order_id": "o-1", "why": "customer" }),
+        )
         .await
         .unwrap();
     let mut cancelled = sent.cancelled.clone();
@@ -111,7 +123,8 @@ async fn a_matching_event_cancels_sleeping_waiting_and_running_runs_only() {
     assert_eq!(other.status().await.unwrap(), RunStatus::Suspended);
     // The cancelled runs left the index; the other one is in it.
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live").await,
+        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live")
+            .await,
         1
     );
     // The error message names the event too.
@@ -165,7 +178,8 @@ async fn an_event_without_match_cancels_every_run_with_its_children() {
         0
     );
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live").await,
+        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live")
+            .await,
         0
     );
     engine.shutdown().await;
@@ -174,12 +188,8 @@ async fn an_event_without_match_cancels_every_run_with_its_children() {
 /// Sends the cancelling event of `order_id` from a run.
 #[workflow]
 async fn canceller(ctx: Ctx, order_id: String) -> Result<i64, Error> {
-    ctx.send_event(
-        "cancel",
-        "order.cancelled",
-        json!({ "order_id": order_id }),
-    )
-    .await
+    ctx.send_event("cancel", "order.cancelled", json!({ "order_id": order_id }))
+        .await
 }
 
 #[tokio::test]
@@ -229,10 +239,13 @@ async fn invoice_flow(ctx: Ctx, invoice: u64, customer: String) -> Result<(), Er
 async fn a_run_leaves_the_index_when_it_ends_and_comes_back_when_retried() {
     let db = test_db!();
     let engine = db.builder().register(InvoiceFlow).start().await.unwrap();
-    let run = InvoiceFlow::trigger(&engine, 12, "c-1".into()).await.unwrap();
+    let run = InvoiceFlow::trigger(&engine, 12, "c-1".into())
+        .await
+        .unwrap();
     assert!(run.result().await.is_err());
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live").await,
+        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live")
+            .await,
         0
     );
     // Ended, it is not cancelled (nor read).
@@ -246,7 +259,8 @@ async fn a_run_leaves_the_index_when_it_ends_and_comes_back_when_retried() {
     run.retry().await.unwrap();
     wait_for_status(&run, RunStatus::Suspended).await;
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live").await,
+        db.count("SELECT COUNT(*) FROM wf_cancel_on WHERE live")
+            .await,
         1
     );
     let sent = engine

@@ -38,7 +38,7 @@ async fn an_extended_deadline_outlives_the_timeout_and_a_replay_keeps_it() {
     // Past the declared timeout and the sleep: the run wakes, replays the
     // step from its journal, and completes.
     clock.advance(Duration::from_secs(2 * 3600));
-    assert_eq!(run.result().await.unwrap(), START_MS + 3 * HOUR_MS);
+    assert_eq!(within(run.result()).await.unwrap(), START_MS + 3 * HOUR_MS);
     let info = run.info().await.unwrap();
     assert_eq!(info.executions, 2, "the wake-up replayed the journal");
     assert_eq!(info.deadline_at, Some(START_MS + 3 * HOUR_MS));
@@ -52,6 +52,14 @@ async fn an_extended_deadline_outlives_the_timeout_and_a_replay_keeps_it() {
     assert_eq!(set[0].attempts, 1, "written once");
     assert_eq!(set[0].output, Some(json!(START_MS + 3 * HOUR_MS)));
     engine.shutdown().await;
+}
+
+/// `future`'s output, within 30 s (a run whose deadline did not move would
+/// hang in its step).
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .expect("the run ended in time")
 }
 
 static AFTER_THE_DEADLINE: AtomicBool = AtomicBool::new(false);
@@ -76,12 +84,18 @@ async fn a_shortened_deadline_times_the_run_out() {
     let db = test_db!();
     let engine = db.builder().register(Hurried).start().await.unwrap();
     let soon = Hurried::trigger(&engine, 50).await.unwrap();
-    assert!(matches!(soon.result().await, Err(Error::RunTimedOut { .. })));
+    assert!(matches!(
+        within(soon.result()).await,
+        Err(Error::RunTimedOut { .. })
+    ));
     assert_eq!(soon.status().await.unwrap(), RunStatus::TimedOut);
 
     // A deadline that passed already: no further step runs.
     let now = Hurried::trigger(&engine, 0).await.unwrap();
-    assert!(matches!(now.result().await, Err(Error::RunTimedOut { .. })));
+    assert!(matches!(
+        within(now.result()).await,
+        Err(Error::RunTimedOut { .. })
+    ));
     assert!(!AFTER_THE_DEADLINE.load(Ordering::SeqCst));
     engine.shutdown().await;
 }

@@ -276,7 +276,14 @@ pub(super) fn check_concurrency(
         symbols::CONCURRENCY,
         option.limit
     );
-    let valid = check_input_path(cx, model, input, literal, ("concurrency key", symbols::KEY), &without);
+    let valid = check_input_path(
+        cx,
+        model,
+        input,
+        literal,
+        ("concurrency key", symbols::KEY),
+        &without,
+    );
     let limit = limit?;
     valid.then_some((limit, Some(literal.value())))
 }

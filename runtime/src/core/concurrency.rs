@@ -20,7 +20,9 @@ pub(crate) const NO_KEY: &str = "";
 /// ```
 pub(crate) fn check_key_path(path: &str, what: &str) -> Result<(), String> {
     if path.is_empty() {
-        return Err(format!("the {what} is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""));
+        return Err(format!(
+            "the {what} is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""
+        ));
     }
     if path.split('.').any(str::is_empty) {
         return Err(format!(

@@ -475,6 +475,15 @@ impl<E: std::error::Error> From<E> for StepError {
     }
 }
 
+/// `": <reason>"` after a cancelled run's message, when it has a reason.
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,14 +504,5 @@ mod tests {
         assert_eq!(clip("short"), "short");
         let long = "é".repeat(150);
         assert_eq!(clip(&long), format!("{}… (300 bytes)", "é".repeat(100)));
-    }
-}
-
-/// `": <reason>"` after a cancelled run's message, when it has a reason.
-fn reason_suffix(reason: &str) -> String {
-    if reason.is_empty() {
-        String::new()
-    } else {
-        format!(": {reason}")
     }
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::core::catalog::Validators;
 use crate::core::cancel_on::cancel_keys;
+use crate::core::catalog::Validators;
 use crate::core::concurrency::key_of;
 use crate::core::timing::deadline;
 use crate::core::triggers::any_fires;

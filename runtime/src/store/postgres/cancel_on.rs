@@ -69,10 +69,10 @@ pub(super) async fn cancel_matching(
             }
         };
         let path: Option<String> = sqlx::query_scalar(sql)
-        .bind(name)
-        .bind(after.as_deref().unwrap_or(""))
-        .fetch_optional(&mut *connection)
-        .await?;
+            .bind(name)
+            .bind(after.as_deref().unwrap_or(""))
+            .fetch_optional(&mut *connection)
+            .await?;
         let Some(path) = path else {
             break;
         };

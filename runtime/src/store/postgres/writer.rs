@@ -15,8 +15,7 @@ use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
     CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_deadline, set_paused,
-    start_child,
-    suspend_runs,
+    start_child, suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,

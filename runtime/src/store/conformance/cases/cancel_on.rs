@@ -44,7 +44,10 @@ pub(crate) async fn an_event_cancels_the_runs_registered_for_its_value(store: &d
     let first = create(store, registered(r#"{"order":{"id":1}}"#, &[by_order])).await;
     let other = create(
         store,
-        registered(r#"{"order":{"id":2}}"#, &[("order.cancelled", "order.id", "2")]),
+        registered(
+            r#"{"order":{"id":2}}"#,
+            &[("order.cancelled", "order.id", "2")],
+        ),
     )
     .await;
     let running = create_claimed(store, registered(r#"{"order":{"id":1}}"#, &[by_order])).await;
@@ -64,14 +67,26 @@ pub(crate) async fn an_event_cancels_the_runs_registered_for_its_value(store: &d
         Some(first),
         NOW + 2,
     );
-    assert!(store.send_event(signal, None).await.unwrap().cancelled.is_empty());
+    assert!(
+        store
+            .send_event(signal, None)
+            .await
+            .unwrap()
+            .cancelled
+            .is_empty()
+    );
     // The string "1" is not the number 1; but a run registered without a
     // path takes every event of the name.
     let string = event("order.cancelled", r#"{"order":{"id":"1"}}"#, None, NOW + 3);
     let sent = store.send_event(string, None).await.unwrap();
     assert_eq!(sent.cancelled, [every]);
 
-    let matching = event("order.cancelled", r#"{"order":{"id":1},"why":"x"}"#, None, NOW + 4);
+    let matching = event(
+        "order.cancelled",
+        r#"{"order":{"id":1},"why":"x"}"#,
+        None,
+        NOW + 4,
+    );
     let sent = store.send_event(matching, None).await.unwrap();
     let mut cancelled = sent.cancelled.clone();
     cancelled.sort();
@@ -98,10 +113,24 @@ pub(crate) async fn an_event_cancels_the_runs_registered_for_its_value(store: &d
     );
     // Sent again, it finds nobody: the cancelled runs left the index.
     let again = event("order.cancelled", r#"{"order":{"id":1}}"#, None, NOW + 5);
-    assert!(store.send_event(again, None).await.unwrap().cancelled.is_empty());
+    assert!(
+        store
+            .send_event(again, None)
+            .await
+            .unwrap()
+            .cancelled
+            .is_empty()
+    );
     // An event of a name nobody registered cancels nothing.
     let unknown = event("order.created", r#"{"order":{"id":2}}"#, None, NOW + 6);
-    assert!(store.send_event(unknown, None).await.unwrap().cancelled.is_empty());
+    assert!(
+        store
+            .send_event(unknown, None)
+            .await
+            .unwrap()
+            .cancelled
+            .is_empty()
+    );
     assert_eq!(status_and_error(store, other).await.0, RunStatus::Pending);
 }
 
@@ -110,7 +139,10 @@ pub(crate) async fn an_event_cancels_the_runs_registered_for_its_value(store: &d
 pub(crate) async fn every_path_of_an_event_name_is_looked_up(store: &dyn Store) {
     let by_customer = create(
         store,
-        registered(r#"{"customer":"c-1"}"#, &[("account.closed", "customer", "\"c-1\"")]),
+        registered(
+            r#"{"customer":"c-1"}"#,
+            &[("account.closed", "customer", "\"c-1\"")],
+        ),
     )
     .await;
     let by_account = create(
@@ -129,14 +161,22 @@ pub(crate) async fn every_path_of_an_event_name_is_looked_up(store: &dyn Store) 
         ),
     )
     .await;
-    let closed = event("account.closed", r#"{"account":7,"customer":"c-1"}"#, None, NOW + 1);
+    let closed = event(
+        "account.closed",
+        r#"{"account":7,"customer":"c-1"}"#,
+        None,
+        NOW + 1,
+    );
     let mut cancelled = store.send_event(closed, None).await.unwrap().cancelled;
     cancelled.sort();
     let mut expected = vec![by_customer, by_account];
     expected.sort();
     assert_eq!(cancelled, expected);
     let closed = event("account.closed", r#"{"customer":"c-2"}"#, None, NOW + 2);
-    assert_eq!(store.send_event(closed, None).await.unwrap().cancelled, [both]);
+    assert_eq!(
+        store.send_event(closed, None).await.unwrap().cancelled,
+        [both]
+    );
 }
 
 /// `set_deadline` stores the run's new deadline and the step that set it
