@@ -97,8 +97,8 @@ pub trait Workflow: Send + Sync + 'static {
     /// use durable::{CancelOn, Workflow};
     ///
     /// #[workflow(cancel_on(event = "order.cancelled", match = "order_id"))]
-    /// async fn ship(ctx: Ctx, order_id: String) -> Result<String, Error> {
-    ///     let _ = ctx;
+    /// async fn ship(ctx: Ctx, order_id: String, express: bool) -> Result<String, Error> {
+    ///     let _ = (ctx, express);
     ///     Ok(order_id)
     /// }
     ///
