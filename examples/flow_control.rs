@@ -73,7 +73,11 @@ async fn event_starts_a_run(engine: &Engine) -> anyhow::Result<()> {
     let sent = engine
         .send_event("order.created", json!({ "order_id": "o-17" }))
         .await?;
-    ensure!(sent.started.len() == 1, "one run started: {:?}", sent.started);
+    ensure!(
+        sent.started.len() == 1,
+        "one run started: {:?}",
+        sent.started
+    );
     let run = engine.run_handle::<String>(sent.started[0]);
     let confirmed = run.result().await?;
     println!("   event {} started run {}: {confirmed}", sent.id, run.id());
@@ -103,14 +107,21 @@ async fn a_key_limit_holds_back_its_second_run(engine: &Engine) -> anyhow::Resul
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (a, b, c) = (first.result().await?, second.result().await?, other.result().await?);
+    let (a, b, c) = (
+        first.result().await?,
+        second.result().await?,
+        other.result().await?,
+    );
     let first_ended = first.info().await?.finished_at.context("ada #1 ended")?;
     let second_started = second.info().await?.started_at.context("ada #2 started")?;
     ensure!(
         second_started >= first_ended,
         "ada #2 started only after ada #1 ended"
     );
-    ensure!((a, b, c) == (500, 700, 900), "each run charged its own amount");
+    ensure!(
+        (a, b, c) == (500, 700, 900),
+        "each run charged its own amount"
+    );
     println!("   ada #2 started after ada #1 ended");
     Ok(())
 }

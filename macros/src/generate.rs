@@ -208,6 +208,18 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
                 });
         }
     });
+    let cancel_on = (!valid.cancel_on.is_empty()).then(|| {
+        let entries = valid.cancel_on.iter().map(|(event, matching)| {
+            let matching = match matching {
+                Some(path) => quote!(::core::option::Option::Some(#path)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#durable::CancelOn { event: #event, matching: #matching })
+        });
+        quote! {
+            const CANCEL_ON: &'static [#durable::CancelOn] = &[#(#entries),*];
+        }
+    });
     let on_failure = valid.on_failure.map(|hook| {
         quote! {
             const HAS_ON_FAILURE: bool = true;
@@ -264,6 +276,7 @@ pub(crate) fn workflow(valid: &ValidWorkflow<'_>) -> TokenStream {
             #concurrency
             #debounce
             #throttle
+            #cancel_on
         }
 
         impl #type_ident {

@@ -77,6 +77,8 @@ pub(crate) enum DurationUse {
     Lookback,
     /// The delays of `Retry::fixed`/`exponential(..).max_delay(..)`.
     RetryDelay,
+    /// `ctx.set_deadline(name, "2h")`: the run's new deadline, from now.
+    Deadline,
 }
 
 impl DurationUse {
@@ -88,6 +90,7 @@ impl DurationUse {
             DurationUse::InvokeTimeout => "invoke timeout",
             DurationUse::Lookback => "event lookback",
             DurationUse::RetryDelay => "retry delay",
+            DurationUse::Deadline => "deadline",
         }
     }
 }
@@ -392,6 +395,13 @@ impl<'ast> Visit<'ast> for StepFinder {
                 StepKind::Sleep => {
                     if let Some(duration) = second.and_then(string_literal) {
                         self.durations.push((DurationUse::Sleep, duration.clone()));
+                        options.push((symbols::DURATION.as_str(), duration.clone()));
+                    }
+                }
+                StepKind::SetDeadline => {
+                    if let Some(duration) = second.and_then(string_literal) {
+                        self.durations
+                            .push((DurationUse::Deadline, duration.clone()));
                         options.push((symbols::DURATION.as_str(), duration.clone()));
                     }
                 }

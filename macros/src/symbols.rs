@@ -101,7 +101,18 @@ pub(crate) const DEBOUNCE_KEYS: [Symbol; 3] = [PERIOD, KEY, MAX_WAIT];
 pub(crate) const THROTTLE_KEYS: [Symbol; 3] = [LIMIT, PERIOD, KEY];
 
 /// Every option of `#[workflow(...)]`, in the order messages list them.
-pub(crate) const OPTIONS: [Symbol; 12] = [
+/// `cancel_on(event = "order.cancelled", match = "order_id")`: an event
+/// that cancels the workflow's unfinished runs; repeatable.
+pub(crate) const CANCEL_ON: Symbol = Symbol("cancel_on");
+/// `match = "order_id"` inside `cancel_on(..)`: a path of input fields
+/// compared with the event data's.
+pub(crate) const MATCH: Symbol = Symbol("match");
+/// The keys of `cancel_on(..)`, in the order messages list them (`event`
+/// is [`EVENT`]).
+pub(crate) const CANCEL_ON_KEYS: [Symbol; 2] = [EVENT, MATCH];
+
+/// Every option of `#[workflow(...)]`, in the order messages list them.
+pub(crate) const OPTIONS: [Symbol; 13] = [
     NAME,
     TIMEOUT,
     ON_FAILURE,
@@ -114,6 +125,7 @@ pub(crate) const OPTIONS: [Symbol; 12] = [
     DEBOUNCE,
     THROTTLE,
     QUEUE,
+    CANCEL_ON,
 ];
 
 /// The values of `overlap`, each with its variant of `durable::Overlap`;
@@ -324,7 +336,7 @@ mod tests {
     fn lists_names_as_messages_do() {
         assert_eq!(
             listed(&OPTIONS, "`", "and"),
-            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version`, `on_event`, `concurrency` and `queue`"
+            "`name`, `timeout`, `on_failure`, `cron`, `timezone`, `overlap`, `version`, `on_event`, `concurrency`, `debounce`, `throttle`, `queue` and `cancel_on`"
         );
         assert_eq!(
             listed(&OVERLAP_POLICIES.map(|(policy, _)| policy), "\"", "or"),

@@ -99,7 +99,7 @@ pub use model::status::{RunStatus, StepStatus};
 pub use model::sync::BoxFuture;
 pub use model::trigger::TriggerOptions;
 pub use model::workflow::{
-    Concurrency, Debounce, EventTrigger, Failure, StepKind, StepManifest, Throttle,
+    CancelOn, Concurrency, Debounce, EventTrigger, Failure, StepKind, StepManifest, Throttle,
 };
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::Durability;
@@ -239,6 +239,23 @@ pub use durable_macros::Event;
 ///   assert_eq!(triggers[1].filter, Some(r#"{"vip":true}"#));
 ///   ```
 ///
+/// - `cancel_on(event = "order.cancelled", match = "order_id")`, repeatable,
+///   `match` optional: each event of exactly that name (no `*`) cancels, in
+///   the transaction that stores it, the workflow's unfinished runs whose
+///   input holds at the `match` path the value the event's data holds there
+///   (every unfinished run, without `match`), with their children, as a
+///   cancel does; the runs' error names the event (see the README's
+///   "Cancelled by an event" and [`Workflow::CANCEL_ON`]).
+///
+///   ```
+///   # use durable::prelude::*;
+///   #[workflow(cancel_on(event = "order.cancelled", match = "order_id"), cancel_on(event = "shop.closed"))]
+///   async fn pack(ctx: Ctx, order_id: String, items: u32) -> Result<(), Error> { Ok(()) }
+///   let cancel_on = <Pack as Workflow>::CANCEL_ON;
+///   assert_eq!(cancel_on[0].matching, Some("order_id"));
+///   assert_eq!(cancel_on[1].matching, None);
+///   ```
+///
 /// # Checked at compile time
 ///
 /// - the fn is `async`, has no generics and no `self`, takes `ctx: Ctx` first
@@ -346,8 +363,9 @@ pub mod prelude {
 pub mod __private {
     pub use crate::ctx::workflow::{HasJsonSchema, NoJsonSchema, SchemaOf, WorkflowResult};
     pub use crate::{
-        Concurrency, Ctx, Debounce, Engine, Error, Event, EventTrigger, EventType, Failure, Field,
-        Overlap, RunHandle, StepKind, StepManifest, Throttle, TriggerOptions, Workflow,
+        CancelOn, Concurrency, Ctx, Debounce, Engine, Error, Event, EventTrigger, EventType,
+        Failure, Field, Overlap, RunHandle, StepKind, StepManifest, Throttle, TriggerOptions,
+        Workflow,
     };
     pub use schemars;
     pub use serde;

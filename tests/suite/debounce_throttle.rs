@@ -265,3 +265,62 @@ async fn an_engine_refuses_a_workflow_both_debounced_and_throttled() {
     assert!(message.contains("workflow `both`"), "{message}");
     assert!(message.contains("keep one"), "{message}");
 }
+
+#[workflow(
+    name = "debounced-and-cancelled",
+    debounce(period = "5s", key = "user_id"),
+    cancel_on(event = "user.deleted", match = "user_id")
+)]
+async fn debounced_and_cancelled(ctx: Ctx, user_id: String, n: u32) -> Result<String, Error> {
+    let _ = (ctx, n);
+    Ok(user_id)
+}
+
+#[tokio::test]
+async fn an_engine_refuses_a_debounced_workflow_with_cancel_on() {
+    let db = test_db!();
+    let refused = db.builder().register(DebouncedAndCancelled).start().await;
+    let Err(Error::Config(message)) = refused else {
+        panic!("expected a configuration error");
+    };
+    assert!(
+        message.contains("workflow `debounced-and-cancelled`") && message.contains("cancel_on"),
+        "{message}"
+    );
+}
+
+#[workflow(
+    name = "throttled-and-cancelled",
+    throttle(limit = 1, period = "1h", key = "user_id"),
+    cancel_on(event = "user.deleted", match = "user_id")
+)]
+async fn throttled_and_cancelled(ctx: Ctx, user_id: String, n: u32) -> Result<String, Error> {
+    let _ = (ctx, n);
+    Ok(user_id)
+}
+
+#[tokio::test]
+async fn a_throttled_run_waiting_its_turn_is_cancelled_by_its_event() {
+    let db = test_db!();
+    let engine = db
+        .builder()
+        .register(ThrottledAndCancelled)
+        .start()
+        .await
+        .unwrap();
+    let first = ThrottledAndCancelled::trigger(&engine, "u-1".into(), 1)
+        .await
+        .unwrap();
+    // The second waits an hour for its turn: its cancel_on rows hold it.
+    let second = ThrottledAndCancelled::trigger(&engine, "u-1".into(), 2)
+        .await
+        .unwrap();
+    assert_eq!(first.result().await.unwrap(), "u-1");
+    let sent = engine
+        .send_event("user.deleted", json!({ "user_id": "u-1" }))
+        .await
+        .unwrap();
+    assert_eq!(sent.cancelled, [second.id()]);
+    assert_eq!(second.status().await.unwrap(), RunStatus::Cancelled);
+    engine.shutdown().await;
+}

@@ -43,12 +43,14 @@ async fn test_name_is_the_enclosing_async_test() {
 }
 
 mod cancel_and_retry;
+mod cancel_on;
 mod catalog;
 mod changes;
 mod children;
 mod claims_and_slots;
 mod concurrency_keys;
 mod cron;
+mod deadlines;
 mod debounce_throttle;
 mod durable_sleep;
 mod event_protocol;

@@ -33,10 +33,20 @@ pub struct EventPatternError {
     pub pattern: String,
     /// What is wrong with it, in words.
     pub reason: &'static str,
+    /// Whether an exact event name was wanted ([`check_event_name`]), not a
+    /// pattern: the message then suggests a name only.
+    pub name_only: bool,
 }
 
 impl fmt::Display for EventPatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name_only {
+            return write!(
+                f,
+                "invalid event name {:?}: {}; write the exact name of the event, e.g. \"order.cancelled\"",
+                self.pattern, self.reason
+            );
+        }
         write!(
             f,
             "invalid event pattern {:?}: {}; write an event name such as \"order.created\", \
@@ -58,6 +68,7 @@ pub fn check_event_pattern(pattern: &str) -> Result<(), EventPatternError> {
         Err(EventPatternError {
             pattern: pattern.to_owned(),
             reason,
+            name_only: false,
         })
     };
     if pattern.is_empty() {
@@ -76,6 +87,36 @@ pub fn check_event_pattern(pattern: &str) -> Result<(), EventPatternError> {
         if segment != "*" && segment.contains('*') {
             return refuse("a `*` stands for a whole segment, not part of one");
         }
+    }
+    Ok(())
+}
+
+/// Checks that `name` is an event name: a pattern of the module's grammar
+/// without a `*` segment, as `#[workflow(cancel_on(event = ..))]` takes it
+/// (an event cancels the runs registered under its exact name, looked up
+/// by index, so a wildcard has nothing to match).
+///
+/// ```
+/// use durable_grammar::event_pattern::check_event_name;
+/// assert!(check_event_name("order.cancelled").is_ok());
+/// assert!(check_event_name("order.*").is_err());
+/// ```
+///
+/// # Errors
+///
+/// An [`EventPatternError`] saying what is wrong.
+pub fn check_event_name(name: &str) -> Result<(), EventPatternError> {
+    let as_name = |error: EventPatternError| EventPatternError {
+        name_only: true,
+        ..error
+    };
+    check_event_pattern(name).map_err(as_name)?;
+    if name.split('.').any(|segment| segment == "*") {
+        return Err(EventPatternError {
+            pattern: name.to_owned(),
+            reason: "a cancelling event is named exactly, without `*`",
+            name_only: true,
+        });
     }
     Ok(())
 }
@@ -108,5 +149,16 @@ mod tests {
             assert!(error.to_string().contains("order.*"), "{error}");
         }
         assert!(check_event_pattern(&"a".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn an_event_name_is_a_pattern_without_wildcards() {
+        assert_eq!(check_event_name("order.cancelled"), Ok(()));
+        for name in ["order.*", "*", "a.*.c"] {
+            let error = check_event_name(name).unwrap_err();
+            assert!(error.reason.contains("without `*`"), "{name}: {error}");
+            assert!(error.to_string().contains("exact name"), "{error}");
+        }
+        assert!(check_event_name("order..x").is_err());
     }
 }

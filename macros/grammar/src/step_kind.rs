@@ -48,11 +48,13 @@ pub enum StepKind {
     /// `ctx.group`: a step made of steps, recorded under its name once they
     /// all completed.
     Group,
+    /// `ctx.set_deadline`: moves the run's own deadline, recorded once.
+    SetDeadline,
 }
 
 impl StepKind {
     /// Every kind.
-    pub const ALL: [StepKind; 17] = [
+    pub const ALL: [StepKind; 18] = [
         StepKind::Run,
         StepKind::Sleep,
         StepKind::SleepUntil,
@@ -70,6 +72,7 @@ impl StepKind {
         StepKind::WaitForRun,
         StepKind::Patch,
         StepKind::Group,
+        StepKind::SetDeadline,
     ];
 
     /// The `Ctx` method that starts a configurable `run` step:
@@ -103,6 +106,7 @@ impl StepKind {
             StepKind::WaitForRun => "wait_for_run",
             StepKind::Patch => "patch",
             StepKind::Group => "group",
+            StepKind::SetDeadline => "set_deadline",
         }
     }
 

@@ -134,7 +134,8 @@ pub(super) fn check_within_workflow_timeout(
             DurationUse::StepTimeout | DurationUse::InvokeTimeout => format!(
                 "this timeout of \"{value}\" is longer than the workflow's `timeout = \"{timeout}\"`, which would end the run first; write at most \"{timeout}\", or raise the workflow's timeout"
             ),
-            DurationUse::Lookback | DurationUse::RetryDelay => continue,
+            // A new deadline may well pass the declared timeout: it replaces it.
+            DurationUse::Lookback | DurationUse::RetryDelay | DurationUse::Deadline => continue,
         };
         cx.error_spanned_by(literal, message);
     }

@@ -48,6 +48,8 @@ pub(crate) struct ValidWorkflow<'m> {
     pub(crate) throttle: Option<options::ValidThrottle>,
     /// `queue = ".."` (`Workflow::QUEUE`), `"default"` when not given.
     pub(crate) queue: String,
+    /// Each `cancel_on`: the event's name and the match's path if given.
+    pub(crate) cancel_on: Vec<(String, Option<String>)>,
 }
 
 /// How the parameters after `ctx` become the workflow's input.
@@ -98,6 +100,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
     options::check_debounce_or_throttle(cx, model);
     let debounce = options::check_debounce(cx, model, &input);
     let throttle = options::check_throttle(cx, model, &input);
+    let cancel_on = options::check_cancel_on(cx, model, &input);
     options::check_durations(cx, model);
     options::check_child_queues(cx, model);
     body::check_within_workflow_timeout(cx, model, timeout_ms);
@@ -124,6 +127,7 @@ pub(crate) fn run<'m>(cx: &Errors, model: &'m WorkflowModel) -> Option<ValidWork
         debounce,
         throttle,
         queue,
+        cancel_on,
     })
 }
 

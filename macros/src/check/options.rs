@@ -1,15 +1,16 @@
 //! The checks of the attribute's options and of the durations written as
 //! literals: a valid name, a parseable timeout, cron options that fit
 //! together, event triggers with valid patterns and filters, a
-//! concurrency limit with a key that fits the input, and a debounce or a
-//! throttle (not both) with periods, limits and keys that fit.
+//! concurrency limit with a key that fits the input, a debounce or a
+//! throttle (not both) with periods, limits and keys that fit, and
+//! `cancel_on` events named exactly with a match that fits the input too.
 
 use syn::LitStr;
 
 use super::Input;
 use crate::errors::Errors;
 use crate::model::{FlowOption, WorkflowModel};
-use crate::symbols;
+use crate::symbols::{self, Symbol};
 
 /// A workflow name is 1 to 200 characters without whitespace. The name:
 /// `name = "..."`, else the fn's name in kebab case.
@@ -306,28 +307,36 @@ pub(super) fn check_concurrency(
     let Some(literal) = &option.key else {
         return limit.map(|limit| (limit, None));
     };
-    let whole = format!(
+    let without = format!(
         "limit the workflow as a whole with `{} = {}`",
         symbols::CONCURRENCY,
         option.limit
     );
-    let valid = check_input_key(cx, model, input, literal, symbols::CONCURRENCY, &whole);
+    let valid = check_input_path(
+        cx,
+        model,
+        input,
+        literal,
+        ("concurrency key", symbols::KEY),
+        &without,
+    );
     let limit = limit?;
-    valid.then(|| (limit, Some(literal.value())))
+    valid.then_some((limit, Some(literal.value())))
 }
 
-/// A key (of `concurrency`, `debounce` or `throttle`: `option`) names a
-/// field of the input: the workflow takes one, the key is a path of field
-/// names joined by dots, and its first name, when the input is the
-/// generated struct of several parameters, is one of them. `whole` says how
-/// to write the option without a key. Whether it is valid.
-fn check_input_key(
+/// A path into the workflow's input written as `literal` (a concurrency
+/// key, a `cancel_on` match; `what` it is, and the option `key` it is
+/// written under): the workflow takes an input (else `without` says what
+/// to write instead), the path is field names joined by dots, and its first
+/// name, when the input is the generated struct of several parameters, is
+/// one of them, and not the one parameter's name. Whether it is valid.
+fn check_input_path(
     cx: &Errors,
     model: &WorkflowModel,
     input: &Input<'_>,
     literal: &LitStr,
-    option: symbols::Symbol,
-    whole: &str,
+    (what, key_symbol): (&str, Symbol),
+    without: &str,
 ) -> bool {
     let key = literal.value();
     match input {
@@ -335,7 +344,7 @@ fn check_input_key(
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "a {option} key names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or {whole}",
+                    "a {what} names a field of the workflow's input, but `{}` takes no input after `ctx`; add a parameter, or {without}",
                     model.function.sig.ident,
                 ),
             );
@@ -345,8 +354,7 @@ fn check_input_key(
             cx.error_spanned_by(
                 literal,
                 format!(
-                    "the {option} key {key:?} is not a path of field names; write the names joined by single dots, e.g. `{} = \"customer.id\"`",
-                    symbols::KEY
+                    "the {what} {key:?} is not a path of field names; write the names joined by single dots, e.g. `{key_symbol} = \"customer.id\"`",
                 ),
             );
             false
@@ -362,7 +370,7 @@ fn check_input_key(
                 cx.error_spanned_by(
                     literal,
                     format!(
-                        "the {option} key {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
+                        "the {what} {key:?} starts with `{first}`, which is not a parameter of `{}`; the input's fields are its parameters after `ctx`: {}",
                         model.function.sig.ident,
                         names.join(", ")
                     ),
@@ -377,8 +385,7 @@ fn check_input_key(
                 cx.error_spanned_by(
                     literal,
                     format!(
-                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
-                        symbols::KEY
+                        "the input of a workflow with one parameter after `ctx` is that parameter's value, not an object with a field `{first}`: name a field inside its type (e.g. `{key_symbol} = \"id\"` for `{first}.id`), or take a second parameter so the input is an object of them",
                     ),
                 );
             }
@@ -512,7 +519,9 @@ fn flow_key(
         "remove `{}` to {option} the workflow as a whole",
         symbols::KEY
     );
-    check_input_key(cx, model, input, literal, option, &whole).then(|| Some(literal.value()))
+    let what = format!("{option} key");
+    check_input_path(cx, model, input, literal, (&what, symbols::KEY), &whole)
+        .then(|| Some(literal.value()))
 }
 
 /// A workflow is debounced or throttled, not both: each decides when a
@@ -528,4 +537,55 @@ pub(super) fn check_debounce_or_throttle(cx: &Errors, model: &WorkflowModel) {
             ),
         );
     }
+}
+
+/// Each `cancel_on` names an event exactly (the grammar of
+/// `durable_grammar::event_pattern`, without wildcards: an event cancels
+/// the runs registered under its own name), its `match` is a path into the
+/// input (as a concurrency key is), and no two are the same. Each as
+/// (event, match).
+pub(super) fn check_cancel_on(
+    cx: &Errors,
+    model: &WorkflowModel,
+    input: &Input<'_>,
+) -> Vec<(String, Option<String>)> {
+    let mut cancel_on: Vec<(String, Option<String>)> = Vec::new();
+    for option in &model.options.cancel_on {
+        let event = option.event.value();
+        let mut valid = true;
+        if let Err(error) = durable_grammar::event_pattern::check_event_name(&event) {
+            cx.error_spanned_by(&option.event, error);
+            valid = false;
+        }
+        let without = format!(
+            "remove `{}` to cancel every run of the workflow",
+            symbols::MATCH
+        );
+        if let Some(literal) = &option.matching {
+            valid &= check_input_path(
+                cx,
+                model,
+                input,
+                literal,
+                ("`cancel_on` match", symbols::MATCH),
+                &without,
+            );
+        }
+        if !valid {
+            continue;
+        }
+        let entry = (event, option.matching.as_ref().map(LitStr::value));
+        if cancel_on.contains(&entry) {
+            cx.error_at(
+                option.span,
+                format!(
+                    "this `{}` repeats an earlier one; remove it",
+                    symbols::CANCEL_ON
+                ),
+            );
+            continue;
+        }
+        cancel_on.push(entry);
+    }
+    cancel_on
 }

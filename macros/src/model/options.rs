@@ -38,6 +38,8 @@ pub(crate) struct WorkflowOptions {
     pub(crate) throttle: Option<FlowOption>,
     /// `queue = "billing"`.
     pub(crate) queue: Option<LitStr>,
+    /// Each `cancel_on(event = "..", match = "..")`, in source order.
+    pub(crate) cancel_on: Vec<CancelOnOption>,
 }
 
 /// The `debounce(..)` or `throttle(..)` option as written: each key's
@@ -53,6 +55,18 @@ pub(crate) struct FlowOption {
     /// `max_wait = "1m"` (debounce).
     pub(crate) max_wait: Option<LitStr>,
     /// The option's name, where messages about the whole option point.
+    pub(crate) span: Span,
+}
+
+/// One `cancel_on` option: the event that cancels the workflow's runs, and
+/// the path whose values must match.
+pub(crate) struct CancelOnOption {
+    /// `event = "order.cancelled"`.
+    pub(crate) event: LitStr,
+    /// `match = "order_id"`, if given.
+    pub(crate) matching: Option<LitStr>,
+    /// The option's key, `cancel_on`, where messages about the whole option
+    /// point.
     pub(crate) span: Span,
 }
 
@@ -117,6 +131,12 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
                 }
                 continue;
             }
+            Meta::List(list) if option == symbols::CANCEL_ON => {
+                if let Some(cancel_on) = parse_cancel_on_list(cx, &list) {
+                    options.cancel_on.push(cancel_on);
+                }
+                continue;
+            }
             Meta::List(list) if option == symbols::ON_EVENT => {
                 if let Some(on_event) = parse_on_event_list(cx, &list) {
                     options.on_event.push(on_event);
@@ -128,6 +148,10 @@ pub(super) fn parse_options(cx: &Errors, attr: TokenStream) -> WorkflowOptions {
                 continue;
             }
         };
+        if option == symbols::CANCEL_ON {
+            cx.error_spanned_by(&pair, cancel_on_example());
+            continue;
+        }
         if option == symbols::ON_EVENT {
             match string_literal(&pair.value) {
                 Some(literal) => options.on_event.push(OnEvent {
@@ -298,6 +322,98 @@ fn parse_on_event_list(cx: &Errors, list: &syn::MetaList) -> Option<OnEvent> {
         filter,
         span: list.path.span(),
     })
+}
+
+/// What `cancel_on` takes, as messages show it.
+fn cancel_on_example() -> String {
+    format!(
+        "option `{0}` takes the event's name and, optionally, the input's field it must match: \
+         `{0}({1} = \"order.cancelled\", {2} = \"order_id\")`",
+        symbols::CANCEL_ON,
+        symbols::EVENT,
+        symbols::MATCH
+    )
+}
+
+/// `cancel_on(event = "order.cancelled", match = "order_id")`: its keys,
+/// each a string literal at most once, `event` required.
+fn parse_cancel_on_list(cx: &Errors, list: &syn::MetaList) -> Option<CancelOnOption> {
+    let pairs = match list.parse_args_with(Punctuated::<KeyValue, Token![,]>::parse_terminated) {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            cx.error_at(error.span(), cancel_on_example());
+            return None;
+        }
+    };
+    let mut event: Option<LitStr> = None;
+    let mut matching: Option<LitStr> = None;
+    for pair in pairs {
+        let key = pair.path.to_string();
+        let slot = match symbols::CANCEL_ON_KEYS
+            .into_iter()
+            .find(|known| key == *known)
+        {
+            Some(symbols::EVENT) => &mut event,
+            Some(_) => &mut matching,
+            None => {
+                cx.error_spanned_by(
+                    &pair.path,
+                    format!(
+                        "unknown key `{key}` of `{}(..)`; it accepts {}",
+                        symbols::CANCEL_ON,
+                        symbols::listed(&symbols::CANCEL_ON_KEYS, "`", "and")
+                    ),
+                );
+                continue;
+            }
+        };
+        match string_literal(&pair.value) {
+            Some(literal) if slot.is_none() => *slot = Some(literal.clone()),
+            Some(_) => cx.error_spanned_by(
+                &pair.path,
+                format!(
+                    "`{key}` is given twice in `{}(..)`; keep one",
+                    symbols::CANCEL_ON
+                ),
+            ),
+            None => cx.error_spanned_by(&pair.value, cancel_on_example()),
+        }
+    }
+    let Some(event) = event else {
+        cx.error_spanned_by(
+            &list.path,
+            format!(
+                "`{0}(..)` needs the event's name: write `{0}({1} = \"order.cancelled\")`",
+                symbols::CANCEL_ON,
+                symbols::EVENT
+            ),
+        );
+        return None;
+    };
+    Some(CancelOnOption {
+        event,
+        matching,
+        span: list.path.span(),
+    })
+}
+
+/// `key = value` whose key may be a keyword (`match = ".."`), which
+/// `syn::MetaNameValue` does not take.
+struct KeyValue {
+    /// The key (named `path` as `MetaNameValue`'s).
+    path: syn::Ident,
+    value: Expr,
+}
+
+impl syn::parse::Parse for KeyValue {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let path = syn::ext::IdentExt::parse_any(input)?;
+        input.parse::<Token![=]>()?;
+        Ok(KeyValue {
+            path,
+            value: input.parse()?,
+        })
+    }
 }
 
 /// What `concurrency` takes, as messages show it.

@@ -72,13 +72,14 @@ pub(crate) fn event(info: &durable::EventInfo, limit: usize) -> Value {
     with_previews(info, &["data"], limit)
 }
 
-/// What sending an event or a signal did: the runs it woke and started,
-/// and the workflows it matched but could not start.
+/// What sending an event or a signal did: the runs it woke, started and
+/// cancelled, and the workflows it matched but could not start.
 pub(crate) fn sent(sent: &durable::SentEvent) -> Value {
     json!({
         "id": sent.id,
         "woken": sent.woken,
         "started": sent.started,
+        "cancelled": sent.cancelled,
         "trigger_errors": sent.trigger_errors,
     })
 }

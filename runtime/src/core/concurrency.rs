@@ -12,7 +12,8 @@ use crate::model::workflow::Concurrency;
 pub(crate) const NO_KEY: &str = "";
 
 /// Checks the path of a key that groups runs (of a concurrency limit, a
-/// debounce or a throttle: `what`): field names joined by dots, none
+/// debounce or a throttle) or of another path into the input (a
+/// `cancel_on` match), named by `what`: field names joined by dots, none
 /// empty. What is wrong, in words, otherwise.
 ///
 /// ```text
@@ -22,12 +23,12 @@ pub(crate) const NO_KEY: &str = "";
 pub(crate) fn check_key_path(path: &str, what: &str) -> Result<(), String> {
     if path.is_empty() {
         return Err(format!(
-            "the {what} key is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""
+            "the {what} is empty; name a field of the input, e.g. \"customer_id\" or \"customer.id\""
         ));
     }
     if path.split('.').any(str::is_empty) {
         return Err(format!(
-            "the {what} key {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
+            "the {what} {path:?} has an empty field name; write field names joined by single dots, e.g. \"customer.id\""
         ));
     }
     Ok(())
@@ -49,14 +50,21 @@ pub(crate) fn key_at(path: Option<&str>, input: &str) -> String {
     let Some(path) = path else {
         return NO_KEY.to_owned();
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(input) else {
+    value_at(path, input)
+}
+
+/// The compact JSON of the value at `path` (field names joined by dots) in
+/// the JSON text `json`, `null` when the path leads nowhere or `json` is no
+/// JSON: how a run's input is keyed, for a concurrency key or a
+/// `cancel_on` match, and how an event's data is compared with it.
+pub(crate) fn value_at(path: &str, json: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
         return "null".to_owned();
     };
-    let found = path
-        .split('.')
+    path.split('.')
         .try_fold(&value, |value, name| value.get(name))
-        .unwrap_or(&serde_json::Value::Null);
-    found.to_string()
+        .unwrap_or(&serde_json::Value::Null)
+        .to_string()
 }
 
 /// A run a claim found due, in the order it would take them (priority,
@@ -138,10 +146,10 @@ mod tests {
 
     #[test]
     fn a_key_path_is_names_joined_by_dots() {
-        assert!(check_key_path("customer_id", "concurrency").is_ok());
-        assert!(check_key_path("customer.id", "debounce").is_ok());
+        assert!(check_key_path("customer_id", "concurrency key").is_ok());
+        assert!(check_key_path("customer.id", "debounce key").is_ok());
         for bad in ["", ".id", "customer.", "a..b"] {
-            assert!(check_key_path(bad, "throttle").is_err(), "{bad:?}");
+            assert!(check_key_path(bad, "cancel_on match").is_err(), "{bad:?}");
         }
     }
 

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::workflow::Workflow;
 use super::{Ctx, StepName};
+use crate::core::cancel_on::cancel_keys;
 use crate::core::concurrency::key_of;
 use crate::core::replay::StepStart;
 use crate::model::duration::{IntoDuration, millis};
@@ -397,7 +398,7 @@ impl Ctx {
             .map(|ms| now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
         let timeout_ms = timeout.map(millis);
         let step_deadline = timeout_ms.map(|ms| now.saturating_add(ms));
-        let deadline_at = child_deadline(own_deadline, step_deadline, self.run.deadline_at);
+        let deadline_at = child_deadline(own_deadline, step_deadline, self.run.state().deadline_at);
         let run_queue = Queue {
             name: queue.clone().unwrap_or_else(|| registered.queue.to_owned()),
             priority: 0,
@@ -405,6 +406,7 @@ impl Ctx {
         };
         let child = NewRun {
             id: RunId::new(),
+            cancel_on: cancel_keys(registered.cancel_on, &input),
             workflow: W::NAME.to_owned(),
             input,
             idempotency_key: None,

@@ -390,9 +390,11 @@ impl Ctx {
                 })
             })
             .await?;
+        // Last: this run may be among the runs it cancelled.
         if !sent.woken.is_empty() || !sent.started.is_empty() {
             self.run.env.dispatch.notify_one();
         }
+        self.run.env.stop_cancelled(&sent.cancelled);
         Ok(sent.id)
     }
 

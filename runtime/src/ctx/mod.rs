@@ -11,6 +11,7 @@
 //! engine only through the run's [`RunEnv`](crate::exec::env::RunEnv).
 
 pub(crate) mod children;
+pub(crate) mod deadline;
 pub(crate) mod events;
 pub(crate) mod fanout;
 pub(crate) mod group;

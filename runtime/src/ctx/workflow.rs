@@ -12,7 +12,7 @@ use crate::core::cron::Overlap;
 use crate::model::error::Error;
 use crate::model::event::EventType;
 use crate::model::workflow::{
-    Concurrency, Debounce, EventTrigger, Failure, StepManifest, Throttle,
+    CancelOn, Concurrency, Debounce, EventTrigger, Failure, StepManifest, Throttle,
 };
 
 /// A workflow: a named, typed, resumable async function.
@@ -144,6 +144,29 @@ pub trait Workflow: Send + Sync + 'static {
     /// assert_eq!(Invoice::QUEUE, "billing");
     /// ```
     const QUEUE: &'static str = durable_grammar::queue::DEFAULT_QUEUE;
+
+    /// The events that cancel the workflow's unfinished runs
+    /// (`#[workflow(cancel_on(event = "order.cancelled", match =
+    /// "order_id"))]`, repeatable): an event of that name, sent from outside
+    /// or from a run, cancels in its own transaction every pending, running
+    /// or suspended run whose input's value at the `match` path equals the
+    /// event data's (every run, without `match`), with its descendants, as
+    /// [`RunHandle::cancel`](crate::RunHandle::cancel) does; the run's error
+    /// names the event.
+    ///
+    /// ```
+    /// use durable::prelude::*;
+    /// use durable::{CancelOn, Workflow};
+    ///
+    /// #[workflow(cancel_on(event = "order.cancelled", match = "order_id"))]
+    /// async fn ship(ctx: Ctx, order_id: String, express: bool) -> Result<String, Error> {
+    ///     let _ = (ctx, express);
+    ///     Ok(order_id)
+    /// }
+    ///
+    /// assert_eq!(Ship::CANCEL_ON, [CancelOn { event: "order.cancelled", matching: Some("order_id") }]);
+    /// ```
+    const CANCEL_ON: &'static [CancelOn] = &[];
 
     /// Whether the workflow has an on-failure hook
     /// (`#[workflow(on_failure = path)]`).

@@ -463,6 +463,7 @@ impl EngineBuilder {
                 .all()
                 .map(|registered| (registered.type_id, registered.spec.clone()))
                 .collect(),
+            stop_local: std::sync::OnceLock::new(),
         });
         let exec = Arc::new(Executor {
             env: env.clone(),
@@ -484,6 +485,13 @@ impl EngineBuilder {
             active: ActiveRuns::default(),
         });
         let weak = Arc::downgrade(&exec);
+        let stopper = weak.clone();
+        // Set once, just built: it cannot be taken.
+        let _ = env.stop_local.set(Box::new(move |runs| {
+            if let Some(exec) = stopper.upgrade() {
+                exec.stop_local(runs);
+            }
+        }));
         env.store.watch(Arc::new(move |signal| {
             if let Some(exec) = weak.upgrade() {
                 match signal {

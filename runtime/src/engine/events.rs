@@ -155,6 +155,8 @@ impl EngineCore {
             trigger_errors,
         };
         let sent = self.env.store.send_event(event, None).await?;
+        // The runs it cancelled that execute here stop now, as after a cancel.
+        self.env.stop_cancelled(&sent.cancelled);
         if !sent.woken.is_empty() || !sent.started.is_empty() {
             self.env.dispatch.notify_one();
         }

@@ -83,7 +83,10 @@ impl<O: DeserializeOwned> RunHandle<O> {
                     message: error.to_string(),
                 })
             }
-            RunOutcome::Cancelled(_) => Err(Error::RunCancelled { run_id: self.id }),
+            RunOutcome::Cancelled(reason) => Err(Error::RunCancelled {
+                run_id: self.id,
+                reason,
+            }),
             RunOutcome::TimedOut => Err(Error::RunTimedOut { run_id: self.id }),
             RunOutcome::Failed(message) => Err(Error::RunFailed {
                 run_id: self.id,

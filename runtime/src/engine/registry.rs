@@ -69,6 +69,7 @@ impl Registered {
                 debounce: W::DEBOUNCE,
                 throttle: W::THROTTLE,
                 queue: W::QUEUE,
+                cancel_on: W::CANCEL_ON,
             },
             type_id: TypeId::of::<W>(),
             declared: W::VERSION,
@@ -106,9 +107,24 @@ impl Registered {
                 ));
             }
             if let Some(key) = concurrency.key {
-                check_key_path(key, "concurrency")
+                check_key_path(key, "concurrency key")
                     .map_err(|error| format!("workflow `{name}`: {error}"))?;
             }
+        }
+        for cancel_on in self.spec.cancel_on {
+            durable_grammar::event_pattern::check_event_name(cancel_on.event)
+                .map_err(|error| format!("workflow `{name}`: cancel_on: {error}"))?;
+            if let Some(path) = cancel_on.matching {
+                check_key_path(path, "cancel_on match")
+                    .map_err(|error| format!("workflow `{name}`: {error}"))?;
+            }
+        }
+        if self.spec.debounce.is_some() && !self.spec.cancel_on.is_empty() {
+            // A trigger that joins a debounced run replaces its input, and
+            // with it the values its cancel_on rows were written for.
+            return Err(format!(
+                "workflow `{name}`: a debounced workflow cannot have cancel_on yet: a trigger that joins its run replaces the input its cancel_on values come from"
+            ));
         }
         self.check_flow()
             .map_err(|error| format!("workflow `{name}`: {error}"))?;
@@ -161,8 +177,8 @@ impl Registered {
             return Err("a throttle needs a limit and a period of at least 1".into());
         }
         let keys = [
-            ("debounce", debounce.and_then(|debounce| debounce.key)),
-            ("throttle", throttle.and_then(|throttle| throttle.key)),
+            ("debounce key", debounce.and_then(|debounce| debounce.key)),
+            ("throttle key", throttle.and_then(|throttle| throttle.key)),
         ];
         for (what, key) in keys {
             if let Some(key) = key {

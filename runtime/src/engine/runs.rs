@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::core::cancel_on::cancel_keys;
 use crate::core::concurrency::key_of;
 use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
@@ -22,7 +23,7 @@ use crate::model::outcome::RunOutcome;
 use crate::model::status::RunStatus;
 use crate::model::sync::lock;
 use crate::model::trigger::TriggerOptions;
-use crate::model::workflow::{Concurrency, Debounce, Throttle};
+use crate::model::workflow::{CancelOn, Concurrency, Debounce, Throttle};
 use crate::store::{
     ClaimAtCreate, ClaimedRun, CreateOutcome, Flow, ForkOutcome, NewFork, NewRun, Queue,
     TransitionOutcome,
@@ -56,6 +57,9 @@ pub(crate) struct Target {
     pub(crate) throttle: Option<Throttle>,
     /// The queue its runs wait in (`Workflow::QUEUE`, or the catalog's).
     pub(crate) queue: String,
+    /// The events that cancel its runs; none for one known only from the
+    /// catalog (which does not record them, as it does not record limits).
+    pub(crate) cancel_on: &'static [CancelOn],
 }
 
 impl Target {
@@ -70,6 +74,7 @@ impl Target {
             debounce: registered.spec.debounce,
             throttle: registered.spec.throttle,
             queue: registered.spec.queue.to_owned(),
+            cancel_on: registered.spec.cancel_on,
         }
     }
 
@@ -85,6 +90,7 @@ impl Target {
             debounce: None,
             throttle: None,
             queue: version.queue.clone(),
+            cancel_on: &[],
         }
     }
 }
@@ -166,6 +172,7 @@ impl EngineCore {
                 limit: target.concurrency.map(|concurrency| concurrency.limit),
             }),
             flow,
+            cancel_on: cancel_keys(target.cancel_on, &input),
         };
         match self.env.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
@@ -348,10 +355,9 @@ impl EngineCore {
         let now = self.env.clock.now_ms();
         // Its group is its input's, as a trigger's (known where the
         // workflow is registered; see `Target::concurrency`).
-        let concurrency = self
-            .registry
-            .get(&workflow)
-            .and_then(|registered| registered.spec.concurrency);
+        let registered = self.registry.get(&workflow);
+        let concurrency = registered.and_then(|registered| registered.spec.concurrency);
+        let cancel_on = registered.map_or(&[][..], |registered| registered.spec.cancel_on);
         // It waits where its source did (a child sent to another queue
         // included).
         let queue = Queue {
@@ -361,6 +367,7 @@ impl EngineCore {
         };
         let run = NewRun {
             id: RunId::new(),
+            cancel_on: cancel_keys(cancel_on, &input),
             workflow,
             input,
             idempotency_key: None,

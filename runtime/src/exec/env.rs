@@ -6,7 +6,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -14,9 +14,10 @@ use crate::exec::clock::Clock;
 use crate::exec::event_types::EventTypes;
 use crate::model::error::Error;
 use crate::model::event::TriggerError;
+use crate::model::ids::RunId;
 use crate::model::limits::Limits;
 use crate::model::sync::BoxFuture;
-use crate::model::workflow::{Concurrency, Debounce, Throttle};
+use crate::model::workflow::{CancelOn, Concurrency, Debounce, Throttle};
 use crate::store::{NewRun, Store};
 
 /// The runs an event starts and the triggers it matched but cannot start:
@@ -55,6 +56,8 @@ pub(crate) struct WorkflowSpec {
     pub(crate) throttle: Option<Throttle>,
     /// The queue its runs wait in (see `Workflow::QUEUE`).
     pub(crate) queue: &'static str,
+    /// The events that cancel its runs (see `Workflow::CANCEL_ON`).
+    pub(crate) cancel_on: &'static [CancelOn],
 }
 
 /// The environment of every run an engine executes.
@@ -80,4 +83,23 @@ pub(crate) struct RunEnv {
     pub(crate) workflows: HashMap<TypeId, WorkflowSpec>,
     /// The runs events start, for events a run sends.
     pub(crate) event_starts: Arc<dyn EventStarts>,
+    /// Stops this engine's executions of runs an event a run sent
+    /// cancelled (`#[workflow(cancel_on(..))]`), as `Executor::stop_local`;
+    /// set once the executor exists.
+    pub(crate) stop_local: OnceLock<StopLocal>,
+}
+
+/// What [`RunEnv::stop_local`] calls.
+pub(crate) type StopLocal = Box<dyn Fn(&[RunId]) + Send + Sync>;
+
+impl RunEnv {
+    /// Stops this engine's executions of `cancelled` (see
+    /// [`RunEnv::stop_local`]); nothing if it is empty.
+    pub(crate) fn stop_cancelled(&self, cancelled: &[RunId]) {
+        if let Some(stop) = self.stop_local.get()
+            && !cancelled.is_empty()
+        {
+            stop(cancelled);
+        }
+    }
 }

@@ -239,13 +239,7 @@ impl Executor {
         let mut current = catch_unwind_future((body.start)(context.clone(), run.input));
         // Set once the body failed and its compensations and on-failure hook run.
         let mut unwinding: Option<String> = None;
-        let timeout = async {
-            match deadline {
-                Some(at) => env.clock.sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(timeout);
+        let mut timeout = deadline_timer(env, deadline);
         // The run's step records not written yet go with its finish.
         let finished = |outcome| Ending::Finished(outcome, context.state().unsaved.take_all());
         loop {
@@ -263,6 +257,11 @@ impl Executor {
                 }
                 () = context.control.notified() => {
                     let mut state = context.state();
+                    if std::mem::take(&mut state.deadline_moved) {
+                        // `Ctx::set_deadline` stored a new deadline: the
+                        // timeout follows it (at once if it passed).
+                        timeout = deadline_timer(env, state.deadline_at);
+                    }
                     if let Some(error) = state.stop.take() {
                         let unsaved = state.unsaved.take_all();
                         return match error {
@@ -281,7 +280,7 @@ impl Executor {
                     // suspended run while it is paused either, and it keeps
                     // its wake-up time.
                     if state.busy == 0 && state.suspended {
-                        let ready_at = state.ready_at(deadline, env.claim_early_ms);
+                        let ready_at = state.ready_at(state.deadline_at, env.claim_early_ms);
                         return Ending::Suspended(ready_at, state.unsaved.take_all());
                     }
                     // A branch reached a step while the run is paused; the
@@ -357,4 +356,16 @@ enum Ending {
     /// hands the run back.
     Paused(Vec<StepRecord>),
     Stopped(Error),
+}
+
+/// Ends when the run's deadline `deadline` (ms) passes by the engine's
+/// clock; never without one.
+fn deadline_timer(env: &Arc<RunEnv>, deadline: Option<i64>) -> BoxFuture<'static, ()> {
+    let clock = env.clock.clone();
+    Box::pin(async move {
+        match deadline {
+            Some(at) => clock.sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    })
 }

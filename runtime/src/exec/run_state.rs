@@ -28,8 +28,6 @@ pub(crate) type Undo =
 pub(crate) struct RunContext {
     pub(crate) workflow: &'static str,
     pub(crate) lease: Lease,
-    /// When the run times out (children inherit it).
-    pub(crate) deadline_at: Option<i64>,
     pub(crate) env: Arc<RunEnv>,
     /// The engine's concurrency slot the run executes in.
     pub(crate) slot: Arc<Slot>,
@@ -76,6 +74,12 @@ pub(crate) struct RunState {
     pub(crate) fail: Option<String>,
     /// Log lines written so far in this execution, per scope.
     pub(crate) log_counters: HashMap<String, u32>,
+    /// When the run times out (children inherit it): its deadline when it
+    /// was claimed, or the one `Ctx::set_deadline` set since.
+    pub(crate) deadline_at: Option<i64>,
+    /// Set by `Ctx::set_deadline` once the new deadline is stored: the
+    /// executor re-arms the run's timeout.
+    pub(crate) deadline_moved: bool,
 }
 
 impl RunState {
@@ -101,11 +105,11 @@ impl RunContext {
         Arc::new(RunContext {
             workflow,
             lease,
-            deadline_at,
             env,
             slot,
             state: Mutex::new(RunState {
                 journal: Journal::new(lease.run_id, journal),
+                deadline_at,
                 ..RunState::default()
             }),
             saving: tokio::sync::Mutex::new(()),

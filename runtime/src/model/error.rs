@@ -182,10 +182,15 @@ pub enum Error {
     },
 
     /// The run was cancelled before it finished.
-    #[error("run {run_id} was cancelled")]
+    #[error("run {run_id} was cancelled{}", reason_suffix(reason))]
     RunCancelled {
         /// The run.
         run_id: RunId,
+        /// Why, when it is recorded: the event that cancelled it
+        /// (`cancelled by event "order.cancelled" (id 42)`, see
+        /// `#[workflow(cancel_on(..))]`) or the reason of `Ctx::abort`;
+        /// empty for a cancel by an operator.
+        reason: String,
     },
 
     /// The run passed its workflow timeout.
@@ -478,6 +483,15 @@ impl std::fmt::Display for StepError {
 impl<E: std::error::Error> From<E> for StepError {
     fn from(error: E) -> Self {
         StepError::retryable(error)
+    }
+}
+
+/// `": <reason>"` after a cancelled run's message, when it has a reason.
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
     }
 }
 

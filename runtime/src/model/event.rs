@@ -13,6 +13,10 @@ pub struct SentEvent {
     /// `#[workflow(on_event = ..)]`, created in the transaction that
     /// stored the event (see [`RunInfo::event_id`](crate::RunInfo::event_id)).
     pub started: Vec<RunId>,
+    /// The runs it cancelled (`#[workflow(cancel_on(..))]`), with their
+    /// descendants, in the transaction that stored the event; each one's
+    /// error names the event.
+    pub cancelled: Vec<RunId>,
     /// The workflows whose `on_event` matched but whose input the data does
     /// not fit: no run of them was started (also on the event's record,
     /// [`EventInfo::trigger_errors`](crate::EventInfo::trigger_errors)).

@@ -124,3 +124,27 @@ pub struct Throttle {
     /// names joined by dots; `None` throttles the workflow as a whole.
     pub key: Option<&'static str>,
 }
+
+/// One `cancel_on` of `#[workflow(cancel_on(event = "order.cancelled", match
+/// = "order_id"))]`: an event whose arrival cancels the workflow's
+/// unfinished runs (with their children, as a cancel does). With `matching`
+/// only the runs whose input holds, at that path, the value the event's
+/// data holds at the same path (compared as JSON values); without it every
+/// unfinished run of the workflow. See
+/// [`Workflow::CANCEL_ON`](crate::Workflow::CANCEL_ON) and the README's
+/// "Cancelled by an event".
+///
+/// ```
+/// use durable::CancelOn;
+/// let on_cancel = CancelOn { event: "order.cancelled", matching: Some("order_id") };
+/// assert_eq!(on_cancel.matching, Some("order_id"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CancelOn {
+    /// The event's exact name (no wildcard).
+    pub event: &'static str,
+    /// The path of the field, in the event's data and in the run's input,
+    /// whose values must be equal, its names joined by dots (`"order.id"`);
+    /// `None` cancels every unfinished run of the workflow.
+    pub matching: Option<&'static str>,
+}

@@ -63,6 +63,13 @@ pub(crate) enum WriteOp {
         child: NewRun,
         wait: bool,
     },
+    /// A run's new deadline with the step that set it (see
+    /// `RunStore::set_deadline`).
+    SetDeadline {
+        lease: Lease,
+        step: StepRecord,
+        deadline_at: Option<i64>,
+    },
     AppendLog(Lease, LogLine),
     #[cfg_attr(
         not(feature = "postgres"),
@@ -124,6 +131,12 @@ impl WriteOp {
         if let WriteOp::Suspend { steps, .. } = self {
             return steps.is_empty();
         }
+        // A run of a workflow with `cancel_on` writes its rows beside it.
+        if let WriteOp::Create(run) = self
+            && !run.cancel_on.is_empty()
+        {
+            return false;
+        }
         if self.appends_attempt() {
             return false;
         }
@@ -174,7 +187,10 @@ impl WriteOp {
             WriteOp::Cancel { .. } => 2,
             // Not with the creates, which a batch writes as one statement.
             WriteOp::Retry { .. } | WriteOp::SetPaused { .. } | WriteOp::Fork(_) => 3,
-            WriteOp::SaveStep(..) | WriteOp::AppendLog(..) | WriteOp::RenewLeases { .. } => 4,
+            WriteOp::SaveStep(..)
+            | WriteOp::SetDeadline { .. }
+            | WriteOp::AppendLog(..)
+            | WriteOp::RenewLeases { .. } => 4,
             // Waits before sends, so a wait and a send that share a batch meet.
             WriteOp::RegisterWait { .. } | WriteOp::StartChild { .. } => 5,
             WriteOp::SendEvent { .. } | WriteOp::ResolveWait { .. } => 6,
@@ -367,6 +383,23 @@ macro_rules! queued_run_writes {
                     step,
                     child,
                     wait,
+                })
+                .await?;
+                Ok(())
+            })
+        }
+
+        fn set_deadline(
+            &self,
+            lease: Lease,
+            step: StepRecord,
+            deadline_at: Option<i64>,
+        ) -> BoxFuture<'_, Result<(), Error>> {
+            Box::pin(async move {
+                self.write(WriteOp::SetDeadline {
+                    lease,
+                    step,
+                    deadline_at,
                 })
                 .await?;
                 Ok(())

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::core::cancel_on::CancelKey;
 use crate::model::event::TriggerError;
 use crate::model::ids::RunId;
 use crate::model::journal::StepRecord;
@@ -47,6 +48,10 @@ pub(crate) struct NewRun {
     /// Its workflow's debounce or throttle, which the store applies in the
     /// trigger's transaction (never with `claimed_by`).
     pub flow: Option<Flow>,
+    /// What cancels it (`#[workflow(cancel_on(..))]`), written beside it
+    /// in `wf_cancel_on`; empty for a workflow without `cancel_on`, which
+    /// writes nothing there.
+    pub cancel_on: Vec<CancelKey>,
 }
 
 /// A debounce or a throttle, for one key value of one workflow (see

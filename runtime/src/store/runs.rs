@@ -179,6 +179,16 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// lacks the step.
     fn fork_run(&self, fork: NewFork) -> BoxFuture<'_, Result<ForkOutcome, Error>>;
 
+    /// Sets the deadline of the run `lease` holds to `deadline_at` (`None`:
+    /// no deadline) and saves `step`, the `set_deadline` step that decided
+    /// it, in one transaction, fenced by the lease (`Ctx::set_deadline`).
+    fn set_deadline(
+        &self,
+        lease: Lease,
+        step: StepRecord,
+        deadline_at: Option<i64>,
+    ) -> BoxFuture<'_, Result<(), Error>>;
+
     /// Appends a log line of a run, unless one with its key exists; not
     /// waited for (ordered before later writes), dropped for a stale lease.
     fn append_log(&self, lease: Lease, line: LogLine);

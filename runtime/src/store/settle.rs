@@ -131,6 +131,12 @@ pub(crate) fn cancelled_runs(ids: &[String]) -> Result<(Vec<RunId>, Vec<EndedRun
     Ok((cancelled, settled))
 }
 
+/// The error recorded on the runs an event cancels
+/// (`#[workflow(cancel_on(..))]`): the event's name and id.
+pub(crate) fn cancelled_by_event(name: &str, id: i64) -> String {
+    format!("cancelled by event {name:?} (id {id})")
+}
+
 /// Whether a run that ended with `outcome` takes its unfinished
 /// descendants with it (it timed out or was cancelled).
 pub(crate) fn ends_descendants(outcome: &RunOutcome) -> bool {

@@ -67,8 +67,8 @@ pub(crate) async fn signal(api: &Api, args: &SignalArgs, json: bool) -> Result<E
     Ok(Exit::Ok)
 }
 
-/// Prints what sending did: the id, the runs it woke and started, and the
-/// workflows it matched but could not start.
+/// Prints what sending did: the id, the runs it woke, started and
+/// cancelled, and the workflows it matched but could not start.
 fn report(sent: &Value, what: &str, json: bool) {
     if json {
         show::json(sent);
@@ -90,6 +90,10 @@ fn report(sent: &Value, what: &str, json: bool) {
     // The runs it started (`on_event`), and the workflows it could not.
     for run in sent["started"].as_array().into_iter().flatten() {
         println!("started run {}", text(run));
+    }
+    // The runs it cancelled (`cancel_on`).
+    for run in sent["cancelled"].as_array().into_iter().flatten() {
+        println!("cancelled run {}", text(run));
     }
     for error in sent["trigger_errors"].as_array().into_iter().flatten() {
         println!(

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::core::cancel_on::cancel_keys;
 use crate::core::catalog::Validators;
 use crate::core::concurrency::key_of;
 use crate::core::timing::deadline;
@@ -125,6 +126,7 @@ impl EventTriggers {
             match self.checked(version, &data) {
                 Ok((input, target)) => plan.0.push(NewRun {
                     id: RunId::new(),
+                    cancel_on: cancel_keys(target.cancel_on, &input),
                     queue: Queue {
                         name: target.queue.clone(),
                         priority: 0,

@@ -102,7 +102,7 @@ pub(super) async fn cancel_descendants(
         {
             effects
                 .cancelled
-                .extend(cancel_tree(connection, lease.run_id, false, *now, notes).await?);
+                .extend(cancel_tree(connection, lease.run_id, false, *now, None, notes).await?);
         }
     }
     Ok(())
@@ -150,7 +150,7 @@ pub(super) async fn cancel_timed_out_children(
         for step in steps {
             upsert_step(connection, lease, &StepWrite::plain(step)).await?;
         }
-        let cancelled = cancel_tree(connection, lease.run_id, true, now, notes).await?;
+        let cancelled = cancel_tree(connection, lease.run_id, true, now, None, notes).await?;
         results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
     }
     *hot = kept;
@@ -174,7 +174,7 @@ pub(super) async fn after_finish(
     settle_run_waiters(connection, &after.settled, after.at, notes).await?;
     let mut cancelled = Vec::new();
     for (run_id, now) in after.cancel_below {
-        cancelled.extend(cancel_tree(connection, run_id, false, now, notes).await?);
+        cancelled.extend(cancel_tree(connection, run_id, false, now, None, notes).await?);
     }
     Ok(cancelled)
 }
@@ -229,13 +229,15 @@ pub(super) async fn cancel_tree(
     root: RunId,
     include_root: bool,
     now: i64,
+    reason: Option<&str>,
     notes: &mut Notes,
 ) -> Result<Vec<RunId>, Error> {
     let ids: Vec<String> = sqlx::query_scalar(
         concat!("WITH RECURSIVE tree(id) AS ( \
            SELECT $2::uuid UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
          UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
-           lease_owner = NULL, lease_expires_at = NULL, ready_at = NULL, finished_at = $1, updated_at = $1 \
+           lease_owner = NULL, lease_expires_at = NULL, ready_at = NULL, finished_at = $1, updated_at = $1, \
+           error = COALESCE($4, error) \
          WHERE id IN (SELECT id FROM tree) AND ($3 OR id <> $2::uuid) \
            AND ", status_is!("status", "pending", "running", "suspended"), " \
          RETURNING id::text"),
@@ -243,6 +245,7 @@ pub(super) async fn cancel_tree(
     .bind(now)
     .bind(root.to_string())
     .bind(include_root)
+    .bind(reason)
     .fetch_all(&mut *connection)
     .await?;
     let (cancelled, settled) = cancelled_runs(&ids)?;

@@ -94,7 +94,7 @@ pub(super) async fn time_out_overdue(
         .await?;
     let mut ended = Vec::new();
     for id in children {
-        ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now, notes).await?);
+        ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now, None, notes).await?);
     }
     // The others end as a worker's finish ends a run that timed out.
     let (status, _, error) = outcome_columns(&RunOutcome::TimedOut);

@@ -24,6 +24,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_keyed_slots.sql")),
     (14, include_str!("migrations/0014_flow_control.sql")),
     (15, include_str!("migrations/0015_queues.sql")),
+    (16, include_str!("migrations/0016_cancel_on.sql")),
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {

@@ -18,6 +18,7 @@
 //! runs (`finish`), maintenance, reads, the catalog (`catalog`), and
 //! LISTEN/NOTIFY (`notify`).
 
+mod cancel_on;
 mod catalog;
 mod claims;
 mod finish;

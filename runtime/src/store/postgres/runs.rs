@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::PgConnection;
 
 use super::PostgresStore;
+use super::cancel_on::register;
 use super::claims::next_ready_at;
 use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
@@ -22,7 +23,7 @@ use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
-use crate::store::settle::child_step_write;
+use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
     ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Flow, ForkOutcome, Lease, LogLine,
     NewFork, NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal,
@@ -195,6 +196,7 @@ pub(super) async fn create_run(
     .await?
     .rows_affected();
     if inserted == 1 {
+        register(connection, run).await?;
         return Ok(CreateOutcome::Created(run.id));
     }
     key_holder(connection, run).await
@@ -289,9 +291,9 @@ pub(super) async fn create_flowing(
     let inserted = sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
            updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
-           debounce_key, debounce_first_at, throttle_key, throttle_start_at) \
+           debounce_key, debounce_first_at, throttle_key, throttle_start_at, queue) \
          VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, \
-           $13, $14) \
+           $13, $14, $15) \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(run.id.to_string())
@@ -308,6 +310,7 @@ pub(super) async fn create_flowing(
     .bind(debounce.map(|(_, first)| first))
     .bind(throttle.map(|(key, _)| key))
     .bind(throttle.map(|(_, start)| start))
+    .bind(&run.queue.name)
     .execute(&mut *connection)
     .await?
     .rows_affected();
@@ -315,6 +318,7 @@ pub(super) async fn create_flowing(
         // Another process's trigger took the idempotency key since the read.
         return key_holder(connection, run).await;
     }
+    register(connection, run).await?;
     notes.wake = true;
     Ok(CreateOutcome::Created(run.id))
 }
@@ -463,7 +467,7 @@ pub(super) async fn cancel(
     now: i64,
     notes: &mut Notes,
 ) -> Applied {
-    let cancelled = cancel_tree(connection, run_id, true, now, notes).await?;
+    let cancelled = cancel_tree(connection, run_id, true, now, None, notes).await?;
     let outcome = if cancelled.contains(&run_id) {
         TransitionOutcome::Done
     } else {
@@ -592,6 +596,7 @@ pub(super) async fn fork(
     .bind(&run.queue.name)
     .execute(&mut *connection)
     .await?;
+    register(connection, run).await?;
     // The records before the step in journal order (`created_at`, then
     // `seq`) that ended or sleep: a step in progress or waiting runs again.
     // As a retry does, it leaves out the records of a failure's unwinding
@@ -638,5 +643,31 @@ pub(super) async fn start_child(
     notes.wake = true;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease, &write).await?;
+    Ok(Ok(WriteOut::Done))
+}
+
+/// Sets the deadline of the run `lease` holds and saves the step that set
+/// it.
+pub(super) async fn set_deadline(
+    connection: &mut PgConnection,
+    lease: &Lease,
+    step: &StepRecord,
+    deadline_at: Option<i64>,
+) -> Applied {
+    let moved = sqlx::query(concat!(
+        "UPDATE wf_instance SET deadline_at = $3, updated_at = $4 WHERE ",
+        lease_holds!("$1", "$2")
+    ))
+    .bind(lease.run_id.to_string())
+    .bind(lease.token)
+    .bind(deadline_at)
+    .bind(step.updated_at)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(lease_lost(lease));
+    }
+    upsert_step(connection, lease, &StepWrite::plain(step)).await?;
     Ok(Ok(WriteOut::Done))
 }

@@ -193,6 +193,7 @@ pub(super) async fn writer_on_fresh_schema(
 /// if given (its lease token is then 1).
 fn new_run(id: RunId, owner: Option<&str>) -> NewRun {
     NewRun {
+        cancel_on: Vec::new(),
         id,
         workflow: "w".into(),
         input: "null".into(),

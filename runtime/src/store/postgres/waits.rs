@@ -9,6 +9,7 @@
 use sqlx::PgConnection;
 
 use super::PostgresStore;
+use super::cancel_on::{cancel_matching, register};
 use super::notify::Notes;
 use super::options::{held_run, status_is};
 use super::steps::{holds_lease, upsert_step};
@@ -149,6 +150,7 @@ pub(super) async fn consume_signal(
 pub(super) async fn send_event(
     connection: &mut PgConnection,
     event: &NewEvent,
+    notes: &mut Notes,
 ) -> Result<SentEvent, Error> {
     let target = event.target.map(|run| run.to_string());
     let keys = match &target {
@@ -176,6 +178,12 @@ pub(super) async fn send_event(
     .bind(trigger_errors_json(&event.trigger_errors))
     .fetch_one(&mut *connection)
     .await?;
+    // First, so that the runs it cancels take it as no waiter's event.
+    let cancelled = if target.is_none() {
+        cancel_matching(connection, id, &event.name, &event.data, event.now, notes).await?
+    } else {
+        Vec::new()
+    };
     // A run that ended takes no more events: its waiting steps stay as the
     // end left them (see `StepStatus`).
     let waiters: Vec<(String, String)> = match &target {
@@ -254,6 +262,7 @@ pub(super) async fn send_event(
         id,
         woken,
         started,
+        cancelled,
         trigger_errors: event.trigger_errors.clone(),
     })
 }
@@ -297,6 +306,9 @@ async fn start_runs(
         .bind(&run.queue.name)
         .fetch_optional(&mut *connection)
         .await?;
+        if inserted.is_some() {
+            register(connection, run).await?;
+        }
         let id =
             match inserted {
                 Some(id) => id,
@@ -415,7 +427,7 @@ pub(super) async fn send_event_from(
     {
         return Ok(lease_lost(lease));
     }
-    let sent = send_event(connection, event).await?;
+    let sent = send_event(connection, event, notes).await?;
     // Other workers claim the runs it started, as they claim created ones.
     notes.wake |= !sent.woken.is_empty() || !sent.started.is_empty();
     if let Some((lease, step)) = origin {

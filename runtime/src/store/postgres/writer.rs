@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use sqlx::{Connection, PgConnection};
 
+use super::cancel_on::register;
 use super::claims::{claim, renew_leases};
 use super::finish::{FinishColumns, HOT_FINISHED, cancel_descendants, cancel_timed_out_children};
 use super::maintenance::{delete_events, delete_finished, time_out_overdue};
@@ -14,7 +15,7 @@ use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
     CreateColumns, HOT_CREATED, cancel, create_flowing, fork, key_holder, release, retry,
-    set_paused, start_child, suspend_runs,
+    set_deadline, set_paused, start_child, suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,
@@ -313,6 +314,7 @@ pub(super) async fn apply_hot(
     for &index in indices {
         results[index] = Some(match &ops[index] {
             WriteOp::Create(run) => Ok(WriteOut::Created(if wrote("created", run.id, None) {
+                register(connection, run).await?;
                 CreateOutcome::Created(run.id)
             } else {
                 // Its key is taken (also by another run of this batch).
@@ -409,6 +411,11 @@ pub(super) async fn apply_op(
             wait,
         } => start_child(connection, lease, step, child, *wait, notes).await,
         WriteOp::AppendLog(lease, line) => append_log(connection, lease, line).await,
+        WriteOp::SetDeadline {
+            lease,
+            step,
+            deadline_at,
+        } => set_deadline(connection, lease, step, *deadline_at).await,
         WriteOp::DeleteFinished(request) => delete_finished(connection, request).await,
         WriteOp::TimeOutOverdue { now, limit } => {
             time_out_overdue(connection, *now, *limit, notes).await

@@ -1,6 +1,8 @@
 //! Finishing runs: the fenced multi-row finish, what follows a run's end
 //! (its waiters settled, its unfinished descendants cancelled), cancel trees,
-//! and timed-out children of overdue parents.
+//! timed-out children of overdue parents, and the settlement of the steps
+//! waiting for an ended run (as in the PostgreSQL backend's `finish.rs`, so
+//! that cancelling from a send, in `cancel_on.rs`, imports no cycle).
 
 use std::collections::HashSet;
 
@@ -9,14 +11,17 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::steps::save_step;
 use super::values::values_list;
-use super::waits::settle_run_waiters;
 use crate::model::error::Error;
 use crate::model::ids::RunId;
+use crate::model::status::StepStatus;
 use crate::store::RunOutcome;
 use crate::store::ops::{Slots, WriteOp};
+use crate::store::rows::decode_error;
 use crate::store::rows::outcome_columns;
 use crate::store::rules::{finished, finished_as_cancelled, timeout_finish};
-use crate::store::settle::{after_ends, cancelled_runs};
+use crate::store::settle::{
+    EndedRun, RunWaiterRow, after_ends, cancelled_runs, run_waiters_settled,
+};
 
 /// Several `Finish` writes as one fenced multi-row update.
 pub(super) fn finish_runs(
@@ -144,7 +149,7 @@ fn cancel_timed_out_children(
             for step in steps {
                 let _saved = save_step(connection, lease, step)?;
             }
-            let cancelled = cancel_tree(connection, lease.run_id, true, now)?;
+            let cancelled = cancel_tree(connection, lease.run_id, true, now, None)?;
             results[index] = Some(Ok(finished_as_cancelled(lease.run_id, cancelled)));
         } else {
             rest.push(index);
@@ -165,33 +170,115 @@ pub(super) fn after_finish(
     let after = after_ends(ended);
     let mut cancelled = Vec::new();
     for (run_id, now) in after.cancel_below {
-        cancelled.extend(cancel_tree(connection, run_id, false, now)?);
+        cancelled.extend(cancel_tree(connection, run_id, false, now, None)?);
     }
     let awaited = settle_run_waiters(connection, &after.settled, after.at)?;
     Ok((cancelled, awaited))
 }
 
 /// Cancels a run (when `include_root`) and every unfinished descendant,
-/// fencing out their workers, and settles the steps waiting for them.
+/// fencing out their workers, and settles the steps waiting for them;
+/// records `reason` as their error, if given (an event that cancelled them).
 pub(super) fn cancel_tree(
     connection: &Connection,
     root: RunId,
     include_root: bool,
     now: i64,
+    reason: Option<&str>,
 ) -> Result<Vec<RunId>, Error> {
     let ids: Vec<String> = connection
         .prepare_cached(
             "WITH RECURSIVE tree(id) AS ( \
                SELECT ?2 UNION SELECT i.id FROM wf_instance AS i JOIN tree ON i.parent_id = tree.id) \
              UPDATE wf_instance SET status = 'cancelled', lease_token = lease_token + 1, \
-               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1 \
+               lease_owner = NULL, ready_at = NULL, finished_at = ?1, updated_at = ?1, \
+               error = COALESCE(?4, error) \
              WHERE id IN (SELECT id FROM tree) AND (?3 OR id <> ?2) \
                AND status IN ('pending', 'running', 'suspended') \
              RETURNING id",
         )?
-        .query_map(params![now, root.to_string(), include_root], |row| row.get(0))?
+        .query_map(params![now, root.to_string(), include_root, reason], |row| {
+            row.get(0)
+        })?
         .collect::<Result<_, _>>()?;
     let (cancelled, settled) = cancelled_runs(&ids)?;
     settle_run_waiters(connection, &settled, now)?;
     Ok(cancelled)
+}
+
+/// Completes the steps waiting for these runs with how each ended (the
+/// outcome JSON, and the status the steps end in); returns the runs that
+/// had such steps.
+pub(super) fn settle_run_waiters(
+    connection: &Connection,
+    ended: &[EndedRun],
+    now: i64,
+) -> Result<HashSet<RunId>, Error> {
+    let mut awaited = HashSet::new();
+    if ended.is_empty() {
+        return Ok(awaited);
+    }
+    let waiter = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
+    let waiters: Vec<RunWaiterRow> = if let [(id, _, _)] = ended {
+        // One run alone: no JSON list for SQLite to expand into a temporary table.
+        connection
+            .prepare_cached(
+                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+                 AND wait_run = ?1",
+            )?
+            .query_map(params![id.to_string()], waiter)?
+            .collect::<Result<_, _>>()?
+    } else {
+        let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
+        let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
+        connection
+            .prepare_cached(
+                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
+                 AND wait_run IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_map(params![ids], waiter)?
+            .collect::<Result<_, _>>()?
+    };
+    for ((instance, step), (run_id, outcome, status)) in run_waiters_settled(ended, waiters) {
+        complete_waiting_step(connection, (&instance, &step), *status, outcome, None, now)?;
+        awaited.insert(*run_id);
+    }
+    Ok(awaited)
+}
+
+/// Completes the waiting step `(run id, step name)` with `output`, ended
+/// now and settled by `settled_by_event` (an event or signal, `None` for
+/// an ended run), and makes its run due now.
+pub(super) fn complete_waiting_step(
+    connection: &Connection,
+    (instance, step): (&str, &str),
+    status: StepStatus,
+    output: &str,
+    settled_by_event: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
+    connection
+        .prepare_cached(
+            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3, ended_at = ?3, \
+             settled_by_event = ?6 \
+             WHERE instance_id = ?4 AND name = ?5 AND status = 'waiting'",
+        )?
+        .execute(params![
+            status.as_str(),
+            output,
+            now,
+            instance,
+            step,
+            settled_by_event
+        ])?;
+    // A suspended run becomes due; a running one keeps the wake in ready_at,
+    // which its suspension honours (see Suspend), so no wake-up is lost.
+    connection
+        .prepare_cached(
+            "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ?1 \
+               THEN ?1 ELSE ready_at END, updated_at = ?1 \
+             WHERE id = ?2 AND status IN ('running', 'suspended')",
+        )?
+        .execute(params![now, instance])?;
+    Ok(())
 }

@@ -87,7 +87,13 @@ pub(super) fn time_out_overdue(connection: &Connection, now: i64, limit: usize) 
         .collect::<Result<_, _>>()?;
     let mut ended = Vec::new();
     for id in children {
-        ended.extend(cancel_tree(connection, parse_run_id(&id)?, true, now)?);
+        ended.extend(cancel_tree(
+            connection,
+            parse_run_id(&id)?,
+            true,
+            now,
+            None,
+        )?);
     }
     // The others end as a worker's finish ends a run that timed out.
     let (status, _, error) = outcome_columns(&RunOutcome::TimedOut);

@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_maintenance_indexes.sql")),
     (12, include_str!("migrations/0012_flow_control.sql")),
     (13, include_str!("migrations/0013_queues.sql")),
+    (14, include_str!("migrations/0014_cancel_on.sql")),
 ];
 
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), Error> {

@@ -27,6 +27,7 @@
 //! [`maintenance`], [`reads`] and [`catalog`]; [`values`] builds the multi-row statements'
 //! parameters.
 
+mod cancel_on;
 mod catalog;
 mod checkpoint;
 mod claims;

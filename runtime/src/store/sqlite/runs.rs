@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::cancel_on::register;
 use super::finish::cancel_tree;
 use super::steps::{holds_lease, save_step, upsert_step};
 use super::values::{optional_integer, optional_text, values_list};
@@ -16,7 +17,7 @@ use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
-use crate::store::settle::child_step_write;
+use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
     ClaimAtCreate, CreateOutcome, Flow, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
     TransitionOutcome,
@@ -126,6 +127,7 @@ pub(super) fn create_runs(
     for (index, run) in runs {
         results[index] = Some(Ok(WriteOut::Created(
             if inserted.contains(&run.id.to_string()) {
+                register(connection, run)?;
                 CreateOutcome::Created(run.id)
             } else {
                 key_holder(connection, run)?
@@ -180,6 +182,9 @@ fn create_limited(
             |row| row.get(0),
         )
         .optional()?;
+    if status.is_some() {
+        register(connection, run)?;
+    }
     match status.as_deref() {
         Some("running") => Ok(CreateOutcome::Created(run.id)),
         Some(_) => Ok(CreateOutcome::Queued(run.id)),
@@ -261,8 +266,9 @@ fn create_flowing(
         .prepare_cached(
             "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
                updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
-               debounce_key, debounce_first_at, throttle_key, throttle_start_at) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+               debounce_key, debounce_first_at, throttle_key, throttle_start_at, queue) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+               ?15)",
         )?
         .execute(params![
             run.id.to_string(),
@@ -279,7 +285,9 @@ fn create_flowing(
             debounce.map(|(_, first)| first),
             throttle.map(|(key, _)| key),
             throttle.map(|(_, start)| start),
+            run.queue.name,
         ])?;
+    register(connection, run)?;
     Ok(CreateOutcome::Created(run.id))
 }
 
@@ -351,7 +359,7 @@ pub(super) fn release(connection: &Connection, lease: &Lease, now: i64) -> Appli
 
 /// Cancels a run and its unfinished descendants.
 pub(super) fn cancel(connection: &Connection, run_id: RunId, now: i64) -> Applied {
-    let cancelled = cancel_tree(connection, run_id, true, now)?;
+    let cancelled = cancel_tree(connection, run_id, true, now, None)?;
     let outcome = if cancelled.contains(&run_id) {
         TransitionOutcome::Done
     } else {
@@ -391,6 +399,7 @@ pub(super) fn start_child(
             child.queue.concurrency_key,
             child.queue.name
         ])?;
+    register(connection, child)?;
     let write = child_step_write(step, child.id, wait);
     upsert_step(connection, lease.run_id, &write)?;
     Ok(Ok(WriteOut::Done))
@@ -484,6 +493,7 @@ pub(super) fn fork(connection: &Connection, fork: &NewFork) -> Applied {
             run.queue.concurrency_key,
             run.queue.name
         ])?;
+    register(connection, run)?;
     connection.prepare_cached(FORK_COPY_SQL)?.execute(params![
         run.id.to_string(),
         source,
@@ -536,4 +546,26 @@ pub(super) fn transition(
         .query_row(params![run_id.to_string()], |row| row.get(0))
         .optional()?;
     refused_transition(status.as_deref())
+}
+
+/// Sets the deadline of the run `lease` holds and saves the step that set
+/// it.
+pub(super) fn set_deadline(
+    connection: &Connection,
+    lease: &Lease,
+    step: &StepRecord,
+    deadline_at: Option<i64>,
+) -> Applied {
+    if !holds_lease(connection, lease)? {
+        return Ok(lease_lost(lease));
+    }
+    connection
+        .prepare_cached("UPDATE wf_instance SET deadline_at = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![
+            deadline_at,
+            step.updated_at,
+            lease.run_id.to_string()
+        ])?;
+    upsert_step(connection, lease.run_id, &StepWrite::plain(step))?;
+    Ok(Ok(WriteOut::Done))
 }

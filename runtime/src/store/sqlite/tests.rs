@@ -549,6 +549,7 @@ async fn the_checkpointer_copies_commits_into_the_file_off_the_writer() {
     let before = size();
     for index in 0..300 {
         let run = NewRun {
+            cancel_on: Vec::new(),
             id: RunId(uuid::Uuid::now_v7()),
             workflow: "flow".into(),
             input: format!("{{\"index\":{index},\"pad\":\"{}\"}}", "x".repeat(200)),

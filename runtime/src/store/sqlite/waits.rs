@@ -1,13 +1,13 @@
 //! Waits: registering a wait (completed at once by a lookback event, a
 //! buffered signal or an ended run), resolving one, sending events and
-//! signals (with the runs an event starts), and the settlement of the steps
-//! waiting for them or for a run.
-
-use std::collections::HashSet;
+//! signals (with the runs an event starts and cancels), and the settlement
+//! of the steps waiting for them.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
+use super::cancel_on::{cancel_matching, register};
+use super::finish::complete_waiting_step;
 use super::steps::{holds_lease, upsert_step};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
@@ -17,9 +17,8 @@ use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{decode_error, parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, EndedRun, RunWaiterRow, StepWrite, event_output_json, event_run_key,
-    run_waiters_settled, satisfied_by_event, satisfied_by_run, sent_step, started_runs_json,
-    trigger_errors_json, wait_write,
+    AwaitedRow, StepWrite, event_output_json, event_run_key, satisfied_by_event, satisfied_by_run,
+    sent_step, started_runs_json, trigger_errors_json, wait_write,
 };
 use crate::store::wait_keys;
 use crate::store::{Lease, NewEvent, NewRun, SentEvent, StepRecord, Wait, WaitStore};
@@ -202,6 +201,12 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
             trigger_errors_json(&event.trigger_errors)
         ])?;
     let id = connection.last_insert_rowid();
+    // First, so that the runs it cancels take it as no waiter's event.
+    let cancelled = if target.is_none() {
+        cancel_matching(connection, id, &event.name, &event.data, event.now)?
+    } else {
+        Vec::new()
+    };
     // A run that ended takes no more events: its waiting steps stay as the
     // end left them (see `StepStatus`).
     let waiters: Vec<(String, String, Option<String>)> = match &target {
@@ -246,6 +251,7 @@ fn send_event(connection: &Connection, event: &NewEvent) -> Result<SentEvent, Er
         id,
         woken,
         started,
+        cancelled,
         trigger_errors: event.trigger_errors.clone(),
     })
 }
@@ -285,6 +291,7 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
                 run.queue.name
             ])?;
         started.push(if inserted == 1 {
+            register(connection, run)?;
             run.id
         } else {
             let holder: String = connection
@@ -340,81 +347,4 @@ fn event_waiters(
         }
     }
     Ok(waiters)
-}
-
-/// Completes the waiting step `(run id, step name)` with `output`, ended
-/// now and settled by `settled_by_event` (an event or signal, `None` for
-/// an ended run), and makes its run due now.
-fn complete_waiting_step(
-    connection: &Connection,
-    (instance, step): (&str, &str),
-    status: StepStatus,
-    output: &str,
-    settled_by_event: Option<i64>,
-    now: i64,
-) -> Result<(), Error> {
-    connection
-        .prepare_cached(
-            "UPDATE wf_step SET status = ?1, output = ?2, updated_at = ?3, ended_at = ?3, \
-             settled_by_event = ?6 \
-             WHERE instance_id = ?4 AND name = ?5 AND status = 'waiting'",
-        )?
-        .execute(params![
-            status.as_str(),
-            output,
-            now,
-            instance,
-            step,
-            settled_by_event
-        ])?;
-    // A suspended run becomes due; a running one keeps the wake in ready_at,
-    // which its suspension honours (see Suspend), so no wake-up is lost.
-    connection
-        .prepare_cached(
-            "UPDATE wf_instance SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ?1 \
-               THEN ?1 ELSE ready_at END, updated_at = ?1 \
-             WHERE id = ?2 AND status IN ('running', 'suspended')",
-        )?
-        .execute(params![now, instance])?;
-    Ok(())
-}
-
-/// Completes the steps waiting for these runs with how each ended (the
-/// outcome JSON, and the status the steps end in); returns the runs that
-/// had such steps.
-pub(super) fn settle_run_waiters(
-    connection: &Connection,
-    ended: &[EndedRun],
-    now: i64,
-) -> Result<HashSet<RunId>, Error> {
-    let mut awaited = HashSet::new();
-    if ended.is_empty() {
-        return Ok(awaited);
-    }
-    let waiter = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
-    let waiters: Vec<RunWaiterRow> = if let [(id, _, _)] = ended {
-        // One run alone: no JSON list for SQLite to expand into a temporary table.
-        connection
-            .prepare_cached(
-                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
-                 AND wait_run = ?1",
-            )?
-            .query_map(params![id.to_string()], waiter)?
-            .collect::<Result<_, _>>()?
-    } else {
-        let ids: Vec<String> = ended.iter().map(|(id, _, _)| id.to_string()).collect();
-        let ids = serde_json::to_string(&ids).map_err(|error| decode_error(error.to_string()))?;
-        connection
-            .prepare_cached(
-                "SELECT instance_id, name, wait_run FROM wf_step WHERE status = 'waiting' \
-                 AND wait_run IN (SELECT value FROM json_each(?1))",
-            )?
-            .query_map(params![ids], waiter)?
-            .collect::<Result<_, _>>()?
-    };
-    for ((instance, step), (run_id, outcome, status)) in run_waiters_settled(ended, waiters) {
-        complete_waiting_step(connection, (&instance, &step), *status, outcome, None, now)?;
-        awaited.insert(*run_id);
-    }
-    Ok(awaited)
 }

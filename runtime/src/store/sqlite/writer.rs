@@ -185,6 +185,11 @@ pub(super) fn apply_op(connection: &Connection, op: &WriteOp) -> Applied {
         }
         WriteOp::RenewLeases { .. } => Ok(Ok(claims::renew_leases())),
         WriteOp::AppendLog(lease, line) => steps::append_log(connection, lease, line),
+        WriteOp::SetDeadline {
+            lease,
+            step,
+            deadline_at,
+        } => runs::set_deadline(connection, lease, step, *deadline_at),
         WriteOp::StartChild {
             lease,
             step,

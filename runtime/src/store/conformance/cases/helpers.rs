@@ -19,6 +19,7 @@ pub(super) const NOW: i64 = 1_700_000_000_000;
 /// A pending run of `workflow` created at [`NOW`], due at `ready_at`.
 pub(super) fn new_run(workflow: &str, input: &str, key: Option<&str>, ready_at: i64) -> NewRun {
     NewRun {
+        cancel_on: Vec::new(),
         id: RunId(Uuid::now_v7()),
         workflow: workflow.into(),
         input: input.into(),
@@ -141,6 +142,7 @@ pub(super) fn event(name: &str, data: &str, target: Option<RunId>, now: i64) -> 
 /// A run of `workflow` created at `created_at`, left `pending`.
 pub(super) fn run_at(workflow: &str, input: &str, created_at: i64) -> NewRun {
     NewRun {
+        cancel_on: Vec::new(),
         id: RunId(Uuid::now_v7()),
         workflow: workflow.into(),
         input: input.into(),

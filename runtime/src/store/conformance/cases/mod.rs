@@ -4,6 +4,7 @@
 //! empty store, through `every_case!`.
 
 mod attempt_log;
+mod cancel_on;
 mod catalog;
 mod event_starts;
 mod finish;
@@ -72,6 +73,9 @@ macro_rules! every_case {
             a_heartbeat_removes_the_workers_long_silent,
             the_catalog_names_the_workflows_events_start,
             an_event_starts_its_runs_with_itself,
+            an_event_cancels_the_runs_registered_for_its_value,
+            every_path_of_an_event_name_is_looked_up,
+            a_deadline_is_set_with_its_step_under_the_lease,
             claims_take_higher_priorities_first_in_trigger_order,
             a_limit_holds_per_group_and_a_full_group_is_not_due,
             a_run_claimed_as_it_is_created_counts_its_group,
@@ -94,6 +98,7 @@ macro_rules! every_case {
 pub(super) use every_case;
 
 pub(super) use attempt_log::*;
+pub(super) use cancel_on::*;
 pub(super) use catalog::*;
 pub(super) use event_starts::*;
 pub(super) use finish::*;
