@@ -44,6 +44,17 @@ async fn reindex_user(ctx: Ctx, user: String, edits: u32) -> Result<String, Erro
     .await
 }
 
+/// Fulfilment waits for the courier; an `order.cancelled` event with the
+/// same `order_id` cancels it, wherever it is.
+#[workflow(
+    name = "fulfil-order",
+    cancel_on(event = "order.cancelled", match = "order_id")
+)]
+async fn fulfil_order(ctx: Ctx, order_id: String, items: u32) -> Result<String, Error> {
+    ctx.sleep("courier", "1h").await?;
+    Ok(format!("{items} items of {order_id} handed to the courier"))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct Order {
     order_id: String,
@@ -56,12 +67,14 @@ async fn main() -> anyhow::Result<()> {
         .register(ConfirmOrder)
         .register(BillCustomer)
         .register(ReindexUser)
+        .register(FulfilOrder)
         .start()
         .await?;
 
     event_starts_a_run(&engine).await?;
     a_key_limit_holds_back_its_second_run(&engine).await?;
     a_debounce_collapses_triggers(&engine).await?;
+    an_event_cancels_a_run(&engine).await?;
 
     engine.shutdown().await;
     println!("flow_control: ok");
@@ -141,5 +154,46 @@ async fn a_debounce_collapses_triggers(engine: &Engine) -> anyhow::Result<()> {
     let outcome = engine.run_handle::<String>(ids[0]).result().await?;
     println!("   one run: {outcome}");
     ensure!(outcome == "reindexed linus after 5 edits", "{outcome}");
+    Ok(())
+}
+
+async fn an_event_cancels_a_run(engine: &Engine) -> anyhow::Result<()> {
+    println!("-- a run cancelled by an event");
+    let doomed = FulfilOrder::trigger(engine, "o-41".into(), 2).await?;
+    let kept = FulfilOrder::trigger(engine, "o-42".into(), 3).await?;
+    let started = Instant::now();
+    while doomed.status().await? != RunStatus::Suspended
+        || kept.status().await? != RunStatus::Suspended
+    {
+        ensure!(
+            started.elapsed() < Duration::from_secs(5),
+            "both runs reached their sleep"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("   runs for o-41 and o-42 wait for the courier");
+    let sent = engine
+        .send_event("order.cancelled", json!({ "order_id": "o-41" }))
+        .await?;
+    ensure!(
+        sent.cancelled == [doomed.id()],
+        "only o-41's run cancelled: {:?}",
+        sent.cancelled
+    );
+    match doomed.result().await {
+        Err(Error::RunCancelled { reason, .. }) => {
+            println!("   o-41's run: {reason}");
+            ensure!(
+                reason.contains("order.cancelled"),
+                "the reason names the event"
+            );
+        }
+        other => bail!("o-41's run was not cancelled: {other:?}"),
+    }
+    ensure!(
+        kept.status().await? == RunStatus::Suspended,
+        "o-42's run still waits"
+    );
+    println!("   o-42's run still waits for the courier");
     Ok(())
 }
