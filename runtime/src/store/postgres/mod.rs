@@ -22,6 +22,7 @@ mod cancel_on;
 mod catalog;
 mod claims;
 mod finish;
+mod flow;
 mod maintenance;
 mod migrate;
 mod notify;

@@ -15,19 +15,17 @@ use super::finish::cancel_tree;
 use super::notify::{Notes, listen};
 use super::options::{batch_lease_holds, lease_holds};
 use super::steps::{holds_lease, load_journal, upsert_step};
-use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::model::sync::{BoxFuture, lock};
 use crate::store::changes::ChangeFeed;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
-use crate::store::rows::{parse_run_id, unexpected};
+use crate::store::rows::unexpected;
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
-    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, Flow, ForkOutcome, Lease, LogLine,
-    NewFork, NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal,
-    TransitionOutcome,
+    ClaimRequest, ClaimedRun, CreateOutcome, FinishEffects, ForkOutcome, Lease, LogLine, NewFork,
+    NewRun, Renewal, RunOutcome, RunStore, Served, StepRecord, StoreSignal, TransitionOutcome,
 };
 
 /// Creates, step results and finishes as one statement, each kind a
@@ -202,129 +200,8 @@ pub(super) async fn create_run(
     key_holder(connection, run).await
 }
 
-/// Creates a debounced or throttled run, or joins the debounce key's run
-/// that has not started (see `core::flow`), under the key's advisory lock,
-/// so that the triggers of one key in every process take turns: two
-/// debounced triggers join one run, and two throttled ones read each
-/// other's start. A claim takes no such lock and pays nothing: it either
-/// takes a run before a trigger reads it (the trigger then creates the next
-/// run) or after the trigger changed it. An idempotency key that names a
-/// run answers first.
-pub(super) async fn create_flowing(
-    connection: &mut PgConnection,
-    run: &NewRun,
-    flow: &Flow,
-    notes: &mut Notes,
-) -> Result<CreateOutcome, Error> {
-    if run.idempotency_key.is_some()
-        && let Some(holder) = optional_key_holder(connection, run).await?
-    {
-        return Ok(holder);
-    }
-    let key = match flow {
-        Flow::Debounce { key, .. } | Flow::Throttle { key, .. } => key,
-    };
-    sqlx::query("SELECT pg_advisory_xact_lock(7203, hashtext($1 || ' ' || $2))")
-        .bind(&run.workflow)
-        .bind(key)
-        .execute(&mut *connection)
-        .await?;
-    let (ready_at, debounce, throttle) = match flow {
-        Flow::Debounce {
-            key,
-            period_ms,
-            max_wait_ms,
-        } => {
-            let at =
-                |joined| debounce_start(run.now, run.ready_at, *period_ms, *max_wait_ms, joined);
-            let joined: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT id::text, debounce_first_at, ready_at, deadline_at FROM wf_instance \
-                 WHERE workflow = $1 AND debounce_key = $2 AND debounce_key IS NOT NULL \
-                 AND status = 'pending' AND executions = 0",
-            )
-            .bind(&run.workflow)
-            .bind(key)
-            .fetch_optional(&mut *connection)
-            .await?;
-            if let Some((id, first, start, deadline_at)) = joined {
-                let ready_at = at(Some((first, start)));
-                // A claim that took the run since the read leaves it as it
-                // is, and this trigger makes the next run.
-                let changed = sqlx::query(
-                    "UPDATE wf_instance SET input = $1::jsonb, ready_at = $2, deadline_at = $3, \
-                     updated_at = $4 WHERE id = $5::uuid AND status = 'pending' AND executions = 0",
-                )
-                .bind(&run.input)
-                .bind(ready_at)
-                .bind(moved_deadline(deadline_at, start, ready_at))
-                .bind(run.now)
-                .bind(&id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected();
-                if changed == 1 {
-                    return Ok(CreateOutcome::Joined(parse_run_id(&id)?));
-                }
-            }
-            (at(None), Some((key, run.now)), None)
-        }
-        Flow::Throttle {
-            key,
-            limit,
-            period_ms,
-        } => {
-            let nth_latest: Option<i64> = sqlx::query_scalar(
-                "SELECT throttle_start_at FROM wf_instance \
-                 WHERE workflow = $1 AND throttle_key = $2 AND throttle_key IS NOT NULL \
-                 AND status <> 'cancelled' \
-                 ORDER BY throttle_start_at DESC LIMIT 1 OFFSET $3",
-            )
-            .bind(&run.workflow)
-            .bind(key)
-            .bind(i64::from(limit.saturating_sub(1)))
-            .fetch_optional(&mut *connection)
-            .await?;
-            let ready_at = throttle_start(run.now, run.ready_at, *period_ms, nth_latest);
-            (ready_at, None, Some((key, ready_at)))
-        }
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
-           debounce_key, debounce_first_at, throttle_key, throttle_start_at, queue) \
-         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, \
-           $13, $14, $15) \
-         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
-    )
-    .bind(run.id.to_string())
-    .bind(&run.workflow)
-    .bind(&run.input)
-    .bind(&run.idempotency_key)
-    .bind(run.now)
-    .bind(ready_at)
-    .bind(moved_deadline(run.deadline_at, run.ready_at, ready_at))
-    .bind(&run.version)
-    .bind(run.queue.priority)
-    .bind(&run.queue.concurrency_key)
-    .bind(debounce.map(|(key, _)| key))
-    .bind(debounce.map(|(_, first)| first))
-    .bind(throttle.map(|(key, _)| key))
-    .bind(throttle.map(|(_, start)| start))
-    .bind(&run.queue.name)
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        // Another process's trigger took the idempotency key since the read.
-        return key_holder(connection, run).await;
-    }
-    register(connection, run).await?;
-    notes.wake = true;
-    Ok(CreateOutcome::Created(run.id))
-}
-
 /// The run that holds `run`'s idempotency key, if one does.
-async fn optional_key_holder(
+pub(super) async fn optional_key_holder(
     connection: &mut PgConnection,
     run: &NewRun,
 ) -> Result<Option<CreateOutcome>, Error> {

@@ -10,12 +10,13 @@ use sqlx::{Connection, PgConnection};
 use super::cancel_on::register;
 use super::claims::{claim, renew_leases};
 use super::finish::{FinishColumns, HOT_FINISHED, cancel_descendants, cancel_timed_out_children};
+use super::flow::create_flowing;
 use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
 use super::runs::{
-    CreateColumns, HOT_CREATED, cancel, create_flowing, fork, key_holder, release, retry,
-    set_deadline, set_paused, start_child, suspend_runs,
+    CreateColumns, HOT_CREATED, cancel, fork, key_holder, release, retry, set_deadline, set_paused,
+    start_child, suspend_runs,
 };
 use super::steps::{
     HOT_SAVED, SaveColumns, append_attempt, append_log, holds_lease, keep_last_write, step_saved,

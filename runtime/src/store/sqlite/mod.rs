@@ -33,6 +33,7 @@ mod checkpoint;
 mod claims;
 mod file_lock;
 mod finish;
+mod flow;
 mod maintenance;
 #[cfg(test)]
 mod maintenance_tests;

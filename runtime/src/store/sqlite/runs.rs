@@ -9,17 +9,17 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::cancel_on::register;
 use super::finish::cancel_tree;
+use super::flow::create_flowing;
 use super::steps::{holds_lease, save_step, upsert_step};
 use super::values::{optional_integer, optional_text, values_list};
-use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::ops::{Applied, Slots, WriteOp, WriteOut};
-use crate::store::rows::{parse_run_id, unexpected};
+use crate::store::rows::unexpected;
 use crate::store::rules::{existing_run, fenced, fork_refused, lease_lost, refused_transition};
 use crate::store::settle::{StepWrite, child_step_write};
 use crate::store::{
-    ClaimAtCreate, CreateOutcome, Flow, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
+    ClaimAtCreate, CreateOutcome, ForkOutcome, Lease, NewFork, NewRun, StepRecord,
     TransitionOutcome,
 };
 
@@ -51,7 +51,15 @@ pub(super) fn create_runs(
     // wrote.
     for (index, run) in flowing {
         if let Some(flow) = &run.flow {
-            let created = create_flowing(connection, run, flow)?;
+            // An idempotency key that names a run answers first.
+            let holder = match run.idempotency_key {
+                Some(_) => optional_key_holder(connection, run)?,
+                None => None,
+            };
+            let created = match holder {
+                Some(holder) => holder,
+                None => create_flowing(connection, run, flow)?,
+            };
             results[index] = Some(Ok(WriteOut::Created(created)));
         }
     }
@@ -190,105 +198,6 @@ fn create_limited(
         Some(_) => Ok(CreateOutcome::Queued(run.id)),
         None => key_holder(connection, run),
     }
-}
-
-/// Creates a debounced or throttled run, or joins the debounce key's run
-/// that has not started (see `core::flow`). An idempotency key that names
-/// a run answers first. The writer applies one write at a time, so nothing
-/// runs between the reads and the write.
-fn create_flowing(
-    connection: &Connection,
-    run: &NewRun,
-    flow: &Flow,
-) -> Result<CreateOutcome, Error> {
-    if run.idempotency_key.is_some()
-        && let Some(holder) = optional_key_holder(connection, run)?
-    {
-        return Ok(holder);
-    }
-    let (ready_at, debounce, throttle) = match flow {
-        Flow::Debounce {
-            key,
-            period_ms,
-            max_wait_ms,
-        } => {
-            let joined: Option<(String, i64, i64, Option<i64>)> = connection
-                .prepare_cached(
-                    "SELECT id, debounce_first_at, ready_at, deadline_at FROM wf_instance \
-                     INDEXED BY wf_instance_debounce WHERE workflow = ?1 AND debounce_key = ?2 \
-                     AND debounce_key IS NOT NULL AND status = 'pending' AND executions = 0",
-                )?
-                .query_row(params![run.workflow, key], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })
-                .optional()?;
-            let at =
-                |joined| debounce_start(run.now, run.ready_at, *period_ms, *max_wait_ms, joined);
-            if let Some((id, first, start, deadline_at)) = joined {
-                let ready_at = at(Some((first, start)));
-                connection
-                    .prepare_cached(
-                        "UPDATE wf_instance SET input = ?1, ready_at = ?2, deadline_at = ?3, \
-                         updated_at = ?4 WHERE id = ?5",
-                    )?
-                    .execute(params![
-                        run.input,
-                        ready_at,
-                        moved_deadline(deadline_at, start, ready_at),
-                        run.now,
-                        id
-                    ])?;
-                return Ok(CreateOutcome::Joined(parse_run_id(&id)?));
-            }
-            (at(None), Some((key, run.now)), None)
-        }
-        Flow::Throttle {
-            key,
-            limit,
-            period_ms,
-        } => {
-            let nth_latest: Option<i64> = connection
-                .prepare_cached(
-                    "SELECT throttle_start_at FROM wf_instance INDEXED BY wf_instance_throttle \
-                     WHERE workflow = ?1 AND throttle_key = ?2 AND throttle_key IS NOT NULL \
-                     AND status <> 'cancelled' \
-                     ORDER BY throttle_start_at DESC LIMIT 1 OFFSET ?3",
-                )?
-                .query_row(params![run.workflow, key, limit.saturating_sub(1)], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            let ready_at = throttle_start(run.now, run.ready_at, *period_ms, nth_latest);
-            (ready_at, None, Some((key, ready_at)))
-        }
-    };
-    connection
-        .prepare_cached(
-            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-               updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
-               debounce_key, debounce_first_at, throttle_key, throttle_start_at, queue) \
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-               ?15)",
-        )?
-        .execute(params![
-            run.id.to_string(),
-            run.workflow,
-            run.input,
-            run.idempotency_key,
-            run.now,
-            ready_at,
-            moved_deadline(run.deadline_at, run.ready_at, ready_at),
-            run.version,
-            run.queue.priority,
-            run.queue.concurrency_key,
-            debounce.map(|(key, _)| key),
-            debounce.map(|(_, first)| first),
-            throttle.map(|(key, _)| key),
-            throttle.map(|(_, start)| start),
-            run.queue.name,
-        ])?;
-    register(connection, run)?;
-    Ok(CreateOutcome::Created(run.id))
 }
 
 /// The run that holds `run`'s idempotency key, if one does.
