@@ -6,6 +6,7 @@
 
 mod allow;
 mod chain;
+mod flow_control;
 mod options;
 mod outputs;
 mod typed;
@@ -22,7 +23,8 @@ use syn::{Expr, LitStr, Token};
 use crate::errors::Errors;
 use crate::symbols::{self, Nondeterminism};
 
-pub(crate) use self::options::{FlowOption, WorkflowOptions};
+pub(crate) use self::flow_control::FlowOption;
+pub(crate) use self::options::WorkflowOptions;
 use self::options::{parse_options, string_literal};
 pub(crate) use self::typed::TypedEvent;
 
