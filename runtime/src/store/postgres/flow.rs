@@ -4,9 +4,8 @@
 
 use sqlx::PgConnection;
 
-use super::cancel_on::register;
 use super::notify::Notes;
-use super::runs::{key_holder, optional_key_holder};
+use super::runs::{LoneRun, insert_lone, optional_key_holder};
 use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
 use crate::model::error::Error;
 use crate::store::rows::parse_run_id;
@@ -98,37 +97,16 @@ pub(super) async fn create_flowing(
             (ready_at, None, Some((key, ready_at)))
         }
     };
-    let inserted = sqlx::query(
-        "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-           updated_at, ready_at, deadline_at, version, priority, concurrency_key, \
-           debounce_key, debounce_first_at, throttle_key, throttle_start_at, queue) \
-         VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, \
-           $13, $14, $15) \
-         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
-    )
-    .bind(run.id.to_string())
-    .bind(&run.workflow)
-    .bind(&run.input)
-    .bind(&run.idempotency_key)
-    .bind(run.now)
-    .bind(ready_at)
-    .bind(moved_deadline(run.deadline_at, run.ready_at, ready_at))
-    .bind(&run.version)
-    .bind(run.queue.priority)
-    .bind(&run.queue.concurrency_key)
-    .bind(debounce.map(|(key, _)| key))
-    .bind(debounce.map(|(_, first)| first))
-    .bind(throttle.map(|(key, _)| key))
-    .bind(throttle.map(|(_, start)| start))
-    .bind(&run.queue.name)
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        // Another process's trigger took the idempotency key since the read.
-        return key_holder(connection, run).await;
+    let lone = LoneRun {
+        ready_at,
+        deadline_at: moved_deadline(run.deadline_at, run.ready_at, ready_at),
+        parent: run.parent_id,
+        debounce: debounce.map(|(key, first)| (key.as_str(), first)),
+        throttle: throttle.map(|(key, start)| (key.as_str(), start)),
+    };
+    let outcome = insert_lone(connection, run, &lone).await?;
+    if matches!(outcome, CreateOutcome::Created(_)) {
+        notes.wake = true;
     }
-    register(connection, run).await?;
-    notes.wake = true;
-    Ok(CreateOutcome::Created(run.id))
+    Ok(outcome)
 }

@@ -170,12 +170,41 @@ pub(super) async fn create_run(
     run: &NewRun,
     parent: Option<RunId>,
 ) -> Result<CreateOutcome, Error> {
+    let lone = LoneRun {
+        ready_at: run.ready_at,
+        deadline_at: run.deadline_at,
+        parent: parent.or(run.parent_id),
+        debounce: None,
+        throttle: None,
+    };
+    insert_lone(connection, run, &lone).await
+}
+
+/// The columns of a run created in a statement of its own that do not come
+/// from its `NewRun` as they are: its start and deadline (a debounce or a
+/// throttle moves them), its parent, and the debounce or throttle key and
+/// time it records (see `flow.rs`).
+pub(super) struct LoneRun<'a> {
+    pub(super) ready_at: i64,
+    pub(super) deadline_at: Option<i64>,
+    pub(super) parent: Option<RunId>,
+    pub(super) debounce: Option<(&'a str, i64)>,
+    pub(super) throttle: Option<(&'a str, i64)>,
+}
+
+/// Inserts `run` alone, `pending`, with the rows of what cancels it; the
+/// run created, or the one that holds its idempotency key.
+pub(super) async fn insert_lone(
+    connection: &mut PgConnection,
+    run: &NewRun,
+    lone: &LoneRun<'_>,
+) -> Result<CreateOutcome, Error> {
     let inserted = sqlx::query(
         "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
            updated_at, ready_at, deadline_at, parent_id, version, priority, concurrency_key, \
-           queue) \
+           queue, debounce_key, debounce_first_at, throttle_key, throttle_start_at) \
          VALUES ($1::uuid, $2, 'pending', $3::jsonb, $4, $5, $5, $6, $7, $8::uuid, $9, $10, $11, \
-           $12) \
+           $12, $13, $14, $15, $16) \
          ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(run.id.to_string())
@@ -183,13 +212,17 @@ pub(super) async fn create_run(
     .bind(&run.input)
     .bind(&run.idempotency_key)
     .bind(run.now)
-    .bind(run.ready_at)
-    .bind(run.deadline_at)
-    .bind(parent.or(run.parent_id).map(|id| id.to_string()))
+    .bind(lone.ready_at)
+    .bind(lone.deadline_at)
+    .bind(lone.parent.map(|id| id.to_string()))
     .bind(&run.version)
     .bind(run.queue.priority)
     .bind(&run.queue.concurrency_key)
     .bind(&run.queue.name)
+    .bind(lone.debounce.map(|(key, _)| key))
+    .bind(lone.debounce.map(|(_, first)| first))
+    .bind(lone.throttle.map(|(key, _)| key))
+    .bind(lone.throttle.map(|(_, start)| start))
     .execute(&mut *connection)
     .await?
     .rows_affected();
@@ -197,6 +230,7 @@ pub(super) async fn create_run(
         register(connection, run).await?;
         return Ok(CreateOutcome::Created(run.id));
     }
+    // Another process's trigger took the idempotency key.
     key_holder(connection, run).await
 }
 
