@@ -14,9 +14,10 @@
 //! - K1: W1 with `concurrency(limit = 1, key = "key")` over 64 keys (run i
 //!   has key i mod 64) and a priority mix (i mod 3 - 1: -1, 0, 1), 64 in
 //!   flight after a warm-up of 200: runs per second, and p50/p99 latency.
-//!   What the limit costs against W1: no run is started as it is triggered,
-//!   each claim counts its groups' running runs (under the workflow's
-//!   advisory lock on PostgreSQL), and a run whose key is busy waits.
+//!   What the limit costs against W1: each trigger's write counts its
+//!   group's running runs (in a transaction holding the workflow's
+//!   advisory lock on PostgreSQL), and a run whose key is busy waits for a
+//!   claim, which counts again.
 //! - W2: one run of 1,000 sequential no-op steps: mean latency per step.
 //! - C1: W1 with one run in flight: p50/p99 latency.
 //! - W3: 10,000 runs that each sleep until 1 s after they start (suspended,

@@ -131,17 +131,15 @@ impl EngineCore {
             .max(options.start_at_ms.unwrap_or(i64::MIN));
         // A run due now starts here at once if a slot is free: it is created
         // claimed, which saves the claim's write and the dispatcher's trip.
-        // A run of a workflow with a concurrency limit only where the
-        // store counts its group's running runs as it creates it (SQLite's
-        // one writer); elsewhere only a claim counts them, under the lock
-        // that keeps two engines from both taking a group's last slot.
-        let counted = target.concurrency.is_none() || self.env.store.counts_claims_at_create();
+        // A run of a workflow with a concurrency limit too: the store counts
+        // its group's running runs as it creates it (`ClaimAtCreate::limit`)
+        // and writes it pending when the group is full.
         // A debounced or throttled run's start is the store's to decide.
         let flow = Flow::of(target.debounce.as_ref(), target.throttle.as_ref(), &input);
         // Nor a run of a queue this engine does not serve: it is left to
         // the engines that do, as a claim here would leave it.
         let here = target.here && self.config.serves_queue(&target.queue);
-        let slot = if ready_at <= now && here && counted && flow.is_none() {
+        let slot = if ready_at <= now && here && flow.is_none() {
             self.exec.try_take_slot()
         } else {
             None

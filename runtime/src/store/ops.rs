@@ -142,8 +142,10 @@ impl WriteOp {
         }
         if let WriteOp::Create(run) = self {
             // A debounce or a throttle reads under its key's lock (see
-            // `NewRun::flow`), which lasts as long as its transaction.
-            return run.flow.is_none();
+            // `NewRun::flow`), and a run claimed within a limit counts its
+            // group under its workflow's (`ClaimAtCreate::limit`): locks
+            // that last as long as their transaction.
+            return run.flow.is_none() && run.claim_within_limit().is_none();
         }
         matches!(
             self,

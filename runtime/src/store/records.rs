@@ -54,6 +54,17 @@ pub(crate) struct NewRun {
     pub cancel_on: Vec<CancelKey>,
 }
 
+impl NewRun {
+    /// The claim at create of a run of a workflow with a concurrency
+    /// limit, which the store grants only if the run's group has a free
+    /// slot ([`ClaimAtCreate::limit`]); `None` for every other create.
+    pub(crate) fn claim_within_limit(&self) -> Option<&ClaimAtCreate> {
+        self.claimed_by
+            .as_ref()
+            .filter(|claim| claim.limit.is_some())
+    }
+}
+
 /// A debounce or a throttle, for one key value of one workflow (see
 /// `Workflow::DEBOUNCE`, `Workflow::THROTTLE`), as the store applies it to
 /// a run it creates: the run's start is decided by `core::flow` from what
@@ -140,8 +151,10 @@ pub(crate) struct ClaimAtCreate {
     pub lease_expires_at: Option<i64>,
     /// The concurrency limit of the run's workflow, if it has one: the run
     /// is claimed only if fewer runs of its group are running, else written
-    /// pending ([`CreateOutcome::Queued`]). Only a store that counts them
-    /// as it creates runs is asked ([`RunStore::counts_claims_at_create`]).
+    /// pending ([`CreateOutcome::Queued`]). The count and the insert are
+    /// serialized with every claim of the workflow (SQLite's one writer;
+    /// on PostgreSQL the lock a limited claim takes), so that two engines
+    /// never both take a group's last slot.
     pub limit: Option<u32>,
 }
 
@@ -158,13 +171,6 @@ pub(crate) enum CreateOutcome {
     /// A new run was written pending: it was to be claimed as it was
     /// created, but its group had no free slot (see
     /// [`ClaimAtCreate::limit`]); a claim takes it.
-    #[cfg_attr(
-        all(not(feature = "sqlite"), not(test)),
-        expect(
-            dead_code,
-            reason = "only SQLite's store counts a group as it creates a run"
-        )
-    )]
     Queued(RunId),
     /// The idempotency key already named this run, with the same input.
     Existing(RunId),

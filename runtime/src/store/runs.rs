@@ -57,14 +57,6 @@ pub(crate) trait RunStore: Send + Sync + 'static {
     /// returns how many.
     fn recover(&self, now: i64) -> BoxFuture<'_, Result<u64, Error>>;
 
-    /// Whether a run of a workflow with a concurrency limit may be claimed
-    /// as it is created ([`ClaimAtCreate::limit`]): only where creates and
-    /// claims are serialized, so that the create's count of its group's
-    /// running runs cannot race a claim (SQLite's one writer).
-    fn counts_claims_at_create(&self) -> bool {
-        false
-    }
-
     /// Tells the other engines on the database that a run of a workflow
     /// with a concurrency limit stopped running without finishing (it
     /// suspended): a run of its group may take the slot, and they claim it

@@ -217,6 +217,21 @@ pub(super) const TAKE_SQL: &str = concat!(
 const LOCK_LIMITED_SQL: &str =
     "SELECT pg_advisory_xact_lock(7202, hashtext(w)) FROM UNNEST($1::text[]) AS w";
 
+/// Takes the locks of the limited workflows `sorted` (see
+/// [`LOCK_LIMITED_SQL`]) until the transaction ends; a create that counts
+/// a group's running runs (`runs::create_limited`) holds them as a claim
+/// does.
+pub(super) async fn lock_limited(
+    connection: &mut PgConnection,
+    sorted: &[&str],
+) -> Result<(), Error> {
+    sqlx::query(LOCK_LIMITED_SQL)
+        .bind(sorted)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn claim(
     connection: &mut PgConnection,
     request: &ClaimRequest,
@@ -302,11 +317,9 @@ async fn claim_limited(
         .map(|limits| limits.into_iter().map(|(name, _)| name).collect())
         .unwrap_or_default();
     limited.sort();
+    let limited: Vec<&str> = limited.iter().map(String::as_str).collect();
     let mut tx = sqlx::Connection::begin(&mut *connection).await?;
-    sqlx::query(LOCK_LIMITED_SQL)
-        .bind(&limited)
-        .execute(&mut *tx)
-        .await?;
+    lock_limited(&mut tx, &limited).await?;
     let found: Vec<(String, String, String, i64, Option<i64>)> = bind_claim(
         sqlx::query_as(CANDIDATES_SQL),
         request,

@@ -23,6 +23,7 @@ mod catalog;
 mod claims;
 mod finish;
 mod flow;
+mod limits;
 mod maintenance;
 mod migrate;
 mod notify;

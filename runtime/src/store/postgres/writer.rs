@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use sqlx::{Connection, PgConnection};
 
 use super::cancel_on::register;
-use super::claims::{claim, renew_leases};
+use super::claims::{claim, lock_limited, renew_leases};
 use super::finish::{FinishColumns, HOT_FINISHED, cancel_descendants, cancel_timed_out_children};
 use super::flow::create_flowing;
+use super::limits::create_limited_runs;
 use super::maintenance::{delete_events, delete_finished, time_out_overdue};
 use super::notify::{FINISHED_CHANNEL, Notes, WAKE_CHANNEL};
 use super::options::OwnConnection;
@@ -71,16 +72,18 @@ pub(super) async fn apply_batch(
     let mut hot: Vec<usize> = (0..ops.len())
         .filter(|&i| is_hot(&ops[i]) || carries_steps(&ops[i]))
         .collect();
-    let mut rest: Vec<usize> = (0..ops.len()).filter(|&i| !is_hot(&ops[i])).collect();
+    let (limited, mut rest): (Vec<usize>, Vec<usize>) = (0..ops.len())
+        .filter(|&i| !is_hot(&ops[i]))
+        .partition(|&i| counts_group(&ops[i]));
     let cancels_descendants = hot
         .iter()
         .any(|&i| matches!(&ops[i], WriteOp::Finish { outcome, .. } if ends_descendants(outcome)));
     // An attempt log's append is a second statement: it needs the
     // transaction (only retried or failed steps write one).
     let appends_attempt = hot.iter().any(|&i| ops[i].appends_attempt());
-    if rest.is_empty() && !cancels_descendants && !appends_attempt {
+    if limited.is_empty() && rest.is_empty() && !cancels_descendants && !appends_attempt {
         apply_hot(connection, ops, &hot, &mut results).await?;
-    } else if let ([], [index]) = (hot.as_slice(), rest.as_slice())
+    } else if let ([], [], [index]) = (limited.as_slice(), hot.as_slice(), rest.as_slice())
         && ops[*index].is_single_write()
     {
         // One write whose only change is one statement (see
@@ -90,7 +93,16 @@ pub(super) async fn apply_batch(
         notes.send(connection).await?;
     } else {
         let mut tx = connection.begin().await?;
+        if !limited.is_empty() {
+            // First: a transaction that waits for these locks holds no row
+            // that a claim holding them could wait for.
+            lock_limited_workflows(&mut tx, ops, &limited).await?;
+        }
         cancel_timed_out_children(&mut tx, ops, &mut hot, &mut results, &mut notes).await?;
+        if !limited.is_empty() {
+            // Where the creates' phase is (the first of the writes).
+            create_limited_runs(&mut tx, ops, &limited, &mut results, &mut notes).await?;
+        }
         // Debounced and throttled creates take their keys' locks in one
         // order in every process, so two batches never wait for each other.
         rest.sort_by_key(|&index| (ops[index].phase(), flow_key(&ops[index])));
@@ -128,11 +140,43 @@ pub(super) async fn apply_batch(
 /// [`apply_hot`] applies in one statement.
 pub(super) fn is_hot(op: &WriteOp) -> bool {
     match op {
-        // A debounce or a throttle reads the key's runs under its lock first.
-        WriteOp::Create(run) => run.flow.is_none(),
+        // A debounce or a throttle reads the key's runs under its lock
+        // first, and a run claimed within a limit counts its group's
+        // running runs under its workflow's lock first.
+        WriteOp::Create(run) => !counts_group(op) && run.flow.is_none(),
         WriteOp::SaveStep(..) | WriteOp::Finish { .. } => true,
         _ => false,
     }
+}
+
+/// Whether a write creates a run claimed within a concurrency limit (see
+/// `limits::create_limited_runs`).
+fn counts_group(op: &WriteOp) -> bool {
+    matches!(op, WriteOp::Create(run) if run.claim_within_limit().is_some())
+}
+
+/// Takes the locks of the workflows of the runs at `indices`, which are
+/// claimed within a concurrency limit as they are created: the lock a
+/// claim of a limited workflow holds while it counts and takes
+/// (`claims::LOCK_LIMITED_SQL`), sorted as a claim sorts them, so that a
+/// create and a claim of one workflow never both take its last slot (the
+/// statements after the lock read what its last holder committed), and no
+/// two batches or claims wait for each other in a circle.
+async fn lock_limited_workflows(
+    connection: &mut PgConnection,
+    ops: &[WriteOp],
+    indices: &[usize],
+) -> Result<(), Error> {
+    let mut workflows: Vec<&str> = indices
+        .iter()
+        .filter_map(|&index| match &ops[index] {
+            WriteOp::Create(run) => Some(run.workflow.as_str()),
+            _ => None,
+        })
+        .collect();
+    workflows.sort_unstable();
+    workflows.dedup();
+    lock_limited(connection, &workflows).await
 }
 
 /// The workflow and key whose lock a debounced or throttled create takes
@@ -350,18 +394,20 @@ pub(super) async fn apply_op(
             create_flowing(connection, run, flow, notes).await?,
         ))),
         WriteOp::Create(_) | WriteOp::SaveStep(..) | WriteOp::Finish { .. } => {
-            // `apply_batch` applies these with `apply_hot`; this is the same
+            // `apply_batch` applies these with `apply_hot` (a run claimed
+            // within a limit with `create_limited_runs`); this is the same
             // for one alone.
+            let alone = std::slice::from_ref(op);
             let mut results = [None];
-            apply_hot(connection, std::slice::from_ref(op), &[0], &mut results).await?;
-            cancel_descendants(
-                connection,
-                std::slice::from_ref(op),
-                &[0],
-                &mut results,
-                notes,
-            )
-            .await?;
+            if let WriteOp::Create(run) = op
+                && counts_group(op)
+            {
+                lock_limited(connection, &[run.workflow.as_str()]).await?;
+                create_limited_runs(connection, alone, &[0], &mut results, notes).await?;
+            } else {
+                apply_hot(connection, alone, &[0], &mut results).await?;
+                cancel_descendants(connection, alone, &[0], &mut results, notes).await?;
+            }
             let [result] = results;
             Ok(result.unwrap_or_else(|| Err(unexpected())))
         }

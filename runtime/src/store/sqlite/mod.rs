@@ -34,6 +34,7 @@ mod claims;
 mod file_lock;
 mod finish;
 mod flow;
+mod limits;
 mod maintenance;
 #[cfg(test)]
 mod maintenance_tests;
@@ -267,10 +268,6 @@ impl RunStore for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-
-    fn counts_claims_at_create(&self) -> bool {
-        true
     }
 
     fn read_only(&self) -> Option<&str> {

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::cancel_on::register;
 use super::finish::cancel_tree;
 use super::flow::create_flowing;
+use super::limits::create_limited;
 use super::steps::{holds_lease, save_step, upsert_step};
 use super::values::{optional_integer, optional_text, values_list};
 use crate::model::error::Error;
@@ -33,7 +34,7 @@ type Indexed<'a> = (usize, &'a NewRun);
 
 /// `Create` writes as one multi-row insert (a lone one without RETURNING);
 /// those claimed as they are created within a concurrency limit one by
-/// one (see [`create_limited`]).
+/// one (see `limits::create_limited`).
 pub(super) fn create_runs(
     connection: &Connection,
     ops: &[WriteOp],
@@ -63,16 +64,16 @@ pub(super) fn create_runs(
             results[index] = Some(Ok(WriteOut::Created(created)));
         }
     }
-    let (limited, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) =
-        runs.into_iter().partition(|(_, run)| {
-            run.claimed_by
-                .as_ref()
-                .is_some_and(|claim| claim.limit.is_some())
-        });
+    let (limited, runs): (Vec<Indexed<'_>>, Vec<Indexed<'_>>) = runs
+        .into_iter()
+        .partition(|(_, run)| run.claim_within_limit().is_some());
     // Each on its own, so that each counts the ones before it.
     for (index, run) in limited {
-        if let Some(claim) = &run.claimed_by {
-            let created = create_limited(connection, run, claim)?;
+        if let Some(claim) = run.claim_within_limit() {
+            let created = match create_limited(connection, run, claim)? {
+                Some(created) => created,
+                None => key_holder(connection, run)?,
+            };
             results[index] = Some(Ok(WriteOut::Created(created)));
         }
     }
@@ -143,61 +144,6 @@ pub(super) fn create_runs(
         )));
     }
     Ok(())
-}
-
-/// Creates a run to be claimed as it is created if its group has a free
-/// slot (see `ClaimAtCreate::limit`): `running` if fewer than the limit of
-/// the runs of its workflow and concurrency key are running, else
-/// `pending`, for a claim to take. The writer applies one write at a time,
-/// so no claim runs between the count and the insert.
-fn create_limited(
-    connection: &Connection,
-    run: &NewRun,
-    claim: &ClaimAtCreate,
-) -> Result<CreateOutcome, Error> {
-    let status: Option<String> = connection
-        .prepare_cached(&format!(
-            "INSERT INTO wf_instance (id, workflow, status, input, idempotency_key, created_at, \
-               updated_at, ready_at, deadline_at, lease_owner, lease_token, executions, \
-               started_at, version, priority, concurrency_key, queue) \
-             SELECT ?1, ?2, CASE WHEN free THEN 'running' ELSE 'pending' END, ?3, ?4, ?5, ?5, \
-               CASE WHEN free THEN NULL ELSE ?6 END, ?7, CASE WHEN free THEN ?8 END, \
-               CASE WHEN free THEN {token} ELSE 0 END, CASE WHEN free THEN 1 ELSE 0 END, \
-               CASE WHEN free THEN ?5 END, ?9, ?10, ?11, ?13 \
-             FROM (SELECT (SELECT COUNT(*) FROM wf_instance INDEXED BY wf_instance_slots \
-                 WHERE status = 'running' AND workflow = ?2 AND concurrency_key = ?11) < ?12 \
-               AS free) WHERE true \
-             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL \
-             DO NOTHING RETURNING status",
-            token = ClaimAtCreate::TOKEN,
-        ))?
-        .query_row(
-            params![
-                run.id.to_string(),
-                run.workflow,
-                run.input,
-                run.idempotency_key,
-                run.now,
-                run.ready_at,
-                run.deadline_at,
-                claim.owner,
-                run.version,
-                run.queue.priority,
-                run.queue.concurrency_key,
-                claim.limit,
-                run.queue.name
-            ],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if status.is_some() {
-        register(connection, run)?;
-    }
-    match status.as_deref() {
-        Some("running") => Ok(CreateOutcome::Created(run.id)),
-        Some(_) => Ok(CreateOutcome::Queued(run.id)),
-        None => key_holder(connection, run),
-    }
 }
 
 /// The run that holds `run`'s idempotency key, if one does.

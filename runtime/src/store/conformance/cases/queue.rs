@@ -108,9 +108,6 @@ pub(crate) async fn a_limit_holds_per_group_and_a_full_group_is_not_due(store: &
 }
 
 pub(crate) async fn a_run_claimed_as_it_is_created_counts_its_group(store: &dyn Store) {
-    if !store.counts_claims_at_create() {
-        return;
-    }
     let claimed_at_create = |key: &str| NewRun {
         claimed_by: Some(ClaimAtCreate {
             owner: "conformance".into(),
