@@ -44,12 +44,14 @@ export function stepsView(run, steps, open) {
 
 /** One step's tabs, keyboard reachable (arrow keys move between tabs). */
 function stepTabs(step, base, id) {
+  // The position alone may be another step's too (a group's steps count their own).
+  const named = `?name=${encodeURIComponent(step.name)}`;
   const body = h("div", { role: "tabpanel", class: "tab-panel", id: `${id}-panel` });
   const content = (tab) => {
     switch (tab) {
-      case "Input": return previewBlock(step.input, `${base}/input`, "This step recorded no input.");
-      case "Output": return previewBlock(step.output, `${base}/output`, step.status === "completed" ? "No output." : "No output yet.");
-      case "Error": return previewBlock(step.error, `${base}/error`, "No error.");
+      case "Input": return previewBlock(step.input, `${base}/input${named}`, "This step recorded no input.");
+      case "Output": return previewBlock(step.output, `${base}/output${named}`, step.status === "completed" ? "No output." : "No output yet.");
+      case "Error": return previewBlock(step.error, `${base}/error${named}`, "No error.");
       default: return attemptsTab(step);
     }
   };
