@@ -69,7 +69,13 @@ pub(crate) fn run_filter(pairs: &QueryPairs) -> Result<RunFilter, ApiError> {
         ..RunFilter::default()
     };
     if let Some(queue) = pairs.single("queue")? {
-        filter = filter.queue(queue)?;
+        // A mistyped parameter, like the others: a 400 naming it.
+        filter = filter.queue(queue).map_err(|error| {
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("query parameter `queue`: {error}"),
+            )
+        })?;
     }
     if let Some(after) = pairs.single("after")? {
         filter.after = Some(after.parse()?);
@@ -142,7 +148,7 @@ pub(crate) fn bulk_filter(object: &serde_json::Map<String, Value>) -> Result<Run
     if filter == RunFilter::default() {
         return Err(ApiError::new(
             ErrorCode::EmptyFilter,
-            "the filter narrows nothing: name a workflow, statuses, a time range, a parent, a text, `unserved` or `paused`, or send `ids`",
+            "the filter narrows nothing: name a workflow, statuses, a time range, a parent, a text, a queue, `unserved` or `paused`, or send `ids`",
         ));
     }
     Ok(filter)
@@ -190,6 +196,16 @@ mod tests {
         assert!(run_filter(&pairs(&[("paused", "true")])).unwrap().paused);
         let typo = run_filter(&pairs(&[("paused", "1")])).unwrap_err();
         assert!(typo.message.contains("`paused`"), "{}", typo.message);
+        assert_eq!(
+            run_filter(&pairs(&[("queue", "gpu")]))
+                .unwrap()
+                .queue
+                .as_deref(),
+            Some("gpu")
+        );
+        let queue = run_filter(&pairs(&[("queue", "no spaces")])).unwrap_err();
+        assert_eq!(queue.code, ErrorCode::InvalidQuery);
+        assert!(queue.message.contains("`queue`"), "{}", queue.message);
         let typo = run_filter(&pairs(&[("unserved", "yes")])).unwrap_err();
         assert!(typo.message.contains("`unserved`"), "{}", typo.message);
     }

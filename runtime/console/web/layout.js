@@ -14,6 +14,9 @@ export const FAN_OUT_KINDS = new Set(["map", "for_each", "batch", "parallel", "g
 /** A `ctx.group`: its steps are recorded as `<group>/<step>`, one lane without a key. */
 const GROUP_KIND = "group";
 
+/** How far a group's frame stands off its lane's nodes (px), within the gaps between nodes. */
+const FRAME_PAD = 8;
+
 /** Step kinds that take no time (a memoized value). */
 const INSTANT_KINDS = new Set(["now", "uuid", "send_event", "start_child"]);
 
@@ -79,6 +82,39 @@ export function splitName(name) {
     }
   }
   return { base: name, key: null, rest: null };
+}
+
+/**
+ * The group (a `ctx.group` step of `steps`) that the step `name` is an inner
+ * step of, the innermost one: `ship` for `ship/pack`; null for none.
+ */
+export function groupOf(name, groups) {
+  let found = null;
+  for (const group of groups) if (name.startsWith(`${group}/`) && (!found || group.length > found.length)) found = group;
+  return found;
+}
+
+/**
+ * The steps of a run in the order the steps view lists them: the run's own
+ * steps in the order reached, each group followed by its inner steps (in
+ * the order reached within it, their `seq` counting from 0 in the group).
+ */
+export function stepOrder(steps) {
+  const groups = steps.filter((step) => step.kind === "group").map((step) => step.name);
+  const inner = new Map();
+  const top = [];
+  for (const step of steps) {
+    const group = groupOf(step.name, groups);
+    if (group == null) top.push(step);
+    else inner.set(group, [...(inner.get(group) || []), step]);
+  }
+  const ordered = [];
+  const add = (step) => {
+    ordered.push(step);
+    for (const child of [...(inner.get(step.name) || [])].sort((a, b) => a.seq - b.seq)) add(child);
+  };
+  top.forEach(add);
+  return ordered;
 }
 
 /**
@@ -316,13 +352,16 @@ export const MAX_LANES = 6;
  *   `keyed`, `parent`) or null
  * @param {object[]} steps the run's steps (`name`, `kind`, `status`, `seq`)
  * @param {object} options `nodeWidth`, `nodeHeight`, `gapX`, `gapY` (px)
- * @returns {{nodes: object[], edges: object[], width: number, height: number}}
+ * @returns {{nodes: object[], edges: object[], frames: object[], width: number, height: number}}
+ *   `frames` are the boxes around a group's lane (`group`, `x`, `y`, `w`,
+ *   `h`), so that its steps read as inside it.
  */
 export function graphLayout(manifest, steps, options = {}) {
   const { nodeWidth = 170, nodeHeight = 38, gapX = 18, gapY = 26, maxLanes = MAX_LANES } = options;
   const model = graphModel(manifest, steps || [], maxLanes);
   const nodes = [];
   const edges = [];
+  const frames = [];
   let y = gapY / 2;
   let width = nodeWidth + gapX * 2;
   let tails = []; // the nodes the next row's node joins from
@@ -361,12 +400,16 @@ export function graphLayout(manifest, steps, options = {}) {
         });
         deepest = Math.max(deepest, lane.steps.length);
         laneTails.push(previous);
+        if (item.kind === GROUP_KIND && lane.steps.length) {
+          frames.push({ group: item.label, x: x - FRAME_PAD, y: y - FRAME_PAD, w: nodeWidth + 2 * FRAME_PAD,
+            h: lane.steps.length * (nodeHeight + gapY) - gapY + 2 * FRAME_PAD });
+        }
       });
       y += deepest * (nodeHeight + gapY);
       tails = laneTails;
     }
   }
-  return { nodes, edges, width, height: y };
+  return { nodes, edges, frames, width, height: y };
 }
 
 /**

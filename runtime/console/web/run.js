@@ -1,5 +1,5 @@
-// The run inspector: one run's status, times, input, output or error,
-// parent and children; its steps, timeline, graph and logs; and the
+// The run inspector: one run's status, times, queue (and whether a live
+// worker serves it), input, output or error, parent and children; its steps, timeline, graph and logs; and the
 // actions an operator takes on it (cancel, retry, pause, resume, send an
 // event, signal).
 // A run that has not ended follows the server's events, or polls.
@@ -12,12 +12,25 @@ const VIEWS = ["steps", "timeline", "graph", "logs"];
 const ENDED = new Set(["completed", "failed", "cancelled", "timed_out"]);
 const WAITS_FOR_EVENT = "wait_for_event";
 
-function facts(run) {
+/**
+ * Whether a live worker serves `queue`: true, false, or null where the
+ * server lists no workers. A worker of an older durable serves "default".
+ */
+export function queueServed(queue, workers) {
+  if (!Array.isArray(workers)) return null;
+  return workers.some((worker) => !worker.stale && (worker.queues ?? ["default"]).includes(queue));
+}
+
+function facts(run, served) {
   const took = run.started_at && run.finished_at ? formatDuration(run.finished_at - run.started_at) : run.started_at ? `${formatDuration(Date.now() - run.started_at)} so far` : "not started";
   return h("dl", { class: "facts" },
     h("dt", {}, "status"), h("dd", { id: "run-status" }, statusBadge(run.status),
       run.paused_at != null ? h("span", { class: "muted", "data-paused": "" }, ` paused since ${formatTime(run.paused_at)}`) : null),
     h("dt", {}, "workflow"), h("dd", {}, h("a", { href: link("runs", [], new URLSearchParams({ workflow: run.workflow })) }, run.workflow)),
+    h("dt", {}, "queue"), h("dd", { id: "run-queue" }, h("a", { href: link("runs", [], new URLSearchParams({ queue: run.queue })), class: "mono" }, run.queue),
+      // Only a run that still waits for a worker is held up by it.
+      served === false && !ENDED.has(run.status) ? h("span", { class: "unserved-queue", role: "status", "data-unserved-queue": run.queue },
+        ` ⚠ queue ${run.queue}: no worker serves it`) : null),
     h("dt", {}, "created"), h("dd", {}, formatTime(run.created_at)),
     h("dt", {}, "started"), h("dd", {}, formatTime(run.started_at)),
     h("dt", {}, "finished"), h("dd", {}, formatTime(run.finished_at)),
@@ -159,15 +172,18 @@ export async function runPage(main, parts, params) {
       manifest = Array.isArray(wf?.steps) ? wf.steps : null;
     }
     const { run, steps, children } = detail;
+    // Who serves its queue, while that matters (the run has not ended).
+    const served = ENDED.has(run.status) || run.queue == null ? null
+      : queueServed(run.queue, (await optional("/workers").catch(() => null))?.workers);
     const base = `/api/v1/runs/${id}`;
     // A poll that finds nothing new leaves the page as it is (a form being
     // typed in, a tab chosen).
-    const seen = JSON.stringify(detail);
+    const seen = JSON.stringify([detail, served]);
     if (seen === drawn && view !== "timeline") return run;
-    const headSeen = JSON.stringify([run, children, steps.map((step) => [step.kind, step.status])]);
+    const headSeen = JSON.stringify([run, served, children, steps.map((step) => [step.kind, step.status])]);
     if (headSeen !== headDrawn) replace(head,
       h("h1", {}, "Run ", h("span", { class: "mono" }, run.id)),
-      facts(run),
+      facts(run, served),
       h("div", { class: "values" },
         h("section", {}, h("h2", {}, "Input"), previewBlock(run.input, `${base}/input`)),
         run.output ? h("section", {}, h("h2", {}, "Output"), previewBlock(run.output, `${base}/output`)) : null,

@@ -2,46 +2,56 @@
 // Error and Attempts tabs), its timeline and its flow graph as SVG (laid
 // out by layout.js), and its log lines.
 import { h, s, statusBadge, formatTime, clock, previewBlock, STATUS_SYMBOL, replace } from "./dom.js";
-import { formatDuration, timelineLayout, graphLayout, attemptRows } from "./layout.js";
+import { formatDuration, timelineLayout, graphLayout, attemptRows, groupOf, stepOrder } from "./layout.js";
 
 const TABS = ["Input", "Output", "Error", "Attempts"];
 
-/** The steps view: the journal in order, each step opening to its tabs. */
+/**
+ * The steps view: the journal in order, each step opening to its tabs; a
+ * group's inner steps indented under it, named within it. `open` holds the
+ * names of the steps opened (a name is one step; a `seq` is not, as a
+ * group's steps count their own).
+ */
 export function stepsView(run, steps, open) {
   if (!steps.length) return h("p", { class: "muted" }, "No step recorded yet.");
   const base = `/api/v1/runs/${run.id}/steps`;
+  const groups = steps.filter((step) => step.kind === "group").map((step) => step.name);
   const rows = [];
-  for (const step of steps) {
+  stepOrder(steps).forEach((step, index) => {
+    const group = groupOf(step.name, groups);
     const took = step.started_at != null && step.ended_at != null ? formatDuration(step.ended_at - step.started_at) : "—";
     const panel = h("td", { colspan: 7 });
-    const detail = h("tr", { class: "step-detail", hidden: !open.has(step.seq) }, panel);
-    const toggle = h("button", { class: "link", "aria-expanded": String(open.has(step.seq)), "data-step": step.name }, step.name);
+    const detail = h("tr", { class: "step-detail", hidden: !open.has(step.name) }, panel);
+    const label = group ? [h("span", { class: "group-prefix" }, `${group}/`), step.name.slice(group.length + 1)] : step.name;
+    const toggle = h("button", { class: "link", "aria-expanded": String(open.has(step.name)), "data-step": step.name }, label);
     toggle.addEventListener("click", () => {
       const now = detail.hidden;
       detail.hidden = !now;
       toggle.setAttribute("aria-expanded", String(now));
-      if (now) open.add(step.seq); else open.delete(step.seq);
+      if (now) open.add(step.name); else open.delete(step.name);
     });
-    rows.push(h("tr", { "data-seq": step.seq },
-      h("td", {}, String(step.seq)), h("td", {}, toggle), h("td", {}, step.kind.replaceAll("_", " ")),
+    const depth = groups.filter((name) => step.name.startsWith(`${name}/`)).length;
+    rows.push(h("tr", { "data-seq": step.seq, "data-group": group, class: group ? "in-group" : null },
+      h("td", {}, String(step.seq)), h("td", depth ? { style: { paddingLeft: `${8 + depth * 20}px` } } : {}, toggle), h("td", {}, step.kind.replaceAll("_", " ")),
       h("td", {}, statusBadge(step.status)), h("td", {}, String(step.attempts)), h("td", {}, took),
       h("td", {}, formatTime(step.started_at))), detail);
-    panel.append(stepTabs(step, `${base}/${step.seq}`));
-  }
+    panel.append(stepTabs(step, `${base}/${step.seq}`, `step-${index}`));
+  });
   return h("div", { class: "scroll" }, h("table", { class: "steps" },
     h("thead", {}, h("tr", {}, ["#", "step", "kind", "status", "attempts", "took", "started"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows)));
 }
 
 /** One step's tabs, keyboard reachable (arrow keys move between tabs). */
-function stepTabs(step, base) {
-  const id = `step-${step.seq}`;
+function stepTabs(step, base, id) {
+  // The position alone may be another step's too (a group's steps count their own).
+  const named = `?name=${encodeURIComponent(step.name)}`;
   const body = h("div", { role: "tabpanel", class: "tab-panel", id: `${id}-panel` });
   const content = (tab) => {
     switch (tab) {
-      case "Input": return previewBlock(step.input, `${base}/input`, "This step recorded no input.");
-      case "Output": return previewBlock(step.output, `${base}/output`, step.status === "completed" ? "No output." : "No output yet.");
-      case "Error": return previewBlock(step.error, `${base}/error`, "No error.");
+      case "Input": return previewBlock(step.input, `${base}/input${named}`, "This step recorded no input.");
+      case "Output": return previewBlock(step.output, `${base}/output${named}`, step.status === "completed" ? "No output." : "No output yet.");
+      case "Error": return previewBlock(step.error, `${base}/error${named}`, "No error.");
       default: return attemptsTab(step);
     }
   };
@@ -162,6 +172,11 @@ export function graphSvg(layout) {
     "aria-label": `Flow graph: ${layout.nodes.length} steps` });
   svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 7, markerHeight: 7, orient: "auto" },
     s("path", { d: "M0,0 L8,4 L0,8 z", class: "arrow" }))));
+  // A group's lane sits in a frame named after it, behind the nodes.
+  for (const frame of layout.frames || []) {
+    svg.append(s("rect", { class: "lane-frame", "data-group": frame.group, x: frame.x, y: frame.y, width: frame.w, height: frame.h, rx: 8 },
+      s("title", {}, `the steps of group ${frame.group}`)));
+  }
   for (const edge of layout.edges) {
     const mid = (edge.y1 + edge.y2) / 2;
     svg.append(s("path", { class: "edge", d: `M${edge.x1},${edge.y1} C${edge.x1},${mid} ${edge.x2},${mid} ${edge.x2},${edge.y2 - 2}`, "marker-end": "url(#arrow)" }));

@@ -174,6 +174,10 @@ pub(crate) struct FilterArgs {
     /// Only runs paused now (`runs pause`), not resumed yet.
     #[arg(long)]
     pub(crate) paused: bool,
+    /// Only runs waiting (or that waited) in this queue (`#[workflow(queue
+    /// = "..")]`, `invoke(..).queue(..)`; `default` when not declared).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) queue: Option<String>,
 }
 
 /// `durable runs list`.

@@ -54,6 +54,7 @@ fn filter_pairs(filter: &FilterArgs) -> Vec<(&'static str, String)> {
         }
     };
     add("workflow", filter.workflow.clone());
+    add("queue", filter.queue.clone());
     add("text", filter.text.clone());
     add("parent", filter.parent.clone());
     add("created_from", filter.created_from.map(|ms| ms.to_string()));
@@ -166,7 +167,7 @@ async fn bulk(
 ) -> Result<Exit, CliError> {
     if filter.is_empty() {
         return Err(CliError::Usage(format!(
-            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved, --paused) for a bulk {verb}"
+            "runs {verb} needs a run id, or filter options (--workflow, --status, --text, --parent, --created-from, --created-until, --unserved, --paused, --queue) for a bulk {verb}"
         )));
     }
     let mut object = Map::new();
@@ -263,6 +264,14 @@ mod tests {
         assert_eq!(
             with_query("/api/v1/runs", &filter_pairs(&unserved)),
             "/api/v1/runs?unserved=true"
+        );
+        let billing = FilterArgs {
+            queue: Some("billing".into()),
+            ..FilterArgs::default()
+        };
+        assert_eq!(
+            with_query("/api/v1/runs", &filter_pairs(&billing)),
+            "/api/v1/runs?queue=billing"
         );
         assert_eq!(run_path("a b", "/cancel"), "/api/v1/runs/a%20b/cancel");
     }

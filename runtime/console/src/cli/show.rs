@@ -25,13 +25,17 @@ pub(crate) fn runs_table(runs: &[Value]) -> String {
             vec![
                 text(&run["id"]),
                 text(&run["workflow"]),
+                text(&run["queue"]),
                 text(&run["status"]),
                 time(&run["created_at"]),
                 elapsed(&run["started_at"], &run["finished_at"]),
             ]
         })
         .collect();
-    render(&["ID", "WORKFLOW", "STATUS", "CREATED", "TOOK"], &rows)
+    render(
+        &["ID", "WORKFLOW", "QUEUE", "STATUS", "CREATED", "TOOK"],
+        &rows,
+    )
 }
 
 /// A run's detail (`GET /runs/{id}`): its fields, then its steps and its
@@ -72,6 +76,7 @@ pub(crate) fn run_fields(run: &Value) -> String {
     let fields = [
         ("run", text(&run["id"])),
         ("workflow", text(&run["workflow"])),
+        ("queue", text(&run["queue"])),
         ("status", text(&run["status"])),
         ("paused", time(&run["paused_at"])),
         ("created", time(&run["created_at"])),

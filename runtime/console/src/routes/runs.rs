@@ -136,11 +136,17 @@ async fn run_part(state: AppState, id: String, part: Part) -> Result<Json<Value>
     )
 }
 
+/// The step at position `seq`, or, with `?name=`, the one of that name
+/// there: a group's inner steps count their positions from 0 within the
+/// group, so several steps of a run may share one.
 async fn step_part(
     state: AppState,
     (id, seq): (String, String),
+    query: &QueryPairs,
     part: Part,
 ) -> Result<Json<Value>, ApiError> {
+    // Other parameters (a link's `?token=`) are left alone, as before.
+    let name = query.single("name")?;
     let id = run_id(&id)?;
     let seq: i64 = seq.parse().map_err(|_| {
         ApiError::new(
@@ -155,11 +161,14 @@ async fn step_part(
     let step = detail
         .steps
         .into_iter()
-        .find(|step| step.seq == seq)
+        .find(|step| step.seq == seq && name.is_none_or(|name| step.name == name))
         .ok_or_else(|| {
+            let named = name.map_or_else(String::new, |name| {
+                format!(" named `{}`", crate::extract::clip(name))
+            });
             ApiError::new(
                 ErrorCode::StepNotFound,
-                format!("run {id} has no step at position {seq}"),
+                format!("run {id} has no step{named} at position {seq}"),
             )
         })?;
     let whose = format!("step `{}` of run {id}", step.name);
@@ -194,22 +203,25 @@ pub(super) async fn run_error(
 pub(super) async fn step_input(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
+    query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    step_part(state, path, Part::Input).await
+    step_part(state, path, &query, Part::Input).await
 }
 
 /// `GET /api/v1/runs/{id}/steps/{seq}/output`: a step's whole output.
 pub(super) async fn step_output(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
+    query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    step_part(state, path, Part::Output).await
+    step_part(state, path, &query, Part::Output).await
 }
 
 /// `GET /api/v1/runs/{id}/steps/{seq}/error`: a step's whole last error.
 pub(super) async fn step_error(
     State(state): State<AppState>,
     PathParams(path): PathParams<(String, String)>,
+    query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    step_part(state, path, Part::Error).await
+    step_part(state, path, &query, Part::Error).await
 }

@@ -48,6 +48,14 @@ pub(crate) async fn wait(ctx: Ctx, label: String) -> Result<String, Error> {
     Ok(format!("{label}: {approved:?}"))
 }
 
+/// In the queue `billing`, which the tests' workers do not serve: its runs
+/// stay pending.
+#[workflow(name = "cli.billing", queue = "billing")]
+pub(crate) async fn billing(ctx: Ctx, label: String) -> Result<String, Error> {
+    ctx.run("bill", async || Ok::<_, StepError>(label.clone()))
+        .await
+}
+
 /// The typed event `cli.paid`: its schema is in the catalog.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, durable::Event)]
 #[event(name = "cli.paid")]
@@ -74,6 +82,7 @@ pub(crate) fn register(builder: EngineBuilder) -> EngineBuilder {
         .register(Fail)
         .register(Wait)
         .register(Event)
+        .register(Billing)
 }
 
 /// The `durable` binary with the arguments that say where the API is.

@@ -1,6 +1,6 @@
 //! The CLI's commands against a worker engine's runs, whichever way the
 //! CLI reaches the API: `operate` (list, show, cancel, retry, bulk, events,
-//! signal, watch, pause, resume, fork, and their refusals) and `trigger_and_wait` (trigger, with
+//! signal, watch, pause, resume, fork, `--queue`, and their refusals) and `trigger_and_wait` (trigger, with
 //! `--wait`, and its refusals), which needs an API that can trigger the
 //! fixture workflows.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use durable::{Engine, RunId, RunStatus};
 use serde_json::{Value, json};
 
-use super::{Cli, OrderInput, Wait, finish, rows, wait_for};
+use super::{Billing, Cli, OrderInput, Wait, finish, rows, wait_for};
 
 /// A run id no run has.
 const UNKNOWN_RUN: &str = "0190e0a4-4c6e-7a3e-9d0b-5b1f3c2a1d00";
@@ -22,6 +22,7 @@ pub(crate) async fn operate(engine: &Engine, cli: &Cli) {
     events_and_signals(engine, cli).await;
     watch(engine, cli).await;
     pause_resume_and_fork(engine, cli).await;
+    queues(engine, cli).await;
 }
 
 async fn list_and_show(engine: &Engine, cli: &Cli) {
@@ -573,4 +574,111 @@ pub(crate) async fn trigger_and_wait(engine: &Engine, cli: &Cli) {
         .await
         .code(2);
     assert_eq!(rows(engine).await, before, "a refused trigger wrote a run");
+}
+
+/// The ids of the runs a `--json` list printed.
+fn ids_of(listed: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {listed}"))
+        .iter()
+        .filter_map(|run| run["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `--queue` narrows `runs list` and the bulk actions to one queue's runs.
+async fn queues(engine: &Engine, cli: &Cli) {
+    let mut billed = Vec::new();
+    for label in ["q1", "q2"] {
+        billed.push(engine.trigger::<Billing>(label.into()).await.unwrap().id());
+    }
+    let mut billed: Vec<String> = billed.iter().map(RunId::to_string).collect();
+    billed.sort();
+    let elsewhere = engine.trigger::<Wait>("q".into()).await.unwrap().id();
+    wait_for(engine, elsewhere, RunStatus::Suspended).await;
+    let listed = cli
+        .run(&["runs", "list", "--queue", "billing", "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(ids_of(&listed), billed, "only the billing runs: {listed}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|run| run["queue"] == "billing")
+    );
+    let default = cli
+        .run(&["runs", "list", "--queue", "default", "--json"])
+        .await
+        .code(0)
+        .json();
+    let default = ids_of(&default);
+    assert!(default.contains(&elsewhere.to_string()), "{default:?}");
+    assert!(billed.iter().all(|id| !default.contains(id)), "{default:?}");
+    // The table has a queue column.
+    let table = cli.run(&["runs", "list", "--queue", "billing"]).await;
+    assert!(table.code(0).stdout.starts_with("ID "), "{table:?}");
+    for id in &billed {
+        let line = table
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(id.as_str()));
+        assert!(
+            line.is_some_and(|line| line.contains("cli.billing  billing")),
+            "{table:?}"
+        );
+    }
+    let bad = cli.run(&["runs", "list", "--queue", "no spaces"]).await;
+    assert!(bad.code(2).stderr.contains("queue"), "{bad:?}");
+
+    // Bulk actions by queue: pause, resume, then cancel the two runs, and
+    // leave the run of the default queue as it was.
+    let dry = cli
+        .run(&["runs", "cancel", "--queue", "billing", "--dry-run"])
+        .await;
+    assert_eq!(
+        dry.code(0).stdout,
+        "dry run: matched 2; nothing changed\n",
+        "{dry:?}"
+    );
+    let paused = cli
+        .run(&["runs", "pause", "--queue", "billing", "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(
+        (paused["matched"].clone(), paused["succeeded"].clone()),
+        (json!(2), json!(2)),
+        "{paused}"
+    );
+    let paused_now = cli
+        .run(&["runs", "list", "--paused", "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(ids_of(&paused_now), billed, "{paused_now}");
+    let resumed = cli
+        .run(&["runs", "resume", "--queue", "billing", "--paused", "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(resumed["succeeded"], 2, "{resumed}");
+    let cancelled = cli
+        .run(&["runs", "cancel", "--queue", "billing", "--json"])
+        .await
+        .code(0)
+        .json();
+    assert_eq!(cancelled["succeeded"], 2, "{cancelled}");
+    for id in &billed {
+        let id: RunId = id.parse().unwrap();
+        let info = engine.run(id).info().await.unwrap();
+        assert_eq!((info.status, info.paused_at), (RunStatus::Cancelled, None));
+    }
+    let info = engine.run(elsewhere).info().await.unwrap();
+    assert_eq!((info.status, info.paused_at), (RunStatus::Suspended, None));
+    engine.run(elsewhere).cancel().await.unwrap();
 }

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   formatDuration, splitName, ticks, timelineLayout, overlaps, graphLayout, nodeState, attemptRows,
-  manifestEvents,
+  manifestEvents, groupOf, stepOrder,
 } from "../../web/layout.js";
 
 const run = { created_at: 1000, started_at: 1000, finished_at: null };
@@ -331,6 +331,34 @@ test("a group is one node with its steps in one lane under it, with or without a
     assert.ok(byLabel.pack.y > byLabel.ship.y, "the group's steps hang under it");
     assert.ok(!graph.nodes.some((node) => node.label.includes("/")), "no step shows its scoped name");
   }
+  // The group's lane is framed: the frame holds its two steps, not the group's node.
+  const framed = graphLayout(groupManifest, steps);
+  assert.equal(framed.frames.length, 1);
+  const [frame] = framed.frames;
+  assert.equal(frame.group, "ship");
+  const inside = (node) => node.x >= frame.x && node.x + node.w <= frame.x + frame.w && node.y >= frame.y && node.y + node.h <= frame.y + frame.h;
+  assert.deepEqual(framed.nodes.filter(inside).map((node) => node.label), ["pack", "label"]);
   const unreached = graphLayout(groupManifest, []);
   assert.deepEqual(unreached.nodes.map((node) => node.label), ["ship", "pack", "label", "notify"]);
+});
+
+test("the steps view lists a group's inner steps right after it, though they count their seq from 0", () => {
+  // As the API answers: by seq, the group's steps numbered within it.
+  const steps = [
+    step(0, "ship", "group", "completed", 1, 3),
+    step(0, "ship/pack", "run", "completed", 1, 2),
+    step(1, "notify", "run", "completed", 4, 5),
+    step(1, "ship/label", "run", "completed", 2, 3),
+    step(2, "ship/box", "group", "completed", 3, 3),
+    step(0, "ship/box/tape", "run", "completed", 3, 3),
+  ].sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(stepOrder(steps).map((s) => s.name), ["ship", "ship/pack", "ship/label", "ship/box", "ship/box/tape", "notify"]);
+  const groups = ["ship", "ship/box"];
+  assert.equal(groupOf("ship/box/tape", groups), "ship/box");
+  assert.equal(groupOf("ship/pack", groups), "ship");
+  assert.equal(groupOf("shipping", groups), null);
+  assert.equal(groupOf("ship", groups), null);
+  // Without a group, the order is the run's.
+  const plain = [step(0, "a", "run", "completed", 1, 2), step(1, "b", "run", "completed", 2, 3)];
+  assert.deepEqual(stepOrder(plain).map((s) => s.name), ["a", "b"]);
 });

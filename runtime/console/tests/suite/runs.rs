@@ -269,3 +269,71 @@ async fn unknown_runs_and_ids_that_are_not_ids_are_refused() {
             .await;
     }
 }
+
+/// A group of two steps, then one more: the group's steps count their
+/// positions from 0 within it, so two steps of the run share each one.
+#[durable::workflow(name = "console.grouped")]
+async fn grouped(ctx: durable::Ctx, _input: ()) -> Result<String, durable::Error> {
+    use durable::StepError;
+    let tracking: String = ctx
+        .group("ship", async |ctx: durable::Ctx| {
+            ctx.run("pack", async || Ok::<_, StepError>("packed".to_string()))
+                .await?;
+            ctx.run("label", async || Ok::<_, StepError>("TRK-1".to_string()))
+                .await
+        })
+        .await?;
+    ctx.run("notify", async || {
+        Ok::<_, StepError>(format!("told {tracking}"))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_steps_whole_value_is_found_by_its_name_where_positions_repeat() {
+    let db = test_db!();
+    let engine = db
+        .builder()
+        .register(Grouped)
+        .start()
+        .await
+        .expect("the engine starts");
+    let api = Api::new(&engine);
+    let id = trigger(&api, "console.grouped", json!(null)).await;
+    let detail = wait_for(&api, &id, "completed").await;
+    let seq_of = |name: &str| {
+        detail["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}: {detail}"))["seq"]
+            .as_i64()
+            .unwrap()
+    };
+    // Each inner step shares its position with a step outside the group.
+    assert_eq!(seq_of("ship/label"), seq_of("notify"), "{detail}");
+    let base = format!("/api/v1/runs/{id}/steps");
+    for (name, output) in [
+        ("ship/pack", json!("packed")),
+        ("ship/label", json!("TRK-1")),
+        ("notify", json!("told TRK-1")),
+    ] {
+        let seq = seq_of(name);
+        let query = serde_urlencoded::to_string([("name", name)]).unwrap();
+        assert_eq!(
+            api.get(&format!("{base}/{seq}/output?{query}")).await.body,
+            output,
+            "{name}"
+        );
+    }
+    let seq = seq_of("notify");
+    let missing = api
+        .get_refused(
+            &format!("{base}/{seq}/output?name=ship%2Fbox"),
+            404,
+            "step_not_found",
+        )
+        .await;
+    assert!(missing.contains("named `ship/box`"), "{missing}");
+}
