@@ -10,7 +10,7 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::NewRun;
 use crate::store::rows::parse_run_id;
-use crate::store::settle::cancelled_by_event;
+use crate::store::settle::{cancelled_by_event, run_ids_json};
 
 /// Records what cancels `run`, just created: nothing for a run without
 /// `cancel_on`, which costs no statement.
@@ -38,10 +38,11 @@ pub(super) async fn register(connection: &mut PgConnection, run: &NewRun) -> Res
 }
 
 /// Cancels, with their descendants, the unfinished runs that the event
-/// `id` named `name` with `data` cancels, at `now`; returns every run it
-/// cancelled (told to the other engines as ended runs). An event whose
-/// name no live run registered costs one index lookup; each path
-/// registered under the name, one more.
+/// `id` named `name` with `data` cancels, at `now`, and records them on the
+/// event (`wf_event.cancelled_runs`); returns every run it cancelled (told
+/// to the other engines as ended runs). An event whose name no live run
+/// registered costs one index lookup; each path registered under the
+/// name, one more.
 pub(super) async fn cancel_matching(
     connection: &mut PgConnection,
     id: i64,
@@ -91,6 +92,13 @@ pub(super) async fn cancel_matching(
             cancelled.extend(cancel_tree(connection, run, true, now, Some(&reason), notes).await?);
         }
         after = Some(path);
+    }
+    if !cancelled.is_empty() {
+        sqlx::query("UPDATE wf_event SET cancelled_runs = $1::jsonb WHERE id = $2")
+            .bind(run_ids_json(&cancelled))
+            .bind(id)
+            .execute(&mut *connection)
+            .await?;
     }
     Ok(cancelled)
 }

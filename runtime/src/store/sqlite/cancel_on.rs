@@ -9,7 +9,7 @@ use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::NewRun;
 use crate::store::rows::parse_run_id;
-use crate::store::settle::cancelled_by_event;
+use crate::store::settle::{cancelled_by_event, run_ids_json};
 
 /// Records what cancels `run`, just created: nothing for a run without
 /// `cancel_on`, which costs no statement.
@@ -31,9 +31,10 @@ pub(super) fn register(connection: &Connection, run: &NewRun) -> Result<(), Erro
 }
 
 /// Cancels, with their descendants, the unfinished runs that the event
-/// `id` named `name` with `data` cancels, at `now`; returns every run it
-/// cancelled. An event whose name no live run registered costs one index
-/// lookup; each path registered under the name, one more.
+/// `id` named `name` with `data` cancels, at `now`, and records them on the
+/// event (`wf_event.cancelled_runs`); returns every run it cancelled. An
+/// event whose name no live run registered costs one index lookup; each
+/// path registered under the name, one more.
 pub(super) fn cancel_matching(
     connection: &Connection,
     id: i64,
@@ -60,6 +61,11 @@ pub(super) fn cancel_matching(
             cancelled.extend(cancel_tree(connection, run, true, now, Some(&reason))?);
         }
         after = Some(path);
+    }
+    if !cancelled.is_empty() {
+        connection
+            .prepare_cached("UPDATE wf_event SET cancelled_runs = ?1 WHERE id = ?2")?
+            .execute(params![run_ids_json(&cancelled), id])?;
     }
     Ok(cancelled)
 }

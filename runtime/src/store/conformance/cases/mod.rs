@@ -75,6 +75,7 @@ macro_rules! every_case {
             an_event_starts_its_runs_with_itself,
             an_event_cancels_the_runs_registered_for_its_value,
             every_path_of_an_event_name_is_looked_up,
+            an_event_records_the_runs_it_cancelled,
             a_deadline_is_set_with_its_step_under_the_lease,
             claims_take_higher_priorities_first_in_trigger_order,
             a_limit_holds_per_group_and_a_full_group_is_not_due,
