@@ -93,6 +93,8 @@ macro_rules! every_case {
             debounced_triggers_join_the_run_not_started,
             an_idempotency_key_answers_before_a_debounce,
             throttled_runs_start_in_windows_of_their_key,
+            a_joined_debounced_run_is_cancelled_by_its_new_inputs_value,
+            a_throttled_run_is_cancelled_while_it_waits_its_window,
         );
     };
 }
