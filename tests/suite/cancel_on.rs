@@ -2,12 +2,14 @@
 //! cancels a run that sleeps, waits for an event or is mid-step, with its
 //! children, whoever sends it (from outside, from a run, from another
 //! engine); an event of another value cancels nothing; the runs' error
-//! names the event; the index holds only unfinished runs.
+//! names the event, and the event's record lists them; the index holds
+//! only unfinished runs.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use durable::EventFilter;
 use durable::prelude::*;
 use durable_tests::{TestDb, wait_for_idle, wait_for_status};
 
@@ -139,7 +141,8 @@ async fn napping_child(ctx: Ctx) -> Result<(), Error> {
     ctx.sleep("nap", "1h").await
 }
 
-/// Any `shop.closed` cancels every unfinished run of it, and so its child.
+/// Any `shop.closed` cancels every unfinished run of it, and so its child;
+/// the event's record lists them all.
 #[workflow(cancel_on(event = "shop.closed"))]
 async fn shop_parent(ctx: Ctx, shop: String) -> Result<(), Error> {
     let _ = shop;
@@ -168,6 +171,14 @@ async fn an_event_without_match_cancels_every_run_with_its_children() {
     let sent = engine.send_event("shop.closed", json!({})).await.unwrap();
     assert_eq!(sent.cancelled.len(), 4, "two parents and their children");
     assert!(sent.cancelled.contains(&child.id()));
+    // The event's record names them too, read back from the database.
+    let events = engine.list_events(&EventFilter::new()).await.unwrap();
+    assert_eq!(events.events.len(), 1);
+    let mut recorded = events.events[0].cancelled.clone();
+    recorded.sort();
+    let mut expected = sent.cancelled.clone();
+    expected.sort();
+    assert_eq!(recorded, expected);
     assert_eq!(first.status().await.unwrap(), RunStatus::Cancelled);
     assert_eq!(second.status().await.unwrap(), RunStatus::Cancelled);
     assert_eq!(child.status().await.unwrap(), RunStatus::Cancelled);

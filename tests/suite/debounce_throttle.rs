@@ -3,7 +3,9 @@
 //! with its input (bounded by `max_wait`); a trigger after the run started
 //! makes the next run; engines on one PostgreSQL database join one run; a
 //! throttle starts at most `limit` runs of a key per period, other keys
-//! not held back. Time is a manual clock, so the start times are exact.
+//! not held back; `cancel_on` follows a joined run's new input, and holds
+//! a throttled run waiting its turn. Time is a manual clock, so the start
+//! times are exact.
 
 use std::time::Duration;
 
@@ -269,24 +271,57 @@ async fn an_engine_refuses_a_workflow_both_debounced_and_throttled() {
 #[workflow(
     name = "debounced-and-cancelled",
     debounce(period = "5s", key = "user_id"),
-    cancel_on(event = "user.deleted", match = "user_id")
+    cancel_on(event = "order.voided", match = "order_id")
 )]
-async fn debounced_and_cancelled(ctx: Ctx, user_id: String, n: u32) -> Result<String, Error> {
-    let _ = (ctx, n);
-    Ok(user_id)
+async fn debounced_and_cancelled(
+    ctx: Ctx,
+    user_id: String,
+    order_id: String,
+) -> Result<String, Error> {
+    let _ = (ctx, user_id);
+    Ok(order_id)
 }
 
 #[tokio::test]
-async fn an_engine_refuses_a_debounced_workflow_with_cancel_on() {
+async fn a_joined_debounced_run_is_cancelled_by_the_joining_triggers_value_only() {
     let db = test_db!();
-    let refused = db.builder().register(DebouncedAndCancelled).start().await;
-    let Err(Error::Config(message)) = refused else {
-        panic!("expected a configuration error");
-    };
-    assert!(
-        message.contains("workflow `debounced-and-cancelled`") && message.contains("cancel_on"),
-        "{message}"
-    );
+    let clock = ManualClock::new(START_MS);
+    let engine = db
+        .builder()
+        .clock(clock.clone())
+        .register(DebouncedAndCancelled)
+        .start()
+        .await
+        .unwrap();
+    let first = DebouncedAndCancelled::trigger(&engine, "u-1".into(), "o-1".into())
+        .await
+        .unwrap();
+    clock.advance(Duration::from_millis(1_000));
+    let second = DebouncedAndCancelled::trigger(&engine, "u-1".into(), "o-2".into())
+        .await
+        .unwrap();
+    assert_eq!(second.id(), first.id(), "the second trigger joined");
+    // The run now has the second trigger's input: the first order's event
+    // no longer cancels it.
+    let old = engine
+        .send_event("order.voided", json!({ "order_id": "o-1" }))
+        .await
+        .unwrap();
+    assert!(old.cancelled.is_empty());
+    assert_not_started(&engine, first.id(), "within the period").await;
+    let new = engine
+        .send_event("order.voided", json!({ "order_id": "o-2" }))
+        .await
+        .unwrap();
+    assert_eq!(new.cancelled, [first.id()]);
+    assert_eq!(first.status().await.unwrap(), RunStatus::Cancelled);
+    // Past the period, it stays cancelled: nothing starts it.
+    clock.advance(Duration::from_millis(5_000));
+    assert!(matches!(
+        first.result().await,
+        Err(Error::RunCancelled { .. })
+    ));
+    engine.shutdown().await;
 }
 
 #[workflow(

@@ -119,13 +119,6 @@ impl Registered {
                     .map_err(|error| format!("workflow `{name}`: {error}"))?;
             }
         }
-        if self.spec.debounce.is_some() && !self.spec.cancel_on.is_empty() {
-            // A trigger that joins a debounced run replaces its input, and
-            // with it the values its cancel_on rows were written for.
-            return Err(format!(
-                "workflow `{name}`: a debounced workflow cannot have cancel_on yet: a trigger that joins its run replaces the input its cancel_on values come from"
-            ));
-        }
         self.check_flow()
             .map_err(|error| format!("workflow `{name}`: {error}"))?;
         for trigger in self.on_event {

@@ -386,7 +386,7 @@ impl EventFilter {
     }
 }
 
-/// An event or signal as stored, with the runs it woke.
+/// An event or signal as stored, with the runs it woke, started and cancelled.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventInfo {
     /// Its id, increasing in the order events were stored.
@@ -403,6 +403,10 @@ pub struct EventInfo {
     pub woke: Vec<RunId>,
     /// The runs it started (`#[workflow(on_event = ..)]`), one per workflow.
     pub started: Vec<RunId>,
+    /// The runs it cancelled (`#[workflow(cancel_on(..))]`), with their
+    /// descendants, in the transaction that stored it (as
+    /// [`SentEvent::cancelled`](crate::SentEvent::cancelled) answered).
+    pub cancelled: Vec<RunId>,
     /// The workflows it matched but could not start: its data does not fit
     /// their input.
     pub trigger_errors: Vec<crate::model::event::TriggerError>,

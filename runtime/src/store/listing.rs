@@ -212,7 +212,8 @@ pub(crate) fn event_page(mut events: Vec<EventInfo>, limit: usize) -> EventPage 
 }
 
 /// A stored event: id, name, data, target run, created at, the runs it
-/// started and its trigger errors (JSON arrays, or NULL for none).
+/// started, its trigger errors and the runs it cancelled (JSON arrays, or
+/// NULL for none).
 pub(crate) type EventRow = (
     i64,
     String,
@@ -221,12 +222,13 @@ pub(crate) type EventRow = (
     i64,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// The columns of an [`EventRow`] (PostgreSQL reads its JSONB ones as text).
 #[cfg(feature = "sqlite")]
 pub(crate) const EVENT_COLUMNS: &str =
-    "id, name, data, target_run, created_at, started_runs, trigger_errors";
+    "id, name, data, target_run, created_at, started_runs, trigger_errors, cancelled_runs";
 
 /// The events of a page with the runs each woke, from the (event, run)
 /// pairs of its settlements in the order they settled, each run once.
@@ -236,31 +238,26 @@ pub(crate) fn event_infos(
 ) -> Result<Vec<EventInfo>, Error> {
     let mut infos = events
         .into_iter()
-        .map(|(id, name, data, target, created_at, started, errors)| {
-            let started: Vec<String> = started
-                .as_deref()
-                .map(parse_json)
-                .transpose()?
-                .map(serde_json::from_value)
-                .transpose()
-                .map_err(|error| decode_error(format!("stored started runs: {error}")))?
-                .unwrap_or_default();
-            Ok(EventInfo {
-                id,
-                name,
-                data: parse_json(&data)?,
-                target_run: target.as_deref().map(parse_run_id).transpose()?,
-                created_at,
-                woke: Vec::new(),
-                started: parse_run_ids(&started)?,
-                trigger_errors: errors
-                    .as_deref()
-                    .map(serde_json::from_str)
-                    .transpose()
-                    .map_err(|error| decode_error(format!("stored trigger errors: {error}")))?
-                    .unwrap_or_default(),
-            })
-        })
+        .map(
+            |(id, name, data, target, created_at, started, errors, cancelled)| {
+                Ok(EventInfo {
+                    id,
+                    name,
+                    data: parse_json(&data)?,
+                    target_run: target.as_deref().map(parse_run_id).transpose()?,
+                    created_at,
+                    woke: Vec::new(),
+                    started: stored_runs(started.as_deref(), "started")?,
+                    cancelled: stored_runs(cancelled.as_deref(), "cancelled")?,
+                    trigger_errors: errors
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(|error| decode_error(format!("stored trigger errors: {error}")))?
+                        .unwrap_or_default(),
+                })
+            },
+        )
         .collect::<Result<Vec<_>, Error>>()?;
     for (event, run) in woke {
         let run = parse_run_id(&run)?;
@@ -271,6 +268,19 @@ pub(crate) fn event_infos(
         }
     }
     Ok(infos)
+}
+
+/// The runs an event's `started_runs` or `cancelled_runs` column names
+/// (`what`, for the error), none for NULL.
+fn stored_runs(column: Option<&str>, what: &str) -> Result<Vec<RunId>, Error> {
+    let ids: Vec<String> = column
+        .map(parse_json)
+        .transpose()?
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|error| decode_error(format!("stored {what} runs: {error}")))?
+        .unwrap_or_default();
+    parse_run_ids(&ids)
 }
 
 /// One run in full, from its row, its step rows and its children's rows.

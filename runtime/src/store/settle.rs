@@ -253,11 +253,11 @@ pub(crate) fn event_run_key(event: i64) -> String {
     format!("event:{event}")
 }
 
-/// The `started_runs` column of an event: its started runs as a JSON
-/// array, `None` for none.
-pub(crate) fn started_runs_json(started: &[RunId]) -> Option<String> {
-    (!started.is_empty()).then(|| {
-        let ids: Vec<String> = started.iter().map(ToString::to_string).collect();
+/// The `started_runs` or `cancelled_runs` column of an event: those runs
+/// as a JSON array, `None` for none.
+pub(crate) fn run_ids_json(runs: &[RunId]) -> Option<String> {
+    (!runs.is_empty()).then(|| {
+        let ids: Vec<String> = runs.iter().map(ToString::to_string).collect();
         serde_json::Value::from(ids).to_string()
     })
 }

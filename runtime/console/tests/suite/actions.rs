@@ -1,7 +1,7 @@
 //! Actions on one run and events: cancel, retry, pause, resume, signal,
-//! send an event
-//! (and the runs it starts), the list of events; and the actions refused:
-//! an unknown run, a run in the wrong status, a body that is not JSON or is
+//! send an event (and the runs it starts and cancels), the list of events
+//! (with the runs each started and cancelled); and the actions refused: an
+//! unknown run, a run in the wrong status, a body that is not JSON or is
 //! too large.
 
 use durable::prelude::*;
@@ -353,4 +353,52 @@ async fn an_event_sent_through_the_api_starts_its_workflows_and_names_them() {
     let listed = &events.body["events"];
     assert_eq!(listed[1]["started"], json!([id]));
     assert_eq!(listed[0]["trigger_errors"], refused.body["trigger_errors"]);
+}
+
+#[workflow(
+    name = "console.cancellable",
+    cancel_on(event = "console.order.voided", match = "order")
+)]
+async fn cancellable(ctx: Ctx, order: u32, shop: String) -> Result<(), Error> {
+    let _ = (order, shop);
+    ctx.sleep("nap", "1h").await
+}
+
+#[tokio::test]
+async fn the_events_route_lists_the_runs_an_event_cancelled() {
+    let db = test_db!();
+    let engine = db.builder().register(Cancellable).start().await.unwrap();
+    let api = Api::new(&engine);
+    let run = Cancellable::trigger(&engine, 5, "s".into()).await.unwrap();
+    let other = Cancellable::trigger(&engine, 6, "s".into()).await.unwrap();
+    for handle in [&run, &other] {
+        wait_for(&api, &handle.id().to_string(), "suspended").await;
+    }
+    let sent = api
+        .post(
+            "/api/v1/events",
+            json!({"name": "console.order.voided", "data": {"order": 5}}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.body["cancelled"], json!([run.id().to_string()]));
+    let events = api.get("/api/v1/events?name=console.order.voided").await;
+    let listed = &events.body["events"][0];
+    assert_eq!(listed["id"], sent.body["id"]);
+    assert_eq!(listed["cancelled"], sent.body["cancelled"], "{listed}");
+    // The document describes every field of the listed event.
+    let document = api.get("/openapi.json").await.body;
+    let schema = &document["components"]["schemas"]["Event"];
+    for key in listed.as_object().unwrap().keys() {
+        assert!(
+            schema["properties"][key].is_object(),
+            "{key} is not documented"
+        );
+    }
+    for key in schema["required"].as_array().unwrap() {
+        assert!(
+            listed.get(key.as_str().unwrap()).is_some(),
+            "{key} is missing"
+        );
+    }
 }

@@ -1,9 +1,11 @@
 //! Debounced and throttled runs on PostgreSQL (see `core::flow`): a
 //! trigger creates its run, or joins its debounce key's run that has not
-//! started, under the key's advisory lock.
+//! started (its input, and so what cancels it, replaced), under the key's
+//! advisory lock.
 
 use sqlx::PgConnection;
 
+use super::cancel_on::rewrite;
 use super::notify::Notes;
 use super::runs::{LoneRun, insert_lone, optional_key_holder};
 use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
@@ -46,8 +48,9 @@ pub(super) async fn create_flowing(
         } => {
             let at =
                 |joined| debounce_start(run.now, run.ready_at, *period_ms, *max_wait_ms, joined);
-            let joined: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT id::text, debounce_first_at, ready_at, deadline_at FROM wf_instance \
+            let joined: Option<(String, i64, i64, Option<i64>, bool)> = sqlx::query_as(
+                "SELECT id::text, debounce_first_at, ready_at, deadline_at, cancel_on \
+                 FROM wf_instance \
                  WHERE workflow = $1 AND debounce_key = $2 AND debounce_key IS NOT NULL \
                  AND status = 'pending' AND executions = 0",
             )
@@ -55,7 +58,7 @@ pub(super) async fn create_flowing(
             .bind(key)
             .fetch_optional(&mut *connection)
             .await?;
-            if let Some((id, first, start, deadline_at)) = joined {
+            if let Some((id, first, start, deadline_at, registered)) = joined {
                 let ready_at = at(Some((first, start)));
                 // A claim that took the run since the read leaves it as it
                 // is, and this trigger makes the next run.
@@ -72,6 +75,8 @@ pub(super) async fn create_flowing(
                 .await?
                 .rows_affected();
                 if changed == 1 {
+                    // What cancels it follows its new input.
+                    rewrite(connection, &id, registered, run).await?;
                     return Ok(CreateOutcome::Joined(parse_run_id(&id)?));
                 }
             }

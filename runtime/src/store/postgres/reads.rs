@@ -215,7 +215,7 @@ impl ReadStore for PostgresStore {
             filter.validate()?;
             let mut query = QueryBuilder::<Postgres>::new(
                 "SELECT id, name, data::text, target_run::text, created_at, started_runs::text, \
-                 trigger_errors::text FROM wf_event WHERE TRUE",
+                 trigger_errors::text, cancelled_runs::text FROM wf_event WHERE TRUE",
             );
             if let Some(name) = &filter.name {
                 query.push(" AND name = ").push_bind(name.clone());

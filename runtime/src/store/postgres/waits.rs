@@ -21,8 +21,8 @@ use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, Satisfied, StepWrite, event_output_json, event_run_key, satisfied_by_event,
-    satisfied_by_run, sent_step, started_runs_json, trigger_errors_json, wait_write,
+    AwaitedRow, Satisfied, StepWrite, event_output_json, event_run_key, run_ids_json,
+    satisfied_by_event, satisfied_by_run, sent_step, trigger_errors_json, wait_write,
 };
 use crate::store::wait_keys;
 use crate::store::{Lease, NewEvent, NewRun, SentEvent, StepRecord, Wait, WaitStore};
@@ -323,7 +323,7 @@ async fn start_runs(
         started.push(parse_run_id(&id)?);
     }
     sqlx::query("UPDATE wf_event SET started_runs = $1::jsonb WHERE id = $2")
-        .bind(started_runs_json(&started))
+        .bind(run_ids_json(&started))
         .bind(event)
         .execute(&mut *connection)
         .await?;

@@ -1,27 +1,52 @@
 //! Cancelled by an event: the rows a run of a workflow with `cancel_on`
-//! writes as it is created, and the runs an event cancels as it is stored.
+//! writes as it is created (rewritten when a trigger joins its debounced
+//! run with another input), and the runs an event cancels as it is stored.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::finish::cancel_tree;
-use crate::core::cancel_on::event_value;
+use crate::core::cancel_on::{CancelKey, event_value};
 use crate::model::error::Error;
 use crate::model::ids::RunId;
 use crate::store::NewRun;
 use crate::store::rows::parse_run_id;
-use crate::store::settle::cancelled_by_event;
+use crate::store::settle::{cancelled_by_event, run_ids_json};
 
 /// Records what cancels `run`, just created: nothing for a run without
 /// `cancel_on`, which costs no statement.
 pub(super) fn register(connection: &Connection, run: &NewRun) -> Result<(), Error> {
-    if run.cancel_on.is_empty() {
+    insert_keys(connection, &run.id.to_string(), &run.cancel_on)
+}
+
+/// Rewrites what cancels the debounced run `joined` (not started) for the
+/// input of `run`, the trigger that joined it and replaced its input:
+/// its rows go, the trigger's keys take their place. `registered` says
+/// whether the run wrote rows (`wf_instance.cancel_on`); a run without any,
+/// joined by a trigger without `cancel_on`, costs no statement.
+pub(super) fn rewrite(
+    connection: &Connection,
+    joined: &str,
+    registered: bool,
+    run: &NewRun,
+) -> Result<(), Error> {
+    if registered {
+        connection
+            .prepare_cached("DELETE FROM wf_cancel_on WHERE run_id = ?1")?
+            .execute(params![joined])?;
+    }
+    insert_keys(connection, joined, &run.cancel_on)
+}
+
+/// Writes the rows of `keys` for the run `id` and marks it as having rows;
+/// nothing for no keys.
+fn insert_keys(connection: &Connection, id: &str, keys: &[CancelKey]) -> Result<(), Error> {
+    if keys.is_empty() {
         return Ok(());
     }
-    let id = run.id.to_string();
     let mut insert = connection.prepare_cached(
         "INSERT OR IGNORE INTO wf_cancel_on (run_id, event, path, value) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for key in &run.cancel_on {
+    for key in keys {
         insert.execute(params![id, key.event, key.path, key.value])?;
     }
     connection
@@ -31,9 +56,10 @@ pub(super) fn register(connection: &Connection, run: &NewRun) -> Result<(), Erro
 }
 
 /// Cancels, with their descendants, the unfinished runs that the event
-/// `id` named `name` with `data` cancels, at `now`; returns every run it
-/// cancelled. An event whose name no live run registered costs one index
-/// lookup; each path registered under the name, one more.
+/// `id` named `name` with `data` cancels, at `now`, and records them on the
+/// event (`wf_event.cancelled_runs`); returns every run it cancelled. An
+/// event whose name no live run registered costs one index lookup; each
+/// path registered under the name, one more.
 pub(super) fn cancel_matching(
     connection: &Connection,
     id: i64,
@@ -60,6 +86,11 @@ pub(super) fn cancel_matching(
             cancelled.extend(cancel_tree(connection, run, true, now, Some(&reason))?);
         }
         after = Some(path);
+    }
+    if !cancelled.is_empty() {
+        connection
+            .prepare_cached("UPDATE wf_event SET cancelled_runs = ?1 WHERE id = ?2")?
+            .execute(params![run_ids_json(&cancelled), id])?;
     }
     Ok(cancelled)
 }

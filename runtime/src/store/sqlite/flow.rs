@@ -1,10 +1,11 @@
 //! Debounced and throttled runs on SQLite (see `core::flow`): a trigger
-//! creates its run, or joins its debounce key's run that has not started,
-//! in the writer's one write at a time.
+//! creates its run, or joins its debounce key's run that has not started
+//! (its input, and so what cancels it, replaced), in the writer's one write
+//! at a time.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::cancel_on::register;
+use super::cancel_on::{register, rewrite};
 use crate::core::flow::{debounce_start, moved_deadline, throttle_start};
 use crate::model::error::Error;
 use crate::store::rows::parse_run_id;
@@ -25,19 +26,19 @@ pub(super) fn create_flowing(
             period_ms,
             max_wait_ms,
         } => {
-            let joined: Option<(String, i64, i64, Option<i64>)> = connection
+            let joined: Option<(String, i64, i64, Option<i64>, bool)> = connection
                 .prepare_cached(
-                    "SELECT id, debounce_first_at, ready_at, deadline_at FROM wf_instance \
+                    "SELECT id, debounce_first_at, ready_at, deadline_at, cancel_on FROM wf_instance \
                      INDEXED BY wf_instance_debounce WHERE workflow = ?1 AND debounce_key = ?2 \
                      AND debounce_key IS NOT NULL AND status = 'pending' AND executions = 0",
                 )?
                 .query_row(params![run.workflow, key], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
                 })
                 .optional()?;
             let at =
                 |joined| debounce_start(run.now, run.ready_at, *period_ms, *max_wait_ms, joined);
-            if let Some((id, first, start, deadline_at)) = joined {
+            if let Some((id, first, start, deadline_at, registered)) = joined {
                 let ready_at = at(Some((first, start)));
                 connection
                     .prepare_cached(
@@ -51,6 +52,8 @@ pub(super) fn create_flowing(
                         run.now,
                         id
                     ])?;
+                // What cancels it follows its new input.
+                rewrite(connection, &id, registered, run)?;
                 return Ok(CreateOutcome::Joined(parse_run_id(&id)?));
             }
             (at(None), Some((key, run.now)), None)

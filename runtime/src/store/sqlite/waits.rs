@@ -17,8 +17,8 @@ use crate::store::ops::{Applied, WriteOp, WriteOut};
 use crate::store::rows::{decode_error, parse_run_id, unexpected};
 use crate::store::rules::lease_lost;
 use crate::store::settle::{
-    AwaitedRow, StepWrite, event_output_json, event_run_key, satisfied_by_event, satisfied_by_run,
-    sent_step, started_runs_json, trigger_errors_json, wait_write,
+    AwaitedRow, StepWrite, event_output_json, event_run_key, run_ids_json, satisfied_by_event,
+    satisfied_by_run, sent_step, trigger_errors_json, wait_write,
 };
 use crate::store::wait_keys;
 use crate::store::{Lease, NewEvent, NewRun, SentEvent, StepRecord, Wait, WaitStore};
@@ -304,7 +304,7 @@ fn start_runs(connection: &Connection, event: i64, runs: &[NewRun]) -> Result<Ve
     }
     connection
         .prepare_cached("UPDATE wf_event SET started_runs = ?1 WHERE id = ?2")?
-        .execute(params![started_runs_json(&started), event])?;
+        .execute(params![run_ids_json(&started), event])?;
     Ok(started)
 }
 

@@ -2,14 +2,16 @@
 //! (`#[workflow(cancel_on(..))]`): the runs registered for an event's name
 //! and its value at their path are cancelled in the event's transaction,
 //! fenced and with the event named as their error; other values, signals,
-//! runs of plain workflows and ended runs are left alone; and the deadline
-//! a run sets itself (`Ctx::set_deadline`), stored with its step.
+//! runs of plain workflows and ended runs are left alone; the event's
+//! record names the runs it cancelled; and the deadline a run sets itself
+//! (`Ctx::set_deadline`), stored with its step.
 
 use super::helpers::{
     NOW, create, create_and_claim, create_claimed, event, finish, is_lease_lost, new_run, step,
 };
 use crate::core::cancel_on::{ANY_RUN, CancelKey};
 use crate::model::ids::RunId;
+use crate::model::listing::EventFilter;
 use crate::model::status::{RunStatus, StepStatus};
 use crate::model::workflow::StepKind;
 use crate::store::{NewRun, RunOutcome, StepRecord, Store};
@@ -177,6 +179,51 @@ pub(crate) async fn every_path_of_an_event_name_is_looked_up(store: &dyn Store) 
         store.send_event(closed, None).await.unwrap().cancelled,
         [both]
     );
+}
+
+/// The event's stored record names the runs it cancelled, as the send
+/// answered them; an event that cancelled nothing names none, and a later
+/// event does not change an earlier one's record.
+pub(crate) async fn an_event_records_the_runs_it_cancelled(store: &dyn Store) {
+    let by_order = ("order.cancelled", "order.id", "1");
+    let first = create(store, registered(r#"{"order":{"id":1}}"#, &[by_order])).await;
+    let running = create_claimed(store, registered(r#"{"order":{"id":1}}"#, &[by_order])).await;
+    let other = create(
+        store,
+        registered(
+            r#"{"order":{"id":2}}"#,
+            &[("order.cancelled", "order.id", "2")],
+        ),
+    )
+    .await;
+    let matching = event("order.cancelled", r#"{"order":{"id":1}}"#, None, NOW + 1);
+    let sent = store.send_event(matching, None).await.unwrap();
+    let nothing = event("order.cancelled", r#"{"order":{"id":3}}"#, None, NOW + 2);
+    let unmatched = store.send_event(nothing, None).await.unwrap();
+    let second = event("order.cancelled", r#"{"order":{"id":2}}"#, None, NOW + 3);
+    let later = store.send_event(second, None).await.unwrap();
+    assert_eq!(later.cancelled, [other]);
+
+    let page = store.list_events(EventFilter::new()).await.unwrap();
+    let listed = |id: i64| {
+        page.events
+            .iter()
+            .find(|info| info.id == id)
+            .expect("the event is listed")
+            .clone()
+    };
+    let mut expected = vec![first, running.run_id];
+    expected.sort();
+    let mut recorded = listed(sent.id).cancelled;
+    recorded.sort();
+    assert_eq!(recorded, expected);
+    let mut answered = sent.cancelled.clone();
+    answered.sort();
+    assert_eq!(recorded, answered, "the record is what the send answered");
+    assert!(listed(unmatched.id).cancelled.is_empty());
+    assert_eq!(listed(later.id).cancelled, [other]);
+    // Neither waiter nor trigger: it woke and started nothing.
+    assert!(listed(sent.id).woke.is_empty() && listed(sent.id).started.is_empty());
 }
 
 /// `set_deadline` stores the run's new deadline and the step that set it

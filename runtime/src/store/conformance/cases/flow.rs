@@ -1,10 +1,15 @@
 //! Debounce and throttle at the store: a debounced create joins its key's
 //! run that has not started (new input, later start) or creates it, and a
-//! claimed run is never joined; a throttled create is scheduled after the
-//! window of its key's latest starts; an idempotency key answers first.
+//! claimed run is never joined, and what cancels a joined run follows its
+//! new input; a throttled create is scheduled after the window of its key's
+//! latest starts, and registers what cancels it as it is created; an
+//! idempotency key answers first.
 
-use super::helpers::{NOW, claim_request, new_run};
+use super::helpers::{NOW, claim_request, event, new_run};
+use crate::core::cancel_on::{CancelKey, cancel_keys};
 use crate::model::ids::RunId;
+use crate::model::status::RunStatus;
+use crate::model::workflow::CancelOn;
 use crate::store::{CreateOutcome, Flow, NewRun, Store};
 
 /// A run of `flow` triggered at `now` (due then, as a plain trigger is) with
@@ -151,4 +156,118 @@ pub(crate) async fn throttled_runs_start_in_windows_of_their_key(store: &dyn Sto
         .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].lease.run_id, late.id);
+}
+
+/// A `flowing` run of `input` cancelled by `user.deleted` matching its
+/// `user_id`, as the engine computes its keys from its input.
+fn cancellable(input: &str, now: i64, flow: Flow) -> NewRun {
+    let cancel_on = [CancelOn {
+        event: "user.deleted",
+        matching: Some("user_id"),
+    }];
+    NewRun {
+        cancel_on: cancel_keys(&cancel_on, input),
+        ..flowing(input, now, flow)
+    }
+}
+
+async fn status(store: &dyn Store, id: RunId) -> RunStatus {
+    store.get_run(id).await.unwrap().unwrap().status
+}
+
+/// A trigger that joins a debounced run replaces its input and, in the same
+/// transaction, what cancels it: an event matching only the first
+/// trigger's value cancels nothing, one matching the joining trigger's
+/// cancels the run. A joining trigger whose keys are none (a workflow
+/// without `cancel_on` now) leaves the run uncancellable.
+pub(crate) async fn a_joined_debounced_run_is_cancelled_by_its_new_inputs_value(store: &dyn Store) {
+    let first = cancellable(r#"{"user_id":"u-1"}"#, NOW, debounce("a"));
+    assert_eq!(
+        store.create_run(first.clone()).await.unwrap(),
+        CreateOutcome::Created(first.id)
+    );
+    let second = cancellable(r#"{"user_id":"u-2"}"#, NOW + 1_000, debounce("a"));
+    assert_eq!(
+        store.create_run(second).await.unwrap(),
+        CreateOutcome::Joined(first.id)
+    );
+    let old = event("user.deleted", r#"{"user_id":"u-1"}"#, None, NOW + 2_000);
+    assert!(
+        store
+            .send_event(old, None)
+            .await
+            .unwrap()
+            .cancelled
+            .is_empty(),
+        "the first trigger's value no longer cancels it"
+    );
+    assert_eq!(status(store, first.id).await, RunStatus::Pending);
+    let new = event("user.deleted", r#"{"user_id":"u-2"}"#, None, NOW + 3_000);
+    assert_eq!(
+        store.send_event(new, None).await.unwrap().cancelled,
+        [first.id]
+    );
+    assert_eq!(status(store, first.id).await, RunStatus::Cancelled);
+
+    // Joined by a trigger that registers nothing, it loses its rows.
+    let third = cancellable(r#"{"user_id":"u-3"}"#, NOW + 4_000, debounce("b"));
+    store.create_run(third.clone()).await.unwrap();
+    let plain = flowing(r#"{"user_id":"u-4"}"#, NOW + 5_000, debounce("b"));
+    assert_eq!(
+        store.create_run(plain).await.unwrap(),
+        CreateOutcome::Joined(third.id)
+    );
+    for user in ["u-3", "u-4"] {
+        let data = format!(r#"{{"user_id":"{user}"}}"#);
+        let sent = event("user.deleted", &data, None, NOW + 6_000);
+        assert!(
+            store
+                .send_event(sent, None)
+                .await
+                .unwrap()
+                .cancelled
+                .is_empty()
+        );
+    }
+    assert_eq!(status(store, third.id).await, RunStatus::Pending);
+}
+
+/// A throttled run waiting for its window registers what cancels it as it
+/// is created: a matching event cancels it before it starts; another
+/// value does not.
+pub(crate) async fn a_throttled_run_is_cancelled_while_it_waits_its_window(store: &dyn Store) {
+    let mut runs = Vec::new();
+    for user in ["u-1", "u-1", "u-1", "u-2"] {
+        let run = cancellable(&format!(r#"{{"user_id":"{user}"}}"#), NOW, throttle("a"));
+        assert_eq!(id_of(store.create_run(run.clone()).await.unwrap()), run.id);
+        runs.push(run);
+    }
+    assert_eq!(
+        runs[2].cancel_on,
+        [CancelKey {
+            event: "user.deleted".into(),
+            path: "user_id".into(),
+            value: "\"u-1\"".into(),
+        }]
+    );
+    // The third waits for the next window (two per second).
+    let due = store.claim_ready(claim_request(10, NOW)).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let sent = event("user.deleted", r#"{"user_id":"u-2"}"#, None, NOW + 1);
+    assert_eq!(
+        store.send_event(sent, None).await.unwrap().cancelled,
+        [runs[3].id]
+    );
+    assert_eq!(status(store, runs[2].id).await, RunStatus::Pending);
+    let sent = event("user.deleted", r#"{"user_id":"u-1"}"#, None, NOW + 2);
+    let mut cancelled = store.send_event(sent, None).await.unwrap().cancelled;
+    cancelled.sort();
+    let mut expected = vec![runs[0].id, runs[1].id, runs[2].id];
+    expected.sort();
+    assert_eq!(cancelled, expected, "the waiting one with the started ones");
+    let next = store
+        .claim_ready(claim_request(10, NOW + 1_000))
+        .await
+        .unwrap();
+    assert!(next.is_empty(), "the cancelled run is not claimed");
 }

@@ -75,6 +75,7 @@ macro_rules! every_case {
             an_event_starts_its_runs_with_itself,
             an_event_cancels_the_runs_registered_for_its_value,
             every_path_of_an_event_name_is_looked_up,
+            an_event_records_the_runs_it_cancelled,
             a_deadline_is_set_with_its_step_under_the_lease,
             claims_take_higher_priorities_first_in_trigger_order,
             a_limit_holds_per_group_and_a_full_group_is_not_due,
@@ -92,6 +93,8 @@ macro_rules! every_case {
             debounced_triggers_join_the_run_not_started,
             an_idempotency_key_answers_before_a_debounce,
             throttled_runs_start_in_windows_of_their_key,
+            a_joined_debounced_run_is_cancelled_by_its_new_inputs_value,
+            a_throttled_run_is_cancelled_while_it_waits_its_window,
         );
     };
 }
