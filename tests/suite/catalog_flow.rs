@@ -1,6 +1,6 @@
 //! Flow control of a workflow known only from the catalog: a client engine
 //! that does not register a workflow triggers its runs with the
-//! concurrency key, the debounce and the `cancel_on` rows the catalog
+//! concurrency key, the debounce or throttle and the `cancel_on` rows the catalog
 //! recorded of it, as an engine that registers it would.
 //!
 //! On PostgreSQL the worker runs beside the client. On SQLite, whose file
@@ -46,6 +46,14 @@ struct Ping {
     debounce(period = "300ms", key = "user")
 )]
 async fn debounced(ctx: Ctx, ping: Ping) -> Result<u32, Error> {
+    ctx.run("echo", async || Ok::<_, StepError>(ping.n)).await
+}
+
+#[workflow(
+    name = "catalogflow.throttled",
+    throttle(limit = 1, period = "1h", key = "user")
+)]
+async fn throttled(ctx: Ctx, ping: Ping) -> Result<u32, Error> {
     ctx.run("echo", async || Ok::<_, StepError>(ping.n)).await
 }
 
@@ -210,4 +218,31 @@ async fn a_clients_run_of_a_cancel_on_workflow_is_cancelled_by_its_event() {
     }
     assert_eq!(second.status().await.unwrap(), RunStatus::Suspended);
     engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_clients_triggers_of_a_throttled_workflow_wait_their_window() {
+    let db = test_db!();
+    let register = |builder: EngineBuilder| builder.register(Throttled);
+    let (worker, client) = recorded_then_client(&db, register).await;
+    for (user, n) in [("u1", 1), ("u1", 2), ("u2", 3)] {
+        let input = json!({ "user": user, "n": n });
+        client
+            .trigger_json("catalogflow.throttled", input)
+            .await
+            .unwrap();
+    }
+    // One run per key an hour: u1's second run is scheduled an hour after
+    // its first, u2's first is due at once.
+    let later = db
+        .count(
+            "SELECT COUNT(*) FROM wf_instance WHERE workflow = 'catalogflow.throttled' \
+             AND ready_at >= created_at + 3599000",
+        )
+        .await;
+    assert_eq!(later, 1, "one run waits for its key's window");
+    serving(&db, worker, client, register)
+        .await
+        .shutdown()
+        .await;
 }
