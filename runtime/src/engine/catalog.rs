@@ -241,8 +241,8 @@ impl EngineCore {
                 &input,
             )
             .map_err(invalid)?;
-        let stored = input.to_string();
-        Ok((Target::of_catalog(&latest), stored))
+        let target = Target::of_catalog(&latest);
+        Ok((target, input.to_string()))
     }
 }
 
