@@ -79,8 +79,8 @@ pub use engine::handle::RunHandle;
 pub use engine::maintenance::MaintenanceReport;
 pub use exec::clock::{Clock, ManualClock, SystemClock};
 pub use model::catalog::{
-    CatalogStep, EventTriggerInfo, ServedVersion, WorkerInfo, WorkflowDetail, WorkflowRef,
-    WorkflowVersion,
+    CancelOnInfo, CatalogStep, ConcurrencyInfo, DebounceInfo, EventTriggerInfo, ServedVersion,
+    ThrottleInfo, WorkerInfo, WorkflowDetail, WorkflowRef, WorkflowVersion,
 };
 pub use model::change::{ChangeKind, ChangesError, RunChange};
 pub use model::duration::IntoDuration;

@@ -45,6 +45,7 @@ async fn test_name_is_the_enclosing_async_test() {
 mod cancel_and_retry;
 mod cancel_on;
 mod catalog;
+mod catalog_flow;
 mod changes;
 mod children;
 mod claims_and_slots;

@@ -103,7 +103,8 @@ async function workflowPage(main, name) {
   replace(main,
     h("h1", {}, "Workflow ", h("span", { class: "mono" }, wf.name)),
     h("p", {}, h("a", { href: link("runs", [], new URLSearchParams({ workflow: wf.name })) }, "Its runs"),
-      wf.timeout_ms ? ` · timeout ${wf.timeout_ms} ms` : "", wf.cron ? ` · cron ${wf.cron} (${wf.timezone || "UTC"})` : ""),
+      wf.timeout_ms ? ` · timeout ${wf.timeout_ms} ms` : "", wf.cron ? ` · cron ${wf.cron} (${wf.timezone || "UTC"})` : "",
+      flowControlText(wf)),
     waiting ? h("section", { "data-section": "unserved" }, h("h2", {}, "Runs waiting for a worker"),
       h("p", { class: "muted" }, "Runs are pinned to the version they started on; only an engine that registers that version runs them. Start one, or cancel them."),
       waiting) : null,
@@ -121,6 +122,25 @@ async function workflowPage(main, name) {
       h("li", {}, h("span", { class: "mono" }, v.fingerprint || "?"), ` first seen ${formatTime(v.first_seen)}, last seen ${formatTime(v.last_seen)}`,
         Array.isArray(v.workers) && v.workers.length ? `, served by ${v.workers.length} worker${v.workers.length === 1 ? "" : "s"}${staleCount(v.workers)}` : "")))) : null);
   return () => {};
+}
+
+/**
+ * The workflow's flow control (concurrency, debounce, throttle, cancel_on)
+ * as the catalog recorded it, as words after " · " (or none).
+ */
+function flowControlText(wf) {
+  const per = (key) => (key ? ` per ${key}` : "");
+  const parts = [];
+  if (wf.concurrency) parts.push(`at most ${wf.concurrency.limit} at once${per(wf.concurrency.key)}`);
+  if (wf.debounce) {
+    const most = wf.debounce.max_wait_ms != null ? `, at most ${wf.debounce.max_wait_ms} ms` : "";
+    parts.push(`debounced ${wf.debounce.period_ms} ms${per(wf.debounce.key)}${most}`);
+  }
+  if (wf.throttle) parts.push(`throttled to ${wf.throttle.limit} per ${wf.throttle.period_ms} ms${per(wf.throttle.key)}`);
+  for (const on of Array.isArray(wf.cancel_on) ? wf.cancel_on : []) {
+    parts.push(`cancelled by ${on.event}${on.matching ? ` matching ${on.matching}` : ""}`);
+  }
+  return parts.map((part) => ` · ${part}`).join("");
 }
 
 /** How many of `workers` the server says are stale, as words (or none). */

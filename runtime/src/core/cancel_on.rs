@@ -24,12 +24,22 @@ pub(crate) struct CancelKey {
 /// The keys a run of a workflow with `cancel_on` registers, from its input
 /// as stored (JSON text); none for a workflow without it.
 pub(crate) fn cancel_keys(cancel_on: &[CancelOn], input: &str) -> Vec<CancelKey> {
+    cancel_keys_of(cancel_on.iter().map(|on| (on.event, on.matching)), input)
+}
+
+/// The keys of [`cancel_keys`], each `cancel_on` given as its event's name
+/// and its `match` path: declared by the macro, or recorded in the catalog
+/// for a workflow registered elsewhere.
+pub(crate) fn cancel_keys_of<'a>(
+    cancel_on: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    input: &str,
+) -> Vec<CancelKey> {
     cancel_on
-        .iter()
-        .map(|on| {
-            let path = on.matching.unwrap_or(ANY_RUN);
+        .into_iter()
+        .map(|(event, matching)| {
+            let path = matching.unwrap_or(ANY_RUN);
             CancelKey {
-                event: on.event.to_owned(),
+                event: event.to_owned(),
                 path: path.to_owned(),
                 value: event_value(path, input),
             }

@@ -15,8 +15,8 @@ use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
 use crate::engine::runs::Target;
 use crate::model::catalog::{
-    CatalogStep, EventTriggerInfo, ServedVersion, WorkerInfo, WorkerRecord, WorkflowDetail,
-    WorkflowRef, WorkflowVersion,
+    CancelOnInfo, CatalogStep, ConcurrencyInfo, DebounceInfo, EventTriggerInfo, ServedVersion,
+    ThrottleInfo, WorkerInfo, WorkerRecord, WorkflowDetail, WorkflowRef, WorkflowVersion,
 };
 use crate::model::error::Error;
 use crate::model::event::EventTypeInfo;
@@ -76,6 +76,19 @@ pub(crate) fn version_of(registered: &Registered, now: i64) -> WorkflowVersion {
                     .filter
                     .and_then(|filter| serde_json::from_str(filter).ok()),
             })
+            .collect(),
+        concurrency: registered
+            .spec
+            .concurrency
+            .as_ref()
+            .map(ConcurrencyInfo::from),
+        debounce: registered.spec.debounce.as_ref().map(DebounceInfo::from),
+        throttle: registered.spec.throttle.as_ref().map(ThrottleInfo::from),
+        cancel_on: registered
+            .spec
+            .cancel_on
+            .iter()
+            .map(CancelOnInfo::from)
             .collect(),
         first_seen: now,
         last_seen: now,

@@ -6,12 +6,14 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::core::cancel_on::cancel_keys;
-use crate::core::concurrency::key_of;
+use crate::core::cancel_on::{CancelKey, cancel_keys, cancel_keys_of};
+use crate::core::concurrency::{key_at, key_of};
 use crate::core::timing::{deadline, settle_elapsed_sleeps};
 use crate::engine::core::EngineCore;
 use crate::engine::registry::Registered;
-use crate::model::catalog::WorkflowVersion;
+use crate::model::catalog::{
+    CancelOnInfo, ConcurrencyInfo, DebounceInfo, ThrottleInfo, WorkflowVersion,
+};
 use crate::model::duration::millis;
 use crate::model::error::{Error, clip};
 use crate::model::fork::ForkOptions;
@@ -46,51 +48,133 @@ pub(crate) struct Target {
     /// The version the run is pinned to; `None` leaves it to the first
     /// claim (the claiming engine's current version).
     pub(crate) version: Option<String>,
-    /// Its concurrency limit, which gives the run its key; `None` for a
-    /// workflow without one, and for one known only from the catalog (which
-    /// does not record it: see the README's "Concurrency limits").
-    pub(crate) concurrency: Option<Concurrency>,
-    /// Its debounce, if it has one; `None` also for a workflow known only
-    /// from the catalog (see the README's "Debounce and throttle").
-    pub(crate) debounce: Option<Debounce>,
-    /// Its throttle, if it has one (`None` from the catalog, as above).
-    pub(crate) throttle: Option<Throttle>,
     /// The queue its runs wait in (`Workflow::QUEUE`, or the catalog's).
     pub(crate) queue: String,
-    /// The events that cancel its runs; none for one known only from the
-    /// catalog (which does not record them, as it does not record limits).
-    pub(crate) cancel_on: &'static [CancelOn],
+    /// Its concurrency limit, debounce, throttle and `cancel_on`, which a
+    /// run of it is created with, wherever it is triggered.
+    pub(crate) controls: Controls,
+}
+
+/// A workflow's flow control as a new run of it applies it: the declarations
+/// of a registered workflow, copied from its spec (static text, so a
+/// trigger allocates nothing for them), or what the catalog recorded of a
+/// workflow registered elsewhere. Both give a run the same key, flow and
+/// `cancel_on` rows for the same input.
+#[derive(Debug, Clone)]
+pub(crate) enum Controls {
+    /// A registered workflow's (see `Workflow::CONCURRENCY` and the others).
+    Declared {
+        concurrency: Option<Concurrency>,
+        debounce: Option<Debounce>,
+        throttle: Option<Throttle>,
+        cancel_on: &'static [CancelOn],
+    },
+    /// A catalog version's (see `WorkflowVersion::concurrency` and the
+    /// others).
+    Recorded {
+        concurrency: Option<ConcurrencyInfo>,
+        debounce: Option<DebounceInfo>,
+        throttle: Option<ThrottleInfo>,
+        cancel_on: Vec<CancelOnInfo>,
+    },
+}
+
+impl Controls {
+    /// The concurrency limit, if the workflow has one.
+    pub(crate) fn limit(&self) -> Option<u32> {
+        match self {
+            Controls::Declared { concurrency, .. } => concurrency.map(|c| c.limit),
+            Controls::Recorded { concurrency, .. } => concurrency.as_ref().map(|c| c.limit),
+        }
+    }
+
+    /// The concurrency key of a run with `input` (as stored), by
+    /// `key_of`'s rule.
+    pub(crate) fn key(&self, input: &str) -> String {
+        match self {
+            Controls::Declared { concurrency, .. } => key_of(concurrency.as_ref(), input),
+            Controls::Recorded { concurrency, .. } => {
+                key_at(concurrency.as_ref().and_then(|c| c.key.as_deref()), input)
+            }
+        }
+    }
+
+    /// The debounce or throttle a run with `input` is created with, as
+    /// `Flow::of` says.
+    pub(crate) fn flow(&self, input: &str) -> Option<Flow> {
+        match self {
+            Controls::Declared {
+                debounce, throttle, ..
+            } => Flow::of(debounce.as_ref(), throttle.as_ref(), input),
+            // As `Flow::of` builds it, from the recorded (owned) paths.
+            Controls::Recorded {
+                debounce, throttle, ..
+            } => {
+                if let Some(debounce) = debounce {
+                    return Some(Flow::Debounce {
+                        key: key_at(debounce.key.as_deref(), input),
+                        period_ms: debounce.period_ms,
+                        max_wait_ms: debounce.max_wait_ms,
+                    });
+                }
+                throttle.as_ref().map(|throttle| Flow::Throttle {
+                    key: key_at(throttle.key.as_deref(), input),
+                    limit: throttle.limit,
+                    period_ms: throttle.period_ms,
+                })
+            }
+        }
+    }
+
+    /// The `cancel_on` rows a run with `input` registers.
+    pub(crate) fn cancel_keys(&self, input: &str) -> Vec<CancelKey> {
+        match self {
+            Controls::Declared { cancel_on, .. } => cancel_keys(cancel_on, input),
+            Controls::Recorded { cancel_on, .. } => cancel_keys_of(
+                cancel_on
+                    .iter()
+                    .map(|on| (on.event.as_str(), on.matching.as_deref())),
+                input,
+            ),
+        }
+    }
 }
 
 impl Target {
     /// A run of the registered `registered`, pinned to its version.
     pub(crate) fn registered(registered: &Registered) -> Self {
+        let spec = &registered.spec;
         Target {
-            name: registered.spec.name.to_owned(),
-            timeout_ms: registered.spec.timeout_ms,
+            name: spec.name.to_owned(),
+            timeout_ms: spec.timeout_ms,
             here: true,
-            version: Some(registered.spec.version.to_string()),
-            concurrency: registered.spec.concurrency,
-            debounce: registered.spec.debounce,
-            throttle: registered.spec.throttle,
-            queue: registered.spec.queue.to_owned(),
-            cancel_on: registered.spec.cancel_on,
+            version: Some(spec.version.to_string()),
+            queue: spec.queue.to_owned(),
+            controls: Controls::Declared {
+                concurrency: spec.concurrency,
+                debounce: spec.debounce,
+                throttle: spec.throttle,
+                cancel_on: spec.cancel_on,
+            },
         }
     }
 
     /// A run of a workflow known from the catalog's `version` only: left
-    /// to the workers that serve it, pinned at its first claim.
+    /// to the workers that serve it, pinned at its first claim, with the
+    /// flow control the catalog recorded of it.
     pub(crate) fn of_catalog(version: &WorkflowVersion) -> Self {
         Target {
             name: version.name.clone(),
             timeout_ms: version.timeout_ms,
             here: false,
             version: None,
-            concurrency: None,
-            debounce: None,
-            throttle: None,
             queue: version.queue.clone(),
-            cancel_on: &[],
+            controls: Controls::Recorded {
+                concurrency: version.concurrency.clone(),
+                debounce: version.debounce.clone(),
+                throttle: version.throttle.clone(),
+                cancel_on: version.cancel_on.clone(),
+            },
         }
     }
 }
@@ -135,7 +219,7 @@ impl EngineCore {
         // its group's running runs as it creates it (`ClaimAtCreate::limit`)
         // and writes it pending when the group is full.
         // A debounced or throttled run's start is the store's to decide.
-        let flow = Flow::of(target.debounce.as_ref(), target.throttle.as_ref(), &input);
+        let flow = target.controls.flow(&input);
         // Nor a run of a queue this engine does not serve: it is left to
         // the engines that do, as a claim here would leave it.
         let here = target.here && self.config.serves_queue(&target.queue);
@@ -157,7 +241,7 @@ impl EngineCore {
             queue: Queue {
                 name: target.queue.clone(),
                 priority: options.priority,
-                concurrency_key: key_of(target.concurrency.as_ref(), &input),
+                concurrency_key: target.controls.key(&input),
             },
             parent_id: None,
             claimed_by: slot.as_ref().map(|_| ClaimAtCreate {
@@ -167,10 +251,10 @@ impl EngineCore {
                     .store
                     .lease_duration()
                     .map(|lease| now.saturating_add(millis(lease))),
-                limit: target.concurrency.map(|concurrency| concurrency.limit),
+                limit: target.controls.limit(),
             }),
             flow,
-            cancel_on: cancel_keys(target.cancel_on, &input),
+            cancel_on: target.controls.cancel_keys(&input),
         };
         match self.env.store.create_run(run).await? {
             CreateOutcome::Created(id) => {
@@ -322,6 +406,22 @@ impl EngineCore {
         })
     }
 
+    /// The workflow `workflow` as a run of it needs it, its input
+    /// unchecked: registered here, or its latest version in the catalog for
+    /// a workflow served elsewhere; `None` for a name neither knows.
+    async fn target_of(&self, workflow: &str) -> Result<Option<Target>, Error> {
+        Ok(match self.registry.get(workflow) {
+            Some(registered) => Some(Target::registered(registered)),
+            None => self
+                .env
+                .store
+                .workflow_versions(workflow.to_owned())
+                .await?
+                .first()
+                .map(Target::of_catalog),
+        })
+    }
+
     /// Starts a fork of the ended run `id` (see `Engine::fork`) and returns
     /// the new run's id.
     pub(crate) async fn fork(&self, id: RunId, options: ForkOptions) -> Result<RunId, Error> {
@@ -336,13 +436,13 @@ impl EngineCore {
             return Err(not_ended(source.status));
         }
         let workflow = source.workflow.clone();
-        let (timeout_ms, input) = match options.input {
+        let (target, input) = match options.input {
             // Checked as a trigger's input is.
             Some(input) => {
                 let (target, input) = self.checked_target(&workflow, input).await?;
-                (target.timeout_ms, input)
+                (Some(target), input)
             }
-            None => (self.timeout_of(&workflow).await?, source.input.to_string()),
+            None => (self.target_of(&workflow).await?, source.input.to_string()),
         };
         self.env
             .limits
@@ -351,21 +451,25 @@ impl EngineCore {
             return Err(Error::Shutdown);
         }
         let now = self.env.clock.now_ms();
-        // Its group is its input's, as a trigger's (known where the
-        // workflow is registered; see `Target::concurrency`).
-        let registered = self.registry.get(&workflow);
-        let concurrency = registered.and_then(|registered| registered.spec.concurrency);
-        let cancel_on = registered.map_or(&[][..], |registered| registered.spec.cancel_on);
+        let timeout_ms = target.as_ref().and_then(|target| target.timeout_ms);
+        // Its group and `cancel_on` rows are its input's, as a trigger's
+        // (registered here or recorded in the catalog).
+        let controls = target.map(|target| target.controls);
         // It waits where its source did (a child sent to another queue
         // included).
         let queue = Queue {
             name: source.queue.clone(),
             priority: 0,
-            concurrency_key: key_of(concurrency.as_ref(), &input),
+            concurrency_key: controls
+                .as_ref()
+                .map_or_else(|| key_of(None, &input), |controls| controls.key(&input)),
         };
         let run = NewRun {
             id: RunId::new(),
-            cancel_on: cancel_keys(cancel_on, &input),
+            cancel_on: controls
+                .as_ref()
+                .map(|controls| controls.cancel_keys(&input))
+                .unwrap_or_default(),
             workflow,
             input,
             idempotency_key: None,

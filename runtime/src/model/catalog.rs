@@ -1,12 +1,13 @@
 //! The catalog as readers see it: the workflow versions engines recorded in
-//! `wf_workflow` (schemas, step manifest, timeout, cron) and the engines
+//! `wf_workflow` (schemas, step manifest, timeout, cron, queue and flow
+//! control) and the engines
 //! themselves in `wf_worker`, so a process with only the database URL knows
 //! what it may trigger and who serves it.
 
 use serde::{Deserialize, Serialize};
 
 use super::event::EventTypeInfo;
-use super::workflow::StepManifest;
+use super::workflow::{CancelOn, Concurrency, Debounce, StepManifest, Throttle};
 
 /// One step of a workflow version's manifest, as the catalog stores it: the
 /// owned form of the [`StepManifest`] the macro emits.
@@ -52,6 +53,13 @@ impl From<&StepManifest> for CatalogStep {
 ///
 /// Two engines whose workflows of one name differ in their steps or schemas
 /// record two versions, told apart by [`fingerprint`](Self::fingerprint).
+/// The fingerprint says which journals a version can replay, so it leaves
+/// out what does not change a journal: the timeout, cron, queue, event
+/// triggers and flow control ([`concurrency`](Self::concurrency),
+/// [`debounce`](Self::debounce), [`throttle`](Self::throttle),
+/// [`cancel_on`](Self::cancel_on)) are recorded beside it, and an engine
+/// that starts with a version of the same fingerprint but other options
+/// records its options over the earlier ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowVersion {
     /// The workflow's name.
@@ -82,6 +90,27 @@ pub struct WorkflowVersion {
     /// only from the catalog triggers its runs into this queue.
     #[serde(default = "default_queue")]
     pub queue: String,
+    /// Its concurrency limit (`#[workflow(concurrency = ..)]`), if it has
+    /// one: a process that knows the workflow only from the catalog gives
+    /// the runs it triggers their key by it, as an engine that registers it
+    /// does.
+    #[serde(default)]
+    pub concurrency: Option<ConcurrencyInfo>,
+    /// Its debounce (`#[workflow(debounce(..))]`), if it has one: a trigger
+    /// from a process that knows the workflow only from the catalog joins
+    /// the key's pending run too.
+    #[serde(default)]
+    pub debounce: Option<DebounceInfo>,
+    /// Its throttle (`#[workflow(throttle(..))]`), if it has one, applied
+    /// to every trigger as [`debounce`](Self::debounce) is.
+    #[serde(default)]
+    pub throttle: Option<ThrottleInfo>,
+    /// The events that cancel its runs (`#[workflow(cancel_on(..))]`);
+    /// empty for a workflow no event cancels. A run triggered by a process
+    /// that knows the workflow only from the catalog is cancelled by them
+    /// too.
+    #[serde(default)]
+    pub cancel_on: Vec<CancelOnInfo>,
     /// When an engine first recorded this version (ms since the epoch).
     pub first_seen: i64,
     /// When an engine serving this version last started or heartbeat.
@@ -96,6 +125,98 @@ pub struct EventTriggerInfo {
     pub event: String,
     /// The JSON the event's data must contain, if any.
     pub filter: Option<serde_json::Value>,
+}
+
+/// A concurrency limit as the catalog records it (the owned form of
+/// [`Concurrency`]).
+///
+/// ```
+/// use durable::{Concurrency, ConcurrencyInfo};
+/// let declared = Concurrency { limit: 1, key: Some("customer.id") };
+/// let recorded = ConcurrencyInfo::from(&declared);
+/// assert_eq!(recorded, ConcurrencyInfo { limit: 1, key: Some("customer.id".into()) });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcurrencyInfo {
+    /// How many runs (of one key value, with a key) execute at once.
+    pub limit: u32,
+    /// The path of the input's field whose value groups runs (field names
+    /// joined by dots); `None` limits the workflow as a whole.
+    pub key: Option<String>,
+}
+
+impl From<&Concurrency> for ConcurrencyInfo {
+    fn from(concurrency: &Concurrency) -> Self {
+        ConcurrencyInfo {
+            limit: concurrency.limit,
+            key: concurrency.key.map(str::to_owned),
+        }
+    }
+}
+
+/// A debounce as the catalog records it (the owned form of [`Debounce`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebounceInfo {
+    /// How long after a trigger the run starts, unless another trigger of
+    /// its key comes first (ms).
+    pub period_ms: u64,
+    /// The longest a run waits from its first trigger (ms), if bounded.
+    pub max_wait_ms: Option<u64>,
+    /// The path of the input's field whose value groups triggers; `None`
+    /// groups every trigger of the workflow.
+    pub key: Option<String>,
+}
+
+impl From<&Debounce> for DebounceInfo {
+    fn from(debounce: &Debounce) -> Self {
+        DebounceInfo {
+            period_ms: debounce.period_ms,
+            max_wait_ms: debounce.max_wait_ms,
+            key: debounce.key.map(str::to_owned),
+        }
+    }
+}
+
+/// A throttle as the catalog records it (the owned form of [`Throttle`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleInfo {
+    /// How many runs of one key start within one period.
+    pub limit: u32,
+    /// The length of the sliding window (ms).
+    pub period_ms: u64,
+    /// The path of the input's field whose value groups runs; `None`
+    /// throttles the workflow as a whole.
+    pub key: Option<String>,
+}
+
+impl From<&Throttle> for ThrottleInfo {
+    fn from(throttle: &Throttle) -> Self {
+        ThrottleInfo {
+            limit: throttle.limit,
+            period_ms: throttle.period_ms,
+            key: throttle.key.map(str::to_owned),
+        }
+    }
+}
+
+/// A `cancel_on` as the catalog records it (the owned form of
+/// [`CancelOn`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelOnInfo {
+    /// The event's exact name.
+    pub event: String,
+    /// The path of the field, in the event's data and in the run's input,
+    /// whose values must be equal; `None` cancels every unfinished run.
+    pub matching: Option<String>,
+}
+
+impl From<&CancelOn> for CancelOnInfo {
+    fn from(cancel_on: &CancelOn) -> Self {
+        CancelOnInfo {
+            event: cancel_on.event.to_owned(),
+            matching: cancel_on.matching.map(str::to_owned),
+        }
+    }
 }
 
 /// A workflow version by its key: name and fingerprint, and the version

@@ -2,7 +2,12 @@
 //! (`wf_workflow`) and the engines themselves (`wf_worker`), and the rows
 //! both backends read them as.
 
-use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use serde::{Deserialize, Serialize};
+
+use crate::model::catalog::{
+    CancelOnInfo, CatalogStep, ConcurrencyInfo, DebounceInfo, ThrottleInfo, WorkerInfo,
+    WorkerRecord, WorkflowRef, WorkflowVersion,
+};
 use crate::model::error::Error;
 use crate::model::event::EventTypeInfo;
 use crate::model::sync::BoxFuture;
@@ -91,7 +96,7 @@ pub(crate) fn event_type_info(row: EventTypeRow) -> Result<EventTypeInfo, Error>
 /// order of [`WorkflowRow`]. (PostgreSQL reads its JSONB columns as text.)
 #[cfg(feature = "sqlite")]
 pub(crate) const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema, output_schema, \
-    manifest, timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue";
+    manifest, timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue, flow_control";
 
 /// The order of the version lists: by name, the most recently seen first.
 pub(crate) const VERSIONS_ORDER: &str =
@@ -115,6 +120,7 @@ pub(crate) type WorkflowRow = (
     Option<String>,
     i64,
     i64,
+    String,
     String,
     String,
 );
@@ -143,8 +149,10 @@ pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Erro
         last,
         on_event,
         queue,
+        flow_control,
     ) = row;
     let steps: Vec<CatalogStep> = json("manifest", &manifest)?;
+    let flow: FlowControlColumn = json("flow control", &flow_control)?;
     Ok(WorkflowVersion {
         input_schema: json("input schema", &input)?,
         output_schema: output
@@ -160,7 +168,40 @@ pub(crate) fn workflow_version(row: WorkflowRow) -> Result<WorkflowVersion, Erro
         name,
         fingerprint,
         queue,
+        concurrency: flow.concurrency,
+        debounce: flow.debounce,
+        throttle: flow.throttle,
+        cancel_on: flow.cancel_on,
     })
+}
+
+/// The `flow_control` column of `wf_workflow`: a version's concurrency
+/// limit, debounce, throttle and `cancel_on`, one JSON object whose members
+/// are left out when not declared (`{}` for a version recorded before the
+/// column, which reads as none of them).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FlowControlColumn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    concurrency: Option<ConcurrencyInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    debounce: Option<DebounceInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    throttle: Option<ThrottleInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cancel_on: Vec<CancelOnInfo>,
+}
+
+impl FlowControlColumn {
+    /// The column's JSON for `version`.
+    fn json_of(version: &WorkflowVersion) -> String {
+        let column = FlowControlColumn {
+            concurrency: version.concurrency.clone(),
+            debounce: version.debounce.clone(),
+            throttle: version.throttle.clone(),
+            cancel_on: version.cancel_on.clone(),
+        };
+        serde_json::to_string(&column).unwrap_or_else(|_| "{}".into())
+    }
 }
 
 /// A worker from its row.
@@ -186,6 +227,8 @@ pub(crate) struct VersionValues {
     pub(crate) timeout_ms: Option<i64>,
     /// The `on_event` triggers, a JSON array.
     pub(crate) on_event: String,
+    /// The flow control, a JSON object (see `FlowControlColumn`).
+    pub(crate) flow_control: String,
 }
 
 impl VersionValues {
@@ -196,6 +239,7 @@ impl VersionValues {
             manifest: serde_json::to_string(&version.steps).unwrap_or_else(|_| "[]".into()),
             timeout_ms: version.timeout_ms.and_then(|ms| i64::try_from(ms).ok()),
             on_event: serde_json::to_string(&version.on_event).unwrap_or_else(|_| "[]".into()),
+            flow_control: FlowControlColumn::json_of(version),
         }
     }
 }

@@ -125,6 +125,81 @@ async fn a_standalone_console_triggers_through_the_catalog() {
     drop(worker);
 }
 
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct Basket {
+    customer: String,
+}
+
+#[durable::workflow(
+    name = "console.limited",
+    concurrency(limit = 1, key = "customer"),
+    cancel_on(event = "console.basket.dropped", match = "customer")
+)]
+async fn console_limited(ctx: durable::Ctx, basket: Basket) -> Result<(), durable::Error> {
+    let _ = basket;
+    ctx.sleep("nap", "1ms").await
+}
+
+#[durable::workflow(
+    name = "console.debounced",
+    debounce(period = "5s", key = "customer", max_wait = "1m")
+)]
+async fn console_debounced(ctx: durable::Ctx, basket: Basket) -> Result<(), durable::Error> {
+    let _ = basket;
+    ctx.sleep("nap", "1ms").await
+}
+
+#[durable::workflow(name = "console.throttled", throttle(limit = 10, period = "1m"))]
+async fn console_throttled(ctx: durable::Ctx) -> Result<(), durable::Error> {
+    ctx.sleep("nap", "1ms").await
+}
+
+#[tokio::test]
+async fn a_workflow_shows_its_flow_control_and_the_document_describes_it() {
+    let db = test_db!();
+    let engine = db
+        .builder()
+        .register(ConsoleLimited)
+        .register(ConsoleDebounced)
+        .register(ConsoleThrottled)
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&engine);
+    let limited = api.get("/api/v1/workflows/console.limited").await;
+    assert_eq!(limited.status, 200, "{}", limited.body);
+    let body = &limited.body;
+    assert_eq!(
+        body["concurrency"],
+        serde_json::json!({ "limit": 1, "key": "customer" })
+    );
+    assert_eq!(body["debounce"], serde_json::Value::Null);
+    assert_eq!(body["throttle"], serde_json::Value::Null);
+    let debounced = api.get("/api/v1/workflows/console.debounced").await.body;
+    assert_eq!(
+        debounced["debounce"],
+        serde_json::json!({ "period_ms": 5_000, "max_wait_ms": 60_000, "key": "customer" })
+    );
+    assert_eq!(
+        body["cancel_on"],
+        serde_json::json!([{ "event": "console.basket.dropped", "matching": "customer" }])
+    );
+    let throttled = api.get("/api/v1/workflows/console.throttled").await.body;
+    assert_eq!(
+        throttled["throttle"],
+        serde_json::json!({ "limit": 10, "period_ms": 60_000, "key": null })
+    );
+    assert_eq!(throttled["concurrency"], serde_json::Value::Null);
+    assert_eq!(throttled["cancel_on"], serde_json::json!([]));
+    // The document describes every field of a version.
+    let document = api.get("/openapi.json").await.body;
+    let schema = &document["components"]["schemas"]["WorkflowVersion"];
+    for key in body["versions"][0].as_object().unwrap().keys() {
+        let described = schema["properties"][key].is_object() || key == "workers";
+        assert!(described, "{key} is not documented");
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, durable::Event)]
 #[event(name = "console.parcel.scanned")]
 struct ParcelScanned {

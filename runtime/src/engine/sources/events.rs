@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::core::cancel_on::cancel_keys;
 use crate::core::catalog::Validators;
-use crate::core::concurrency::key_of;
 use crate::core::timing::deadline;
 use crate::core::triggers::any_fires;
 use crate::engine::registry::Registry;
@@ -126,11 +124,11 @@ impl EventTriggers {
             match self.checked(version, &data) {
                 Ok((input, target)) => plan.0.push(NewRun {
                     id: RunId::new(),
-                    cancel_on: cancel_keys(target.cancel_on, &input),
+                    cancel_on: target.controls.cancel_keys(&input),
                     queue: Queue {
                         name: target.queue.clone(),
                         priority: 0,
-                        concurrency_key: key_of(target.concurrency.as_ref(), &input),
+                        concurrency_key: target.controls.key(&input),
                     },
                     workflow: target.name,
                     input,

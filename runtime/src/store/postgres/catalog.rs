@@ -20,7 +20,8 @@ use crate::store::rows::unexpected;
 
 /// SQLite's `WORKFLOW_COLUMNS` (in `store::catalog`) with the JSONB columns read as text.
 const WORKFLOW_COLUMNS: &str = "name, fingerprint, input_schema::text, output_schema::text, \
-    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen, on_event::text, queue";
+    manifest::text, timeout_ms, cron, timezone, first_seen, last_seen, on_event::text, queue, \
+    flow_control::text";
 
 /// SQLite's `EVENT_TYPE_COLUMNS` (in `store::catalog`) with the JSONB column read as text.
 const EVENT_TYPE_COLUMNS: &str = "name, fingerprint, schema::text, first_seen, last_seen";
@@ -104,12 +105,13 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         let values = VersionValues::of(version);
         sqlx::query(
             "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-               timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue) \
-             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9, $10::jsonb, $11) \
+               timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue, flow_control) \
+             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $9, $10::jsonb, $11, \
+               $12::jsonb) \
              ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
                timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
                timezone = excluded.timezone, on_event = excluded.on_event, \
-               queue = excluded.queue, \
+               queue = excluded.queue, flow_control = excluded.flow_control, \
                last_seen = GREATEST(wf_workflow.last_seen, excluded.last_seen)",
         )
         .bind(&version.name)
@@ -123,6 +125,7 @@ pub(super) async fn record_worker(connection: &mut PgConnection, record: &Worker
         .bind(version.last_seen)
         .bind(&values.on_event)
         .bind(&version.queue)
+        .bind(&values.flow_control)
         .execute(&mut *connection)
         .await?;
     }

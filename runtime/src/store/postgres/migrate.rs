@@ -25,6 +25,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/0014_flow_control.sql")),
     (15, include_str!("migrations/0015_queues.sql")),
     (16, include_str!("migrations/0016_cancel_on.sql")),
+    (17, include_str!("migrations/0017_catalog_flow_control.sql")),
     (18, include_str!("migrations/0018_cancelled_runs.sql")),
 ];
 

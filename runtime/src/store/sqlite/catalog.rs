@@ -106,12 +106,12 @@ impl SqliteStore {
 pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> Applied {
     let mut upsert = connection.prepare_cached(
         "INSERT INTO wf_workflow (name, fingerprint, input_schema, output_schema, manifest, \
-           timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11) \
+           timeout_ms, cron, timezone, first_seen, last_seen, on_event, queue, flow_control) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12) \
          ON CONFLICT (name, fingerprint) DO UPDATE SET manifest = excluded.manifest, \
            timeout_ms = excluded.timeout_ms, cron = excluded.cron, \
            timezone = excluded.timezone, on_event = excluded.on_event, \
-           queue = excluded.queue, \
+           queue = excluded.queue, flow_control = excluded.flow_control, \
            last_seen = MAX(last_seen, excluded.last_seen)",
     )?;
     for version in &record.versions {
@@ -128,6 +128,7 @@ pub(super) fn record_worker(connection: &Connection, record: &WorkerRecord) -> A
             version.last_seen,
             values.on_event,
             version.queue,
+            values.flow_control,
         ])?;
     }
     let mut event_type = connection.prepare_cached(

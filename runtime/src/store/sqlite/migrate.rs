@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_flow_control.sql")),
     (13, include_str!("migrations/0013_queues.sql")),
     (14, include_str!("migrations/0014_cancel_on.sql")),
+    (15, include_str!("migrations/0015_catalog_flow_control.sql")),
     (16, include_str!("migrations/0016_cancelled_runs.sql")),
 ];
 

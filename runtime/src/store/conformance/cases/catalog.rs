@@ -1,11 +1,15 @@
 //! Conformance cases of the catalog: versions and typed events' schemas
-//! kept per fingerprint with their first and last sighting, workers recorded, heartbeat and removed,
+//! kept per fingerprint with their first and last sighting, a version's
+//! flow control kept with it, workers recorded, heartbeat and removed,
 //! and the rows of silent workers removed by a live one's heartbeat.
 
 use serde_json::json;
 
 use super::helpers::NOW;
-use crate::model::catalog::{CatalogStep, WorkerInfo, WorkerRecord, WorkflowRef, WorkflowVersion};
+use crate::model::catalog::{
+    CancelOnInfo, CatalogStep, ConcurrencyInfo, DebounceInfo, ThrottleInfo, WorkerInfo,
+    WorkerRecord, WorkflowRef, WorkflowVersion,
+};
 use crate::model::event::EventTypeInfo;
 use crate::store::Store;
 
@@ -28,6 +32,10 @@ pub(super) fn version(name: &str, fingerprint: &str, step: &str, at: i64) -> Wor
         timezone: Some("Europe/Paris".into()),
         on_event: Vec::new(),
         queue: "default".into(),
+        concurrency: None,
+        debounce: None,
+        throttle: None,
+        cancel_on: Vec::new(),
         first_seen: at,
         last_seen: at,
     }
@@ -166,6 +174,76 @@ pub(crate) async fn catalog_keeps_each_version_of_a_workflow(store: &dyn Store) 
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// A version's concurrency limit, debounce, throttle and `cancel_on` are
+/// read back as recorded (keys and `match` paths included, absent ones as
+/// absent), and a start that records the version again with other ones
+/// (its fingerprint leaves them out) replaces them.
+pub(crate) async fn catalog_keeps_each_versions_flow_control(store: &dyn Store) {
+    let mut keyed = version("orders", "aaaa", "charge", NOW);
+    keyed.concurrency = Some(ConcurrencyInfo {
+        limit: 2,
+        key: Some("customer.id".into()),
+    });
+    keyed.debounce = Some(DebounceInfo {
+        period_ms: 5_000,
+        max_wait_ms: Some(60_000),
+        key: Some("user_id".into()),
+    });
+    keyed.cancel_on = vec![
+        CancelOnInfo {
+            event: "order.cancelled".into(),
+            matching: Some("order_id".into()),
+        },
+        CancelOnInfo {
+            event: "shop.closed".into(),
+            matching: None,
+        },
+    ];
+    let mut throttled = version("mails", "bbbb", "send", NOW);
+    throttled.throttle = Some(ThrottleInfo {
+        limit: 10,
+        period_ms: 60_000,
+        key: None,
+    });
+    throttled.concurrency = Some(ConcurrencyInfo {
+        limit: 1,
+        key: None,
+    });
+    let plain = version("plain", "cccc", "step", NOW);
+    let versions = vec![keyed.clone(), throttled.clone(), plain.clone()];
+    store
+        .record_worker(record("w1", versions, NOW))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.workflow_versions("orders".into()).await.unwrap(),
+        std::slice::from_ref(&keyed)
+    );
+    assert_eq!(
+        store.list_workflows().await.unwrap(),
+        [throttled, keyed.clone(), plain]
+    );
+    // Recorded again, of the same fingerprint, with other options.
+    let mut changed = version("orders", "aaaa", "charge", NOW + 10);
+    changed.concurrency = Some(ConcurrencyInfo {
+        limit: 5,
+        key: None,
+    });
+    store
+        .record_worker(record("w2", vec![changed.clone()], NOW + 10))
+        .await
+        .unwrap();
+    let again = store.workflow_versions("orders".into()).await.unwrap();
+    assert_eq!(
+        (
+            &again[0].concurrency,
+            &again[0].debounce,
+            &again[0].cancel_on
+        ),
+        (&changed.concurrency, &None, &Vec::new())
     );
 }
 

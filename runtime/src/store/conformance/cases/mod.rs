@@ -68,6 +68,7 @@ macro_rules! every_case {
             the_attempt_log_keeps_the_last_attempts,
             events_are_listed_with_the_runs_they_woke,
             catalog_keeps_each_version_of_a_workflow,
+            catalog_keeps_each_versions_flow_control,
             catalog_keeps_each_schema_of_a_typed_event,
             workers_heartbeat_and_leave,
             a_heartbeat_removes_the_workers_long_silent,

@@ -1,0 +1,12 @@
+-- durable's tables, version 15: the catalog records each workflow version's
+-- flow control (concurrency limit, debounce, throttle and cancel_on), so
+-- that a process which knows a workflow only from the catalog (a client
+-- engine, a standalone console, the CLI) triggers its runs with their key,
+-- their debounce or throttle and their cancel_on rows, as an engine that
+-- registers it does. One JSON object, its members left out when not
+-- declared: {"concurrency": {"limit": 1, "key": "customer_id"},
+-- "debounce": {"period_ms": 5000, "max_wait_ms": null, "key": null},
+-- "throttle": {..}, "cancel_on": [{"event": "order.cancelled", "matching":
+-- "order_id"}]}. Versions recorded before version 15 read as '{}': no flow
+-- control, as a client applied to them before.
+ALTER TABLE wf_workflow ADD COLUMN flow_control TEXT NOT NULL DEFAULT '{}';
