@@ -394,16 +394,10 @@ impl EngineCore {
     /// The timeout of `workflow`: registered here, or its latest version's
     /// in the catalog for a workflow served elsewhere.
     async fn timeout_of(&self, workflow: &str) -> Result<Option<u64>, Error> {
-        Ok(match self.registry.get(workflow) {
-            Some(registered) => registered.spec.timeout_ms,
-            None => self
-                .env
-                .store
-                .workflow_versions(workflow.to_owned())
-                .await?
-                .first()
-                .and_then(|version| version.timeout_ms),
-        })
+        Ok(self
+            .target_of(workflow)
+            .await?
+            .and_then(|target| target.timeout_ms))
     }
 
     /// The workflow `workflow` as a run of it needs it, its input
